@@ -1,0 +1,5 @@
+export * from './schema.js';
+export * from './drivers.js';
+export * from './signature.js';
+export * from './validate.js';
+export * from './patch.js';

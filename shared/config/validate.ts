@@ -1,0 +1,110 @@
+import YAML from 'yaml';
+import { AgentConfig } from './schema.js';
+import { AGENT_DRIVERS, knownDrivers } from './drivers.js';
+
+/** One problem found in a config document, with the path to it (dotted, `(root)` for the whole). */
+export interface ConfigIssue {
+  path: string;
+  message: string;
+}
+
+export type ConfigCheck = { ok: true; config: AgentConfig } | { ok: false; errors: ConfigIssue[] };
+
+/** Largest config text accepted, in bytes. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+/** YAML aliases allowed in one document; more is treated as an alias bomb. */
+export const MAX_YAML_ALIASES = 100;
+
+/**
+ * Parses YAML or JSON text into a plain value. Never throws: syntax errors,
+ * oversized input and alias bombs come back as issues.
+ */
+export function parseDocumentText(text: string, format: 'yaml' | 'json'): { ok: true; value: unknown } | { ok: false; errors: ConfigIssue[] } {
+  const size = Buffer.byteLength(text, 'utf8');
+  if (size > MAX_CONFIG_BYTES) {
+    return { ok: false, errors: [{ path: '(root)', message: `document of ${size} bytes exceeds the limit of ${MAX_CONFIG_BYTES}` }] };
+  }
+  if (format === 'json') {
+    try {
+      return { ok: true, value: JSON.parse(text) };
+    } catch (err) {
+      return { ok: false, errors: [{ path: '(root)', message: `invalid JSON: ${(err as Error).message}` }] };
+    }
+  }
+  const doc = YAML.parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    return {
+      ok: false,
+      errors: doc.errors.map((e) => ({ path: '(root)', message: `invalid YAML: ${e.message.split('\n')[0]}` })),
+    };
+  }
+  try {
+    return { ok: true, value: doc.toJS({ maxAliasCount: MAX_YAML_ALIASES }) ?? {} };
+  } catch (err) {
+    return { ok: false, errors: [{ path: '(root)', message: `invalid YAML: ${(err as Error).message}` }] };
+  }
+}
+
+/**
+ * Full validation of a config document: schema, then reference integrity
+ * (every pipe names an existing source and sender), known drivers and the
+ * parameters each driver requires. Returns every problem, each with its path.
+ * On success the config is normalised (defaults filled in).
+ */
+export function validateConfig(document: unknown, options: { agentId?: string } = {}): ConfigCheck {
+  const parsed = AgentConfig.safeParse(document);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      errors: parsed.error.issues.map((i) => ({ path: i.path.length ? i.path.join('.') : '(root)', message: i.message })),
+    };
+  }
+  const config = parsed.data;
+  const errors: ConfigIssue[] = [];
+  if (options.agentId !== undefined && config.agent_id !== undefined && config.agent_id !== options.agentId) {
+    errors.push({ path: 'agent_id', message: `config names agent "${config.agent_id}" but belongs to "${options.agentId}"` });
+  }
+  checkDrivers('source', config.sources, 'sources', errors);
+  checkDrivers('sender', config.senders, 'senders', errors);
+  for (const [id, pipe] of Object.entries(config.pipes)) {
+    if (!(pipe.source in config.sources)) {
+      errors.push({ path: `pipes.${id}.source`, message: `unknown source "${pipe.source}"` });
+    }
+    if (!(pipe.sender in config.senders)) {
+      errors.push({ path: `pipes.${id}.sender`, message: `unknown sender "${pipe.sender}"` });
+    }
+  }
+  return errors.length ? { ok: false, errors } : { ok: true, config };
+}
+
+/** Parses and validates in one step. */
+export function parseConfigText(text: string, format: 'yaml' | 'json', options: { agentId?: string } = {}): ConfigCheck {
+  const parsed = parseDocumentText(text, format);
+  return parsed.ok ? validateConfig(parsed.value, options) : parsed;
+}
+
+/** Turns issues into one human line, e.g. for a NACK reason. */
+export function formatIssues(errors: ConfigIssue[]): string {
+  return errors.map((e) => `${e.path}: ${e.message}`).join('; ');
+}
+
+function checkDrivers(
+  kind: 'source' | 'sender',
+  components: Record<string, { driver: string; credential?: { key: string } | undefined }>,
+  section: string,
+  errors: ConfigIssue[],
+): void {
+  const known = knownDrivers(kind);
+  for (const [id, component] of Object.entries(components)) {
+    const info = AGENT_DRIVERS.find((d) => d.kind === kind && d.name === component.driver);
+    if (!info) {
+      errors.push({ path: `${section}.${id}.driver`, message: `unknown ${kind} driver "${component.driver}"; known: ${known.join(', ')}` });
+      continue;
+    }
+    for (const param of info.params) {
+      if (param.required && param.name === 'credential.key' && !component.credential?.key) {
+        errors.push({ path: `${section}.${id}.credential.key`, message: `driver "${info.name}" requires credential.key` });
+      }
+    }
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * Frames an agent sends to Fusion (AgentToFusion). Each frame is one JSON text
+ * message with a `type`; Fusion parses every incoming message with
+ * {@link AgentToFusionFrame}.
+ */
+import { z } from 'zod';
+import { AgentId, ConfigDocument, ConfigSource, Signature } from './common.js';
+
+/** First frame on every connection: who the agent is and which config it runs. */
+export const HelloFrame = z.object({
+  type: z.literal('hello'),
+  /** Protocol version the agent speaks (see PROTOCOL_VERSION). */
+  protocol_version: z.number().int().positive(),
+  /** Must equal the agent id given at the upgrade. */
+  agent_id: AgentId,
+  /** Agent software version, e.g. "0.1.0". */
+  agent_version: z.string().min(1).max(64),
+  /** Host name of the node the agent runs on. */
+  hostname: z.string().max(255).default(''),
+  /** Optional features the agent supports, e.g. "patch", "commands". */
+  capabilities: z.array(z.string().max(64)).max(64).default([]),
+  /** The config the agent runs now. */
+  config: z.object({
+    /** Signature of the running config; null when it runs none. */
+    signature: Signature.nullable(),
+    /** Fusion revision of the running config when it came from Fusion, else null. */
+    revision: z.number().int().nonnegative().nullable(),
+    /** Where the running config came from. */
+    source: ConfigSource,
+  }),
+});
+export type HelloFrame = z.infer<typeof HelloFrame>;
+
+/** ACK / NACK of a pushed config: sent when applying starts and when it ends. */
+export const ConfigStatusFrame = z.object({
+  type: z.literal('config_status'),
+  /** Target signature this status is about. */
+  signature: Signature,
+  /** Fusion revision of that config, when known. */
+  revision: z.number().int().nonnegative().nullable().default(null),
+  status: z.enum(['applying', 'applied', 'failed']),
+  /** Why applying failed (status `failed` only). */
+  error: z.string().max(16_384).optional(),
+  /** Pipe ids the apply started, stopped and restarted (status `applied`). */
+  pipes: z
+    .object({
+      added: z.array(z.string()),
+      removed: z.array(z.string()),
+      restarted: z.array(z.string()),
+    })
+    .optional(),
+});
+export type ConfigStatusFrame = z.infer<typeof ConfigStatusFrame>;
+
+/** The agent could not rebuild the target from a patch and asks for the full document. */
+export const ConfigRequestFrame = z.object({
+  type: z.literal('config_request'),
+  /** Signature the agent runs now (null when none). */
+  current_signature: Signature.nullable(),
+  /** Why the full document is needed, e.g. "signature mismatch after patch". */
+  reason: z.string().max(1024),
+});
+export type ConfigRequestFrame = z.infer<typeof ConfigRequestFrame>;
+
+/** The agent received a command and will run it. */
+export const CommandAckFrame = z.object({
+  type: z.literal('command_ack'),
+  command_id: z.string().min(1).max(64),
+});
+export type CommandAckFrame = z.infer<typeof CommandAckFrame>;
+
+/** The outcome of a command. */
+export const CommandResultFrame = z.object({
+  type: z.literal('command_result'),
+  command_id: z.string().min(1).max(64),
+  status: z.enum(['succeeded', 'failed']),
+  /** What the command produced (status `succeeded`). */
+  output: z.unknown().optional(),
+  /** Why it failed (status `failed`). */
+  error: z.string().max(16_384).optional(),
+});
+export type CommandResultFrame = z.infer<typeof CommandResultFrame>;
+
+/** The effective config the agent runs, sent in answer to `report_config`. */
+export const ConfigReportFrame = z.object({
+  type: z.literal('config_report'),
+  /** The command this answers, when it answers one. */
+  command_id: z.string().min(1).max(64).optional(),
+  signature: Signature.nullable(),
+  revision: z.number().int().nonnegative().nullable(),
+  source: ConfigSource,
+  document: ConfigDocument.nullable(),
+});
+export type ConfigReportFrame = z.infer<typeof ConfigReportFrame>;
+
+/** State of one pipe as the agent sees it. */
+export const PipeStatus = z.object({
+  id: z.string(),
+  state: z.enum(['starting', 'running', 'error', 'stopped']),
+  /** Records the pipe's sender has delivered since the pipe started. */
+  records_sent: z.number().int().nonnegative().default(0),
+  last_error: z.string().max(4096).nullable().default(null),
+});
+export type PipeStatus = z.infer<typeof PipeStatus>;
+
+/** Periodic or on-change report of the agent's pipes. */
+export const StatusFrame = z.object({
+  type: z.literal('status'),
+  pipes: z.array(PipeStatus).max(10_000),
+});
+export type StatusFrame = z.infer<typeof StatusFrame>;
+
+/** Every frame an agent may send. */
+export const AgentToFusionFrame = z.discriminatedUnion('type', [
+  HelloFrame,
+  ConfigStatusFrame,
+  ConfigRequestFrame,
+  CommandAckFrame,
+  CommandResultFrame,
+  ConfigReportFrame,
+  StatusFrame,
+]);
+export type AgentToFusionFrame = z.infer<typeof AgentToFusionFrame>;

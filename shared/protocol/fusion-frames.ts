@@ -1,0 +1,82 @@
+/**
+ * Frames Fusion sends to an agent (FusionToAgent). The agent parses every
+ * incoming message with {@link FusionToAgentFrame}.
+ */
+import { z } from 'zod';
+import { ConfigDocument, EpochMs, PatchOperation, Signature } from './common.js';
+import { CommandType } from './commands.js';
+
+/** Answer to `hello`: the session is established. */
+export const WelcomeFrame = z.object({
+  type: z.literal('welcome'),
+  /** Id of this connection, for logs on both sides. */
+  session_id: z.string(),
+  /** Protocol version Fusion speaks on this connection. */
+  protocol_version: z.number().int().positive(),
+  /** Fusion pings every this many milliseconds; the agent may treat silence past twice this as a dead server. */
+  heartbeat_interval_ms: z.number().int().positive(),
+  /** A per-agent credential, given once at enrollment; the agent stores it and uses it from then on. */
+  credential: z.string().optional(),
+});
+export type WelcomeFrame = z.infer<typeof WelcomeFrame>;
+
+const configBase = {
+  type: z.literal('config'),
+  /** Fusion revision of the target config. */
+  revision: z.number().int().nonnegative(),
+  /** Signature the agent must reach after applying. */
+  signature: Signature,
+};
+
+/** The desired config as a whole document. */
+export const FullConfigFrame = z.object({
+  ...configBase,
+  encoding: z.literal('full'),
+  document: ConfigDocument,
+});
+
+/** The desired config as a JSON Patch against a document the agent runs. */
+export const PatchConfigFrame = z.object({
+  ...configBase,
+  encoding: z.literal('patch'),
+  /** Signature of the document the patch applies to. */
+  base_signature: Signature,
+  patch: z.array(PatchOperation).max(100_000),
+});
+
+/** The desired config: full document or patch. */
+export const ConfigFrame = z.discriminatedUnion('encoding', [FullConfigFrame, PatchConfigFrame]);
+export type ConfigFrame = z.infer<typeof ConfigFrame>;
+
+/** A command to run. */
+export const CommandFrame = z.object({
+  type: z.literal('command'),
+  command_id: z.string().min(1).max(64),
+  command_type: CommandType,
+  args: z.record(z.string(), z.unknown()),
+  /** The command is void after this time (epoch ms); null for no expiry. */
+  expires_at: EpochMs.nullable(),
+});
+export type CommandFrame = z.infer<typeof CommandFrame>;
+
+/** Something the peer sent was refused; usually followed by a close with the matching code. */
+export const ErrorFrame = z.object({
+  type: z.literal('error'),
+  /** A stable code from ErrorCode. */
+  code: z.string(),
+  message: z.string(),
+  details: z.unknown().optional(),
+});
+export type ErrorFrame = z.infer<typeof ErrorFrame>;
+
+/** Fusion is about to close the connection; reconnect after `retry_after_ms` (plus jitter). */
+export const ReconnectFrame = z.object({
+  type: z.literal('reconnect'),
+  retry_after_ms: z.number().int().nonnegative(),
+  reason: z.string(),
+});
+export type ReconnectFrame = z.infer<typeof ReconnectFrame>;
+
+/** Every frame Fusion may send. */
+export const FusionToAgentFrame = z.union([WelcomeFrame, ConfigFrame, CommandFrame, ErrorFrame, ReconnectFrame]);
+export type FusionToAgentFrame = z.infer<typeof FusionToAgentFrame>;
