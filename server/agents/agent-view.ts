@@ -1,0 +1,62 @@
+import type { DesiredConfig } from '../config/config-service.js';
+import type { AgentRecord } from '../store/agent-store.js';
+import type { AgentConnection } from '../gateway/agent-connection.js';
+
+/** How far an agent is from its desired config. Null when no config is stored for it. */
+export type ConfigState = 'pending' | 'applying' | 'applied' | 'failed' | null;
+
+/** The JSON an admin sees for one agent. */
+export interface AgentView {
+  agent_id: string;
+  online: boolean;
+  version: string | null;
+  hostname: string | null;
+  address: string | null;
+  session_id: string | null;
+  connected_at: number | null;
+  last_seen: number | null;
+  first_seen: number | null;
+  config: {
+    desired_signature: string | null;
+    desired_revision: number | null;
+    applied_signature: string | null;
+    running_signature: string | null;
+    running_source: string | null;
+    status: ConfigState;
+    error: string | null;
+  };
+  pipes: unknown[];
+}
+
+export function configState(record: AgentRecord, desired: DesiredConfig | undefined): ConfigState {
+  if (!desired) return null;
+  if (record.running_signature === desired.signature || record.applied_signature === desired.signature) return 'applied';
+  if (record.status_signature === desired.signature && (record.status === 'applying' || record.status === 'failed')) return record.status;
+  return 'pending';
+}
+
+export function agentView(record: AgentRecord, desired: DesiredConfig | undefined, conn: AgentConnection | undefined): AgentView {
+  const state = configState(record, desired);
+  const online = Boolean(conn?.established);
+  return {
+    agent_id: record.agent_id,
+    online,
+    version: record.version,
+    hostname: record.hostname,
+    address: record.address,
+    session_id: online ? conn!.sessionId : null,
+    connected_at: online ? conn!.connectedAt : null,
+    last_seen: online ? conn!.lastSeen : record.last_seen,
+    first_seen: record.first_seen,
+    config: {
+      desired_signature: desired?.signature ?? null,
+      desired_revision: desired?.revision ?? null,
+      applied_signature: record.applied_signature,
+      running_signature: record.running_signature,
+      running_source: record.running_source,
+      status: state,
+      error: state === 'failed' ? record.status_error : null,
+    },
+    pipes: record.pipes,
+  };
+}

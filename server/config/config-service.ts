@@ -1,0 +1,78 @@
+import { EventEmitter } from 'node:events';
+import { configSignature, parseDocumentText, validateConfig, type ConfigIssue } from '../../shared/config/index.js';
+import type { AgentStore } from '../store/agent-store.js';
+import type { ConfigRevisionWithDocument, ConfigStore } from '../store/config-store.js';
+import { HttpError } from '../http/errors.js';
+
+/** The config an agent should run. */
+export interface DesiredConfig {
+  revision: number;
+  signature: string;
+  document: Record<string, unknown>;
+}
+
+export interface SaveInput {
+  agentId: string;
+  format: 'yaml' | 'json';
+  /** The text as written (YAML or JSON), or undefined when `document` is given. */
+  text?: string;
+  document?: unknown;
+  author: string;
+  /** From If-Match: the signature the writer last saw (`*` = any existing). */
+  ifMatch?: string | undefined;
+}
+
+/**
+ * Saving and reading desired agent configs. A save validates fully (parse,
+ * schema, references, drivers) before anything is stored; a stored change is
+ * announced with `desired_changed` so the gateway can push it.
+ */
+export class ConfigService extends EventEmitter<{ desired_changed: [agentId: string, desired: DesiredConfig] }> {
+  constructor(
+    private readonly configs: ConfigStore,
+    private readonly agents: AgentStore,
+  ) {
+    super();
+  }
+
+  desired(agentId: string): DesiredConfig | undefined {
+    const latest = this.configs.latest(agentId);
+    return latest ? { revision: latest.revision, signature: latest.signature, document: latest.document } : undefined;
+  }
+
+  /** Validates and stores a new revision; throws HttpError 400 (every issue listed) or 412 (stale If-Match). */
+  save(input: SaveInput): ConfigRevisionWithDocument {
+    let value: unknown = input.document;
+    if (input.text !== undefined) {
+      const parsed = parseDocumentText(input.text, input.format);
+      if (!parsed.ok) throw invalid(parsed.errors);
+      value = parsed.value;
+    }
+    const checked = validateConfig(value, { agentId: input.agentId });
+    if (!checked.ok) throw invalid(checked.errors);
+    const document = checked.config as Record<string, unknown>;
+    const sourceText = input.text ?? JSON.stringify(input.document, null, 2);
+    const result = this.configs.save({
+      agentId: input.agentId,
+      signature: configSignature(document),
+      document,
+      format: input.format,
+      sourceText,
+      author: input.author,
+      expectedSignature: input.ifMatch,
+    });
+    if ('conflict' in result) {
+      throw new HttpError(412, 'precondition_failed', `If-Match ${input.ifMatch} does not match the current config`, {
+        current_signature: result.conflict,
+      });
+    }
+    this.agents.ensure(input.agentId);
+    const { revision, signature } = result.revision;
+    this.emit('desired_changed', input.agentId, { revision, signature, document });
+    return result.revision;
+  }
+}
+
+function invalid(errors: ConfigIssue[]): HttpError {
+  return new HttpError(400, 'invalid_config', `config rejected: ${errors.length} problem(s)`, errors);
+}

@@ -1,0 +1,124 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { createLogger, type Logger } from '../shared/logger.js';
+import { TokenStore } from './auth/token-store.js';
+import { ConfigService } from './config/config-service.js';
+import { ConfigChannel } from './gateway/config-channel.js';
+import { WsGateway } from './gateway/ws-gateway.js';
+import { createApp } from './http/app.js';
+import { AgentStore } from './store/agent-store.js';
+import { ConfigStore } from './store/config-store.js';
+import { openDatabase, type Db } from './store/database.js';
+import { createDataPlane, type DataPlane } from './dataplane/index.js';
+import { seedTokens, type InitialSecrets } from './auth/seed-tokens.js';
+
+export interface FusionOptions {
+  /** Fusion's state directory (`FUSTOR_HOME`): fusion.db, fusion.yaml. */
+  home: string;
+  host?: string;
+  /** 0 picks a free port. Default 8102. */
+  port?: number;
+  /** Seeds the admin token instead of generating one (FUSION_ADMIN_TOKEN). */
+  adminToken?: string;
+  /** Seeds the enrollment token instead of generating one (FUSION_ENROLLMENT_TOKEN). */
+  enrollmentToken?: string;
+  /** WebSocket ping interval announced in `welcome`. Default 15 s. */
+  heartbeatIntervalMs?: number;
+  /** Default 10 s. */
+  helloTimeoutMs?: number;
+  /** Delay agents are told to wait before reconnecting after a planned shutdown. Default 1 s. */
+  shutdownRetryAfterMs?: number;
+  logger?: Logger;
+}
+
+/** Everything that exists while Fusion runs. */
+interface Running {
+  db: Db;
+  http: Server;
+  gateway: WsGateway;
+  dataPlane: DataPlane;
+  url: string;
+}
+
+/**
+ * Fusion's public face: `start()` opens the database, serves the HTTP API and
+ * the agent WebSocket gateway; `stop()` hints agents to reconnect later, closes
+ * their sockets and closes the database cleanly.
+ */
+export class FusionServer {
+  readonly log: Logger;
+  private running: Running | undefined;
+  /** Secrets created (not seeded) at this start, to be shown once. */
+  initialSecrets: InitialSecrets = {};
+
+  constructor(readonly options: FusionOptions) {
+    this.log = options.logger ?? createLogger('fusion');
+  }
+
+  get url(): string {
+    if (!this.running) throw new Error('Fusion is not running');
+    return this.running.url;
+  }
+
+  get port(): number {
+    return Number(new URL(this.url).port);
+  }
+
+  async start(): Promise<{ url: string }> {
+    if (this.running) throw new Error('Fusion is already running');
+    const o = this.options;
+    const heartbeatIntervalMs = o.heartbeatIntervalMs ?? 15_000;
+    const db = openDatabase(join(o.home, 'fusion.db'));
+    try {
+      const tokens = new TokenStore(db);
+      this.initialSecrets = seedTokens(tokens, { adminToken: o.adminToken, enrollmentToken: o.enrollmentToken });
+      const configs = new ConfigStore(db);
+      const agents = new AgentStore(db);
+      const service = new ConfigService(configs, agents);
+      const gateway = new WsGateway({ tokens, log: this.log, heartbeatIntervalMs, helloTimeoutMs: o.helloTimeoutMs ?? 10_000 });
+      new ConfigChannel({ gateway, agents, configs, service, heartbeatIntervalMs });
+      const dataPlane = await createDataPlane({ home: o.home, logger: this.log });
+      if (dataPlane.generatedApiKey) this.initialSecrets.dataApiKey = dataPlane.generatedApiKey;
+      const app = createApp({
+        log: this.log,
+        tokens,
+        agents,
+        configs,
+        service,
+        gateway,
+        mounts: [
+          ['/api/v1/pipe', dataPlane.ingestRouter],
+          ['/api/v1/views', dataPlane.viewsRouter],
+        ],
+      });
+      const http = createServer(app);
+      gateway.attach(http);
+      await new Promise<void>((resolve, reject) => {
+        http.once('error', reject);
+        http.listen(o.port ?? 8102, o.host ?? '127.0.0.1', () => resolve());
+      });
+      const address = http.address() as AddressInfo;
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      const url = `http://${host}:${address.port}`;
+      this.running = { db, http, gateway, dataPlane, url };
+      this.log.info({ url, home: o.home }, 'Fusion listening');
+      return { url };
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  async stop(): Promise<void> {
+    const running = this.running;
+    if (!running) return;
+    this.running = undefined;
+    await running.gateway.shutdown(this.options.shutdownRetryAfterMs ?? 1000);
+    running.dataPlane.stop();
+    running.http.closeAllConnections();
+    await new Promise<void>((resolve) => running.http.close(() => resolve()));
+    running.db.close();
+    this.log.info('Fusion stopped');
+  }
+}

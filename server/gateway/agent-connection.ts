@@ -1,0 +1,58 @@
+import type { WebSocket } from 'ws';
+import { CloseCode, closeCodeFor, encodeFrame, type ErrorCode, type FusionToAgentFrame } from '../../shared/protocol/index.js';
+import type { Logger } from '../../shared/logger.js';
+
+/**
+ * One agent's live WebSocket, after authentication. Sending never throws:
+ * a frame for a socket that is no longer open is dropped (the agent will
+ * replay its signature on reconnect, and durable state lives in the database).
+ */
+export class AgentConnection {
+  /** Set once `hello` was accepted. */
+  established = false;
+  /** Answered the last ping (heartbeat). */
+  alive = true;
+  lastSeen = Date.now();
+  /** Signature the agent runs, from hello and applied acks. */
+  runningSignature: string | null = null;
+  /** Signature of the last config frame sent, so a repeat push is skipped. */
+  sentSignature: string | null = null;
+  agentVersion = '';
+  readonly connectedAt = Date.now();
+
+  constructor(
+    readonly agentId: string,
+    readonly sessionId: string,
+    readonly address: string | null,
+    readonly socket: WebSocket,
+    readonly tokenKind: 'enrollment' | 'agent',
+    readonly log: Logger,
+  ) {}
+
+  get open(): boolean {
+    return this.socket.readyState === this.socket.OPEN;
+  }
+
+  send(frame: FusionToAgentFrame): boolean {
+    if (!this.open) return false;
+    this.socket.send(encodeFrame(frame), (err) => {
+      if (err) this.log.debug({ err: err.message, frame: frame.type }, 'send failed');
+    });
+    return true;
+  }
+
+  /** Sends an `error` frame and closes with the matching close code. */
+  fail(code: ErrorCode, message: string, details?: unknown): void {
+    this.send({ type: 'error', code, message, ...(details !== undefined ? { details } : {}) });
+    this.close(closeCodeFor(code), message);
+  }
+
+  close(code: number = CloseCode.Normal, reason = ''): void {
+    if (this.socket.readyState === this.socket.CLOSED) return;
+    // Close reasons are limited to 123 bytes by RFC 6455.
+    this.socket.close(code, Buffer.from(reason).subarray(0, 120).toString());
+    const timer = setTimeout(() => this.socket.terminate(), 2000);
+    timer.unref();
+    this.socket.once('close', () => clearTimeout(timer));
+  }
+}

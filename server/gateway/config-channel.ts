@@ -1,0 +1,117 @@
+import {
+  ErrorCode,
+  PROTOCOL_VERSION,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  type AgentToFusionFrame,
+  type ConfigStatusFrame,
+  type HelloFrame,
+} from '../../shared/protocol/index.js';
+import type { ConfigService, DesiredConfig } from '../config/config-service.js';
+import { planConfigFrame } from '../config/config-plan.js';
+import type { AgentStore } from '../store/agent-store.js';
+import type { ConfigStore } from '../store/config-store.js';
+import type { AgentConnection } from './agent-connection.js';
+import type { WsGateway } from './ws-gateway.js';
+
+export interface ConfigChannelOptions {
+  gateway: WsGateway;
+  agents: AgentStore;
+  configs: ConfigStore;
+  service: ConfigService;
+  heartbeatIntervalMs: number;
+  /** Called after `welcome` went out; other modules (commands) start their work for the agent here. */
+  onEstablished?: (conn: AgentConnection) => void;
+}
+
+/**
+ * The config half of the protocol: `hello` → `welcome` (+ the config the agent
+ * lacks), ACK/NACK bookkeeping, full document on request, and an immediate push
+ * when an admin saves a new desired config.
+ */
+export class ConfigChannel {
+  constructor(private readonly options: ConfigChannelOptions) {
+    options.gateway.on('frame', (conn, frame) => this.onFrame(conn, frame));
+    options.gateway.on('disconnect', (conn, _code, current) => {
+      if (current && conn.established) options.agents.touch(conn.agentId, conn.lastSeen);
+    });
+    options.service.on('desired_changed', (agentId, desired) => this.push(agentId, desired));
+  }
+
+  private onFrame(conn: AgentConnection, frame: AgentToFusionFrame): void {
+    if (frame.type === 'hello') return this.onHello(conn, frame);
+    if (!conn.established) {
+      conn.fail(ErrorCode.UnexpectedFrame, `expected hello first, got ${frame.type}`);
+      return;
+    }
+    switch (frame.type) {
+      case 'config_status':
+        return this.onConfigStatus(conn, frame);
+      case 'config_request': {
+        const desired = this.options.service.desired(conn.agentId);
+        if (desired) this.sendConfig(conn, desired, true);
+        return;
+      }
+      case 'status':
+        this.options.agents.recordPipes(conn.agentId, frame.pipes);
+        return;
+      default:
+        // Other frame types belong to other channels (commands, reports).
+        return;
+    }
+  }
+
+  private onHello(conn: AgentConnection, hello: HelloFrame): void {
+    if (conn.established) {
+      conn.fail(ErrorCode.UnexpectedFrame, 'hello was already received on this connection');
+      return;
+    }
+    if (hello.agent_id !== conn.agentId) {
+      conn.fail(ErrorCode.ProtocolError, `hello names agent "${hello.agent_id}" but the connection was opened for "${conn.agentId}"`);
+      return;
+    }
+    if (!SUPPORTED_PROTOCOL_VERSIONS.includes(hello.protocol_version)) {
+      conn.fail(ErrorCode.UnsupportedVersion, `protocol version ${hello.protocol_version} is not supported; Fusion speaks ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}`);
+      return;
+    }
+    conn.established = true;
+    conn.agentVersion = hello.agent_version;
+    conn.runningSignature = hello.config.signature;
+    this.options.agents.recordHello({
+      agentId: conn.agentId,
+      version: hello.agent_version,
+      hostname: hello.hostname,
+      address: conn.address,
+      capabilities: hello.capabilities,
+      runningSignature: hello.config.signature,
+      runningSource: hello.config.source,
+    });
+    conn.send({
+      type: 'welcome',
+      session_id: conn.sessionId,
+      protocol_version: PROTOCOL_VERSION,
+      heartbeat_interval_ms: this.options.heartbeatIntervalMs,
+    });
+    conn.log.info({ version: hello.agent_version, signature: hello.config.signature, source: hello.config.source }, 'agent connected');
+    const desired = this.options.service.desired(conn.agentId);
+    if (desired) this.sendConfig(conn, desired, false);
+    this.options.onEstablished?.(conn);
+  }
+
+  private onConfigStatus(conn: AgentConnection, frame: ConfigStatusFrame): void {
+    this.options.agents.recordConfigStatus(conn.agentId, frame.signature, frame.status, frame.status === 'failed' ? (frame.error ?? 'failed') : null);
+    if (frame.status === 'applied') conn.runningSignature = frame.signature;
+    if (frame.status === 'failed') conn.log.warn({ signature: frame.signature, error: frame.error }, 'agent rejected config');
+  }
+
+  private push(agentId: string, desired: DesiredConfig): void {
+    const conn = this.options.gateway.get(agentId);
+    if (conn?.established) this.sendConfig(conn, desired, false);
+  }
+
+  private sendConfig(conn: AgentConnection, desired: DesiredConfig, forceFull: boolean): void {
+    const frame = planConfigFrame(desired, conn.runningSignature, (s) => this.options.configs.document(s), forceFull);
+    if (!frame) return;
+    conn.sentSignature = frame.signature;
+    conn.send(frame);
+  }
+}

@@ -1,0 +1,191 @@
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { nanoid } from 'nanoid';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import {
+  AgentToFusionFrame,
+  CONTROL_WS_PATH,
+  CloseCode,
+  DEFAULT_MAX_FRAME_BYTES,
+  ErrorCode,
+  decodeFrame,
+  type AgentToFusionFrame as AgentFrame,
+} from '../../shared/protocol/index.js';
+import type { Logger } from '../../shared/logger.js';
+import type { TokenStore } from '../auth/token-store.js';
+import { AgentConnection } from './agent-connection.js';
+import { authenticateUpgrade, rejectUpgrade } from './upgrade-auth.js';
+
+export interface GatewayOptions {
+  tokens: TokenStore;
+  log: Logger;
+  heartbeatIntervalMs: number;
+  /** Close a connection that has not sent `hello` within this many ms. */
+  helloTimeoutMs: number;
+  maxFrameBytes?: number;
+}
+
+export interface GatewayEvents {
+  /** An authenticated socket opened; `hello` is still to come. */
+  connection: [conn: AgentConnection];
+  /** A decoded frame from an agent. */
+  frame: [conn: AgentConnection, frame: AgentFrame];
+  /** A connection ended (after `hello` or not). `current` is false when a newer connection replaced it. */
+  disconnect: [conn: AgentConnection, code: number, current: boolean];
+}
+
+/**
+ * The WebSocket endpoint agents dial: authentication at the upgrade, one live
+ * connection per agent id (a newer one replaces the older), the codec on every
+ * message, and ping-based liveness. What frames mean is handled by listeners.
+ */
+export class WsGateway extends EventEmitter<GatewayEvents> {
+  private readonly wss: WebSocketServer;
+  private readonly connections = new Map<string, AgentConnection>();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private readonly maxFrameBytes: number;
+
+  constructor(private readonly options: GatewayOptions) {
+    super();
+    this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.maxFrameBytes, perMessageDeflate: false });
+  }
+
+  attach(server: Server): void {
+    server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+    this.heartbeat = setInterval(() => this.beat(), this.options.heartbeatIntervalMs);
+    this.heartbeat.unref();
+  }
+
+  get(agentId: string): AgentConnection | undefined {
+    const conn = this.connections.get(agentId);
+    return conn?.open ? conn : undefined;
+  }
+
+  /** Live connections that completed `hello`. */
+  established(): AgentConnection[] {
+    return [...this.connections.values()].filter((c) => c.established && c.open);
+  }
+
+  get size(): number {
+    return this.connections.size;
+  }
+
+  /**
+   * Planned shutdown: every agent gets a reconnect hint (spread over
+   * `spreadMs` so they do not return at once), then its socket is closed.
+   */
+  async shutdown(retryAfterMs: number): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    const closing = [...this.connections.values()].map(
+      (conn) =>
+        new Promise<void>((resolve) => {
+          if (conn.socket.readyState === conn.socket.CLOSED) return resolve();
+          conn.socket.once('close', () => resolve());
+          conn.send({ type: 'reconnect', retry_after_ms: retryAfterMs, reason: 'Fusion is restarting' });
+          conn.close(CloseCode.ServerShutdown, 'server shutdown');
+        }),
+    );
+    await Promise.all(closing);
+    this.connections.clear();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== CONTROL_WS_PATH) {
+      rejectUpgrade(socket, 404, 'not_found', `no WebSocket endpoint at ${path}`);
+      return;
+    }
+    let auth;
+    try {
+      auth = authenticateUpgrade(req, this.options.tokens);
+    } catch (err) {
+      this.options.log.error({ err }, 'upgrade authentication failed');
+      rejectUpgrade(socket, 500, ErrorCode.InternalError, 'internal error');
+      return;
+    }
+    if (!auth.ok) {
+      this.options.log.warn({ address: req.socket.remoteAddress, status: auth.status, code: auth.code }, 'agent upgrade refused');
+      rejectUpgrade(socket, auth.status, auth.code, auth.message);
+      return;
+    }
+    const { agentId, tokenKind } = auth;
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws, req, agentId, tokenKind));
+  }
+
+  private onSocket(ws: WebSocket, req: IncomingMessage, agentId: string, tokenKind: 'enrollment' | 'agent'): void {
+    const sessionId = nanoid(16);
+    const log = this.options.log.child({ agent_id: agentId, session_id: sessionId });
+    const conn = new AgentConnection(agentId, sessionId, req.socket.remoteAddress ?? null, ws, tokenKind, log);
+    const previous = this.connections.get(agentId);
+    this.connections.set(agentId, conn);
+    if (previous) {
+      log.info('a newer connection replaces the previous one');
+      previous.fail(ErrorCode.Replaced, 'replaced by a newer connection of the same agent');
+    }
+    const helloTimer = setTimeout(() => {
+      if (!conn.established) conn.fail(ErrorCode.ProtocolError, `no hello within ${this.options.helloTimeoutMs} ms`);
+    }, this.options.helloTimeoutMs);
+    helloTimer.unref();
+
+    ws.on('pong', () => {
+      conn.alive = true;
+      conn.lastSeen = Date.now();
+    });
+    ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(conn, data, isBinary));
+    ws.on('error', (err) => log.warn({ err: err.message }, 'agent socket error'));
+    ws.on('close', (code) => {
+      clearTimeout(helloTimer);
+      const current = this.connections.get(agentId) === conn;
+      if (current) this.connections.delete(agentId);
+      this.emitSafely('disconnect', conn, code, current);
+    });
+    this.emitSafely('connection', conn);
+  }
+
+  private onMessage(conn: AgentConnection, data: RawData, isBinary: boolean): void {
+    conn.alive = true;
+    conn.lastSeen = Date.now();
+    if (isBinary) {
+      conn.fail(ErrorCode.ProtocolError, 'binary frames are not part of the protocol');
+      return;
+    }
+    const decoded = decodeFrame(AgentToFusionFrame, data as Buffer | Buffer[], this.maxFrameBytes);
+    if (!decoded.ok) {
+      conn.log.warn({ code: decoded.code, reason: decoded.message.slice(0, 300) }, 'malformed frame; closing');
+      conn.fail(decoded.code, decoded.message, decoded.details);
+      return;
+    }
+    this.emitSafely('frame', conn, decoded.frame);
+  }
+
+  private beat(): void {
+    for (const conn of this.connections.values()) {
+      if (!conn.alive) {
+        conn.log.info('heartbeat timeout; dropping connection');
+        conn.close(CloseCode.HeartbeatTimeout, 'heartbeat timeout');
+        conn.socket.terminate();
+        continue;
+      }
+      conn.alive = false;
+      try {
+        conn.socket.ping();
+      } catch {
+        // The socket is closing; its close handler does the bookkeeping.
+      }
+    }
+  }
+
+  /** Listener failures are logged, never thrown out of a socket handler. */
+  private emitSafely<K extends keyof GatewayEvents>(event: K, ...args: GatewayEvents[K]): void {
+    try {
+      (this.emit as (e: K, ...a: GatewayEvents[K]) => boolean)(event, ...args);
+    } catch (err) {
+      this.options.log.error({ err, event }, 'gateway listener failed');
+      const conn = args[0] as AgentConnection;
+      conn.fail(ErrorCode.InternalError, 'internal error');
+    }
+  }
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+/**
+ * `npm start` / `fusion`: runs Fusion until SIGTERM or SIGINT.
+ * Options: --host (FUSION_HOST, default 127.0.0.1), --port (FUSION_PORT, default 8102),
+ * --home (FUSTOR_HOME, default ~/.fustor). FUSION_ADMIN_TOKEN and FUSION_ENROLLMENT_TOKEN
+ * seed the tokens instead of generating them on first start.
+ */
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { FusionServer } from './fusion-server.js';
+
+const USAGE = `Usage: fusion [--host 127.0.0.1] [--port 8102] [--home ~/.fustor]
+
+Environment: FUSION_HOST, FUSION_PORT, FUSTOR_HOME, FUSION_ADMIN_TOKEN,
+FUSION_ENROLLMENT_TOKEN, FUSTOR_LOG_LEVEL (info).`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      home: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const port = Number(values.port ?? process.env.FUSION_PORT ?? 8102);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port: ${values.port ?? process.env.FUSION_PORT}`);
+  const home = resolve(values.home ?? process.env.FUSTOR_HOME ?? join(homedir(), '.fustor'));
+  const server = new FusionServer({
+    home,
+    host: values.host ?? process.env.FUSION_HOST ?? '127.0.0.1',
+    port,
+    ...(process.env.FUSION_ADMIN_TOKEN ? { adminToken: process.env.FUSION_ADMIN_TOKEN } : {}),
+    ...(process.env.FUSION_ENROLLMENT_TOKEN ? { enrollmentToken: process.env.FUSION_ENROLLMENT_TOKEN } : {}),
+  });
+  const { url } = await server.start();
+  printInitialSecrets(server, url);
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    server.log.info({ signal }, 'stopping');
+    server.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        server.log.error({ err }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** Shown once, on the terminal only: the log never carries secrets. */
+function printInitialSecrets(server: FusionServer, url: string): void {
+  const s = server.initialSecrets;
+  if (!s.adminToken && !s.enrollmentToken && !s.dataApiKey) return;
+  const lines = ['', `Fusion is running at ${url}. These secrets are shown once; only their hashes are stored.`];
+  if (s.adminToken) lines.push(`  admin token:       ${s.adminToken}`);
+  if (s.enrollmentToken) lines.push(`  enrollment token:  ${s.enrollmentToken}`);
+  if (s.dataApiKey) lines.push(`  data API key:      ${s.dataApiKey}   (in fusion.yaml, for agent senders)`);
+  process.stderr.write(`${lines.join('\n')}\n\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`fusion: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,123 @@
+import type { Db } from './database.js';
+
+export type ConfigStatus = 'applying' | 'applied' | 'failed';
+
+/** What Fusion remembers of an agent between connections. */
+export interface AgentRecord {
+  agent_id: string;
+  version: string | null;
+  hostname: string | null;
+  address: string | null;
+  capabilities: string[];
+  first_seen: number | null;
+  last_seen: number | null;
+  connected_at: number | null;
+  /** Signature of the config the agent said it runs (hello) or last applied. */
+  running_signature: string | null;
+  running_source: string | null;
+  /** Last signature the agent acknowledged as applied. */
+  applied_signature: string | null;
+  /** Signature the last config_status frame was about, with its status and error. */
+  status_signature: string | null;
+  status: ConfigStatus | null;
+  status_error: string | null;
+  status_at: number | null;
+  pipes: unknown[];
+}
+
+interface AgentRow extends Omit<AgentRecord, 'capabilities' | 'pipes'> {
+  capabilities: string | null;
+  pipes: string | null;
+}
+
+/** Agent identities and their last known state, persisted across Fusion restarts. */
+export class AgentStore {
+  private readonly ensureStmt;
+  private readonly helloStmt;
+  private readonly seenStmt;
+  private readonly statusStmt;
+  private readonly pipesStmt;
+  private readonly getStmt;
+  private readonly allStmt;
+
+  constructor(db: Db) {
+    this.ensureStmt = db.prepare('INSERT OR IGNORE INTO agents (agent_id) VALUES (?)');
+    this.helloStmt = db.prepare(
+      `INSERT INTO agents (agent_id, version, hostname, address, capabilities, first_seen, last_seen, connected_at, running_signature, running_source)
+       VALUES (@agent_id, @version, @hostname, @address, @capabilities, @now, @now, @now, @running_signature, @running_source)
+       ON CONFLICT(agent_id) DO UPDATE SET version = excluded.version, hostname = excluded.hostname,
+         address = excluded.address, capabilities = excluded.capabilities, first_seen = COALESCE(agents.first_seen, excluded.first_seen),
+         last_seen = excluded.last_seen, connected_at = excluded.connected_at,
+         running_signature = excluded.running_signature, running_source = excluded.running_source,
+         applied_signature = CASE WHEN excluded.running_source = 'remote' THEN excluded.running_signature ELSE agents.applied_signature END`,
+    );
+    this.seenStmt = db.prepare('UPDATE agents SET last_seen = ? WHERE agent_id = ?');
+    this.statusStmt = db.prepare(
+      `UPDATE agents SET status_signature = @signature, status = @status, status_error = @error, status_at = @now,
+         applied_signature = CASE WHEN @status = 'applied' THEN @signature ELSE applied_signature END,
+         running_signature = CASE WHEN @status = 'applied' THEN @signature ELSE running_signature END,
+         running_source = CASE WHEN @status = 'applied' THEN 'remote' ELSE running_source END,
+         last_seen = @now
+       WHERE agent_id = @agent_id`,
+    );
+    this.pipesStmt = db.prepare('UPDATE agents SET pipes = ?, last_seen = ? WHERE agent_id = ?');
+    this.getStmt = db.prepare('SELECT * FROM agents WHERE agent_id = ?');
+    this.allStmt = db.prepare('SELECT * FROM agents ORDER BY agent_id');
+  }
+
+  /** Makes sure a row exists, e.g. when a config is stored for an agent that never connected. */
+  ensure(agentId: string): void {
+    this.ensureStmt.run(agentId);
+  }
+
+  recordHello(input: {
+    agentId: string;
+    version: string;
+    hostname: string;
+    address: string | null;
+    capabilities: string[];
+    runningSignature: string | null;
+    runningSource: string;
+  }): void {
+    this.helloStmt.run({
+      agent_id: input.agentId,
+      version: input.version,
+      hostname: input.hostname,
+      address: input.address,
+      capabilities: JSON.stringify(input.capabilities),
+      now: Date.now(),
+      running_signature: input.runningSignature,
+      running_source: input.runningSource,
+    });
+  }
+
+  touch(agentId: string, at = Date.now()): void {
+    this.seenStmt.run(at, agentId);
+  }
+
+  recordConfigStatus(agentId: string, signature: string, status: ConfigStatus, error: string | null): void {
+    this.statusStmt.run({ agent_id: agentId, signature, status, error, now: Date.now() });
+  }
+
+  recordPipes(agentId: string, pipes: unknown[]): void {
+    this.pipesStmt.run(JSON.stringify(pipes), Date.now(), agentId);
+  }
+
+  get(agentId: string): AgentRecord | undefined {
+    const row = this.getStmt.get(agentId) as AgentRow | undefined;
+    return row ? toRecord(row) : undefined;
+  }
+
+  all(): AgentRecord[] {
+    return (this.allStmt.all() as AgentRow[]).map(toRecord);
+  }
+}
+
+function toRecord(row: AgentRow): AgentRecord {
+  return {
+    ...row,
+    status: row.status as ConfigStatus | null,
+    capabilities: row.capabilities ? (JSON.parse(row.capabilities) as string[]) : [],
+    pipes: row.pipes ? (JSON.parse(row.pipes) as unknown[]) : [],
+  };
+}

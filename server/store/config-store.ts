@@ -1,0 +1,111 @@
+import type { Db } from './database.js';
+
+/** One stored revision of an agent's config. */
+export interface ConfigRevision {
+  agent_id: string;
+  revision: number;
+  signature: string;
+  format: 'yaml' | 'json';
+  /** The text as the admin wrote it. */
+  source_text: string;
+  author: string;
+  created_at: number;
+}
+
+export interface ConfigRevisionWithDocument extends ConfigRevision {
+  document: Record<string, unknown>;
+}
+
+/**
+ * Versioned agent configs. Documents are stored once per signature
+ * (content-addressed), so any document an agent reports running can be used
+ * as the base of a patch, whichever agent or revision it came from.
+ */
+export class ConfigStore {
+  private readonly insertDocument;
+  private readonly insertRevision;
+  private readonly selectLatest;
+  private readonly selectRevision;
+  private readonly selectHistory;
+  private readonly selectDocument;
+
+  constructor(private readonly db: Db) {
+    this.insertDocument = db.prepare('INSERT OR IGNORE INTO config_documents (signature, document) VALUES (?, ?)');
+    this.insertRevision = db.prepare(
+      `INSERT INTO agent_config_revisions (agent_id, revision, signature, format, source_text, author, created_at)
+       VALUES (@agent_id, @revision, @signature, @format, @source_text, @author, @created_at)`,
+    );
+    this.selectLatest = db.prepare(
+      `SELECT r.*, d.document FROM agent_config_revisions r JOIN config_documents d USING (signature)
+       WHERE r.agent_id = ? ORDER BY r.revision DESC LIMIT 1`,
+    );
+    this.selectRevision = db.prepare(
+      `SELECT r.*, d.document FROM agent_config_revisions r JOIN config_documents d USING (signature)
+       WHERE r.agent_id = ? AND r.revision = ?`,
+    );
+    this.selectHistory = db.prepare(
+      `SELECT agent_id, revision, signature, format, source_text, author, created_at FROM agent_config_revisions
+       WHERE agent_id = ? ORDER BY revision DESC LIMIT ?`,
+    );
+    this.selectDocument = db.prepare('SELECT document FROM config_documents WHERE signature = ?');
+  }
+
+  /** The newest revision of an agent's config, or undefined when none was stored. */
+  latest(agentId: string): ConfigRevisionWithDocument | undefined {
+    return toRevision(this.selectLatest.get(agentId));
+  }
+
+  revision(agentId: string, revision: number): ConfigRevisionWithDocument | undefined {
+    return toRevision(this.selectRevision.get(agentId, revision));
+  }
+
+  history(agentId: string, limit = 100): ConfigRevision[] {
+    return this.selectHistory.all(agentId, limit) as ConfigRevision[];
+  }
+
+  /** A document by its signature, from any agent's history. */
+  document(signature: string): Record<string, unknown> | undefined {
+    const row = this.selectDocument.get(signature) as { document: string } | undefined;
+    return row ? (JSON.parse(row.document) as Record<string, unknown>) : undefined;
+  }
+
+  /**
+   * Stores a new revision unless `expectedSignature` is given and differs from the
+   * current one (then returns `{ conflict }`); the check and the insert are one transaction.
+   */
+  save(input: {
+    agentId: string;
+    signature: string;
+    document: Record<string, unknown>;
+    format: 'yaml' | 'json';
+    sourceText: string;
+    author: string;
+    expectedSignature?: string | undefined;
+  }): { revision: ConfigRevisionWithDocument } | { conflict: string | null } {
+    return this.db.transaction(() => {
+      const current = this.latest(input.agentId);
+      if (input.expectedSignature !== undefined && input.expectedSignature !== '*' && current?.signature !== input.expectedSignature) {
+        return { conflict: current?.signature ?? null };
+      }
+      if (input.expectedSignature === '*' && !current) return { conflict: null };
+      const row: ConfigRevision = {
+        agent_id: input.agentId,
+        revision: (current?.revision ?? 0) + 1,
+        signature: input.signature,
+        format: input.format,
+        source_text: input.sourceText,
+        author: input.author,
+        created_at: Date.now(),
+      };
+      this.insertDocument.run(input.signature, JSON.stringify(input.document));
+      this.insertRevision.run(row);
+      return { revision: { ...row, document: input.document } };
+    })();
+  }
+}
+
+function toRevision(row: unknown): ConfigRevisionWithDocument | undefined {
+  if (!row) return undefined;
+  const r = row as ConfigRevision & { document: string };
+  return { ...r, document: JSON.parse(r.document) as Record<string, unknown> };
+}

@@ -1,0 +1,128 @@
+import WebSocket from 'ws';
+import {
+  AGENT_ID_HEADER,
+  CONTROL_WS_PATH,
+  FusionToAgentFrame,
+  PROTOCOL_VERSION,
+  decodeFrame,
+  encodeFrame,
+  type AgentToFusionFrame,
+  type FusionToAgentFrame as FusionFrame,
+  type HelloFrame,
+} from '../../shared/protocol/index.js';
+
+type FrameOf<T extends FusionFrame['type']> = Extract<FusionFrame, { type: T }>;
+
+/**
+ * A raw protocol client: it speaks frames built from shared/protocol and
+ * nothing else, so tests can drive Fusion step by step, or send malformed frames.
+ */
+export class RawAgentClient {
+  readonly frames: FusionFrame[] = [];
+  closeCode: number | undefined;
+  closeReason = '';
+  private readonly waiters: Array<() => void> = [];
+  private cursor = 0;
+
+  private constructor(readonly agentId: string, readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      const decoded = decodeFrame(FusionToAgentFrame, data as Buffer);
+      if (decoded.ok) this.frames.push(decoded.frame);
+      else this.frames.push({ type: 'error', code: 'client_decode_failed', message: decoded.message });
+      this.wake();
+    });
+    ws.on('close', (code, reason) => {
+      this.closeCode = code;
+      this.closeReason = reason.toString();
+      this.wake();
+    });
+  }
+
+  /** Opens a socket; rejects with the HTTP status when the upgrade is refused. */
+  static connect(url: string, agentId: string, token: string, extraHeaders: Record<string, string> = {}): Promise<RawAgentClient> {
+    const ws = new WebSocket(`${url.replace(/^http/, 'ws')}${CONTROL_WS_PATH}`, {
+      headers: { authorization: `Bearer ${token}`, [AGENT_ID_HEADER]: agentId, ...extraHeaders },
+    });
+    return new Promise((resolve, reject) => {
+      ws.once('open', () => resolve(new RawAgentClient(agentId, ws)));
+      ws.once('unexpected-response', (_req, res) => {
+        reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode }));
+        res.resume();
+        ws.terminate();
+      });
+      ws.once('error', reject);
+    });
+  }
+
+  send(frame: AgentToFusionFrame): void {
+    this.ws.send(encodeFrame(frame));
+  }
+
+  sendRaw(data: string | Buffer): void {
+    this.ws.send(data);
+  }
+
+  /** Sends `hello` with the given running config and waits for `welcome`. */
+  async hello(config: Partial<HelloFrame['config']> = {}, extra: Partial<HelloFrame> = {}): Promise<FrameOf<'welcome'>> {
+    this.send({
+      type: 'hello',
+      protocol_version: PROTOCOL_VERSION,
+      agent_id: this.agentId,
+      agent_version: '0.0.0-test',
+      hostname: 'test-host',
+      capabilities: ['patch'],
+      config: { signature: null, revision: null, source: 'none', ...config },
+      ...extra,
+    });
+    return this.next('welcome');
+  }
+
+  /** The next frame of `type` not yet consumed (earlier frames of other types are skipped). */
+  async next<T extends FusionFrame['type']>(type: T, timeoutMs = 5000): Promise<FrameOf<T>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      while (this.cursor < this.frames.length) {
+        const frame = this.frames[this.cursor++]!;
+        if (frame.type === type) return frame as FrameOf<T>;
+      }
+      if (this.closeCode !== undefined) throw new Error(`socket closed (${this.closeCode} ${this.closeReason}) before a ${type} frame`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no ${type} frame within ${timeoutMs} ms; got ${this.frames.map((f) => f.type).join(', ') || 'nothing'}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Resolves with the close code once the socket is closed. */
+  async closed(timeoutMs = 5000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.closeCode === undefined) {
+      if (Date.now() > deadline) throw new Error(`socket still open after ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 50);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return this.closeCode;
+  }
+
+  close(): void {
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(1000);
+  }
+
+  terminate(): void {
+    this.ws.terminate();
+  }
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+}
