@@ -22,7 +22,7 @@ async function saveJson(fusion: TestFusion, agentId: string, doc: unknown, heade
 async function agentState(fusion: TestFusion, agentId: string): Promise<any> {
   const res = await fusion.api(`/api/v1/management/agents/${agentId}`);
   expect(res.status).to.equal(200);
-  return res.json();
+  return res.json() as any;
 }
 
 describe('Fusion control channel', () => {
@@ -58,7 +58,7 @@ describe('Fusion control channel', () => {
     const doc = normalised(sampleConfig());
     const res = await saveJson(fusion, 'node-1', doc);
     expect(res.status).to.equal(201);
-    const saved = await res.json();
+    const saved = await res.json() as any;
     expect(res.headers.get('etag')).to.equal(`"${saved.signature}"`);
     const frame = await client.next('config');
     expect(frame.encoding).to.equal('full');
@@ -119,7 +119,7 @@ describe('Fusion control channel', () => {
     const latest = normalised(sampleConfig({ pipes: 2 }));
     await saveJson(fusion, 'node-1', first);
     await saveJson(fusion, 'node-1', latest);
-    const listed = await (await fusion.api('/api/v1/management/agents')).json();
+    const listed = await (await fusion.api('/api/v1/management/agents')).json() as any;
     expect(listed.agents.map((a: any) => [a.agent_id, a.online, a.config.status])).to.deep.equal([['node-1', false, 'pending']]);
     const client = await connect('node-1');
     await client.hello({ signature: configSignature(first), revision: 1, source: 'cache' });
@@ -144,7 +144,7 @@ describe('Fusion control channel', () => {
     const state = await agentState(fusion, 'node-1');
     expect(state).to.include({ online: false, version: '0.0.0-test' });
     expect(state.config).to.include({ status: 'applied', desired_revision: 1, applied_signature: frame.signature });
-    const history = await (await fusion.api('/api/v1/management/agents/node-1/config/history')).json();
+    const history = await (await fusion.api('/api/v1/management/agents/node-1/config/history')).json() as any;
     expect(history.revisions).to.have.length(1);
   });
 
