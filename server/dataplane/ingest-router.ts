@@ -1,0 +1,109 @@
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { API_KEY_HEADER, type IngestGrant } from './api-keys.js';
+import type { DataPlaneContext } from './context.js';
+import { DataPlaneErrorCode, HttpError, jsonErrorHandler, parseOrThrow } from './http-errors.js';
+import { EventsBody, MAX_EVENTS_PER_BATCH, OpenSessionBody } from './records.js';
+import type { SessionInfo } from './sessions.js';
+
+/** Largest ingest request body: 10,000 records with long paths fit well within it. */
+export const MAX_INGEST_BODY_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The ingest API (contract 4), mounted at /api/v1/pipe. A sender presents its
+ * receiver key (X-API-Key), opens a session for its pipe, heartbeats it and
+ * pushes batches of records; each batch is validated whole, then applied to
+ * every view of the session's Fusion pipe, or not at all.
+ *
+ * Authentication runs before the body is read, so an unknown caller cannot
+ * make Fusion parse 16 MiB. A session is found only with a key of its own
+ * pipe; any other key gets `session_not_found`, as if it did not exist.
+ */
+export function createIngestRouter(ctx: DataPlaneContext): Router {
+  const router = express.Router();
+  router.use(authenticate(ctx));
+  router.use(express.json({ limit: MAX_INGEST_BODY_BYTES }));
+
+  router.post('/sessions', (req, res) => {
+    const grant = grantOf(res);
+    const body = parseOrThrow(OpenSessionBody, req.body, 'session request');
+    const { config } = ctx;
+    const pipe = config.pipes[grant.pipeId];
+    const receiver = config.receivers[grant.receiverId];
+    if (!pipe || !receiver) throw new HttpError(401, DataPlaneErrorCode.Unauthorized, 'unknown API key');
+    if (pipe.disabled) throw new HttpError(403, DataPlaneErrorCode.PipeDisabled, `pipe "${grant.pipeId}" is disabled`);
+    const session = ctx.sessions.open({
+      agentId: body.agent_id,
+      agentPipeId: body.pipe_id,
+      pipeId: grant.pipeId,
+      receiverId: grant.receiverId,
+      viewIds: pipe.views,
+      sourceUri: body.source_uri,
+      timeoutMs: receiver.session_timeout_seconds * 1000,
+    });
+    res.status(201).json({
+      session_id: session.session_id,
+      pipe_id: session.pipe_id,
+      view_ids: session.view_ids,
+      role: session.role,
+      session_timeout_seconds: receiver.session_timeout_seconds,
+      heartbeat_interval_seconds: receiver.heartbeat_interval_seconds,
+    });
+  });
+
+  router.post('/sessions/:session_id/heartbeat', (req, res) => {
+    const session = sessionOf(ctx, req, res);
+    const role = ctx.sessions.touch(session.session_id);
+    if (!role) throw sessionNotFound();
+    res.json({ role });
+  });
+
+  router.post('/sessions/:session_id/events', (req, res) => {
+    const events = (req.body as { events?: unknown } | undefined)?.events;
+    if (Array.isArray(events) && events.length > MAX_EVENTS_PER_BATCH) {
+      throw new HttpError(413, DataPlaneErrorCode.TooManyEvents, `a batch may carry at most ${MAX_EVENTS_PER_BATCH} events, got ${events.length}`);
+    }
+    const session = sessionOf(ctx, req, res);
+    const batch = parseOrThrow(EventsBody, req.body, 'events batch');
+    const now = Date.now();
+    for (const viewId of session.view_ids) ctx.views.get(viewId)?.apply(batch.events, now);
+    ctx.sessions.recordBatch(session.session_id, batch.events.length, batch.scan);
+    res.json({ accepted: batch.events.length });
+  });
+
+  router.delete('/sessions/:session_id', (req, res) => {
+    const session = sessionOf(ctx, req, res);
+    ctx.sessions.close(session.session_id, 'closed');
+    res.status(204).end();
+  });
+
+  router.use(jsonErrorHandler(ctx.logger));
+  return router;
+}
+
+function authenticate(ctx: DataPlaneContext) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const grant = ctx.access.ingest.match(req.get(API_KEY_HEADER));
+    if (!grant) {
+      next(new HttpError(401, DataPlaneErrorCode.Unauthorized, `missing or unknown ${API_KEY_HEADER}`));
+      return;
+    }
+    res.locals.grant = grant;
+    next();
+  };
+}
+
+function grantOf(res: Response): IngestGrant {
+  return res.locals.grant as IngestGrant;
+}
+
+function sessionNotFound(): HttpError {
+  return new HttpError(404, DataPlaneErrorCode.SessionNotFound, 'session not found or ended; open a new one');
+}
+
+/** The session named in the URL, if it is open and belongs to the caller's pipe. */
+function sessionOf(ctx: DataPlaneContext, req: Request, res: Response): SessionInfo {
+  const id = req.params.session_id;
+  const session = typeof id === 'string' ? ctx.sessions.get(id) : undefined;
+  if (!session || session.pipe_id !== grantOf(res).pipeId) throw sessionNotFound();
+  return session;
+}

@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import { AgentId } from '../../shared/protocol/index.js';
+
+/**
+ * Request bodies of the ingest API (contract 4 of the shared contracts). A
+ * batch is parsed whole before anything is applied, so a single bad record
+ * rejects the whole request and no view changes.
+ */
+
+/** Most events one request may carry; more is answered 413 before parsing them. */
+export const MAX_EVENTS_PER_BATCH = 10_000;
+
+/** Longest record path accepted, in characters. */
+export const MAX_RECORD_PATH_LENGTH = 4096;
+
+/**
+ * A path relative to the source root: "/"-separated, no leading or trailing
+ * slash, no empty, "." or ".." segment, no NUL; "" is the root itself.
+ */
+export const RecordPath = z
+  .string()
+  .max(MAX_RECORD_PATH_LENGTH)
+  .refine((path) => path === '' || isCleanRelativePath(path), {
+    message: 'expected a path relative to the source root: "/"-separated, no leading slash, no empty, "." or ".." segment',
+  });
+
+export function isCleanRelativePath(path: string): boolean {
+  if (path.includes('\0')) return false;
+  for (const segment of path.split('/')) {
+    if (segment === '' || segment === '.' || segment === '..') return false;
+  }
+  return true;
+}
+
+export const EntryType = z.enum(['file', 'dir', 'symlink', 'other']);
+export type EntryType = z.infer<typeof EntryType>;
+
+/** One file-system fact: an entry exists with this metadata (`upsert`) or is gone (`delete`). */
+export const FileRecord = z
+  .object({
+    op: z.enum(['upsert', 'delete']),
+    path: RecordPath,
+    type: EntryType,
+    /** Bytes. */
+    size: z.number().int().nonnegative(),
+    /** Last modification, ms since the Unix epoch (may be fractional or before 1970). */
+    mtime_ms: z.number().finite(),
+    /** st_mode bits. */
+    mode: z.number().int().nonnegative(),
+  })
+  .strip()
+  .refine((record) => !(record.op === 'upsert' && record.path === '' && record.type !== 'dir'), {
+    message: 'the root ("") can only be a dir',
+    path: ['type'],
+  });
+export type FileRecord = z.infer<typeof FileRecord>;
+
+/** `POST /sessions`: an agent's pipe asks to push into the Fusion pipe its key belongs to. */
+export const OpenSessionBody = z
+  .object({
+    agent_id: AgentId,
+    /** The agent's own pipe id (the Fusion pipe comes from the API key). */
+    pipe_id: z.string().min(1).max(128),
+    /** Where the records come from, e.g. the source root; shown in listings. */
+    source_uri: z.string().max(4096).optional(),
+  })
+  .strip();
+export type OpenSessionBody = z.infer<typeof OpenSessionBody>;
+
+/** Which scan a batch belongs to; `done` marks the scan's last batch. */
+export const ScanMarker = z.object({ id: z.string().min(1).max(128), done: z.boolean().optional() }).strip();
+export type ScanMarker = z.infer<typeof ScanMarker>;
+
+/** `POST /sessions/:id/events`. */
+export const EventsBody = z
+  .object({
+    events: z.array(FileRecord).max(MAX_EVENTS_PER_BATCH),
+    scan: ScanMarker.optional(),
+  })
+  .strip();
+export type EventsBody = z.infer<typeof EventsBody>;

@@ -1,0 +1,79 @@
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { z } from 'zod';
+import { API_KEY_HEADER } from './api-keys.js';
+import type { DataPlaneContext } from './context.js';
+import { TreeTooLargeError, type FsView } from './fs-view.js';
+import { DataPlaneErrorCode, HttpError, jsonErrorHandler, parseOrThrow } from './http-errors.js';
+import { isCleanRelativePath, MAX_RECORD_PATH_LENGTH } from './records.js';
+
+/** A boolean query flag; a bare `?recursive` (empty value) means true. */
+const Flag = z.enum(['true', 'false', '1', '0', 'yes', 'no', '']).transform((v) => v !== 'false' && v !== '0' && v !== 'no');
+
+/** Query of `GET /:view_id/tree`. `path` may carry leading or trailing slashes; `/` and `""` are the root. */
+const TreeQuery = z.object({
+  path: z
+    .string()
+    .max(MAX_RECORD_PATH_LENGTH)
+    .default('')
+    .transform((p) => p.replace(/^\/+|\/+$/g, ''))
+    .refine((p) => p === '' || isCleanRelativePath(p), { message: 'expected a path inside the view: no empty, "." or ".." segment' }),
+  recursive: Flag.default(false),
+  max_depth: z.coerce.number().int().min(0).max(10_000).optional(),
+});
+
+/**
+ * Queries of the views (contract 4), mounted at /api/v1/views. A view opens
+ * to any of its own API keys and to the keys of receivers whose pipes feed it.
+ */
+export function createViewsRouter(ctx: DataPlaneContext): Router {
+  const router = express.Router();
+
+  router.get('/:view_id/tree', authorizeView(ctx), (req, res) => {
+    const query = parseOrThrow(TreeQuery, req.query, 'tree query');
+    const view = viewOf(ctx, req);
+    let node;
+    try {
+      node = view.tree(query.path, { recursive: query.recursive, maxDepth: query.max_depth });
+    } catch (err) {
+      if (err instanceof TreeTooLargeError) throw new HttpError(400, DataPlaneErrorCode.TreeTooLarge, err.message);
+      throw err;
+    }
+    if (!node) throw new HttpError(404, DataPlaneErrorCode.PathNotFound, `no entry at "${query.path}" in view "${view.id}"`);
+    res.json(node);
+  });
+
+  router.get('/:view_id/stats', authorizeView(ctx), (req, res) => {
+    res.json(viewOf(ctx, req).stats());
+  });
+
+  router.use(jsonErrorHandler(ctx.logger));
+  return router;
+}
+
+function authorizeView(ctx: DataPlaneContext) {
+  return (req: Request, _res: Response, next: NextFunction): void => {
+    const key = req.get(API_KEY_HEADER);
+    if (!key) {
+      next(new HttpError(401, DataPlaneErrorCode.Unauthorized, `missing ${API_KEY_HEADER}`));
+      return;
+    }
+    const viewId = String(req.params.view_id);
+    const keys = ctx.access.views.get(viewId);
+    if (!keys || !ctx.views.has(viewId)) {
+      next(new HttpError(404, DataPlaneErrorCode.ViewNotFound, `no view "${viewId}"`));
+      return;
+    }
+    if (!keys.match(key)) {
+      next(new HttpError(401, DataPlaneErrorCode.Unauthorized, `unknown ${API_KEY_HEADER} for view "${viewId}"`));
+      return;
+    }
+    next();
+  };
+}
+
+function viewOf(ctx: DataPlaneContext, req: Request): FsView {
+  const viewId = String(req.params.view_id);
+  const view = ctx.views.get(viewId);
+  if (!view) throw new HttpError(404, DataPlaneErrorCode.ViewNotFound, `no view "${viewId}"`);
+  return view;
+}
