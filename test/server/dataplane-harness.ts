@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express from 'express';
 import { createLogger } from '../../shared/logger.js';
-import { createDataPlane, writeFusionConfig, type DataPlane, type FusionConfig } from '../../server/dataplane/index.js';
+import { createDataPlane, validateFusionConfig, writeFusionConfig, type DataPlane, type FusionConfig } from '../../server/dataplane/index.js';
 import { tempHome } from '../harness/temp-home.js';
 
 /** A data plane mounted where Fusion mounts it, served on port 0 from a temporary home. */
@@ -82,8 +82,8 @@ export function record(op: 'upsert' | 'delete', path: string, fields: { type?: s
 }
 
 /** A fusion.yaml with two pipes into one shared view `shared` (keys `key-a`, `key-b`) and a private view `solo`. */
-export function twoPipeConfig(overrides: { sessionTimeoutSeconds?: number; heartbeatSeconds?: number } = {}) {
-  return {
+export function twoPipeConfig(overrides: { sessionTimeoutSeconds?: number; heartbeatSeconds?: number } = {}): FusionConfig {
+  const check = validateFusionConfig({
     receivers: {
       main: {
         driver: 'http',
@@ -97,7 +97,9 @@ export function twoPipeConfig(overrides: { sessionTimeoutSeconds?: number; heart
     },
     views: { shared: { driver: 'fs', api_keys: ['view-reader-key'] }, solo: { driver: 'fs' } },
     pipes: { 'pipe-a': { receiver: 'main', views: ['shared', 'solo'] }, 'pipe-b': { receiver: 'main', views: ['shared'] } },
-  };
+  });
+  if (!check.ok) throw new Error(`test config is invalid: ${JSON.stringify(check.errors)}`);
+  return check.config;
 }
 
 export const KEY_A = 'key-a-0123456789';
