@@ -1,0 +1,233 @@
+/**
+ * The agent's public face. It runs pipes by the config it is given, in this
+ * order of preference: what the control plane sends, else the cached remote
+ * config, else the local `agent-config/*.yaml` files (hybrid mode). With a
+ * control plane it keeps reconnecting in the background and converges to the
+ * desired config whenever Fusion is reachable.
+ *
+ * @example
+ * const agent = new Agent({ home: '/var/lib/fustor', agentId: 'nfs-01', controlPlaneUri: 'http://fusion:8102', authToken });
+ * agent.on('config_applied', ({ running }) => console.log(running.signature));
+ * await agent.start();
+ * // ...
+ * await agent.stop();
+ */
+import { EventEmitter } from 'node:events';
+import { createLogger, type Logger } from '../shared/logger.js';
+import type { AgentConfig } from '../shared/config/index.js';
+import type { ConfigSource, PipeStatus, WelcomeFrame } from '../shared/protocol/index.js';
+import { describeBootstrap, resolveBootstrapOptions, type BootstrapInput, type BootstrapOptions } from './bootstrap.js';
+import { ConfigApplier, type ConfigAppliedEvent, type ConfigFailedEvent } from './config/config-applier.js';
+import { ConfigCache } from './config/config-cache.js';
+import { LocalConfigError, readFallbackConfig, type ConfigCandidate } from './config/fallback-config.js';
+import { createConfigFrameHandler } from './control/config-frame-handler.js';
+import { FrameDispatcher } from './control/frame-dispatcher.js';
+import { PollControlClient } from './control/poll-control-client.js';
+import type { ConnectionEnd, ControlClient, ControlClientEvents } from './control/types.js';
+import { WsControlClient } from './control/ws-control-client.js';
+import { createPipeRuntime } from './runtime/pipe-runtime.js';
+import type { PipeChange, PipeRuntime } from './runtime/types.js';
+
+export interface AgentOptions extends BootstrapInput {
+  /** Defaults to a `fustor-agent` logger whose level follows the config's `logging.level`. */
+  logger?: Logger;
+  /** Builds the pipe runtime; defaults to the real one. */
+  runtime?: (options: { agentId: string; logger: Logger }) => PipeRuntime;
+}
+
+/** A read-only view of the agent's state. */
+export interface AgentSnapshot {
+  agentId: string;
+  connected: boolean;
+  sessionId: string | null;
+  config: { signature: string | null; revision: number | null; source: ConfigSource; document: AgentConfig | null };
+  pipes: PipeStatus[];
+}
+
+export interface AgentEvents {
+  connected: [];
+  disconnected: [end: ConnectionEnd | undefined];
+  welcome: [frame: WelcomeFrame];
+  config_applied: [event: ConfigAppliedEvent];
+  config_failed: [event: ConfigFailedEvent];
+}
+
+/** The empty config a reload applies when no config is left at all: every pipe stops. */
+const EMPTY_CONFIG: AgentConfig = { sources: {}, senders: {}, pipes: {} };
+
+export class Agent extends EventEmitter<AgentEvents> {
+  /** The resolved bootstrap options (the auth token included: never log this object as is). */
+  readonly options: BootstrapOptions;
+  /** Handlers of frames from Fusion by type; register more (e.g. `command`) before start(). */
+  readonly dispatcher: FrameDispatcher;
+  private readonly logger: Logger;
+  private readonly ownsLogger: boolean;
+  private readonly runtime: PipeRuntime;
+  private readonly cache: ConfigCache;
+  private readonly applier: ConfigApplier;
+  private client: ControlClient | null = null;
+  private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
+  private stopping: Promise<void> | null = null;
+  private cancelStartupWait: (() => void) | null = null;
+
+  /** Throws a BootstrapError when the options are invalid. */
+  constructor(options: AgentOptions) {
+    super();
+    this.options = resolveBootstrapOptions(options);
+    this.ownsLogger = options.logger === undefined;
+    this.logger = options.logger ?? createLogger('fustor-agent');
+    const { agentId } = this.options;
+    this.runtime = (options.runtime ?? createPipeRuntime)({ agentId, logger: this.logger });
+    this.cache = new ConfigCache(this.options.home, this.logger);
+    this.applier = new ConfigApplier(this.runtime, this.cache, this.logger, {
+      applied: (event) => {
+        if (this.ownsLogger && event.running.document?.logging) this.logger.level = event.running.document.logging.level;
+        this.safeEmit('config_applied', event);
+      },
+      failed: (event) => this.safeEmit('config_failed', event),
+    });
+    this.dispatcher = new FrameDispatcher(this.logger);
+    this.dispatcher.on('config', createConfigFrameHandler({ applier: this.applier, agentId, logger: this.logger }));
+  }
+
+  /**
+   * Starts the agent. Without a control plane it applies the local config and
+   * rejects if that config is invalid or cannot be applied. With one, it
+   * resolves once a remote config runs or, after connect_timeout_ms without
+   * one, once the cached or local config is applied (problems with those are
+   * logged, not thrown, since Fusion may still send a config).
+   */
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new Error('an Agent can be started once');
+    this.state = 'running';
+    this.logger.info(describeBootstrap(this.options), 'agent starting');
+    if (!this.options.controlPlaneUri) {
+      await this.applyFallback();
+      return;
+    }
+    this.client = this.createClient();
+    const remoteArrived = this.waitForRemoteConfig(this.options.connectTimeoutMs);
+    this.client.start();
+    if (await remoteArrived) return;
+    if (this.state !== 'running') return;
+    this.logger.info({ waitedMs: this.options.connectTimeoutMs }, 'no config from the control plane yet; using the cached or local config');
+    await this.applyFallback().catch((err: unknown) => {
+      if (this.state === 'running') this.logger.error({ err: (err as Error).message }, 'cannot apply the cached or local config; waiting for the control plane');
+    });
+  }
+
+  /** Closes the control connection (code 1000), stops every pipe and clears every timer. Safe to call twice. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  /**
+   * Re-reads the cache and local files and re-applies the effective config:
+   * the remote config when one is known, else the cache, else local files
+   * (none at all stops every pipe). Rejects, keeping the running config, when
+   * the chosen config is invalid or cannot be applied.
+   */
+  async reload(): Promise<PipeChange> {
+    if (this.state !== 'running') throw new Error('the agent is not running');
+    return this.applier.exclusive(async () => {
+      const remote = this.applier.lastRemote;
+      const candidate: ConfigCandidate =
+        remote?.document != null
+          ? { config: remote.document, source: 'remote', revision: remote.revision }
+          : ((await this.readFallback()) ?? { config: EMPTY_CONFIG, source: 'none', revision: null });
+      this.logger.info({ source: candidate.source }, 'reloading config');
+      return this.applier.applyExclusive(candidate.config, candidate);
+    });
+  }
+
+  /** What the agent runs and whether it is connected, as a detached copy. */
+  snapshot(): AgentSnapshot {
+    const running = this.applier.running;
+    return {
+      agentId: this.options.agentId,
+      connected: this.client?.connected ?? false,
+      sessionId: this.client?.sessionId ?? null,
+      config: {
+        signature: running.signature,
+        revision: running.revision,
+        source: running.source,
+        document: running.document === null ? null : structuredClone(running.document),
+      },
+      pipes: this.runtime.status(),
+    };
+  }
+
+  private createClient(): ControlClient {
+    const events: ControlClientEvents = {
+      connected: () => this.safeEmit('connected'),
+      disconnected: (end) => this.safeEmit('disconnected', end),
+      welcome: (frame) => this.safeEmit('welcome', frame),
+    };
+    const common = { bootstrap: this.options, logger: this.logger, events };
+    if (this.options.transport === 'poll') return new PollControlClient({ ...common, applier: this.applier });
+    return new WsControlClient({ ...common, dispatcher: this.dispatcher, running: () => this.applier.running });
+  }
+
+  /** Resolves true once a remote config runs, false after `timeoutMs` or when the agent stops. */
+  private waitForRemoteConfig(timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = (arrived: boolean): void => {
+        clearTimeout(timer);
+        this.off('config_applied', onApplied);
+        this.cancelStartupWait = null;
+        resolve(arrived);
+      };
+      const onApplied = (event: ConfigAppliedEvent): void => {
+        if (event.running.source === 'remote') done(true);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.on('config_applied', onApplied);
+      this.cancelStartupWait = () => done(false);
+    });
+  }
+
+  /** Applies the cached or local config unless something already runs (a remote config may have won the race). */
+  private applyFallback(): Promise<void> {
+    return this.applier.exclusive(async () => {
+      if (this.applier.running.source !== 'none') return;
+      const candidate = await this.readFallback();
+      if (!candidate) {
+        this.logger.warn({ home: this.options.home }, 'no config from the control plane, the cache or agent-config/; running no pipes');
+        return;
+      }
+      await this.applier.applyExclusive(candidate.config, candidate);
+    });
+  }
+
+  private async readFallback(): Promise<ConfigCandidate | null> {
+    try {
+      return await readFallbackConfig({ home: this.options.home, agentId: this.options.agentId, cache: this.cache, logger: this.logger });
+    } catch (err) {
+      if (err instanceof LocalConfigError) this.applier.fail({ signature: null, revision: null, source: 'local', error: err.message });
+      throw err;
+    }
+  }
+
+  private async shutdown(): Promise<void> {
+    this.state = 'stopping';
+    this.cancelStartupWait?.();
+    try {
+      await this.client?.stop();
+      await this.applier.close();
+      await this.runtime.stop();
+    } finally {
+      this.state = 'stopped';
+      this.logger.info('agent stopped');
+    }
+  }
+
+  /** Emits without letting a listener's exception reach the socket or the apply that triggered it. */
+  private safeEmit<K extends keyof AgentEvents>(event: K, ...args: AgentEvents[K]): void {
+    try {
+      (this.emit as (event: K, ...args: AgentEvents[K]) => boolean)(event, ...args);
+    } catch (err) {
+      this.logger.error({ event, err: err instanceof Error ? err.message : String(err) }, 'agent event listener threw');
+    }
+  }
+}

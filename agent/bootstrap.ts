@@ -1,0 +1,208 @@
+/**
+ * The agent's bootstrap options: who it is and where its control plane is.
+ * Read from `$FUSTOR_HOME/bootstrap.yaml`, overridden by command-line flags;
+ * validated with one schema so every problem is reported at once.
+ */
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { parseDocumentText } from '../shared/config/index.js';
+import { AgentId } from '../shared/protocol/index.js';
+
+/** Name of the bootstrap file inside the agent's home directory. */
+export const BOOTSTRAP_FILE = 'bootstrap.yaml';
+
+/** The bootstrap document as written in bootstrap.yaml (snake_case keys). */
+export const BootstrapDocument = z
+  .object({
+    /** The agent's id; must match what Fusion knows it as. */
+    agent_id: AgentId,
+    /** Fusion's base URL (http, https, ws or wss); absent means local config only. */
+    control_plane_uri: z
+      .string()
+      .refine(isControlPlaneUri, 'expected an http://, https://, ws:// or wss:// URL')
+      .optional(),
+    /** Bearer token for the control channel; required with control_plane_uri. */
+    auth_token: z.string().min(1).max(4096).optional(),
+    /** `websocket` keeps a socket open; `poll` asks the pull endpoint periodically. */
+    transport: z.enum(['websocket', 'poll']).default('websocket'),
+    /** Seconds between polls (poll transport). */
+    poll_interval_sec: z.number().positive().max(86_400).default(30),
+    /** Reconnect backoff, in milliseconds. */
+    backoff: z
+      .object({
+        base_ms: z.number().int().positive().max(3_600_000).default(500),
+        cap_ms: z.number().int().positive().max(3_600_000).default(30_000),
+        /** A connection up this long resets the backoff to its first step. */
+        stable_after_ms: z.number().int().nonnegative().max(3_600_000).default(10_000),
+      })
+      .strict()
+      .prefault({}),
+    /** How long start-up waits for the control plane before using cached or local config. */
+    connect_timeout_ms: z.number().int().positive().max(600_000).default(5_000),
+    /** Host name reported to Fusion; defaults to the OS host name. */
+    hostname: z.string().min(1).max(255).optional(),
+    /** Operator-defined group label of this agent. */
+    group: z.string().min(1).max(128).optional(),
+  })
+  .strict()
+  .superRefine((doc, ctx) => {
+    if (doc.control_plane_uri !== undefined && doc.auth_token === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['auth_token'], message: 'required when control_plane_uri is set' });
+    }
+    if (doc.backoff.cap_ms < doc.backoff.base_ms) {
+      ctx.addIssue({ code: 'custom', path: ['backoff', 'cap_ms'], message: 'must be at least backoff.base_ms' });
+    }
+  });
+export type BootstrapDocument = z.infer<typeof BootstrapDocument>;
+
+/** Resolved bootstrap options, as the agent uses them. */
+export interface BootstrapOptions {
+  /** The agent's home directory ($FUSTOR_HOME). */
+  home: string;
+  agentId: string;
+  controlPlaneUri?: string;
+  /** Secret: never log it (see {@link describeBootstrap}). */
+  authToken?: string;
+  transport: 'websocket' | 'poll';
+  pollIntervalSec: number;
+  backoff: { baseMs: number; capMs: number; stableAfterMs: number };
+  connectTimeoutMs: number;
+  hostname?: string;
+  group?: string;
+}
+
+/** Bootstrap options as a program passes them: home and agent id, the rest defaulted. */
+export type BootstrapInput = Pick<BootstrapOptions, 'home' | 'agentId'> &
+  Partial<Omit<BootstrapOptions, 'home' | 'agentId' | 'backoff'>> & { backoff?: Partial<BootstrapOptions['backoff']> };
+
+/** Overrides from the command line, in bootstrap.yaml's shape. */
+export type BootstrapOverrides = Partial<Omit<z.input<typeof BootstrapDocument>, 'backoff'>> & {
+  backoff?: Partial<NonNullable<z.input<typeof BootstrapDocument>['backoff']>>;
+};
+
+/** Invalid or unreadable bootstrap options; `issues` lists every problem, one line each. */
+export class BootstrapError extends Error {
+  readonly code = 'bootstrap_invalid';
+  constructor(
+    message: string,
+    readonly issues: string[],
+  ) {
+    super(issues.length ? `${message}:\n  - ${issues.join('\n  - ')}` : message);
+    this.name = 'BootstrapError';
+  }
+}
+
+/** `--home`, else `$FUSTOR_HOME`, else `~/.fustor`; always absolute. */
+export function resolveHome(flagHome: string | undefined, env: NodeJS.ProcessEnv): string {
+  const chosen = flagHome ?? (env.FUSTOR_HOME ? env.FUSTOR_HOME : path.join(os.homedir(), '.fustor'));
+  return path.resolve(chosen.startsWith('~/') ? path.join(os.homedir(), chosen.slice(2)) : chosen);
+}
+
+/**
+ * Reads `<home>/bootstrap.yaml` (a missing file is an empty one), applies the
+ * overrides and validates. Throws {@link BootstrapError} naming every problem.
+ */
+export async function loadBootstrap(home: string, overrides: BootstrapOverrides = {}): Promise<BootstrapOptions> {
+  const file = path.join(home, BOOTSTRAP_FILE);
+  const fromFile = await readBootstrapFile(file);
+  const { backoff: backoffOverrides, ...rest } = overrides;
+  const merged: Record<string, unknown> = { ...fromFile, ...dropUndefined(rest) };
+  const backoff = dropUndefined(backoffOverrides ?? {});
+  if (Object.keys(backoff).length > 0) {
+    // A malformed backoff in the file is left as is, so the schema reports it.
+    if (fromFile.backoff === undefined) merged.backoff = backoff;
+    else if (isPlainObject(fromFile.backoff)) merged.backoff = { ...fromFile.backoff, ...backoff };
+  }
+  return validateBootstrap(home, merged, `invalid bootstrap options (${file} and command-line flags)`);
+}
+
+/** Validates options a program passes (e.g. the Agent constructor) and fills defaults. */
+export function resolveBootstrapOptions(input: BootstrapInput): BootstrapOptions {
+  const doc = dropUndefined({
+    agent_id: input.agentId,
+    control_plane_uri: input.controlPlaneUri,
+    auth_token: input.authToken,
+    transport: input.transport,
+    poll_interval_sec: input.pollIntervalSec,
+    backoff:
+      input.backoff &&
+      dropUndefined({ base_ms: input.backoff.baseMs, cap_ms: input.backoff.capMs, stable_after_ms: input.backoff.stableAfterMs }),
+    connect_timeout_ms: input.connectTimeoutMs,
+    hostname: input.hostname,
+    group: input.group,
+  });
+  if (typeof input.home !== 'string' || input.home.length === 0) throw new BootstrapError('invalid agent options', ['home: required']);
+  return validateBootstrap(path.resolve(input.home), doc, 'invalid agent options');
+}
+
+/** The options without secrets, for logs. */
+export function describeBootstrap(options: BootstrapOptions): Record<string, unknown> {
+  const { authToken, ...rest } = options;
+  return { ...rest, authToken: authToken === undefined ? undefined : '[redacted]' };
+}
+
+function validateBootstrap(home: string, doc: unknown, context: string): BootstrapOptions {
+  const parsed = BootstrapDocument.safeParse(doc);
+  if (!parsed.success) {
+    throw new BootstrapError(
+      context,
+      parsed.error.issues.map((i) => {
+        const where = i.path.length ? i.path.join('.') : '(root)';
+        return `${where}: ${i.message}${hintFor(where)}`;
+      }),
+    );
+  }
+  const d = parsed.data;
+  return {
+    home,
+    agentId: d.agent_id,
+    ...(d.control_plane_uri !== undefined && { controlPlaneUri: d.control_plane_uri }),
+    ...(d.auth_token !== undefined && { authToken: d.auth_token }),
+    transport: d.transport,
+    pollIntervalSec: d.poll_interval_sec,
+    backoff: { baseMs: d.backoff.base_ms, capMs: d.backoff.cap_ms, stableAfterMs: d.backoff.stable_after_ms },
+    connectTimeoutMs: d.connect_timeout_ms,
+    ...(d.hostname !== undefined && { hostname: d.hostname }),
+    ...(d.group !== undefined && { group: d.group }),
+  };
+}
+
+async function readBootstrapFile(file: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new BootstrapError(`cannot read ${file}`, [(err as Error).message]);
+  }
+  const parsed = parseDocumentText(text, 'yaml');
+  if (!parsed.ok) throw new BootstrapError(`cannot parse ${file}`, parsed.errors.map((e) => e.message));
+  if (parsed.value === null || parsed.value === undefined) return {};
+  if (!isPlainObject(parsed.value)) throw new BootstrapError(`cannot use ${file}`, ['(root): expected a mapping of options']);
+  return parsed.value;
+}
+
+function hintFor(where: string): string {
+  if (where === 'agent_id') return ' (set agent_id in bootstrap.yaml or pass --agent-id)';
+  if (where === 'auth_token') return ' (set auth_token in bootstrap.yaml or pass --auth-token)';
+  return '';
+}
+
+function isControlPlaneUri(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return ['http:', 'https:', 'ws:', 'wss:'].includes(url.protocol) && url.hostname.length > 0;
+  } catch {
+    return false;
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function dropUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,152 @@
+/**
+ * One WebSocket connection to Fusion's control endpoint, from dial to close.
+ * It authenticates at the upgrade, sends `hello` once open, feeds every frame
+ * to the dispatcher and watches the server's heartbeat. It never reconnects;
+ * the client decides what to do once {@link ControlConnection.ended} resolves.
+ */
+import WebSocket from 'ws';
+import type { Logger } from '../../shared/logger.js';
+import {
+  AGENT_ID_HEADER,
+  CloseCode,
+  DEFAULT_MAX_FRAME_BYTES,
+  encodeFrame,
+  type AgentToFusionFrame,
+  type HelloFrame,
+} from '../../shared/protocol/index.js';
+import type { FrameDispatcher } from './frame-dispatcher.js';
+import { HeartbeatWatchdog } from './heartbeat-watchdog.js';
+import type { ConnectionEnd, ControlChannel } from './types.js';
+
+/** Silence longer than this many heartbeat intervals means the server is gone. */
+export const HEARTBEAT_TOLERANCE = 2.5;
+
+/** How long a polite close may take before the socket is cut. */
+const CLOSE_GRACE_MS = 1_000;
+
+export interface ControlConnectionOptions {
+  url: string;
+  agentId: string;
+  /** Secret; sent only in the Authorization header. */
+  authToken: string;
+  /** Limit for the upgrade, and for `welcome` to arrive after it. */
+  connectTimeoutMs: number;
+  dispatcher: FrameDispatcher;
+  logger: Logger;
+  /** Builds the `hello` at the moment the socket opens (the running config may have changed meanwhile). */
+  hello: () => HelloFrame;
+  /** The socket opened and `hello` was sent. */
+  onOpen?: () => void;
+}
+
+export class ControlConnection implements ControlChannel {
+  /** Resolves once, when the socket is closed for good. Never rejects. */
+  readonly ended: Promise<ConnectionEnd>;
+  private readonly socket: WebSocket;
+  private readonly watchdog: HeartbeatWatchdog;
+  private session: string | null = null;
+  private openedAt = 0;
+  private rejectedStatus: number | undefined;
+  private localReason: string | undefined;
+  private closeTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly options: ControlConnectionOptions) {
+    this.watchdog = new HeartbeatWatchdog((silentMs) => {
+      this.options.logger.warn({ silentMs }, 'no heartbeat from Fusion; dropping the connection');
+      this.terminate('heartbeat timeout');
+    });
+    this.socket = new WebSocket(options.url, {
+      headers: { Authorization: `Bearer ${options.authToken}`, [AGENT_ID_HEADER]: options.agentId },
+      handshakeTimeout: options.connectTimeoutMs,
+      maxPayload: DEFAULT_MAX_FRAME_BYTES,
+      perMessageDeflate: false,
+    });
+    this.ended = new Promise((resolve) => {
+      this.socket.on('close', (code, reason) => {
+        this.watchdog.stop();
+        if (this.closeTimer) clearTimeout(this.closeTimer);
+        resolve({
+          code,
+          reason: this.localReason ?? reason.toString('utf8'),
+          ...(this.rejectedStatus !== undefined && { rejectedStatus: this.rejectedStatus }),
+          opened: this.openedAt > 0,
+          uptimeMs: this.openedAt > 0 ? Date.now() - this.openedAt : 0,
+        });
+      });
+    });
+    this.socket.on('unexpected-response', (_request, response) => {
+      this.rejectedStatus = response.statusCode;
+      this.localReason = `upgrade refused with HTTP ${response.statusCode}`;
+      response.resume();
+      this.socket.terminate();
+    });
+    this.socket.on('error', (err) => this.options.logger.debug({ err: err.message }, 'control socket error'));
+    this.socket.on('open', () => this.opened());
+    this.socket.on('message', (data, isBinary) => {
+      this.watchdog.touch();
+      if (isBinary) {
+        this.options.logger.warn('ignoring a binary frame from Fusion');
+        return;
+      }
+      this.options.dispatcher.dispatch(data, this);
+    });
+    this.socket.on('ping', () => this.watchdog.touch());
+    this.socket.on('pong', () => this.watchdog.touch());
+  }
+
+  get sessionId(): string | null {
+    return this.session;
+  }
+
+  get isOpen(): boolean {
+    return this.socket.readyState === WebSocket.OPEN;
+  }
+
+  /** Records the session Fusion accepted and watches for its pings from now on. */
+  welcomed(sessionId: string, heartbeatIntervalMs: number): void {
+    this.session = sessionId;
+    this.watchdog.arm(Math.ceil(heartbeatIntervalMs * HEARTBEAT_TOLERANCE));
+  }
+
+  send(frame: AgentToFusionFrame): boolean {
+    if (this.socket.readyState !== WebSocket.OPEN) {
+      this.options.logger.debug({ type: frame.type }, 'connection closed; frame dropped');
+      return false;
+    }
+    this.socket.send(encodeFrame(frame), (err) => {
+      if (err) this.options.logger.debug({ type: frame.type, err: err.message }, 'frame not sent');
+    });
+    return true;
+  }
+
+  /** Closes politely (cut after a short grace if Fusion does not answer the close). */
+  close(code: number = CloseCode.Normal, reason = ''): void {
+    if (this.socket.readyState === WebSocket.CLOSED) return;
+    if (this.socket.readyState === WebSocket.CONNECTING) {
+      this.terminate(reason || 'closed while connecting');
+      return;
+    }
+    this.socket.close(code, reason);
+    this.closeTimer ??= setTimeout(() => this.terminate(reason), CLOSE_GRACE_MS);
+  }
+
+  /** Drops the socket at once. */
+  terminate(reason: string): void {
+    this.localReason ??= reason;
+    this.watchdog.stop();
+    if (this.socket.readyState !== WebSocket.CLOSED) this.socket.terminate();
+  }
+
+  private opened(): void {
+    this.openedAt = Date.now();
+    // Until `welcome` says how often Fusion pings, the connect timeout bounds the wait for it.
+    this.watchdog.arm(this.options.connectTimeoutMs);
+    try {
+      this.send(this.options.hello());
+      this.options.onOpen?.();
+    } catch (err) {
+      this.options.logger.error({ err: (err as Error).message }, 'cannot start the control session');
+      this.terminate('hello failed');
+    }
+  }
+}

@@ -1,0 +1,23 @@
+import os from 'node:os';
+import { PROTOCOL_VERSION, type HelloFrame } from '../../shared/protocol/index.js';
+import { agentVersion } from '../agent-version.js';
+import type { RunningConfig } from '../config/config-applier.js';
+
+/** Optional protocol features this agent implements, announced in `hello`. */
+export const AGENT_CAPABILITIES: readonly string[] = ['patch', 'config_request'];
+
+/**
+ * The first frame of every connection. It carries the signature of the config
+ * the agent runs, so Fusion sends nothing, a patch, or the full document.
+ */
+export function buildHello(agentId: string, running: RunningConfig, hostname?: string): HelloFrame {
+  return {
+    type: 'hello',
+    protocol_version: PROTOCOL_VERSION,
+    agent_id: agentId,
+    agent_version: agentVersion(),
+    hostname: (hostname ?? os.hostname()).slice(0, 255),
+    capabilities: [...AGENT_CAPABILITIES],
+    config: { signature: running.signature, revision: running.revision, source: running.source },
+  };
+}

@@ -1,0 +1,160 @@
+/**
+ * The polling transport, for agents that cannot keep a WebSocket (proxies):
+ * asks the pull endpoint every poll interval (with ±20% jitter so a fleet does
+ * not poll in step) with the signature it runs. 304 means current, 404 means
+ * Fusion holds no config for this agent, 200 brings the desired document,
+ * which is applied like a pushed one. A config that failed is not retried
+ * until Fusion's desired signature changes.
+ */
+import { z } from 'zod';
+import type { Logger } from '../../shared/logger.js';
+import { AGENT_ID_HEADER, ConfigDocument, Signature } from '../../shared/protocol/index.js';
+import type { BootstrapOptions } from '../bootstrap.js';
+import { ApplierClosedError, type ConfigApplier } from '../config/config-applier.js';
+import { controlPullUrl } from './endpoints.js';
+import { applyRemoteConfig } from './remote-config.js';
+import { Sleeper } from './sleeper.js';
+import type { ControlClient, ControlClientEvents } from './types.js';
+
+/** Body of a 200 from the pull endpoint. */
+export const PullResponse = z.object({
+  agent_id: z.string(),
+  revision: z.number().int().nonnegative(),
+  signature: Signature,
+  document: ConfigDocument,
+});
+
+export interface PollControlClientOptions {
+  bootstrap: BootstrapOptions;
+  applier: ConfigApplier;
+  logger: Logger;
+  events?: ControlClientEvents;
+  /** Random source in [0, 1) for the jitter; swappable for tests. */
+  random?: () => number;
+}
+
+export class PollControlClient implements ControlClient {
+  private readonly sleeper = new Sleeper();
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | null = null;
+  private stopped = false;
+  private reachable = false;
+  /** Signature of the last desired config that could not be applied. */
+  private failedSignature: string | null = null;
+
+  constructor(private readonly options: PollControlClientOptions) {
+    if (!options.bootstrap.controlPlaneUri || !options.bootstrap.authToken) throw new Error('the poll transport needs control_plane_uri and auth_token');
+  }
+
+  get connected(): boolean {
+    return this.reachable;
+  }
+
+  get sessionId(): string | null {
+    return null;
+  }
+
+  start(): void {
+    if (this.loop) return;
+    this.loop = this.runUntilStopped().catch((err: unknown) => {
+      this.options.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'poll client stopped unexpectedly');
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abort.abort();
+    this.sleeper.wakeAll();
+    await this.loop;
+    this.setReachable(false);
+  }
+
+  /** One poll: ask, and apply what comes back. Never throws. */
+  async pollOnce(): Promise<void> {
+    const { bootstrap, applier, logger } = this.options;
+    const url = controlPullUrl(bootstrap.controlPlaneUri as string, bootstrap.agentId, applier.running.signature);
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        headers: { Authorization: `Bearer ${bootstrap.authToken}`, [AGENT_ID_HEADER]: bootstrap.agentId, Accept: 'application/json' },
+        signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(bootstrap.connectTimeoutMs)]),
+      });
+    } catch (err) {
+      if (!this.stopped) logger.info({ err: (err as Error).message }, 'cannot reach Fusion to poll for config');
+      this.setReachable(false);
+      return;
+    }
+    try {
+      await this.handle(response);
+    } catch (err) {
+      if (!this.stopped) logger.warn({ err: (err as Error).message }, 'poll failed');
+    } finally {
+      if (!response.bodyUsed) await response.body?.cancel().catch(() => undefined);
+    }
+  }
+
+  private async handle(response: Response): Promise<void> {
+    const { logger } = this.options;
+    if (response.status === 304) {
+      this.setReachable(true);
+      return;
+    }
+    if (response.status === 404) {
+      this.setReachable(true);
+      logger.debug('Fusion holds no config for this agent');
+      return;
+    }
+    if (response.status === 401 || response.status === 403) {
+      this.setReachable(false);
+      logger.error({ status: response.status }, 'Fusion refused this agent; check its agent id and auth token');
+      return;
+    }
+    if (response.status !== 200) {
+      this.setReachable(false);
+      logger.warn({ status: response.status }, 'unexpected answer from the pull endpoint');
+      return;
+    }
+    this.setReachable(true);
+    const parsed = PullResponse.safeParse(await response.json());
+    if (!parsed.success) {
+      logger.warn({ problems: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, 'malformed answer from the pull endpoint');
+      return;
+    }
+    await this.apply(parsed.data);
+  }
+
+  private async apply(target: z.infer<typeof PullResponse>): Promise<void> {
+    const { applier, bootstrap, logger } = this.options;
+    if (target.signature === this.failedSignature) {
+      logger.debug({ signature: target.signature }, 'desired config already failed; waiting for a new one');
+      return;
+    }
+    try {
+      const applied = await applier.exclusive(() =>
+        applier.running.signature === target.signature && applier.running.source === 'remote'
+          ? Promise.resolve(true)
+          : applyRemoteConfig({ applier, agentId: bootstrap.agentId }, target),
+      );
+      this.failedSignature = applied ? null : target.signature;
+    } catch (err) {
+      if (!(err instanceof ApplierClosedError)) throw err;
+    }
+  }
+
+  private async runUntilStopped(): Promise<void> {
+    const intervalMs = this.options.bootstrap.pollIntervalSec * 1000;
+    const random = this.options.random ?? Math.random;
+    while (!this.stopped) {
+      await this.pollOnce();
+      if (this.stopped) break;
+      await this.sleeper.sleep(intervalMs * (0.8 + 0.4 * random()));
+    }
+  }
+
+  private setReachable(reachable: boolean): void {
+    if (reachable === this.reachable) return;
+    this.reachable = reachable;
+    if (reachable) this.options.events?.connected?.();
+    else this.options.events?.disconnected?.();
+  }
+}
