@@ -12,6 +12,10 @@ import { ConfigStore } from './store/config-store.js';
 import { openDatabase, type Db } from './store/database.js';
 import { createDataPlane, type DataPlane } from './dataplane/index.js';
 import { seedTokens, type InitialSecrets } from './auth/seed-tokens.js';
+import { CommandService } from './commands/command-service.js';
+import { CommandStore } from './commands/command-store.js';
+import { commandRoutes } from './commands/command-routes.js';
+import { ReportStore } from './commands/report-store.js';
 
 export interface FusionOptions {
   /** Fusion's state directory (`FUSTOR_HOME`): fusion.db, fusion.yaml. */
@@ -29,6 +33,8 @@ export interface FusionOptions {
   helloTimeoutMs?: number;
   /** Delay agents are told to wait before reconnecting after a planned shutdown. Default 1 s. */
   shutdownRetryAfterMs?: number;
+  /** How often expired commands are swept. Default 1 s. */
+  commandSweepIntervalMs?: number;
   logger?: Logger;
 }
 
@@ -38,6 +44,7 @@ interface Running {
   http: Server;
   gateway: WsGateway;
   dataPlane: DataPlane;
+  commands: CommandService;
   url: string;
 }
 
@@ -77,7 +84,20 @@ export class FusionServer {
       const agents = new AgentStore(db);
       const service = new ConfigService(configs, agents);
       const gateway = new WsGateway({ tokens, log: this.log, heartbeatIntervalMs, helloTimeoutMs: o.helloTimeoutMs ?? 10_000 });
-      new ConfigChannel({ gateway, agents, configs, service, heartbeatIntervalMs });
+      const store = new CommandStore(db);
+      const commands = new CommandService(store, gateway, this.log, o.commandSweepIntervalMs);
+      const reports = new ReportStore(db);
+      gateway.on('frame', (conn, frame) => {
+        if (frame.type === 'config_report' && conn.established) reports.save(conn.agentId, frame);
+      });
+      new ConfigChannel({
+        gateway,
+        agents,
+        configs,
+        service,
+        heartbeatIntervalMs,
+        onEstablished: (conn) => commands.deliverPending(conn),
+      });
       const dataPlane = await createDataPlane({ home: o.home, logger: this.log });
       if (dataPlane.generatedApiKey) this.initialSecrets.dataApiKey = dataPlane.generatedApiKey;
       const app = createApp({
@@ -87,7 +107,9 @@ export class FusionServer {
         configs,
         service,
         gateway,
+        reports,
         mounts: [
+          ['/api/v1/management', commandRoutes({ tokens, commands, store, reports, agents, gateway })],
           ['/api/v1/pipe', dataPlane.ingestRouter],
           ['/api/v1/views', dataPlane.viewsRouter],
         ],
@@ -101,7 +123,7 @@ export class FusionServer {
       const address = http.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       const url = `http://${host}:${address.port}`;
-      this.running = { db, http, gateway, dataPlane, url };
+      this.running = { db, http, gateway, dataPlane, commands, url };
       this.log.info({ url, home: o.home }, 'Fusion listening');
       return { url };
     } catch (err) {
@@ -116,6 +138,7 @@ export class FusionServer {
     this.running = undefined;
     await running.gateway.shutdown(this.options.shutdownRetryAfterMs ?? 1000);
     running.dataPlane.stop();
+    running.commands.stop();
     running.http.closeAllConnections();
     await new Promise<void>((resolve) => running.http.close(() => resolve()));
     running.db.close();

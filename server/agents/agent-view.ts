@@ -1,6 +1,7 @@
 import type { DesiredConfig } from '../config/config-service.js';
 import type { AgentRecord } from '../store/agent-store.js';
 import type { AgentConnection } from '../gateway/agent-connection.js';
+import type { ConfigReport } from '../commands/report-store.js';
 
 /** How far an agent is from its desired config. Null when no config is stored for it. */
 export type ConfigState = 'pending' | 'applying' | 'applied' | 'failed' | null;
@@ -24,7 +25,12 @@ export interface AgentView {
     running_source: string | null;
     status: ConfigState;
     error: string | null;
+    /** Signature from the agent's latest report_config answer, and when it came. */
+    reported_signature: string | null;
+    reported_at: number | null;
   };
+  /** True when the agent's latest report differs from its desired config. */
+  drift: boolean;
   pipes: unknown[];
 }
 
@@ -35,7 +41,12 @@ export function configState(record: AgentRecord, desired: DesiredConfig | undefi
   return 'pending';
 }
 
-export function agentView(record: AgentRecord, desired: DesiredConfig | undefined, conn: AgentConnection | undefined): AgentView {
+export function agentView(
+  record: AgentRecord,
+  desired: DesiredConfig | undefined,
+  conn: AgentConnection | undefined,
+  report: ConfigReport | undefined,
+): AgentView {
   const state = configState(record, desired);
   const online = Boolean(conn?.established);
   return {
@@ -56,7 +67,10 @@ export function agentView(record: AgentRecord, desired: DesiredConfig | undefine
       running_source: record.running_source,
       status: state,
       error: state === 'failed' ? record.status_error : null,
+      reported_signature: report?.signature ?? null,
+      reported_at: report?.reported_at ?? null,
     },
+    drift: report !== undefined && desired !== undefined && report.signature !== desired.signature,
     pipes: record.pipes,
   };
 }

@@ -10,6 +10,7 @@ import { agentRoutes } from './agent-routes.js';
 import { agentConfigRoutes } from './config-routes.js';
 import { errorHandler, unknownRoute } from './errors.js';
 import { pullRoute } from './pull-route.js';
+import type { ReportStore } from '../commands/report-store.js';
 
 export interface AppDeps {
   log: Logger;
@@ -18,6 +19,7 @@ export interface AppDeps {
   configs: ConfigStore;
   service: ConfigService;
   gateway: WsGateway;
+  reports: ReportStore;
   /** Extra routers mounted by path (data plane, commands, ...), before the 404 handler. */
   mounts?: Array<[path: string, router: Router]>;
 }

@@ -57,6 +57,44 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX tokens_kind ON tokens(kind, revoked_at);
   `,
+  `
+  CREATE TABLE commands (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    id              TEXT NOT NULL UNIQUE,
+    agent_id        TEXT NOT NULL,
+    type            TEXT NOT NULL,
+    args            TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    author          TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    expires_at      INTEGER,
+    sent_at         INTEGER,
+    acknowledged_at INTEGER,
+    finished_at     INTEGER,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    output          TEXT,
+    error           TEXT,
+    batch_id        TEXT
+  );
+  CREATE INDEX commands_agent_status ON commands(agent_id, status, seq);
+  CREATE INDEX commands_status_expiry ON commands(status, expires_at);
+  CREATE TABLE command_transitions (
+    command_id  TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    at          INTEGER NOT NULL,
+    detail      TEXT
+  );
+  CREATE INDEX command_transitions_id ON command_transitions(command_id, at);
+  CREATE TABLE config_reports (
+    agent_id    TEXT PRIMARY KEY,
+    signature   TEXT,
+    revision    INTEGER,
+    source      TEXT NOT NULL,
+    document    TEXT,
+    command_id  TEXT,
+    reported_at INTEGER NOT NULL
+  );
+  `,
 ];
 
 /**

@@ -59,6 +59,13 @@ export const CommandFrame = z.object({
 });
 export type CommandFrame = z.infer<typeof CommandFrame>;
 
+/** An admin cancelled a command before the agent acknowledged it: do not run it. */
+export const CommandCancelFrame = z.object({
+  type: z.literal('command_cancel'),
+  command_id: z.string().min(1).max(64),
+});
+export type CommandCancelFrame = z.infer<typeof CommandCancelFrame>;
+
 /** Something the peer sent was refused; usually followed by a close with the matching code. */
 export const ErrorFrame = z.object({
   type: z.literal('error'),
@@ -78,5 +85,5 @@ export const ReconnectFrame = z.object({
 export type ReconnectFrame = z.infer<typeof ReconnectFrame>;
 
 /** Every frame Fusion may send. */
-export const FusionToAgentFrame = z.union([WelcomeFrame, ConfigFrame, CommandFrame, ErrorFrame, ReconnectFrame]);
+export const FusionToAgentFrame = z.union([WelcomeFrame, ConfigFrame, CommandFrame, CommandCancelFrame, ErrorFrame, ReconnectFrame]);
 export type FusionToAgentFrame = z.infer<typeof FusionToAgentFrame>;

@@ -35,6 +35,7 @@ export async function startFusion(options: Partial<FusionOptions> = {}): Promise
       enrollmentToken: TEST_ENROLLMENT_TOKEN,
       heartbeatIntervalMs: 1000,
       shutdownRetryAfterMs: 50,
+      commandSweepIntervalMs: 50,
       logger: pino({ level: process.env.FUSTOR_TEST_LOG ?? 'silent' }),
       ...options,
     });

@@ -1,0 +1,100 @@
+import express, { Router } from 'express';
+import { z } from 'zod';
+import { AgentId, CommandStatus, CommandType } from '../../shared/protocol/index.js';
+import { adminOf, requireAdmin } from '../auth/admin-auth.js';
+import type { TokenStore } from '../auth/token-store.js';
+import type { WsGateway } from '../gateway/ws-gateway.js';
+import { agentIdParam } from '../http/agent-routes.js';
+import { HttpError, notFound } from '../http/errors.js';
+import type { AgentStore } from '../store/agent-store.js';
+import type { CommandService } from './command-service.js';
+import type { CommandStore } from './command-store.js';
+import type { ReportStore } from './report-store.js';
+
+const CommandRequest = z.object({
+  type: z.string().min(1),
+  args: z.record(z.string(), z.unknown()).default({}),
+  ttl_seconds: z.number().optional(),
+});
+const FanOutRequest = CommandRequest.extend({
+  agents: z.union([z.literal('all'), z.literal('online'), z.array(AgentId).min(1).max(100_000)]),
+});
+const ListQuery = z.object({
+  agent_id: AgentId.optional(),
+  status: CommandStatus.optional(),
+  type: CommandType.optional(),
+  batch_id: z.string().optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+/** Longest long-poll, in seconds. */
+const MAX_WAIT_SECONDS = 60;
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const details = result.error.issues.map((i) => ({ path: i.path.join('.') || '(root)', message: i.message }));
+    throw new HttpError(400, 'bad_request', `invalid ${what}: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details);
+  }
+  return result.data;
+}
+
+/** Command and report routes under `/api/v1/management`. */
+export function commandRoutes(deps: {
+  tokens: TokenStore;
+  commands: CommandService;
+  store: CommandStore;
+  reports: ReportStore;
+  agents: AgentStore;
+  gateway: WsGateway;
+}): Router {
+  const router = Router();
+  const json = express.json({ limit: '256kb' });
+  const viewer = requireAdmin(deps.tokens, 'viewer');
+  const operator = requireAdmin(deps.tokens, 'operator');
+
+  router.post('/agents/:agent_id/command', operator, json, (req, res) => {
+    const agentId = agentIdParam(req.params.agent_id as string);
+    const body = parse(CommandRequest, req.body, 'command');
+    const [record] = deps.commands.create({ agentIds: [agentId], type: body.type, args: body.args, ttlSeconds: body.ttl_seconds, author: adminOf(req).name });
+    res.status(202).json(record);
+  });
+
+  router.post('/commands', operator, json, (req, res) => {
+    const body = parse(FanOutRequest, req.body, 'command');
+    let agentIds: string[];
+    if (body.agents === 'all') agentIds = deps.agents.all().map((a) => a.agent_id);
+    else if (body.agents === 'online') agentIds = deps.gateway.established().map((c) => c.agentId);
+    else agentIds = [...new Set(body.agents)];
+    if (agentIds.length === 0) throw new HttpError(400, 'no_agents', `no agents match "${String(body.agents)}"`);
+    const records = deps.commands.create({ agentIds, type: body.type, args: body.args, ttlSeconds: body.ttl_seconds, author: adminOf(req).name });
+    res.status(202).json({ batch_id: records[0]?.batch_id ?? null, count: records.length, commands: records.map((r) => ({ id: r.id, agent_id: r.agent_id, status: r.status })) });
+  });
+
+  router.get('/commands', viewer, (req, res) => {
+    const query = parse(ListQuery, req.query, 'query');
+    res.json({ commands: deps.store.list(query) });
+  });
+
+  router.get('/commands/:id', viewer, async (req, res) => {
+    const wait = req.query.wait === undefined ? 0 : Number(req.query.wait);
+    if (!Number.isFinite(wait) || wait < 0 || wait > MAX_WAIT_SECONDS) {
+      throw new HttpError(400, 'bad_request', `wait must be a number of seconds from 0 to ${MAX_WAIT_SECONDS}`);
+    }
+    const id = String(req.params.id);
+    const record = await deps.commands.waitTerminal(id, wait * 1000);
+    res.json(record);
+  });
+
+  router.delete('/commands/:id', operator, (req, res) => {
+    res.json(deps.commands.cancel(String(req.params.id)));
+  });
+
+  router.get('/agents/:agent_id/config/reported', viewer, (req, res) => {
+    const agentId = agentIdParam(req.params.agent_id as string);
+    const report = deps.reports.get(agentId);
+    if (!report) throw notFound(`config report of agent ${agentId}`);
+    res.json(report);
+  });
+
+  return router;
+}

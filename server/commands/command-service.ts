@@ -1,0 +1,184 @@
+import { EventEmitter } from 'node:events';
+import { nanoid } from 'nanoid';
+import {
+  TERMINAL_COMMAND_STATUSES,
+  parseCommandArgs,
+  type CommandAckFrame,
+  type CommandResultFrame,
+  type CommandType,
+} from '../../shared/protocol/index.js';
+import type { Logger } from '../../shared/logger.js';
+import type { AgentConnection } from '../gateway/agent-connection.js';
+import type { WsGateway } from '../gateway/ws-gateway.js';
+import { HttpError } from '../http/errors.js';
+import type { CommandRecord, CommandStore } from './command-store.js';
+
+/** Default time a command may wait for a result: one day. */
+export const DEFAULT_COMMAND_TTL_SECONDS = 86_400;
+
+export interface CreateCommand {
+  agentIds: string[];
+  type: string;
+  args: unknown;
+  ttlSeconds?: number | undefined;
+  author: string;
+}
+
+/**
+ * Command lifecycle (design §5): queued → sent → acknowledged → succeeded |
+ * failed, or expired / cancelled. Every transition is stored before anything
+ * goes on the wire, so a crash loses nothing: on the next connection every
+ * command that is not terminal is delivered again, and the agent's memory of
+ * executed ids keeps it from running twice.
+ */
+export class CommandService extends EventEmitter<{ transition: [record: CommandRecord] }> {
+  private sweeper: NodeJS.Timeout | undefined;
+  /** Hooks that add to a command's args before it is stored (e.g. the package hash for upgrade). */
+  private readonly enrichers = new Map<CommandType, (args: Record<string, unknown>) => Record<string, unknown>>();
+
+  constructor(
+    private readonly store: CommandStore,
+    private readonly gateway: WsGateway,
+    private readonly log: Logger,
+    sweepIntervalMs = 1000,
+  ) {
+    super();
+    this.setMaxListeners(0);
+    this.sweeper = setInterval(() => this.expireDue(), sweepIntervalMs);
+    this.sweeper.unref();
+    gateway.on('frame', (conn, frame) => {
+      if (frame.type === 'command_ack') this.onAck(conn, frame);
+      else if (frame.type === 'command_result') this.onResult(conn, frame);
+    });
+  }
+
+  setEnricher(type: CommandType, enrich: (args: Record<string, unknown>) => Record<string, unknown>): void {
+    this.enrichers.set(type, enrich);
+  }
+
+  stop(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
+  }
+
+  /** Validates, stores (all or none) and sends to the agents that are online. */
+  create(input: CreateCommand): CommandRecord[] {
+    const parsed = parseCommandArgs(input.type, input.args);
+    if (!parsed.ok) throw new HttpError(400, 'invalid_command', parsed.errors.join('; '), parsed.errors);
+    const ttl = input.ttlSeconds ?? DEFAULT_COMMAND_TTL_SECONDS;
+    if (!Number.isInteger(ttl) || ttl <= 0 || ttl > 30 * 86_400) {
+      throw new HttpError(400, 'invalid_command', 'ttl_seconds must be a whole number from 1 to 2592000');
+    }
+    const enrich = this.enrichers.get(parsed.type);
+    const args = enrich ? enrich(parsed.args) : parsed.args;
+    const now = Date.now();
+    const batchId = input.agentIds.length > 1 ? nanoid(12) : null;
+    const records = input.agentIds.map((agentId) => ({
+      id: nanoid(16),
+      agent_id: agentId,
+      type: parsed.type,
+      args,
+      author: input.author,
+      created_at: now,
+      expires_at: now + ttl * 1000,
+      batch_id: batchId,
+    }));
+    this.store.insert(records);
+    const created = records.map((r) => this.store.get(r.id, false)!);
+    for (const record of created) {
+      this.emit('transition', record);
+      const conn = this.gateway.get(record.agent_id);
+      if (conn?.established) this.deliver(conn, record);
+    }
+    return created;
+  }
+
+  /** Sends every command still owed to a newly connected agent, in the order they were created. */
+  deliverPending(conn: AgentConnection): void {
+    for (const record of this.store.pending(conn.agentId)) this.deliver(conn, record);
+  }
+
+  cancel(id: string): CommandRecord {
+    const current = this.get(id);
+    if (TERMINAL_COMMAND_STATUSES.has(current.status) || current.status === 'acknowledged') {
+      throw new HttpError(409, 'not_cancellable', `command ${id} is ${current.status}; only queued or sent commands can be cancelled`);
+    }
+    const record = this.store.transition(id, 'cancelled', { detail: 'cancelled by an admin' });
+    if (!record) throw new HttpError(409, 'not_cancellable', `command ${id} changed state; try again`);
+    this.emit('transition', record);
+    this.gateway.get(record.agent_id)?.send({ type: 'command_cancel', command_id: id });
+    return record;
+  }
+
+  get(id: string): CommandRecord {
+    const record = this.store.get(id);
+    if (!record) throw new HttpError(404, 'not_found', `command ${id} not found`);
+    return record;
+  }
+
+  /** Resolves with the command once it is terminal, or as it is when `waitMs` ends. */
+  async waitTerminal(id: string, waitMs: number): Promise<CommandRecord> {
+    const record = this.get(id);
+    if (TERMINAL_COMMAND_STATUSES.has(record.status) || waitMs <= 0) return record;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.off('transition', listener);
+        resolve();
+      };
+      const listener = (r: CommandRecord): void => {
+        if (r.id === id && TERMINAL_COMMAND_STATUSES.has(r.status)) done();
+      };
+      const timer = setTimeout(done, waitMs);
+      this.on('transition', listener);
+    });
+    return this.get(id);
+  }
+
+  private deliver(conn: AgentConnection, record: CommandRecord): void {
+    if (record.expires_at !== null && record.expires_at <= Date.now()) {
+      this.finish(record.id, 'expired', { error: 'expired before delivery' });
+      return;
+    }
+    if (record.status === 'acknowledged') this.store.redelivered(record.id);
+    else {
+      const sent = this.store.transition(record.id, 'sent', { detail: `session ${conn.sessionId}` });
+      if (!sent) return;
+      this.emit('transition', sent);
+    }
+    conn.send({ type: 'command', command_id: record.id, command_type: record.type, args: record.args, expires_at: record.expires_at });
+  }
+
+  private onAck(conn: AgentConnection, frame: CommandAckFrame): void {
+    const record = this.store.get(frame.command_id, false);
+    if (!record || record.agent_id !== conn.agentId) {
+      conn.log.warn({ command_id: frame.command_id }, 'ack for a command this agent does not have');
+      return;
+    }
+    const acked = this.store.transition(frame.command_id, 'acknowledged');
+    if (acked) this.emit('transition', acked);
+  }
+
+  private onResult(conn: AgentConnection, frame: CommandResultFrame): void {
+    const record = this.store.get(frame.command_id, false);
+    if (!record || record.agent_id !== conn.agentId) {
+      conn.log.warn({ command_id: frame.command_id }, 'result for a command this agent does not have');
+      return;
+    }
+    if (frame.status === 'succeeded') this.finish(frame.command_id, 'succeeded', { output: frame.output ?? null });
+    else this.finish(frame.command_id, 'failed', { error: frame.error ?? 'failed without a reason' });
+  }
+
+  private finish(id: string, to: 'succeeded' | 'failed' | 'expired', extra: { output?: unknown; error?: string }): void {
+    const record = this.store.transition(id, to, extra);
+    if (record) this.emit('transition', record);
+  }
+
+  private expireDue(): void {
+    try {
+      for (const id of this.store.dueForExpiry()) this.finish(id, 'expired', { error: 'ttl passed before a result' });
+    } catch (err) {
+      this.log.error({ err }, 'command expiry sweep failed');
+    }
+  }
+}

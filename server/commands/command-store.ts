@@ -1,0 +1,154 @@
+import type { CommandStatus, CommandType } from '../../shared/protocol/index.js';
+import type { Db } from '../store/database.js';
+
+/** A command as stored and shown to admins. Times are epoch ms. */
+export interface CommandRecord {
+  id: string;
+  agent_id: string;
+  type: CommandType;
+  args: Record<string, unknown>;
+  status: CommandStatus;
+  author: string;
+  created_at: number;
+  expires_at: number | null;
+  sent_at: number | null;
+  acknowledged_at: number | null;
+  finished_at: number | null;
+  /** How many times the command frame went out (redelivery after a reconnect counts). */
+  attempts: number;
+  output: unknown;
+  error: string | null;
+  batch_id: string | null;
+  /** Every transition with its time, oldest first (only in single-command reads). */
+  transitions?: Array<{ status: string; at: number; detail: string | null }>;
+}
+
+interface CommandRow extends Omit<CommandRecord, 'args' | 'output' | 'transitions'> {
+  seq: number;
+  args: string;
+  output: string | null;
+}
+
+export interface CommandFilter {
+  agent_id?: string | undefined;
+  status?: CommandStatus | undefined;
+  type?: CommandType | undefined;
+  batch_id?: string | undefined;
+  limit?: number | undefined;
+}
+
+/** Which states a transition may come from. Terminal states never change. */
+const FROM: Record<'sent' | 'acknowledged' | 'succeeded' | 'failed' | 'expired' | 'cancelled', CommandStatus[]> = {
+  sent: ['queued', 'sent'],
+  acknowledged: ['queued', 'sent'],
+  succeeded: ['queued', 'sent', 'acknowledged'],
+  failed: ['queued', 'sent', 'acknowledged'],
+  expired: ['queued', 'sent', 'acknowledged'],
+  cancelled: ['queued', 'sent'],
+};
+
+/**
+ * Durable command records. Every transition is one transaction that checks the
+ * state it comes from, so a late ack cannot revive a cancelled command and a
+ * result is recorded once.
+ */
+export class CommandStore {
+  constructor(private readonly db: Db) {}
+
+  insert(records: Array<Omit<CommandRecord, 'status' | 'sent_at' | 'acknowledged_at' | 'finished_at' | 'attempts' | 'output' | 'error'>>): void {
+    const insert = this.db.prepare(
+      `INSERT INTO commands (id, agent_id, type, args, status, author, created_at, expires_at, batch_id)
+       VALUES (@id, @agent_id, @type, @args, 'queued', @author, @created_at, @expires_at, @batch_id)`,
+    );
+    const log = this.db.prepare("INSERT INTO command_transitions (command_id, status, at) VALUES (?, 'queued', ?)");
+    this.db.transaction(() => {
+      for (const r of records) {
+        insert.run({ ...r, args: JSON.stringify(r.args) });
+        log.run(r.id, r.created_at);
+      }
+    })();
+  }
+
+  /**
+   * Moves a command to `to` if it is in a state that allows it; returns the
+   * updated record, or undefined when the transition does not apply.
+   */
+  transition(
+    id: string,
+    to: keyof typeof FROM,
+    extra: { output?: unknown; error?: string | null; detail?: string } = {},
+    now = Date.now(),
+  ): CommandRecord | undefined {
+    return this.db.transaction(() => {
+      const row = this.db.prepare('SELECT status FROM commands WHERE id = ?').get(id) as { status: CommandStatus } | undefined;
+      if (!row || !FROM[to].includes(row.status)) return undefined;
+      const sets: Record<string, string> = {
+        sent: 'sent_at = @now, attempts = attempts + 1',
+        acknowledged: 'acknowledged_at = @now',
+        succeeded: 'finished_at = @now, output = @output',
+        failed: 'finished_at = @now, error = @error',
+        expired: 'finished_at = @now, error = @error',
+        cancelled: 'finished_at = @now',
+      };
+      this.db
+        .prepare(`UPDATE commands SET status = @to, ${sets[to]} WHERE id = @id`)
+        .run({ id, to, now, output: extra.output === undefined ? null : JSON.stringify(extra.output), error: extra.error ?? null });
+      this.db.prepare('INSERT INTO command_transitions (command_id, status, at, detail) VALUES (?, ?, ?, ?)').run(id, to, now, extra.detail ?? null);
+      return this.get(id, false);
+    })();
+  }
+
+  /** Counts a redelivery of a command the agent already acknowledged (after a reconnect). */
+  redelivered(id: string, now = Date.now()): void {
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE commands SET attempts = attempts + 1 WHERE id = ?').run(id);
+      this.db.prepare("INSERT INTO command_transitions (command_id, status, at, detail) VALUES (?, 'acknowledged', ?, 'redelivered')").run(id, now);
+    })();
+  }
+
+  get(id: string, withTransitions = true): CommandRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM commands WHERE id = ?').get(id) as CommandRow | undefined;
+    if (!row) return undefined;
+    const record = toRecord(row);
+    if (withTransitions) {
+      record.transitions = this.db
+        .prepare('SELECT status, at, detail FROM command_transitions WHERE command_id = ? ORDER BY rowid')
+        .all(id) as CommandRecord['transitions'];
+    }
+    return record;
+  }
+
+  list(filter: CommandFilter): CommandRecord[] {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: Math.min(Math.max(filter.limit ?? 100, 1), 1000) };
+    for (const key of ['agent_id', 'status', 'type', 'batch_id'] as const) {
+      if (filter[key] !== undefined) {
+        where.push(`${key} = @${key}`);
+        params[key] = filter[key];
+      }
+    }
+    const sql = `SELECT * FROM commands ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit`;
+    return (this.db.prepare(sql).all(params) as CommandRow[]).map(toRecord);
+  }
+
+  /** Commands still owed to an agent (not terminal), oldest first: what to (re)deliver on connect. */
+  pending(agentId: string): CommandRecord[] {
+    return (
+      this.db.prepare("SELECT * FROM commands WHERE agent_id = ? AND status IN ('queued', 'sent', 'acknowledged') ORDER BY seq").all(agentId) as CommandRow[]
+    ).map(toRecord);
+  }
+
+  /** Ids of live commands whose expiry has passed. */
+  dueForExpiry(now = Date.now()): string[] {
+    return (
+      this.db
+        .prepare("SELECT id FROM commands WHERE status IN ('queued', 'sent', 'acknowledged') AND expires_at IS NOT NULL AND expires_at <= ?")
+        .all(now) as Array<{ id: string }>
+    ).map((r) => r.id);
+  }
+}
+
+function toRecord(row: CommandRow): CommandRecord {
+  const { seq: _seq, ...rest } = row;
+  return { ...rest, args: JSON.parse(row.args) as Record<string, unknown>, output: row.output === null ? null : (JSON.parse(row.output) as unknown) };
+}
