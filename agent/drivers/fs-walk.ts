@@ -1,0 +1,145 @@
+import type { Stats } from 'node:fs';
+import path from 'node:path';
+import type { FileRecord, ScanCounters } from '../runtime/driver-types.js';
+import type { FsOps } from './fs-ops.js';
+
+/** Entries stat'ed in parallel; keeps a directory of 100k entries from opening 100k requests at once. */
+const LSTAT_CHUNK = 64;
+/** Unreadable entries named in the counters' samples. */
+const MAX_UNREADABLE_SAMPLES = 5;
+
+export interface WalkOptions {
+  /** Real absolute path of the source root. */
+  root: string;
+  /** Root-relative, "/"-separated start path ("" = the root). */
+  start: string;
+  recursive: boolean;
+  batchSize: number;
+  signal: AbortSignal;
+  counters: ScanCounters;
+}
+
+/**
+ * Walks a directory tree depth-first and yields `upsert` records in batches
+ * of `batchSize`: the start entry, then everything below it. Directories are
+ * read as a stream (opendir), so memory holds one batch, one chunk of names
+ * and the stack of directories still to visit. Symlinks are reported and
+ * never followed. An entry that vanishes during the walk is skipped; one that
+ * cannot be read is counted in `counters.unreadable` and skipped.
+ */
+export async function* walkTree(fs: FsOps, options: WalkOptions): AsyncGenerator<FileRecord[]> {
+  const { root, recursive, batchSize, signal, counters } = options;
+  let batch: FileRecord[] = [];
+  const startStats = await lstatEntry(fs, root, options.start, counters);
+  if (!startStats) return;
+  batch.push(toRecord(options.start, startStats, counters));
+  if (!startStats.isDirectory()) {
+    yield batch;
+    return;
+  }
+  const pending: string[] = [options.start];
+  while (pending.length > 0) {
+    signal.throwIfAborted();
+    const dirRel = pending.pop()!;
+    const names = readNames(fs, root, dirRel, counters);
+    try {
+      for (;;) {
+        const chunk = await nextChunk(names);
+        if (chunk.length === 0) break;
+        for (const { rel, st } of await statChunk(fs, root, dirRel, chunk, counters)) {
+          batch.push(toRecord(rel, st, counters));
+          if (recursive && st.isDirectory()) pending.push(rel);
+          if (batch.length >= batchSize) {
+            signal.throwIfAborted();
+            yield batch;
+            batch = [];
+          }
+        }
+      }
+    } finally {
+      // Closes the directory handle when the consumer stops early.
+      await names.return(undefined);
+    }
+  }
+  signal.throwIfAborted();
+  if (batch.length > 0) yield batch;
+}
+
+async function nextChunk(names: AsyncIterator<string>): Promise<string[]> {
+  const chunk: string[] = [];
+  while (chunk.length < LSTAT_CHUNK) {
+    const next = await names.next();
+    if (next.done) break;
+    chunk.push(next.value);
+  }
+  return chunk;
+}
+
+async function statChunk(
+  fs: FsOps,
+  root: string,
+  dirRel: string,
+  names: string[],
+  counters: ScanCounters,
+): Promise<Array<{ rel: string; st: Stats }>> {
+  const paths = names.map((name) => (dirRel === '' ? name : `${dirRel}/${name}`));
+  const stats = await Promise.all(paths.map((rel) => lstatEntry(fs, root, rel, counters)));
+  const found: Array<{ rel: string; st: Stats }> = [];
+  for (const [i, st] of stats.entries()) if (st) found.push({ rel: paths[i]!, st });
+  return found;
+}
+
+/** The names in one directory, streamed; an unreadable directory is counted and yields nothing (or what it read). */
+async function* readNames(fs: FsOps, root: string, dirRel: string, counters: ScanCounters): AsyncGenerator<string> {
+  let dir;
+  try {
+    dir = await fs.opendir(path.join(root, dirRel), { bufferSize: 128 });
+  } catch (err) {
+    if (!vanished(err)) countUnreadable(counters, dirRel, err);
+    return;
+  }
+  try {
+    for (;;) {
+      const entry = await dir.read();
+      if (entry === null) return;
+      yield entry.name;
+    }
+  } catch (err) {
+    if (!vanished(err)) countUnreadable(counters, dirRel, err);
+  } finally {
+    await dir.close().catch(() => undefined);
+  }
+}
+
+async function lstatEntry(fs: FsOps, root: string, rel: string, counters: ScanCounters): Promise<Stats | null> {
+  try {
+    return await fs.lstat(path.join(root, rel));
+  } catch (err) {
+    if (!vanished(err)) countUnreadable(counters, rel, err);
+    return null;
+  }
+}
+
+function toRecord(rel: string, st: Stats, counters: ScanCounters): FileRecord {
+  const type = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
+  const size = type === 'dir' ? 0 : st.size;
+  if (type === 'file') {
+    counters.files += 1;
+    counters.bytes += size;
+  } else if (type === 'dir') counters.dirs += 1;
+  else if (type === 'symlink') counters.symlinks += 1;
+  else counters.other += 1;
+  return { op: 'upsert', path: rel, type, size, mtime_ms: Math.floor(st.mtimeMs), mode: st.mode & 0o7777 };
+}
+
+function vanished(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === 'ENOENT';
+}
+
+function countUnreadable(counters: ScanCounters, rel: string, err: unknown): void {
+  counters.unreadable += 1;
+  if (counters.unreadableSamples.length < MAX_UNREADABLE_SAMPLES) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    counters.unreadableSamples.push(`${rel || '/'}: ${code}`);
+  }
+}
