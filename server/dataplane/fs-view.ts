@@ -93,14 +93,14 @@ export class FsView {
     const existing = parent.children?.get(name);
     if (!existing) {
       parent.children ??= new Map();
-      parent.children.set(name, new FsNode(type, size, mtimeMs, mode));
+      parent.children.set(ownedName(name), new FsNode(literalType(type), size, mtimeMs, mode));
       this.count(type, size, 1);
       return;
     }
     if (existing.type === 'dir' && type !== 'dir') this.forgetChildren(existing);
     this.count(existing.type, existing.size, -1);
     this.count(type, size, 1);
-    existing.type = type;
+    existing.type = literalType(type);
     existing.size = size;
     existing.mtimeMs = mtimeMs;
     existing.mode = mode;
@@ -183,7 +183,7 @@ export class FsView {
       if (!child) {
         child = new FsNode('dir', 0, 0, 0);
         node.children ??= new Map();
-        node.children.set(name, child);
+        node.children.set(ownedName(name), child);
         this.dirs += 1;
       } else if (child.type !== 'dir') {
         this.count(child.type, child.size, -1);
@@ -216,5 +216,29 @@ export class FsView {
       this.files += sign;
       this.totalBytes += sign * size;
     }
+  }
+}
+
+/**
+ * A copy of a name that owns its characters. A name cut from a record's path
+ * is, in V8, a slice that keeps the whole path (and often the request text)
+ * alive as long as the entry lives; V8 copies short cuts by itself, longer ones
+ * are copied here (UTF-16 round trip: exact for any string, lone surrogates too).
+ */
+function ownedName(name: string): string {
+  return name.length < 13 ? name : Buffer.from(name, 'utf16le').toString('utf16le');
+}
+
+/** The type as a string literal of this module, so no node keeps a string of some request alive. */
+function literalType(type: EntryType): EntryType {
+  switch (type) {
+    case 'file':
+      return 'file';
+    case 'dir':
+      return 'dir';
+    case 'symlink':
+      return 'symlink';
+    default:
+      return 'other';
   }
 }

@@ -170,7 +170,7 @@ export class SessionRegistry extends EventEmitter<SessionEvents> {
    * Applies a reload to every open session: ends those the plan closes and
    * re-points the rest (views, timeout), then re-elects leaders.
    */
-  reconcile(plan: (session: Readonly<Pick<Session, 'pipeId' | 'receiverId'>>) => SessionPlan): void {
+  reconcile(plan: (session: { readonly pipeId: string; readonly receiverId: string }) => SessionPlan): void {
     const ending = new Map<SessionCloseReason, Session[]>();
     const touched = new Set<string>();
     for (const session of this.sessions.values()) {

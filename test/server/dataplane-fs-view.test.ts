@@ -74,6 +74,17 @@ describe('dataplane fs view', () => {
     expect(view.tree('', { maxNodes: 21 })!.children).to.have.lengthOf(20);
   });
 
+  it('keeps long and unusual names exactly, lone surrogates included', () => {
+    const view = new FsView('v');
+    const dir = 'a-directory-with-a-long-name-é€';
+    const file = '\ud800-lonely-surrogate-and-more-than-13-chars';
+    view.apply([upsert(`${dir}/${file}`, 'file', 1)]);
+    const tree = view.tree(dir)!;
+    expect(tree.name).to.equal(dir);
+    expect(tree.children!.map((c) => [c.name, c.path])).to.deep.equal([[file, `${dir}/${file}`]]);
+    expect(view.tree(`${dir}/${file}`)).to.include({ type: 'file', size: 1 });
+  });
+
   it('updates the root metadata without counting it', () => {
     const view = new FsView('v');
     view.apply([upsert('', 'dir', 4096)]);

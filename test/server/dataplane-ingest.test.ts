@@ -113,10 +113,10 @@ describe('dataplane ingest over HTTP', () => {
     const events = `/api/v1/pipe/sessions/${session.session_id}/events`;
     const badBatch = await fusion.request('POST', events, {
       key: KEY_A,
-      body: { events: [record('upsert', 'fine.txt'), record('upsert', '/abs'), { ...record('upsert', 'x'), size: -1 }, record('upsert', 'a/../b'), { ...record('upsert', 'y'), type: 'pipe' }] },
+      body: { events: [record('upsert', 'fine.txt'), record('upsert', '/abs'), { ...record('upsert', 'x'), size: -1 }, record('upsert', 'a/../b'), { ...record('upsert', 'y'), type: 'pipe' }, record('upsert', '', { type: 'file' })] },
     });
     expect(badBatch.status).to.equal(400);
-    expect(badBatch.body.error.details.map((d: { path: string }) => d.path)).to.have.members(['events.1.path', 'events.2.size', 'events.3.path', 'events.4.type']);
+    expect(badBatch.body.error.details.map((d: { path: string }) => d.path)).to.have.members(['events.1.path', 'events.2.size', 'events.3.path', 'events.4.type', 'events.5.type']);
     const stats = await fusion.request('GET', '/api/v1/views/shared/stats', { key: KEY_A });
     expect(stats.body).to.deep.equal({ files: 0, dirs: 0, total_bytes: 0, last_event_at: null });
 
