@@ -33,9 +33,10 @@ export async function* walkTree(fs: FsOps, options: WalkOptions): AsyncGenerator
   const startStats = await lstatEntry(fs, root, options.start, counters);
   if (!startStats) return;
   batch.push(toRecord(options.start, startStats, counters));
-  if (!startStats.isDirectory()) {
+  if (!startStats.isDirectory() || batch.length >= batchSize) {
     yield batch;
-    return;
+    batch = [];
+    if (!startStats.isDirectory()) return;
   }
   const pending: string[] = [options.start];
   while (pending.length > 0) {

@@ -39,6 +39,8 @@ export class TestReceiver {
   apiKey: string;
   /** When true every request is answered 503. */
   unavailable = false;
+  /** Events requests still to answer 503 (each one decrements it). */
+  failNextEvents = 0;
   /** Largest batch accepted; more is answered 413. */
   maxEvents = 10_000;
   heartbeatIntervalSeconds = 10;
@@ -155,6 +157,10 @@ export class TestReceiver {
     if (parts[5] === 'events' && req.method === 'POST') {
       const b = body as { events?: FileRecord[]; scan?: { id: string; done?: boolean } };
       if (!Array.isArray(b?.events)) return error(400, 'bad_request', 'events must be an array');
+      if (this.failNextEvents > 0) {
+        this.failNextEvents -= 1;
+        return error(503, 'unavailable', 'failing this batch for the test');
+      }
       if (b.events.length > this.maxEvents) return error(413, 'too_many_events', `at most ${this.maxEvents} events`);
       const tree = this.treeOf(session.pipe_id);
       for (const record of b.events) {
