@@ -117,6 +117,7 @@ export class Pipe implements PipeInstance {
     while (!signal.aborted) {
       try {
         const session = await this.sender.open();
+        this.ctx.report({ state: 'running' });
         this.startHeartbeat(session.heartbeatIntervalMs);
         for (;;) {
           await this.audit();
