@@ -17,7 +17,12 @@ export interface WalkOptions {
   batchSize: number;
   signal: AbortSignal;
   counters: ScanCounters;
+  /** Told the path of every entry that could not be read. */
+  onUnreadable?: (path: string) => void;
 }
+
+/** Where unreadable entries are tallied: the counters and the optional listener. */
+type Tally = Pick<WalkOptions, 'counters' | 'onUnreadable'>;
 
 /**
  * Walks a directory tree depth-first and yields `upsert` records in batches
@@ -25,13 +30,16 @@ export interface WalkOptions {
  * read as a stream (opendir), so memory holds one batch, one chunk of names
  * and the stack of directories still to visit. Symlinks are reported and
  * never followed. An entry that vanishes during the walk is skipped; one that
- * cannot be read is counted in `counters.unreadable` and skipped.
+ * cannot be read is counted in `counters.unreadable` and skipped. Only a
+ * start entry that cannot be read fails the walk.
  */
 export async function* walkTree(fs: FsOps, options: WalkOptions): AsyncGenerator<FileRecord[]> {
   const { root, recursive, batchSize, signal, counters } = options;
   let batch: FileRecord[] = [];
-  const startStats = await lstatEntry(fs, root, options.start, counters);
-  if (!startStats) return;
+  // A start entry that is gone or unreadable fails the walk: taken for an empty tree, it would delete everything known below it.
+  const startStats = await fs.lstat(path.join(root, options.start)).catch((err: NodeJS.ErrnoException) => {
+    throw new Error(`cannot read ${options.start === '' ? 'the source root' : `"${options.start}"`} (${err.code ?? err.message})`);
+  });
   batch.push(toRecord(options.start, startStats, counters));
   if (!startStats.isDirectory() || batch.length >= batchSize) {
     yield batch;
@@ -42,12 +50,12 @@ export async function* walkTree(fs: FsOps, options: WalkOptions): AsyncGenerator
   while (pending.length > 0) {
     signal.throwIfAborted();
     const dirRel = pending.pop()!;
-    const names = readNames(fs, root, dirRel, counters);
+    const names = readNames(fs, root, dirRel, options);
     try {
       for (;;) {
         const chunk = await nextChunk(names);
         if (chunk.length === 0) break;
-        for (const { rel, st } of await statChunk(fs, root, dirRel, chunk, counters)) {
+        for (const { rel, st } of await statChunk(fs, root, dirRel, chunk, options)) {
           batch.push(toRecord(rel, st, counters));
           if (recursive && st.isDirectory()) pending.push(rel);
           if (batch.length >= batchSize) {
@@ -81,22 +89,22 @@ async function statChunk(
   root: string,
   dirRel: string,
   names: string[],
-  counters: ScanCounters,
+  tally: Tally,
 ): Promise<Array<{ rel: string; st: Stats }>> {
   const paths = names.map((name) => (dirRel === '' ? name : `${dirRel}/${name}`));
-  const stats = await Promise.all(paths.map((rel) => lstatEntry(fs, root, rel, counters)));
+  const stats = await Promise.all(paths.map((rel) => lstatEntry(fs, root, rel, tally)));
   const found: Array<{ rel: string; st: Stats }> = [];
   for (const [i, st] of stats.entries()) if (st) found.push({ rel: paths[i]!, st });
   return found;
 }
 
 /** The names in one directory, streamed; an unreadable directory is counted and yields nothing (or what it read). */
-async function* readNames(fs: FsOps, root: string, dirRel: string, counters: ScanCounters): AsyncGenerator<string> {
+async function* readNames(fs: FsOps, root: string, dirRel: string, tally: Tally): AsyncGenerator<string> {
   let dir;
   try {
     dir = await fs.opendir(path.join(root, dirRel), { bufferSize: 128 });
   } catch (err) {
-    if (!vanished(err)) countUnreadable(counters, dirRel, err);
+    if (!vanished(err)) countUnreadable(tally, dirRel, err);
     return;
   }
   try {
@@ -106,17 +114,17 @@ async function* readNames(fs: FsOps, root: string, dirRel: string, counters: Sca
       yield entry.name;
     }
   } catch (err) {
-    if (!vanished(err)) countUnreadable(counters, dirRel, err);
+    if (!vanished(err)) countUnreadable(tally, dirRel, err);
   } finally {
     await dir.close().catch(() => undefined);
   }
 }
 
-async function lstatEntry(fs: FsOps, root: string, rel: string, counters: ScanCounters): Promise<Stats | null> {
+async function lstatEntry(fs: FsOps, root: string, rel: string, tally: Tally): Promise<Stats | null> {
   try {
     return await fs.lstat(path.join(root, rel));
   } catch (err) {
-    if (!vanished(err)) countUnreadable(counters, rel, err);
+    if (!vanished(err)) countUnreadable(tally, rel, err);
     return null;
   }
 }
@@ -137,8 +145,9 @@ function vanished(err: unknown): boolean {
   return (err as NodeJS.ErrnoException).code === 'ENOENT';
 }
 
-function countUnreadable(counters: ScanCounters, rel: string, err: unknown): void {
+function countUnreadable({ counters, onUnreadable }: Tally, rel: string, err: unknown): void {
   counters.unreadable += 1;
+  onUnreadable?.(rel);
   if (counters.unreadableSamples.length < MAX_UNREADABLE_SAMPLES) {
     const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     counters.unreadableSamples.push(`${rel || '/'}: ${code}`);

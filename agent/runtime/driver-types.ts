@@ -53,6 +53,8 @@ export interface SourceScanOptions {
   batchSize: number;
   /** Ends the walk early; the iteration then throws the abort reason. */
   signal: AbortSignal;
+  /** Told the root-relative path of every entry that could not be read (its contents are unknown, not gone). */
+  onUnreadable?: (path: string) => void;
 }
 
 /** Where records come from, e.g. a directory tree. Created per pipe instance. */

@@ -147,6 +147,7 @@ export class Pipe implements PipeInstance {
       signal: this.ctx.signal,
       snapshotId: randomUUID(),
       observe: (records) => collector.observe(records),
+      onUnreadable: (path) => collector.unknown(path),
       trailer: () => collector.deletes(),
     });
     collector.commit();

@@ -13,6 +13,8 @@ export interface PushScanOptions {
   snapshotId?: string;
   /** Sees every walked batch before it is sent (e.g. to remember the paths). */
   observe?: (records: readonly FileRecord[]) => void;
+  /** Told every entry the walk could not read. */
+  onUnreadable?: (path: string) => void;
   /** Records to send after the walk, before the snapshot is marked done (e.g. deletes). */
   trailer?: () => FileRecord[];
 }
@@ -34,7 +36,13 @@ export async function pushScan(source: Source, sender: Sender, options: PushScan
   const started = performance.now();
   const batchSize = Math.max(1, sender.batchSize);
   const marker: ScanMarker | undefined = options.snapshotId ? { id: options.snapshotId } : undefined;
-  const scan = source.scan({ path: options.path, recursive: options.recursive, batchSize, signal: options.signal });
+  const scan = source.scan({
+    path: options.path,
+    recursive: options.recursive,
+    batchSize,
+    signal: options.signal,
+    ...(options.onUnreadable ? { onUnreadable: options.onUnreadable } : {}),
+  });
   let held: FileRecord[] | null = null;
   let sent = 0;
   for await (const batch of scan) {

@@ -65,6 +65,18 @@ describe('pipe runtime: apply', () => {
     expect(deletes.find((d) => d.path === 'sub')!.type).to.equal('dir');
   });
 
+  it('fails an audit whose root went away instead of deleting everything, and recovers when it is back', async () => {
+    await runtime.apply(configFor({ a: { root: rootA, url: receiver.url, audit_interval_sec: 0.05 } }));
+    await eventually(() => receiver.pathsOf('a').length === 7);
+    const parked = path.join(dir.path, 'parked');
+    await fs.rename(rootA, parked);
+    await eventually(() => statusOf('a')?.state === 'error' && /cannot read the source root \(ENOENT\)/.test(statusOf('a')!.last_error ?? ''));
+    expect(receiver.batches.flatMap((b) => b.events).filter((e) => e.op === 'delete')).to.deep.equal([]);
+    await fs.rename(parked, rootA);
+    await eventually(() => statusOf('a')?.state === 'running');
+    expect(receiver.pathsOf('a')).to.have.length(7);
+  });
+
   it('keeps an untouched pipe running on the same session while a changed one restarts', async () => {
     await runtime.apply(
       configFor({ a: { root: rootA, url: receiver.url }, b: { root: rootB, url: receiver.url } }),

@@ -50,8 +50,8 @@ describe('pipe runtime: scan', () => {
     await dir.remove();
   });
 
-  async function startPipes(ids: string[] = ['p']): Promise<void> {
-    const pipes = Object.fromEntries(ids.map((id) => [id, { root, url: receiver.url, batch_size: 2 }]));
+  async function startPipes(ids: string[] = ['p'], audit_interval_sec = 3600): Promise<void> {
+    const pipes = Object.fromEntries(ids.map((id) => [id, { root, url: receiver.url, batch_size: 2, audit_interval_sec }]));
     await runtime.apply(configFor(pipes));
     await eventually(() => ids.every((id) => receiver.batches.some((b) => b.pipe_id === id && b.scan?.done)));
   }
@@ -126,5 +126,22 @@ describe('pipe runtime: scan', () => {
     const result = await runtime.scan({ path: 'sub' });
     expect(result).to.include({ unreadable: 1, files: 2 });
     expect(runtime.status()[0]!.last_error).to.match(/scan of "sub": 1 unreadable entry skipped/);
+  });
+
+  it('does not delete what an audit could not read, and reconciles it once it can', async () => {
+    await startPipes(['p'], 0.05);
+    await eventually(() => receiver.pathsOf('p').includes('sub/locked/c.txt'));
+    unreadableDir = path.join(root, 'sub', 'locked');
+    await fs.rm(path.join(root, 'sub', 'inner'), { recursive: true });
+    await eventually(() => !receiver.pathsOf('p').includes('sub/inner/b.txt'));
+    await eventually(() => /unreadable/.test(runtime.status()[0]?.last_error ?? ''));
+    const doneBefore = receiver.batches.filter((b) => b.scan?.done).length;
+    await eventually(() => receiver.batches.filter((b) => b.scan?.done).length >= doneBefore + 2);
+    expect(receiver.pathsOf('p'), 'the unreadable directory keeps its known contents').to.include('sub/locked/c.txt');
+
+    await fs.rm(path.join(root, 'sub', 'locked', 'c.txt'));
+    unreadableDir = null;
+    await eventually(() => !receiver.pathsOf('p').includes('sub/locked/c.txt'));
+    expect(receiver.pathsOf('p')).to.include('sub/locked');
   });
 });
