@@ -52,8 +52,9 @@ export class ControlConnection implements ControlChannel {
 
   constructor(private readonly options: ControlConnectionOptions) {
     this.watchdog = new HeartbeatWatchdog((silentMs) => {
-      this.options.logger.warn({ silentMs }, 'no heartbeat from Fusion; dropping the connection');
-      this.terminate('heartbeat timeout');
+      const reason = this.session === null ? 'no welcome in time' : 'heartbeat timeout';
+      this.options.logger.warn({ silentMs, reason }, 'Fusion went silent; dropping the connection');
+      this.terminate(reason);
     });
     this.socket = new WebSocket(options.url, {
       headers: { Authorization: `Bearer ${options.authToken}`, [AGENT_ID_HEADER]: options.agentId },
