@@ -25,7 +25,10 @@ import { FrameDispatcher } from './control/frame-dispatcher.js';
 import { PollControlClient } from './control/poll-control-client.js';
 import type { ConnectionEnd, ControlClient, ControlClientEvents } from './control/types.js';
 import { WsControlClient } from './control/ws-control-client.js';
-import { createPipeRuntime } from './runtime/pipe-runtime.js';
+import { createPipeRuntime, type AgentPipeRuntime } from './runtime/pipe-runtime.js';
+import { CommandJournal } from './commands/command-journal.js';
+import { CommandRunner } from './commands/command-runner.js';
+import type { CommandContext } from './commands/command-handlers.js';
 import type { PipeChange, PipeRuntime } from './runtime/types.js';
 
 export interface AgentOptions extends BootstrapInput {
@@ -69,6 +72,10 @@ export class Agent extends EventEmitter<AgentEvents> {
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   private stopping: Promise<void> | null = null;
   private cancelStartupWait: (() => void) | null = null;
+  private readonly journal: CommandJournal;
+  private unsubscribeStatus: (() => void) | null = null;
+  /** Installs a package and restarts (set by the launcher that supervises the agent). */
+  upgrader: CommandContext['upgrade'] | undefined;
 
   /** Throws a BootstrapError when the options are invalid. */
   constructor(options: AgentOptions) {
@@ -88,6 +95,36 @@ export class Agent extends EventEmitter<AgentEvents> {
     });
     this.dispatcher = new FrameDispatcher(this.logger);
     this.dispatcher.on('config', createConfigFrameHandler({ applier: this.applier, agentId, logger: this.logger }));
+    this.journal = new CommandJournal(this.options.home, this.logger);
+    const runner = new CommandRunner(this.journal, this.commandContext(), this.logger);
+    this.dispatcher.on('command', (frame, channel) => runner.onCommand(frame, channel));
+    this.dispatcher.on('command_cancel', (frame) => runner.onCancel(frame));
+    const withStatus = this.runtime as Partial<AgentPipeRuntime>;
+    if (typeof withStatus.onStatus === 'function') {
+      this.unsubscribeStatus = withStatus.onStatus((pipes) => this.client?.send({ type: 'status', pipes }));
+    }
+    this.on('welcome', () => this.client?.send({ type: 'status', pipes: this.runtime.status() }));
+  }
+
+  /** What command handlers may use: reload, the running config, scans, upgrades and the live connection. */
+  private commandContext(): CommandContext {
+    return {
+      reload: () => this.reload(),
+      effectiveConfig: () => {
+        const running = this.applier.running;
+        return { signature: running.signature, revision: running.revision, source: running.source, document: running.document as Record<string, unknown> | null };
+      },
+      scan: async (args) => {
+        const runtime = this.runtime as Partial<AgentPipeRuntime>;
+        if (typeof runtime.scan !== 'function') throw new Error('this pipe runtime cannot scan');
+        return { ...(await runtime.scan(args)) };
+      },
+      upgrade: (args, commandId) => {
+        if (!this.upgrader) throw new Error('this agent was started without a package installer (run it under the fustor-agent launcher to upgrade)');
+        return this.upgrader(args, commandId);
+      },
+      send: (frame) => this.client?.send(frame) ?? false,
+    };
   }
 
   /**
@@ -101,6 +138,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (this.state !== 'new') throw new Error('an Agent can be started once');
     this.state = 'running';
     this.logger.info(describeBootstrap(this.options), 'agent starting');
+    await this.journal.load();
     if (!this.options.controlPlaneUri) {
       await this.applyFallback();
       return;
@@ -212,6 +250,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private async shutdown(): Promise<void> {
     this.state = 'stopping';
     this.cancelStartupWait?.();
+    this.unsubscribeStatus?.();
     try {
       await this.client?.stop();
       await this.applier.close();

@@ -54,6 +54,11 @@ export class PollControlClient implements ControlClient {
     return null;
   }
 
+  /** Polling has no channel for frames; commands need the WebSocket transport. */
+  send(): boolean {
+    return false;
+  }
+
   start(): void {
     if (this.loop) return;
     this.loop = this.runUntilStopped().catch((err: unknown) => {

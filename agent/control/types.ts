@@ -46,4 +46,6 @@ export interface ControlClient {
   readonly connected: boolean;
   /** Session id of the current connection, null when none (always null when polling). */
   readonly sessionId: string | null;
+  /** Sends a frame on the live connection; false when there is none (always false when polling). */
+  send(frame: AgentToFusionFrame): boolean;
 }

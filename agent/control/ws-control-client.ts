@@ -11,7 +11,7 @@
  */
 import { Backoff } from '../../shared/backoff.js';
 import type { Logger } from '../../shared/logger.js';
-import { CloseCode, errorCodeForClose, FATAL_CLOSE_CODES } from '../../shared/protocol/index.js';
+import { CloseCode, errorCodeForClose, FATAL_CLOSE_CODES, type AgentToFusionFrame } from '../../shared/protocol/index.js';
 import type { BootstrapOptions } from '../bootstrap.js';
 import type { RunningConfig } from '../config/config-applier.js';
 import { ControlConnection } from './control-connection.js';
@@ -72,6 +72,10 @@ export class WsControlClient implements ControlClient {
 
   get sessionId(): string | null {
     return this.connected ? (this.connection?.sessionId ?? null) : null;
+  }
+
+  send(frame: AgentToFusionFrame): boolean {
+    return this.connection?.send(frame) ?? false;
   }
 
   start(): void {
