@@ -16,6 +16,10 @@ import { CommandService } from './commands/command-service.js';
 import { CommandStore } from './commands/command-store.js';
 import { commandRoutes } from './commands/command-routes.js';
 import { ReportStore } from './commands/report-store.js';
+import { EventBus } from './events/event-bus.js';
+import { connectControlEvents, connectSessionEvents } from './events/event-sources.js';
+import { FusionConfigService, managementRoutes, type FusionConfigApplied } from './management/index.js';
+import { uiRouter } from './ui/ui-router.js';
 
 export interface FusionOptions {
   /** Fusion's state directory (`FUSTOR_HOME`): fusion.db, fusion.yaml. */
@@ -35,6 +39,8 @@ export interface FusionOptions {
   shutdownRetryAfterMs?: number;
   /** How often expired commands are swept. Default 1 s. */
   commandSweepIntervalMs?: number;
+  /** Keep-alive interval of the management event stream. Default 15 s. */
+  eventHeartbeatMs?: number;
   logger?: Logger;
 }
 
@@ -45,6 +51,8 @@ interface Running {
   gateway: WsGateway;
   dataPlane: DataPlane;
   commands: CommandService;
+  bus: EventBus;
+  fusionConfig: FusionConfigService;
   url: string;
 }
 
@@ -87,6 +95,8 @@ export class FusionServer {
       const store = new CommandStore(db);
       const commands = new CommandService(store, gateway, this.log, o.commandSweepIntervalMs);
       const reports = new ReportStore(db);
+      const bus = new EventBus(this.log);
+      const controlEvents = connectControlEvents({ bus, gateway, service, commands });
       gateway.on('frame', (conn, frame) => {
         if (frame.type === 'config_report' && conn.established) reports.save(conn.agentId, frame);
       });
@@ -96,10 +106,15 @@ export class FusionServer {
         configs,
         service,
         heartbeatIntervalMs,
-        onEstablished: (conn) => commands.deliverPending(conn),
+        onEstablished: (conn) => {
+          controlEvents.agentOnline(conn);
+          commands.deliverPending(conn);
+        },
       });
       const dataPlane = await createDataPlane({ home: o.home, logger: this.log });
       if (dataPlane.generatedApiKey) this.initialSecrets.dataApiKey = dataPlane.generatedApiKey;
+      connectSessionEvents(bus, dataPlane.sessions);
+      const fusionConfig = new FusionConfigService({ dataPlane, bus, log: this.log });
       const app = createApp({
         log: this.log,
         tokens,
@@ -112,6 +127,14 @@ export class FusionServer {
           ['/api/v1/management', commandRoutes({ tokens, commands, store, reports, agents, gateway })],
           ['/api/v1/pipe', dataPlane.ingestRouter],
           ['/api/v1/views', dataPlane.viewsRouter],
+          [
+            '/api/v1/management',
+            managementRoutes({
+              tokens, agents, service, gateway, reports, commandStore: store, dataPlane, bus, fusionConfig,
+              startedAt: Date.now(), eventHeartbeatMs: o.eventHeartbeatMs ?? 15_000,
+            }),
+          ],
+          ['/ui', uiRouter()],
         ],
       });
       const http = createServer(app);
@@ -123,13 +146,22 @@ export class FusionServer {
       const address = http.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       const url = `http://${host}:${address.port}`;
-      this.running = { db, http, gateway, dataPlane, commands, url };
+      this.running = { db, http, gateway, dataPlane, commands, bus, fusionConfig, url };
       this.log.info({ url, home: o.home }, 'Fusion listening');
       return { url };
     } catch (err) {
       db.close();
       throw err;
     }
+  }
+
+  /**
+   * Re-reads fusion.yaml and applies it without a restart (SIGHUP). Rejects,
+   * changing nothing, when the file is missing or invalid.
+   */
+  reloadFusionConfig(): Promise<FusionConfigApplied> {
+    if (!this.running) return Promise.reject(new Error('Fusion is not running'));
+    return this.running.fusionConfig.reload('signal');
   }
 
   async stop(): Promise<void> {
@@ -139,6 +171,7 @@ export class FusionServer {
     await running.gateway.shutdown(this.options.shutdownRetryAfterMs ?? 1000);
     running.dataPlane.stop();
     running.commands.stop();
+    running.bus.close();
     running.http.closeAllConnections();
     await new Promise<void>((resolve) => running.http.close(() => resolve()));
     running.db.close();

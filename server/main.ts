@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm start` / `fusion`: runs Fusion until SIGTERM or SIGINT.
+ * `npm start` / `fusion`: runs Fusion until SIGTERM or SIGINT; SIGHUP re-reads fusion.yaml.
  * Options: --host (FUSION_HOST, default 127.0.0.1), --port (FUSION_PORT, default 8102),
  * --home (FUSTOR_HOME, default ~/.fustor). FUSION_ADMIN_TOKEN and FUSION_ENROLLMENT_TOKEN
  * seed the tokens instead of generating them on first start.
@@ -56,6 +56,14 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // SIGHUP re-reads fusion.yaml; an invalid file is logged and the config in force stays.
+  process.on('SIGHUP', () => {
+    if (stopping) return;
+    server.reloadFusionConfig().then(
+      (applied) => server.log.info({ signal: 'SIGHUP', signature: applied.signature }, 'fusion.yaml reloaded'),
+      (err: unknown) => server.log.error({ signal: 'SIGHUP', err: err instanceof Error ? err.message : String(err), details: (err as { details?: unknown }).details }, 'fusion.yaml reload failed; the config in force is unchanged'),
+    );
+  });
 }
 
 /** Shown once, on the terminal only: the log never carries secrets. */

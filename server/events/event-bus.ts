@@ -1,0 +1,92 @@
+import type { Logger } from '../../shared/logger.js';
+import type { FusionEvent, FusionEventMap, FusionEventType } from './event-types.js';
+
+export type EventListener = (event: FusionEvent) => void;
+
+/** Events kept for replay to a client that reconnects with `Last-Event-ID`. */
+export const DEFAULT_REPLAY_EVENTS = 1000;
+
+/**
+ * Fusion's in-process event bus: modules publish state changes, the event
+ * stream (and anything else) subscribes. Publishing never throws: a listener
+ * that fails is logged and the others still run. The last events are kept so
+ * a client that lost its connection can catch up instead of refetching.
+ */
+export class EventBus {
+  private readonly listeners = new Set<EventListener>();
+  private readonly recent: FusionEvent[] = [];
+  private lastId = 0;
+  private closed = false;
+  private readonly closeHooks = new Set<() => void>();
+
+  constructor(
+    private readonly log: Logger,
+    private readonly replayEvents = DEFAULT_REPLAY_EVENTS,
+  ) {}
+
+  /** Id of the newest event (0 before the first). */
+  get lastEventId(): number {
+    return this.lastId;
+  }
+
+  get subscriberCount(): number {
+    return this.listeners.size;
+  }
+
+  publish<K extends FusionEventType>(type: K, data: FusionEventMap[K]): FusionEvent | undefined {
+    if (this.closed) return undefined;
+    const event = { id: ++this.lastId, type, at: Date.now(), data } as FusionEvent;
+    this.recent.push(event);
+    if (this.recent.length > this.replayEvents) this.recent.splice(0, this.recent.length - this.replayEvents);
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.log.error({ err, event: type }, 'event listener failed');
+      }
+    }
+    return event;
+  }
+
+  /** Calls `listener` for every event from now on; returns the unsubscribe function. */
+  subscribe(listener: EventListener): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /**
+   * The kept events newer than `id`, oldest first; undefined when events
+   * after `id` were already dropped (the caller should refetch state instead).
+   */
+  since(id: number): FusionEvent[] | undefined {
+    if (id >= this.lastId) return [];
+    const oldest = this.recent[0];
+    if (!oldest || oldest.id > id + 1) return undefined;
+    return this.recent.filter((e) => e.id > id);
+  }
+
+  /** Runs `hook` when the bus closes (streams end there); returns a function that removes it. */
+  onClose(hook: () => void): () => void {
+    this.closeHooks.add(hook);
+    return () => {
+      this.closeHooks.delete(hook);
+    };
+  }
+
+  /** Drops every listener and runs the close hooks; later publishes are ignored. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.listeners.clear();
+    for (const hook of [...this.closeHooks]) {
+      try {
+        hook();
+      } catch (err) {
+        this.log.error({ err }, 'event bus close hook failed');
+      }
+    }
+    this.closeHooks.clear();
+  }
+}

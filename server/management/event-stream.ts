@@ -1,0 +1,115 @@
+import type { Request, RequestHandler } from 'express';
+import { bearerToken } from '../auth/secrets.js';
+import type { TokenStore } from '../auth/token-store.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { FusionEvent } from '../events/event-types.js';
+import { HttpError } from '../http/errors.js';
+
+export interface EventStreamOptions {
+  tokens: TokenStore;
+  bus: EventBus;
+  /** Interval of keep-alive comments, which also re-check the token. */
+  heartbeatMs: number;
+  /** A client this far behind (bytes queued) is dropped; it reconnects with Last-Event-ID. */
+  maxBufferedBytes?: number;
+}
+
+/** How long EventSource waits before reconnecting, told to every client. */
+export const SSE_RETRY_MS = 2000;
+const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024;
+
+/**
+ * EventSource cannot send headers, so the events route also takes the admin
+ * token as `?access_token=`. It is moved into the Authorization header before
+ * `requireAdmin` runs; it is never logged or echoed.
+ */
+export const tokenFromQuery: RequestHandler = (req, _res, next) => {
+  const token = req.query.access_token;
+  if (!req.headers.authorization && typeof token === 'string' && token) req.headers.authorization = `Bearer ${token}`;
+  next();
+};
+
+/**
+ * `GET /api/v1/management/events`: Server-Sent Events, one per state change
+ * (`id` = event id, `event` = type, `data` = the event as JSON). A client
+ * that reconnects with `Last-Event-ID` (or `?last_event_id=`) gets what it
+ * missed, or a `resync` event when that is no longer kept. `?types=` filters
+ * by type (`agent.online`) or prefix (`agent.*`). A `ready` event follows the
+ * replay. The token is re-checked on every keep-alive: a revoked token ends
+ * the stream.
+ */
+export function eventStream(options: EventStreamOptions): RequestHandler {
+  const maxBuffered = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+  return (req, res) => {
+    const secret = bearerToken(req.headers.authorization) ?? '';
+    const accepts = typeFilter(req.query.types);
+    const lastId = lastEventId(req);
+    const { bus } = options;
+
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+      'referrer-policy': 'no-referrer',
+    });
+    res.flushHeaders();
+    const write = (chunk: string): void => {
+      if (res.writableEnded || res.destroyed) return;
+      res.write(chunk);
+      if (res.writableLength > maxBuffered) end();
+    };
+    const send = (event: FusionEvent): void => {
+      if (accepts(event.type)) write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+    };
+
+    write(`retry: ${SSE_RETRY_MS}\n\n`);
+    if (lastId !== undefined) {
+      const missed = bus.since(lastId);
+      if (missed) missed.forEach(send);
+      else write(`event: resync\ndata: ${JSON.stringify({ last_event_id: bus.lastEventId })}\n\n`);
+    }
+    write(`event: ready\ndata: ${JSON.stringify({ last_event_id: bus.lastEventId })}\n\n`);
+
+    const unsubscribe = bus.subscribe(send);
+    const removeCloseHook = bus.onClose(() => end());
+    const heartbeat = setInterval(() => {
+      if (!options.tokens.verify('admin', secret)) {
+        write(`event: error\ndata: ${JSON.stringify({ code: 'unauthorized', message: 'the admin token is no longer valid' })}\n\n`);
+        end();
+        return;
+      }
+      write(': keep-alive\n\n');
+    }, options.heartbeatMs);
+    heartbeat.unref();
+
+    let ended = false;
+    function cleanup(): void {
+      if (ended) return;
+      ended = true;
+      clearInterval(heartbeat);
+      unsubscribe();
+      removeCloseHook();
+    }
+    function end(): void {
+      cleanup();
+      if (!res.writableEnded) res.end();
+    }
+    res.on('close', cleanup);
+  };
+}
+
+function lastEventId(req: Request): number | undefined {
+  const raw = req.headers['last-event-id'] ?? req.query.last_event_id;
+  if (raw === undefined) return undefined;
+  const id = Number(Array.isArray(raw) ? raw[0] : raw);
+  if (!Number.isInteger(id) || id < 0) throw new HttpError(400, 'bad_request', 'Last-Event-ID must be a non-negative integer');
+  return id;
+}
+
+/** `?types=agent.online,command.*` → a predicate on event types; everything when absent. */
+function typeFilter(raw: unknown): (type: string) => boolean {
+  if (typeof raw !== 'string' || !raw.trim()) return () => true;
+  const patterns = raw.split(',').map((p) => p.trim()).filter(Boolean);
+  return (type) => patterns.some((p) => (p.endsWith('*') ? type.startsWith(p.slice(0, -1)) : type === p));
+}

@@ -1,0 +1,143 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { configSignature, type ConfigIssue } from '../../shared/config/index.js';
+import type { Logger } from '../../shared/logger.js';
+import { fusionConfigYaml, parseFusionConfigText, type DataPlane, type FusionConfig } from '../dataplane/index.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { FusionConfigChanges, FusionConfigTrigger } from '../events/event-types.js';
+import { HttpError } from '../http/errors.js';
+import { writeTextAtomic } from './atomic-write.js';
+import { diffFusionConfig } from './fusion-config-diff.js';
+
+/** fusion.yaml as it is on disk, next to the config in force. */
+export interface FusionConfigFile {
+  path: string;
+  exists: boolean;
+  /** The file's text ('' when it does not exist). */
+  text: string;
+  /**
+   * ETag of the file: the signature of its normalised document when it is
+   * valid (a comment or white-space edit is no change), else a hash of its
+   * text; null when the file does not exist.
+   */
+  signature: string | null;
+  valid: boolean;
+  /** Every problem when the file does not parse or validate. */
+  errors: ConfigIssue[];
+  /** The normalised document (defaults filled in) when valid. */
+  document: FusionConfig | null;
+  /** Signature of the config Fusion runs now. */
+  applied_signature: string;
+}
+
+/** What a save or reload did. */
+export interface FusionConfigApplied {
+  path: string;
+  signature: string;
+  changes: FusionConfigChanges;
+}
+
+export interface SaveFusionConfig {
+  /** YAML or JSON text, as the admin wrote it. */
+  text: string;
+  format: 'yaml' | 'json';
+  /** From If-Match: the signature the writer last saw; `*` = any existing file. */
+  ifMatch?: string | undefined;
+  author: string;
+}
+
+/**
+ * Fusion's own config file, edited through the API or by hand. A save is
+ * validated in full before anything happens, honours If-Match, writes the
+ * file atomically (mode 0600) and then applies it without a restart; a reload
+ * re-reads the file and applies it. Saves and reloads run one at a time, so
+ * the If-Match check, the write and the apply see one consistent file.
+ */
+export class FusionConfigService {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly options: { dataPlane: DataPlane; bus: EventBus; log: Logger },
+  ) {}
+
+  get path(): string {
+    return this.options.dataPlane.configPath;
+  }
+
+  /** Signature of the config in force. */
+  appliedSignature(): string {
+    return configSignature(this.options.dataPlane.config);
+  }
+
+  read(): Promise<FusionConfigFile> {
+    return this.readFile();
+  }
+
+  /** Validates, checks If-Match, writes and applies; throws HttpError 400 (every issue) or 412. */
+  save(input: SaveFusionConfig): Promise<FusionConfigApplied> {
+    const check = parseFusionConfigText(input.text, input.format);
+    if (!check.ok) return Promise.reject(invalid(check.errors));
+    return this.exclusive(async () => {
+      const current = await this.readFile();
+      if (input.ifMatch !== undefined) {
+        const stale = input.ifMatch === '*' ? !current.exists : input.ifMatch !== current.signature;
+        if (stale) {
+          throw new HttpError(412, 'precondition_failed', `If-Match ${input.ifMatch} does not match the current fusion.yaml`, {
+            current_signature: current.signature,
+          });
+        }
+      }
+      // YAML keeps the admin's comments and layout; a JSON document is written as YAML.
+      const text = input.format === 'yaml' ? input.text : fusionConfigYaml(check.config);
+      await writeTextAtomic(this.path, text);
+      this.options.log.info({ author: input.author, path: this.path }, 'fusion.yaml saved');
+      return this.apply(check.config, 'api');
+    });
+  }
+
+  /** Re-reads fusion.yaml and applies it; an invalid or missing file changes nothing (HttpError 400 / 404). */
+  reload(trigger: Exclude<FusionConfigTrigger, 'api'>): Promise<FusionConfigApplied> {
+    return this.exclusive(async () => {
+      const file = await this.readFile();
+      if (!file.exists) throw new HttpError(404, 'not_found', `${this.path} does not exist; the config in force is unchanged`);
+      if (!file.valid || !file.document) throw invalid(file.errors);
+      return this.apply(file.document, trigger);
+    });
+  }
+
+  private apply(config: FusionConfig, trigger: FusionConfigTrigger): FusionConfigApplied {
+    const { dataPlane, bus, log } = this.options;
+    const previous = dataPlane.config;
+    dataPlane.reload(config);
+    const changes = diffFusionConfig(previous, dataPlane.config);
+    const signature = configSignature(dataPlane.config);
+    log.info({ trigger, signature, changes }, 'fusion config applied');
+    bus.publish('fusion.config_applied', { signature, trigger, changes });
+    return { path: this.path, signature, changes };
+  }
+
+  private async readFile(): Promise<FusionConfigFile> {
+    const base = { path: this.path, applied_signature: this.appliedSignature() };
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      return { ...base, exists: false, text: '', signature: null, valid: false, errors: [{ path: '(root)', message: 'the file does not exist' }], document: null };
+    }
+    const check = parseFusionConfigText(text, 'yaml');
+    if (check.ok) return { ...base, exists: true, text, signature: configSignature(check.config), valid: true, errors: [], document: check.config };
+    const hash = `sha256:${createHash('sha256').update(text, 'utf8').digest('hex')}`;
+    return { ...base, exists: true, text, signature: hash, valid: false, errors: check.errors, document: null };
+  }
+
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task, task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}
+
+function invalid(errors: ConfigIssue[]): HttpError {
+  return new HttpError(400, 'invalid_fusion_config', `fusion config rejected: ${errors.length} problem(s)`, errors);
+}

@@ -1,0 +1,44 @@
+import { Router } from 'express';
+import { requireAdmin } from '../auth/admin-auth.js';
+import type { TokenStore } from '../auth/token-store.js';
+import type { EventBus } from '../events/event-bus.js';
+import { buildDashboard, type DashboardDeps } from './dashboard.js';
+import { driverCatalogue } from './drivers.js';
+import { eventStream, tokenFromQuery } from './event-stream.js';
+import { fusionConfigRoutes } from './fusion-config-routes.js';
+import type { FusionConfigService } from './fusion-config-service.js';
+
+export { FusionConfigService, type FusionConfigApplied, type FusionConfigFile } from './fusion-config-service.js';
+
+export interface ManagementDeps extends Omit<DashboardDeps, 'fusionConfigSignature'> {
+  tokens: TokenStore;
+  bus: EventBus;
+  fusionConfig: FusionConfigService;
+  /** Keep-alive interval of the event stream, in ms. */
+  eventHeartbeatMs: number;
+}
+
+/**
+ * The management API under `/api/v1/management` that is not about one agent:
+ * `dashboard`, `drivers` (viewer role), `config` and `reload` for fusion.yaml
+ * (admin role) and the `events` stream (viewer role; the token may come as
+ * `?access_token=` there and only there).
+ */
+export function managementRoutes(deps: ManagementDeps): Router {
+  const router = Router();
+  const viewer = requireAdmin(deps.tokens, 'viewer');
+
+  router.get('/dashboard', viewer, (_req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(buildDashboard({ ...deps, fusionConfigSignature: () => deps.fusionConfig.appliedSignature() }));
+  });
+
+  router.get('/drivers', viewer, (_req, res) => {
+    res.json(driverCatalogue());
+  });
+
+  router.get('/events', tokenFromQuery, viewer, eventStream({ tokens: deps.tokens, bus: deps.bus, heartbeatMs: deps.eventHeartbeatMs }));
+
+  router.use(fusionConfigRoutes(deps));
+  return router;
+}
