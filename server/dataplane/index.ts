@@ -19,6 +19,7 @@ export * from './records.js';
 export * from './sessions.js';
 export * from './view-registry.js';
 export { MAX_INGEST_BODY_BYTES } from './ingest-router.js';
+export type { ViewSessions } from './views-router.js';
 
 export interface DataPlaneOptions {
   /** `$FUSTOR_HOME`: fusion.yaml is read from (or first written to) here. */

@@ -5,6 +5,7 @@ import type { DataPlaneContext } from './context.js';
 import { TreeTooLargeError, type FsView } from './fs-view.js';
 import { DataPlaneErrorCode, HttpError, jsonErrorHandler, parseOrThrow } from './http-errors.js';
 import { isCleanRelativePath, MAX_RECORD_PATH_LENGTH } from './records.js';
+import type { SessionInfo } from './sessions.js';
 
 /** A boolean query flag; a bare `?recursive` (empty value) means true. */
 const Flag = z.enum(['true', 'false', '1', '0', 'yes', 'no', '']).transform((v) => v !== 'false' && v !== '0' && v !== 'no');
@@ -46,8 +47,32 @@ export function createViewsRouter(ctx: DataPlaneContext): Router {
     res.json(viewOf(ctx, req).stats());
   });
 
+  router.get('/:view_id/sessions', authorizeView(ctx), (req, res) => {
+    const view = viewOf(ctx, req);
+    const body: ViewSessions = {
+      view_id: view.id,
+      leader_session_id: ctx.sessions.leaderOf(view.id) ?? null,
+      sessions: ctx.sessions
+        .list()
+        .filter((s) => s.view_ids.includes(view.id))
+        .map((s) => ({ ...s, role: s.leader_of.includes(view.id) ? 'leader' : 'follower' })),
+    };
+    res.json(body);
+  });
+
   router.use(jsonErrorHandler(ctx.logger));
   return router;
+}
+
+/**
+ * Answer of `GET /:view_id/sessions`: the open sessions feeding the view,
+ * oldest first (the order in which they would take over as leader). A
+ * session's `role` is its role in this view; `leader_of` lists every view it leads.
+ */
+export interface ViewSessions {
+  view_id: string;
+  leader_session_id: string | null;
+  sessions: SessionInfo[];
 }
 
 function authorizeView(ctx: DataPlaneContext) {
