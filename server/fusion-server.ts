@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createLogger, type Logger } from '../shared/logger.js';
@@ -20,6 +21,10 @@ import { EventBus } from './events/event-bus.js';
 import { connectControlEvents, connectSessionEvents } from './events/event-sources.js';
 import { FusionConfigService, managementRoutes, type FusionConfigApplied } from './management/index.js';
 import { uiRouter } from './ui/ui-router.js';
+import { AuditStore } from './audit/audit-store.js';
+import { Authenticator } from './auth/authenticator.js';
+import type { FailedAuthLimits } from './auth/failed-auth-limiter.js';
+import { securityRoutes } from './auth/security-routes.js';
 
 export interface FusionOptions {
   /** Fusion's state directory (`FUSTOR_HOME`): fusion.db, fusion.yaml. */
@@ -41,6 +46,12 @@ export interface FusionOptions {
   commandSweepIntervalMs?: number;
   /** Keep-alive interval of the management event stream. Default 15 s. */
   eventHeartbeatMs?: number;
+  /** Serve HTTPS and WSS (PEM contents). With `ca` and `requireClientCert`, agents and admins must present a client certificate signed by it. */
+  tls?: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer; requireClientCert?: boolean };
+  /** Failed authentications allowed per address and window before 429. Default 30 a minute. */
+  failedAuthLimits?: FailedAuthLimits;
+  /** Frames an agent may send per second (sustained) and in a burst before it is closed with `rate_limited`. Default 100 / 1000. */
+  agentMessageRate?: { perSecond: number; burst: number };
   logger?: Logger;
 }
 
@@ -87,11 +98,19 @@ export class FusionServer {
     const db = openDatabase(join(o.home, 'fusion.db'));
     try {
       const tokens = new TokenStore(db);
+      Authenticator.for(tokens, o.failedAuthLimits);
+      const audit = new AuditStore(db);
       this.initialSecrets = seedTokens(tokens, { adminToken: o.adminToken, enrollmentToken: o.enrollmentToken });
       const configs = new ConfigStore(db);
       const agents = new AgentStore(db);
       const service = new ConfigService(configs, agents);
-      const gateway = new WsGateway({ tokens, log: this.log, heartbeatIntervalMs, helloTimeoutMs: o.helloTimeoutMs ?? 10_000 });
+      const gateway = new WsGateway({
+        tokens,
+        log: this.log,
+        heartbeatIntervalMs,
+        helloTimeoutMs: o.helloTimeoutMs ?? 10_000,
+        messageRate: o.agentMessageRate ?? { perSecond: 100, burst: 1000 },
+      });
       const store = new CommandStore(db);
       const commands = new CommandService(store, gateway, this.log, o.commandSweepIntervalMs);
       const reports = new ReportStore(db);
@@ -106,6 +125,7 @@ export class FusionServer {
         configs,
         service,
         heartbeatIntervalMs,
+        issueCredential: (conn) => (conn.tokenKind === 'enrollment' ? tokens.enroll(conn.agentId, conn.tokenId) : undefined),
         onEstablished: (conn) => {
           controlEvents.agentOnline(conn);
           commands.deliverPending(conn);
@@ -123,7 +143,9 @@ export class FusionServer {
         service,
         gateway,
         reports,
+        audit,
         mounts: [
+          ['/api/v1/management', securityRoutes({ tokens, gateway, audit })],
           ['/api/v1/management', commandRoutes({ tokens, commands, store, reports, agents, gateway })],
           ['/api/v1/pipe', dataPlane.ingestRouter],
           ['/api/v1/views', dataPlane.viewsRouter],
@@ -137,7 +159,9 @@ export class FusionServer {
           ['/ui', uiRouter()],
         ],
       });
-      const http = createServer(app);
+      const http = o.tls
+        ? createHttpsServer({ cert: o.tls.cert, key: o.tls.key, ...(o.tls.ca ? { ca: o.tls.ca } : {}), requestCert: Boolean(o.tls.requireClientCert), rejectUnauthorized: Boolean(o.tls.requireClientCert) }, app)
+        : createServer(app);
       gateway.attach(http);
       await new Promise<void>((resolve, reject) => {
         http.once('error', reject);
@@ -145,7 +169,7 @@ export class FusionServer {
       });
       const address = http.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      const url = `http://${host}:${address.port}`;
+      const url = `${o.tls ? 'https' : 'http'}://${host}:${address.port}`;
       this.running = { db, http, gateway, dataPlane, commands, bus, fusionConfig, url };
       this.log.info({ url, home: o.home }, 'Fusion listening');
       return { url };

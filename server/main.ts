@@ -8,12 +8,15 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { FusionServer } from './fusion-server.js';
+import { readFileSync } from 'node:fs';
+import { FusionServer, type FusionOptions } from './fusion-server.js';
 
 const USAGE = `Usage: fusion [--host 127.0.0.1] [--port 8102] [--home ~/.fustor]
+              [--tls-cert cert.pem --tls-key key.pem [--tls-ca ca.pem]]
 
 Environment: FUSION_HOST, FUSION_PORT, FUSTOR_HOME, FUSION_ADMIN_TOKEN,
-FUSION_ENROLLMENT_TOKEN, FUSTOR_LOG_LEVEL (info).`;
+FUSION_ENROLLMENT_TOKEN, FUSTOR_LOG_LEVEL (info), FUSION_TLS_CERT, FUSION_TLS_KEY,
+FUSION_TLS_CA (a CA makes client certificates required: mutual TLS).`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -21,6 +24,10 @@ async function main(): Promise<void> {
       host: { type: 'string' },
       port: { type: 'string' },
       home: { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-ca': { type: 'string' },
+      'tls-require-client-cert': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -37,6 +44,7 @@ async function main(): Promise<void> {
     port,
     ...(process.env.FUSION_ADMIN_TOKEN ? { adminToken: process.env.FUSION_ADMIN_TOKEN } : {}),
     ...(process.env.FUSION_ENROLLMENT_TOKEN ? { enrollmentToken: process.env.FUSION_ENROLLMENT_TOKEN } : {}),
+    ...tlsOptions(values),
   });
   const { url } = await server.start();
   printInitialSecrets(server, url);
@@ -64,6 +72,27 @@ async function main(): Promise<void> {
       (err: unknown) => server.log.error({ signal: 'SIGHUP', err: err instanceof Error ? err.message : String(err), details: (err as { details?: unknown }).details }, 'fusion.yaml reload failed; the config in force is unchanged'),
     );
   });
+}
+
+/** HTTPS/WSS from --tls-cert and --tls-key (FUSION_TLS_CERT, FUSION_TLS_KEY), mTLS with --tls-ca (FUSION_TLS_CA). */
+function tlsOptions(values: Record<string, string | boolean | undefined>): { tls?: NonNullable<FusionOptions['tls']> } {
+  const cert = (values['tls-cert'] as string | undefined) ?? process.env.FUSION_TLS_CERT;
+  const key = (values['tls-key'] as string | undefined) ?? process.env.FUSION_TLS_KEY;
+  const ca = (values['tls-ca'] as string | undefined) ?? process.env.FUSION_TLS_CA;
+  if (!cert && !key) {
+    if (ca) throw new Error('--tls-ca needs --tls-cert and --tls-key');
+    return {};
+  }
+  if (!cert || !key) throw new Error('TLS needs both --tls-cert and --tls-key');
+  const read = (file: string, what: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new Error(`cannot read the TLS ${what} ${file}: ${(err as Error).message}`);
+    }
+  };
+  const requireClientCert = Boolean(values['tls-require-client-cert']) || process.env.FUSION_TLS_REQUIRE_CLIENT_CERT === '1' || Boolean(ca);
+  return { tls: { cert: read(cert, 'certificate'), key: read(key, 'key'), ...(ca ? { ca: read(ca, 'CA') } : {}), requireClientCert } };
 }
 
 /** Shown once, on the terminal only: the log never carries secrets. */

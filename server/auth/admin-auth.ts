@@ -1,6 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import { HttpError } from '../http/errors.js';
-import { bearerToken } from './secrets.js';
+import { Authenticator } from './authenticator.js';
 import type { AdminRole, TokenRecord, TokenStore } from './token-store.js';
 
 const ROLE_RANK: Record<AdminRole, number> = { viewer: 1, operator: 2, admin: 3 };
@@ -12,20 +12,32 @@ export function adminOf(req: Request): TokenRecord {
   return token;
 }
 
+/** The admin token, if the request was authenticated (for the audit log). */
+export function maybeAdminOf(req: Request): TokenRecord | undefined {
+  return (req as Request & { admin?: TokenRecord }).admin;
+}
+
+export function roleAtLeast(role: AdminRole | null, needed: AdminRole): boolean {
+  return ROLE_RANK[role ?? 'viewer'] >= ROLE_RANK[needed];
+}
+
 /**
  * Bearer admin-token authentication with a minimum role: 401 for a missing
- * or unknown token, 403 when its role is too low.
+ * or unknown token, 403 when its role is too low, 429 (Retry-After) for an
+ * address that failed too often.
  */
 export function requireAdmin(tokens: TokenStore, role: AdminRole = 'viewer'): RequestHandler {
-  return (req, _res, next) => {
-    const secret = bearerToken(req.headers.authorization);
-    if (!secret) return next(new HttpError(401, 'unauthorized', 'missing admin token: send Authorization: Bearer <token>'));
-    const token = tokens.verify('admin', secret);
-    if (!token) return next(new HttpError(401, 'unauthorized', 'unknown, expired or revoked admin token'));
-    if (ROLE_RANK[(token.role ?? 'viewer') as AdminRole] < ROLE_RANK[role]) {
-      return next(new HttpError(403, 'forbidden', `this action needs the ${role} role; the token has ${token.role ?? 'viewer'}`));
+  const auth = Authenticator.for(tokens);
+  return (req, res, next) => {
+    const result = auth.admin(req.headers.authorization, req.socket.remoteAddress ?? 'unknown');
+    if (!result.ok) {
+      if (result.retryAfterSeconds) res.setHeader('Retry-After', String(result.retryAfterSeconds));
+      return next(new HttpError(result.status, result.code, result.message));
     }
-    (req as Request & { admin?: TokenRecord }).admin = token;
+    (req as Request & { admin?: TokenRecord }).admin = result.token;
+    if (!roleAtLeast(result.token.role as AdminRole | null, role)) {
+      return next(new HttpError(403, 'forbidden', `this action needs the ${role} role; the token has ${result.token.role ?? 'viewer'}`));
+    }
     next();
   };
 }

@@ -19,6 +19,7 @@ export class AgentConnection {
   sentSignature: string | null = null;
   agentVersion = '';
   readonly connectedAt = Date.now();
+  private bucket = { tokens: Number.POSITIVE_INFINITY, at: 0 };
 
   constructor(
     readonly agentId: string,
@@ -26,8 +27,20 @@ export class AgentConnection {
     readonly address: string | null,
     readonly socket: WebSocket,
     readonly tokenKind: 'enrollment' | 'agent',
+    /** Id of the token that authenticated this connection (revocation closes connections by it). */
+    readonly tokenId: string,
     readonly log: Logger,
   ) {}
+
+  /** Token bucket of the per-connection message rate: false when the frame is over the limit. */
+  takeMessageToken(perSecond: number, burst: number, now = Date.now()): boolean {
+    const b = this.bucket;
+    b.tokens = Math.min(burst, (b.at === 0 ? burst : b.tokens) + ((now - b.at) / 1000) * perSecond);
+    b.at = now;
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
 
   get open(): boolean {
     return this.socket.readyState === this.socket.OPEN;

@@ -24,6 +24,8 @@ export interface GatewayOptions {
   /** Close a connection that has not sent `hello` within this many ms. */
   helloTimeoutMs: number;
   maxFrameBytes?: number;
+  /** Frames an agent may send per second (sustained) and in one burst; past that it is closed with `rate_limited`. */
+  messageRate?: { perSecond: number; burst: number };
 }
 
 export interface GatewayEvents {
@@ -108,17 +110,17 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
     }
     if (!auth.ok) {
       this.options.log.warn({ address: req.socket.remoteAddress, status: auth.status, code: auth.code }, 'agent upgrade refused');
-      rejectUpgrade(socket, auth.status, auth.code, auth.message);
+      rejectUpgrade(socket, auth.status, auth.code, auth.message, auth.retryAfterSeconds);
       return;
     }
-    const { agentId, tokenKind } = auth;
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws, req, agentId, tokenKind));
+    const { agentId, tokenKind, tokenId } = auth;
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws, req, agentId, tokenKind, tokenId));
   }
 
-  private onSocket(ws: WebSocket, req: IncomingMessage, agentId: string, tokenKind: 'enrollment' | 'agent'): void {
+  private onSocket(ws: WebSocket, req: IncomingMessage, agentId: string, tokenKind: 'enrollment' | 'agent', tokenId: string): void {
     const sessionId = nanoid(16);
     const log = this.options.log.child({ agent_id: agentId, session_id: sessionId });
-    const conn = new AgentConnection(agentId, sessionId, req.socket.remoteAddress ?? null, ws, tokenKind, log);
+    const conn = new AgentConnection(agentId, sessionId, req.socket.remoteAddress ?? null, ws, tokenKind, tokenId, log);
     const previous = this.connections.get(agentId);
     this.connections.set(agentId, conn);
     if (previous) {
@@ -148,6 +150,12 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
   private onMessage(conn: AgentConnection, data: RawData, isBinary: boolean): void {
     conn.alive = true;
     conn.lastSeen = Date.now();
+    const rate = this.options.messageRate;
+    if (rate && !conn.takeMessageToken(rate.perSecond, rate.burst)) {
+      conn.log.warn({ perSecond: rate.perSecond }, 'agent exceeded its message rate; closing');
+      conn.fail(ErrorCode.RateLimited, `more than ${rate.perSecond} frames a second`);
+      return;
+    }
     if (isBinary) {
       conn.fail(ErrorCode.ProtocolError, 'binary frames are not part of the protocol');
       return;

@@ -11,6 +11,8 @@ import { agentConfigRoutes } from './config-routes.js';
 import { errorHandler, unknownRoute } from './errors.js';
 import { pullRoute } from './pull-route.js';
 import type { ReportStore } from '../commands/report-store.js';
+import type { AuditStore } from '../audit/audit-store.js';
+import { auditWrites } from '../audit/audit-middleware.js';
 
 export interface AppDeps {
   log: Logger;
@@ -20,6 +22,7 @@ export interface AppDeps {
   service: ConfigService;
   gateway: WsGateway;
   reports: ReportStore;
+  audit: AuditStore;
   /** Extra routers mounted by path (data plane, commands, ...), before the 404 handler. */
   mounts?: Array<[path: string, router: Router]>;
 }
@@ -29,6 +32,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.use(auditWrites(deps.audit, deps.log));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });

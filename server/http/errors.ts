@@ -37,6 +37,7 @@ export function errorHandler(log: { error(obj: object, msg: string): void }): Er
       error = new HttpError(500, 'internal_error', 'internal error');
     }
     if (res.headersSent) return;
+    res.locals.errorCode = error.code;
     res.status(error.status).json({ error: { code: error.code, message: error.message, ...(error.details !== undefined ? { details: error.details } : {}) } });
   };
 }

@@ -1,6 +1,6 @@
-import { Router } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { AgentId, Signature } from '../../shared/protocol/index.js';
-import { bearerToken } from '../auth/secrets.js';
+import { Authenticator } from '../auth/authenticator.js';
 import type { TokenStore } from '../auth/token-store.js';
 import type { ConfigService } from '../config/config-service.js';
 import type { AgentStore } from '../store/agent-store.js';
@@ -20,7 +20,7 @@ export function pullRoute(deps: { tokens: TokenStore; service: ConfigService; ag
     if (current !== undefined && current !== '' && !Signature.safeParse(current).success) {
       throw new HttpError(400, 'bad_request', 'current_signature must be sha256:<64 hex digits>');
     }
-    authenticate(deps.tokens, req.headers.authorization, id.data);
+    authenticate(deps.tokens, req, res, id.data);
     deps.agents.ensure(id.data);
     deps.agents.touch(id.data);
     const desired = deps.service.desired(id.data);
@@ -36,13 +36,9 @@ export function pullRoute(deps: { tokens: TokenStore; service: ConfigService; ag
   return router;
 }
 
-function authenticate(tokens: TokenStore, header: string | undefined, agentId: string): void {
-  const secret = bearerToken(header);
-  if (!secret) throw new HttpError(401, 'unauthorized', 'missing Authorization: Bearer <token>');
-  const credential = tokens.verify('agent', secret);
-  if (credential) {
-    if (credential.agent_id !== agentId) throw new HttpError(403, 'forbidden', 'this credential belongs to another agent');
-    return;
-  }
-  if (!tokens.verify('enrollment', secret)) throw new HttpError(401, 'unauthorized', 'unknown, expired or revoked token');
+function authenticate(tokens: TokenStore, req: Request, res: Response, agentId: string): void {
+  const auth = Authenticator.for(tokens).agent(req.headers.authorization, agentId, req.socket.remoteAddress ?? 'unknown');
+  if (auth.ok) return;
+  if (auth.retryAfterSeconds) res.setHeader('Retry-After', String(auth.retryAfterSeconds));
+  throw new HttpError(auth.status, auth.code, auth.message);
 }

@@ -95,6 +95,86 @@ const MIGRATIONS: string[] = [
     reported_at INTEGER NOT NULL
   );
   `,
+  `
+  ALTER TABLE tokens ADD COLUMN group_name TEXT;
+  CREATE INDEX tokens_agent ON tokens(kind, agent_id);
+  CREATE TABLE audit_log (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    at          INTEGER NOT NULL,
+    actor       TEXT,
+    token_id    TEXT,
+    role        TEXT,
+    address     TEXT,
+    method      TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    target      TEXT,
+    status      INTEGER NOT NULL,
+    outcome     TEXT NOT NULL CHECK (outcome IN ('success', 'failure', 'denied')),
+    error_code  TEXT
+  );
+  CREATE INDEX audit_log_at ON audit_log(at);
+  `,
+  `
+  CREATE TABLE config_groups (
+    name         TEXT PRIMARY KEY,
+    description  TEXT NOT NULL DEFAULT '',
+    revision     INTEGER NOT NULL,
+    signature    TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL
+  );
+  CREATE TABLE group_template_revisions (
+    group_name    TEXT NOT NULL REFERENCES config_groups(name) ON DELETE CASCADE,
+    revision      INTEGER NOT NULL,
+    signature     TEXT NOT NULL,
+    template      TEXT NOT NULL,
+    author        TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    restored_from INTEGER,
+    PRIMARY KEY (group_name, revision)
+  );
+  CREATE TABLE group_members (
+    agent_id          TEXT PRIMARY KEY,
+    group_name        TEXT NOT NULL REFERENCES config_groups(name),
+    variables         TEXT NOT NULL DEFAULT '{}',
+    override          TEXT,
+    assigned_by       TEXT NOT NULL,
+    assigned_at       INTEGER NOT NULL,
+    rendered_revision INTEGER
+  );
+  CREATE INDEX group_members_group ON group_members(group_name, agent_id);
+  CREATE TABLE rollouts (
+    id                TEXT PRIMARY KEY,
+    group_name        TEXT NOT NULL REFERENCES config_groups(name) ON DELETE CASCADE,
+    from_revision     INTEGER,
+    to_revision       INTEGER NOT NULL,
+    strategy          TEXT NOT NULL,
+    status            TEXT NOT NULL,
+    batch_count       INTEGER NOT NULL,
+    current_batch     INTEGER NOT NULL,
+    failures_baseline INTEGER NOT NULL DEFAULT 0,
+    next_batch_at     INTEGER,
+    status_reason     TEXT,
+    author            TEXT NOT NULL,
+    created_at        INTEGER NOT NULL,
+    updated_at        INTEGER NOT NULL,
+    finished_at       INTEGER
+  );
+  CREATE INDEX rollouts_group ON rollouts(group_name, created_at);
+  CREATE INDEX rollouts_status ON rollouts(status);
+  CREATE TABLE rollout_agents (
+    rollout_id  TEXT NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
+    agent_id    TEXT NOT NULL,
+    batch       INTEGER NOT NULL,
+    state       TEXT NOT NULL,
+    signature   TEXT,
+    error       TEXT,
+    updated_at  INTEGER NOT NULL,
+    PRIMARY KEY (rollout_id, agent_id)
+  );
+  CREATE INDEX rollout_agents_agent ON rollout_agents(agent_id, state);
+  CREATE INDEX rollout_agents_batch ON rollout_agents(rollout_id, batch, state);
+  `,
 ];
 
 /**

@@ -1,0 +1,42 @@
+import type { RequestHandler } from 'express';
+import { maybeAdminOf } from '../auth/admin-auth.js';
+import type { Logger } from '../../shared/logger.js';
+import type { AuditStore } from './audit-store.js';
+
+const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** Admin-facing API prefixes whose writes are audited (agent and data-plane traffic is not). */
+const AUDITED = [/^\/api\/v1\/management\//, /^\/api\/v1\/control\/configs\/(?!pull)/];
+
+/**
+ * Records every admin write once its response is finished: who (token name
+ * and role), when, what (method, path, target), and the outcome (status,
+ * error code). Refused writes (401 / 403) are recorded too, as `denied`.
+ */
+export function auditWrites(store: AuditStore, log: Logger): RequestHandler {
+  return (req, res, next) => {
+    const path = req.originalUrl.split('?')[0] ?? '';
+    if (!WRITES.has(req.method) || !AUDITED.some((re) => re.test(path))) return next();
+    res.on('finish', () => {
+      const admin = maybeAdminOf(req);
+      const status = res.statusCode;
+      try {
+        store.record({
+          at: Date.now(),
+          actor: admin?.name ?? null,
+          token_id: admin?.id ?? null,
+          role: admin?.role ?? null,
+          address: req.socket.remoteAddress ?? null,
+          method: req.method,
+          path,
+          target: path.replace(/^\/api\/v1\/(management|control\/configs)\/?/, '').replace(/^([^/]+)$/, '$1') || null,
+          status,
+          outcome: status === 401 || status === 403 || status === 429 ? 'denied' : status >= 400 ? 'failure' : 'success',
+          error_code: (res.locals.errorCode as string | undefined) ?? null,
+        });
+      } catch (err) {
+        log.error({ err, path }, 'cannot write the audit log');
+      }
+    });
+    next();
+  };
+}

@@ -1,0 +1,58 @@
+import type { Db } from '../store/database.js';
+
+/** One recorded admin write. */
+export interface AuditEntry {
+  id: number;
+  at: number;
+  /** Name of the admin token, or null when the request was not authenticated. */
+  actor: string | null;
+  token_id: string | null;
+  role: string | null;
+  address: string | null;
+  method: string;
+  path: string;
+  /** What the write was about, e.g. `agents/node-1/config` or `enrollment-tokens/abc`. */
+  target: string | null;
+  status: number;
+  outcome: 'success' | 'failure' | 'denied';
+  error_code: string | null;
+}
+
+export interface AuditFilter {
+  actor?: string | undefined;
+  target?: string | undefined;
+  method?: string | undefined;
+  outcome?: AuditEntry['outcome'] | undefined;
+  since?: number | undefined;
+  until?: number | undefined;
+  limit?: number | undefined;
+}
+
+/** The audit log: append-only, newest first when read. */
+export class AuditStore {
+  private readonly insert;
+
+  constructor(private readonly db: Db) {
+    this.insert = db.prepare(
+      `INSERT INTO audit_log (at, actor, token_id, role, address, method, path, target, status, outcome, error_code)
+       VALUES (@at, @actor, @token_id, @role, @address, @method, @path, @target, @status, @outcome, @error_code)`,
+    );
+  }
+
+  record(entry: Omit<AuditEntry, 'id'>): void {
+    this.insert.run(entry);
+  }
+
+  list(filter: AuditFilter): AuditEntry[] {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: Math.min(Math.max(filter.limit ?? 100, 1), 1000) };
+    if (filter.actor !== undefined) (where.push('actor = @actor'), (params.actor = filter.actor));
+    if (filter.method !== undefined) (where.push('method = @method'), (params.method = filter.method.toUpperCase()));
+    if (filter.outcome !== undefined) (where.push('outcome = @outcome'), (params.outcome = filter.outcome));
+    if (filter.target !== undefined) (where.push("target LIKE @target ESCAPE '\\'"), (params.target = `${filter.target.replace(/[\\%_]/g, '\\$&')}%`));
+    if (filter.since !== undefined) (where.push('at >= @since'), (params.since = filter.since));
+    if (filter.until !== undefined) (where.push('at <= @until'), (params.until = filter.until));
+    const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`;
+    return this.db.prepare(sql).all(params) as AuditEntry[];
+  }
+}

@@ -1,0 +1,104 @@
+import express, { Router } from 'express';
+import { z } from 'zod';
+import { CloseCode } from '../../shared/protocol/index.js';
+import type { WsGateway } from '../gateway/ws-gateway.js';
+import { agentIdParam } from '../http/agent-routes.js';
+import { HttpError, notFound } from '../http/errors.js';
+import type { AuditStore } from '../audit/audit-store.js';
+import { requireAdmin } from './admin-auth.js';
+import type { TokenRecord, TokenStore } from './token-store.js';
+
+const Name = z.string().trim().min(1).max(128);
+const EnrollmentRequest = z
+  .object({
+    name: Name,
+    /** Epoch ms or an ISO 8601 date. */
+    expires_at: z.union([z.number().int().positive(), z.iso.datetime({ offset: true })]).optional(),
+    max_uses: z.number().int().positive().max(1_000_000).optional(),
+    group: z.string().min(1).max(128).optional(),
+  })
+  .strict();
+const AdminTokenRequest = z.object({ name: Name, role: z.enum(['viewer', 'operator', 'admin']) }).strict();
+const AuditQuery = z.object({
+  actor: z.string().optional(),
+  target: z.string().optional(),
+  method: z.enum(['POST', 'PUT', 'PATCH', 'DELETE', 'post', 'put', 'patch', 'delete']).optional(),
+  outcome: z.enum(['success', 'failure', 'denied']).optional(),
+  since: z.coerce.number().int().nonnegative().optional(),
+  until: z.coerce.number().int().nonnegative().optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const result = schema.safeParse(value ?? {});
+  if (result.success) return result.data;
+  const details = result.error.issues.map((i) => ({ path: i.path.join('.') || '(root)', message: i.message }));
+  throw new HttpError(400, 'bad_request', `invalid ${what}: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details);
+}
+
+const publicToken = (t: TokenRecord): Omit<TokenRecord, 'agent_id' | 'kind' | 'group_name'> & { group: string | null } => {
+  const { agent_id: _a, kind: _k, group_name, ...rest } = t;
+  return { ...rest, group: group_name };
+};
+
+/**
+ * Enrollment tokens, admin tokens, agent revocation and the audit log, under
+ * `/api/v1/management`. Every route here needs the admin role, except reading
+ * the audit log (viewer). Secrets are in the creation answer only.
+ */
+export function securityRoutes(deps: { tokens: TokenStore; gateway: WsGateway; audit: AuditStore }): Router {
+  const router = Router();
+  const json = express.json({ limit: '16kb' });
+  const admin = requireAdmin(deps.tokens, 'admin');
+
+  router.post('/enrollment-tokens', admin, json, (req, res) => {
+    const body = parse(EnrollmentRequest, req.body, 'enrollment token');
+    const expiresAt = body.expires_at === undefined ? null : typeof body.expires_at === 'number' ? body.expires_at : Date.parse(body.expires_at);
+    if (expiresAt !== null && expiresAt <= Date.now()) throw new HttpError(400, 'bad_request', 'expires_at is in the past');
+    const { secret, token } = deps.tokens.create({ kind: 'enrollment', name: body.name, expiresAt, maxUses: body.max_uses ?? null, group: body.group ?? null });
+    res.status(201).json({ ...publicToken(token), secret });
+  });
+  router.get('/enrollment-tokens', admin, (_req, res) => {
+    res.json({ tokens: deps.tokens.list('enrollment').map(publicToken) });
+  });
+  router.delete('/enrollment-tokens/:id', admin, (req, res) => {
+    res.json(revoke(deps.tokens, 'enrollment', String(req.params.id)));
+  });
+
+  router.post('/admin-tokens', admin, json, (req, res) => {
+    const body = parse(AdminTokenRequest, req.body, 'admin token');
+    const { secret, token } = deps.tokens.create({ kind: 'admin', name: body.name, role: body.role });
+    res.status(201).json({ ...publicToken(token), secret });
+  });
+  router.get('/admin-tokens', admin, (_req, res) => {
+    res.json({ tokens: deps.tokens.list('admin').map(publicToken) });
+  });
+  router.delete('/admin-tokens/:id', admin, (req, res) => {
+    const id = String(req.params.id);
+    const live = deps.tokens.list('admin').filter((t) => t.revoked_at === null && t.role === 'admin');
+    if (live.length === 1 && live[0]!.id === id) throw new HttpError(409, 'last_admin', 'this is the last admin token; create another admin token first');
+    res.json(revoke(deps.tokens, 'admin', id));
+  });
+
+  router.post('/agents/:agent_id/revoke', admin, (req, res) => {
+    const agentId = agentIdParam(req.params.agent_id as string);
+    const revoked = deps.tokens.revokeAgentCredentials(agentId);
+    const conn = deps.gateway.get(agentId);
+    conn?.fail('revoked', 'this agent was revoked; it needs a new enrollment token to come back');
+    res.json({ agent_id: agentId, revoked_credentials: revoked, disconnected: Boolean(conn), close_code: conn ? CloseCode.Revoked : null });
+  });
+
+  router.get('/audit', requireAdmin(deps.tokens, 'viewer'), (req, res) => {
+    res.json({ entries: deps.audit.list(parse(AuditQuery, req.query, 'query')) });
+  });
+
+  return router;
+}
+
+function revoke(tokens: TokenStore, kind: 'enrollment' | 'admin', id: string): object {
+  const token = tokens.get(id);
+  if (!token || token.kind !== kind) throw notFound(`${kind} token ${id}`);
+  if (token.revoked_at !== null) throw new HttpError(409, 'already_revoked', `${kind} token ${id} is already revoked`);
+  tokens.revoke(id);
+  return publicToken(tokens.get(id)!);
+}
