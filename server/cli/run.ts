@@ -1,0 +1,77 @@
+import { parseArgs } from 'node:util';
+import { FusionClient, clientSettings } from './client.js';
+import { agentCommand, agentsCommand } from './commands/agents.js';
+import { commandCommand, commandsCommand } from './commands/command.js';
+import { configCommand } from './commands/config.js';
+import type { CliCommand } from './commands/context.js';
+import { watchCommand } from './commands/watch.js';
+import { CliError, usageError } from './errors.js';
+import type { CliIo } from './io.js';
+
+export type { CliIo } from './io.js';
+
+export const COMMANDS: readonly CliCommand[] = [agentsCommand, agentCommand, configCommand, commandCommand, commandsCommand, watchCommand];
+
+const GLOBAL_OPTIONS = {
+  json: { type: 'boolean' },
+  url: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export function usage(): string {
+  return [
+    'Usage: fustorctl <command> [arguments] [--json] [--url URL]',
+    '',
+    'Commands:',
+    ...COMMANDS.flatMap((c) => [`  ${c.usage}`, `      ${c.summary}`]),
+    '',
+    'Environment:',
+    '  FUSION_URL    Fusion base URL (default http://127.0.0.1:8102; --url overrides)',
+    '  FUSION_TOKEN  admin token (required)',
+    '',
+    'Exit status: 0 success, 1 error (API, network, failed command), 2 usage error.',
+    '',
+  ].join('\n');
+}
+
+/**
+ * Runs one fustorctl invocation and resolves with its exit status. Nothing
+ * throws out: every failure becomes a message on stderr (`fustorctl: ...`)
+ * and a non-zero status.
+ */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  try {
+    const name = argv[0];
+    if (!name || name === 'help' || name === '--help' || name === '-h') {
+      io.stdout.write(usage());
+      return name ? 0 : 2;
+    }
+    const command = COMMANDS.find((c) => c.name === name);
+    if (!command) throw usageError(`unknown command "${name}"; run fustorctl --help`);
+    let parsed;
+    try {
+      parsed = parseArgs({ args: argv.slice(1), options: { ...GLOBAL_OPTIONS, ...command.options }, allowPositionals: true, strict: true });
+    } catch (err) {
+      throw usageError(`${(err as Error).message}; usage: fustorctl ${command.usage}`);
+    }
+    const { json, url, help, ...flags } = parsed.values as Record<string, string | boolean | string[] | undefined>;
+    if (help) {
+      io.stdout.write(`Usage: fustorctl ${command.usage}\n  ${command.summary}\n`);
+      return 0;
+    }
+    const client = new FusionClient(clientSettings(io.env, typeof url === 'string' ? url : undefined));
+    return await command.run({ client, io, args: parsed.positionals, flags, json: json === true });
+  } catch (err) {
+    if (err instanceof CliError) {
+      io.stderr.write(`fustorctl: ${err.message}${err.code && err.exitCode === 1 ? ` [${err.code}]` : ''}\n`);
+      for (const line of err.details) io.stderr.write(`  ${line}\n`);
+      return err.exitCode;
+    }
+    if ((err as Error).name === 'AbortError') {
+      io.stderr.write('fustorctl: interrupted\n');
+      return 130;
+    }
+    io.stderr.write(`fustorctl: unexpected error: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}

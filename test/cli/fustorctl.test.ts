@@ -1,0 +1,183 @@
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import YAML from 'yaml';
+import { eventually } from '../harness/eventually.js';
+import { startFusion, type TestFusion } from '../harness/fusion.js';
+import { RawAgentClient } from '../harness/raw-client.js';
+import { sampleYaml } from '../harness/sample-config.js';
+import { tempHome } from '../harness/temp-home.js';
+import { fustorctl, startFustorctl } from './cli-harness.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+describe('fustorctl', () => {
+  let fusion: TestFusion;
+  let dir: Awaited<ReturnType<typeof tempHome>>;
+  const clients: RawAgentClient[] = [];
+  const ctl = (argv: string[], options: Parameters<typeof fustorctl>[1] = {}) => fustorctl(argv, { url: fusion.url, token: fusion.adminToken, ...options });
+  const online = async (id: string): Promise<RawAgentClient> => {
+    const client = await RawAgentClient.connect(fusion.url, id, fusion.enrollmentToken);
+    clients.push(client);
+    await client.hello();
+    return client;
+  };
+
+  beforeEach(async () => {
+    fusion = await startFusion();
+    dir = await tempHome('fustorctl-');
+  });
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.terminate();
+    await fusion.stop();
+    await dir.remove();
+  });
+
+  it('lists agents and shows one, as text or --json', async () => {
+    expect(await ctl(['agents'])).to.deep.equal({ status: 0, stdout: 'no agents yet\n', stderr: '' });
+    await online('node-1');
+    const list = await ctl(['agents']);
+    expect(list.status).to.equal(0);
+    const [header, row] = list.stdout.trim().split('\n');
+    expect(header).to.match(/^AGENT\s+STATUS\s+VERSION\s+ADDRESS\s+CONFIG\s+DESIRED\s+DRIFT\s+LAST SEEN$/);
+    expect(row).to.match(/^node-1\s+online\s+0\.0\.0-test\s+\S+\s+no config\s+-\s+-\s+now$/);
+
+    const asJson = await ctl(['agents', '--json']);
+    expect(JSON.parse(asJson.stdout)[0]).to.include({ agent_id: 'node-1', online: true });
+    const one = await ctl(['agent', 'node-1']);
+    expect(one.stdout).to.match(/^agent:\s+node-1$/m);
+    expect(one.stdout).to.match(/^status:\s+online since /m);
+    expect(JSON.parse((await ctl(['agent', 'node-1', '--json'])).stdout)).to.include({ agent_id: 'node-1', version: '0.0.0-test' });
+  });
+
+  it('sets a config from a file or stdin and gets it back, honouring --if-match', async () => {
+    const file = join(dir.path, 'node-1.yaml');
+    await writeFile(file, sampleYaml());
+    const saved = await ctl(['config', 'set', 'node-1', file]);
+    expect(saved.status).to.equal(0, saved.stderr);
+    expect(saved.stdout).to.match(/^saved agent node-1: revision 1, sha256:[0-9a-f]{64}\n$/);
+    const signature = /sha256:[0-9a-f]{64}/.exec(saved.stdout)![0];
+
+    const got = await ctl(['config', 'get', 'node-1']);
+    expect(got.stdout).to.equal(sampleYaml());
+    const out = join(dir.path, 'copy.yaml');
+    const written = await ctl(['config', 'get', 'node-1', out]);
+    expect(written.stderr).to.equal(`wrote ${out} (revision 1, ${signature})\n`);
+    expect(await readFile(out, 'utf8')).to.equal(sampleYaml());
+    expect((await stat(out)).mode & 0o777).to.equal(0o600);
+
+    const stale = await ctl(['config', 'set', 'node-1', file, '--if-match', `sha256:${'0'.repeat(64)}`]);
+    expect(stale.status).to.equal(1);
+    expect(stale.stderr).to.include('[precondition_failed]');
+    expect(stale.stderr).to.include(`current_signature: ${signature}`);
+
+    const piped = await ctl(['config', 'set', 'node-1', '--if-match', signature, '--json'], { stdin: sampleYaml({ pipes: 2 }) });
+    expect(piped.status).to.equal(0, piped.stderr);
+    expect(JSON.parse(piped.stdout)).to.include({ agent_id: 'node-1', revision: 2 });
+    const first = await ctl(['config', 'get', 'node-1', '--revision', '1', '--json']);
+    expect(JSON.parse(first.stdout)).to.include({ revision: 1, signature });
+  });
+
+  it('lists every validation problem and exits 1 when a config is rejected', async () => {
+    const file = join(dir.path, 'bad.yaml');
+    await writeFile(file, YAML.stringify({ sources: { s: { driver: 'ftp', uri: '/x' } }, pipes: { p: { source: 's', sender: 'nowhere' } } }));
+    const run = await ctl(['config', 'set', 'node-1', file]);
+    expect(run.status).to.equal(1);
+    expect(run.stdout).to.equal('');
+    expect(run.stderr).to.include('fustorctl: config rejected: 2 problem(s) [invalid_config]');
+    expect(run.stderr).to.include('  sources.s.driver: unknown source driver "ftp"');
+    expect(run.stderr).to.include('  pipes.p.sender: unknown sender "nowhere"');
+  });
+
+  it('sends a command and, with --wait, follows it to its result', async () => {
+    const agent = await online('node-1');
+    const waiting = ctl(['command', 'node-1', 'scan', '--arg', 'path=/data', '--arg', 'recursive=false', '--wait', '--timeout', '10']);
+    const frame = await agent.next('command');
+    expect(frame).to.deep.include({ command_type: 'scan', args: { path: '/data', recursive: false } });
+    agent.send({ type: 'command_ack', command_id: frame.command_id });
+    agent.send({ type: 'command_result', command_id: frame.command_id, status: 'succeeded', output: { files: 12, dirs: 3 } });
+    const done = await waiting;
+    expect(done.status).to.equal(0, done.stderr);
+    expect(done.stdout).to.match(new RegExp(`^command ${frame.command_id} succeeded in \\S+ \\(scan on node-1\\)\\noutput:\\n  files: 12\\n  dirs: 3\\n$`));
+
+    const failing = ctl(['command', 'node-1', 'reload_config', '--wait', '--json']);
+    const second = await agent.next('command');
+    agent.send({ type: 'command_result', command_id: second.command_id, status: 'failed', error: 'config invalid' });
+    const failed = await failing;
+    expect(failed.status).to.equal(1);
+    expect(JSON.parse(failed.stdout)).to.include({ status: 'failed', error: 'config invalid' });
+
+    const history = await ctl(['commands', '--agent', 'node-1']);
+    const rows = history.stdout.trim().split('\n');
+    expect(rows[0]).to.match(/^ID\s+AGENT\s+TYPE\s+STATUS\s+CREATED\s+BY\s+ERROR$/);
+    expect(rows.slice(1).map((r) => r.split(/\s+/).slice(1, 4).join(' '))).to.deep.equal(['node-1 reload_config failed', 'node-1 scan succeeded']);
+    const filtered = await ctl(['commands', '--status', 'failed', '--json']);
+    expect(JSON.parse(filtered.stdout).map((c: any) => c.type)).to.deep.equal(['reload_config']);
+  });
+
+  it('gives up waiting after --timeout with exit 1, and queues without --wait', async () => {
+    const queued = await ctl(['command', 'node-7', 'report_config']);
+    expect(queued.status).to.equal(0);
+    expect(queued.stdout).to.match(/^command \S+ queued \(report_config for node-7\)\n$/);
+    const waited = await ctl(['command', 'node-7', 'report_config', '--wait', '--timeout', '0.3']);
+    expect(waited.status).to.equal(1);
+    expect(waited.stderr).to.match(/is still queued after 0\.3s \[timeout\]/);
+  });
+
+  it('follows the event stream with watch until interrupted', async () => {
+    const watch = startFustorctl(['watch'], { url: fusion.url, token: fusion.adminToken });
+    const asJson = startFustorctl(['watch', '--json', '--types', 'agent.*'], { url: fusion.url, token: fusion.adminToken });
+    // The stream is open once an event published now reaches both watchers.
+    await eventually(async () => {
+      const client = await online(`probe-${clients.length}`);
+      client.close();
+      return watch.output().includes('agent.online') && asJson.output().includes('agent.online');
+    });
+    const agent = await online('node-1');
+    await fusion.api('/api/v1/management/agents/node-1/command', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"type":"report_config"}' });
+    await agent.next('command');
+    await eventually(() => watch.output().includes('report_config on node-1: sent'));
+    const text = await watch.stop();
+    expect(text.status).to.equal(0);
+    expect(text.stdout).to.match(/^\d{4}-\d\d-\d\dT\S+Z\s+agent\.online\s+node-1 online \(/m);
+    expect(text.stdout).to.match(/command\.transition\s+command \S+ report_config on node-1: queued/);
+    const lines = (await asJson.stop()).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.every((e) => e.type.startsWith('agent.'))).to.equal(true);
+    expect(lines.some((e) => e.type === 'agent.online' && e.data.agent_id === 'node-1')).to.equal(true);
+  });
+
+  it('says clearly what is wrong: usage, missing token, bad token, unknown agent, unreachable Fusion', async () => {
+    const usage = await ctl([]);
+    expect(usage.status).to.equal(2);
+    expect(usage.stdout).to.match(/^Usage: fustorctl <command>/);
+    expect(await ctl(['frob'])).to.include({ status: 2, stderr: 'fustorctl: unknown command "frob"; run fustorctl --help\n' });
+    expect((await ctl(['agent'])).stderr).to.match(/missing <agent>/);
+    expect((await ctl(['commands', '--nope'])).status).to.equal(2);
+    expect((await ctl(['command', 'node-1', 'scan', '--arg', 'novalue'])).stderr).to.match(/--arg expects key=value/);
+    const noToken = await fustorctl(['agents'], { url: fusion.url });
+    expect(noToken).to.include({ status: 2, stderr: 'fustorctl: FUSION_TOKEN is not set: export FUSION_TOKEN=<admin token>\n' });
+    const badToken = await ctl(['agents'], { token: 'wrong' });
+    expect(badToken).to.include({ status: 1, stderr: 'fustorctl: unknown, expired or revoked admin token [unauthorized]\n' });
+    expect(badToken.stderr).to.not.include('wrong');
+    expect((await ctl(['agent', 'ghost'])).stderr).to.equal('fustorctl: agent ghost not found [not_found]\n');
+    expect((await ctl(['command', 'node-1', 'format_disk'])).stderr).to.match(/unknown command type "format_disk".*\[invalid_command\]/);
+    const closed = await fustorctl(['agents'], { url: 'http://127.0.0.1:9', token: 'x' });
+    expect(closed.status).to.equal(1);
+    expect(closed.stderr).to.match(/^fustorctl: cannot reach Fusion at http:\/\/127\.0\.0\.1:9: .+\[unreachable\]\n$/);
+  });
+
+  it('runs as the npm bin, with exit status and messages on stderr', async () => {
+    const run = promisify(execFile);
+    const env = { ...process.env, FUSION_URL: fusion.url, FUSION_TOKEN: fusion.adminToken };
+    const ok = await run(process.execPath, ['bin/fustorctl.js', 'agents', '--json'], { cwd: ROOT, env });
+    expect(JSON.parse(ok.stdout)).to.deep.equal([]);
+    const failed = await run(process.execPath, ['bin/fustorctl.js', 'agent', 'ghost'], { cwd: ROOT, env }).then(
+      () => undefined,
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(failed).to.include({ code: 1, stderr: 'fustorctl: agent ghost not found [not_found]\n' });
+  });
+});
