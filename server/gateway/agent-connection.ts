@@ -56,12 +56,14 @@ export class AgentConnection {
 
   /** Sends an `error` frame and closes with the matching close code. */
   fail(code: ErrorCode, message: string, details?: unknown): void {
+    if (!this.open) return;
     this.send({ type: 'error', code, message, ...(details !== undefined ? { details } : {}) });
     this.close(closeCodeFor(code), message);
   }
 
   close(code: number = CloseCode.Normal, reason = ''): void {
-    if (this.socket.readyState === this.socket.CLOSED) return;
+    // Once closing, further failures (e.g. a flood still arriving) change nothing.
+    if (this.socket.readyState === this.socket.CLOSED || this.socket.readyState === this.socket.CLOSING) return;
     // Close reasons are limited to 123 bytes by RFC 6455.
     this.socket.close(code, Buffer.from(reason).subarray(0, 120).toString());
     const timer = setTimeout(() => this.socket.terminate(), 2000);

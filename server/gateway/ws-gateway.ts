@@ -148,6 +148,7 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
   }
 
   private onMessage(conn: AgentConnection, data: RawData, isBinary: boolean): void {
+    if (!conn.open) return;
     conn.alive = true;
     conn.lastSeen = Date.now();
     const rate = this.options.messageRate;

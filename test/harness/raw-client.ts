@@ -39,8 +39,15 @@ export class RawAgentClient {
   }
 
   /** Opens a socket; rejects with the HTTP status when the upgrade is refused. */
-  static connect(url: string, agentId: string, token: string, extraHeaders: Record<string, string> = {}): Promise<RawAgentClient> {
+  static connect(
+    url: string,
+    agentId: string,
+    token: string,
+    extraHeaders: Record<string, string> = {},
+    options: WebSocket.ClientOptions = {},
+  ): Promise<RawAgentClient> {
     const ws = new WebSocket(`${url.replace(/^http/, 'ws')}${CONTROL_WS_PATH}`, {
+      ...options,
       headers: { authorization: `Bearer ${token}`, [AGENT_ID_HEADER]: agentId, ...extraHeaders },
     });
     return new Promise((resolve, reject) => {
