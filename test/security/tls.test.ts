@@ -1,0 +1,63 @@
+import { expect } from 'chai';
+import https from 'node:https';
+import { startFusion, type TestFusion } from '../harness/fusion.js';
+import { RawAgentClient } from '../harness/raw-client.js';
+import { makeCerts, type TestCerts } from '../harness/certs.js';
+import { tempHome } from '../harness/temp-home.js';
+
+function httpsGet(url: string, options: https.RequestOptions): Promise<number> {
+  return new Promise((resolve, reject) => {
+    https
+      .get(url, options, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      })
+      .on('error', reject);
+  });
+}
+
+describe('security: TLS and mutual TLS', function () {
+  this.timeout(30_000);
+  let dir: { path: string; remove(): Promise<void> };
+  let certs: TestCerts;
+  let fusion: TestFusion | undefined;
+
+  before(async () => {
+    dir = await tempHome('certs-');
+    certs = makeCerts(dir.path);
+  });
+  afterEach(async () => {
+    await fusion?.stop();
+    fusion = undefined;
+  });
+  after(async () => {
+    await dir.remove();
+  });
+
+  it('serves HTTPS and WSS with a certificate; a client that does not trust it is refused', async () => {
+    fusion = await startFusion({ tls: { cert: certs.serverCert, key: certs.serverKey } });
+    expect(fusion.url).to.match(/^https:/);
+    expect(await httpsGet(`${fusion.url}/healthz`, { ca: certs.ca })).to.equal(200);
+    const untrusted = await httpsGet(`${fusion.url}/healthz`, {}).catch((e: Error) => e.message);
+    expect(untrusted).to.match(/self.signed|unable to verify|certificate/i);
+    const agent = await RawAgentClient.connect(fusion.url, 'node-1', fusion.enrollmentToken, {}, { ca: certs.ca });
+    const welcome = await agent.hello();
+    expect(welcome.credential).to.be.a('string');
+    agent.terminate();
+  });
+
+  it('with a CA requires a client certificate signed by it', async () => {
+    fusion = await startFusion({ tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.ca, requireClientCert: true } });
+    const without = await httpsGet(`${fusion.url}/healthz`, { ca: certs.ca }).catch((e: Error) => e.message);
+    expect(without).to.be.a('string');
+    expect(await httpsGet(`${fusion.url}/healthz`, { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey })).to.equal(200);
+    const noCert = await RawAgentClient.connect(fusion.url, 'node-1', fusion.enrollmentToken, {}, { ca: certs.ca }).then(
+      (c) => (c.terminate(), 'connected'),
+      () => 'refused',
+    );
+    expect(noCert).to.equal('refused');
+    const agent = await RawAgentClient.connect(fusion.url, 'node-1', fusion.enrollmentToken, {}, { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey });
+    await agent.hello();
+    agent.terminate();
+  });
+});
