@@ -54,7 +54,7 @@ export class ConfigChannel {
         return;
       }
       case 'status':
-        void frame;
+        this.options.agents.recordPipes(conn.agentId, frame.pipes);
         return;
       default:
         // Other frame types belong to other channels (commands, reports).
