@@ -55,10 +55,10 @@ async function main(): Promise<void> {
     stopping = true;
     server.log.info({ signal }, 'stopping');
     server.stop().then(
-      () => process.exit(0),
+      () => exitAfterFlush(server, 0),
       (err: unknown) => {
         server.log.error({ err }, 'stop failed');
-        process.exit(1);
+        exitAfterFlush(server, 1);
       },
     );
   };
@@ -72,6 +72,13 @@ async function main(): Promise<void> {
       (err: unknown) => server.log.error({ signal: 'SIGHUP', err: err instanceof Error ? err.message : String(err), details: (err as { details?: unknown }).details }, 'fusion.yaml reload failed; the config in force is unchanged'),
     );
   });
+}
+
+/** Lets the log reach a pipe before the process ends (stdout to a pipe is asynchronous). */
+function exitAfterFlush(server: FusionServer, code: number): void {
+  process.exitCode = code;
+  server.log.flush(() => process.exit(code));
+  setTimeout(() => process.exit(code), 2000).unref();
 }
 
 /** HTTPS/WSS from --tls-cert and --tls-key (FUSION_TLS_CERT, FUSION_TLS_KEY), mTLS with --tls-ca (FUSION_TLS_CA). */
