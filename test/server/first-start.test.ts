@@ -21,7 +21,8 @@ async function runOnce(home: string, env: Record<string, string> = {}): Promise<
   const health = await fetch(`${url}/healthz`);
   expect(health.status).to.equal(200);
   child.kill('SIGTERM');
-  return { output, code: await exited, url };
+  const code = await exited;
+  return { output, code, url };
 }
 
 describe('Fusion first start', function () {
@@ -37,7 +38,7 @@ describe('Fusion first start', function () {
       expect(admin).to.match(/^fadm_/);
       expect(enrollment).to.match(/^fenr_/);
       expect(first.output).to.match(/data API key:/);
-      expect(first.output).to.match(/"msg":"Fusion stopped"/);
+      expect(first.output, first.output).to.match(/"msg":"Fusion stopped"/);
       const second = await runOnce(home.path);
       expect(second.output).to.not.match(/admin token:/);
       const { default: Database } = await import('better-sqlite3');
