@@ -1,0 +1,260 @@
+/**
+ * End-to-end scan throughput and Fusion's memory per indexed entry.
+ *
+ *   npm run bench:scan -- [--entries 100000] [--batch-size 500] [--files-per-dir 100] [--timeout-sec 900]
+ *
+ * Generates a tree of `--entries` files and directories in a temporary
+ * directory, runs Fusion as a child process with a fresh home (loopback only)
+ * and one agent in this process with one pipe over the tree, then times:
+ *   1. the first snapshot: from the agent's start to Fusion having applied the
+ *      snapshot's last batch (Fusion's own clock, same host), every entry in the view;
+ *   2. a `scan` command of the whole root: from the admin's request to the
+ *      command's result, every batch accepted by Fusion.
+ * Fusion's memory is measured inside Fusion (inspector: gc(), process.memoryUsage())
+ * and from /proc/<pid>/status VmRSS, before the agent starts and after each phase.
+ * Prints a table and writes bench-results/scan.json. Removes everything it created.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import YAML from 'yaml';
+import { Agent } from '../agent/agent.js';
+import { createLogger } from '../shared/logger.js';
+import { FusionChild, type FusionMemory } from './bench/fusion-child.js';
+import { makeTree, type MadeTree } from './bench/make-tree.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const AGENT_ID = 'bench-agent';
+
+interface Options {
+  entries: number;
+  batchSize: number;
+  filesPerDir: number;
+  timeoutSec: number;
+}
+
+interface PhaseResult {
+  phase: string;
+  entries: number;
+  seconds: number;
+  entries_per_second: number;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      entries: { type: 'string', default: '100000' },
+      'batch-size': { type: 'string', default: '500' },
+      'files-per-dir': { type: 'string', default: '100' },
+      'timeout-sec': { type: 'string', default: '900' },
+    },
+    strict: true,
+  });
+  const int = (name: string, raw: string, min: number, max: number): number => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in ${min}..${max}, got "${raw}"`);
+    return n;
+  };
+  return {
+    entries: int('entries', values.entries, 1, 10_000_000),
+    batchSize: int('batch-size', values['batch-size'], 1, 10_000),
+    filesPerDir: int('files-per-dir', values['files-per-dir'], 1, 100_000),
+    timeoutSec: int('timeout-sec', values['timeout-sec'], 1, 86_400),
+  };
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const deadline = Date.now() + options.timeoutSec * 1000;
+  const interrupted = new AbortController();
+  process.once('SIGINT', () => interrupted.abort(new Error('interrupted')));
+  const checkTime = (what: string): void => {
+    interrupted.signal.throwIfAborted();
+    if (Date.now() > deadline) throw new Error(`${what}: over the ${options.timeoutSec} s budget (--timeout-sec)`);
+  };
+
+  const work = await mkdtemp(path.join(os.tmpdir(), 'fustor-bench-scan-'));
+  const tree = path.join(work, 'tree');
+  let fusion: FusionChild | undefined;
+  let agent: Agent | undefined;
+  try {
+    await mkdir(tree);
+    log(`building a tree of ${options.entries} entries in ${tree}`);
+    const buildStart = performance.now();
+    const made = await makeTree(tree, { entries: options.entries, filesPerDir: options.filesPerDir, dirsPerGroup: 32 }, interrupted.signal);
+    log(`tree built in ${seconds(performance.now() - buildStart)} s: ${made.files} files, ${made.dirs} directories`);
+
+    const adminToken = randomBytes(24).toString('hex');
+    const enrollmentToken = randomBytes(24).toString('hex');
+    fusion = await FusionChild.start({ home: path.join(work, 'fusion'), adminToken, enrollmentToken });
+    const api = adminApi(fusion.url, adminToken);
+    const dataKey = await receiverKey(path.join(work, 'fusion'));
+    log(`Fusion (pid ${fusion.pid}) at ${fusion.url}`);
+    const before = await fusion.memory();
+
+    await api('POST', `/api/v1/management/agents/${AGENT_ID}/config/structured`, {
+      sources: { tree: { driver: 'fs', uri: tree } },
+      senders: { fusion: { driver: 'fusion', uri: fusion.url, credential: { key: dataKey }, batch_size: options.batchSize } },
+      // No audit runs again during the benchmark: the first snapshot is the only full walk.
+      pipes: { bench: { source: 'tree', sender: 'fusion', audit_interval_sec: 31 * 24 * 3600 } },
+    });
+    agent = new Agent({
+      home: path.join(work, 'agent'),
+      agentId: AGENT_ID,
+      controlPlaneUri: fusion.url,
+      authToken: enrollmentToken,
+      logger: createLogger('fustor-agent', 'warn'),
+    });
+
+    log('phase 1: first snapshot');
+    const snapshotStart = Date.now();
+    await agent.start();
+    const snapshot = await waitForSnapshot(fusion.url, dataKey, checkTime);
+    await expectViewHolds(fusion.url, dataKey, made);
+    const afterSnapshot = await fusion.memory();
+    const results: PhaseResult[] = [phase('first snapshot (agent start → view complete)', options.entries, snapshot.finished_at - snapshotStart)];
+    results.push(phase('  of which: first batch → last batch at Fusion', options.entries, snapshot.finished_at - snapshot.started_at));
+
+    log('phase 2: scan command of the whole root');
+    const scanStart = Date.now();
+    const command = await runCommand(api, { type: 'scan', args: { path: '.' } }, checkTime);
+    const scanMs = Date.now() - scanStart;
+    if (command.status !== 'succeeded') throw new Error(`scan command ${command.status}: ${command.error}`);
+    await expectViewHolds(fusion.url, dataKey, made);
+    const afterScan = await fusion.memory();
+    results.push(phase('scan command (request → result)', options.entries, scanMs));
+
+    const report = {
+      date: new Date().toISOString(),
+      machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? null, total_memory_bytes: os.totalmem(), node: process.version, platform: `${os.platform()} ${os.release()}` },
+      options: { entries: options.entries, batch_size: options.batchSize, files_per_dir: options.filesPerDir },
+      tree: made,
+      results,
+      memory: {
+        method:
+          'Fusion in a child process: process.memoryUsage() read inside Fusion after two gc() calls (node --expose-gc, evaluated over a loopback inspector session); VmRSS from /proc/<pid>/status',
+        before,
+        after_snapshot: afterSnapshot,
+        after_scan: afterScan,
+        per_entry_after_snapshot: perEntry(before, afterSnapshot, options.entries),
+      },
+    };
+    printReport(report.results, before, afterSnapshot, afterScan, options.entries, report.memory.method);
+    const out = path.join(ROOT, 'bench-results', 'scan.json');
+    await mkdir(path.dirname(out), { recursive: true });
+    await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
+    log(`figures written to ${path.relative(process.cwd(), out) || out}`);
+  } finally {
+    await agent?.stop().catch((err: unknown) => log(`agent stop failed: ${(err as Error).message}`));
+    await fusion?.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+type Api = (method: string, route: string, body?: unknown) => Promise<any>;
+
+function adminApi(base: string, token: string): Api {
+  return async (method, route, body) => {
+    const res = await fetch(`${base}${route}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${route} answered ${res.status}: ${text.slice(0, 500)}`);
+    return text ? JSON.parse(text) : undefined;
+  };
+}
+
+/** The receiver key Fusion wrote into its fresh fusion.yaml. */
+async function receiverKey(home: string): Promise<string> {
+  const config = YAML.parse(await readFile(path.join(home, 'fusion.yaml'), 'utf8')) as { receivers: Record<string, { api_keys: Array<{ key: string }> }> };
+  const key = Object.values(config.receivers)[0]?.api_keys[0]?.key;
+  if (!key) throw new Error('fusion.yaml holds no receiver key');
+  return key;
+}
+
+/** Polls the view's sessions until the snapshot's last batch has been applied; Fusion's timestamps of it. */
+async function waitForSnapshot(base: string, key: string, checkTime: (what: string) => void): Promise<{ started_at: number; finished_at: number }> {
+  for (;;) {
+    checkTime('waiting for the first snapshot');
+    const res = await fetch(`${base}/api/v1/views/default/sessions`, { headers: { 'x-api-key': key } });
+    const body = (await res.json()) as { sessions: Array<{ last_scan: { done: boolean; started_at: number; finished_at: number | null } | null }> };
+    const scan = body.sessions[0]?.last_scan;
+    if (scan?.done && scan.finished_at !== null) return { started_at: scan.started_at, finished_at: scan.finished_at };
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function expectViewHolds(base: string, key: string, made: MadeTree): Promise<void> {
+  const res = await fetch(`${base}/api/v1/views/default/stats`, { headers: { 'x-api-key': key } });
+  const stats = (await res.json()) as { files: number; dirs: number; total_bytes: number };
+  if (stats.files !== made.files || stats.dirs !== made.dirs || stats.total_bytes !== made.bytes) {
+    throw new Error(`the view holds ${JSON.stringify(stats)}, expected ${JSON.stringify(made)}`);
+  }
+}
+
+async function runCommand(api: Api, command: { type: string; args: unknown }, checkTime: (what: string) => void): Promise<{ status: string; error: string | null }> {
+  const { id } = (await api('POST', `/api/v1/management/agents/${AGENT_ID}/command`, command)) as { id: string };
+  for (;;) {
+    checkTime(`waiting for command ${id}`);
+    const record = (await api('GET', `/api/v1/management/commands/${id}?wait=30`)) as { status: string; error: string | null };
+    if (['succeeded', 'failed', 'expired', 'cancelled'].includes(record.status)) return record;
+  }
+}
+
+function phase(name: string, entries: number, ms: number): PhaseResult {
+  const s = Math.max(ms, 1) / 1000;
+  return { phase: name, entries, seconds: Number(s.toFixed(3)), entries_per_second: Math.round(entries / s) };
+}
+
+function perEntry(before: FusionMemory, after: FusionMemory, entries: number) {
+  const per = (a: number | null, b: number | null): number | null => (a === null || b === null ? null : Number(((b - a) / entries).toFixed(1)));
+  return {
+    heap_used_bytes: per(before.heap_used_bytes, after.heap_used_bytes),
+    vm_rss_bytes: per(before.vm_rss_bytes, after.vm_rss_bytes),
+    rss_bytes: per(before.rss_bytes, after.rss_bytes),
+  };
+}
+
+function printReport(results: PhaseResult[], before: FusionMemory, afterSnapshot: FusionMemory, afterScan: FusionMemory, entries: number, method: string): void {
+  const rows = results.map((r) => [r.phase, String(r.entries), r.seconds.toFixed(2), String(r.entries_per_second)]);
+  console.log(`\n${table(['phase', 'entries', 'seconds', 'entries/s'], rows)}\n`);
+  const mib = (n: number | null): string => (n === null ? 'n/a' : (n / 1048576).toFixed(1));
+  const memRow = (name: string, pick: (m: FusionMemory) => number | null): string[] => {
+    const b = pick(before);
+    const a = pick(afterSnapshot);
+    const s = pick(afterScan);
+    const per = b === null || a === null ? 'n/a' : ((a - b) / entries).toFixed(1);
+    return [name, mib(b), mib(a), mib(s), per];
+  };
+  const memory = [
+    memRow('heap used', (m) => m.heap_used_bytes),
+    memRow('RSS (VmRSS)', (m) => m.vm_rss_bytes),
+  ];
+  console.log(table(['Fusion memory', 'before MiB', 'after snapshot MiB', 'after scan MiB', 'bytes/entry'], memory));
+  console.log(`\nmeasured: ${method}\n`);
+}
+
+function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(1);
+}
+
+function log(message: string): void {
+  process.stderr.write(`bench-scan: ${message}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench-scan: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});
