@@ -25,6 +25,8 @@ import { FrameDispatcher } from './control/frame-dispatcher.js';
 import { PollControlClient } from './control/poll-control-client.js';
 import type { ConnectionEnd, ControlClient, ControlClientEvents } from './control/types.js';
 import { WsControlClient } from './control/ws-control-client.js';
+import { ControlPlaneHttp } from './control/control-plane-http.js';
+import { CredentialStore } from './credentials/credential-store.js';
 import { createPipeRuntime, type AgentPipeRuntime } from './runtime/pipe-runtime.js';
 import { CommandJournal } from './commands/command-journal.js';
 import { CommandRunner } from './commands/command-runner.js';
@@ -63,6 +65,13 @@ export class Agent extends EventEmitter<AgentEvents> {
   readonly options: BootstrapOptions;
   /** Handlers of frames from Fusion by type; register more (e.g. `command`) before start(). */
   readonly dispatcher: FrameDispatcher;
+  /**
+   * The token the agent presents to the control plane (`await credentials.current()`):
+   * its per-agent credential once enrolled, else the bootstrap token. Null without a control plane.
+   */
+  readonly credentials: CredentialStore | null;
+  /** Authenticated GETs to the control plane (token, agent id, CA and client certificate); null without one. */
+  readonly controlPlane: ControlPlaneHttp | null;
   private readonly logger: Logger;
   private readonly ownsLogger: boolean;
   private readonly runtime: PipeRuntime;
@@ -94,6 +103,9 @@ export class Agent extends EventEmitter<AgentEvents> {
       failed: (event) => this.safeEmit('config_failed', event),
     });
     this.dispatcher = new FrameDispatcher(this.logger);
+    const { controlPlaneUri, authToken, home } = this.options;
+    this.credentials = controlPlaneUri && authToken ? new CredentialStore({ home, agentId, bootstrapToken: authToken, logger: this.logger }) : null;
+    this.controlPlane = this.credentials && new ControlPlaneHttp({ bootstrap: this.options, credentials: this.credentials });
     this.dispatcher.on('config', createConfigFrameHandler({ applier: this.applier, agentId, logger: this.logger }));
     this.journal = new CommandJournal(this.options.home, this.logger);
     const runner = new CommandRunner(this.journal, this.commandContext(), this.logger);
@@ -202,7 +214,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       disconnected: (end) => this.safeEmit('disconnected', end),
       welcome: (frame) => this.safeEmit('welcome', frame),
     };
-    const common = { bootstrap: this.options, logger: this.logger, events };
+    const common = { bootstrap: this.options, logger: this.logger, events, ...(this.credentials && { credentials: this.credentials }) };
     if (this.options.transport === 'poll') return new PollControlClient({ ...common, applier: this.applier });
     return new WsControlClient({ ...common, dispatcher: this.dispatcher, running: () => this.applier.running });
   }

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { parseDocumentText } from '../shared/config/index.js';
 import { AgentId } from '../shared/protocol/index.js';
+import { readTlsFiles, type TlsMaterial } from './control/tls-files.js';
 
 /** Name of the bootstrap file inside the agent's home directory. */
 export const BOOTSTRAP_FILE = 'bootstrap.yaml';
@@ -45,6 +46,12 @@ export const BootstrapDocument = z
     hostname: z.string().min(1).max(255).optional(),
     /** Operator-defined group label of this agent. */
     group: z.string().min(1).max(128).optional(),
+    /** PEM file of the CA(s) Fusion's certificate must chain to (https/wss); default: the system CAs. */
+    ca: z.string().min(1).max(4096).optional(),
+    /** PEM file of the client certificate presented to Fusion (mutual TLS); needs `key`. */
+    cert: z.string().min(1).max(4096).optional(),
+    /** PEM file of the client certificate's private key (unencrypted); needs `cert`. */
+    key: z.string().min(1).max(4096).optional(),
   })
   .strict()
   .superRefine((doc, ctx) => {
@@ -53,6 +60,13 @@ export const BootstrapDocument = z
     }
     if (doc.backoff.cap_ms < doc.backoff.base_ms) {
       ctx.addIssue({ code: 'custom', path: ['backoff', 'cap_ms'], message: 'must be at least backoff.base_ms' });
+    }
+    if ((doc.cert === undefined) !== (doc.key === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [doc.cert === undefined ? 'cert' : 'key'], message: 'cert and key go together (mutual TLS needs both)' });
+    }
+    const tlsKey = (['ca', 'cert', 'key'] as const).find((k) => doc[k] !== undefined);
+    if (tlsKey !== undefined && doc.control_plane_uri !== undefined && !/^(https|wss):/i.test(doc.control_plane_uri)) {
+      ctx.addIssue({ code: 'custom', path: [tlsKey], message: 'needs an https:// or wss:// control_plane_uri' });
     }
   });
 export type BootstrapDocument = z.infer<typeof BootstrapDocument>;
@@ -71,11 +85,17 @@ export interface BootstrapOptions {
   connectTimeoutMs: number;
   hostname?: string;
   group?: string;
+  /** Absolute paths of the TLS files (`ca`, `cert`, `key`), as configured. */
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  /** Contents of those files, read and checked when the options were resolved. Holds a private key: never log it. */
+  tls?: TlsMaterial;
 }
 
-/** Bootstrap options as a program passes them: home and agent id, the rest defaulted. */
+/** Bootstrap options as a program passes them: home and agent id, the rest defaulted (TLS files are read from their paths). */
 export type BootstrapInput = Pick<BootstrapOptions, 'home' | 'agentId'> &
-  Partial<Omit<BootstrapOptions, 'home' | 'agentId' | 'backoff'>> & { backoff?: Partial<BootstrapOptions['backoff']> };
+  Partial<Omit<BootstrapOptions, 'home' | 'agentId' | 'backoff' | 'tls'>> & { backoff?: Partial<BootstrapOptions['backoff']> };
 
 /** Overrides from the command line, in bootstrap.yaml's shape. */
 export type BootstrapOverrides = Partial<Omit<z.input<typeof BootstrapDocument>, 'backoff'>> & {
@@ -132,14 +152,17 @@ export function resolveBootstrapOptions(input: BootstrapInput): BootstrapOptions
     connect_timeout_ms: input.connectTimeoutMs,
     hostname: input.hostname,
     group: input.group,
+    ca: input.caFile,
+    cert: input.certFile,
+    key: input.keyFile,
   });
   if (typeof input.home !== 'string' || input.home.length === 0) throw new BootstrapError('invalid agent options', ['home: required']);
   return validateBootstrap(path.resolve(input.home), doc, 'invalid agent options');
 }
 
-/** The options without secrets, for logs. */
+/** The options without secrets (token, TLS contents), for logs. */
 export function describeBootstrap(options: BootstrapOptions): Record<string, unknown> {
-  const { authToken, ...rest } = options;
+  const { authToken, tls: _tls, ...rest } = options;
   return { ...rest, authToken: authToken === undefined ? undefined : '[redacted]' };
 }
 
@@ -155,6 +178,15 @@ function validateBootstrap(home: string, doc: unknown, context: string): Bootstr
     );
   }
   const d = parsed.data;
+  // Relative TLS paths are relative to the home (command-line flags arrive already absolute).
+  const files = dropUndefined({ ca: d.ca, cert: d.cert, key: d.key });
+  for (const name of ['ca', 'cert', 'key'] as const) if (files[name] !== undefined) files[name] = path.resolve(home, files[name]);
+  let tls: TlsMaterial | undefined;
+  if (Object.keys(files).length > 0) {
+    const read = readTlsFiles(files);
+    if (read.material === undefined) throw new BootstrapError('cannot use the TLS files (ca, cert, key)', read.issues);
+    tls = read.material;
+  }
   return {
     home,
     agentId: d.agent_id,
@@ -166,6 +198,10 @@ function validateBootstrap(home: string, doc: unknown, context: string): Bootstr
     connectTimeoutMs: d.connect_timeout_ms,
     ...(d.hostname !== undefined && { hostname: d.hostname }),
     ...(d.group !== undefined && { group: d.group }),
+    ...(files.ca !== undefined && { caFile: files.ca }),
+    ...(files.cert !== undefined && { certFile: files.cert }),
+    ...(files.key !== undefined && { keyFile: files.key }),
+    ...(tls !== undefined && { tls }),
   };
 }
 

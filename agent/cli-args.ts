@@ -3,6 +3,7 @@
  * flag wins over bootstrap.yaml. Parsing never exits the process: problems
  * come back as a {@link BootstrapError} listing each of them.
  */
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BootstrapError, type BootstrapOverrides } from './bootstrap.js';
 
@@ -33,11 +34,16 @@ Options (each overrides the same key in $FUSTOR_HOME/bootstrap.yaml):
   --backoff-stable-after-ms <n>  uptime that resets the backoff (backoff.stable_after_ms, default 10000)
   --hostname <name>              host name reported to Fusion (hostname)
   --group <name>                 group label (group)
+  --ca <file>                    PEM CA(s) that Fusion's certificate must chain to (ca)
+  --cert <file>                  PEM client certificate for mutual TLS (cert; needs --key)
+  --key <file>                   PEM private key of that certificate (key)
   --log-level <level>            trace|debug|info|warn|error|fatal|silent (default $FUSTOR_LOG_LEVEL or info)
   -h, --help                     show this help
 
 Local config: $FUSTOR_HOME/agent-config/*.yaml. Cached remote config:
-$FUSTOR_HOME/agent-state/config-cache.json. SIGHUP reloads; SIGTERM/SIGINT stop.
+$FUSTOR_HOME/agent-state/config-cache.json. Per-agent credential received at
+enrollment: $FUSTOR_HOME/agent-state/credential.json (mode 0600). Relative TLS
+paths in bootstrap.yaml are relative to the home. SIGHUP reloads; SIGTERM/SIGINT stop.
 `;
 
 const STRING_FLAGS = [
@@ -53,6 +59,9 @@ const STRING_FLAGS = [
   'backoff-stable-after-ms',
   'hostname',
   'group',
+  'ca',
+  'cert',
+  'key',
   'log-level',
 ] as const;
 
@@ -75,6 +84,11 @@ export function parseAgentArgs(argv: readonly string[]): AgentCliArgs {
     const value = values[name];
     return typeof value === 'string' ? value : undefined;
   };
+  /** A file named on the command line is relative to the working directory. */
+  const file = (name: string): string | undefined => {
+    const raw = text(name);
+    return raw === undefined || raw === '' ? raw : path.resolve(raw);
+  };
   const number = (name: string): number | undefined => {
     const raw = text(name);
     if (raw === undefined) return undefined;
@@ -94,6 +108,9 @@ export function parseAgentArgs(argv: readonly string[]): AgentCliArgs {
     connect_timeout_ms: number('connect-timeout-ms'),
     hostname: text('hostname'),
     group: text('group'),
+    ca: file('ca'),
+    cert: file('cert'),
+    key: file('key'),
     backoff: {
       base_ms: number('backoff-base-ms'),
       cap_ms: number('backoff-cap-ms'),

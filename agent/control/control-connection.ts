@@ -16,6 +16,7 @@ import {
 } from '../../shared/protocol/index.js';
 import type { FrameDispatcher } from './frame-dispatcher.js';
 import { HeartbeatWatchdog } from './heartbeat-watchdog.js';
+import { isTlsFailure, type TlsMaterial } from './tls-files.js';
 import type { ConnectionEnd, ControlChannel } from './types.js';
 
 /** Silence longer than this many heartbeat intervals means the server is gone. */
@@ -29,6 +30,8 @@ export interface ControlConnectionOptions {
   agentId: string;
   /** Secret; sent only in the Authorization header. */
   authToken: string;
+  /** CA and client certificate for a wss:// URL. */
+  tls?: TlsMaterial;
   /** Limit for the upgrade, and for `welcome` to arrive after it. */
   connectTimeoutMs: number;
   dispatcher: FrameDispatcher;
@@ -47,6 +50,8 @@ export class ControlConnection implements ControlChannel {
   private session: string | null = null;
   private openedAt = 0;
   private rejectedStatus: number | undefined;
+  private retryAfterMs: number | undefined;
+  private tlsFailure: string | undefined;
   private localReason: string | undefined;
   private closeTimer: NodeJS.Timeout | null = null;
 
@@ -61,6 +66,7 @@ export class ControlConnection implements ControlChannel {
       handshakeTimeout: options.connectTimeoutMs,
       maxPayload: DEFAULT_MAX_FRAME_BYTES,
       perMessageDeflate: false,
+      ...(options.url.startsWith('wss:') && options.tls),
     });
     this.ended = new Promise((resolve) => {
       this.socket.on('close', (code, reason) => {
@@ -70,6 +76,8 @@ export class ControlConnection implements ControlChannel {
           code,
           reason: this.localReason ?? reason.toString('utf8'),
           ...(this.rejectedStatus !== undefined && { rejectedStatus: this.rejectedStatus }),
+          ...(this.retryAfterMs !== undefined && { retryAfterMs: this.retryAfterMs }),
+          ...(this.tlsFailure !== undefined && { tlsFailure: this.tlsFailure }),
           opened: this.openedAt > 0,
           uptimeMs: this.openedAt > 0 ? Date.now() - this.openedAt : 0,
         });
@@ -77,11 +85,18 @@ export class ControlConnection implements ControlChannel {
     });
     this.socket.on('unexpected-response', (_request, response) => {
       this.rejectedStatus = response.statusCode;
+      this.retryAfterMs = retryAfterMs(response.headers['retry-after']);
       this.localReason = `upgrade refused with HTTP ${response.statusCode}`;
       response.resume();
       this.socket.terminate();
     });
-    this.socket.on('error', (err) => this.options.logger.debug({ err: err.message }, 'control socket error'));
+    this.socket.on('error', (err) => {
+      this.options.logger.debug({ err: err.message }, 'control socket error');
+      if (this.openedAt === 0) {
+        this.localReason ??= err.message;
+        if (isTlsFailure(err)) this.tlsFailure ??= err.message;
+      }
+    });
     this.socket.on('open', () => this.opened());
     this.socket.on('message', (data, isBinary) => {
       this.watchdog.touch();
@@ -150,4 +165,10 @@ export class ControlConnection implements ControlChannel {
       this.terminate('hello failed');
     }
   }
+}
+
+/** A Retry-After header in seconds (the only form Fusion sends), as ms. */
+function retryAfterMs(header: string | string[] | undefined): number | undefined {
+  const seconds = Number(Array.isArray(header) ? header[0] : header);
+  return header !== undefined && Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds, 3600) * 1000 : undefined;
 }

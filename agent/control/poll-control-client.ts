@@ -4,14 +4,18 @@
  * not poll in step) with the signature it runs. 304 means current, 404 means
  * Fusion holds no config for this agent, 200 brings the desired document,
  * which is applied like a pushed one. A config that failed is not retried
- * until Fusion's desired signature changes.
+ * until Fusion's desired signature changes. Requests carry the agent's
+ * current token and TLS material (see {@link ControlPlaneHttp}).
  */
 import { z } from 'zod';
 import type { Logger } from '../../shared/logger.js';
-import { AGENT_ID_HEADER, ConfigDocument, Signature } from '../../shared/protocol/index.js';
+import { ConfigDocument, Signature } from '../../shared/protocol/index.js';
 import type { BootstrapOptions } from '../bootstrap.js';
 import { ApplierClosedError, type ConfigApplier } from '../config/config-applier.js';
+import { CredentialStore } from '../credentials/credential-store.js';
+import { ControlPlaneHttp, EnrollmentRequiredError } from './control-plane-http.js';
 import { controlPullUrl } from './endpoints.js';
+import type { HttpResponse } from './http-client.js';
 import { applyRemoteConfig } from './remote-config.js';
 import { Sleeper } from './sleeper.js';
 import type { ControlClient, ControlClientEvents } from './types.js';
@@ -29,6 +33,8 @@ export interface PollControlClientOptions {
   applier: ConfigApplier;
   logger: Logger;
   events?: ControlClientEvents;
+  /** The agent's credential; defaults to a store in the bootstrap home. */
+  credentials?: CredentialStore;
   /** Random source in [0, 1) for the jitter; swappable for tests. */
   random?: () => number;
 }
@@ -36,6 +42,7 @@ export interface PollControlClientOptions {
 export class PollControlClient implements ControlClient {
   private readonly sleeper = new Sleeper();
   private readonly abort = new AbortController();
+  private readonly http: ControlPlaneHttp;
   private loop: Promise<void> | null = null;
   private stopped = false;
   private reachable = false;
@@ -43,7 +50,11 @@ export class PollControlClient implements ControlClient {
   private failedSignature: string | null = null;
 
   constructor(private readonly options: PollControlClientOptions) {
-    if (!options.bootstrap.controlPlaneUri || !options.bootstrap.authToken) throw new Error('the poll transport needs control_plane_uri and auth_token');
+    const { bootstrap, logger } = options;
+    if (!bootstrap.controlPlaneUri || !bootstrap.authToken) throw new Error('the poll transport needs control_plane_uri and auth_token');
+    const credentials =
+      options.credentials ?? new CredentialStore({ home: bootstrap.home, agentId: bootstrap.agentId, bootstrapToken: bootstrap.authToken, logger });
+    this.http = new ControlPlaneHttp({ bootstrap, credentials });
   }
 
   get connected(): boolean {
@@ -78,14 +89,12 @@ export class PollControlClient implements ControlClient {
   async pollOnce(): Promise<void> {
     const { bootstrap, applier, logger } = this.options;
     const url = controlPullUrl(bootstrap.controlPlaneUri as string, bootstrap.agentId, applier.running.signature);
-    let response: Response;
+    let response: HttpResponse;
     try {
-      response = await fetch(url, {
-        headers: { Authorization: `Bearer ${bootstrap.authToken}`, [AGENT_ID_HEADER]: bootstrap.agentId, Accept: 'application/json' },
-        signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(bootstrap.connectTimeoutMs)]),
-      });
+      response = await this.http.get(url, { headers: { Accept: 'application/json' }, signal: this.abort.signal });
     } catch (err) {
-      if (!this.stopped) logger.info({ err: (err as Error).message }, 'cannot reach Fusion to poll for config');
+      if (err instanceof EnrollmentRequiredError) logger.error(err.message);
+      else if (!this.stopped) logger.info({ err: (err as Error).message }, 'cannot reach Fusion to poll for config');
       this.setReachable(false);
       return;
     }
@@ -93,12 +102,10 @@ export class PollControlClient implements ControlClient {
       await this.handle(response);
     } catch (err) {
       if (!this.stopped) logger.warn({ err: (err as Error).message }, 'poll failed');
-    } finally {
-      if (!response.bodyUsed) await response.body?.cancel().catch(() => undefined);
     }
   }
 
-  private async handle(response: Response): Promise<void> {
+  private async handle(response: HttpResponse): Promise<void> {
     const { logger } = this.options;
     if (response.status === 304) {
       this.setReachable(true);
@@ -120,7 +127,7 @@ export class PollControlClient implements ControlClient {
       return;
     }
     this.setReachable(true);
-    const parsed = PullResponse.safeParse(await response.json());
+    const parsed = PullResponse.safeParse(JSON.parse(response.body.toString('utf8')));
     if (!parsed.success) {
       logger.warn({ problems: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, 'malformed answer from the pull endpoint');
       return;

@@ -20,6 +20,10 @@ export interface ConnectionEnd {
   reason: string;
   /** HTTP status when Fusion refused the upgrade (e.g. 401). */
   rejectedStatus?: number;
+  /** Fusion's Retry-After on a refused upgrade (e.g. 429 after too many failed authentications), in ms. */
+  retryAfterMs?: number;
+  /** The TLS handshake failed (untrusted or mismatched certificate, client certificate refused): the error. */
+  tlsFailure?: string;
   /** Whether the socket opened at all. */
   opened: boolean;
   /** How long it stayed open, in ms (0 if it never opened). */

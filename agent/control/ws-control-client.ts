@@ -6,6 +6,11 @@
  * after a refusal that retrying cannot fix (bad token, revoked, unsupported
  * version) it logs an error and retries at the longest backoff.
  *
+ * Each dial presents the agent's current token ({@link CredentialStore}): a
+ * credential in `welcome` is stored, and a revocation (close 4002, or a 401
+ * to the stored credential) deletes it; while no token may be presented the
+ * client waits at its longest backoff instead of dialling.
+ *
  * The client handles the session frames (`welcome`, `reconnect`, `error`);
  * everything else goes to handlers registered on the dispatcher.
  */
@@ -14,6 +19,7 @@ import type { Logger } from '../../shared/logger.js';
 import { CloseCode, errorCodeForClose, FATAL_CLOSE_CODES, type AgentToFusionFrame } from '../../shared/protocol/index.js';
 import type { BootstrapOptions } from '../bootstrap.js';
 import type { RunningConfig } from '../config/config-applier.js';
+import { CredentialStore, type PresentedToken } from '../credentials/credential-store.js';
 import { ControlConnection } from './control-connection.js';
 import { controlSocketUrl } from './endpoints.js';
 import type { FrameDispatcher } from './frame-dispatcher.js';
@@ -32,6 +38,8 @@ export interface WsControlClientOptions {
   running: () => RunningConfig;
   logger: Logger;
   events?: ControlClientEvents;
+  /** The agent's credential; defaults to a store in the bootstrap home. */
+  credentials?: CredentialStore;
   /** Swappable reconnect policy (tests count its calls); defaults to the bootstrap backoff. */
   backoff?: Backoff;
 }
@@ -40,6 +48,7 @@ export class WsControlClient implements ControlClient {
   private readonly backoff: Backoff;
   private readonly sleeper = new Sleeper();
   private readonly url: string;
+  private readonly credentials: CredentialStore;
   private connection: ControlConnection | null = null;
   private loop: Promise<void> | null = null;
   private stopped = false;
@@ -51,11 +60,17 @@ export class WsControlClient implements ControlClient {
     if (!bootstrap.controlPlaneUri || !bootstrap.authToken) throw new Error('the WebSocket transport needs control_plane_uri and auth_token');
     this.url = controlSocketUrl(bootstrap.controlPlaneUri);
     this.backoff = options.backoff ?? new Backoff({ baseMs: bootstrap.backoff.baseMs, capMs: bootstrap.backoff.capMs });
+    this.credentials =
+      options.credentials ??
+      new CredentialStore({ home: bootstrap.home, agentId: bootstrap.agentId, bootstrapToken: bootstrap.authToken, logger: options.logger });
     options.dispatcher
       .on('welcome', (frame) => {
+        const { credential, ...session } = frame;
         this.connection?.welcomed(frame.session_id, frame.heartbeat_interval_ms);
         this.options.logger.info({ sessionId: frame.session_id, heartbeatMs: frame.heartbeat_interval_ms }, 'control session established');
-        this.options.events?.welcome?.(frame);
+        // Listeners never see the credential, so none can log it.
+        this.options.events?.welcome?.(session);
+        return credential === undefined ? undefined : this.credentials.enrolled(credential);
       })
       .on('reconnect', (frame) => {
         this.retryHintMs = frame.retry_after_ms;
@@ -93,22 +108,35 @@ export class WsControlClient implements ControlClient {
   }
 
   private async runUntilStopped(): Promise<void> {
+    const { logger, bootstrap } = this.options;
     while (!this.stopped) {
-      const end = await this.runOneCycle();
+      const presented = await this.credentials.current();
       if (this.stopped) break;
-      const delayMs = this.nextDelay(end);
-      this.options.logger.info({ delayMs, attempt: this.backoff.attempts }, 'reconnecting to Fusion after a backoff');
+      if (presented === null) {
+        logger.error(
+          { delayMs: bootstrap.backoff.capMs },
+          'this agent was revoked and its auth_token is the enrollment token it was revoked under; waiting for a new enrollment token (restart the agent with it)',
+        );
+        await this.sleeper.sleep(bootstrap.backoff.capMs);
+        continue;
+      }
+      const end = await this.runOneCycle(presented);
+      if (this.stopped) break;
+      const revoked = await this.credentials.refused(presented, { closeCode: end.code, ...(end.rejectedStatus !== undefined && { status: end.rejectedStatus }) });
+      const delayMs = this.nextDelay(end, revoked);
+      logger.info({ delayMs, attempt: this.backoff.attempts }, 'reconnecting to Fusion after a backoff');
       await this.sleeper.sleep(delayMs);
     }
   }
 
-  /** Dials once and serves the connection until it ends. */
-  private async runOneCycle(): Promise<ConnectionEnd> {
+  /** Dials once with `presented` and serves the connection until it ends. */
+  private async runOneCycle(presented: PresentedToken): Promise<ConnectionEnd> {
     const { bootstrap, logger } = this.options;
     const connection = new ControlConnection({
       url: this.url,
       agentId: bootstrap.agentId,
-      authToken: bootstrap.authToken as string,
+      authToken: presented.token,
+      ...(bootstrap.tls && { tls: bootstrap.tls }),
       connectTimeoutMs: bootstrap.connectTimeoutMs,
       dispatcher: this.options.dispatcher,
       logger,
@@ -125,20 +153,21 @@ export class WsControlClient implements ControlClient {
     return end;
   }
 
-  /** The wait before the next dial, by how the last connection ended. */
-  private nextDelay(end: ConnectionEnd): number {
+  /** The wait before the next dial, by how the last connection ended (`revoked`: the credential store already said so). */
+  private nextDelay(end: ConnectionEnd, revoked: boolean): number {
     const { logger, bootstrap } = this.options;
     if (end.opened && end.uptimeMs >= bootstrap.backoff.stableAfterMs) this.backoff.reset();
-    const hintMs = this.retryHintMs;
+    const hintMs = Math.max(this.retryHintMs, end.retryAfterMs ?? 0);
     this.retryHintMs = 0;
-    const fatal = (end.rejectedStatus !== undefined && FATAL_UPGRADE_STATUSES.has(end.rejectedStatus)) || FATAL_CLOSE_CODES.has(end.code);
+    const fatal = revoked || (end.rejectedStatus !== undefined && FATAL_UPGRADE_STATUSES.has(end.rejectedStatus)) || FATAL_CLOSE_CODES.has(end.code);
     const details = { code: end.code, errorCode: errorCodeForClose(end.code), reason: end.reason, status: end.rejectedStatus, uptimeMs: end.uptimeMs };
     if (fatal) {
-      logger.error(details, 'Fusion refused this agent; check its agent id and auth token (retrying at the longest backoff)');
+      if (!revoked) logger.error(details, 'Fusion refused this agent; check its agent id and auth token (retrying at the longest backoff)');
       this.backoff.next();
       return Math.max(bootstrap.backoff.capMs, hintMs);
     }
     if (end.code === CloseCode.Replaced) logger.warn(details, 'another connection with this agent id replaced this one');
+    else if (end.tlsFailure !== undefined) logger.warn({ ...details, tlsError: end.tlsFailure }, 'TLS handshake with Fusion failed; check the ca, cert and key options');
     else logger.info(details, end.opened ? 'disconnected from Fusion' : 'cannot reach Fusion');
     return this.backoff.next(hintMs);
   }
