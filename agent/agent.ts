@@ -32,12 +32,19 @@ import { CommandJournal } from './commands/command-journal.js';
 import { CommandRunner } from './commands/command-runner.js';
 import type { CommandContext } from './commands/command-handlers.js';
 import type { PipeChange, PipeRuntime } from './runtime/types.js';
+import { agentVersion } from './agent-version.js';
+import type { LauncherLink } from './launcher/launcher-link.js';
+import { UpgradeCompletion } from './upgrade/upgrade-completion.js';
+import { createUpgrader } from './upgrade/upgrader.js';
+import { fetchPackageGetter } from './upgrade/package-download.js';
 
 export interface AgentOptions extends BootstrapInput {
   /** Defaults to a `fustor-agent` logger whose level follows the config's `logging.level`. */
   logger?: Logger;
   /** Builds the pipe runtime; defaults to the real one. */
   runtime?: (options: { agentId: string; logger: Logger }) => PipeRuntime;
+  /** The launcher that runs this process; with it the agent can upgrade itself (the `upgrade` command). */
+  launcher?: LauncherLink;
 }
 
 /** A read-only view of the agent's state. */
@@ -83,8 +90,10 @@ export class Agent extends EventEmitter<AgentEvents> {
   private cancelStartupWait: (() => void) | null = null;
   private readonly journal: CommandJournal;
   private unsubscribeStatus: (() => void) | null = null;
-  /** Installs a package and restarts (set by the launcher that supervises the agent). */
+  /** Installs a package and restarts; set when the agent runs under the launcher. */
   upgrader: CommandContext['upgrade'] | undefined;
+  /** Reports the outcome of an upgrade that restarted the agent. */
+  private readonly upgrades: UpgradeCompletion;
 
   /** Throws a BootstrapError when the options are invalid. */
   constructor(options: AgentOptions) {
@@ -109,13 +118,34 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.dispatcher.on('config', createConfigFrameHandler({ applier: this.applier, agentId, logger: this.logger }));
     this.journal = new CommandJournal(this.options.home, this.logger);
     const runner = new CommandRunner(this.journal, this.commandContext(), this.logger);
-    this.dispatcher.on('command', (frame, channel) => runner.onCommand(frame, channel));
+    this.upgrades = new UpgradeCompletion({
+      home: this.options.home,
+      version: agentVersion(),
+      journal: this.journal,
+      launcher: options.launcher,
+      send: (frame) => this.client?.send(frame) ?? false,
+      logger: this.logger,
+    });
+    if (options.launcher) {
+      this.upgrader = createUpgrader({
+        home: this.options.home,
+        controlPlaneUri: this.options.controlPlaneUri,
+        get: fetchPackageGetter(agentId, () => this.options.authToken ?? ''),
+        runningVersion: agentVersion(),
+        launcher: options.launcher,
+        logger: this.logger,
+      });
+    }
+    this.dispatcher.on('command', (frame, channel) => this.upgrades.gate(frame, () => runner.onCommand(frame, channel)));
     this.dispatcher.on('command_cancel', (frame) => runner.onCancel(frame));
     const withStatus = this.runtime as Partial<AgentPipeRuntime>;
     if (typeof withStatus.onStatus === 'function') {
       this.unsubscribeStatus = withStatus.onStatus((pipes) => this.client?.send({ type: 'status', pipes }));
     }
-    this.on('welcome', () => this.client?.send({ type: 'status', pipes: this.runtime.status() }));
+    this.on('welcome', () => {
+      this.client?.send({ type: 'status', pipes: this.runtime.status() });
+      this.upgrades.onWelcome();
+    });
   }
 
   /** What command handlers may use: reload, the running config, scans, upgrades and the live connection. */
@@ -151,6 +181,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.state = 'running';
     this.logger.info(describeBootstrap(this.options), 'agent starting');
     await this.journal.load();
+    await this.upgrades.prepare();
     if (!this.options.controlPlaneUri) {
       await this.applyFallback();
       return;

@@ -1,0 +1,188 @@
+/**
+ * A small reader and writer of gzipped ustar archives (what `npm pack` and
+ * `tar -czf` produce), enough for agent packages: regular files and
+ * directories only. The reader refuses anything that could write outside the
+ * directory it is unpacked into (absolute paths, `..`, links, devices), so an
+ * archive can be unpacked by joining its paths under a target directory.
+ */
+import { gunzipSync, gzipSync } from 'node:zlib';
+
+/** One member of an archive. `path` is relative, "/"-separated, without "." or ".." parts. */
+export type TarEntry =
+  | { type: 'file'; path: string; mode: number; data: Buffer }
+  | { type: 'dir'; path: string; mode: number };
+
+/** An archive that cannot be read or contains a member that is not allowed. */
+export class TarError extends Error {
+  readonly code = 'invalid_archive';
+  constructor(message: string) {
+    super(message);
+    this.name = 'TarError';
+  }
+}
+
+export interface TarLimits {
+  /** Largest unpacked size in bytes (default 512 MiB). */
+  maxBytes?: number;
+  /** Most members (default 10,000). */
+  maxEntries?: number;
+}
+
+const BLOCK = 512;
+
+/** Reads a gzipped tar archive. Throws {@link TarError} on anything malformed or not allowed. */
+export function readTarGz(archive: Buffer, limits: TarLimits = {}): TarEntry[] {
+  const maxBytes = limits.maxBytes ?? 512 * 1024 * 1024;
+  let tar: Buffer;
+  try {
+    tar = gunzipSync(archive, { maxOutputLength: maxBytes + BLOCK * 1024 });
+  } catch (err) {
+    throw new TarError(`not a gzip archive or larger than allowed: ${(err as Error).message}`);
+  }
+  return readTar(tar, limits.maxEntries ?? 10_000);
+}
+
+function readTar(tar: Buffer, maxEntries: number): TarEntry[] {
+  const entries: TarEntry[] = [];
+  let offset = 0;
+  let longName: string | undefined;
+  while (offset + BLOCK <= tar.length) {
+    const header = tar.subarray(offset, offset + BLOCK);
+    if (header.every((byte) => byte === 0)) break;
+    verifyChecksum(header, offset);
+    const size = octal(header, 124, 12, 'size');
+    const typeFlag = String.fromCharCode(header[156] ?? 0);
+    const dataStart = offset + BLOCK;
+    if (dataStart + size > tar.length) throw new TarError(`member at byte ${offset} is truncated`);
+    const data = tar.subarray(dataStart, dataStart + size);
+    offset = dataStart + Math.ceil(size / BLOCK) * BLOCK;
+    if (typeFlag === 'x') {
+      longName = paxPath(data) ?? longName;
+      continue;
+    }
+    if (typeFlag === 'L') {
+      longName = data.toString('utf8').replace(/\0+$/, '');
+      continue;
+    }
+    if (typeFlag === 'g') continue;
+    const name = longName ?? headerName(header);
+    longName = undefined;
+    const mode = octal(header, 100, 8, 'mode') & 0o777;
+    if (entries.length >= maxEntries) throw new TarError(`more than ${maxEntries} members`);
+    if (typeFlag === '0' || typeFlag === '\0' || typeFlag === '7') {
+      entries.push({ type: 'file', path: safePath(name), mode, data: Buffer.from(data) });
+    } else if (typeFlag === '5') {
+      const path = safePath(name.replace(/\/+$/, ''));
+      entries.push({ type: 'dir', path, mode });
+    } else {
+      throw new TarError(`member "${name}" is a ${describeType(typeFlag)}; only files and directories are allowed`);
+    }
+  }
+  return entries;
+}
+
+/** Writes a gzipped ustar archive. Modification times are fixed, so the same entries give the same bytes. */
+export function writeTarGz(entries: readonly TarEntry[], mtimeSeconds = 0): Buffer {
+  const blocks: Buffer[] = [];
+  for (const entry of entries) {
+    const path = safePath(entry.path);
+    const name = entry.type === 'dir' ? `${path}/` : path;
+    const data = entry.type === 'file' ? entry.data : Buffer.alloc(0);
+    blocks.push(header(name, entry.mode, data.length, entry.type === 'dir' ? '5' : '0', mtimeSeconds));
+    if (data.length > 0) {
+      blocks.push(data);
+      const pad = (BLOCK - (data.length % BLOCK)) % BLOCK;
+      if (pad > 0) blocks.push(Buffer.alloc(pad));
+    }
+  }
+  blocks.push(Buffer.alloc(BLOCK * 2));
+  return gzipSync(Buffer.concat(blocks), { level: 9 });
+}
+
+function header(name: string, mode: number, size: number, typeFlag: string, mtime: number): Buffer {
+  const block = Buffer.alloc(BLOCK);
+  const bytes = Buffer.from(name, 'utf8');
+  if (bytes.length <= 100) bytes.copy(block, 0);
+  else {
+    // ustar splits a long name at a "/" into prefix (155 bytes) and name (100 bytes).
+    const cut = name.lastIndexOf('/', 155);
+    const prefix = Buffer.from(name.slice(0, cut), 'utf8');
+    const rest = Buffer.from(name.slice(cut + 1), 'utf8');
+    if (cut <= 0 || prefix.length > 155 || rest.length > 100) throw new TarError(`path too long for ustar: ${name}`);
+    rest.copy(block, 0);
+    prefix.copy(block, 345);
+  }
+  writeOctal(block, 100, 8, mode & 0o777);
+  writeOctal(block, 108, 8, 0);
+  writeOctal(block, 116, 8, 0);
+  writeOctal(block, 124, 12, size);
+  writeOctal(block, 136, 12, mtime);
+  block.fill(0x20, 148, 156);
+  block.write(typeFlag, 156, 'latin1');
+  block.write('ustar\x0000', 257, 'latin1');
+  const sum = block.reduce((total, byte) => total + byte, 0);
+  block.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+  return block;
+}
+
+function writeOctal(block: Buffer, at: number, length: number, value: number): void {
+  block.write(`${value.toString(8).padStart(length - 1, '0')}\0`, at, 'latin1');
+}
+
+function verifyChecksum(header: Buffer, offset: number): void {
+  const stored = octal(header, 148, 8, 'checksum');
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : (header[i] ?? 0);
+  if (sum !== stored) throw new TarError(`bad header checksum at byte ${offset}`);
+}
+
+function octal(block: Buffer, at: number, length: number, field: string): number {
+  const text = block.toString('latin1', at, at + length).replace(/[\0 ]+$/, '').trim();
+  if (text === '') return 0;
+  if (!/^[0-7]+$/.test(text)) throw new TarError(`header field ${field} is not an octal number`);
+  return parseInt(text, 8);
+}
+
+function headerName(block: Buffer): string {
+  const name = cString(block, 0, 100);
+  const magic = block.toString('latin1', 257, 262);
+  const prefix = magic === 'ustar' ? cString(block, 345, 155) : '';
+  return prefix ? `${prefix}/${name}` : name;
+}
+
+function cString(block: Buffer, at: number, length: number): string {
+  const slice = block.subarray(at, at + length);
+  const end = slice.indexOf(0);
+  return slice.subarray(0, end === -1 ? length : end).toString('utf8');
+}
+
+/** The `path` record of a pax extended header, if it has one. */
+function paxPath(data: Buffer): string | undefined {
+  let found: string | undefined;
+  let offset = 0;
+  while (offset < data.length) {
+    const space = data.indexOf(0x20, offset);
+    if (space === -1) break;
+    const length = Number(data.toString('latin1', offset, space));
+    if (!Number.isInteger(length) || length <= 0) throw new TarError('malformed pax header');
+    const record = data.toString('utf8', space + 1, offset + length - 1);
+    const eq = record.indexOf('=');
+    if (eq > 0 && record.slice(0, eq) === 'path') found = record.slice(eq + 1);
+    offset += length;
+  }
+  return found;
+}
+
+/** Normalises a member path and refuses one that could leave the unpack directory. */
+function safePath(name: string): string {
+  const parts = name.split('/').filter((part) => part !== '' && part !== '.');
+  if (name.startsWith('/') || name.includes('\\') || name.includes('\0') || parts.length === 0 || parts.includes('..')) {
+    throw new TarError(`member path "${name}" is not allowed`);
+  }
+  return parts.join('/');
+}
+
+function describeType(flag: string): string {
+  const names: Record<string, string> = { '1': 'hard link', '2': 'symbolic link', '3': 'character device', '4': 'block device', '6': 'FIFO' };
+  return names[flag] ?? `member of type "${flag}"`;
+}
