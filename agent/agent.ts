@@ -36,7 +36,6 @@ import { agentVersion } from './agent-version.js';
 import type { LauncherLink } from './launcher/launcher-link.js';
 import { UpgradeCompletion } from './upgrade/upgrade-completion.js';
 import { createUpgrader } from './upgrade/upgrader.js';
-import { fetchPackageGetter } from './upgrade/package-download.js';
 
 export interface AgentOptions extends BootstrapInput {
   /** Defaults to a `fustor-agent` logger whose level follows the config's `logging.level`. */
@@ -130,7 +129,8 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.upgrader = createUpgrader({
         home: this.options.home,
         controlPlaneUri: this.options.controlPlaneUri,
-        get: fetchPackageGetter(agentId, () => this.options.authToken ?? ''),
+        // Downloads present the agent's current token and its TLS settings, like every control-plane request.
+        get: (url, limits) => (this.controlPlane ? this.controlPlane.get(url, limits) : Promise.reject(new Error('no control plane configured'))),
         runningVersion: agentVersion(),
         launcher: options.launcher,
         logger: this.logger,

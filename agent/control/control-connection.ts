@@ -93,8 +93,8 @@ export class ControlConnection implements ControlChannel {
     this.socket.on('error', (err) => {
       this.options.logger.debug({ err: err.message }, 'control socket error');
       if (this.openedAt === 0) {
-        this.localReason ??= err.message;
-        if (isTlsFailure(err)) this.tlsFailure ??= err.message;
+        this.localReason ??= err.message.trim();
+        if (isTlsFailure(err)) this.tlsFailure ??= err.message.trim();
       }
     });
     this.socket.on('open', () => this.opened());
