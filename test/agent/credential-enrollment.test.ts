@@ -121,6 +121,29 @@ describe('agent credential from enrollment', () => {
     expect(peer.upgrades.map((u) => u.authorization)).to.deep.equal(['Bearer a-credential-fusion-forgot']);
   });
 
+  it('waits out the Retry-After of an upgrade refused for too many failed authentications', async () => {
+    const attempts: number[] = [];
+    const server = http.createServer((_req, res) => res.writeHead(404).end());
+    server.on('upgrade', (_req, socket) => {
+      attempts.push(Date.now());
+      socket.end('HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      agent = fastAgent(home.path, { controlPlaneUri: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, authToken: 'enroll-token' });
+      await agent.start();
+      await eventually(() => attempts.length >= 2, { timeoutMs: 5_000 });
+      // Without the hint the fast backoff (cap 100 ms) would redial at once.
+      expect(attempts[1]! - attempts[0]!).to.be.at.least(1_000);
+      expect(await exists(path.join(home.path, 'agent-state', 'revoked-enrollment.json'))).to.equal(false);
+    } finally {
+      await agent?.stop();
+      agent = undefined;
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
   it('polls with the stored credential, and a 401 to it revokes it', async () => {
     await preEnroll('enroll-token', CREDENTIAL);
     const seen: Array<string | undefined> = [];
