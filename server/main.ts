@@ -16,7 +16,9 @@ const USAGE = `Usage: fusion [--host 127.0.0.1] [--port 8102] [--home ~/.fustor]
 
 Environment: FUSION_HOST, FUSION_PORT, FUSTOR_HOME, FUSION_ADMIN_TOKEN,
 FUSION_ENROLLMENT_TOKEN, FUSTOR_LOG_LEVEL (info), FUSION_TLS_CERT, FUSION_TLS_KEY,
-FUSION_TLS_CA (a CA makes client certificates required: mutual TLS).`;
+FUSION_TLS_CA (a CA makes client certificates required: mutual TLS),
+FUSION_HEARTBEAT_MS (agent ping interval, default 15000), FUSION_SHUTDOWN_RETRY_MS
+(reconnect delay hinted to agents at shutdown, default 1000).`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -44,6 +46,8 @@ async function main(): Promise<void> {
     port,
     ...(process.env.FUSION_ADMIN_TOKEN ? { adminToken: process.env.FUSION_ADMIN_TOKEN } : {}),
     ...(process.env.FUSION_ENROLLMENT_TOKEN ? { enrollmentToken: process.env.FUSION_ENROLLMENT_TOKEN } : {}),
+    ...msFromEnv('FUSION_HEARTBEAT_MS', 'heartbeatIntervalMs'),
+    ...msFromEnv('FUSION_SHUTDOWN_RETRY_MS', 'shutdownRetryAfterMs'),
     ...tlsOptions(values),
   });
   const { url } = await server.start();
@@ -79,6 +83,16 @@ function exitAfterFlush(server: FusionServer, code: number): void {
   process.exitCode = code;
   server.log.flush(() => process.exit(code));
   setTimeout(() => process.exit(code), 2000).unref();
+}
+
+/** A duration option from an environment variable (whole milliseconds); absent when the variable is unset. */
+function msFromEnv<K extends 'heartbeatIntervalMs' | 'shutdownRetryAfterMs'>(name: string, option: K): Partial<Pick<FusionOptions, K>> {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return {};
+  const ms = Number(raw);
+  const min = option === 'heartbeatIntervalMs' ? 1 : 0;
+  if (!Number.isInteger(ms) || ms < min) throw new Error(`${name} must be a whole number of milliseconds (at least ${min}): ${raw}`);
+  return { [option]: ms } as Partial<Pick<FusionOptions, K>>;
 }
 
 /** HTTPS/WSS from --tls-cert and --tls-key (FUSION_TLS_CERT, FUSION_TLS_KEY), mTLS with --tls-ca (FUSION_TLS_CA). */
