@@ -25,6 +25,7 @@ import { AuditStore } from './audit/audit-store.js';
 import { Authenticator } from './auth/authenticator.js';
 import type { FailedAuthLimits } from './auth/failed-auth-limiter.js';
 import { securityRoutes } from './auth/security-routes.js';
+import { createGroups, type Groups } from './groups/index.js';
 
 export interface FusionOptions {
   /** Fusion's state directory (`FUSTOR_HOME`): fusion.db, fusion.yaml. */
@@ -64,6 +65,7 @@ interface Running {
   commands: CommandService;
   bus: EventBus;
   fusionConfig: FusionConfigService;
+  groups: Groups;
   url: string;
 }
 
@@ -131,6 +133,9 @@ export class FusionServer {
           commands.deliverPending(conn);
         },
       });
+      // Groups handle an agent's hello before the config channel answers it (a prepended listener).
+      const groups = createGroups({ db, tokens, service, agents, gateway, log: this.log });
+      groups.engine.on('progress', (progress) => bus.publish('rollout.progress', { ...progress }));
       const dataPlane = await createDataPlane({ home: o.home, logger: this.log });
       if (dataPlane.generatedApiKey) this.initialSecrets.dataApiKey = dataPlane.generatedApiKey;
       connectSessionEvents(bus, dataPlane.sessions);
@@ -147,6 +152,7 @@ export class FusionServer {
         mounts: [
           ['/api/v1/management', securityRoutes({ tokens, gateway, audit })],
           ['/api/v1/management', commandRoutes({ tokens, commands, store, reports, agents, gateway })],
+          ['/api/v1/management', groups.router],
           ['/api/v1/pipe', dataPlane.ingestRouter],
           ['/api/v1/views', dataPlane.viewsRouter],
           [
@@ -170,7 +176,7 @@ export class FusionServer {
       const address = http.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       const url = `${o.tls ? 'https' : 'http'}://${host}:${address.port}`;
-      this.running = { db, http, gateway, dataPlane, commands, bus, fusionConfig, url };
+      this.running = { db, http, gateway, dataPlane, commands, bus, fusionConfig, groups, url };
       this.log.info({ url, home: o.home }, 'Fusion listening');
       return { url };
     } catch (err) {
@@ -195,6 +201,7 @@ export class FusionServer {
     await running.gateway.shutdown(this.options.shutdownRetryAfterMs ?? 1000);
     running.dataPlane.stop();
     running.commands.stop();
+    running.groups.stop();
     running.bus.close();
     running.http.closeAllConnections();
     await new Promise<void>((resolve) => running.http.close(() => resolve()));

@@ -8,9 +8,11 @@ export const AGENT_CAPABILITIES: readonly string[] = ['patch', 'config_request']
 
 /**
  * The first frame of every connection. It carries the signature of the config
- * the agent runs, so Fusion sends nothing, a patch, or the full document.
+ * the agent runs, so Fusion sends nothing, a patch, or the full document; and
+ * the bootstrap's `group`, so Fusion can put a new agent in its group before
+ * it decides what config to send.
  */
-export function buildHello(agentId: string, running: RunningConfig, hostname?: string): HelloFrame {
+export function buildHello(agentId: string, running: RunningConfig, hostname?: string, group?: string): HelloFrame {
   return {
     type: 'hello',
     protocol_version: PROTOCOL_VERSION,
@@ -19,5 +21,6 @@ export function buildHello(agentId: string, running: RunningConfig, hostname?: s
     hostname: (hostname ?? os.hostname()).slice(0, 255),
     capabilities: [...AGENT_CAPABILITIES],
     config: { signature: running.signature, revision: running.revision, source: running.source },
+    ...(group !== undefined && { group }),
   };
 }

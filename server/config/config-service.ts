@@ -22,17 +22,35 @@ export interface SaveInput {
   ifMatch?: string | undefined;
 }
 
+/** A validated, normalised document to store as an agent's next revision (see {@link ConfigService.saveMany}). */
+export interface RenderedConfig {
+  agentId: string;
+  /** Normalised document (what validateConfig returned). */
+  document: Record<string, unknown>;
+  /** configSignature(document). */
+  signature: string;
+  author: string;
+}
+
 /**
  * Saving and reading desired agent configs. A save validates fully (parse,
  * schema, references, drivers) before anything is stored; a stored change is
  * announced with `desired_changed` so the gateway can push it.
  */
 export class ConfigService extends EventEmitter<{ desired_changed: [agentId: string, desired: DesiredConfig] }> {
+  /** The group whose template renders an agent's config, if any. */
+  private groupOf: (agentId: string) => string | undefined = () => undefined;
+
   constructor(
     private readonly configs: ConfigStore,
     private readonly agents: AgentStore,
   ) {
     super();
+  }
+
+  /** Agents in a group get their config from the group: a direct save is refused with 409 `agent_in_group`. */
+  setGroupLookup(lookup: (agentId: string) => string | undefined): void {
+    this.groupOf = lookup;
   }
 
   desired(agentId: string): DesiredConfig | undefined {
@@ -42,6 +60,12 @@ export class ConfigService extends EventEmitter<{ desired_changed: [agentId: str
 
   /** Validates and stores a new revision; throws HttpError 400 (every issue listed) or 412 (stale If-Match). */
   save(input: SaveInput): ConfigRevisionWithDocument {
+    const group = this.groupOf(input.agentId);
+    if (group !== undefined) {
+      throw new HttpError(409, 'agent_in_group', `agent ${input.agentId} gets its config from group "${group}"; set its override or variables in the group instead`, {
+        group,
+      });
+    }
     let value: unknown = input.document;
     if (input.text !== undefined) {
       const parsed = parseDocumentText(input.text, input.format);
@@ -70,6 +94,33 @@ export class ConfigService extends EventEmitter<{ desired_changed: [agentId: str
     const { revision, signature } = result.revision;
     this.emit('desired_changed', input.agentId, { revision, signature, document });
     return result.revision;
+  }
+
+  /**
+   * Stores already validated documents as the next revision of each agent, in
+   * one transaction together with `alongside` (the caller's own writes), then
+   * announces each with `desired_changed` so connected agents get it at once.
+   * Used by group templates, which render one document per member.
+   */
+  saveMany(entries: readonly RenderedConfig[], alongside?: () => void): ConfigRevisionWithDocument[] {
+    const saved = this.configs.saveMany(
+      entries.map((e) => ({ ...e, format: 'json' as const, sourceText: JSON.stringify(e.document, null, 2) })),
+      () => {
+        alongside?.();
+        for (const entry of entries) this.agents.ensure(entry.agentId);
+      },
+    );
+    // Everything is stored; one failing listener must not keep the others' agents from their push.
+    let failure: unknown;
+    for (const rev of saved) {
+      try {
+        this.emit('desired_changed', rev.agent_id, { revision: rev.revision, signature: rev.signature, document: rev.document });
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+    if (failure !== undefined) throw failure;
+    return saved;
   }
 }
 

@@ -16,6 +16,16 @@ export interface ConfigRevisionWithDocument extends ConfigRevision {
   document: Record<string, unknown>;
 }
 
+/** One agent's next revision in a bulk save. */
+export interface NewRevision {
+  agentId: string;
+  signature: string;
+  document: Record<string, unknown>;
+  format: 'yaml' | 'json';
+  sourceText: string;
+  author: string;
+}
+
 /**
  * Versioned agent configs. Documents are stored once per signature
  * (content-addressed), so any document an agent reports running can be used
@@ -28,6 +38,7 @@ export class ConfigStore {
   private readonly selectRevision;
   private readonly selectHistory;
   private readonly selectDocument;
+  private readonly insertNextRevision;
 
   constructor(private readonly db: Db) {
     this.insertDocument = db.prepare('INSERT OR IGNORE INTO config_documents (signature, document) VALUES (?, ?)');
@@ -48,6 +59,12 @@ export class ConfigStore {
        WHERE agent_id = ? ORDER BY revision DESC LIMIT ?`,
     );
     this.selectDocument = db.prepare('SELECT document FROM config_documents WHERE signature = ?');
+    this.insertNextRevision = db.prepare(
+      `INSERT INTO agent_config_revisions (agent_id, revision, signature, format, source_text, author, created_at)
+       VALUES (@agent_id, (SELECT COALESCE(MAX(revision), 0) + 1 FROM agent_config_revisions WHERE agent_id = @agent_id),
+         @signature, @format, @source_text, @author, @created_at)
+       RETURNING revision`,
+    );
   }
 
   /** The newest revision of an agent's config, or undefined when none was stored. */
@@ -100,6 +117,35 @@ export class ConfigStore {
       this.insertDocument.run(input.signature, JSON.stringify(input.document));
       this.insertRevision.run(row);
       return { revision: { ...row, document: input.document } };
+    })();
+  }
+
+  /**
+   * Stores the next revision of many agents' configs in one transaction, with
+   * `alongside` (the caller's own writes) in the same transaction: all or none.
+   * Each agent's revision number is computed in its insert, not read first.
+   */
+  saveMany(entries: readonly NewRevision[], alongside?: () => void): ConfigRevisionWithDocument[] {
+    return this.db.transaction(() => {
+      alongside?.();
+      const now = Date.now();
+      const stored = new Set<string>();
+      return entries.map((entry) => {
+        if (!stored.has(entry.signature)) {
+          this.insertDocument.run(entry.signature, JSON.stringify(entry.document));
+          stored.add(entry.signature);
+        }
+        const row = {
+          agent_id: entry.agentId,
+          signature: entry.signature,
+          format: entry.format,
+          source_text: entry.sourceText,
+          author: entry.author,
+          created_at: now,
+        };
+        const { revision } = this.insertNextRevision.get(row) as { revision: number };
+        return { ...row, revision, document: entry.document };
+      });
     })();
   }
 }

@@ -19,6 +19,11 @@ export const HelloFrame = z.object({
   hostname: z.string().max(255).default(''),
   /** Optional features the agent supports, e.g. "patch", "commands". */
   capabilities: z.array(z.string().max(64)).max(64).default([]),
+  /**
+   * Group named in the agent's bootstrap (`group:`). Fusion puts an agent that
+   * is in no group into this one when it exists; an admin's assignment wins.
+   */
+  group: z.string().min(1).max(128).optional(),
   /** The config the agent runs now. */
   config: z.object({
     /** Signature of the running config; null when it runs none. */

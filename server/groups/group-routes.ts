@@ -1,0 +1,170 @@
+import express, { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
+import { MAX_CONFIG_BYTES, parseDocumentText } from '../../shared/config/index.js';
+import { adminOf, requireAdmin } from '../auth/admin-auth.js';
+import type { TokenStore } from '../auth/token-store.js';
+import { agentIdParam } from '../http/agent-routes.js';
+import { HttpError } from '../http/errors.js';
+import type { GroupService, SavedTemplate } from './group-service.js';
+import type { GroupRecord } from './group-store.js';
+import { parseBody, RolloutChoice, strategyFromQuery } from './request-schemas.js';
+import type { MemberService } from './member-service.js';
+import type { RolloutStore } from './rollout-store.js';
+import { templateVariables } from './template-render.js';
+
+const GroupName = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, dot, dash and underscore; starting with a letter or digit');
+
+const Variables = z
+  .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'a variable name is a letter or _ then letters, digits or _'), z.string().max(4096))
+  .refine((v) => !Object.hasOwn(v, 'agent_id'), 'agent_id is set by Fusion and cannot be a variable')
+  .refine((v) => Object.keys(v).length <= 256, 'at most 256 variables');
+const Override = z.record(z.string(), z.unknown()).nullable();
+
+const CreateBody = z.object({ name: GroupName, description: z.string().max(1024).default(''), template: z.string().min(1) }).strict();
+const SaveBody = z.object({ template: z.string().min(1), rollout: RolloutChoice }).strict();
+const DescribeBody = z.object({ description: z.string().max(1024) }).strict();
+const RollbackBody = z.object({ revision: z.number().int().positive(), rollout: RolloutChoice }).strict();
+const AssignBody = z.object({ variables: Variables.default({}), override: Override.default(null) }).strict();
+const MemberPatch = z.object({ variables: Variables.optional(), override: Override.optional() }).strict();
+
+const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml', 'text/plain'];
+const jsonBody = express.json({ limit: MAX_CONFIG_BYTES + 64 * 1024 });
+const yamlBody = express.text({ type: YAML_TYPES, limit: MAX_CONFIG_BYTES });
+
+/**
+ * `/api/v1/management/groups/...`: groups, their templates and history, and
+ * membership (variables, override). Reads need the viewer role, writes admin.
+ */
+export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; members: MemberService; rollouts: RolloutStore }): Router {
+  const router = Router();
+  const read = requireAdmin(deps.tokens, 'viewer');
+  const write = requireAdmin(deps.tokens, 'admin');
+  const nameOf = (req: Request): string => parseBody(GroupName, req.params.name, 'group name');
+
+  router.get('/groups', read, (_req, res) => {
+    res.json({ groups: deps.groups.list().map((g) => summary(g, deps.rollouts)) });
+  });
+
+  router.post('/groups', write, jsonBody, (req, res) => {
+    const body = parseBody(CreateBody, req.body, 'group');
+    const saved = deps.groups.create({ name: body.name, description: body.description, text: body.template, author: adminOf(req).name });
+    res.setHeader('ETag', `"${saved.revision.signature}"`);
+    res.status(201).json(savedView(deps.groups.get(body.name), saved));
+  });
+
+  router.get('/groups/:name', read, (req, res) => {
+    const group = deps.groups.get(nameOf(req));
+    const current = deps.groups.template(group.name);
+    res.setHeader('ETag', `"${group.signature}"`);
+    res.json({ ...summary(group, deps.rollouts), members: deps.members.list(group.name).length, template: current.template, variables: variablesOf(current.template) });
+  });
+
+  router.patch('/groups/:name', write, jsonBody, (req, res) => {
+    const body = parseBody(DescribeBody, req.body, 'group');
+    res.json(summary(deps.groups.setDescription(nameOf(req), body.description), deps.rollouts));
+  });
+
+  router.delete('/groups/:name', write, (req, res) => {
+    deps.groups.delete(nameOf(req));
+    res.status(204).end();
+  });
+
+  router.get('/groups/:name/template', read, (req, res) => sendTemplate(res, deps.groups, nameOf(req)));
+
+  router.put('/groups/:name/template', write, yamlBody, jsonBody, (req, res) => {
+    const name = nameOf(req);
+    let text: string;
+    let strategy;
+    if (typeof req.body === 'string') {
+      text = req.body;
+      strategy = strategyFromQuery(req.query);
+    } else if (req.is('application/json')) {
+      const body = parseBody(SaveBody, req.body, 'template');
+      text = body.template;
+      strategy = body.rollout;
+    } else {
+      throw new HttpError(415, 'unsupported_media_type', 'send the template as application/yaml, or application/json { template, rollout? }');
+    }
+    const saved = deps.groups.saveTemplate({ name, text, strategy, author: adminOf(req).name, ifMatch: ifMatch(req) });
+    res.setHeader('ETag', `"${saved.revision.signature}"`);
+    res.json(savedView(deps.groups.get(name), saved));
+  });
+
+  router.get('/groups/:name/history', read, (req, res) => {
+    const group = deps.groups.get(nameOf(req));
+    const limit = Math.min(Math.max(Number(req.query.limit ?? 100) || 100, 1), 1000);
+    res.json({ group: group.name, revisions: deps.groups.history(group.name, limit) });
+  });
+
+  router.get('/groups/:name/history/:revision', read, (req, res) => sendTemplate(res, deps.groups, nameOf(req), Number(req.params.revision)));
+
+  router.post('/groups/:name/rollback', write, jsonBody, (req, res) => {
+    const body = parseBody(RollbackBody, req.body ?? {}, 'roll back');
+    const saved = deps.groups.rollbackTo(nameOf(req), body.revision, adminOf(req).name, body.rollout);
+    res.json(savedView(deps.groups.get(saved.revision.group_name), saved));
+  });
+
+  router.get('/groups/:name/members', read, (req, res) => {
+    const name = nameOf(req);
+    res.json({ group: name, members: deps.members.list(name) });
+  });
+
+  router.get('/groups/:name/members/:agent_id', read, (req, res) => {
+    res.json(deps.members.get(nameOf(req), agentIdParam(req.params.agent_id as string)));
+  });
+
+  router.put('/groups/:name/members/:agent_id', write, jsonBody, (req, res) => {
+    const agentId = agentIdParam(req.params.agent_id as string);
+    const body = parseBody(AssignBody, req.body ?? {}, 'member');
+    res.json(deps.members.assign({ group: nameOf(req), agentId, variables: body.variables, override: body.override, assignedBy: 'admin' }));
+  });
+
+  router.patch('/groups/:name/members/:agent_id', write, jsonBody, (req, res) => {
+    const body = parseBody(MemberPatch, req.body ?? {}, 'member');
+    res.json(deps.members.update(nameOf(req), agentIdParam(req.params.agent_id as string), body));
+  });
+
+  router.delete('/groups/:name/members/:agent_id', write, (req, res) => {
+    deps.members.unassign(nameOf(req), agentIdParam(req.params.agent_id as string));
+    res.status(204).end();
+  });
+
+  return router;
+}
+
+function summary<G extends GroupRecord>(group: G, rollouts: RolloutStore): G & { open_rollout: { id: string; status: string } | null } {
+  const open = rollouts.openForGroup(group.name)[0];
+  return { ...group, open_rollout: open ? { id: open.id, status: open.status } : null };
+}
+
+function savedView(group: GroupRecord, saved: SavedTemplate): Record<string, unknown> {
+  return {
+    group: group.name,
+    revision: saved.revision.revision,
+    signature: saved.revision.signature,
+    restored_from: saved.revision.restored_from,
+    rollout: saved.rollout ? { id: saved.rollout.id, status: saved.rollout.status, strategy: saved.rollout.strategy, batch_count: saved.rollout.batch_count } : null,
+  };
+}
+
+function sendTemplate(res: Response, groups: GroupService, name: string, revision?: number): void {
+  const stored = groups.template(name, revision);
+  res.setHeader('ETag', `"${stored.signature}"`);
+  res.setHeader('X-Template-Revision', String(stored.revision));
+  res.type('application/yaml').send(stored.template);
+}
+
+function variablesOf(text: string): string[] {
+  const parsed = parseDocumentText(text, 'yaml');
+  return parsed.ok ? templateVariables(parsed.value) : [];
+}
+
+function ifMatch(req: Request): string | undefined {
+  const header = req.headers['if-match'];
+  if (!header) return undefined;
+  return header.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+}

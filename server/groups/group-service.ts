@@ -1,0 +1,170 @@
+import { HttpError, notFound } from '../http/errors.js';
+import type { GroupRecord, GroupStore, GroupSummary, TemplateRevision } from './group-store.js';
+import { invalidGroupConfig, parseTemplate, renderMembers, type TemplateCache } from './member-renderer.js';
+import type { RolloutEngine } from './rollout-engine.js';
+import type { RolloutRecord, RolloutStore } from './rollout-store.js';
+import { ALL_AT_ONCE, type RolloutStrategy } from './rollout-strategy.js';
+
+export interface GroupServiceDeps {
+  groups: GroupStore;
+  rollouts: RolloutStore;
+  templates: TemplateCache;
+  engine: RolloutEngine;
+}
+
+export interface SaveTemplateInput {
+  name: string;
+  /** The template as YAML text. */
+  text: string;
+  author: string;
+  /** From If-Match: the template signature the writer last saw (`*` = any). */
+  ifMatch?: string | undefined;
+  strategy?: RolloutStrategy | undefined;
+}
+
+export interface SavedTemplate {
+  revision: TemplateRevision;
+  rollout: RolloutRecord | null;
+}
+
+/**
+ * Groups and their templates. Saving a template renders every member's
+ * config first and stores nothing unless all of them are valid; then the new
+ * revision and the rollout's first batch are stored in one transaction.
+ * Every revision is kept; a roll back saves an old revision again.
+ */
+export class GroupService {
+  constructor(private readonly deps: GroupServiceDeps) {}
+
+  list(): GroupSummary[] {
+    return this.deps.groups.list();
+  }
+
+  get(name: string): GroupRecord {
+    const group = this.deps.groups.get(name);
+    if (!group) throw notFound(`group ${name}`);
+    return group;
+  }
+
+  /** A stored template revision (the current one when `revision` is omitted). */
+  template(name: string, revision?: number): TemplateRevision {
+    const group = this.get(name);
+    const stored = this.deps.groups.revision(name, revision ?? group.revision);
+    if (!stored) throw notFound(`revision ${revision} of group ${name}`);
+    return stored;
+  }
+
+  /** Template revisions, newest first (without their text). */
+  history(name: string, limit = 100): Array<Omit<TemplateRevision, 'template'>> {
+    this.get(name);
+    return this.deps.groups.history(name, limit);
+  }
+
+  /** Creates a group with its first template (checked on its own: a new group has no members). */
+  create(input: { name: string; description: string; text: string; author: string }): SavedTemplate {
+    if (this.deps.groups.get(input.name)) throw new HttpError(409, 'group_exists', `group ${input.name} already exists`);
+    const { template, signature } = parseTemplate(input.text);
+    const now = Date.now();
+    const revision: TemplateRevision = {
+      group_name: input.name,
+      revision: 1,
+      signature,
+      template: input.text,
+      author: input.author,
+      created_at: now,
+      restored_from: null,
+    };
+    this.deps.groups.create({ name: input.name, description: input.description, revision: 1, signature, created_at: now, updated_at: now }, revision);
+    this.deps.templates.put(input.name, 1, template);
+    return { revision, rollout: null };
+  }
+
+  setDescription(name: string, description: string): GroupRecord {
+    this.get(name);
+    this.deps.groups.setDescription(name, description);
+    return this.get(name);
+  }
+
+  /**
+   * Stores a new template revision and rolls it out. Every member's config is
+   * rendered and validated first: one that does not render is a 400 naming it,
+   * and nothing is stored. A stale If-Match is a 412.
+   */
+  saveTemplate(input: SaveTemplateInput): SavedTemplate {
+    const group = this.get(input.name);
+    if (input.ifMatch !== undefined && input.ifMatch !== '*' && input.ifMatch !== group.signature) {
+      throw new HttpError(412, 'precondition_failed', `If-Match ${input.ifMatch} does not match the current template of group ${input.name}`, {
+        current_signature: group.signature,
+      });
+    }
+    return this.store(group, input.text, input.author, input.strategy ?? ALL_AT_ONCE, null);
+  }
+
+  /** Rolls the group back to an earlier template: that revision is saved again, as a new revision. */
+  rollbackTo(name: string, revision: number, author: string, strategy: RolloutStrategy = ALL_AT_ONCE): SavedTemplate {
+    const group = this.get(name);
+    const old = this.deps.groups.revision(name, revision);
+    if (!old) throw notFound(`revision ${revision} of group ${name}`);
+    return this.store(group, old.template, author, strategy, { restoredFrom: revision });
+  }
+
+  /**
+   * Rolls a rollout back: the template it replaced is saved again (all at once
+   * unless a strategy is given) and the rollout ends as `rolled_back`. Only the
+   * group's latest rollout can be rolled back; an older one was already replaced.
+   */
+  rollbackRollout(id: string, author: string, strategy: RolloutStrategy = ALL_AT_ONCE): SavedTemplate {
+    const rollout = this.deps.rollouts.get(id);
+    if (!rollout) throw notFound(`rollout ${id}`);
+    const group = this.get(rollout.group_name);
+    if (rollout.status === 'superseded' || rollout.status === 'rolled_back' || rollout.to_revision !== group.revision) {
+      throw new HttpError(409, 'rollout_not_current', `rollout ${id} is no longer the latest change of group ${group.name}; roll the group back to a revision instead`);
+    }
+    if (rollout.from_revision === null) {
+      throw new HttpError(409, 'nothing_to_roll_back', `rollout ${id} rolled out the group's first template; there is no earlier revision`);
+    }
+    const old = this.deps.groups.revision(group.name, rollout.from_revision);
+    if (!old) throw notFound(`revision ${rollout.from_revision} of group ${group.name}`);
+    return this.store(group, old.template, author, strategy, { restoredFrom: rollout.from_revision, rollsBack: id });
+  }
+
+  /** Deletes a group with its history; refused (409) while it has members. */
+  delete(name: string): void {
+    this.get(name);
+    const members = this.deps.groups.memberCount(name);
+    if (members > 0) throw new HttpError(409, 'group_has_members', `group ${name} still has ${members} member(s); move or remove them first`);
+    this.deps.groups.delete(name);
+    this.deps.templates.forget(name);
+  }
+
+  private store(
+    group: GroupRecord,
+    text: string,
+    author: string,
+    strategy: RolloutStrategy,
+    rollback: { restoredFrom: number; rollsBack?: string } | null,
+  ): SavedTemplate {
+    const { template, signature } = parseTemplate(text);
+    const { rendered, failures } = renderMembers(template, this.deps.groups.membersForRender(group.name));
+    if (failures.length > 0) throw invalidGroupConfig(group.name, failures);
+    const revision: TemplateRevision = {
+      group_name: group.name,
+      revision: group.revision + 1,
+      signature,
+      template: text,
+      author,
+      created_at: Date.now(),
+      restored_from: rollback?.restoredFrom ?? null,
+    };
+    const rollout = this.deps.engine.launch({
+      revision,
+      fromRevision: group.revision,
+      rendered,
+      strategy,
+      author,
+      ...(rollback?.rollsBack !== undefined && { rollsBack: rollback.rollsBack }),
+    });
+    this.deps.templates.put(group.name, revision.revision, template);
+    return { revision, rollout };
+  }
+}

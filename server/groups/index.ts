@@ -1,0 +1,69 @@
+import { Router } from 'express';
+import type { Logger } from '../../shared/logger.js';
+import type { TokenStore } from '../auth/token-store.js';
+import type { ConfigService } from '../config/config-service.js';
+import type { WsGateway } from '../gateway/ws-gateway.js';
+import type { AgentStore } from '../store/agent-store.js';
+import type { Db } from '../store/database.js';
+import { groupRoutes } from './group-routes.js';
+import { GroupService } from './group-service.js';
+import { GroupStore } from './group-store.js';
+import { TemplateCache } from './member-renderer.js';
+import { MemberService } from './member-service.js';
+import { RolloutEngine } from './rollout-engine.js';
+import { rolloutRoutes } from './rollout-routes.js';
+import { RolloutStore } from './rollout-store.js';
+
+export type { RolloutProgress } from './rollout-engine.js';
+
+export interface GroupsDeps {
+  db: Db;
+  tokens: TokenStore;
+  service: ConfigService;
+  agents: AgentStore;
+  gateway: WsGateway;
+  log: Logger;
+}
+
+/** Config groups and staged rollouts, wired into Fusion. */
+export interface Groups {
+  groups: GroupService;
+  members: MemberService;
+  engine: RolloutEngine;
+  /** Mount at `/api/v1/management`. */
+  router: Router;
+  stop(): void;
+}
+
+/**
+ * Builds the group services and hooks them into the gateway and the config
+ * service: per-agent config saves are refused for group members, and a
+ * `hello` is handled here BEFORE the config channel answers it (the listener
+ * is prepended), so an agent joining its bootstrap group is sent the group's
+ * config in the same exchange. Call before or after the ConfigChannel is made:
+ * the order of listeners does not depend on it.
+ */
+export function createGroups(deps: GroupsDeps): Groups {
+  const store = new GroupStore(deps.db);
+  const rollouts = new RolloutStore(deps.db);
+  const templates = new TemplateCache(store);
+  const engine = new RolloutEngine({ groups: store, rollouts, templates, service: deps.service, gateway: deps.gateway, log: deps.log });
+  const groups = new GroupService({ groups: store, rollouts, templates, engine });
+  const members = new MemberService({
+    groups: store,
+    templates,
+    engine,
+    service: deps.service,
+    agents: deps.agents,
+    log: deps.log,
+    enrollmentGroup: (conn) => (conn.tokenKind === 'enrollment' ? (deps.tokens.get(conn.tokenId)?.group_name ?? null) : null),
+  });
+  deps.service.setGroupLookup((agentId) => members.groupOf(agentId));
+  deps.gateway.prependListener('frame', (conn, frame) => {
+    if (frame.type === 'hello') members.onHello(conn, frame);
+  });
+  const router = Router();
+  router.use(groupRoutes({ tokens: deps.tokens, groups, members, rollouts }));
+  router.use(rolloutRoutes({ tokens: deps.tokens, groups, engine, rollouts, gateway: deps.gateway }));
+  return { groups, members, engine, router, stop: () => engine.stop() };
+}

@@ -1,0 +1,186 @@
+import type { Logger } from '../../shared/logger.js';
+import type { HelloFrame } from '../../shared/protocol/index.js';
+import type { ConfigService, DesiredConfig } from '../config/config-service.js';
+import type { AgentConnection } from '../gateway/agent-connection.js';
+import { HttpError, notFound } from '../http/errors.js';
+import type { AgentStore } from '../store/agent-store.js';
+import type { PlainObject } from './deep-merge.js';
+import type { AssignedBy, GroupRecord, GroupStore, MemberForRender, MemberRecord } from './group-store.js';
+import { invalidGroupConfig, renderMembers, type RenderedMember, type TemplateCache } from './member-renderer.js';
+import type { RolloutEngine } from './rollout-engine.js';
+
+export interface MemberServiceDeps {
+  groups: GroupStore;
+  templates: TemplateCache;
+  engine: RolloutEngine;
+  service: ConfigService;
+  agents: AgentStore;
+  log: Logger;
+  /** The group of the enrollment token the connection was authenticated with, if it names one. */
+  enrollmentGroup?: (conn: AgentConnection) => string | null;
+}
+
+export interface AssignInput {
+  group: string;
+  agentId: string;
+  variables: Record<string, string>;
+  override: PlainObject | null;
+  assignedBy: AssignedBy;
+  /** Host name to render with when the agent's record does not have it yet (its hello is being handled). */
+  hostname?: string | undefined;
+}
+
+/** A membership and the config it rendered. */
+export interface MemberSaved extends MemberRecord {
+  config: { revision: number | null; signature: string; changed: boolean };
+}
+
+/**
+ * Group membership: assigning agents (by an admin, or from the agent's own
+ * bootstrap `group:` on hello), their variables and override. Every change
+ * renders the agent's config first and stores nothing when it is invalid; a
+ * valid one becomes the agent's next desired revision and is pushed at once.
+ */
+export class MemberService {
+  constructor(private readonly deps: MemberServiceDeps) {}
+
+  /** The group an agent is in, if any. */
+  groupOf(agentId: string): string | undefined {
+    return this.deps.groups.member(agentId)?.group_name;
+  }
+
+  list(group: string): MemberRecord[] {
+    this.requireGroup(group);
+    return this.deps.groups.members(group);
+  }
+
+  get(group: string, agentId: string): MemberRecord & { desired: DesiredConfig | null } {
+    const member = this.requireMember(group, agentId);
+    return { ...member, desired: this.deps.service.desired(agentId) ?? null };
+  }
+
+  /**
+   * Puts an agent in a group (moving it out of another), with its variables and
+   * override. An agent already in this group keeps the template revision it was
+   * rendered from, so an assignment never jumps ahead of a staged rollout.
+   */
+  assign(input: AssignInput): MemberSaved {
+    const group = this.requireGroup(input.group);
+    const current = this.deps.groups.member(input.agentId);
+    const same = current?.group_name === group.name;
+    const revision = same && current.rendered_revision !== null ? current.rendered_revision : group.revision;
+    const next: MemberRecord = {
+      agent_id: input.agentId,
+      group_name: group.name,
+      variables: input.variables,
+      override: input.override,
+      assigned_by: input.assignedBy,
+      assigned_at: same ? current.assigned_at : Date.now(),
+      rendered_revision: revision,
+    };
+    const rendered = this.render(next, revision, input.hostname);
+    if (current && !same) this.deps.engine.memberLeft(input.agentId);
+    return this.persist(next, rendered);
+  }
+
+  /** Changes a member's variables and/or override (`override: null` removes it). */
+  update(group: string, agentId: string, change: { variables?: Record<string, string> | undefined; override?: PlainObject | null | undefined }): MemberSaved {
+    const g = this.requireGroup(group);
+    const current = this.requireMember(group, agentId);
+    const revision = current.rendered_revision ?? g.revision;
+    const next: MemberRecord = {
+      ...current,
+      variables: change.variables ?? current.variables,
+      override: change.override === undefined ? current.override : change.override,
+      rendered_revision: revision,
+    };
+    return this.persist(next, this.render(next, revision));
+  }
+
+  /** Takes an agent out of its group; its desired config stays what the group last rendered for it. */
+  unassign(group: string, agentId: string): void {
+    this.requireMember(group, agentId);
+    this.deps.groups.removeMember(group, agentId);
+    this.deps.engine.memberLeft(agentId);
+  }
+
+  /**
+   * Runs on `hello` BEFORE the config channel answers it (the gateway listener
+   * is prepended), so the config the agent is sent is already this one. An
+   * agent in no group joins the group of its enrollment token, else the one its
+   * bootstrap names, when that group exists (an admin's assignment is never
+   * overridden); a member whose host name changed is rendered again. Never throws.
+   */
+  onHello(conn: AgentConnection, hello: HelloFrame): void {
+    if (conn.established || hello.agent_id !== conn.agentId) return;
+    try {
+      const member = this.deps.groups.member(conn.agentId);
+      if (!member) {
+        const fromToken = this.deps.enrollmentGroup?.(conn) ?? null;
+        if (fromToken !== null) this.joinFromHello(conn, fromToken, hello.hostname, 'enrollment');
+        else if (hello.group !== undefined) this.joinFromHello(conn, hello.group, hello.hostname, 'bootstrap');
+        return;
+      }
+      const known = this.deps.agents.get(conn.agentId)?.hostname ?? null;
+      if (!hello.hostname || hello.hostname === known || member.rendered_revision === null) return;
+      this.persist(member, this.render(member, member.rendered_revision, hello.hostname));
+    } catch (err) {
+      const reason = err instanceof HttpError ? err.message : String(err);
+      conn.log.warn({ reason, group: hello.group }, 'cannot render the agent\'s group config on hello; it keeps its current desired config');
+    }
+  }
+
+  private joinFromHello(conn: AgentConnection, group: string, hostname: string, via: 'bootstrap' | 'enrollment'): void {
+    if (!this.deps.groups.get(group)) {
+      conn.log.info({ group, via }, 'the agent asks for a group that does not exist; ignored');
+      return;
+    }
+    this.assign({ group, agentId: conn.agentId, variables: {}, override: null, assignedBy: via, hostname: hostname || undefined });
+    conn.log.info({ group, via }, 'the agent joined a group');
+  }
+
+  /** Renders one member's config; throws 400 `invalid_group_config` naming it when it does not render. */
+  private render(member: MemberRecord, revision: number, hostname?: string): RenderedMember {
+    const template = this.deps.templates.get(member.group_name, revision);
+    if (!template) throw new Error(`template revision ${revision} of group ${member.group_name} is missing`);
+    const agent = this.deps.agents.get(member.agent_id);
+    const forRender: MemberForRender = {
+      ...member,
+      hostname: hostname ?? agent?.hostname ?? null,
+      running_signature: agent?.running_signature ?? null,
+      status_signature: agent?.status_signature ?? null,
+      status: agent?.status ?? null,
+      status_error: agent?.status_error ?? null,
+      desired_signature: this.deps.service.desired(member.agent_id)?.signature ?? null,
+    };
+    const { rendered, failures } = renderMembers(template, [forRender]);
+    if (failures.length > 0 || !rendered[0]) throw invalidGroupConfig(member.group_name, failures);
+    return rendered[0];
+  }
+
+  /** Stores the membership and, when it changed, the agent's next revision (one transaction); pushes it. */
+  private persist(member: MemberRecord, rendered: RenderedMember): MemberSaved {
+    const changed = rendered.signature !== rendered.member.desired_signature;
+    const author = `group:${member.group_name}@${member.rendered_revision}`;
+    const entries = changed ? [{ agentId: member.agent_id, document: rendered.document, signature: rendered.signature, author }] : [];
+    const [saved] = this.deps.service.saveMany(entries, () => this.deps.groups.upsertMember(member));
+    if (changed) this.deps.engine.retarget(member.agent_id, rendered.signature);
+    return {
+      ...member,
+      config: { revision: saved?.revision ?? this.deps.service.desired(member.agent_id)?.revision ?? null, signature: rendered.signature, changed },
+    };
+  }
+
+  private requireGroup(name: string): GroupRecord {
+    const group = this.deps.groups.get(name);
+    if (!group) throw notFound(`group ${name}`);
+    return group;
+  }
+
+  private requireMember(group: string, agentId: string): MemberRecord {
+    this.requireGroup(group);
+    const member = this.deps.groups.member(agentId);
+    if (member?.group_name !== group) throw notFound(`agent ${agentId} in group ${group}`);
+    return member;
+  }
+}

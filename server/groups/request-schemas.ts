@@ -1,0 +1,32 @@
+import { z } from 'zod';
+import { HttpError } from '../http/errors.js';
+import { RolloutStrategy } from './rollout-strategy.js';
+
+/** An optional rollout strategy in a request body (absent: all at once). */
+export const RolloutChoice = RolloutStrategy.optional();
+
+/** Parses a request part with a schema; 400 `bad_request` listing every problem. */
+export function parseBody<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const details = result.error.issues.map((i) => ({ path: i.path.join('.') || '(root)', message: i.message }));
+    throw new HttpError(400, 'bad_request', `invalid ${what}: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details);
+  }
+  return result.data;
+}
+
+const NUMERIC_KEYS = ['batch_size', 'percent', 'pause_seconds', 'max_failures'] as const;
+
+/**
+ * The rollout strategy of a YAML template save, from the query string:
+ * `?strategy=batches&batch_size=2&pause_seconds=30&max_failures=1`.
+ */
+export function strategyFromQuery(query: Record<string, unknown>): RolloutStrategy | undefined {
+  if (query.strategy === undefined) return undefined;
+  const value: Record<string, unknown> = { strategy: query.strategy };
+  for (const key of NUMERIC_KEYS) {
+    const raw = query[key];
+    if (raw !== undefined) value[key] = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+  }
+  return parseBody(RolloutStrategy, value, 'rollout strategy (query)');
+}

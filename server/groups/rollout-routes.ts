@@ -1,0 +1,67 @@
+import express, { Router } from 'express';
+import { z } from 'zod';
+import { adminOf, requireAdmin } from '../auth/admin-auth.js';
+import type { TokenStore } from '../auth/token-store.js';
+import type { WsGateway } from '../gateway/ws-gateway.js';
+import { notFound } from '../http/errors.js';
+import type { GroupService } from './group-service.js';
+import type { RolloutEngine } from './rollout-engine.js';
+import { MEMBER_STATES, type MemberState, type RolloutStore } from './rollout-store.js';
+import { rolloutView } from './rollout-view.js';
+import { parseBody, RolloutChoice } from './request-schemas.js';
+
+const ProgressQuery = z.object({
+  state: z.enum(MEMBER_STATES as [MemberState, ...MemberState[]]).optional(),
+  agents: z.enum(['true', 'false']).default('true'),
+});
+const RollbackBody = z.object({ rollout: RolloutChoice }).strict();
+const json = express.json({ limit: '64kb' });
+
+/**
+ * `/api/v1/management/rollouts/{id}` (progress: counts per state and every
+ * member's state), `.../resume`, `.../rollback`, and a group's rollouts.
+ */
+export function rolloutRoutes(deps: {
+  tokens: TokenStore;
+  groups: GroupService;
+  engine: RolloutEngine;
+  rollouts: RolloutStore;
+  gateway: WsGateway;
+}): Router {
+  const router = Router();
+  const read = requireAdmin(deps.tokens, 'viewer');
+  const write = requireAdmin(deps.tokens, 'admin');
+
+  router.get('/rollouts/:id', read, (req, res) => {
+    const query = parseBody(ProgressQuery, req.query, 'query');
+    const record = deps.rollouts.get(req.params.id as string);
+    if (!record) throw notFound(`rollout ${req.params.id}`);
+    res.json(rolloutView(record, deps.rollouts, deps.gateway, { agents: query.agents === 'true', ...(query.state && { state: query.state }) }));
+  });
+
+  router.post('/rollouts/:id/resume', write, (req, res) => {
+    const record = deps.engine.resume(req.params.id as string);
+    res.json(rolloutView(deps.rollouts.get(record.id) ?? record, deps.rollouts, deps.gateway));
+  });
+
+  router.post('/rollouts/:id/rollback', write, json, (req, res) => {
+    const body = parseBody(RollbackBody, req.body ?? {}, 'roll back');
+    const saved = deps.groups.rollbackRollout(req.params.id as string, adminOf(req).name, body.rollout);
+    const rolledBack = deps.rollouts.get(req.params.id as string)!;
+    res.json({
+      rolled_back: rolloutView(rolledBack, deps.rollouts, deps.gateway),
+      group: saved.revision.group_name,
+      revision: saved.revision.revision,
+      restored_from: saved.revision.restored_from,
+      rollout: saved.rollout ? rolloutView(saved.rollout, deps.rollouts, deps.gateway) : null,
+    });
+  });
+
+  router.get('/groups/:name/rollouts', read, (req, res) => {
+    const group = deps.groups.get(req.params.name as string);
+    const limit = Math.min(Math.max(Number(req.query.limit ?? 50) || 50, 1), 500);
+    res.json({ group: group.name, rollouts: deps.rollouts.forGroup(group.name, limit).map((r) => rolloutView(r, deps.rollouts, deps.gateway)) });
+  });
+
+  return router;
+}

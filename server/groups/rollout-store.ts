@@ -1,0 +1,193 @@
+import type { Db } from '../store/database.js';
+import type { RolloutStrategy } from './rollout-strategy.js';
+
+/**
+ * `running`: batches left to start or the current one not settled; `halted`:
+ * too many failures, waiting for an admin to resume or roll back; `completed`:
+ * every batch started and settled; `superseded`: a newer template save took
+ * over; `rolled_back`: an admin rolled it back.
+ */
+export type RolloutStatus = 'running' | 'halted' | 'completed' | 'superseded' | 'rolled_back';
+
+/**
+ * One member in a rollout: `pending` (its batch has not started), `applying`
+ * (its new config is stored and pushed or waiting for it to connect),
+ * `applied` / `failed` (the agent's ACK / NACK), `cancelled` (the rollout
+ * ended before its batch, or it left the group).
+ */
+export type MemberState = 'pending' | 'applying' | 'applied' | 'failed' | 'cancelled';
+
+export const MEMBER_STATES: readonly MemberState[] = ['pending', 'applying', 'applied', 'failed', 'cancelled'];
+
+export interface RolloutRecord {
+  id: string;
+  group_name: string;
+  /** Template revision the members ran before; null for the group's first template. */
+  from_revision: number | null;
+  to_revision: number;
+  strategy: RolloutStrategy;
+  status: RolloutStatus;
+  batch_count: number;
+  /** Index of the batch started last (0-based). */
+  current_batch: number;
+  /** Failures counted when the rollout was last resumed; only failures beyond it count toward max_failures. */
+  failures_baseline: number;
+  /** When the next batch starts (epoch ms), while a pause runs. */
+  next_batch_at: number | null;
+  /** Why the rollout halted or ended, for people. */
+  status_reason: string | null;
+  author: string;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+}
+
+export interface RolloutAgent {
+  rollout_id: string;
+  agent_id: string;
+  batch: number;
+  state: MemberState;
+  /** The config signature this rollout stored for the agent (null while pending). */
+  signature: string | null;
+  error: string | null;
+  updated_at: number;
+}
+
+type RolloutRow = Omit<RolloutRecord, 'strategy'> & { strategy: string };
+
+/** Rollouts and the state of every member in them. */
+export class RolloutStore {
+  private readonly stmts;
+
+  constructor(readonly db: Db) {
+    this.stmts = {
+      insert: db.prepare(
+        `INSERT INTO rollouts (id, group_name, from_revision, to_revision, strategy, status, batch_count, current_batch,
+           failures_baseline, next_batch_at, status_reason, author, created_at, updated_at, finished_at)
+         VALUES (@id, @group_name, @from_revision, @to_revision, @strategy, @status, @batch_count, @current_batch,
+           @failures_baseline, @next_batch_at, @status_reason, @author, @created_at, @updated_at, @finished_at)`,
+      ),
+      save: db.prepare(
+        `UPDATE rollouts SET status = @status, current_batch = @current_batch, failures_baseline = @failures_baseline,
+           next_batch_at = @next_batch_at, status_reason = @status_reason, updated_at = @updated_at, finished_at = @finished_at
+         WHERE id = @id`,
+      ),
+      insertAgent: db.prepare(
+        `INSERT INTO rollout_agents (rollout_id, agent_id, batch, state, signature, error, updated_at)
+         VALUES (@rollout_id, @agent_id, @batch, @state, @signature, @error, @updated_at)`,
+      ),
+      setAgent: db.prepare(
+        'UPDATE rollout_agents SET state = ?, signature = ?, error = ?, updated_at = ? WHERE rollout_id = ? AND agent_id = ?',
+      ),
+      resolveApplied: db.prepare(
+        `UPDATE rollout_agents SET state = 'applied', error = NULL, updated_at = ?
+         WHERE agent_id = ? AND signature = ? AND state IN ('applying', 'failed') RETURNING rollout_id`,
+      ),
+      resolveFailed: db.prepare(
+        `UPDATE rollout_agents SET state = 'failed', error = ?, updated_at = ?
+         WHERE agent_id = ? AND signature = ? AND state = 'applying' RETURNING rollout_id`,
+      ),
+      retarget: db.prepare(
+        `UPDATE rollout_agents SET signature = ?, updated_at = ? WHERE agent_id = ? AND state = 'applying' AND signature IS NOT ?
+         RETURNING rollout_id`,
+      ),
+      cancelAgent: db.prepare(
+        `UPDATE rollout_agents SET state = 'cancelled', updated_at = ? WHERE agent_id = ? AND state IN ('pending', 'applying')
+         RETURNING rollout_id`,
+      ),
+      cancelPending: db.prepare("UPDATE rollout_agents SET state = 'cancelled', updated_at = ? WHERE rollout_id = ? AND state = 'pending'"),
+      get: db.prepare('SELECT * FROM rollouts WHERE id = ?'),
+      forGroup: db.prepare('SELECT * FROM rollouts WHERE group_name = ? ORDER BY created_at DESC, rowid DESC LIMIT ?'),
+      byStatus: db.prepare('SELECT * FROM rollouts WHERE status = ? ORDER BY created_at'),
+      openForGroup: db.prepare("SELECT * FROM rollouts WHERE group_name = ? AND status IN ('running', 'halted')"),
+      counts: db.prepare('SELECT state, COUNT(*) AS n FROM rollout_agents WHERE rollout_id = ? GROUP BY state'),
+      failed: db.prepare("SELECT COUNT(*) AS n FROM rollout_agents WHERE rollout_id = ? AND state = 'failed'"),
+      agents: db.prepare('SELECT * FROM rollout_agents WHERE rollout_id = ? ORDER BY batch, agent_id'),
+      agentsInState: db.prepare('SELECT * FROM rollout_agents WHERE rollout_id = ? AND state = ? ORDER BY batch, agent_id'),
+      batch: db.prepare('SELECT * FROM rollout_agents WHERE rollout_id = ? AND batch = ?'),
+    };
+  }
+
+  /** Stores a new rollout with every member's row; call inside a transaction. */
+  insert(record: RolloutRecord, agents: RolloutAgent[]): void {
+    this.stmts.insert.run({ ...record, strategy: JSON.stringify(record.strategy) });
+    for (const agent of agents) this.stmts.insertAgent.run(agent);
+  }
+
+  save(record: RolloutRecord): void {
+    this.stmts.save.run({ ...record, strategy: JSON.stringify(record.strategy) });
+  }
+
+  setAgent(rolloutId: string, agentId: string, state: MemberState, signature: string | null, error: string | null): void {
+    this.stmts.setAgent.run(state, signature, error, Date.now(), rolloutId, agentId);
+  }
+
+  /**
+   * Records an agent's ACK or NACK of `signature` in every rollout that stored
+   * that signature for it; returns the ids of the rollouts that changed.
+   */
+  resolve(agentId: string, signature: string, result: 'applied' | 'failed', error: string | null): string[] {
+    const rows = (
+      result === 'applied'
+        ? this.stmts.resolveApplied.all(Date.now(), agentId, signature)
+        : this.stmts.resolveFailed.all(error, Date.now(), agentId, signature)
+    ) as Array<{ rollout_id: string }>;
+    return rows.map((r) => r.rollout_id);
+  }
+
+  /** The agent's config changed again (variables, override) while a rollout waits for it: wait for the new one. */
+  retarget(agentId: string, signature: string): string[] {
+    return (this.stmts.retarget.all(signature, Date.now(), agentId, signature) as Array<{ rollout_id: string }>).map((r) => r.rollout_id);
+  }
+
+  /** The agent left its group: whatever its rollouts still expected of it is cancelled. */
+  cancelAgent(agentId: string): string[] {
+    return (this.stmts.cancelAgent.all(Date.now(), agentId) as Array<{ rollout_id: string }>).map((r) => r.rollout_id);
+  }
+
+  cancelPending(rolloutId: string): void {
+    this.stmts.cancelPending.run(Date.now(), rolloutId);
+  }
+
+  get(id: string): RolloutRecord | undefined {
+    return toRecord(this.stmts.get.get(id) as RolloutRow | undefined);
+  }
+
+  forGroup(name: string, limit = 50): RolloutRecord[] {
+    return (this.stmts.forGroup.all(name, limit) as RolloutRow[]).map((r) => toRecord(r)!);
+  }
+
+  withStatus(status: RolloutStatus): RolloutRecord[] {
+    return (this.stmts.byStatus.all(status) as RolloutRow[]).map((r) => toRecord(r)!);
+  }
+
+  /** The group's rollouts that are running or halted (at most one, unless something went wrong). */
+  openForGroup(name: string): RolloutRecord[] {
+    return (this.stmts.openForGroup.all(name) as RolloutRow[]).map((r) => toRecord(r)!);
+  }
+
+  counts(id: string): Record<MemberState, number> & { total: number } {
+    const counts = { pending: 0, applying: 0, applied: 0, failed: 0, cancelled: 0, total: 0 };
+    for (const row of this.stmts.counts.all(id) as Array<{ state: MemberState; n: number }>) {
+      counts[row.state] = row.n;
+      counts.total += row.n;
+    }
+    return counts;
+  }
+
+  failedCount(id: string): number {
+    return (this.stmts.failed.get(id) as { n: number }).n;
+  }
+
+  agents(id: string, state?: MemberState): RolloutAgent[] {
+    return (state ? this.stmts.agentsInState.all(id, state) : this.stmts.agents.all(id)) as RolloutAgent[];
+  }
+
+  batch(id: string, batch: number): RolloutAgent[] {
+    return this.stmts.batch.all(id, batch) as RolloutAgent[];
+  }
+}
+
+function toRecord(row: RolloutRow | undefined): RolloutRecord | undefined {
+  return row ? { ...row, strategy: JSON.parse(row.strategy) as RolloutStrategy } : undefined;
+}

@@ -1,0 +1,54 @@
+import { z } from 'zod';
+
+/** Everyone at once: one batch with every member. */
+const AllAtOnce = z.object({ strategy: z.literal('all') }).strict();
+
+/**
+ * Member by member in batches: the next batch starts when the previous one has
+ * settled (every member applied, failed, or is offline) and `pause_seconds`
+ * passed; the rollout halts when more than `max_failures` members failed.
+ */
+const InBatches = z
+  .object({
+    strategy: z.literal('batches'),
+    /** Members per batch. Give this or `percent`. */
+    batch_size: z.number().int().positive().max(1_000_000).optional(),
+    /** Share of the group's members per batch, rounded up (at least one member). */
+    percent: z.number().positive().max(100).optional(),
+    /** Wait after a batch settled before the next one starts, in seconds. */
+    pause_seconds: z.number().nonnegative().max(7 * 86_400).default(0),
+    /** Failures tolerated before the rollout halts (0: the first failure halts it). */
+    max_failures: z.number().int().nonnegative().default(0),
+  })
+  .strict();
+
+/** How a template change reaches the group's members. Absent means `{ strategy: "all" }`. */
+export const RolloutStrategy = z.discriminatedUnion('strategy', [AllAtOnce, InBatches]).superRefine((value, ctx) => {
+  if (value.strategy === 'batches' && (value.batch_size === undefined) === (value.percent === undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['batch_size'], message: 'give exactly one of batch_size and percent' });
+  }
+});
+export type RolloutStrategy = z.infer<typeof RolloutStrategy>;
+
+export const ALL_AT_ONCE: RolloutStrategy = { strategy: 'all' };
+
+/** Failures a rollout tolerates before it halts; unlimited for all-at-once (there is no next batch to hold back). */
+export function maxFailures(strategy: RolloutStrategy): number {
+  return strategy.strategy === 'batches' ? strategy.max_failures : Number.POSITIVE_INFINITY;
+}
+
+export function pauseMs(strategy: RolloutStrategy): number {
+  return strategy.strategy === 'batches' ? Math.round(strategy.pause_seconds * 1000) : 0;
+}
+
+/** Splits members, in the order given, into the strategy's batches (never an empty batch). */
+export function planBatches<T>(members: readonly T[], strategy: RolloutStrategy): T[][] {
+  if (members.length === 0) return [];
+  let size = members.length;
+  if (strategy.strategy === 'batches') {
+    size = strategy.batch_size ?? Math.max(1, Math.ceil((members.length * (strategy.percent ?? 100)) / 100));
+  }
+  const batches: T[][] = [];
+  for (let i = 0; i < members.length; i += size) batches.push(members.slice(i, i + size));
+  return batches;
+}

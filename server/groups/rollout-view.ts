@@ -1,0 +1,75 @@
+import type { WsGateway } from '../gateway/ws-gateway.js';
+import type { MemberState, RolloutRecord, RolloutStore } from './rollout-store.js';
+
+/** One member's line in a rollout's progress. */
+export interface RolloutMemberView {
+  agent_id: string;
+  batch: number;
+  state: MemberState;
+  signature: string | null;
+  error: string | null;
+  online: boolean;
+  updated_at: number;
+}
+
+/** A rollout as the API shows it: its record, counts per member state and, on request, every member. */
+export interface RolloutView {
+  id: string;
+  group: string;
+  from_revision: number | null;
+  to_revision: number;
+  strategy: RolloutRecord['strategy'];
+  status: RolloutRecord['status'];
+  status_reason: string | null;
+  batch_count: number;
+  /** 1-based number of the batch started last (0 before the first). */
+  current_batch: number;
+  next_batch_at: number | null;
+  author: string;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+  counts: Record<MemberState, number> & { total: number };
+  /** Failures that count toward max_failures (those since the last resume). */
+  counted_failures: number;
+  agents?: RolloutMemberView[];
+}
+
+export function rolloutView(
+  record: RolloutRecord,
+  rollouts: RolloutStore,
+  gateway: WsGateway,
+  options: { agents?: boolean; state?: MemberState } = {},
+): RolloutView {
+  const counts = rollouts.counts(record.id);
+  const view: RolloutView = {
+    id: record.id,
+    group: record.group_name,
+    from_revision: record.from_revision,
+    to_revision: record.to_revision,
+    strategy: record.strategy,
+    status: record.status,
+    status_reason: record.status_reason,
+    batch_count: record.batch_count,
+    current_batch: record.current_batch + 1,
+    next_batch_at: record.next_batch_at,
+    author: record.author,
+    created_at: record.created_at,
+    updated_at: record.updated_at,
+    finished_at: record.finished_at,
+    counts,
+    counted_failures: Math.max(0, counts.failed - record.failures_baseline),
+  };
+  if (options.agents) {
+    view.agents = rollouts.agents(record.id, options.state).map((a) => ({
+      agent_id: a.agent_id,
+      batch: a.batch + 1,
+      state: a.state,
+      signature: a.signature,
+      error: a.error,
+      online: Boolean(gateway.get(a.agent_id)?.established),
+      updated_at: a.updated_at,
+    }));
+  }
+  return view;
+}

@@ -1,0 +1,150 @@
+/**
+ * Helpers for the group tests: the group API as functions, and a member agent
+ * built on the raw protocol client that applies what Fusion pushes (patch or
+ * full), answers with `config_status`, and fails on demand.
+ */
+import { expect } from 'chai';
+import {
+  FusionToAgentFrame,
+  applyDocumentPatch,
+  configSignature,
+  decodeFrame,
+  formatIssues,
+  validateConfig,
+  type ConfigFrame,
+  type Operation,
+} from '../harness/protocol-imports.js';
+import type { TestFusion } from '../harness/fusion.js';
+import { RawAgentClient } from '../harness/raw-client.js';
+
+/** A template every member renders differently: its source root comes from `${mount_point}`. */
+export const MOUNT_TEMPLATE = `# group template
+agent_id: \${agent_id}
+sources:
+  data:
+    driver: fs
+    uri: /mnt/\${mount_point}/data
+senders:
+  fusion:
+    driver: fusion
+    uri: http://127.0.0.1:1
+    credential: { key: test-key }
+pipes:
+  main:
+    source: data
+    sender: fusion
+    audit_interval_sec: 300
+`;
+
+/** The same template with another audit interval: a change that reaches every member. */
+export function withAudit(template: string, seconds: number): string {
+  return template.replace('audit_interval_sec: 300', `audit_interval_sec: ${seconds}`);
+}
+
+export async function call(fusion: TestFusion, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await fusion.api(path, {
+    method,
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? (JSON.parse(text) as unknown) : null, headers: res.headers };
+}
+
+/** Calls and checks the status, showing the body when it differs. */
+export async function ok(fusion: TestFusion, method: string, path: string, body?: unknown, status = 200, headers: Record<string, string> = {}): Promise<any> {
+  const res = await call(fusion, method, path, body, headers);
+  expect(res.status, JSON.stringify(res.body)).to.equal(status);
+  return res.body;
+}
+
+export const createGroup = (fusion: TestFusion, name: string, template: string): Promise<any> =>
+  ok(fusion, 'POST', '/api/v1/management/groups', { name, template }, 201);
+
+export const assign = (fusion: TestFusion, group: string, agentId: string, body: { variables?: Record<string, string>; override?: unknown } = {}): Promise<any> =>
+  ok(fusion, 'PUT', `/api/v1/management/groups/${group}/members/${agentId}`, body);
+
+export const saveTemplate = (fusion: TestFusion, group: string, template: string, rollout?: unknown): Promise<any> =>
+  ok(fusion, 'PUT', `/api/v1/management/groups/${group}/template`, { template, ...(rollout !== undefined && { rollout }) });
+
+export const rollout = (fusion: TestFusion, id: string): Promise<any> => ok(fusion, 'GET', `/api/v1/management/rollouts/${id}`);
+
+/** The agent's desired config as Fusion serves it (JSON). */
+export const desired = (fusion: TestFusion, agentId: string): Promise<any> =>
+  ok(fusion, 'GET', `/api/v1/management/agents/${agentId}/config`, undefined, 200, { accept: 'application/json' });
+
+/** The state of each member in a rollout, by agent id. */
+export function states(view: { agents: Array<{ agent_id: string; state: string }> }): Record<string, string> {
+  return Object.fromEntries(view.agents.map((a) => [a.agent_id, a.state]));
+}
+
+/**
+ * An agent on the raw protocol that behaves like the real one towards config
+ * frames: it applies a patch to the document it runs (asking for the full
+ * document when it cannot), validates, and ACKs or NACKs. `rejects` makes it
+ * NACK a document, as an agent whose pipes cannot start would.
+ */
+export class MemberAgent {
+  document: Record<string, unknown> | null = null;
+  signature: string | null = null;
+  /** Every config frame received, in order. */
+  readonly received: ConfigFrame[] = [];
+  rejects: (document: Record<string, unknown>) => string | undefined = () => undefined;
+
+  private constructor(readonly client: RawAgentClient) {
+    client.ws.on('message', (data) => {
+      const decoded = decodeFrame(FusionToAgentFrame, data as Buffer);
+      if (decoded.ok && decoded.frame.type === 'config') this.onConfig(decoded.frame);
+    });
+  }
+
+  static async connect(fusion: TestFusion, agentId: string, options: { group?: string; from?: MemberAgent; hostname?: string } = {}): Promise<MemberAgent> {
+    const client = await RawAgentClient.connect(fusion.url, agentId, fusion.enrollmentToken);
+    const member = new MemberAgent(client);
+    if (options.from) {
+      member.document = options.from.document;
+      member.signature = options.from.signature;
+      member.rejects = options.from.rejects;
+    }
+    await client.hello(
+      { signature: member.signature, source: member.signature ? 'remote' : 'none' },
+      { ...(options.group !== undefined && { group: options.group }), ...(options.hostname !== undefined && { hostname: options.hostname }) },
+    );
+    return member;
+  }
+
+  get agentId(): string {
+    return this.client.agentId;
+  }
+
+  close(): void {
+    this.client.terminate();
+  }
+
+  private onConfig(frame: ConfigFrame): void {
+    this.received.push(frame);
+    let document: Record<string, unknown>;
+    if (frame.encoding === 'full') document = frame.document;
+    else {
+      const patched =
+        this.document && this.signature === frame.base_signature
+          ? applyDocumentPatch(this.document, frame.patch as Operation[], frame.signature)
+          : ({ ok: false, reason: 'base is not the running config' } as const);
+      if (!patched.ok) {
+        this.client.send({ type: 'config_request', current_signature: this.signature, reason: patched.reason });
+        return;
+      }
+      document = patched.document;
+    }
+    this.client.send({ type: 'config_status', signature: frame.signature, revision: frame.revision, status: 'applying' });
+    const checked = validateConfig(document, { agentId: this.agentId });
+    const problem = !checked.ok ? formatIssues(checked.errors) : configSignature(checked.config) !== frame.signature ? 'signature mismatch' : this.rejects(document);
+    if (problem !== undefined) {
+      this.client.send({ type: 'config_status', signature: frame.signature, revision: frame.revision, status: 'failed', error: problem });
+      return;
+    }
+    this.document = document;
+    this.signature = frame.signature;
+    this.client.send({ type: 'config_status', signature: frame.signature, revision: frame.revision, status: 'applied', pipes: { added: [], removed: [], restarted: [] } });
+  }
+}
