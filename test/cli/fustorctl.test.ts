@@ -81,6 +81,30 @@ describe('fustorctl', () => {
     expect(JSON.parse(first.stdout)).to.include({ revision: 1, signature });
   });
 
+  it('gets and sets a group template with --group', async () => {
+    const template = (audit: number) => `# web servers\nsources:\n  data: { driver: fs, uri: "/srv/\${agent_id}" }\nsenders:\n  out: { driver: fusion, uri: http://127.0.0.1:1, credential: { key: k } }\npipes:\n  main: { source: data, sender: out, audit_interval_sec: ${audit} }\n`;
+    const created = await fusion.api('/api/v1/management/groups', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'web', description: 'web servers', template: template(300) }),
+    });
+    expect(created.status).to.equal(201, await created.clone().text());
+    await created.arrayBuffer();
+    expect((await ctl(['config', 'get', 'web', '--group'])).stdout).to.equal(template(300));
+
+    const file = join(dir.path, 'web.yaml');
+    await writeFile(file, template(600));
+    const saved = await ctl(['config', 'set', 'web', file, '--group']);
+    expect(saved.status).to.equal(0, saved.stderr);
+    expect(saved.stdout).to.match(/^saved group web: revision 2, sha256:[0-9a-f]{64}/);
+    expect((await ctl(['config', 'get', 'web', '--group'])).stdout).to.equal(template(600));
+    expect((await ctl(['config', 'get', 'web', '--group', '--revision', '1'])).stdout).to.equal(template(300));
+    expect(JSON.parse((await ctl(['config', 'get', 'web', '--group', '--json'])).stdout)).to.include({ name: 'web', revision: 2 });
+    const missing = await ctl(['config', 'get', 'nope', '--group']);
+    expect(missing.status).to.equal(1);
+    expect(missing.stderr).to.match(/\[not_found\]/);
+  });
+
   it('lists every validation problem and exits 1 when a config is rejected', async () => {
     const file = join(dir.path, 'bad.yaml');
     await writeFile(file, YAML.stringify({ sources: { s: { driver: 'ftp', uri: '/x' } }, pipes: { p: { source: 's', sender: 'nowhere' } } }));

@@ -8,34 +8,57 @@ import { required, type CliCommand, type CommandContext } from './context.js';
 
 const USAGE = 'config get|set <agent|group> [file] [--group] [--revision N] [--if-match SIGNATURE] [--json]';
 
-/**
- * The config route of an agent, or of a group with `--group` (the group's
- * template, once Fusion has groups; until then Fusion answers 404).
- */
-function configPath(ctx: CommandContext): { path: string; label: string } {
+/** Where an agent's desired config, or a group's template (`--group`), is read and written. */
+interface ConfigTarget {
+  label: string;
+  /** The current document, or one revision of it. */
+  readPath(revision?: number): string;
+  /** JSON answers (`--json`) come from here. */
+  jsonPath(revision?: number): string;
+  write: { method: 'POST' | 'PUT'; path: string };
+  revisionHeader: string;
+}
+
+function configTarget(ctx: CommandContext): ConfigTarget {
   const target = required(ctx, 1, 'agent|group', USAGE);
   if (!AgentId.safeParse(target).success) throw usageError(`invalid ${ctx.flags.group ? 'group' : 'agent'} name "${target}"`);
   const name = encodeURIComponent(target);
-  return ctx.flags.group
-    ? { path: `/api/v1/management/groups/${name}/config`, label: `group ${target}` }
-    : { path: `/api/v1/management/agents/${name}/config`, label: `agent ${target}` };
+  if (ctx.flags.group) {
+    const base = `/api/v1/management/groups/${name}`;
+    return {
+      label: `group ${target}`,
+      readPath: (r) => (r ? `${base}/history/${r}` : `${base}/template`),
+      jsonPath: (r) => (r ? `${base}/history/${r}` : base),
+      write: { method: 'PUT', path: `${base}/template` },
+      revisionHeader: 'x-template-revision',
+    };
+  }
+  const base = `/api/v1/management/agents/${name}/config`;
+  return {
+    label: `agent ${target}`,
+    readPath: (r) => (r ? `${base}/history/${r}` : base),
+    jsonPath: (r) => (r ? `${base}/history/${r}` : base),
+    write: { method: 'POST', path: base },
+    revisionHeader: 'x-config-revision',
+  };
 }
 
 async function getConfig(ctx: CommandContext): Promise<number> {
-  const { path } = configPath(ctx);
+  const target = configTarget(ctx);
   const file = ctx.args[2];
-  let route = path;
+  let revision: number | undefined;
   if (ctx.flags.revision !== undefined) {
-    const revision = Number(ctx.flags.revision);
+    revision = Number(ctx.flags.revision);
     if (!Number.isInteger(revision) || revision < 1) throw usageError('--revision must be a positive whole number');
-    route = `${path}/history/${revision}`;
   }
-  const res = await ctx.client.request(route, { accept: ctx.json ? 'application/json' : 'application/yaml' });
-  const text = ctx.json ? json(JSON.parse(res.text)) : res.text;
+  const res = ctx.json
+    ? await ctx.client.request(target.jsonPath(revision), { accept: 'application/json' })
+    : await ctx.client.request(target.readPath(revision), { accept: 'application/yaml' });
+  const text = ctx.json && res.headers.get('content-type')?.includes('json') ? json(JSON.parse(res.text)) : res.text;
   if (file && file !== '-') {
-    // Agent configs carry sender credentials: the copy is readable by its owner only.
+    // Configs carry sender credentials: the copy is readable by its owner only.
     await writeFile(file, text, { mode: 0o600 });
-    ctx.io.stderr.write(`wrote ${file} (revision ${res.headers.get('x-config-revision') ?? '?'}, ${unquote(res.headers.get('etag'))})\n`);
+    ctx.io.stderr.write(`wrote ${file} (revision ${res.headers.get(target.revisionHeader) ?? '?'}, ${unquote(res.headers.get('etag'))})\n`);
   } else {
     ctx.io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
   }
@@ -43,7 +66,7 @@ async function getConfig(ctx: CommandContext): Promise<number> {
 }
 
 async function setConfig(ctx: CommandContext): Promise<number> {
-  const { path, label } = configPath(ctx);
+  const target = configTarget(ctx);
   const file = ctx.args[2];
   let text: string;
   if (file && file !== '-') {
@@ -58,13 +81,15 @@ async function setConfig(ctx: CommandContext): Promise<number> {
   }
   const isJson = file ? extname(file).toLowerCase() === '.json' : text.trimStart().startsWith('{');
   const ifMatch = typeof ctx.flags['if-match'] === 'string' ? { 'if-match': `"${unquote(ctx.flags['if-match'])}"` } : undefined;
-  const saved = await ctx.client.json<{ revision: number; signature: string }>(path, {
-    method: 'POST',
+  const saved = await ctx.client.json<{ revision: number; signature: string; rollout?: { id: string; status: string; batch_count: number } | null }>(target.write.path, {
+    method: target.write.method,
     body: text,
-    contentType: isJson ? 'application/json' : 'application/yaml',
+    // A group template is YAML (JSON is YAML too); an agent config may be either.
+    contentType: isJson && target.write.method === 'POST' ? 'application/json' : 'application/yaml',
     ...(ifMatch ? { headers: ifMatch } : {}),
   });
-  ctx.io.stdout.write(ctx.json ? json(saved) : `saved ${label}: revision ${saved.revision}, ${saved.signature}\n`);
+  const rollout = saved.rollout ? `; rollout ${saved.rollout.id} ${saved.rollout.status} (${saved.rollout.batch_count} batch(es))` : '';
+  ctx.io.stdout.write(ctx.json ? json(saved) : `saved ${target.label}: revision ${saved.revision}, ${saved.signature}${rollout}\n`);
   return 0;
 }
 
