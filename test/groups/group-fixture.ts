@@ -98,8 +98,13 @@ export class MemberAgent {
     });
   }
 
-  static async connect(fusion: TestFusion, agentId: string, options: { group?: string; from?: MemberAgent; hostname?: string } = {}): Promise<MemberAgent> {
-    const client = await RawAgentClient.connect(fusion.url, agentId, fusion.enrollmentToken);
+  /** Connects and says hello; `from` carries over the config an earlier connection of the same agent ran. */
+  static async connect(
+    fusion: TestFusion,
+    agentId: string,
+    options: { group?: string; from?: MemberAgent; hostname?: string; token?: string } = {},
+  ): Promise<MemberAgent> {
+    const client = await RawAgentClient.connect(fusion.url, agentId, options.token ?? fusion.enrollmentToken);
     const member = new MemberAgent(client);
     if (options.from) {
       member.document = options.from.document;

@@ -1,0 +1,152 @@
+import { expect } from 'chai';
+import { eventually } from '../harness/eventually.js';
+import { startFusion, type TestFusion } from '../harness/fusion.js';
+import { MOUNT_TEMPLATE, MemberAgent, assign, call, createGroup, desired, ok, rollout, saveTemplate, states, withAudit } from './group-fixture.js';
+
+const NEW = withAudit(MOUNT_TEMPLATE, 900);
+const auditOf = (doc: Record<string, unknown> | null): unknown => (doc?.pipes as any)?.main.audit_interval_sec;
+/** Members that cannot run the new template, as agents whose pipes fail to start. */
+const rejectNew = (doc: Record<string, unknown>): string | undefined => (auditOf(doc) === 900 ? 'pipe main failed to start' : undefined);
+
+describe('staged rollouts', () => {
+  let fusion: TestFusion;
+  const members: MemberAgent[] = [];
+
+  beforeEach(async () => {
+    fusion = await startFusion();
+  });
+  afterEach(async () => {
+    for (const m of members.splice(0)) m.close();
+    await fusion.stop();
+  });
+
+  /** A group whose members run its first template; `failing` members will NACK the new one. */
+  async function fleet(ids: string[], failing: string[] = [], offline: string[] = []): Promise<Map<string, MemberAgent>> {
+    await createGroup(fusion, 'nfs', MOUNT_TEMPLATE);
+    const online = new Map<string, MemberAgent>();
+    for (const id of ids) {
+      if (offline.includes(id)) continue;
+      const m = await MemberAgent.connect(fusion, id);
+      if (failing.includes(id)) m.rejects = rejectNew;
+      members.push(m);
+      online.set(id, m);
+    }
+    for (const id of ids) await assign(fusion, 'nfs', id, { variables: { mount_point: id } });
+    await eventually(() => [...online.values()].every((m) => auditOf(m.document) === 300));
+    return online;
+  }
+
+  /** Saves the new template in batches of two, halting after more than one failure; waits until it halts. */
+  async function haltedRollout(): Promise<{ id: string; agents: Map<string, MemberAgent> }> {
+    const agents = await fleet(['n1', 'n2', 'n3', 'n4', 'n5'], ['n2', 'n3']);
+    const saved = await saveTemplate(fusion, 'nfs', NEW, { strategy: 'batches', batch_size: 2, max_failures: 1 });
+    expect(saved.rollout).to.include({ batch_count: 3 });
+    const view = await eventually(async () => {
+      const v = await rollout(fusion, saved.rollout.id);
+      return v.status === 'halted' && states(v)['n4'] === 'applied' && v;
+    });
+    expect(view.status_reason).to.equal('2 failed member(s) exceed max_failures 1');
+    expect(view.current_batch).to.equal(2);
+    expect(states(view)).to.deep.equal({ n1: 'applied', n2: 'failed', n3: 'failed', n4: 'applied', n5: 'pending' });
+    expect(view.agents.find((a: any) => a.agent_id === 'n2').error).to.equal('pipe main failed to start');
+    expect(view.counts).to.include({ applied: 2, failed: 2, pending: 1, total: 5 });
+    expect(view.counted_failures).to.equal(2);
+    return { id: saved.rollout.id, agents };
+  }
+
+  it('moves batch by batch and halts when failures exceed max_failures; later batches are not touched', async () => {
+    const { agents } = await haltedRollout();
+    const n5 = agents.get('n5')!;
+    expect(n5.received).to.have.length(1); // only its first config
+    expect(auditOf((await desired(fusion, 'n5')).document)).to.equal(300);
+    // The failed agents keep running their previous config.
+    expect(auditOf(agents.get('n2')!.document)).to.equal(300);
+    expect(auditOf(agents.get('n1')!.document)).to.equal(900);
+    const group = await ok(fusion, 'GET', '/api/v1/management/groups/nfs');
+    expect(group.open_rollout.status).to.equal('halted');
+  });
+
+  it('resumes a halted rollout: only new failures count, and the remaining batches run', async () => {
+    const { id, agents } = await haltedRollout();
+    const resumed = await ok(fusion, 'POST', `/api/v1/management/rollouts/${id}/resume`);
+    expect(resumed.status).to.equal('running');
+    const done = await eventually(async () => {
+      const v = await rollout(fusion, id);
+      return v.status === 'completed' && v;
+    });
+    expect(states(done)['n5']).to.equal('applied');
+    expect(done.counted_failures).to.equal(0);
+    expect(auditOf(agents.get('n5')!.document)).to.equal(900);
+    const again = await call(fusion, 'POST', `/api/v1/management/rollouts/${id}/resume`);
+    expect(again.status).to.equal(409);
+    expect(again.body.error.code).to.equal('rollout_not_halted');
+  });
+
+  it('rolls a halted rollout back: the previous template is saved again and every member returns to it', async () => {
+    const { id, agents } = await haltedRollout();
+    const res = await ok(fusion, 'POST', `/api/v1/management/rollouts/${id}/rollback`, {});
+    expect(res).to.include({ group: 'nfs', revision: 3, restored_from: 1 });
+    expect(res.rolled_back.status).to.equal('rolled_back');
+    expect(res.rolled_back.counts.cancelled).to.equal(1);
+    await eventually(() => [...agents.values()].every((m) => auditOf(m.document) === 300));
+    const back = await eventually(async () => {
+      const v = await rollout(fusion, res.rollout.id);
+      return v.status === 'completed' && v;
+    });
+    expect(back.counts).to.include({ applied: 5, failed: 0 });
+    expect(agents.get('n1')!.received.at(-1)!.encoding).to.equal('patch');
+    expect(agents.get('n5')!.received).to.have.length(1); // it never left the old config
+    const history = await ok(fusion, 'GET', '/api/v1/management/groups/nfs/history');
+    expect(history.revisions.map((r: any) => [r.revision, r.restored_from])).to.deep.equal([[3, 1], [2, null], [1, null]]);
+    const stale = await call(fusion, 'POST', `/api/v1/management/rollouts/${id}/rollback`, {});
+    expect(stale.body.error.code).to.equal('rollout_not_current');
+  });
+
+  it('waits pause_seconds between batches, and a newer save supersedes a rollout that is still running', async () => {
+    const agents = await fleet(['n1', 'n2', 'n3']);
+    const saved = await saveTemplate(fusion, 'nfs', NEW, { strategy: 'batches', batch_size: 1, pause_seconds: 0.5 });
+    const paused = await eventually(async () => {
+      const v = await rollout(fusion, saved.rollout.id);
+      return states(v)['n1'] === 'applied' && v;
+    });
+    expect(paused.next_batch_at).to.be.a('number');
+    expect(states(paused)).to.deep.include({ n2: 'pending', n3: 'pending' });
+    expect(agents.get('n2')!.received).to.have.length(1);
+    await eventually(async () => states(await rollout(fusion, saved.rollout.id))['n2'] === 'applied');
+
+    const newer = await saveTemplate(fusion, 'nfs', withAudit(MOUNT_TEMPLATE, 120));
+    const old = await rollout(fusion, saved.rollout.id);
+    expect(old.status).to.equal('superseded');
+    expect(states(old)['n3']).to.equal('cancelled');
+    await eventually(() => [...agents.values()].every((m) => auditOf(m.document) === 120));
+    await eventually(async () => (await rollout(fusion, newer.rollout.id)).status === 'completed');
+  });
+
+  it('does not let offline members hold a batch back; they report when they reconnect', async () => {
+    await fleet(['n1', 'n2', 'n3'], [], ['n2']);
+    const saved = await saveTemplate(fusion, 'nfs', NEW, { strategy: 'batches', batch_size: 1 });
+    const done = await eventually(async () => {
+      const v = await rollout(fusion, saved.rollout.id);
+      return v.status === 'completed' && v;
+    });
+    // Connected members go first.
+    expect(done.agents.map((a: any) => [a.agent_id, a.batch])).to.deep.equal([['n1', 1], ['n3', 2], ['n2', 3]]);
+    expect(states(done)).to.deep.equal({ n1: 'applied', n3: 'applied', n2: 'applying' });
+    const n2 = await MemberAgent.connect(fusion, 'n2');
+    members.push(n2);
+    await eventually(async () => states(await rollout(fusion, saved.rollout.id))['n2'] === 'applied');
+    expect(auditOf(n2.document)).to.equal(900);
+  });
+
+  it('carries a paused rollout on after a Fusion restart', async () => {
+    await fleet(['n1', 'n2']);
+    const saved = await saveTemplate(fusion, 'nfs', NEW, { strategy: 'batches', batch_size: 1, pause_seconds: 0.3 });
+    await eventually(async () => (await rollout(fusion, saved.rollout.id)).next_batch_at !== null);
+    for (const m of members.splice(0)) m.close();
+    await fusion.restart();
+    await eventually(async () => auditOf((await desired(fusion, 'n2')).document) === 900);
+    const view = await rollout(fusion, saved.rollout.id);
+    expect(view.current_batch).to.equal(2);
+    expect(states(view)['n2']).to.equal('applying');
+  });
+});
