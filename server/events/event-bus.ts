@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../shared/logger.js';
 import type { FusionEvent, FusionEventMap, FusionEventType } from './event-types.js';
 
@@ -13,6 +14,12 @@ export const DEFAULT_REPLAY_EVENTS = 1000;
  * a client that lost its connection can catch up instead of refetching.
  */
 export class EventBus {
+  /**
+   * Names this bus (one per Fusion process). Event ids restart at 1 with
+   * every process, so a client's Last-Event-ID from an earlier process must
+   * be told apart: the stream sends ids as `<instance>-<id>`.
+   */
+  readonly instance = randomBytes(4).toString('hex');
   private readonly listeners = new Set<EventListener>();
   private readonly recent: FusionEvent[] = [];
   private lastId = 0;

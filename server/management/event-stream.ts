@@ -31,7 +31,7 @@ export const tokenFromQuery: RequestHandler = (req, _res, next) => {
 
 /**
  * `GET /api/v1/management/events`: Server-Sent Events, one per state change
- * (`id` = event id, `event` = type, `data` = the event as JSON). A client
+ * (`id` = `<instance>-<event id>`, `event` = type, `data` = the event as JSON). A client
  * that reconnects with `Last-Event-ID` (or `?last_event_id=`) gets what it
  * missed, or a `resync` event when that is no longer kept. `?types=` filters
  * by type (`agent.online`) or prefix (`agent.*`). A `ready` event follows the
@@ -43,8 +43,8 @@ export function eventStream(options: EventStreamOptions): RequestHandler {
   return (req, res) => {
     const secret = bearerToken(req.headers.authorization) ?? '';
     const accepts = typeFilter(req.query.types);
-    const lastId = lastEventId(req);
     const { bus } = options;
+    const lastId = lastEventId(req, bus.instance);
 
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -60,16 +60,17 @@ export function eventStream(options: EventStreamOptions): RequestHandler {
       if (res.writableLength > maxBuffered) end();
     };
     const send = (event: FusionEvent): void => {
-      if (accepts(event.type)) write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+      if (accepts(event.type)) write(`id: ${bus.instance}-${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
     };
+    const current = (): string => `${bus.instance}-${bus.lastEventId}`;
 
     write(`retry: ${SSE_RETRY_MS}\n\n`);
     if (lastId !== undefined) {
-      const missed = bus.since(lastId);
+      const missed = lastId === 'other-instance' ? undefined : bus.since(lastId);
       if (missed) missed.forEach(send);
-      else write(`event: resync\ndata: ${JSON.stringify({ last_event_id: bus.lastEventId })}\n\n`);
+      else write(`event: resync\ndata: ${JSON.stringify({ last_event_id: current() })}\n\n`);
     }
-    write(`event: ready\ndata: ${JSON.stringify({ last_event_id: bus.lastEventId })}\n\n`);
+    write(`event: ready\ndata: ${JSON.stringify({ last_event_id: current() })}\n\n`);
 
     const unsubscribe = bus.subscribe(send);
     const removeCloseHook = bus.onClose(() => end());
@@ -99,12 +100,18 @@ export function eventStream(options: EventStreamOptions): RequestHandler {
   };
 }
 
-function lastEventId(req: Request): number | undefined {
+/**
+ * The client's Last-Event-ID (header, or `?last_event_id=`): `<instance>-<id>`
+ * as the stream sends them, or a bare id. An id from another Fusion process
+ * (restarted since) is `other-instance`: nothing it missed can be replayed.
+ */
+function lastEventId(req: Request, instance: string): number | 'other-instance' | undefined {
   const raw = req.headers['last-event-id'] ?? req.query.last_event_id;
   if (raw === undefined) return undefined;
-  const id = Number(Array.isArray(raw) ? raw[0] : raw);
-  if (!Number.isInteger(id) || id < 0) throw new HttpError(400, 'bad_request', 'Last-Event-ID must be a non-negative integer');
-  return id;
+  const match = /^(?:([0-9a-f]+)-)?(\d+)$/.exec(String(Array.isArray(raw) ? raw[0] : raw).trim());
+  if (!match) throw new HttpError(400, 'bad_request', 'Last-Event-ID must be an event id from this stream');
+  if (match[1] !== undefined && match[1] !== instance) return 'other-instance';
+  return Number(match[2]);
 }
 
 /** `?types=agent.online,command.*` → a predicate on event types; everything when absent. */

@@ -52,7 +52,7 @@ describe('management event stream', () => {
     await client.hello();
     const online = await stream.next('agent.online');
     expect(online.data.data).to.include({ agent_id: 'node-1', version: '0.0.0-test' });
-    expect(Number(online.id)).to.equal(online.data.id);
+    expect(online.id).to.match(new RegExp(`^[0-9a-f]{8}-${online.data.id}$`));
 
     const document = validateConfig(sampleConfig()) as { ok: true; config: Record<string, unknown> };
     const signature = configSignature(document.config);
@@ -154,7 +154,13 @@ describe('management event stream', () => {
     const resumed = await open({ headers: { authorization: `Bearer ${fusion.adminToken}`, 'last-event-id': String(online.id) } });
     const replayed = resumed.events.filter((e) => e.event.startsWith('agent.'));
     expect(replayed.map((e) => `${e.event}:${e.data.data.agent_id}`)).to.deep.equal(['agent.offline:node-1', 'agent.online:node-2']);
-    expect(replayed.map((e) => Number(e.id))).to.deep.equal([online.data.id + 1, online.data.id + 2]);
+    expect(replayed.map((e) => e.data.id)).to.deep.equal([online.data.id + 1, online.data.id + 2]);
+
+    // An id from another Fusion process (restarted since) cannot be replayed: the client is told to refetch.
+    const instance = online.id!.split('-')[0]!;
+    const stale = await open({ headers: { authorization: `Bearer ${fusion.adminToken}`, 'last-event-id': `${instance === 'deadbeef' ? 'feedface' : 'deadbeef'}-3` } });
+    expect(stale.events.map((e) => e.event)).to.deep.equal(['resync', 'ready']);
+    expect(stale.events[0]!.data.last_event_id).to.equal(`${instance}-${online.data.id + 2}`);
 
     const tooOld = await fusion.api('/api/v1/management/events?last_event_id=-4');
     expect(tooOld.status).to.equal(400);

@@ -82,7 +82,7 @@ export class LiveEvents {
         } catch {
           return;
         }
-        this.lastId = event.id;
+        this.lastId = message.lastEventId || this.lastId;
         this.emit(type, event);
         this.emit('*', event);
       });
