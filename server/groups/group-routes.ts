@@ -57,10 +57,10 @@ export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; me
   });
 
   router.get('/groups/:name', read, (req, res) => {
-    const group = deps.groups.get(nameOf(req));
+    const group = deps.groups.summary(nameOf(req));
     const current = deps.groups.template(group.name);
     res.setHeader('ETag', `"${group.signature}"`);
-    res.json({ ...summary(group, deps.rollouts), members: deps.members.list(group.name).length, template: current.template, variables: variablesOf(current.template) });
+    res.json({ ...summary(group, deps.rollouts), template: current.template, variables: variablesOf(current.template) });
   });
 
   router.patch('/groups/:name', write, jsonBody, (req, res) => {

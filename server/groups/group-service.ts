@@ -40,6 +40,11 @@ export class GroupService {
     return this.deps.groups.list();
   }
 
+  /** A group with its member count. */
+  summary(name: string): GroupSummary {
+    return { ...this.get(name), members: this.deps.groups.memberCount(name) };
+  }
+
   get(name: string): GroupRecord {
     const group = this.deps.groups.get(name);
     if (!group) throw notFound(`group ${name}`);
@@ -133,6 +138,7 @@ export class GroupService {
     this.get(name);
     const members = this.deps.groups.memberCount(name);
     if (members > 0) throw new HttpError(409, 'group_has_members', `group ${name} still has ${members} member(s); move or remove them first`);
+    for (const open of this.deps.rollouts.openForGroup(name)) this.deps.engine.discard(open.id);
     this.deps.groups.delete(name);
     this.deps.templates.forget(name);
   }

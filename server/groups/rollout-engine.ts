@@ -1,15 +1,15 @@
 import { EventEmitter } from 'node:events';
-import { nanoid } from 'nanoid';
 import type { Logger } from '../../shared/logger.js';
 import type { ConfigStatusFrame, HelloFrame } from '../../shared/protocol/index.js';
 import type { ConfigService } from '../config/config-service.js';
 import type { AgentConnection } from '../gateway/agent-connection.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
 import { HttpError, notFound } from '../http/errors.js';
-import type { GroupStore, TemplateRevision } from './group-store.js';
+import type { GroupStore } from './group-store.js';
 import { renderMembers, type RenderedMember, type TemplateCache } from './member-renderer.js';
 import type { MemberState, RolloutAgent, RolloutRecord, RolloutStatus, RolloutStore } from './rollout-store.js';
-import { maxFailures, pauseMs, planBatches, type RolloutStrategy } from './rollout-strategy.js';
+import { maxFailures, pauseMs } from './rollout-strategy.js';
+import { endedBy, planRollout, startState, toEntries, type LaunchInput } from './rollout-plan.js';
 
 /** What changed in a rollout; `agent_id` and `state` come with a member's ACK / NACK. */
 export interface RolloutProgress {
@@ -22,18 +22,6 @@ export interface RolloutProgress {
   agent_id?: string;
   state?: MemberState;
   reason?: string | null;
-}
-
-export interface LaunchInput {
-  /** The new template revision; stored in the same transaction as the first batch. */
-  revision: TemplateRevision;
-  fromRevision: number | null;
-  /** Every member, rendered against the new template. */
-  rendered: RenderedMember[];
-  strategy: RolloutStrategy;
-  author: string;
-  /** The open rollout this save rolls back: it ends as `rolled_back` rather than `superseded`. */
-  rollsBack?: string;
 }
 
 export interface RolloutEngineDeps {
@@ -97,39 +85,8 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
   launch(input: LaunchInput): RolloutRecord | null {
     const { groups, rollouts, service } = this.deps;
     const group = input.revision.group_name;
-    const now = Date.now();
-    const online = (r: RenderedMember): boolean => Boolean(this.deps.gateway.get(r.member.agent_id)?.established);
-    // Connected members go first, so the first batch gives a verdict rather than waiting for reconnects.
-    const ordered = [...input.rendered.filter(online), ...input.rendered.filter((r) => !online(r))];
-    const batches = planBatches(ordered, input.strategy);
-    const record: RolloutRecord | null = batches.length
-      ? {
-          id: nanoid(12),
-          group_name: group,
-          from_revision: input.fromRevision,
-          to_revision: input.revision.revision,
-          strategy: input.strategy,
-          status: 'running',
-          batch_count: batches.length,
-          current_batch: 0,
-          failures_baseline: 0,
-          next_batch_at: null,
-          status_reason: null,
-          author: input.author,
-          created_at: now,
-          updated_at: now,
-          finished_at: null,
-        }
-      : null;
-    const first = batches[0] ?? [];
-    const rows: RolloutAgent[] = batches.flatMap((batch, index) =>
-      batch.map((r) => {
-        const initial = index === 0 ? this.initialState(r) : { state: 'pending' as const, error: null };
-        return { rollout_id: record!.id, agent_id: r.member.agent_id, batch: index, ...initial, signature: index === 0 ? r.signature : null, updated_at: now };
-      }),
-    );
-    const open = rollouts.openForGroup(group);
-    const ended = open.map((o) => ({ ...o, ...(o.id === input.rollsBack ? { status: 'rolled_back' as const, status_reason: `rolled back by ${input.author}` } : { status: 'superseded' as const, status_reason: `superseded by revision ${input.revision.revision}` }), finished_at: now, updated_at: now }));
+    const { record, rows, first } = planRollout(input, (id) => this.isOnline(id), (r) => this.startState(r));
+    const ended = rollouts.openForGroup(group).map((open) => endedBy(open, input));
     service.saveMany(toEntries(first, `group:${group}@${input.revision.revision}`), () => {
       groups.addRevision(input.revision);
       for (const o of ended) {
@@ -161,6 +118,11 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
     this.publish(record, 'resumed');
     this.evaluate(active, false);
     return record;
+  }
+
+  /** Forgets a rollout whose group is being deleted (its rows go with the group). */
+  discard(id: string): void {
+    this.deactivate(id);
   }
 
   /** The member's config changed again while a rollout waits for it (new variables or override). */
@@ -244,7 +206,7 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
     const { rendered, failures } = renderMembers(template, members);
     const rows = rollouts.batch(r.id, batch);
     type Next = { state: MemberState; error: string | null; signature: string | null };
-    const states = new Map<string, Next>(rendered.map((m) => [m.member.agent_id, { ...this.initialState(m), signature: m.signature }]));
+    const states = new Map<string, Next>(rendered.map((m) => [m.member.agent_id, { ...this.startState(m), signature: m.signature }]));
     for (const f of failures) states.set(f.agent_id, { state: 'failed', error: `does not render: ${f.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`.slice(0, 4096), signature: null });
     Object.assign(r, { current_batch: batch, next_batch_at: null, updated_at: Date.now() });
     service.saveMany(toEntries(rendered, `group:${r.group_name}@${r.to_revision}`), () => {
@@ -261,16 +223,13 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
     this.publish(r, 'batch_started');
   }
 
-  /** Where a freshly materialised member stands: it may run the target already, or have rejected it before. */
-  private initialState(r: RenderedMember): { state: MemberState; error: string | null } {
+  private startState(r: RenderedMember): { state: MemberState; error: string | null } {
     const conn = this.deps.gateway.get(r.member.agent_id);
-    const running = conn?.established ? conn.runningSignature : r.member.running_signature;
-    if (running === r.signature) return { state: 'applied', error: null };
-    const unchanged = r.signature === r.member.desired_signature;
-    if (unchanged && r.member.status_signature === r.signature && r.member.status === 'failed') {
-      return { state: 'failed', error: r.member.status_error ?? 'the agent rejected this config' };
-    }
-    return { state: 'applying', error: null };
+    return startState(r, conn?.established ? conn.runningSignature : r.member.running_signature);
+  }
+
+  private isOnline(agentId: string): boolean {
+    return Boolean(this.deps.gateway.get(agentId)?.established);
   }
 
   private activate(record: RolloutRecord, currentRows: RolloutAgent[]): Active {
@@ -293,7 +252,7 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
       if (row.state !== 'applying') continue;
       a.waiting.add(row.agent_id);
       this.waitingFor.set(row.agent_id, a);
-      if (this.deps.gateway.get(row.agent_id)?.established) a.online.add(row.agent_id);
+      if (this.isOnline(row.agent_id)) a.online.add(row.agent_id);
     }
   }
 
@@ -346,10 +305,4 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
       this.deps.log.error({ err }, 'rollout bookkeeping failed');
     }
   }
-}
-
-function toEntries(rendered: RenderedMember[], author: string): Array<{ agentId: string; document: Record<string, unknown>; signature: string; author: string }> {
-  return rendered
-    .filter((r) => r.signature !== r.member.desired_signature)
-    .map((r) => ({ agentId: r.member.agent_id, document: r.document, signature: r.signature, author }));
 }

@@ -1,0 +1,105 @@
+import { nanoid } from 'nanoid';
+import type { RenderedConfig } from '../config/config-service.js';
+import type { TemplateRevision } from './group-store.js';
+import type { RenderedMember } from './member-renderer.js';
+import type { MemberState, RolloutAgent, RolloutRecord } from './rollout-store.js';
+import { planBatches, type RolloutStrategy } from './rollout-strategy.js';
+
+export interface LaunchInput {
+  /** The new template revision; stored in the same transaction as the first batch. */
+  revision: TemplateRevision;
+  fromRevision: number | null;
+  /** Every member, rendered against the new template. */
+  rendered: RenderedMember[];
+  strategy: RolloutStrategy;
+  author: string;
+  /** The open rollout this save rolls back: it ends as `rolled_back` rather than `superseded`. */
+  rollsBack?: string;
+}
+
+/** A rollout about to be stored: its record, a row per member, and the first batch to materialise. */
+export interface RolloutPlan {
+  record: RolloutRecord | null;
+  rows: RolloutAgent[];
+  first: RenderedMember[];
+}
+
+/**
+ * Plans a rollout: connected members first (so the first batch gives a
+ * verdict rather than waiting for reconnects), split into the strategy's
+ * batches; the first batch's rows carry their starting state, the rest are
+ * pending. No record when the group has no members.
+ */
+export function planRollout(
+  input: LaunchInput,
+  online: (agentId: string) => boolean,
+  startState: (member: RenderedMember) => { state: MemberState; error: string | null },
+  now = Date.now(),
+): RolloutPlan {
+  const connected = input.rendered.filter((r) => online(r.member.agent_id));
+  const ordered = [...connected, ...input.rendered.filter((r) => !online(r.member.agent_id))];
+  const batches = planBatches(ordered, input.strategy);
+  if (batches.length === 0) return { record: null, rows: [], first: [] };
+  const record: RolloutRecord = {
+    id: nanoid(12),
+    group_name: input.revision.group_name,
+    from_revision: input.fromRevision,
+    to_revision: input.revision.revision,
+    strategy: input.strategy,
+    status: 'running',
+    batch_count: batches.length,
+    current_batch: 0,
+    failures_baseline: 0,
+    next_batch_at: null,
+    status_reason: null,
+    author: input.author,
+    created_at: now,
+    updated_at: now,
+    finished_at: null,
+  };
+  const rows = batches.flatMap((batch, index) =>
+    batch.map((r) => ({
+      rollout_id: record.id,
+      agent_id: r.member.agent_id,
+      batch: index,
+      ...(index === 0 ? startState(r) : { state: 'pending' as const, error: null }),
+      signature: index === 0 ? r.signature : null,
+      updated_at: now,
+    })),
+  );
+  return { record, rows, first: batches[0]! };
+}
+
+/** How an open rollout ends when a newer save of its group replaces it. */
+export function endedBy(open: RolloutRecord, input: LaunchInput, now = Date.now()): RolloutRecord {
+  const rolledBack = open.id === input.rollsBack;
+  return {
+    ...open,
+    status: rolledBack ? 'rolled_back' : 'superseded',
+    status_reason: rolledBack ? `rolled back by ${input.author}` : `superseded by revision ${input.revision.revision}`,
+    finished_at: now,
+    updated_at: now,
+  };
+}
+
+/**
+ * Where a freshly materialised member stands: it may already run the target
+ * (`running` is what its live connection or last record says), or have
+ * rejected this very config before (then nothing new is pushed, so no new
+ * answer will come).
+ */
+export function startState(r: RenderedMember, running: string | null): { state: MemberState; error: string | null } {
+  if (running === r.signature) return { state: 'applied', error: null };
+  const unchanged = r.signature === r.member.desired_signature;
+  if (unchanged && r.member.status_signature === r.signature && r.member.status === 'failed') {
+    return { state: 'failed', error: r.member.status_error ?? 'the agent rejected this config' };
+  }
+  return { state: 'applying', error: null };
+}
+
+/** The configs to store for rendered members: only those that differ from what the agent should run now. */
+export function toEntries(rendered: readonly RenderedMember[], author: string): RenderedConfig[] {
+  return rendered
+    .filter((r) => r.signature !== r.member.desired_signature)
+    .map((r) => ({ agentId: r.member.agent_id, document: r.document, signature: r.signature, author }));
+}
