@@ -1,8 +1,14 @@
-import { badge } from './dom.js';
+import { badge, h } from './dom.js';
 
 /** `sha256:0123…` → first 12 hex digits. */
 export function shortSig(signature) {
   return signature ? signature.replace(/^sha256:/, '').slice(0, 12) : '—';
+}
+
+/** A signature as a short code chip with the full value on hover; a muted dash when there is none. */
+export function sigCode(signature, attrs = {}) {
+  if (!signature) return h('span', { class: 'muted', ...attrs }, '—');
+  return h('code', { class: 'sig', title: signature, ...attrs }, shortSig(signature));
 }
 
 export function duration(ms) {

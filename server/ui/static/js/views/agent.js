@@ -5,7 +5,7 @@
  */
 import { api, etagOf, getJson } from '../api.js';
 import { badge, errorBanner, h, load, loading, replace, table } from '../dom.js';
-import { ago, configBadge, count, dateTime, onlineBadge, pipeBadge, shortSig } from '../format.js';
+import { ago, configBadge, count, dateTime, onlineBadge, pipeBadge, shortSig, sigCode } from '../format.js';
 import { createScope } from '../scope.js';
 import { commandPanel } from '../components/command-panel.js';
 import { configCompare, loadConfigs } from '../components/config-compare.js';
@@ -39,10 +39,10 @@ function header(agent) {
       meta('Host', agent.hostname ?? '—'),
       meta('Address', h('span', { class: 'mono' }, agent.address ?? '—')),
       meta(agent.online ? 'Connected' : 'Last seen', agent.online ? h('span', { title: dateTime(agent.connected_at) }, ago(agent.connected_at)) : h('span', { title: dateTime(agent.last_seen) }, ago(agent.last_seen))),
-      meta('Desired', h('code', { class: 'sig', title: c.desired_signature ?? '', 'data-sig': 'desired' }, c.desired_revision ? `r${c.desired_revision} · ${shortSig(c.desired_signature)}` : '—')),
-      meta('Applied', h('code', { class: 'sig', title: c.applied_signature ?? '', 'data-sig': 'applied' }, shortSig(c.applied_signature))),
-      meta('Running', h('span', {}, h('code', { class: 'sig', title: c.running_signature ?? '' }, shortSig(c.running_signature)), c.running_source ? h('span', { class: 'muted' }, ` (${c.running_source})`) : null)),
-      meta('Reported', h('code', { class: 'sig', title: c.reported_signature ?? '', 'data-sig': 'reported' }, shortSig(c.reported_signature))),
+      meta('Desired', c.desired_signature ? h('code', { class: 'sig', title: c.desired_signature, 'data-sig': 'desired' }, `r${c.desired_revision} · ${shortSig(c.desired_signature)}`) : sigCode(null)),
+      meta('Applied', sigCode(c.applied_signature, { 'data-sig': 'applied' })),
+      meta('Running', h('span', {}, sigCode(c.running_signature), c.running_source && c.running_source !== 'none' ? h('span', { class: 'muted' }, ` (${c.running_source})`) : null)),
+      meta('Reported', sigCode(c.reported_signature, { 'data-sig': 'reported' })),
     ),
   );
 }
@@ -69,7 +69,7 @@ function historyTab(agentId, current, onRestore) {
     return table(
       [
         { label: 'Revision', cell: (r) => h('button', { type: 'button', class: 'link-button', onclick: () => void show(r.revision) }, `r${r.revision}`) },
-        { label: 'Signature', cell: (r) => h('code', { class: 'sig', title: r.signature }, shortSig(r.signature)) },
+        { label: 'Signature', cell: (r) => sigCode(r.signature) },
         { label: 'Author', cell: (r) => r.author },
         { label: 'Saved', cell: (r) => h('span', { title: dateTime(r.created_at) }, ago(r.created_at)) },
         { label: '', cell: (r) => (r.signature === current?.signature ? badge('current', 'info') : '') },

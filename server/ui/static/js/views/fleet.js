@@ -5,7 +5,7 @@
  */
 import { getJson } from '../api.js';
 import { badge, card, errorBanner, h, loading, replace, table } from '../dom.js';
-import { ago, commandBadge, configBadge, count, dateTime, onlineBadge, shortSig } from '../format.js';
+import { ago, commandBadge, configBadge, count, dateTime, onlineBadge, sigCode } from '../format.js';
 import { createScope } from '../scope.js';
 
 function stat(label, value, detail, tone) {
@@ -35,9 +35,9 @@ function agentsTable(agents, filter) {
       { label: 'Version', cell: (a) => a.version ?? '—' },
       { label: 'Address', cell: (a) => h('span', { class: 'mono' }, a.address ?? '—'), class: 'hide-sm' },
       { label: 'Config', cell: (a) => configBadge(a.config.status, a.config.error) },
-      { label: 'Desired', cell: (a) => h('code', { class: 'sig', title: a.config.desired_signature ?? '' }, shortSig(a.config.desired_signature)), class: 'hide-sm' },
-      { label: 'Applied', cell: (a) => h('code', { class: 'sig', title: a.config.applied_signature ?? '' }, shortSig(a.config.applied_signature)), class: 'hide-sm' },
-      { label: 'Reported', cell: (a) => h('code', { class: 'sig', title: a.config.reported_signature ?? '' }, shortSig(a.config.reported_signature)), class: 'hide-sm' },
+      { label: 'Desired', cell: (a) => sigCode(a.config.desired_signature), class: 'hide-sm' },
+      { label: 'Applied', cell: (a) => sigCode(a.config.applied_signature), class: 'hide-sm' },
+      { label: 'Reported', cell: (a) => sigCode(a.config.reported_signature), class: 'hide-sm' },
       { label: 'Drift', cell: (a) => (a.drift ? badge('drift', 'warn', 'The reported config differs from the desired one') : h('span', { class: 'muted' }, '—')) },
       { label: 'Sessions', cell: (a) => count(a.session_count), class: 'num' },
       { label: 'Last seen', cell: (a) => (a.online ? h('span', { class: 'muted' }, 'now') : h('span', { title: dateTime(a.last_seen) }, ago(a.last_seen))) },
