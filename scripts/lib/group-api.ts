@@ -1,0 +1,65 @@
+import type { FusionRun } from './fusion-runner.js';
+
+/** The group template the benchmarks roll out: one fs pipe per agent, its path named after the agent. */
+export function fleetTemplate(auditIntervalSec: number): string {
+  return `# benchmark fleet policy
+sources:
+  share:
+    driver: fs
+    uri: /srv/share/\${agent_id}
+senders:
+  fusion:
+    driver: fusion
+    uri: http://127.0.0.1:1
+    credential:
+      key: bench-receiver-key
+pipes:
+  share-to-fusion:
+    source: share
+    sender: fusion
+    audit_interval_sec: ${auditIntervalSec}
+    sentinel_interval_sec: 30
+`;
+}
+
+export interface RolloutProgressView {
+  id: string;
+  status: string;
+  counts: Record<'pending' | 'applying' | 'applied' | 'failed' | 'cancelled' | 'total', number>;
+  agents?: Array<{ agent_id: string; state: string; updated_at: number }>;
+}
+
+async function ok<T>(res: Response, what: string, status: number): Promise<T> {
+  if (res.status !== status) throw new Error(`${what}: HTTP ${res.status} ${(await res.text()).slice(0, 500)}`);
+  return (await res.json()) as T;
+}
+
+export async function createGroup(fusion: FusionRun, name: string, template: string): Promise<void> {
+  const res = await fusion.api('/api/v1/management/groups', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name, description: 'benchmark fleet', template }),
+  });
+  await ok(res, `create group ${name}`, 201);
+}
+
+/** Saves a new template (all at once); resolves with the rollout id (null when the group has no members). */
+export async function saveTemplate(fusion: FusionRun, name: string, template: string): Promise<string | null> {
+  const res = await fusion.api(`/api/v1/management/groups/${name}/template`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/yaml' },
+    body: template,
+  });
+  const saved = await ok<{ rollout: { id: string } | null }>(res, `save template of ${name}`, 200);
+  return saved.rollout?.id ?? null;
+}
+
+export async function rolloutProgress(fusion: FusionRun, id: string, withAgents: boolean): Promise<RolloutProgressView> {
+  const res = await fusion.api(`/api/v1/management/rollouts/${id}?agents=${withAgents}`);
+  return ok<RolloutProgressView>(res, `rollout ${id}`, 200);
+}
+
+export async function groupMembers(fusion: FusionRun, name: string): Promise<number> {
+  const res = await fusion.api(`/api/v1/management/groups/${name}/members`);
+  return (await ok<{ members: unknown[] }>(res, `members of ${name}`, 200)).members.length;
+}
