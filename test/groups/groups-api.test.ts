@@ -151,6 +151,8 @@ describe('config groups API', () => {
     expect(busy.status).to.equal(409);
     expect(busy.body.error.code).to.equal('group_has_members');
     await ok(fusion, 'DELETE', `${GROUPS}/nfs/members/node-a`, undefined, 204);
+    const empty = await saveTemplate(fusion, 'nfs', withAudit(MOUNT_TEMPLATE, 60));
+    expect(empty).to.include({ revision: 2, rollout: null }); // no members, nothing to roll out
     await ok(fusion, 'DELETE', `${GROUPS}/nfs`, undefined, 204);
     expect((await call(fusion, 'GET', `${GROUPS}/nfs`)).status).to.equal(404);
     const viewer = await fusion.api(GROUPS, { headers: { authorization: 'Bearer wrong' } });
