@@ -198,10 +198,11 @@ export class FusionServer {
     const running = this.running;
     if (!running) return;
     this.running = undefined;
+    // Rollouts stop first: no batch starts while the agents are being let go.
+    running.groups.stop();
     await running.gateway.shutdown(this.options.shutdownRetryAfterMs ?? 1000);
     running.dataPlane.stop();
     running.commands.stop();
-    running.groups.stop();
     running.bus.close();
     running.http.closeAllConnections();
     await new Promise<void>((resolve) => running.http.close(() => resolve()));

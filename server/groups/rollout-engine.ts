@@ -36,10 +36,8 @@ export interface RolloutEngineDeps {
 /** A running rollout: who its current batch still waits for. */
 interface Active {
   record: RolloutRecord;
-  /** Members of the current batch whose ACK / NACK has not come. */
+  /** Members of the current batch that were connected when it started and have not answered: it settles when this is empty. */
   waiting: Set<string>;
-  /** The subset of `waiting` that is connected: the batch settles when it is empty. */
-  online: Set<string>;
   timer?: NodeJS.Timeout;
 }
 
@@ -48,8 +46,10 @@ interface Active {
  * configs are rendered and stored (one transaction) when it starts, which
  * pushes them to connected members; progress comes from the agents'
  * `config_status` frames, not from polling. A batch settles when every member
- * applied, failed or is offline (an offline member gets its config when it
- * reconnects and still reports); then, after the pause, the next starts. More
+ * connected at its start has applied or failed: one that drops meanwhile
+ * (e.g. crashed applying it) holds the batch until it reconnects and answers.
+ * A member offline at the start does not hold it back; it gets its config when
+ * it reconnects and still reports. After the pause the next batch starts. More
  * failures than `max_failures` halt the rollout until an admin resumes it or
  * rolls it back. State lives in the database, so a restart carries on.
  */
@@ -57,21 +57,21 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
   private readonly active = new Map<string, Active>();
   /** Agent id → the running rollout whose current batch waits for it. */
   private readonly waitingFor = new Map<string, Active>();
+  private stopped = false;
 
   constructor(private readonly deps: RolloutEngineDeps) {
     super();
     deps.gateway.on('frame', (conn, frame) => {
+      if (this.stopped) return;
       if (frame.type === 'config_status' && conn.established) this.safely(() => this.onStatus(conn.agentId, frame));
       else if (frame.type === 'hello' && frame.agent_id === conn.agentId) this.safely(() => this.onHello(conn, frame));
-    });
-    deps.gateway.on('disconnect', (conn, _code, current) => {
-      if (current) this.safely(() => this.onOffline(conn.agentId));
     });
     for (const record of deps.rollouts.withStatus('running')) this.restore(record);
   }
 
-  /** Stops the pause timers (the rollouts stay running in the database). */
+  /** Stops the pause timers and stops listening (the rollouts stay running in the database). */
   stop(): void {
+    this.stopped = true;
     for (const a of this.active.values()) if (a.timer) clearTimeout(a.timer);
     this.active.clear();
     this.waitingFor.clear();
@@ -148,14 +148,6 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
   private onHello(conn: AgentConnection, hello: HelloFrame): void {
     // An agent that already runs its target gets no config frame, so its hello is its ACK.
     if (hello.config.signature) this.resolve(conn.agentId, hello.config.signature, 'applied', null);
-    const a = this.waitingFor.get(conn.agentId);
-    if (a?.waiting.has(conn.agentId)) a.online.add(conn.agentId);
-  }
-
-  private onOffline(agentId: string): void {
-    const a = this.waitingFor.get(agentId);
-    if (!a || !a.online.delete(agentId)) return;
-    this.evaluate(a, false);
   }
 
   private resolve(agentId: string, signature: string, state: 'applied' | 'failed', error: string | null): void {
@@ -181,7 +173,7 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
         const failed = this.deps.rollouts.failedCount(r.id) - r.failures_baseline;
         if (failed > max) return this.end(a, 'halted', `${failed} failed member(s) exceed max_failures ${max}`);
       }
-      if (a.online.size > 0 || a.timer) return;
+      if (a.waiting.size > 0 || a.timer) return;
       if (r.current_batch + 1 >= r.batch_count) return this.end(a, 'completed', null);
       const pause = pauseMs(r.strategy);
       if (pause > 0) {
@@ -205,15 +197,22 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
     const members = groups.batchForRender(r.group_name, r.id, batch);
     const { rendered, failures } = renderMembers(template, members);
     const rows = rollouts.batch(r.id, batch);
-    type Next = { state: MemberState; error: string | null; signature: string | null };
-    const states = new Map<string, Next>(rendered.map((m) => [m.member.agent_id, { ...this.startState(m), signature: m.signature }]));
-    for (const f of failures) states.set(f.agent_id, { state: 'failed', error: `does not render: ${f.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`.slice(0, 4096), signature: null });
+    type Next = Pick<RolloutAgent, 'state' | 'error' | 'signature' | 'awaited'>;
+    const states = new Map<string, Next>();
+    for (const m of rendered) {
+      const start = this.startState(m);
+      states.set(m.member.agent_id, { ...start, signature: m.signature, awaited: start.state === 'applying' && this.isOnline(m.member.agent_id) ? 1 : 0 });
+    }
+    for (const f of failures) {
+      const error = `does not render: ${f.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`.slice(0, 4096);
+      states.set(f.agent_id, { state: 'failed', error, signature: null, awaited: 0 });
+    }
     Object.assign(r, { current_batch: batch, next_batch_at: null, updated_at: Date.now() });
     service.saveMany(toEntries(rendered, `group:${r.group_name}@${r.to_revision}`), () => {
       for (const row of rows) {
         // A row with neither outcome belongs to an agent that left the group since the rollout began.
-        const next: Next = states.get(row.agent_id) ?? { state: 'cancelled', error: 'left the group', signature: null };
-        rollouts.setAgent(r.id, row.agent_id, next.state, next.signature, next.error);
+        const next: Next = states.get(row.agent_id) ?? { state: 'cancelled', error: 'left the group', signature: null, awaited: 0 };
+        rollouts.setAgent(r.id, row.agent_id, next);
         Object.assign(row, next);
       }
       groups.setRendered(r.group_name, rendered.map((m) => m.member.agent_id), r.to_revision);
@@ -233,7 +232,7 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
   }
 
   private activate(record: RolloutRecord, currentRows: RolloutAgent[]): Active {
-    const a: Active = { record, waiting: new Set(), online: new Set() };
+    const a: Active = { record, waiting: new Set() };
     this.active.set(record.id, a);
     this.track(a, currentRows);
     return a;
@@ -249,16 +248,14 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
 
   private track(a: Active, rows: RolloutAgent[]): void {
     for (const row of rows) {
-      if (row.state !== 'applying') continue;
+      if (row.state !== 'applying' || !row.awaited) continue;
       a.waiting.add(row.agent_id);
       this.waitingFor.set(row.agent_id, a);
-      if (this.isOnline(row.agent_id)) a.online.add(row.agent_id);
     }
   }
 
   private forget(a: Active, agentId: string): void {
     a.waiting.delete(agentId);
-    a.online.delete(agentId);
     if (this.waitingFor.get(agentId) === a) this.waitingFor.delete(agentId);
   }
 

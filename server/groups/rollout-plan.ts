@@ -58,14 +58,18 @@ export function planRollout(
     finished_at: null,
   };
   const rows = batches.flatMap((batch, index) =>
-    batch.map((r) => ({
-      rollout_id: record.id,
-      agent_id: r.member.agent_id,
-      batch: index,
-      ...(index === 0 ? startState(r) : { state: 'pending' as const, error: null }),
-      signature: index === 0 ? r.signature : null,
-      updated_at: now,
-    })),
+    batch.map((r): RolloutAgent => {
+      const start = index === 0 ? startState(r) : { state: 'pending' as const, error: null };
+      return {
+        rollout_id: record.id,
+        agent_id: r.member.agent_id,
+        batch: index,
+        ...start,
+        signature: index === 0 ? r.signature : null,
+        awaited: index === 0 && start.state === 'applying' && online(r.member.agent_id) ? 1 : 0,
+        updated_at: now,
+      };
+    }),
   );
   return { record, rows, first: batches[0]! };
 }

@@ -50,6 +50,11 @@ export interface RolloutAgent {
   /** The config signature this rollout stored for the agent (null while pending). */
   signature: string | null;
   error: string | null;
+  /**
+   * 1 when the member's batch waits for its answer: it was connected when the
+   * batch started. A member offline then does not hold the batch back.
+   */
+  awaited: number;
   updated_at: number;
 }
 
@@ -73,11 +78,11 @@ export class RolloutStore {
          WHERE id = @id`,
       ),
       insertAgent: db.prepare(
-        `INSERT INTO rollout_agents (rollout_id, agent_id, batch, state, signature, error, updated_at)
-         VALUES (@rollout_id, @agent_id, @batch, @state, @signature, @error, @updated_at)`,
+        `INSERT INTO rollout_agents (rollout_id, agent_id, batch, state, signature, error, awaited, updated_at)
+         VALUES (@rollout_id, @agent_id, @batch, @state, @signature, @error, @awaited, @updated_at)`,
       ),
       setAgent: db.prepare(
-        'UPDATE rollout_agents SET state = ?, signature = ?, error = ?, updated_at = ? WHERE rollout_id = ? AND agent_id = ?',
+        'UPDATE rollout_agents SET state = ?, signature = ?, error = ?, awaited = ?, updated_at = ? WHERE rollout_id = ? AND agent_id = ?',
       ),
       resolveApplied: db.prepare(
         `UPDATE rollout_agents SET state = 'applied', error = NULL, updated_at = ?
@@ -118,8 +123,8 @@ export class RolloutStore {
     this.stmts.save.run({ ...record, strategy: JSON.stringify(record.strategy) });
   }
 
-  setAgent(rolloutId: string, agentId: string, state: MemberState, signature: string | null, error: string | null): void {
-    this.stmts.setAgent.run(state, signature, error, Date.now(), rolloutId, agentId);
+  setAgent(rolloutId: string, agentId: string, row: Pick<RolloutAgent, 'state' | 'signature' | 'error' | 'awaited'>): void {
+    this.stmts.setAgent.run(row.state, row.signature, row.error, row.awaited, Date.now(), rolloutId, agentId);
   }
 
   /**

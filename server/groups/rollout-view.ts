@@ -9,6 +9,8 @@ export interface RolloutMemberView {
   signature: string | null;
   error: string | null;
   online: boolean;
+  /** Its batch waits for its answer (it was connected when the batch started). */
+  awaited: boolean;
   updated_at: number;
 }
 
@@ -68,6 +70,7 @@ export function rolloutView(
       signature: a.signature,
       error: a.error,
       online: Boolean(gateway.get(a.agent_id)?.established),
+      awaited: a.awaited === 1,
       updated_at: a.updated_at,
     }));
   }

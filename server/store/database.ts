@@ -175,6 +175,9 @@ const MIGRATIONS: string[] = [
   CREATE INDEX rollout_agents_agent ON rollout_agents(agent_id, state);
   CREATE INDEX rollout_agents_batch ON rollout_agents(rollout_id, batch, state);
   `,
+  `
+  ALTER TABLE rollout_agents ADD COLUMN awaited INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 /**

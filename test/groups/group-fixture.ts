@@ -90,6 +90,8 @@ export class MemberAgent {
   /** Every config frame received, in order. */
   readonly received: ConfigFrame[] = [];
   rejects: (document: Record<string, unknown>) => string | undefined = () => undefined;
+  /** Drops the connection on the next config frame without answering, as an agent that crashes applying it. */
+  crashOnConfig = false;
 
   private constructor(readonly client: RawAgentClient) {
     client.ws.on('message', (data) => {
@@ -128,6 +130,10 @@ export class MemberAgent {
 
   private onConfig(frame: ConfigFrame): void {
     this.received.push(frame);
+    if (this.crashOnConfig) {
+      this.client.terminate();
+      return;
+    }
     let document: Record<string, unknown>;
     if (frame.encoding === 'full') document = frame.document;
     else {

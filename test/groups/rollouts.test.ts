@@ -138,6 +138,27 @@ describe('staged rollouts', () => {
     expect(auditOf(n2.document)).to.equal(900);
   });
 
+  it('holds a batch whose member dropped without answering until it reconnects and answers', async () => {
+    const agents = await fleet(['n1', 'n2']);
+    agents.get('n1')!.crashOnConfig = true;
+    const saved = await saveTemplate(fusion, 'nfs', NEW, { strategy: 'batches', batch_size: 1 });
+    await eventually(() => agents.get('n1')!.client.closeCode !== undefined);
+    const held = await rollout(fusion, saved.rollout.id);
+    expect(held).to.include({ status: 'running', current_batch: 1 });
+    expect(states(held)).to.deep.equal({ n1: 'applying', n2: 'pending' });
+    expect(held.agents.find((a: any) => a.agent_id === 'n1')).to.include({ awaited: true, online: false });
+    expect(agents.get('n2')!.received).to.have.length(1);
+
+    const back = await MemberAgent.connect(fusion, 'n1', { from: agents.get('n1')! });
+    members.push(back);
+    const done = await eventually(async () => {
+      const v = await rollout(fusion, saved.rollout.id);
+      return v.status === 'completed' && v;
+    });
+    expect(states(done)).to.deep.equal({ n1: 'applied', n2: 'applied' });
+    expect(auditOf(back.document)).to.equal(900);
+  });
+
   it('carries a paused rollout on after a Fusion restart', async () => {
     await fleet(['n1', 'n2']);
     const saved = await saveTemplate(fusion, 'nfs', NEW, { strategy: 'batches', batch_size: 1, pause_seconds: 0.3 });
