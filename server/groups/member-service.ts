@@ -1,5 +1,5 @@
 import type { Logger } from '../../shared/logger.js';
-import type { HelloFrame } from '../../shared/protocol/index.js';
+import { SUPPORTED_PROTOCOL_VERSIONS, type HelloFrame } from '../../shared/protocol/index.js';
 import type { ConfigService, DesiredConfig } from '../config/config-service.js';
 import type { AgentConnection } from '../gateway/agent-connection.js';
 import { HttpError, notFound } from '../http/errors.js';
@@ -112,7 +112,8 @@ export class MemberService {
    * overridden); a member whose host name changed is rendered again. Never throws.
    */
   onHello(conn: AgentConnection, hello: HelloFrame): void {
-    if (conn.established || hello.agent_id !== conn.agentId) return;
+    // A hello the config channel will refuse changes nothing here either.
+    if (conn.established || hello.agent_id !== conn.agentId || !SUPPORTED_PROTOCOL_VERSIONS.includes(hello.protocol_version)) return;
     try {
       const member = this.deps.groups.member(conn.agentId);
       if (!member) {
