@@ -28,6 +28,8 @@ export function pullRoute(deps: { tokens: TokenStore; service: ConfigService; ag
     res.setHeader('X-Config-Signature', desired.signature);
     res.setHeader('ETag', `"${desired.signature}"`);
     if (current === desired.signature) {
+      // A polling agent that asks with the desired signature runs it: that is its ACK.
+      if (deps.agents.get(id.data)?.applied_signature !== current) deps.agents.recordConfigStatus(id.data, current, 'applied', null);
       res.status(304).end();
       return;
     }

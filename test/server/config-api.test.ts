@@ -107,6 +107,8 @@ describe('Fusion config API', () => {
     expect(body.revision).to.equal(1);
     const current = await pull(saved.signature);
     expect(current.status).to.equal(304);
+    const state = (await (await fusion.api('/api/v1/management/agents/node-1')).json()) as any;
+    expect(state.config).to.include({ status: 'applied', applied_signature: saved.signature });
     expect((await pull(undefined, 'wrong')).status).to.equal(401);
     expect((await pull('garbage')).status).to.equal(400);
   });
