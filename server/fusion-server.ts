@@ -22,6 +22,7 @@ import { connectControlEvents, connectSessionEvents } from './events/event-sourc
 import { FusionConfigService, managementRoutes, type FusionConfigApplied } from './management/index.js';
 import { uiRouter } from './ui/ui-router.js';
 import { AuditStore } from './audit/audit-store.js';
+import { createPackages } from './packages/index.js';
 import { Authenticator } from './auth/authenticator.js';
 import type { FailedAuthLimits } from './auth/failed-auth-limiter.js';
 import { securityRoutes } from './auth/security-routes.js';
@@ -49,6 +50,8 @@ export interface FusionOptions {
   eventHeartbeatMs?: number;
   /** Serve HTTPS and WSS (PEM contents). With `ca` and `requireClientCert`, agents and admins must present a client certificate signed by it. */
   tls?: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer; requireClientCert?: boolean };
+  /** Largest agent package an admin may upload, in bytes. Default 128 MiB. */
+  maxPackageBytes?: number;
   /** Failed authentications allowed per address and window before 429. Default 30 a minute. */
   failedAuthLimits?: FailedAuthLimits;
   /** Frames an agent may send per second (sustained) and in a burst before it is closed with `rate_limited`. Default 100 / 1000. */
@@ -116,6 +119,7 @@ export class FusionServer {
       const store = new CommandStore(db);
       const commands = new CommandService(store, gateway, this.log, o.commandSweepIntervalMs);
       const reports = new ReportStore(db);
+      const packages = createPackages({ db, home: o.home, log: this.log, tokens, commands, maxPackageBytes: o.maxPackageBytes });
       const bus = new EventBus(this.log);
       const controlEvents = connectControlEvents({ bus, gateway, service, commands });
       gateway.on('frame', (conn, frame) => {
@@ -153,6 +157,8 @@ export class FusionServer {
           ['/api/v1/management', securityRoutes({ tokens, gateway, audit })],
           ['/api/v1/management', commandRoutes({ tokens, commands, store, reports, agents, gateway })],
           ['/api/v1/management', groups.router],
+          ['/api/v1/management', packages.managementRouter],
+          ['/api/v1/control/packages', packages.downloadRouter],
           ['/api/v1/pipe', dataPlane.ingestRouter],
           ['/api/v1/views', dataPlane.viewsRouter],
           [

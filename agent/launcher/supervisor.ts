@@ -54,7 +54,7 @@ export class Supervisor {
       if (this.stopping) return 0;
       const child = new AgentProcess(agent, this.options.args, this.options.env);
       this.child = child;
-      this.options.logger.info({ version: agent.version ?? 'built-in', pid: child.pid, probation: probation !== null }, 'agent started');
+      this.options.logger.info({ version: agent.version ?? 'built-in', agent_pid: child.pid, probation: probation !== null }, 'agent started');
       const outcome = await this.watch(child, probation);
       this.child = null;
       if (outcome === 'rolled_back') continue;

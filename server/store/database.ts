@@ -178,6 +178,15 @@ const MIGRATIONS: string[] = [
   `
   ALTER TABLE rollout_agents ADD COLUMN awaited INTEGER NOT NULL DEFAULT 0;
   `,
+  `
+  CREATE TABLE agent_packages (
+    version      TEXT PRIMARY KEY,
+    sha256       TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    uploaded_at  INTEGER NOT NULL,
+    uploaded_by  TEXT NOT NULL
+  );
+  `,
 ];
 
 /**

@@ -1,0 +1,48 @@
+/**
+ * `GET /api/v1/control/packages/:version`: agents download packages here,
+ * authenticated like the WebSocket and the pull endpoint (their credential,
+ * bound to the `X-Fustor-Agent-Id` they send, or an enrollment token). The
+ * body is the .tgz; `X-Package-Sha256` carries the recorded hash, though the
+ * agent verifies against the hash its upgrade command carries.
+ */
+import { createReadStream } from 'node:fs';
+import { Router } from 'express';
+import { AGENT_ID_HEADER, AgentId } from '../../shared/protocol/index.js';
+import { Authenticator } from '../auth/authenticator.js';
+import type { TokenStore } from '../auth/token-store.js';
+import { HttpError, notFound } from '../http/errors.js';
+import { versionParam } from './package-routes.js';
+import type { PackageStore } from './package-store.js';
+
+export function packageDownloadRoute(deps: { tokens: TokenStore; packages: PackageStore }): Router {
+  const router = Router();
+  router.get('/:version', (req, res, next) => {
+    const rawId = req.headers[AGENT_ID_HEADER];
+    const agentId = AgentId.safeParse(Array.isArray(rawId) ? rawId[0] : rawId);
+    if (!agentId.success) throw new HttpError(400, 'bad_request', `missing or invalid ${AGENT_ID_HEADER} header`);
+    const auth = Authenticator.for(deps.tokens).agent(req.headers.authorization, agentId.data, req.socket.remoteAddress ?? 'unknown');
+    if (!auth.ok) {
+      if (auth.retryAfterSeconds) res.setHeader('Retry-After', String(auth.retryAfterSeconds));
+      throw new HttpError(auth.status, auth.code, auth.message);
+    }
+    const version = versionParam(req.params.version);
+    const record = deps.packages.get(version);
+    if (!record) throw notFound(`package ${version}`);
+    const stream = createReadStream(deps.packages.file(version));
+    stream.once('error', (err) => {
+      // Deleted between the lookup and the open: the same answer as never uploaded.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !res.headersSent) next(notFound(`package ${version}`));
+      else if (!res.headersSent) next(err);
+      else res.destroy(err);
+    });
+    stream.once('open', () => {
+      res.status(200);
+      res.setHeader('Content-Type', 'application/gzip');
+      res.setHeader('Content-Length', String(record.size));
+      res.setHeader('X-Package-Sha256', record.sha256);
+      res.setHeader('Cache-Control', 'no-store');
+      stream.pipe(res);
+    });
+  });
+  return router;
+}

@@ -1,0 +1,81 @@
+/**
+ * Package management under `/api/v1/management`:
+ *
+ * - `POST /packages[?version=X]` (admin): the raw .tgz as the body
+ *   (`Content-Type: application/gzip` or `application/octet-stream`). The
+ *   version is read from the package's own package.json; a `version` query
+ *   parameter must agree with it. 201 with the record (version, sha256, size,
+ *   uploaded_at, uploaded_by); 400 `invalid_package`, 400 `version_mismatch`,
+ *   409 `package_exists`, 413 `payload_too_large`, 415 `unsupported_media_type`.
+ * - `GET /packages` (viewer): `{ packages: [...] }`, oldest upload first.
+ * - `GET /packages/:version` (viewer): one record.
+ * - `DELETE /packages/:version` (admin): 204.
+ */
+import express, { Router } from 'express';
+import { inspectAgentPackage, InvalidPackageError, PackageVersion } from '../../shared/package/agent-package.js';
+import { adminOf, requireAdmin } from '../auth/admin-auth.js';
+import type { TokenStore } from '../auth/token-store.js';
+import { HttpError, notFound } from '../http/errors.js';
+import type { PackageStore } from './package-store.js';
+
+/** Content types an upload may have. */
+const PACKAGE_TYPES = ['application/gzip', 'application/x-gzip', 'application/octet-stream'];
+
+/** Default upload limit: 128 MiB (an agent package is well under 1 MiB). */
+export const DEFAULT_MAX_PACKAGE_BYTES = 128 * 1024 * 1024;
+
+/** Validates a `:version` route parameter or `version` query parameter. */
+export function versionParam(value: unknown): string {
+  const parsed = PackageVersion.safeParse(value);
+  if (!parsed.success) throw new HttpError(400, 'bad_request', `invalid package version: ${parsed.error.issues[0]?.message ?? 'malformed'}`);
+  return parsed.data;
+}
+
+export function packageRoutes(deps: { tokens: TokenStore; packages: PackageStore; maxPackageBytes?: number | undefined }): Router {
+  const router = Router();
+  const viewer = requireAdmin(deps.tokens, 'viewer');
+  const admin = requireAdmin(deps.tokens, 'admin');
+  const maxBytes = deps.maxPackageBytes ?? DEFAULT_MAX_PACKAGE_BYTES;
+  const raw = express.raw({ type: PACKAGE_TYPES, limit: maxBytes });
+
+  router.post('/packages', admin, raw, (req, res) => {
+    if (!Buffer.isBuffer(req.body)) {
+      throw new HttpError(415, 'unsupported_media_type', "send the package as the raw body with Content-Type application/gzip or application/octet-stream");
+    }
+    if (req.body.length === 0) throw new HttpError(400, 'invalid_package', 'the request body is empty');
+    let manifest;
+    try {
+      manifest = inspectAgentPackage(req.body).manifest;
+    } catch (err) {
+      if (err instanceof InvalidPackageError) throw new HttpError(400, 'invalid_package', err.message);
+      throw err;
+    }
+    if (req.query.version !== undefined) {
+      const claimed = versionParam(req.query.version);
+      if (claimed !== manifest.version) {
+        throw new HttpError(400, 'version_mismatch', `the package's package.json says version ${manifest.version}, the request says ${claimed}`);
+      }
+    }
+    const record = deps.packages.add(manifest.version, req.body, adminOf(req).name);
+    res.status(201).json(record);
+  });
+
+  router.get('/packages', viewer, (_req, res) => {
+    res.json({ packages: deps.packages.list() });
+  });
+
+  router.get('/packages/:version', viewer, (req, res) => {
+    const version = versionParam(req.params.version);
+    const record = deps.packages.get(version);
+    if (!record) throw notFound(`package ${version}`);
+    res.json(record);
+  });
+
+  router.delete('/packages/:version', admin, (req, res) => {
+    const version = versionParam(req.params.version);
+    if (!deps.packages.remove(version)) throw notFound(`package ${version}`);
+    res.status(204).end();
+  });
+
+  return router;
+}

@@ -1,0 +1,20 @@
+/**
+ * Fills an `upgrade` command's `sha256` from the package table before the
+ * command is stored, so the agent verifies what it downloads against the hash
+ * Fusion recorded at upload. A version that was never uploaded is refused
+ * with 400 `unknown_package`; a sha256 given by the admin must match.
+ */
+import { HttpError } from '../http/errors.js';
+import type { PackageStore } from './package-store.js';
+
+export function upgradeEnricher(packages: PackageStore): (args: Record<string, unknown>) => Record<string, unknown> {
+  return (args) => {
+    const version = String(args.version);
+    const record = packages.get(version);
+    if (!record) throw new HttpError(400, 'unknown_package', `no agent package of version ${version} is uploaded (POST /api/v1/management/packages)`);
+    if (args.sha256 !== undefined && args.sha256 !== record.sha256) {
+      throw new HttpError(400, 'sha256_mismatch', `args.sha256 does not match the uploaded package ${version} (${record.sha256})`);
+    }
+    return { ...args, sha256: record.sha256 };
+  };
+}
