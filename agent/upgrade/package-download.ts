@@ -5,7 +5,6 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { CONTROL_PACKAGES_PATH } from '../../shared/package/agent-package.js';
-import { AGENT_ID_HEADER } from '../../shared/protocol/index.js';
 import { UpgradeError } from './upgrade-error.js';
 
 /** An answer to a GET: any HTTP status with its whole body. */
@@ -67,34 +66,6 @@ export async function downloadPackage(request: DownloadRequest): Promise<Buffer>
     );
   }
   return response.body;
-}
-
-/**
- * A getter on the global fetch with a fixed Bearer token, for an agent whose
- * control plane needs no TLS settings of its own.
- */
-export function fetchPackageGetter(agentId: string, authToken: () => string): PackageGetter {
-  return async (url, limits) => {
-    const response = await fetch(url, {
-      headers: { authorization: `Bearer ${authToken()}`, [AGENT_ID_HEADER]: agentId },
-      signal: AbortSignal.timeout(limits.timeoutMs),
-    });
-    const declared = Number(response.headers.get('content-length') ?? NaN);
-    if (declared > limits.maxBodyBytes) {
-      await response.body?.cancel();
-      throw new Error(`the package is ${declared} bytes, more than the ${limits.maxBodyBytes} allowed`);
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    if (response.body) {
-      for await (const chunk of response.body) {
-        size += chunk.byteLength;
-        if (size > limits.maxBodyBytes) throw new Error(`the package is larger than the ${limits.maxBodyBytes} bytes allowed`);
-        chunks.push(Buffer.from(chunk));
-      }
-    }
-    return { status: response.status, body: Buffer.concat(chunks) };
-  };
 }
 
 function errorMessage(body: Buffer): string | undefined {

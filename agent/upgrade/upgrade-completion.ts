@@ -94,10 +94,14 @@ export class UpgradeCompletion {
   private async confirm(awaiting: Awaiting): Promise<void> {
     const { launcher, version, home } = this.options;
     const verdict = await launcher!.confirmHealthy(version);
-    let state = awaiting.state;
-    if (verdict === 'not_pending') state = (await readUpgradeState(home)) ?? state;
-    if (verdict === 'committed' || (state.phase === 'committed' && state.to_version === version)) await this.finish(state, { ok: true });
-    else await this.finish(state, { ok: false, error: `the launcher has no upgrade to ${state.to_version} on probation` });
+    // The launcher has just written its verdict into the record: build on what it wrote.
+    const onDisk = await readUpgradeState(home);
+    const state = onDisk?.command_id === awaiting.state.command_id ? onDisk : awaiting.state;
+    if (verdict === 'committed' || (state.phase === 'committed' && state.to_version === version)) {
+      await this.finish({ ...state, phase: 'committed', finished_at: state.finished_at ?? Date.now() }, { ok: true });
+    } else {
+      await this.finish(state, { ok: false, error: `the launcher has no upgrade to ${state.to_version} on probation` });
+    }
     this.awaiting = null;
     awaiting.release();
     if (this.unsent && this.options.send(this.unsent)) this.unsent = null;
