@@ -1,5 +1,11 @@
 import { fanout, type FanoutResult } from './fanout.js';
+import { memory, type MemoryResult } from './memory.js';
+import { pushPoll, type PushPollResult } from './pushpoll.js';
+import { reconnect, type ReconnectResult } from './reconnect.js';
 import { printTable } from '../lib/report.js';
+
+const kib = (bytes: number): number => Math.round((bytes / 1024) * 10) / 10;
+const mib = (bytes: number): number => Math.round(bytes / 1024 / 1024);
 
 /** Options every benchmark may read (from the command line). */
 export interface BenchFlags {
@@ -34,6 +40,70 @@ export const BENCHMARKS = {
           ratio: r.ratio,
           'target <=1.5': r.n >= 10_000 ? (r.ratio <= 1.5 ? 'met' : 'missed') : null,
         })),
+      );
+    },
+  },
+  memory: {
+    run: (n) => memory(n),
+    print(results) {
+      printTable(
+        'Memory per connected idle agent (KiB; Fusion measured inside after full GCs, beside a bare ws server)',
+        (results as MemoryResult[]).map((r) => ({
+          N: r.n,
+          'Fusion RSS MiB': mib(r.fusion.connected.rss),
+          'Fusion RSS/agent': kib(r.fusion.per_agent.rss),
+          'Fusion heap/agent': kib(r.fusion.per_agent.heap_used),
+          'bare RSS MiB': mib(r.baseline.connected.rss),
+          'bare RSS/client': kib(r.baseline.per_agent.rss),
+          'bare heap/client': kib(r.baseline.per_agent.heap_used),
+          'ratio RSS': r.ratio.rss,
+          'ratio heap': r.ratio.heap_used,
+          'target <=2': r.n >= 10_000 ? (r.ratio.rss <= 2 && r.ratio.heap_used <= 2 ? 'met' : 'missed') : null,
+        })),
+      );
+    },
+  },
+  reconnect: {
+    run: (n) => reconnect(n),
+    print(results) {
+      printTable(
+        'Reconnect storm: Fusion restarted under N connected agents (ms from SIGTERM)',
+        (results as ReconnectResult[]).flatMap((r) =>
+          r.runs.map((run) => ({
+            N: r.n,
+            jitter: run.jitter ? 'on' : 'off',
+            shutdown: run.shutdown_ms,
+            'restart': run.restart_ms,
+            'all back': run.all_back_ms,
+            'all applied': run.all_applied_ms,
+            'peak conn/s': run.peak_connects_per_s,
+            'left behind': run.left_behind,
+            'dial failures': run.dial_failures,
+            'configs resent': run.configs_resent,
+            'target <=20 s': r.n >= 10_000 ? (run.all_applied_ms <= 20_000 && run.left_behind === 0 ? 'met' : 'missed') : null,
+          })),
+        ),
+      );
+    },
+  },
+  pushpoll: {
+    run: (n, flags) => pushPoll(n, flags.windowS),
+    print(results) {
+      printTable(
+        'Push (WebSocket) vs poll (every 30 s): delivery of one change, and Fusion CPU',
+        (results as PushPollResult[]).flatMap((r) =>
+          r.runs.map((run) => ({
+            N: r.n,
+            transport: run.transport,
+            'mean ms': run.delivery.mean,
+            'p50 ms': run.delivery.p50,
+            'p99 ms': run.delivery.p99,
+            'last ms': run.delivery.max,
+            'idle CPU s/min': run.idle_cpu_s_per_min,
+            'CPU s save→last': run.delivery_cpu_s,
+            'polls/s': run.polls_per_s,
+          })),
+        ),
       );
     },
   },
