@@ -22,7 +22,7 @@ export class TarError extends Error {
 }
 
 export interface TarLimits {
-  /** Largest unpacked size in bytes (default 512 MiB). */
+  /** Largest total size of the files' contents in bytes (default 512 MiB). */
   maxBytes?: number;
   /** Most members (default 10,000). */
   maxEntries?: number;
@@ -33,18 +33,21 @@ const BLOCK = 512;
 /** Reads a gzipped tar archive. Throws {@link TarError} on anything malformed or not allowed. */
 export function readTarGz(archive: Buffer, limits: TarLimits = {}): TarEntry[] {
   const maxBytes = limits.maxBytes ?? 512 * 1024 * 1024;
+  const maxEntries = limits.maxEntries ?? 10_000;
   let tar: Buffer;
   try {
-    tar = gunzipSync(archive, { maxOutputLength: maxBytes + BLOCK * 1024 });
+    // Room for the contents, and for two header blocks and padding per member.
+    tar = gunzipSync(archive, { maxOutputLength: maxBytes + (maxEntries * 3 + 2) * BLOCK });
   } catch (err) {
     throw new TarError(`not a gzip archive or larger than allowed: ${(err as Error).message}`);
   }
-  return readTar(tar, limits.maxEntries ?? 10_000);
+  return readTar(tar, maxEntries, maxBytes);
 }
 
-function readTar(tar: Buffer, maxEntries: number): TarEntry[] {
+function readTar(tar: Buffer, maxEntries: number, maxBytes: number): TarEntry[] {
   const entries: TarEntry[] = [];
   let offset = 0;
+  let total = 0;
   let longName: string | undefined;
   while (offset + BLOCK <= tar.length) {
     const header = tar.subarray(offset, offset + BLOCK);
@@ -70,6 +73,8 @@ function readTar(tar: Buffer, maxEntries: number): TarEntry[] {
     const mode = octal(header, 100, 8, 'mode') & 0o777;
     if (entries.length >= maxEntries) throw new TarError(`more than ${maxEntries} members`);
     if (typeFlag === '0' || typeFlag === '\0' || typeFlag === '7') {
+      total += size;
+      if (total > maxBytes) throw new TarError(`the files hold more than ${maxBytes} bytes`);
       entries.push({ type: 'file', path: safePath(name), mode, data: Buffer.from(data) });
     } else if (typeFlag === '5') {
       const path = safePath(name.replace(/\/+$/, ''));
