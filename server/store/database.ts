@@ -187,6 +187,35 @@ const MIGRATIONS: string[] = [
     uploaded_by  TEXT NOT NULL
   );
   `,
+  `
+  CREATE TABLE upgrade_rollouts (
+    id               TEXT PRIMARY KEY,
+    version          TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    status_reason    TEXT,
+    batch_size       INTEGER NOT NULL,
+    batch_count      INTEGER NOT NULL,
+    current_batch    INTEGER NOT NULL,
+    pause_seconds    INTEGER NOT NULL,
+    max_failures     INTEGER NOT NULL,
+    failures_baseline INTEGER NOT NULL DEFAULT 0,
+    ttl_seconds      INTEGER NOT NULL,
+    next_batch_at    INTEGER,
+    author           TEXT NOT NULL,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    finished_at      INTEGER
+  );
+  CREATE INDEX upgrade_rollouts_status ON upgrade_rollouts(status);
+  CREATE TABLE upgrade_rollout_agents (
+    rollout_id  TEXT NOT NULL REFERENCES upgrade_rollouts(id) ON DELETE CASCADE,
+    agent_id    TEXT NOT NULL,
+    batch       INTEGER NOT NULL,
+    command_id  TEXT,
+    PRIMARY KEY (rollout_id, agent_id)
+  );
+  CREATE INDEX upgrade_rollout_agents_command ON upgrade_rollout_agents(command_id);
+  `,
 ];
 
 /**
