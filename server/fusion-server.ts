@@ -11,6 +11,7 @@ import { createApp } from './http/app.js';
 import { AgentStore } from './store/agent-store.js';
 import { ConfigStore } from './store/config-store.js';
 import { openDatabase, type Db } from './store/database.js';
+import { GroupCommit } from './store/group-commit.js';
 import { createDataPlane, type DataPlane } from './dataplane/index.js';
 import { seedTokens, type InitialSecrets } from './auth/seed-tokens.js';
 import { CommandService } from './commands/command-service.js';
@@ -22,7 +23,7 @@ import { connectControlEvents, connectSessionEvents } from './events/event-sourc
 import { FusionConfigService, managementRoutes, type FusionConfigApplied } from './management/index.js';
 import { uiRouter } from './ui/ui-router.js';
 import { AuditStore } from './audit/audit-store.js';
-import { createPackages } from './packages/index.js';
+import { createPackages, type Packages } from './packages/index.js';
 import { Authenticator } from './auth/authenticator.js';
 import type { FailedAuthLimits } from './auth/failed-auth-limiter.js';
 import { securityRoutes } from './auth/security-routes.js';
@@ -62,6 +63,8 @@ export interface FusionOptions {
 /** Everything that exists while Fusion runs. */
 interface Running {
   db: Db;
+  /** Agents' small writes, one transaction per event-loop turn. */
+  commit: GroupCommit;
   http: Server;
   gateway: WsGateway;
   dataPlane: DataPlane;
@@ -69,6 +72,7 @@ interface Running {
   bus: EventBus;
   fusionConfig: FusionConfigService;
   groups: Groups;
+  packages: Packages;
   url: string;
 }
 
@@ -101,6 +105,7 @@ export class FusionServer {
     const o = this.options;
     const heartbeatIntervalMs = o.heartbeatIntervalMs ?? 15_000;
     const db = openDatabase(join(o.home, 'fusion.db'));
+    const commit = new GroupCommit(db, this.log);
     try {
       const tokens = new TokenStore(db);
       Authenticator.for(tokens, o.failedAuthLimits);
@@ -115,11 +120,12 @@ export class FusionServer {
         heartbeatIntervalMs,
         helloTimeoutMs: o.helloTimeoutMs ?? 10_000,
         messageRate: o.agentMessageRate ?? { perSecond: 100, burst: 1000 },
+        batchWrites: (work) => commit.run(work),
       });
       const store = new CommandStore(db);
       const commands = new CommandService(store, gateway, this.log, o.commandSweepIntervalMs);
       const reports = new ReportStore(db);
-      const packages = createPackages({ db, home: o.home, log: this.log, tokens, commands, maxPackageBytes: o.maxPackageBytes });
+      const packages = createPackages({ db, home: o.home, log: this.log, tokens, commands, agents, gateway, maxPackageBytes: o.maxPackageBytes });
       const bus = new EventBus(this.log);
       const controlEvents = connectControlEvents({ bus, gateway, service, commands });
       gateway.on('frame', (conn, frame) => {
@@ -182,10 +188,11 @@ export class FusionServer {
       const address = http.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       const url = `${o.tls ? 'https' : 'http'}://${host}:${address.port}`;
-      this.running = { db, http, gateway, dataPlane, commands, bus, fusionConfig, groups, url };
+      this.running = { db, commit, http, gateway, dataPlane, commands, bus, fusionConfig, groups, packages, url };
       this.log.info({ url, home: o.home }, 'Fusion listening');
       return { url };
     } catch (err) {
+      commit.flush();
       db.close();
       throw err;
     }
@@ -206,12 +213,14 @@ export class FusionServer {
     this.running = undefined;
     // Rollouts stop first: no batch starts while the agents are being let go.
     running.groups.stop();
+    running.packages.stop();
     await running.gateway.shutdown(this.options.shutdownRetryAfterMs ?? 1000);
     running.dataPlane.stop();
     running.commands.stop();
     running.bus.close();
     running.http.closeAllConnections();
     await new Promise<void>((resolve) => running.http.close(() => resolve()));
+    running.commit.flush();
     running.db.close();
     this.log.info('Fusion stopped');
   }

@@ -26,6 +26,11 @@ export interface GatewayOptions {
   maxFrameBytes?: number;
   /** Frames an agent may send per second (sustained) and in one burst; past that it is closed with `rate_limited`. */
   messageRate?: { perSecond: number; burst: number };
+  /**
+   * Wraps what listeners do for each event, so their database writes share one
+   * transaction per event-loop turn (see server/store/group-commit.ts).
+   */
+  batchWrites?: <T>(work: () => T) => T;
 }
 
 export interface GatewayEvents {
@@ -190,7 +195,9 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
   /** Listener failures are logged, never thrown out of a socket handler. */
   private emitSafely<K extends keyof GatewayEvents>(event: K, ...args: GatewayEvents[K]): void {
     try {
-      (this.emit as (e: K, ...a: GatewayEvents[K]) => boolean)(event, ...args);
+      const emit = (): boolean => (this.emit as (e: K, ...a: GatewayEvents[K]) => boolean)(event, ...args);
+      if (this.options.batchWrites) this.options.batchWrites(emit);
+      else emit();
     } catch (err) {
       this.options.log.error({ err, event }, 'gateway listener failed');
       const conn = args[0] as AgentConnection;
