@@ -1,15 +1,22 @@
 /**
  * Agent packages in Fusion: the store, the admin API, the agents' download
- * route and the `upgrade` command's sha256 enricher, wired together.
+ * route, the `upgrade` command's sha256 enricher and batched upgrade
+ * rollouts, wired together.
  */
+import { Router } from 'express';
 import type { Logger } from '../../shared/logger.js';
 import type { TokenStore } from '../auth/token-store.js';
 import type { CommandService } from '../commands/command-service.js';
+import type { WsGateway } from '../gateway/ws-gateway.js';
+import type { AgentStore } from '../store/agent-store.js';
 import type { Db } from '../store/database.js';
 import { packageDownloadRoute } from './package-download-route.js';
 import { packageRoutes } from './package-routes.js';
 import { PackageStore } from './package-store.js';
 import { upgradeEnricher } from './upgrade-enricher.js';
+import { UpgradeRolloutEngine } from './upgrade-rollout-engine.js';
+import { upgradeRolloutRoutes } from './upgrade-rollout-routes.js';
+import { UpgradeRolloutStore } from './upgrade-rollout-store.js';
 
 export { PackageStore, type PackageRecord } from './package-store.js';
 export { DEFAULT_MAX_PACKAGE_BYTES } from './package-routes.js';
@@ -21,17 +28,36 @@ export interface PackagesDeps {
   log: Logger;
   tokens: TokenStore;
   commands: CommandService;
+  agents: AgentStore;
+  gateway: WsGateway;
   /** Upload limit in bytes (default DEFAULT_MAX_PACKAGE_BYTES). */
   maxPackageBytes?: number | undefined;
 }
 
-/** Mount `managementRouter` under /api/v1/management and `downloadRouter` under /api/v1/control/packages. */
-export function createPackages(deps: PackagesDeps) {
+export interface Packages {
+  store: PackageStore;
+  rollouts: UpgradeRolloutEngine;
+  /** Mount under /api/v1/management: packages and upgrade rollouts. */
+  managementRouter: Router;
+  /** Mount under /api/v1/control/packages: the agents' downloads. */
+  downloadRouter: Router;
+  /** Stops the rollout timers (rollouts stay stored and carry on at the next start). */
+  stop(): void;
+}
+
+export function createPackages(deps: PackagesDeps): Packages {
   const store = new PackageStore(deps.db, deps.home, deps.log);
   deps.commands.setEnricher('upgrade', upgradeEnricher(store));
+  const rolloutStore = new UpgradeRolloutStore(deps.db);
+  const rollouts = new UpgradeRolloutEngine({ store: rolloutStore, commands: deps.commands, packages: store, log: deps.log });
+  const managementRouter = Router();
+  managementRouter.use(packageRoutes({ tokens: deps.tokens, packages: store, maxPackageBytes: deps.maxPackageBytes }));
+  managementRouter.use(upgradeRolloutRoutes({ tokens: deps.tokens, engine: rollouts, store: rolloutStore, agents: deps.agents, gateway: deps.gateway }));
   return {
     store,
-    managementRouter: packageRoutes({ tokens: deps.tokens, packages: store, maxPackageBytes: deps.maxPackageBytes }),
+    rollouts,
+    managementRouter,
     downloadRouter: packageDownloadRoute({ tokens: deps.tokens, packages: store }),
+    stop: () => rollouts.stop(),
   };
 }

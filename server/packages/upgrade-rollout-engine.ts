@@ -1,0 +1,209 @@
+/**
+ * Upgrades a set of agents batch by batch with the command fan-out: each
+ * batch is one fan-out of `upgrade` commands; the next batch starts (after
+ * `pause_seconds`) once every command of the current one is terminal. More
+ * failed upgrades (failed, expired or cancelled commands) than `max_failures`
+ * halt the rollout until an admin resumes or cancels it. Progress comes from
+ * the command service's transitions, and all state is in the database, so a
+ * Fusion restart carries on where it was.
+ */
+import { EventEmitter } from 'node:events';
+import { nanoid } from 'nanoid';
+import { TERMINAL_COMMAND_STATUSES } from '../../shared/protocol/index.js';
+import type { Logger } from '../../shared/logger.js';
+import type { CommandService } from '../commands/command-service.js';
+import type { CommandRecord } from '../commands/command-store.js';
+import { HttpError, notFound } from '../http/errors.js';
+import type { PackageStore } from './package-store.js';
+import type { UpgradeRolloutRecord, UpgradeRolloutStore } from './upgrade-rollout-store.js';
+
+/** Default time each agent has to finish its upgrade before its command expires: 30 minutes. */
+export const DEFAULT_ROLLOUT_TTL_SECONDS = 1800;
+
+export interface StartUpgradeRollout {
+  version: string;
+  agentIds: string[];
+  /** Agents per batch; default all of them in one batch. */
+  batchSize?: number | undefined;
+  pauseSeconds?: number | undefined;
+  /** Failed upgrades tolerated before the rollout halts; default 0. */
+  maxFailures?: number | undefined;
+  ttlSeconds?: number | undefined;
+  author: string;
+}
+
+export class UpgradeRolloutEngine extends EventEmitter<{ progress: [record: UpgradeRolloutRecord] }> {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly onTransition = (record: CommandRecord): void => {
+    if (record.type !== 'upgrade' || !TERMINAL_COMMAND_STATUSES.has(record.status)) return;
+    this.safely(() => {
+      const rollout = this.deps.store.rolloutOfCommand(record.id);
+      if (rollout) this.advance(rollout);
+    });
+  };
+
+  constructor(private readonly deps: { store: UpgradeRolloutStore; commands: CommandService; packages: PackageStore; log: Logger }) {
+    super();
+    deps.commands.on('transition', this.onTransition);
+    for (const record of deps.store.withStatus('running')) {
+      if (record.next_batch_at !== null) this.schedule(record.id, record.next_batch_at);
+      else this.safely(() => this.advance(record.id));
+    }
+  }
+
+  /** Stores a rollout and starts its first batch. 400 `unknown_package` when the version was never uploaded. */
+  start(input: StartUpgradeRollout): UpgradeRolloutRecord {
+    if (!this.deps.packages.get(input.version)) {
+      throw new HttpError(400, 'unknown_package', `no agent package of version ${input.version} is uploaded (POST /api/v1/management/packages)`);
+    }
+    const agents = [...new Set(input.agentIds)];
+    if (agents.length === 0) throw new HttpError(400, 'no_agents', 'a rollout needs at least one agent');
+    const batchSize = input.batchSize ?? agents.length;
+    const batches: string[][] = [];
+    for (let i = 0; i < agents.length; i += batchSize) batches.push(agents.slice(i, i + batchSize));
+    const now = Date.now();
+    const record: UpgradeRolloutRecord = {
+      id: nanoid(12),
+      version: input.version,
+      status: 'running',
+      status_reason: null,
+      batch_size: batchSize,
+      batch_count: batches.length,
+      current_batch: 0,
+      pause_seconds: input.pauseSeconds ?? 0,
+      max_failures: input.maxFailures ?? 0,
+      failures_baseline: 0,
+      ttl_seconds: input.ttlSeconds ?? DEFAULT_ROLLOUT_TTL_SECONDS,
+      next_batch_at: null,
+      author: input.author,
+      created_at: now,
+      updated_at: now,
+      finished_at: null,
+    };
+    this.deps.store.create(record, batches);
+    this.startBatch(record.id, 0);
+    return this.deps.store.get(record.id)!;
+  }
+
+  get(id: string): UpgradeRolloutRecord {
+    const record = this.deps.store.get(id);
+    if (!record) throw notFound(`upgrade rollout ${id}`);
+    return record;
+  }
+
+  /** Continues a halted rollout; the failures so far no longer count against max_failures. */
+  resume(id: string): UpgradeRolloutRecord {
+    const record = this.get(id);
+    if (record.status !== 'halted') throw new HttpError(409, 'not_halted', `upgrade rollout ${id} is ${record.status}; only a halted rollout can be resumed`);
+    this.update(id, { status: 'running', status_reason: null, failures_baseline: this.failures(record) });
+    this.advance(id);
+    return this.get(id);
+  }
+
+  /** Ends a rollout: no further batch starts, and commands of the current batch not yet acknowledged are cancelled. */
+  cancel(id: string): UpgradeRolloutRecord {
+    const record = this.get(id);
+    if (record.status !== 'running' && record.status !== 'halted') {
+      throw new HttpError(409, 'not_cancellable', `upgrade rollout ${id} is ${record.status}`);
+    }
+    this.clearTimer(id);
+    this.update(id, { status: 'cancelled', status_reason: 'cancelled by an admin', next_batch_at: null, finished_at: Date.now() });
+    for (const agent of this.deps.store.agents(id, record.current_batch)) {
+      if (agent.command_id && (agent.status === 'queued' || agent.status === 'sent')) {
+        try {
+          this.deps.commands.cancel(agent.command_id);
+        } catch {
+          // It was acknowledged or finished meanwhile: it runs to its end.
+        }
+      }
+    }
+    return this.get(id);
+  }
+
+  stop(): void {
+    this.deps.commands.off('transition', this.onTransition);
+    for (const id of [...this.timers.keys()]) this.clearTimer(id);
+  }
+
+  private startBatch(id: string, batch: number): void {
+    const record = this.update(id, { current_batch: batch, next_batch_at: null });
+    const agentIds = this.deps.store.agents(id, batch).map((a) => a.agent_id);
+    this.deps.log.info({ rollout: id, version: record.version, batch: batch + 1, agents: agentIds.length }, 'upgrade rollout batch starting');
+    let created: CommandRecord[];
+    try {
+      created = this.deps.commands.create({
+        agentIds,
+        type: 'upgrade',
+        args: { version: record.version },
+        ttlSeconds: record.ttl_seconds,
+        author: `upgrade-rollout:${id} (${record.author})`,
+      });
+    } catch (err) {
+      // E.g. the package was deleted between two batches: nothing was sent for this batch.
+      this.update(id, { status: 'halted', status_reason: `batch ${batch + 1} could not start: ${(err as Error).message}` });
+      return;
+    }
+    this.deps.store.setCommands(id, created.map((c) => ({ agentId: c.agent_id, commandId: c.id })));
+    this.advance(id);
+  }
+
+  /** Moves a running rollout on once its current batch has finished. */
+  private advance(id: string): void {
+    const record = this.deps.store.get(id);
+    if (!record || record.status !== 'running' || record.next_batch_at !== null) return;
+    const current = this.deps.store.agents(id, record.current_batch);
+    if (current.some((a) => a.command_id === null || a.status === null || !TERMINAL_COMMAND_STATUSES.has(a.status))) return;
+    const failures = this.failures(record) - record.failures_baseline;
+    if (failures > record.max_failures) {
+      this.update(id, { status: 'halted', status_reason: `${failures} failed upgrade(s), more than max_failures (${record.max_failures})` });
+    } else if (record.current_batch + 1 >= record.batch_count) {
+      this.update(id, { status: 'completed', finished_at: Date.now() });
+    } else if (record.pause_seconds > 0) {
+      const at = Date.now() + record.pause_seconds * 1000;
+      this.update(id, { next_batch_at: at });
+      this.schedule(id, at);
+    } else {
+      this.startBatch(id, record.current_batch + 1);
+    }
+  }
+
+  /** Agents of started batches whose upgrade did not succeed. */
+  private failures(record: UpgradeRolloutRecord): number {
+    return this.deps.store
+      .agents(record.id)
+      .filter((a) => a.batch <= record.current_batch && a.status !== null && TERMINAL_COMMAND_STATUSES.has(a.status) && a.status !== 'succeeded').length;
+  }
+
+  private schedule(id: string, at: number): void {
+    this.clearTimer(id);
+    const timer = setTimeout(() => {
+      this.timers.delete(id);
+      this.safely(() => {
+        const record = this.deps.store.get(id);
+        if (record?.status === 'running' && record.next_batch_at !== null) this.startBatch(id, record.current_batch + 1);
+      });
+    }, Math.max(0, at - Date.now()));
+    timer.unref();
+    this.timers.set(id, timer);
+  }
+
+  private clearTimer(id: string): void {
+    const timer = this.timers.get(id);
+    if (timer) clearTimeout(timer);
+    this.timers.delete(id);
+  }
+
+  private update(id: string, changes: Partial<Omit<UpgradeRolloutRecord, 'id'>>): UpgradeRolloutRecord {
+    const record = this.deps.store.update(id, changes);
+    this.emit('progress', record);
+    return record;
+  }
+
+  private safely(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.deps.log.error({ err: err instanceof Error ? err.message : String(err) }, 'upgrade rollout step failed');
+    }
+  }
+}

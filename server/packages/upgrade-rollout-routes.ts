@@ -1,0 +1,112 @@
+/**
+ * Upgrade rollouts under `/api/v1/management`:
+ *
+ * - `POST /upgrades` (operator) `{ version, agents: "all" | "online" | [ids],
+ *   batch_size?, percent?, pause_seconds?, max_failures?, ttl_seconds? }` → 202
+ *   with the rollout; its first batch's `upgrade` commands are sent at once.
+ * - `GET /upgrades` (viewer): the latest rollouts.
+ * - `GET /upgrades/:id` (viewer): the rollout with every agent's batch, command and status.
+ * - `POST /upgrades/:id/resume`, `POST /upgrades/:id/cancel` (operator).
+ */
+import express, { Router } from 'express';
+import { z } from 'zod';
+import { AgentId, TERMINAL_COMMAND_STATUSES } from '../../shared/protocol/index.js';
+import { adminOf, requireAdmin } from '../auth/admin-auth.js';
+import type { TokenStore } from '../auth/token-store.js';
+import type { WsGateway } from '../gateway/ws-gateway.js';
+import { HttpError } from '../http/errors.js';
+import type { AgentStore } from '../store/agent-store.js';
+import { versionParam } from './package-routes.js';
+import type { UpgradeRolloutEngine } from './upgrade-rollout-engine.js';
+import type { UpgradeRolloutRecord, UpgradeRolloutStore } from './upgrade-rollout-store.js';
+
+const RolloutRequest = z
+  .object({
+    version: z.string(),
+    agents: z.union([z.literal('all'), z.literal('online'), z.array(AgentId).min(1).max(100_000)]),
+    batch_size: z.number().int().positive().optional(),
+    /** Batch size as a share of the agents, 1-100 (rounded up); instead of batch_size. */
+    percent: z.number().positive().max(100).optional(),
+    pause_seconds: z.number().int().nonnegative().max(86_400).optional(),
+    max_failures: z.number().int().nonnegative().optional(),
+    ttl_seconds: z.number().int().positive().max(30 * 86_400).optional(),
+  })
+  .strict()
+  .refine((r) => r.batch_size === undefined || r.percent === undefined, { message: 'give batch_size or percent, not both' });
+
+export function upgradeRolloutRoutes(deps: {
+  tokens: TokenStore;
+  engine: UpgradeRolloutEngine;
+  store: UpgradeRolloutStore;
+  agents: AgentStore;
+  gateway: WsGateway;
+}): Router {
+  const router = Router();
+  const json = express.json({ limit: '2mb' });
+  const viewer = requireAdmin(deps.tokens, 'viewer');
+  const operator = requireAdmin(deps.tokens, 'operator');
+  const view = (record: UpgradeRolloutRecord): Record<string, unknown> => rolloutView(record, deps.store);
+
+  router.post('/upgrades', operator, json, (req, res) => {
+    const parsed = RolloutRequest.safeParse(req.body);
+    if (!parsed.success) {
+      const details = parsed.error.issues.map((i) => ({ path: i.path.join('.') || '(root)', message: i.message }));
+      throw new HttpError(400, 'bad_request', `invalid upgrade rollout: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details);
+    }
+    const body = parsed.data;
+    const version = versionParam(body.version);
+    let agentIds: string[];
+    if (body.agents === 'all') agentIds = deps.agents.all().map((a) => a.agent_id);
+    else if (body.agents === 'online') agentIds = deps.gateway.established().map((c) => c.agentId);
+    else agentIds = [...new Set(body.agents)];
+    if (agentIds.length === 0) throw new HttpError(400, 'no_agents', `no agents match "${String(body.agents)}"`);
+    const batchSize = body.percent !== undefined ? Math.ceil((agentIds.length * body.percent) / 100) : body.batch_size;
+    const record = deps.engine.start({
+      version,
+      agentIds,
+      batchSize,
+      pauseSeconds: body.pause_seconds,
+      maxFailures: body.max_failures,
+      ttlSeconds: body.ttl_seconds,
+      author: adminOf(req).name,
+    });
+    res.status(202).json(view(record));
+  });
+
+  router.get('/upgrades', viewer, (_req, res) => {
+    res.json({ rollouts: deps.store.list().map((r) => publicRecord(r)) });
+  });
+
+  router.get('/upgrades/:id', viewer, (req, res) => {
+    res.json(view(deps.engine.get(String(req.params.id))));
+  });
+
+  router.post('/upgrades/:id/resume', operator, (req, res) => {
+    res.json(view(deps.engine.resume(String(req.params.id))));
+  });
+
+  router.post('/upgrades/:id/cancel', operator, (req, res) => {
+    res.json(view(deps.engine.cancel(String(req.params.id))));
+  });
+
+  return router;
+}
+
+/** A rollout as the API shows it: batches counted from 1. */
+function publicRecord(record: UpgradeRolloutRecord): Record<string, unknown> {
+  const { failures_baseline: _baseline, ...rest } = record;
+  return { ...rest, current_batch: record.current_batch + 1 };
+}
+
+/** The rollout with each agent's progress and totals: waiting (batch not started), upgrading, succeeded, failed. */
+function rolloutView(record: UpgradeRolloutRecord, store: UpgradeRolloutStore): Record<string, unknown> {
+  const agents = store.agents(record.id).map((a) => ({ ...a, batch: a.batch + 1 }));
+  const counts = { waiting: 0, upgrading: 0, succeeded: 0, failed: 0 };
+  for (const a of agents) {
+    if (a.status === null) counts.waiting++;
+    else if (a.status === 'succeeded') counts.succeeded++;
+    else if (TERMINAL_COMMAND_STATUSES.has(a.status)) counts.failed++;
+    else counts.upgrading++;
+  }
+  return { ...publicRecord(record), counts, agents };
+}

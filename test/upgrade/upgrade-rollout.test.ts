@@ -1,0 +1,139 @@
+import { expect } from 'chai';
+import { AGENT_BUNDLE } from '../../shared/package/agent-package.js';
+import { writeTarGz } from '../../shared/package/tar.js';
+import { eventually } from '../harness/eventually.js';
+import { startFusion, type TestFusion } from '../harness/fusion.js';
+import { RawAgentClient } from '../harness/raw-client.js';
+
+interface RolloutJson {
+  id: string;
+  status: string;
+  status_reason: string | null;
+  current_batch: number;
+  batch_count: number;
+  next_batch_at: number | null;
+  counts: { waiting: number; upgrading: number; succeeded: number; failed: number };
+  agents: Array<{ agent_id: string; batch: number; command_id: string | null; status: string | null; error: string | null }>;
+}
+
+/** A package Fusion accepts (it checks the manifest and that a bundle is there); these agents never run it. */
+function packageOf(version: string): Buffer {
+  return writeTarGz([
+    { type: 'file', path: 'package/package.json', mode: 0o644, data: Buffer.from(JSON.stringify({ name: 'fustor-agent', version })) },
+    { type: 'file', path: `package/${AGENT_BUNDLE}`, mode: 0o755, data: Buffer.from('export {};\n') },
+  ]);
+}
+
+describe('batched upgrade rollouts', function () {
+  this.timeout(20_000);
+  let fusion: TestFusion;
+  const clients: RawAgentClient[] = [];
+
+  const connect = async (id: string): Promise<RawAgentClient> => {
+    const client = await RawAgentClient.connect(fusion.url, id, fusion.enrollmentToken);
+    clients.push(client);
+    await client.hello();
+    return client;
+  };
+  /** Answers the next upgrade command as an agent would: ack, then the result. */
+  const answer = async (client: RawAgentClient, outcome: 'succeeded' | 'failed'): Promise<string> => {
+    const command = await client.next('command');
+    expect(command.command_type).to.equal('upgrade');
+    client.send({ type: 'command_ack', command_id: command.command_id });
+    if (outcome === 'succeeded') client.send({ type: 'command_result', command_id: command.command_id, status: 'succeeded', output: { version: command.args.version } });
+    else client.send({ type: 'command_result', command_id: command.command_id, status: 'failed', error: 'package did not start; rolled back' });
+    return command.command_id;
+  };
+  const rollout = async (id: string): Promise<RolloutJson> => (await (await fusion.api(`/api/v1/management/upgrades/${id}`)).json()) as RolloutJson;
+  const until = (id: string, check: (r: RolloutJson) => boolean, message: string): Promise<RolloutJson> =>
+    eventually(
+      async () => {
+        const r = await rollout(id);
+        return check(r) ? r : undefined;
+      },
+      { message, timeoutMs: 10_000 },
+    );
+  const start = async (body: Record<string, unknown>): Promise<Response> =>
+    fusion.api('/api/v1/management/upgrades', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  beforeEach(async () => {
+    fusion = await startFusion();
+    const res = await fusion.api('/api/v1/management/packages', { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: packageOf('2.0.0') });
+    expect(res.status).to.equal(201);
+  });
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.close();
+    await fusion.stop();
+  });
+
+  it('starts the next batch only when every upgrade of the previous one has finished', async () => {
+    const [a1, a2, a3, a4] = await Promise.all(['r-1', 'r-2', 'r-3', 'r-4'].map(connect));
+    const res = await start({ version: '2.0.0', agents: ['r-1', 'r-2', 'r-3', 'r-4'], batch_size: 2 });
+    expect(res.status).to.equal(202);
+    const started = (await res.json()) as RolloutJson;
+    expect(started).to.include({ status: 'running', current_batch: 1, batch_count: 2 });
+    expect(started.counts).to.deep.equal({ waiting: 2, upgrading: 2, succeeded: 0, failed: 0 });
+
+    await answer(a1!, 'succeeded');
+    const halfway = await until(started.id, (r) => r.counts.succeeded === 1, 'first upgrade counted');
+    expect(halfway.current_batch).to.equal(1);
+    expect(a3!.frames.some((f) => f.type === 'command')).to.equal(false);
+    await answer(a2!, 'succeeded');
+    await until(started.id, (r) => r.current_batch === 2, 'second batch starts');
+    await Promise.all([answer(a3!, 'succeeded'), answer(a4!, 'succeeded')]);
+    const done = await until(started.id, (r) => r.status === 'completed', 'rollout completes');
+    expect(done.counts).to.deep.equal({ waiting: 0, upgrading: 0, succeeded: 4, failed: 0 });
+    expect(done.agents.map((a) => [a.agent_id, a.batch, a.status])).to.deep.equal([
+      ['r-1', 1, 'succeeded'],
+      ['r-2', 1, 'succeeded'],
+      ['r-3', 2, 'succeeded'],
+      ['r-4', 2, 'succeeded'],
+    ]);
+  });
+
+  it('halts past max_failures, resumes on request, and a cancel withdraws the commands not yet acknowledged', async () => {
+    const [b1, b2] = await Promise.all(['h-1', 'h-2', 'h-3'].map(connect));
+    const res = await start({ version: '2.0.0', agents: ['h-1', 'h-2', 'h-3'], percent: 33, max_failures: 0 });
+    const { id } = (await res.json()) as RolloutJson;
+    await answer(b1!, 'failed');
+    const halted = await until(id, (r) => r.status === 'halted', 'rollout halts');
+    expect(halted.status_reason).to.include('1 failed upgrade');
+    expect(halted.agents[0]).to.include({ agent_id: 'h-1', status: 'failed', error: 'package did not start; rolled back' });
+    expect(halted.counts.waiting).to.equal(2);
+
+    const resumed = await fusion.api(`/api/v1/management/upgrades/${id}/resume`, { method: 'POST' });
+    expect(resumed.status).to.equal(200);
+    await answer(b2!, 'succeeded');
+    const third = await until(id, (r) => r.current_batch === 3 && r.agents[2]!.status === 'sent', 'third batch sent');
+    expect(third.status).to.equal('running');
+
+    const cancelled = (await (await fusion.api(`/api/v1/management/upgrades/${id}/cancel`, { method: 'POST' })).json()) as RolloutJson;
+    expect(cancelled.status).to.equal('cancelled');
+    expect(cancelled.agents[2]).to.include({ agent_id: 'h-3', status: 'cancelled' });
+    expect((await fusion.api(`/api/v1/management/upgrades/${id}/resume`, { method: 'POST' })).status).to.equal(409);
+    const list = (await (await fusion.api('/api/v1/management/upgrades')).json()) as { rollouts: Array<{ id: string; status: string }> };
+    expect(list.rollouts.map((r) => [r.id, r.status])).to.deep.equal([[id, 'cancelled']]);
+  });
+
+  it('counts an agent that never takes its command as a failure once the command expires, and keeps its schedule across a restart', async () => {
+    const res = await start({ version: '2.0.0', agents: ['offline-1', 'offline-2'], batch_size: 1, max_failures: 5, ttl_seconds: 1, pause_seconds: 1 });
+    const { id } = (await res.json()) as RolloutJson;
+    const paused = await until(id, (r) => r.next_batch_at !== null, 'pause after the first batch');
+    expect(paused.agents[0]).to.include({ status: 'expired' });
+    await fusion.restart();
+    const done = await until(id, (r) => r.status === 'completed', 'rollout completes after the restart');
+    expect(done.counts).to.deep.equal({ waiting: 0, upgrading: 0, succeeded: 0, failed: 2 });
+  });
+
+  it('refuses a version never uploaded, an empty selection and a bad request', async () => {
+    const unknown = await start({ version: '9.9.9', agents: ['x-1'] });
+    expect(unknown.status).to.equal(400);
+    expect(((await unknown.json()) as { error: { code: string } }).error.code).to.equal('unknown_package');
+    const none = await start({ version: '2.0.0', agents: 'online' });
+    expect(none.status).to.equal(400);
+    expect(((await none.json()) as { error: { code: string } }).error.code).to.equal('no_agents');
+    expect((await start({ version: '2.0.0', agents: ['x-1'], batch_size: 1, percent: 50 })).status).to.equal(400);
+    expect((await start({ version: '../x', agents: ['x-1'] })).status).to.equal(400);
+    expect((await fusion.api('/api/v1/management/upgrades/nope')).status).to.equal(404);
+  });
+});
