@@ -5,7 +5,7 @@
  * body is the .tgz; `X-Package-Sha256` carries the recorded hash, though the
  * agent verifies against the hash its upgrade command carries.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, fstatSync } from 'node:fs';
 import { Router } from 'express';
 import { AGENT_ID_HEADER, AgentId } from '../../shared/protocol/index.js';
 import { Authenticator } from '../auth/authenticator.js';
@@ -35,10 +35,11 @@ export function packageDownloadRoute(deps: { tokens: TokenStore; packages: Packa
       else if (!res.headersSent) next(err);
       else res.destroy(err);
     });
-    stream.once('open', () => {
+    stream.once('open', (fd) => {
       res.status(200);
       res.setHeader('Content-Type', 'application/gzip');
-      res.setHeader('Content-Length', String(record.size));
+      // The size of what is sent, even if the file no longer matches its record: the agent's hash check decides.
+      res.setHeader('Content-Length', String(fstatSync(fd).size));
       res.setHeader('X-Package-Sha256', record.sha256);
       res.setHeader('Cache-Control', 'no-store');
       stream.pipe(res);
