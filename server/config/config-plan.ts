@@ -1,18 +1,26 @@
 import { diffDocuments } from '../../shared/config/index.js';
-import type { ConfigFrame, PatchOperation } from '../../shared/protocol/index.js';
+import { encodeFrame, type ConfigFrame, type PatchOperation } from '../../shared/protocol/index.js';
 import type { DesiredConfig } from './config-service.js';
+
+/** A config frame to send, with its encoded text (encoded once, sent as is). */
+export interface PlannedConfig {
+  frame: ConfigFrame;
+  text: string;
+}
 
 /**
  * What to send an agent that runs `runningSignature` so it reaches `desired`:
  * nothing when it already runs it; a JSON Patch when Fusion knows the agent's
  * document and the patch is smaller than the document; else the full document.
+ * The result depends only on the arguments' signatures and revision (documents
+ * are stored by signature and never change), so callers may reuse it.
  */
 export function planConfigFrame(
   desired: DesiredConfig,
   runningSignature: string | null,
   lookupDocument: (signature: string) => Record<string, unknown> | undefined,
   forceFull = false,
-): ConfigFrame | null {
+): PlannedConfig | null {
   if (runningSignature === desired.signature && !forceFull) return null;
   const full: ConfigFrame = {
     type: 'config',
@@ -21,9 +29,10 @@ export function planConfigFrame(
     signature: desired.signature,
     document: desired.document,
   };
-  if (forceFull || runningSignature === null) return full;
+  const fullPlan = (): PlannedConfig => ({ frame: full, text: encodeFrame(full) });
+  if (forceFull || runningSignature === null) return fullPlan();
   const base = lookupDocument(runningSignature);
-  if (!base) return full;
+  if (!base) return fullPlan();
   const patch = diffDocuments(base, desired.document);
   const patchFrame: ConfigFrame = {
     type: 'config',
@@ -33,5 +42,7 @@ export function planConfigFrame(
     base_signature: runningSignature,
     patch: patch as PatchOperation[],
   };
-  return JSON.stringify(patchFrame).length < JSON.stringify(full).length ? patchFrame : full;
+  const patchText = encodeFrame(patchFrame);
+  const fullText = encodeFrame(full);
+  return patchText.length < fullText.length ? { frame: patchFrame, text: patchText } : { frame: full, text: fullText };
 }

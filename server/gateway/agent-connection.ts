@@ -47,9 +47,14 @@ export class AgentConnection {
   }
 
   send(frame: FusionToAgentFrame): boolean {
+    return this.sendText(encodeFrame(frame), frame.type);
+  }
+
+  /** Sends a frame already encoded (e.g. one config frame shared by many agents); `type` is for the log. */
+  sendText(text: string, type: FusionToAgentFrame['type']): boolean {
     if (!this.open) return false;
-    this.socket.send(encodeFrame(frame), (err) => {
-      if (err) this.log.debug({ err: err.message, frame: frame.type }, 'send failed');
+    this.socket.send(text, (err) => {
+      if (err) this.log.debug({ err: err.message, frame: type }, 'send failed');
     });
     return true;
   }

@@ -8,6 +8,7 @@ import {
 } from '../../shared/protocol/index.js';
 import type { ConfigService, DesiredConfig } from '../config/config-service.js';
 import { planConfigFrame } from '../config/config-plan.js';
+import { PlannedFrames } from './planned-frames.js';
 import type { AgentStore } from '../store/agent-store.js';
 import type { ConfigStore } from '../store/config-store.js';
 import type { AgentConnection } from './agent-connection.js';
@@ -31,6 +32,9 @@ export interface ConfigChannelOptions {
  * when an admin saves a new desired config.
  */
 export class ConfigChannel {
+  /** Frames planned for one (running → desired) step, shared by every agent taking that step. */
+  private readonly planned = new PlannedFrames();
+
   constructor(private readonly options: ConfigChannelOptions) {
     options.gateway.on('frame', (conn, frame) => this.onFrame(conn, frame));
     options.gateway.on('disconnect', (conn, _code, current) => {
@@ -113,9 +117,12 @@ export class ConfigChannel {
   }
 
   private sendConfig(conn: AgentConnection, desired: DesiredConfig, forceFull: boolean): void {
-    const frame = planConfigFrame(desired, conn.runningSignature, (s) => this.options.configs.document(s), forceFull);
-    if (!frame) return;
-    conn.sentSignature = frame.signature;
-    conn.send(frame);
+    const running = conn.runningSignature;
+    const plan = this.planned.get(running, desired.signature, desired.revision, forceFull, () =>
+      planConfigFrame(desired, running, (s) => this.options.configs.document(s), forceFull),
+    );
+    if (!plan) return;
+    conn.sentSignature = plan.frame.signature;
+    conn.sendText(plan.text, 'config');
   }
 }

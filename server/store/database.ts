@@ -231,7 +231,32 @@ export function openDatabase(file: string): Db {
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db);
+  cachePreparedStatements(db);
   return db;
+}
+
+/** Distinct SQL texts whose statements are kept; more are prepared each time. */
+const MAX_CACHED_STATEMENTS = 512;
+
+/**
+ * Makes `db.prepare` compile each SQL text once. Several stores prepare on
+ * every call (token checks, command delivery on each connect), and compiling
+ * costs more than running such a statement. Safe because no caller changes a
+ * statement's mode (pluck, raw, expand, safeIntegers) and statements are
+ * never iterated concurrently; SQLite re-prepares a statement by itself after
+ * a schema change.
+ */
+function cachePreparedStatements(db: Db): void {
+  const cache = new Map<string, Database.Statement>();
+  const prepare = db.prepare.bind(db);
+  db.prepare = ((sql: string) => {
+    let statement = cache.get(sql);
+    if (statement === undefined) {
+      statement = prepare(sql);
+      if (cache.size < MAX_CACHED_STATEMENTS) cache.set(sql, statement);
+    }
+    return statement;
+  }) as Db['prepare'];
 }
 
 function migrate(db: Db): void {
