@@ -3,6 +3,8 @@
  * (its own process, fresh home). Each round saves a new group template and
  * times, per agent, from the moment the save is sent to the moment Fusion
  * recorded that agent's `applied` (the rollout's per-member `updated_at`).
+ * Two templates: `per-agent` names the agent in a path, so each member's
+ * document (and patch) is its own; `shared` gives every member the same one.
  * Baseline: a bare ws server broadcasting the same payload (a config frame
  * captured during the run) to N bare clients in another process, timed to
  * each reply. The ratio compares the times to the last agent / last reply.
@@ -25,12 +27,27 @@ export interface FanoutRound {
   fusion_cpu_s: number;
 }
 
+export type TemplateKind = 'per-agent' | 'shared';
+
+export interface FanoutFigures {
+  template: TemplateKind;
+  rounds: FanoutRound[];
+  /** Medians over the rounds. */
+  last_ms: number;
+  p50_ms: number;
+  p99_ms: number;
+  save_ms: number;
+  /** A config frame as agents received it in the last round. */
+  frame_bytes: number;
+  frame_encoding: string;
+  /** Time to the last applied over the baseline's time to the last reply. */
+  ratio: number;
+}
+
 export interface FanoutResult {
   n: number;
-  fusion: { rounds: FanoutRound[]; last_ms: number; p50_ms: number; p99_ms: number; save_ms: number; frame_bytes: number; frame_encoding: string };
-  baseline: { rounds: Array<{ send_ms: number; replies: Distribution }>; last_ms: number; p50_ms: number; p99_ms: number };
-  /** Fusion's time to the last applied over the baseline's time to the last reply (medians of the rounds). */
-  ratio: number;
+  fusion: FanoutFigures[];
+  baseline: { payload_bytes: number; rounds: Array<{ send_ms: number; replies: Distribution }>; last_ms: number; p50_ms: number; p99_ms: number };
 }
 
 const GROUP = 'bench';
@@ -38,8 +55,8 @@ const GROUP = 'bench';
 export async function fanout(options: FanoutOptions): Promise<FanoutResult> {
   const { n } = options;
   const startTimeout = 60_000 + n * 20;
+  const measured: Array<Omit<FanoutFigures, 'ratio'>> = [];
   let payload = '';
-  const fusionRounds: FanoutRound[] = [];
   const scope = new BenchScope();
   try {
     const fusion = await scope.fusion();
@@ -51,30 +68,47 @@ export async function fanout(options: FanoutOptions): Promise<FanoutResult> {
     await until('every agent runs the group config', startTimeout, async () => ((await fleet.call('snapshot', [])).applied >= n ? true : undefined), 250);
     process.stdout.write(`fanout n=${n}: ${n} agents connected and configured\n`);
 
-    for (let round = 0; round <= options.rounds; round++) {
-      await sleep(1500);
-      const cpuBefore = await fusion.cpuSeconds();
-      const t0 = Date.now();
-      const rolloutId = await saveTemplate(fusion, GROUP, fleetTemplate(301 + round));
-      const saveMs = Date.now() - t0;
-      if (!rolloutId) throw new Error('the template save started no rollout');
-      await until(`round ${round}: every simulated agent applied`, 120_000, async () => ((await fleet.call('appliedSince', [t0])).length >= n ? true : undefined), 50);
-      const progress = await until(`round ${round}: Fusion recorded every applied`, 60_000, async () => {
-        const view = await rolloutProgress(fusion, rolloutId, false);
-        return view.counts.applied + view.counts.failed >= n ? view : undefined;
-      });
-      const cpu = (await fusion.cpuSeconds()) - cpuBefore;
-      if (progress.counts.applied !== n) throw new Error(`round ${round}: ${progress.counts.failed} agent(s) failed to apply`);
-      const members = (await rolloutProgress(fusion, rolloutId, true)).agents ?? [];
-      const applied = distribution(members.map((m) => m.updated_at - t0));
-      const snapshot = await fleet.call('snapshot', []);
-      if (snapshot.problems > 0 || snapshot.configRequests > 0) {
-        throw new Error(`round ${round}: ${snapshot.problems} problem(s), ${snapshot.configRequests} config request(s): ${snapshot.problemSamples.join(' | ')}`);
+    let audit = 300;
+    for (const template of ['per-agent', 'shared'] as const) {
+      const rounds: FanoutRound[] = [];
+      for (let round = 0; round <= options.rounds; round++) {
+        await sleep(1500);
+        const cpuBefore = await fusion.cpuSeconds();
+        const t0 = Date.now();
+        const rolloutId = await saveTemplate(fusion, GROUP, fleetTemplate(++audit, template === 'per-agent'));
+        const saveMs = Date.now() - t0;
+        if (!rolloutId) throw new Error('the template save started no rollout');
+        await until(`round ${round}: every simulated agent applied`, 120_000, async () => ((await fleet.call('appliedSince', [t0])).length >= n ? true : undefined), 50);
+        const progress = await until(`round ${round}: Fusion recorded every applied`, 60_000, async () => {
+          const view = await rolloutProgress(fusion, rolloutId, false);
+          return view.counts.applied + view.counts.failed >= n ? view : undefined;
+        });
+        const cpu = (await fusion.cpuSeconds()) - cpuBefore;
+        if (progress.counts.applied !== n) throw new Error(`round ${round}: ${progress.counts.failed} agent(s) failed to apply`);
+        const members = (await rolloutProgress(fusion, rolloutId, true)).agents ?? [];
+        const applied = distribution(members.map((m) => m.updated_at - t0));
+        const snapshot = await fleet.call('snapshot', []);
+        if (snapshot.problems > 0 || snapshot.configRequests > 0) {
+          throw new Error(`round ${round}: ${snapshot.problems} problem(s), ${snapshot.configRequests} config request(s): ${snapshot.problemSamples.join(' | ')}`);
+        }
+        process.stdout.write(
+          `  ${template} round ${round}${round === 0 ? ' (warm-up)' : ''}: save ${saveMs} ms, applied p50 ${applied.p50} ms, p99 ${applied.p99} ms, last ${applied.max} ms, Fusion CPU ${cpu.toFixed(2)} s\n`,
+        );
+        if (round > 0) rounds.push({ save_ms: saveMs, applied, fusion_cpu_s: Number(cpu.toFixed(2)) });
       }
-      process.stdout.write(`  round ${round}${round === 0 ? ' (warm-up)' : ''}: save ${saveMs} ms, applied p50 ${applied.p50} ms, p99 ${applied.p99} ms, last ${applied.max} ms, Fusion CPU ${cpu.toFixed(2)} s\n`);
-      if (round > 0) fusionRounds.push({ save_ms: saveMs, applied, fusion_cpu_s: Number(cpu.toFixed(2)) });
+      const frame = await fleet.call('lastConfigFrame', []);
+      if (template === 'per-agent') payload = frame;
+      measured.push({
+        template,
+        rounds,
+        last_ms: median(rounds.map((r) => r.applied.max)),
+        p50_ms: median(rounds.map((r) => r.applied.p50)),
+        p99_ms: median(rounds.map((r) => r.applied.p99)),
+        save_ms: median(rounds.map((r) => r.save_ms)),
+        frame_bytes: Buffer.byteLength(frame),
+        frame_encoding: (JSON.parse(frame) as { encoding?: string }).encoding ?? 'unknown',
+      });
     }
-    payload = await fleet.call('lastConfigFrame', []);
   } finally {
     await scope.close();
   }
@@ -100,26 +134,16 @@ export async function fanout(options: FanoutOptions): Promise<FanoutResult> {
     await base.close();
   }
 
-  const frame = JSON.parse(payload) as { encoding?: string };
-  const fusionLast = median(fusionRounds.map((r) => r.applied.max));
   const baselineLast = median(baselineRounds.map((r) => r.replies.max));
   return {
     n,
-    fusion: {
-      rounds: fusionRounds,
-      last_ms: fusionLast,
-      p50_ms: median(fusionRounds.map((r) => r.applied.p50)),
-      p99_ms: median(fusionRounds.map((r) => r.applied.p99)),
-      save_ms: median(fusionRounds.map((r) => r.save_ms)),
-      frame_bytes: Buffer.byteLength(payload),
-      frame_encoding: frame.encoding ?? 'unknown',
-    },
+    fusion: measured.map((m) => ({ ...m, ratio: Number((m.last_ms / baselineLast).toFixed(2)) })),
     baseline: {
+      payload_bytes: Buffer.byteLength(payload),
       rounds: baselineRounds,
       last_ms: baselineLast,
       p50_ms: median(baselineRounds.map((r) => r.replies.p50)),
       p99_ms: median(baselineRounds.map((r) => r.replies.p99)),
     },
-    ratio: Number((fusionLast / baselineLast).toFixed(2)),
   };
 }

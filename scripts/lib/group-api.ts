@@ -1,12 +1,16 @@
 import type { FusionRun } from './fusion-runner.js';
 
-/** The group template the benchmarks roll out: one fs pipe per agent, its path named after the agent. */
-export function fleetTemplate(auditIntervalSec: number): string {
+/**
+ * The group template the benchmarks roll out: one fs pipe per agent. With
+ * `perAgent` (the default) its path names the agent, so every member's
+ * document differs; without, every member gets the same document.
+ */
+export function fleetTemplate(auditIntervalSec: number, perAgent = true): string {
   return `# benchmark fleet policy
 sources:
   share:
     driver: fs
-    uri: /srv/share/\${agent_id}
+    uri: /srv/share${perAgent ? '/\${agent_id}' : ''}
 senders:
   fusion:
     driver: fusion
