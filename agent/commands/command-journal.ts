@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../../shared/logger.js';
-import { writeFileAtomic } from '../config/atomic-write.js';
+import { writeFileAtomic } from '../../shared/atomic-write.js';
 
 /** What the agent remembers of one command id. */
 export interface JournalEntry {

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import type { Logger } from '../../shared/logger.js';
 import { configSignature } from '../../shared/config/index.js';
 import { ConfigDocument, Signature } from '../../shared/protocol/index.js';
-import { writeFileAtomic } from './atomic-write.js';
+import { writeFileAtomic } from '../../shared/atomic-write.js';
 
 /** Path of the cache file under the agent's home. */
 export function configCachePath(home: string): string {

@@ -22,7 +22,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { Logger } from '../../shared/logger.js';
 import { CloseCode } from '../../shared/protocol/index.js';
-import { writeFileAtomic } from '../config/atomic-write.js';
+import { writeFileAtomic } from '../../shared/atomic-write.js';
 
 /** Directory of the agent's state files inside its home. */
 export const STATE_DIR = 'agent-state';

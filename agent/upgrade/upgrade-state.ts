@@ -12,7 +12,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { PackageVersion } from '../../shared/package/agent-package.js';
-import { writeFileAtomic } from '../config/atomic-write.js';
+import { writeFileAtomic } from '../../shared/atomic-write.js';
 import { upgradePaths } from './upgrade-paths.js';
 
 export const UpgradeState = z.object({

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { nanoid } from 'nanoid';
 import YAML from 'yaml';
+import { writeFileAtomic } from '../../shared/atomic-write.js';
 import { FusionConfigError, parseFusionConfigText, validateFusionConfig, type FusionConfig } from './fusion-config.js';
 
 /** File name of Fusion's own config inside `$FUSTOR_HOME`. */
@@ -68,21 +68,7 @@ export function fusionConfigYaml(config: FusionConfig): string {
  * keys are readable by the owner only. Creates `home` (mode 0700) if needed.
  */
 export async function writeFusionConfig(home: string, config: FusionConfig): Promise<string> {
-  await mkdir(home, { recursive: true, mode: 0o700 });
   const path = join(home, FUSION_CONFIG_FILE);
-  const temporary = join(home, `.${FUSION_CONFIG_FILE}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    const handle = await open(temporary, 'wx', 0o600);
-    try {
-      await handle.writeFile(fusionConfigYaml(config), 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temporary, path);
-  } catch (err) {
-    await rm(temporary, { force: true });
-    throw err;
-  }
+  await writeFileAtomic(path, fusionConfigYaml(config), 0o600);
   return path;
 }

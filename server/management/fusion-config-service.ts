@@ -6,7 +6,7 @@ import { fusionConfigYaml, parseFusionConfigText, type DataPlane, type FusionCon
 import type { EventBus } from '../events/event-bus.js';
 import type { FusionConfigChanges, FusionConfigTrigger } from '../events/event-types.js';
 import { HttpError } from '../http/errors.js';
-import { writeTextAtomic } from './atomic-write.js';
+import { writeFileAtomic } from '../../shared/atomic-write.js';
 import { diffFusionConfig } from './fusion-config-diff.js';
 
 /** fusion.yaml as it is on disk, next to the config in force. */
@@ -89,7 +89,7 @@ export class FusionConfigService {
       }
       // YAML keeps the admin's comments and layout; a JSON document is written as YAML.
       const text = input.format === 'yaml' ? input.text : fusionConfigYaml(check.config);
-      await writeTextAtomic(this.path, text);
+      await writeFileAtomic(this.path, text);
       this.options.log.info({ author: input.author, path: this.path }, 'fusion.yaml saved');
       return this.apply(check.config, 'api');
     });
