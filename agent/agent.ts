@@ -29,6 +29,7 @@ import { ControlPlaneHttp } from './control/control-plane-http.js';
 import { CredentialStore } from './credentials/credential-store.js';
 import { createPipeRuntime, type AgentPipeRuntime } from './runtime/pipe-runtime.js';
 import { CommandJournal } from './commands/command-journal.js';
+import { StatusReporter } from './status-reporter.js';
 import { CommandRunner } from './commands/command-runner.js';
 import type { CommandContext } from './commands/command-handlers.js';
 import type { PipeChange, PipeRuntime } from './runtime/types.js';
@@ -89,6 +90,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private cancelStartupWait: (() => void) | null = null;
   private readonly journal: CommandJournal;
   private unsubscribeStatus: (() => void) | null = null;
+  private readonly status = new StatusReporter((pipes) => this.client?.send({ type: 'status', pipes }) ?? false);
   /** Installs a package and restarts; set when the agent runs under the launcher. */
   upgrader: CommandContext['upgrade'] | undefined;
   /** Reports the outcome of an upgrade that restarted the agent. */
@@ -140,10 +142,10 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.dispatcher.on('command_cancel', (frame) => runner.onCancel(frame));
     const withStatus = this.runtime as Partial<AgentPipeRuntime>;
     if (typeof withStatus.onStatus === 'function') {
-      this.unsubscribeStatus = withStatus.onStatus((pipes) => this.client?.send({ type: 'status', pipes }));
+      this.unsubscribeStatus = withStatus.onStatus((pipes) => this.status.update(pipes));
     }
     this.on('welcome', () => {
-      this.client?.send({ type: 'status', pipes: this.runtime.status() });
+      this.status.flush(this.runtime.status());
       this.upgrades.onWelcome();
     });
   }
@@ -294,6 +296,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.state = 'stopping';
     this.cancelStartupWait?.();
     this.unsubscribeStatus?.();
+    this.status.stop();
     try {
       await this.client?.stop();
       await this.applier.close();

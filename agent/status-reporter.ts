@@ -1,0 +1,50 @@
+import type { PipeStatus } from '../shared/protocol/index.js';
+
+/**
+ * Sends the agent's pipe status to Fusion without flooding it: a change of
+ * state or error goes out at once; counter-only changes (records sent after
+ * every batch) are coalesced into at most one frame per interval, the latest
+ * winning. Every frame Fusion gets is one database write.
+ */
+export class StatusReporter {
+  private lastKey = '';
+  private pending: PipeStatus[] | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private lastSentAt = 0;
+
+  constructor(
+    private readonly send: (pipes: PipeStatus[]) => boolean,
+    private readonly minIntervalMs = 1000,
+  ) {}
+
+  update(pipes: PipeStatus[]): void {
+    const key = JSON.stringify(pipes.map((p) => [p.id, p.state, p.last_error]));
+    if (key !== this.lastKey || Date.now() - this.lastSentAt >= this.minIntervalMs) {
+      this.flush(pipes);
+      return;
+    }
+    this.pending = pipes;
+    this.timer ??= setTimeout(() => {
+      this.timer = null;
+      if (this.pending) this.flush(this.pending);
+    }, this.minIntervalMs - (Date.now() - this.lastSentAt));
+    this.timer.unref();
+  }
+
+  /** Sends now (e.g. right after a new session is welcomed). */
+  flush(pipes: PipeStatus[]): void {
+    this.pending = null;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.send(pipes)) {
+      this.lastKey = JSON.stringify(pipes.map((p) => [p.id, p.state, p.last_error]));
+      this.lastSentAt = Date.now();
+    }
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.pending = null;
+  }
+}
