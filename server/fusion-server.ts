@@ -8,6 +8,7 @@ import { ConfigService } from './config/config-service.js';
 import { ConfigChannel } from './gateway/config-channel.js';
 import { WsGateway } from './gateway/ws-gateway.js';
 import { createApp } from './http/app.js';
+import { AgentDirectory } from './agents/agent-directory.js';
 import { AgentStore } from './store/agent-store.js';
 import { ConfigStore } from './store/config-store.js';
 import { openDatabase, type Db } from './store/database.js';
@@ -145,6 +146,7 @@ export class FusionServer {
       });
       // Groups handle an agent's hello before the config channel answers it (a prepended listener).
       const groups = createGroups({ db, tokens, service, agents, gateway, log: this.log });
+      const directory = new AgentDirectory({ agents, service, gateway, reports, groupOf: (id) => groups.members.groupOf(id) });
       groups.engine.on('progress', (progress) => bus.publish('rollout.progress', { ...progress }));
       const dataPlane = await createDataPlane({ home: o.home, logger: this.log });
       if (dataPlane.generatedApiKey) this.initialSecrets.dataApiKey = dataPlane.generatedApiKey;
@@ -159,6 +161,7 @@ export class FusionServer {
         gateway,
         reports,
         audit,
+        directory,
         mounts: [
           ['/api/v1/management', securityRoutes({ tokens, gateway, audit })],
           ['/api/v1/management', commandRoutes({ tokens, commands, store, reports, agents, gateway })],
@@ -170,7 +173,7 @@ export class FusionServer {
           [
             '/api/v1/management',
             managementRoutes({
-              tokens, agents, service, gateway, reports, commandStore: store, dataPlane, bus, fusionConfig,
+              tokens, agents, directory, service, gateway, reports, commandStore: store, dataPlane, bus, fusionConfig,
               startedAt: Date.now(), eventHeartbeatMs: o.eventHeartbeatMs ?? 15_000,
             }),
           ],

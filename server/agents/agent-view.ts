@@ -31,6 +31,8 @@ export interface AgentView {
   };
   /** True when the agent's latest report differs from its desired config. */
   drift: boolean;
+  /** The config group the agent belongs to, or null. */
+  group: string | null;
   pipes: unknown[];
 }
 
@@ -71,6 +73,7 @@ export function agentView(
       reported_at: report?.reported_at ?? null,
     },
     drift: report !== undefined && desired !== undefined && report.signature !== desired.signature,
+    group: null,
     pipes: record.pipes,
   };
 }

@@ -1,11 +1,7 @@
 import { Router } from 'express';
 import { AgentId } from '../../shared/protocol/index.js';
-import type { ConfigService } from '../config/config-service.js';
-import type { WsGateway } from '../gateway/ws-gateway.js';
-import type { AgentStore } from '../store/agent-store.js';
-import { agentView } from '../agents/agent-view.js';
+import type { AgentDirectory } from '../agents/agent-directory.js';
 import { HttpError, notFound } from './errors.js';
-import type { ReportStore } from '../commands/report-store.js';
 
 /** Validates an `:agent_id` route parameter. */
 export function agentIdParam(value: string | undefined): string {
@@ -15,17 +11,16 @@ export function agentIdParam(value: string | undefined): string {
 }
 
 /** `GET /api/v1/management/agents[/:agent_id]`: the fleet as Fusion knows it. */
-export function agentRoutes(deps: { agents: AgentStore; service: ConfigService; gateway: WsGateway; reports: ReportStore }): Router {
+export function agentRoutes(deps: { directory: AgentDirectory }): Router {
   const router = Router();
   router.get('/', (_req, res) => {
-    const agents = deps.agents.all().map((r) => agentView(r, deps.service.desired(r.agent_id), deps.gateway.get(r.agent_id), deps.reports.get(r.agent_id)));
-    res.json({ agents });
+    res.json({ agents: deps.directory.all() });
   });
   router.get('/:agent_id', (req, res) => {
     const id = agentIdParam(req.params.agent_id);
-    const record = deps.agents.get(id);
-    if (!record) throw notFound(`agent ${id}`);
-    res.json(agentView(record, deps.service.desired(id), deps.gateway.get(id), deps.reports.get(id)));
+    const view = deps.directory.get(id);
+    if (!view) throw notFound(`agent ${id}`);
+    res.json(view);
   });
   return router;
 }

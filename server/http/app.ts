@@ -7,6 +7,7 @@ import type { WsGateway } from '../gateway/ws-gateway.js';
 import type { AgentStore } from '../store/agent-store.js';
 import type { ConfigStore } from '../store/config-store.js';
 import { agentRoutes } from './agent-routes.js';
+import type { AgentDirectory } from '../agents/agent-directory.js';
 import { agentConfigRoutes } from './config-routes.js';
 import { errorHandler, unknownRoute } from './errors.js';
 import { pullRoute } from './pull-route.js';
@@ -23,6 +24,7 @@ export interface AppDeps {
   gateway: WsGateway;
   reports: ReportStore;
   audit: AuditStore;
+  directory: AgentDirectory;
   /** Extra routers mounted by path (data plane, commands, ...), before the 404 handler. */
   mounts?: Array<[path: string, router: Router]>;
 }

@@ -1,4 +1,5 @@
-import { agentView, type AgentView } from '../agents/agent-view.js';
+import type { AgentView } from '../agents/agent-view.js';
+import type { AgentDirectory } from '../agents/agent-directory.js';
 import type { CommandRecord, CommandStore } from '../commands/command-store.js';
 import type { ReportStore } from '../commands/report-store.js';
 import type { ConfigService } from '../config/config-service.js';
@@ -12,6 +13,7 @@ export const DASHBOARD_COMMANDS = 25;
 
 export interface DashboardDeps {
   agents: AgentStore;
+  directory: AgentDirectory;
   service: ConfigService;
   gateway: WsGateway;
   reports: ReportStore;
@@ -60,7 +62,7 @@ export function buildDashboard(deps: DashboardDeps): Dashboard {
   for (const s of sessions) sessionsByAgent.set(s.agent_id, (sessionsByAgent.get(s.agent_id) ?? 0) + 1);
 
   const agents = deps.agents.all().map((record): DashboardAgent => {
-    const view = agentView(record, deps.service.desired(record.agent_id), deps.gateway.get(record.agent_id), deps.reports.get(record.agent_id));
+    const view = deps.directory.view(record);
     return { ...view, status: view.online ? 'online' : 'offline', session_count: sessionsByAgent.get(record.agent_id) ?? 0 };
   });
   const topology = fusionTopology(deps.dataPlane.config, deps.dataPlane.views.list(), sessions);

@@ -38,6 +38,12 @@ describe('config groups API', () => {
       ['node-a', 'alpha', 'admin'],
       ['node-b', 'beta', 'admin'],
     ]);
+    // The fleet view names each agent's group.
+    const agents = await ok(fusion, 'GET', '/api/v1/management/agents');
+    expect(agents.agents.map((a: any) => [a.agent_id, a.group])).to.deep.include.members([
+      ['node-a', 'nfs'],
+      ['node-b', 'nfs'],
+    ]);
   });
 
   it('lets an override win over the template; null deletes a key; removing the override renders the template again', async () => {
