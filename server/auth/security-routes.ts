@@ -4,6 +4,7 @@ import { CloseCode } from '../../shared/protocol/index.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
 import { agentIdParam } from '../http/agent-routes.js';
 import { HttpError, notFound } from '../http/errors.js';
+import { parseBody } from '../http/parse-body.js';
 import type { AuditStore } from '../audit/audit-store.js';
 import { requireAdmin } from './admin-auth.js';
 import type { TokenRecord, TokenStore } from './token-store.js';
@@ -29,12 +30,6 @@ const AuditQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
 
-function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const result = schema.safeParse(value ?? {});
-  if (result.success) return result.data;
-  const details = result.error.issues.map((i) => ({ path: i.path.join('.') || '(root)', message: i.message }));
-  throw new HttpError(400, 'bad_request', `invalid ${what}: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details);
-}
 
 const publicToken = (t: TokenRecord): Omit<TokenRecord, 'agent_id' | 'kind' | 'group_name'> & { group: string | null } => {
   const { agent_id: _a, kind: _k, group_name, ...rest } = t;
@@ -52,7 +47,7 @@ export function securityRoutes(deps: { tokens: TokenStore; gateway: WsGateway; a
   const admin = requireAdmin(deps.tokens, 'admin');
 
   router.post('/enrollment-tokens', admin, json, (req, res) => {
-    const body = parse(EnrollmentRequest, req.body, 'enrollment token');
+    const body = parseBody(EnrollmentRequest, req.body ?? {}, 'enrollment token');
     const expiresAt = body.expires_at === undefined ? null : typeof body.expires_at === 'number' ? body.expires_at : Date.parse(body.expires_at);
     if (expiresAt !== null && expiresAt <= Date.now()) throw new HttpError(400, 'bad_request', 'expires_at is in the past');
     const { secret, token } = deps.tokens.create({ kind: 'enrollment', name: body.name, expiresAt, maxUses: body.max_uses ?? null, group: body.group ?? null });
@@ -66,7 +61,7 @@ export function securityRoutes(deps: { tokens: TokenStore; gateway: WsGateway; a
   });
 
   router.post('/admin-tokens', admin, json, (req, res) => {
-    const body = parse(AdminTokenRequest, req.body, 'admin token');
+    const body = parseBody(AdminTokenRequest, req.body ?? {}, 'admin token');
     const { secret, token } = deps.tokens.create({ kind: 'admin', name: body.name, role: body.role });
     res.status(201).json({ ...publicToken(token), secret });
   });
@@ -89,7 +84,7 @@ export function securityRoutes(deps: { tokens: TokenStore; gateway: WsGateway; a
   });
 
   router.get('/audit', requireAdmin(deps.tokens, 'viewer'), (req, res) => {
-    res.json({ entries: deps.audit.list(parse(AuditQuery, req.query, 'query')) });
+    res.json({ entries: deps.audit.list(parseBody(AuditQuery, req.query ?? {}, 'query')) });
   });
 
   return router;

@@ -6,6 +6,8 @@ import type { TokenStore } from '../auth/token-store.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
 import { agentIdParam } from '../http/agent-routes.js';
 import { HttpError, notFound } from '../http/errors.js';
+import { parseBody } from '../http/parse-body.js';
+import { AgentTargets, resolveAgentTargets } from '../agents/agent-targets.js';
 import type { AgentStore } from '../store/agent-store.js';
 import type { CommandService } from './command-service.js';
 import type { CommandStore } from './command-store.js';
@@ -17,7 +19,7 @@ const CommandRequest = z.object({
   ttl_seconds: z.number().optional(),
 });
 const FanOutRequest = CommandRequest.extend({
-  agents: z.union([z.literal('all'), z.literal('online'), z.array(AgentId).min(1).max(100_000)]),
+  agents: AgentTargets,
 });
 const ListQuery = z.object({
   agent_id: AgentId.optional(),
@@ -29,14 +31,6 @@ const ListQuery = z.object({
 /** Longest long-poll, in seconds. */
 const MAX_WAIT_SECONDS = 60;
 
-function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const result = schema.safeParse(value);
-  if (!result.success) {
-    const details = result.error.issues.map((i) => ({ path: i.path.join('.') || '(root)', message: i.message }));
-    throw new HttpError(400, 'bad_request', `invalid ${what}: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details);
-  }
-  return result.data;
-}
 
 /** Command and report routes under `/api/v1/management`. */
 export function commandRoutes(deps: {
@@ -54,24 +48,20 @@ export function commandRoutes(deps: {
 
   router.post('/agents/:agent_id/command', operator, json, (req, res) => {
     const agentId = agentIdParam(req.params.agent_id as string);
-    const body = parse(CommandRequest, req.body, 'command');
+    const body = parseBody(CommandRequest, req.body, 'command');
     const [record] = deps.commands.create({ agentIds: [agentId], type: body.type, args: body.args, ttlSeconds: body.ttl_seconds, author: adminOf(req).name });
     res.status(202).json(record);
   });
 
   router.post('/commands', operator, json, (req, res) => {
-    const body = parse(FanOutRequest, req.body, 'command');
-    let agentIds: string[];
-    if (body.agents === 'all') agentIds = deps.agents.all().map((a) => a.agent_id);
-    else if (body.agents === 'online') agentIds = deps.gateway.established().map((c) => c.agentId);
-    else agentIds = [...new Set(body.agents)];
-    if (agentIds.length === 0) throw new HttpError(400, 'no_agents', `no agents match "${String(body.agents)}"`);
+    const body = parseBody(FanOutRequest, req.body, 'command');
+    const agentIds = resolveAgentTargets(body.agents, deps);
     const records = deps.commands.create({ agentIds, type: body.type, args: body.args, ttlSeconds: body.ttl_seconds, author: adminOf(req).name });
     res.status(202).json({ batch_id: records[0]?.batch_id ?? null, count: records.length, commands: records.map((r) => ({ id: r.id, agent_id: r.agent_id, status: r.status })) });
   });
 
   router.get('/commands', viewer, (req, res) => {
-    const query = parse(ListQuery, req.query, 'query');
+    const query = parseBody(ListQuery, req.query, 'query');
     res.json({ commands: deps.store.list(query) });
   });
 

@@ -1,19 +1,11 @@
-import { z } from 'zod';
-import { HttpError } from '../http/errors.js';
 import { RolloutStrategy } from './rollout-strategy.js';
 
 /** An optional rollout strategy in a request body (absent: all at once). */
 export const RolloutChoice = RolloutStrategy.optional();
 
-/** Parses a request part with a schema; 400 `bad_request` listing every problem. */
-export function parseBody<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const result = schema.safeParse(value);
-  if (!result.success) {
-    const details = result.error.issues.map((i) => ({ path: i.path.join('.') || '(root)', message: i.message }));
-    throw new HttpError(400, 'bad_request', `invalid ${what}: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details);
-  }
-  return result.data;
-}
+import { parseBody } from '../http/parse-body.js';
+
+export { parseBody };
 
 const NUMERIC_KEYS = ['batch_size', 'percent', 'pause_seconds', 'max_failures'] as const;
 

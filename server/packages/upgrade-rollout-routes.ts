@@ -10,11 +10,12 @@
  */
 import express, { Router } from 'express';
 import { z } from 'zod';
-import { AgentId, TERMINAL_COMMAND_STATUSES } from '../../shared/protocol/index.js';
+import { TERMINAL_COMMAND_STATUSES } from '../../shared/protocol/index.js';
 import { adminOf, requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
-import { HttpError } from '../http/errors.js';
+import { parseBody } from '../http/parse-body.js';
+import { AgentTargets, resolveAgentTargets } from '../agents/agent-targets.js';
 import type { AgentStore } from '../store/agent-store.js';
 import { versionParam } from './package-routes.js';
 import type { UpgradeRolloutEngine } from './upgrade-rollout-engine.js';
@@ -23,7 +24,7 @@ import type { UpgradeRolloutRecord, UpgradeRolloutStore } from './upgrade-rollou
 const RolloutRequest = z
   .object({
     version: z.string(),
-    agents: z.union([z.literal('all'), z.literal('online'), z.array(AgentId).min(1).max(100_000)]),
+    agents: AgentTargets,
     batch_size: z.number().int().positive().optional(),
     /** Batch size as a share of the agents, 1-100 (rounded up); instead of batch_size. */
     percent: z.number().positive().max(100).optional(),
@@ -48,18 +49,9 @@ export function upgradeRolloutRoutes(deps: {
   const view = (record: UpgradeRolloutRecord): Record<string, unknown> => rolloutView(record, deps.store);
 
   router.post('/upgrades', operator, json, (req, res) => {
-    const parsed = RolloutRequest.safeParse(req.body);
-    if (!parsed.success) {
-      const details = parsed.error.issues.map((i) => ({ path: i.path.join('.') || '(root)', message: i.message }));
-      throw new HttpError(400, 'bad_request', `invalid upgrade rollout: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details);
-    }
-    const body = parsed.data;
+    const body = parseBody(RolloutRequest, req.body, 'upgrade rollout');
     const version = versionParam(body.version);
-    let agentIds: string[];
-    if (body.agents === 'all') agentIds = deps.agents.all().map((a) => a.agent_id);
-    else if (body.agents === 'online') agentIds = deps.gateway.established().map((c) => c.agentId);
-    else agentIds = [...new Set(body.agents)];
-    if (agentIds.length === 0) throw new HttpError(400, 'no_agents', `no agents match "${String(body.agents)}"`);
+    const agentIds = resolveAgentTargets(body.agents, deps);
     const batchSize = body.percent !== undefined ? Math.ceil((agentIds.length * body.percent) / 100) : body.batch_size;
     const record = deps.engine.start({
       version,
