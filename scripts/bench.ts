@@ -10,6 +10,7 @@
  */
 import { parseArgs } from 'node:util';
 import { BenchScope } from './lib/bench-scope.js';
+import { machineLoad } from './lib/proc-stats.js';
 import { machine, writeResults } from './lib/report.js';
 import { BENCHMARKS, type BenchmarkName } from './bench/registry.js';
 
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     process.exit(values.help ? 0 : 2);
   }
-  const bench = BENCHMARKS[name];
+  const bench = Object.hasOwn(BENCHMARKS, name) ? BENCHMARKS[name] : undefined;
   if (!bench) {
     process.stderr.write(`unknown benchmark "${name}"\n\n${USAGE}\n`);
     process.exit(2);
@@ -58,7 +59,7 @@ async function main(): Promise<void> {
     results.push(await bench.run(n, flags));
   }
   bench.print(results);
-  const file = await writeResults(name, { benchmark: name, started, finished: new Date().toISOString(), machine: env, results });
+  const file = await writeResults(name, { benchmark: name, started, finished: new Date().toISOString(), machine: { ...env, load1_at_end: machineLoad().load1 }, results });
   process.stdout.write(`\nwrote ${file}\n`);
 }
 
