@@ -18,7 +18,7 @@ const USAGE = `Usage: npm run bench -- <name> [--n 1000,10000] [options]
 
 Benchmarks:
   fanout     group template change to N agents, per-agent time to applied, vs a bare ws broadcast [--rounds 3]
-  memory     Fusion RSS and heap per connected idle agent, vs a bare ws server
+  memory     Fusion RSS and heap per connected idle agent, vs a bare ws server [--rounds 3]
   reconnect  restart Fusion under N connected agents: time until all are back, peak connects/s; with and without jitter
   pushpoll   N agents polling every 30 s vs N on the WebSocket: delivery latency and Fusion CPU s/min [--window 60]
 
@@ -51,6 +51,10 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const flags = { rounds: Number(values.rounds ?? 3), windowS: Number(values.window ?? 60) };
+  if (!Number.isInteger(flags.rounds) || flags.rounds < 1 || !(flags.windowS > 0)) {
+    process.stderr.write('--rounds takes a whole number from 1, --window a number of seconds\n');
+    process.exit(2);
+  }
   const started = new Date().toISOString();
   const env = machine();
   const results: unknown[] = [];
