@@ -72,7 +72,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     process.stderr.write(`\n${signal}: stopping the children\n`);
     setTimeout(() => process.exit(130), 30_000).unref();
-    BenchScope.closeAll().finally(() => process.exit(130));
+    BenchScope.closeAll()
+      .catch(() => undefined)
+      .finally(() => process.exit(130));
   });
 }
 

@@ -99,7 +99,9 @@ export function serveRpc(handlers: Handlers, cleanup: () => Promise<void> = asyn
     if (exiting) return;
     exiting = true;
     setTimeout(() => process.exit(0), 5000).unref();
-    cleanup().finally(() => process.exit(0));
+    cleanup()
+      .catch(() => undefined)
+      .finally(() => process.exit(0));
   };
   process.on('disconnect', exit);
   process.on('SIGTERM', exit);
