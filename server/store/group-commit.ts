@@ -10,9 +10,11 @@ import type { Db } from './database.js';
  *
  * Guarantees: a write is visible at once to every read on this connection
  * (Fusion's only one), so nothing reads stale state; a `db.transaction()` run
- * meanwhile nests as a savepoint and stays all-or-nothing; the batch is
- * committed before the turn ends, so a crash can lose at most the writes of
- * the turn in progress. Call {@link flush} before closing the database.
+ * meanwhile (e.g. an admin's save handled in the same turn) nests as a
+ * savepoint and stays all-or-nothing, and is made durable with the batch at
+ * the end of that turn (its HTTP answer may leave a moment earlier); so a
+ * crash can lose at most the writes of the turn in progress. Call
+ * {@link flush} before closing the database.
  */
 export class GroupCommit {
   private open = false;
