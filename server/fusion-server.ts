@@ -162,6 +162,7 @@ export class FusionServer {
         reports,
         audit,
         directory,
+        flushWrites: () => commit.flush(),
         mounts: [
           ['/api/v1/management', securityRoutes({ tokens, gateway, audit })],
           ['/api/v1/management', commandRoutes({ tokens, commands, store, reports, agents, gateway })],

@@ -1,4 +1,4 @@
-import express, { type Express, type Router } from 'express';
+import express, { type Express, type RequestHandler, type Router } from 'express';
 import type { Logger } from '../../shared/logger.js';
 import { requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
@@ -25,8 +25,21 @@ export interface AppDeps {
   reports: ReportStore;
   audit: AuditStore;
   directory: AgentDirectory;
+  /**
+   * Commits the agents' batched writes (group commit). Called before every
+   * request, so an admin's write is its own transaction, durable before its answer.
+   */
+  flushWrites?: () => void;
   /** Extra routers mounted by path (data plane, commands, ...), before the 404 handler. */
   mounts?: Array<[path: string, router: Router]>;
+}
+
+/** Runs `flush` before each request is handled (see AppDeps.flushWrites). */
+export function flushBeforeRequests(flush: () => void): RequestHandler {
+  return (_req, _res, next) => {
+    flush();
+    next();
+  };
 }
 
 /** Fusion's HTTP API. */
@@ -34,6 +47,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  if (deps.flushWrites) app.use(flushBeforeRequests(deps.flushWrites));
   app.use(auditWrites(deps.audit, deps.log));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

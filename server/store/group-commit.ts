@@ -11,10 +11,12 @@ import type { Db } from './database.js';
  * Guarantees: a write is visible at once to every read on this connection
  * (Fusion's only one), so nothing reads stale state; a `db.transaction()` run
  * meanwhile (e.g. an admin's save handled in the same turn) nests as a
- * savepoint and stays all-or-nothing, and is made durable with the batch at
- * the end of that turn (its HTTP answer may leave a moment earlier); so a
- * crash can lose at most the writes of the turn in progress. Call
- * {@link flush} before closing the database.
+ * savepoint and stays all-or-nothing. HTTP requests flush the batch before
+ * they are handled (see createApp's flushWrites), so an admin's write is its
+ * own transaction and durable before its answer leaves. A crash can lose at
+ * most the agent writes of the turn in progress, which agents repeat (they
+ * replay their signature and results on reconnect). Call {@link flush}
+ * before closing the database.
  */
 export class GroupCommit {
   private open = false;

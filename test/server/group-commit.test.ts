@@ -3,6 +3,8 @@ import Database from 'better-sqlite3';
 import path from 'node:path';
 import { openDatabase, type Db } from '../../server/store/database.js';
 import { GroupCommit } from '../../server/store/group-commit.js';
+import { flushBeforeRequests } from '../../server/http/app.js';
+import express from 'express';
 import { RawAgentClient, eventually, sampleConfig, startFusion, tempHome, type TestFusion } from '../harness/index.js';
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -27,6 +29,29 @@ describe('group commit (one transaction per event-loop turn)', () => {
   });
 
   const count = (conn: Database.Database): number => (conn.prepare('SELECT COUNT(*) AS n FROM t').get() as { n: number }).n;
+
+  it('commits an open batch before an HTTP request is handled, so an admin write is durable before its answer', async () => {
+    const commit = new GroupCommit(db);
+    const app = express();
+    app.use(flushBeforeRequests(() => commit.flush()));
+    app.post('/write', (_req, res) => {
+      db.transaction(() => db.prepare("INSERT INTO t VALUES ('admin', 1)").run())();
+      // Another connection sees the admin's row before the answer leaves.
+      res.json({ inTransaction: db.inTransaction, visibleElsewhere: count(other) });
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      commit.run(() => db.prepare("INSERT INTO t VALUES ('agent', 1)").run());
+      expect(db.inTransaction).to.equal(true);
+      const { port } = server.address() as { port: number };
+      const answer = (await (await fetch(`http://127.0.0.1:${port}/write`, { method: 'POST' })).json()) as any;
+      expect(answer).to.deep.equal({ inTransaction: false, visibleElsewhere: 2 });
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
 
   it('shows writes at once on its own connection and commits them together when the turn ends', async () => {
     const commit = new GroupCommit(db);
