@@ -9,6 +9,7 @@ import { ConfigChannel } from './gateway/config-channel.js';
 import { WsGateway } from './gateway/ws-gateway.js';
 import { createApp } from './http/app.js';
 import { AgentDirectory } from './agents/agent-directory.js';
+import { FusionMetrics } from './metrics/metrics.js';
 import { AgentStore } from './store/agent-store.js';
 import { ConfigStore } from './store/config-store.js';
 import { openDatabase, type Db } from './store/database.js';
@@ -179,6 +180,7 @@ export class FusionServer {
             }),
           ],
           ['/ui', uiRouter()],
+          ['/metrics', new FusionMetrics({ db, gateway, dataPlane }).router(tokens)],
         ],
       });
       const http = o.tls

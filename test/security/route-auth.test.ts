@@ -32,6 +32,7 @@ const ROUTES: Array<{ method: string; path: string; role: Role }> = [
   { method: 'GET', path: '/api/v1/management/config', role: 'admin' }, // fusion.yaml holds receiver API keys
   { method: 'POST', path: '/api/v1/management/config', role: 'admin' },
   { method: 'POST', path: '/api/v1/management/reload', role: 'admin' },
+  { method: 'GET', path: '/metrics', role: 'viewer' },
 ];
 const RANK: Record<Role, number> = { viewer: 1, operator: 2, admin: 3 };
 

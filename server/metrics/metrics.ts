@@ -1,0 +1,56 @@
+import { Router } from 'express';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { requireAdmin } from '../auth/admin-auth.js';
+import type { TokenStore } from '../auth/token-store.js';
+import type { DataPlane } from '../dataplane/index.js';
+import type { WsGateway } from '../gateway/ws-gateway.js';
+import type { Db } from '../store/database.js';
+
+export interface MetricsDeps {
+  db: Db;
+  gateway: WsGateway;
+  dataPlane: DataPlane;
+}
+
+/**
+ * Fusion's Prometheus metrics, in a registry of its own (several Fusions in
+ * one process, as in tests, do not share counters). Gauges are read when
+ * scraped; frame counters are counted as frames arrive.
+ */
+export class FusionMetrics {
+  readonly registry = new Registry();
+  private readonly frames: Counter<'type'>;
+
+  constructor(deps: MetricsDeps) {
+    const { registry } = this;
+    collectDefaultMetrics({ register: registry, prefix: 'fusion_' });
+    this.frames = new Counter({ name: 'fusion_agent_frames_total', help: 'Frames received from agents, by type', labelNames: ['type'], registers: [registry] });
+    const connected = new Gauge({ name: 'fusion_agents_connected', help: 'Agents with an established control connection', registers: [registry] });
+    const known = new Gauge({ name: 'fusion_agents_known', help: 'Agents Fusion has a record of', registers: [registry] });
+    const commands = new Gauge({ name: 'fusion_commands', help: 'Stored commands, by status', labelNames: ['status'], registers: [registry] });
+    const sessions = new Gauge({ name: 'fusion_ingest_sessions', help: 'Live data-plane sessions', registers: [registry] });
+    const countAgents = deps.db.prepare('SELECT COUNT(*) AS n FROM agents');
+    const countCommands = deps.db.prepare('SELECT status, COUNT(*) AS n FROM commands GROUP BY status');
+    // Gauges are filled in just before a scrape is serialised.
+    this.refresh = () => {
+      connected.set(deps.gateway.established().length);
+      known.set((countAgents.get() as { n: number }).n);
+      commands.reset();
+      for (const row of countCommands.all() as Array<{ status: string; n: number }>) commands.set({ status: row.status }, row.n);
+      sessions.set(deps.dataPlane.sessions.size);
+    };
+    deps.gateway.on('frame', (_conn, frame) => this.frames.inc({ type: frame.type }));
+  }
+
+  private readonly refresh: () => void;
+
+  /** `GET /metrics` in Prometheus text format; needs a viewer token (Prometheus: `authorization: credentials`). */
+  router(tokens: TokenStore): Router {
+    const router = Router();
+    router.get('/', requireAdmin(tokens, 'viewer'), async (_req, res) => {
+      this.refresh();
+      res.type(this.registry.contentType).send(await this.registry.metrics());
+    });
+    return router;
+  }
+}

@@ -1,0 +1,35 @@
+import { expect } from 'chai';
+import { eventually } from '../harness/eventually.js';
+import { startFusion, type TestFusion } from '../harness/fusion.js';
+import { RawAgentClient } from '../harness/raw-client.js';
+
+describe('Fusion metrics', () => {
+  let fusion: TestFusion;
+  beforeEach(async () => {
+    fusion = await startFusion();
+  });
+  afterEach(async () => {
+    await fusion.stop();
+  });
+
+  it('serves Prometheus text to a viewer: connected agents, frames by type, commands by status', async () => {
+    expect((await fetch(`${fusion.url}/metrics`)).status).to.equal(401);
+    const agent = await RawAgentClient.connect(fusion.url, 'node-1', fusion.enrollmentToken);
+    try {
+      await agent.hello();
+      await fusion.api('/api/v1/management/agents/node-2/command', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"type":"report_config"}' });
+      const text = await eventually(async () => {
+        const res = await fusion.api('/metrics');
+        expect(res.headers.get('content-type')).to.match(/text\/plain/);
+        const body = await res.text();
+        return /^fusion_agents_connected 1$/m.test(body) ? body : undefined;
+      });
+      expect(text).to.match(/^fusion_agents_known 1$/m);
+      expect(text).to.match(/^fusion_agent_frames_total\{type="hello"\} 1$/m);
+      expect(text).to.match(/^fusion_commands\{status="queued"\} 1$/m);
+      expect(text).to.match(/^fusion_process_resident_memory_bytes \d+/m);
+    } finally {
+      agent.terminate();
+    }
+  });
+});
