@@ -23,7 +23,31 @@ import { parseArgs } from 'node:util';
 import YAML from 'yaml';
 import { Agent } from '../agent/agent.js';
 import { createLogger } from '../shared/logger.js';
-import { FusionChild, type FusionMemory } from './bench/fusion-child.js';
+import { FusionRun, freePort } from './lib/fusion-runner.js';
+
+/** Fusion's memory as measured in its own process. */
+interface FusionMemory {
+  /** VmRSS from /proc/<pid>/status (Linux); null where /proc is missing. */
+  vm_rss_bytes: number | null;
+  /** process.memoryUsage() inside Fusion, after two full garbage collections. */
+  rss_bytes: number;
+  heap_used_bytes: number;
+  heap_total_bytes: number;
+  external_bytes: number;
+  array_buffers_bytes: number;
+}
+
+async function fusionMemory(fusion: FusionRun): Promise<FusionMemory> {
+  const m = await fusion.memory();
+  return {
+    vm_rss_bytes: m.vmRss,
+    rss_bytes: m.rss,
+    heap_used_bytes: m.heapUsed,
+    heap_total_bytes: m.heapTotal,
+    external_bytes: m.external,
+    array_buffers_bytes: m.arrayBuffers,
+  };
+}
 import { makeTree, type MadeTree } from './bench/make-tree.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -79,7 +103,7 @@ async function main(): Promise<void> {
 
   const work = await mkdtemp(path.join(os.tmpdir(), 'fustor-bench-scan-'));
   const tree = path.join(work, 'tree');
-  let fusion: FusionChild | undefined;
+  let fusion: FusionRun | undefined;
   let agent: Agent | undefined;
   try {
     await mkdir(tree);
@@ -90,11 +114,19 @@ async function main(): Promise<void> {
 
     const adminToken = randomBytes(24).toString('hex');
     const enrollmentToken = randomBytes(24).toString('hex');
-    fusion = await FusionChild.start({ home: path.join(work, 'fusion'), adminToken, enrollmentToken });
+    await mkdir(path.join(work, 'fusion'));
+    fusion = await FusionRun.start({
+      home: path.join(work, 'fusion'),
+      port: await freePort(),
+      adminToken,
+      enrollmentToken,
+      inspect: true,
+      logFile: path.join(work, 'fusion.log'),
+    });
     const api = adminApi(fusion.url, adminToken);
     const dataKey = await receiverKey(path.join(work, 'fusion'));
     log(`Fusion (pid ${fusion.pid}) at ${fusion.url}`);
-    const before = await fusion.memory();
+    const before = await fusionMemory(fusion);
 
     await api('POST', `/api/v1/management/agents/${AGENT_ID}/config/structured`, {
       sources: { tree: { driver: 'fs', uri: tree } },
@@ -115,7 +147,7 @@ async function main(): Promise<void> {
     await agent.start();
     const snapshot = await waitForSnapshot(fusion.url, dataKey, checkTime);
     await expectViewHolds(fusion.url, dataKey, made);
-    const afterSnapshot = await fusion.memory();
+    const afterSnapshot = await fusionMemory(fusion);
     const results: PhaseResult[] = [phase('first snapshot (agent start → view complete)', options.entries, snapshot.finished_at - snapshotStart)];
     results.push(phase('  of which: first batch → last batch at Fusion', options.entries, snapshot.finished_at - snapshot.started_at));
 
@@ -125,7 +157,7 @@ async function main(): Promise<void> {
     const scanMs = Date.now() - scanStart;
     if (command.status !== 'succeeded') throw new Error(`scan command ${command.status}: ${command.error}`);
     await expectViewHolds(fusion.url, dataKey, made);
-    const afterScan = await fusion.memory();
+    const afterScan = await fusionMemory(fusion);
     results.push(phase('scan command (request → result)', options.entries, scanMs));
 
     const report = {
