@@ -103,8 +103,15 @@ export class ConfigService extends EventEmitter<{ desired_changed: [agentId: str
    * Used by group templates, which render one document per member.
    */
   saveMany(entries: readonly RenderedConfig[], alongside?: () => void): ConfigRevisionWithDocument[] {
+    // Members rendered alike share one document object: its text is written once.
+    const texts = new Map<Record<string, unknown>, string>();
+    const textOf = (document: Record<string, unknown>): string => {
+      let text = texts.get(document);
+      if (text === undefined) texts.set(document, (text = JSON.stringify(document, null, 2)));
+      return text;
+    };
     const saved = this.configs.saveMany(
-      entries.map((e) => ({ ...e, format: 'json' as const, sourceText: JSON.stringify(e.document, null, 2) })),
+      entries.map((e) => ({ ...e, format: 'json' as const, sourceText: textOf(e.document) })),
       () => {
         alongside?.();
         for (const entry of entries) this.agents.ensure(entry.agentId);

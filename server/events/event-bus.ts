@@ -21,7 +21,9 @@ export class EventBus {
    */
   readonly instance = randomBytes(4).toString('hex');
   private readonly listeners = new Set<EventListener>();
-  private readonly recent: FusionEvent[] = [];
+  /** Kept events are `recent[head..]`, oldest first; dropped ones are cut off in bulk, so a publish costs O(1). */
+  private recent: FusionEvent[] = [];
+  private head = 0;
   private lastId = 0;
   private closed = false;
   private readonly closeHooks = new Set<() => void>();
@@ -44,7 +46,11 @@ export class EventBus {
     if (this.closed) return undefined;
     const event = { id: ++this.lastId, type, at: Date.now(), data } as FusionEvent;
     this.recent.push(event);
-    if (this.recent.length > this.replayEvents) this.recent.splice(0, this.recent.length - this.replayEvents);
+    if (this.recent.length - this.head > this.replayEvents) this.head = this.recent.length - this.replayEvents;
+    if (this.head >= this.replayEvents) {
+      this.recent = this.recent.slice(this.head);
+      this.head = 0;
+    }
     for (const listener of [...this.listeners]) {
       try {
         listener(event);
@@ -69,9 +75,9 @@ export class EventBus {
    */
   since(id: number): FusionEvent[] | undefined {
     if (id >= this.lastId) return [];
-    const oldest = this.recent[0];
+    const oldest = this.recent[this.head];
     if (!oldest || oldest.id > id + 1) return undefined;
-    return this.recent.filter((e) => e.id > id);
+    return this.recent.slice(this.head).filter((e) => e.id > id);
   }
 
   /** Runs `hook` when the bus closes (streams end there); returns a function that removes it. */

@@ -2,7 +2,8 @@ import { configSignature, parseDocumentText, type ConfigIssue } from '../../shar
 import { HttpError } from '../http/errors.js';
 import { isPlainObject, type PlainObject } from './deep-merge.js';
 import type { GroupStore, MemberForRender } from './group-store.js';
-import { checkTemplate, renderTemplate } from './template-render.js';
+import { MemoRenderer } from './render-memo.js';
+import { checkTemplate } from './template-render.js';
 
 /** A member whose config rendered: the document and signature to store for it. */
 export interface RenderedMember {
@@ -35,9 +36,10 @@ export function parseTemplate(text: string): { template: PlainObject; signature:
 }
 
 /**
- * Renders every member against one parsed template. Rendering never touches
- * the database: the caller reads the members once (one query) and stores the
- * results once (one transaction).
+ * Renders every member against one parsed template (each distinct document
+ * validated once, see MemoRenderer). Rendering never touches the database:
+ * the caller reads the members once (one query) and stores the results once
+ * (one transaction).
  */
 export function renderMembers(
   template: PlainObject,
@@ -46,8 +48,9 @@ export function renderMembers(
 ): { rendered: RenderedMember[]; failures: MemberFailure[] } {
   const rendered: RenderedMember[] = [];
   const failures: MemberFailure[] = [];
+  const renderer = new MemoRenderer(template);
   for (const member of members) {
-    const result = renderTemplate(template, {
+    const result = renderer.render({
       agentId: member.agent_id,
       hostname: hostnameOf(member),
       variables: member.variables,

@@ -33,17 +33,40 @@ export type RenderResult = { ok: true; document: PlainObject; signature: string 
  * equals what the agent computes after applying it.
  */
 export function renderTemplate(template: PlainObject, member: MemberInput): RenderResult {
-  const variables = new Map<string, string>(Object.entries(member.variables));
-  if (member.hostname && !variables.has('hostname')) variables.set('hostname', member.hostname);
-  variables.set('agent_id', member.agentId);
-  const errors: ConfigIssue[] = [];
-  const substituted = substitute(template, (name) => variables.get(name), [], errors);
-  if (errors.length > 0) return { ok: false, errors };
-  const merged = member.override ? deepMerge(substituted as PlainObject, member.override) : (substituted as PlainObject);
-  const checked = validateConfig(merged, { agentId: member.agentId });
+  const merged = mergeMember(template, memberVariables(member), member.override);
+  if (!merged.ok) return merged;
+  const checked = validateConfig(merged.value, { agentId: member.agentId });
   if (!checked.ok) return checked;
   const document = checked.config as PlainObject;
   return { ok: true, document, signature: configSignature(document) };
+}
+
+/**
+ * The variables one agent's rendering sees: its own, the host name it
+ * reported unless it has a `hostname` variable, and `agent_id` (always its id).
+ */
+export function memberVariables(member: MemberInput): Map<string, string> {
+  const variables = new Map<string, string>(Object.entries(member.variables));
+  if (member.hostname && !variables.has('hostname')) variables.set('hostname', member.hostname);
+  variables.set('agent_id', member.agentId);
+  return variables;
+}
+
+/**
+ * The document to validate for one agent, before validation: variables
+ * substituted in string values, then the override deep-merged on top. A pure
+ * function of the values of the variables the template refers to (see
+ * {@link templateVariables}) and of the override.
+ */
+export function mergeMember(
+  template: PlainObject,
+  variables: ReadonlyMap<string, string>,
+  override: PlainObject | null,
+): { ok: true; value: PlainObject } | { ok: false; errors: ConfigIssue[] } {
+  const errors: ConfigIssue[] = [];
+  const substituted = substitute(template, (name) => variables.get(name), [], errors);
+  if (errors.length > 0) return { ok: false, errors };
+  return { ok: true, value: override ? deepMerge(substituted as PlainObject, override) : (substituted as PlainObject) };
 }
 
 /**
