@@ -73,7 +73,14 @@ const RENDER_SELECT = `SELECT m.*, a.hostname, a.running_signature, a.status_sig
 export class GroupStore {
   private readonly stmts;
 
-  constructor(readonly db: Db) {
+  /**
+   * @param applyingOf an agent's `applying` acknowledgement, which the agent
+   *   store keeps in memory only: rendering sees it as if it were in the row.
+   */
+  constructor(
+    readonly db: Db,
+    private readonly applyingOf: (agentId: string) => { signature: string } | undefined = () => undefined,
+  ) {
     this.stmts = {
       get: db.prepare('SELECT * FROM config_groups WHERE name = ?'),
       list: db.prepare(
@@ -170,17 +177,25 @@ export class GroupStore {
 
   /** Every member of a group, with what rendering needs, in one query. */
   membersForRender(name: string): MemberForRender[] {
-    return (this.stmts.renderAll.all(name) as MemberRow[]).map(toMember);
+    return (this.stmts.renderAll.all(name) as MemberRow[]).map((row) => this.forRender(row));
   }
 
   /** The members of one rollout batch that are still in the group, in one query. */
   batchForRender(name: string, rolloutId: string, batch: number): MemberForRender[] {
-    return (this.stmts.renderBatch.all(name, rolloutId, batch) as MemberRow[]).map(toMember);
+    return (this.stmts.renderBatch.all(name, rolloutId, batch) as MemberRow[]).map((row) => this.forRender(row));
   }
 
   memberForRender(agentId: string): MemberForRender | undefined {
     const row = this.stmts.renderOne.get(agentId) as MemberRow | undefined;
-    return row ? toMember(row) : undefined;
+    return row ? this.forRender(row) : undefined;
+  }
+
+  /** A member row as rendering needs it, with the agent's in-memory `applying` over its written status. */
+  private forRender(row: MemberRow): MemberForRender {
+    const member = toMember(row);
+    const applying = this.applyingOf(member.agent_id);
+    if (applying) Object.assign(member, { status_signature: applying.signature, status: 'applying', status_error: null });
+    return member;
   }
 
   /** Adds or replaces an agent's membership (an agent is in at most one group). */

@@ -44,7 +44,7 @@ export interface Groups {
  * the order of listeners does not depend on it.
  */
 export function createGroups(deps: GroupsDeps): Groups {
-  const store = new GroupStore(deps.db);
+  const store = new GroupStore(deps.db, (agentId) => deps.agents.applyingOf(agentId));
   const rollouts = new RolloutStore(deps.db);
   const templates = new TemplateCache(store);
   const engine = new RolloutEngine({ groups: store, rollouts, templates, service: deps.service, gateway: deps.gateway, log: deps.log });

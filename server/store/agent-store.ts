@@ -30,8 +30,22 @@ interface AgentRow extends Omit<AgentRecord, 'capabilities' | 'pipes'> {
   pipes: string | null;
 }
 
-/** Agent identities and their last known state, persisted across Fusion restarts. */
+/** An `applying` acknowledgement, held in memory only. */
+interface Applying {
+  signature: string;
+  at: number;
+}
+
+/**
+ * Agent identities and their last known state, persisted across Fusion
+ * restarts. An `applying` acknowledgement is transient (the `applied` or
+ * `failed` that follows replaces it within moments), so it is kept in memory
+ * and shown by {@link get} / {@link all} without a database write; `applied`
+ * and `failed` are written. After a restart an agent's last written outcome
+ * shows until it reports again.
+ */
 export class AgentStore {
+  private readonly applying = new Map<string, Applying>();
   private readonly ensureStmt;
   private readonly helloStmt;
   private readonly seenStmt;
@@ -96,7 +110,13 @@ export class AgentStore {
   }
 
   recordConfigStatus(agentId: string, signature: string, status: ConfigStatus, error: string | null): void {
-    this.statusStmt.run({ agent_id: agentId, signature, status, error, now: Date.now() });
+    const now = Date.now();
+    if (status === 'applying') {
+      this.applying.set(agentId, { signature, at: now });
+      return;
+    }
+    this.applying.delete(agentId);
+    this.statusStmt.run({ agent_id: agentId, signature, status, error, now });
   }
 
   recordPipes(agentId: string, pipes: unknown[]): void {
@@ -105,11 +125,30 @@ export class AgentStore {
 
   get(agentId: string): AgentRecord | undefined {
     const row = this.getStmt.get(agentId) as AgentRow | undefined;
-    return row ? toRecord(row) : undefined;
+    return row ? this.withApplying(toRecord(row)) : undefined;
   }
 
   all(): AgentRecord[] {
-    return (this.allStmt.all() as AgentRow[]).map(toRecord);
+    return (this.allStmt.all() as AgentRow[]).map((row) => this.withApplying(toRecord(row)));
+  }
+
+  /** The `applying` the agent reported last, unless an `applied` / `failed` followed it. */
+  applyingOf(agentId: string): { signature: string; at: number } | undefined {
+    return this.applying.get(agentId);
+  }
+
+  /** The record as it would read had the `applying` been written (as it once was). */
+  private withApplying(record: AgentRecord): AgentRecord {
+    const applying = this.applying.get(record.agent_id);
+    if (!applying) return record;
+    return {
+      ...record,
+      status_signature: applying.signature,
+      status: 'applying',
+      status_error: null,
+      status_at: applying.at,
+      last_seen: Math.max(record.last_seen ?? 0, applying.at),
+    };
   }
 }
 

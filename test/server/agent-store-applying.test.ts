@@ -1,0 +1,65 @@
+import { expect } from 'chai';
+import path from 'node:path';
+import { openDatabase, type Db } from '../../server/store/database.js';
+import { AgentStore } from '../../server/store/agent-store.js';
+import { GroupStore } from '../../server/groups/group-store.js';
+import { tempHome } from '../harness/index.js';
+
+describe('agent config status: `applying` in memory, `applied` / `failed` written', () => {
+  let home: Awaited<ReturnType<typeof tempHome>>;
+  let db: Db;
+
+  beforeEach(async () => {
+    home = await tempHome('agent-status-');
+    db = openDatabase(path.join(home.path, 'fusion.db'));
+  });
+
+  afterEach(async () => {
+    db.close();
+    await home.remove();
+  });
+
+  const hello = (agents: AgentStore, agentId: string): void =>
+    agents.recordHello({ agentId, version: '1', hostname: 'h', address: null, capabilities: [], runningSignature: null, runningSource: 'none' });
+
+  it('shows an applying agent as applying without writing it; the outcome that follows is written and replaces it', () => {
+    const agents = new AgentStore(db);
+    hello(agents, 'a');
+    hello(agents, 'b');
+    agents.recordConfigStatus('a', 'sha256:old', 'failed', 'bad');
+    agents.recordConfigStatus('a', 'sha256:new', 'applying', null);
+    expect(agents.get('a')).to.include({ status: 'applying', status_signature: 'sha256:new', status_error: null });
+    expect(agents.all().find((r) => r.agent_id === 'a')).to.include({ status: 'applying', status_signature: 'sha256:new' });
+    expect(agents.get('b')).to.include({ status: null });
+    // Not in the database: a restarted Fusion shows the last written outcome.
+    expect(new AgentStore(db).get('a')).to.include({ status: 'failed', status_signature: 'sha256:old', status_error: 'bad' });
+
+    agents.recordConfigStatus('a', 'sha256:new', 'applied', null);
+    expect(agents.applyingOf('a')).to.equal(undefined);
+    for (const store of [agents, new AgentStore(db)]) {
+      expect(store.get('a')).to.include({ status: 'applied', status_signature: 'sha256:new', applied_signature: 'sha256:new', running_signature: 'sha256:new' });
+    }
+  });
+
+  it('rendering sees an applying member as applying, not as the failure written before it', () => {
+    const agents = new AgentStore(db);
+    const groups = new GroupStore(db, (id) => agents.applyingOf(id));
+    const now = Date.now();
+    groups.create({ name: 'g', description: '', revision: 1, signature: 's', created_at: now, updated_at: now }, {
+      group_name: 'g',
+      revision: 1,
+      signature: 's',
+      template: '{}',
+      author: 'a',
+      created_at: now,
+      restored_from: null,
+    });
+    hello(agents, 'a');
+    groups.upsertMember({ agent_id: 'a', group_name: 'g', variables: {}, override: null, assigned_by: 'admin', assigned_at: now, rendered_revision: null });
+    agents.recordConfigStatus('a', 'sha256:x', 'failed', 'bad');
+    expect(groups.membersForRender('g')[0]).to.include({ status: 'failed', status_signature: 'sha256:x', status_error: 'bad' });
+    agents.recordConfigStatus('a', 'sha256:x', 'applying', null);
+    expect(groups.membersForRender('g')[0]).to.include({ status: 'applying', status_signature: 'sha256:x', status_error: null });
+    expect(groups.memberForRender('a')).to.include({ status: 'applying' });
+  });
+});
