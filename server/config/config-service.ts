@@ -103,15 +103,20 @@ export class ConfigService extends EventEmitter<{ desired_changed: [agentId: str
    * Used by group templates, which render one document per member.
    */
   saveMany(entries: readonly RenderedConfig[], alongside?: () => void): ConfigRevisionWithDocument[] {
-    // Members rendered alike share one document object: its text is written once.
+    // A rendered document has no text an admin wrote: its source is its JSON,
+    // encoded once per document object (members rendered alike share one) and
+    // stored as the document too.
     const texts = new Map<Record<string, unknown>, string>();
     const textOf = (document: Record<string, unknown>): string => {
       let text = texts.get(document);
-      if (text === undefined) texts.set(document, (text = JSON.stringify(document, null, 2)));
+      if (text === undefined) texts.set(document, (text = JSON.stringify(document)));
       return text;
     };
     const saved = this.configs.saveMany(
-      entries.map((e) => ({ ...e, format: 'json' as const, sourceText: textOf(e.document) })),
+      entries.map((e) => {
+        const text = textOf(e.document);
+        return { ...e, format: 'json' as const, sourceText: text, documentText: text };
+      }),
       () => {
         alongside?.();
         for (const entry of entries) this.agents.ensure(entry.agentId);

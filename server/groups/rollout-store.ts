@@ -79,7 +79,7 @@ export class RolloutStore {
       ),
       insertAgent: db.prepare(
         `INSERT INTO rollout_agents (rollout_id, agent_id, batch, state, signature, error, awaited, updated_at)
-         VALUES (@rollout_id, @agent_id, @batch, @state, @signature, @error, @awaited, @updated_at)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       setAgent: db.prepare(
         'UPDATE rollout_agents SET state = ?, signature = ?, error = ?, awaited = ?, updated_at = ? WHERE rollout_id = ? AND agent_id = ?',
@@ -116,7 +116,8 @@ export class RolloutStore {
   /** Stores a new rollout with every member's row; call inside a transaction. */
   insert(record: RolloutRecord, agents: RolloutAgent[]): void {
     this.stmts.insert.run({ ...record, strategy: JSON.stringify(record.strategy) });
-    for (const agent of agents) this.stmts.insertAgent.run(agent);
+    const insert = this.stmts.insertAgent;
+    for (const a of agents) insert.run(a.rollout_id, a.agent_id, a.batch, a.state, a.signature, a.error, a.awaited, a.updated_at);
   }
 
   save(record: RolloutRecord): void {

@@ -24,6 +24,8 @@ export interface NewRevision {
   format: 'yaml' | 'json';
   sourceText: string;
   author: string;
+  /** JSON.stringify(document), when the caller has it already. */
+  documentText?: string;
 }
 
 /**
@@ -132,7 +134,7 @@ export class ConfigStore {
       const stored = new Set<string>();
       return entries.map((entry) => {
         if (!stored.has(entry.signature)) {
-          this.insertDocument.run(entry.signature, JSON.stringify(entry.document));
+          this.insertDocument.run(entry.signature, entry.documentText ?? JSON.stringify(entry.document));
           stored.add(entry.signature);
         }
         const row = {
