@@ -66,3 +66,20 @@ function positiveNumber(raw: string | undefined): number | undefined {
   const value = Number(raw);
   return Number.isFinite(value) && value > 0 ? value : undefined;
 }
+
+/**
+ * The process entry of a launcher: runs it with this process's arguments and
+ * environment and sets the exit code from its result (1, with the error on
+ * stderr, when it fails).
+ */
+export function launchProcess(builtin: LauncherInput['builtin']): void {
+  runLauncher({ argv: process.argv.slice(2), env: process.env, builtin }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`fustor-agent launcher: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -92,15 +92,7 @@ export class ConfigStore {
    * Stores a new revision unless `expectedSignature` is given and differs from the
    * current one (then returns `{ conflict }`); the check and the insert are one transaction.
    */
-  save(input: {
-    agentId: string;
-    signature: string;
-    document: Record<string, unknown>;
-    format: 'yaml' | 'json';
-    sourceText: string;
-    author: string;
-    expectedSignature?: string | undefined;
-  }): { revision: ConfigRevisionWithDocument } | { conflict: string | null } {
+  save(input: Omit<NewRevision, 'documentText'> & { expectedSignature?: string | undefined }): { revision: ConfigRevisionWithDocument } | { conflict: string | null } {
     return this.db.transaction(() => {
       const current = this.latest(input.agentId);
       if (input.expectedSignature !== undefined && input.expectedSignature !== '*' && current?.signature !== input.expectedSignature) {

@@ -10,14 +10,32 @@ import {
   configSignature,
   decodeFrame,
   formatIssues,
+  parseDocumentText,
   validateConfig,
   type ConfigFrame,
   type Operation,
 } from '../harness/protocol-imports.js';
 import type { TestFusion } from '../harness/fusion.js';
 import { RawAgentClient } from '../harness/raw-client.js';
+import type { MemberInput } from '../../server/groups/template-render.js';
 
 /** A template every member renders differently: its source root comes from `${mount_point}`. */
+/** A YAML template parsed to a plain value (throws on a syntax error). */
+export function parse(yaml: string): Record<string, unknown> {
+  const parsed = parseDocumentText(yaml, 'yaml');
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+  return parsed.value as Record<string, unknown>;
+}
+
+/** A member as the renderer takes it. */
+export const member = (agentId: string, variables: Record<string, string> = {}, extra: Partial<MemberInput> = {}): MemberInput => ({
+  agentId,
+  hostname: null,
+  variables,
+  override: null,
+  ...extra,
+});
+
 export const MOUNT_TEMPLATE = `# group template
 agent_id: \${agent_id}
 sources:

@@ -1,23 +1,10 @@
 import { expect } from 'chai';
-import { parseDocumentText } from '../harness/protocol-imports.js';
 import { MemoRenderer } from '../../server/groups/render-memo.js';
 import { renderTemplate, type MemberInput } from '../../server/groups/template-render.js';
 import { renderMembers } from '../../server/groups/member-renderer.js';
 import type { MemberForRender } from '../../server/groups/group-store.js';
+import { member, parse } from './group-fixture.js';
 
-function parse(yaml: string): Record<string, unknown> {
-  const parsed = parseDocumentText(yaml, 'yaml');
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-  return parsed.value as Record<string, unknown>;
-}
-
-const member = (agentId: string, variables: Record<string, string> = {}, extra: Partial<MemberInput> = {}): MemberInput => ({
-  agentId,
-  hostname: null,
-  variables,
-  override: null,
-  ...extra,
-});
 
 /** No reference to ${agent_id}: members that agree on `site` render alike. */
 const SITE_TEMPLATE = `

@@ -1,23 +1,10 @@
 import { expect } from 'chai';
-import { configSignature, parseDocumentText, validateConfig } from '../harness/protocol-imports.js';
+import { configSignature, validateConfig } from '../harness/protocol-imports.js';
 import { deepMerge } from '../../server/groups/deep-merge.js';
-import { checkTemplate, renderTemplate, templateVariables, type MemberInput } from '../../server/groups/template-render.js';
+import { checkTemplate, renderTemplate, templateVariables } from '../../server/groups/template-render.js';
 import { planBatches, RolloutStrategy } from '../../server/groups/rollout-strategy.js';
-import { MOUNT_TEMPLATE } from './group-fixture.js';
+import { MOUNT_TEMPLATE, member, parse } from './group-fixture.js';
 
-function parse(yaml: string): Record<string, unknown> {
-  const parsed = parseDocumentText(yaml, 'yaml');
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-  return parsed.value as Record<string, unknown>;
-}
-
-const member = (agentId: string, variables: Record<string, string> = {}, extra: Partial<MemberInput> = {}): MemberInput => ({
-  agentId,
-  hostname: null,
-  variables,
-  override: null,
-  ...extra,
-});
 
 describe('group template rendering', () => {
   const template = parse(MOUNT_TEMPLATE);
