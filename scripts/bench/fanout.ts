@@ -8,10 +8,15 @@
  * Baseline: a bare ws server broadcasting the same payload (a config frame
  * captured during the run) to N bare clients in another process, timed to
  * each reply. The ratio compares the times to the last agent / last reply.
+ * Between the two, the protocol floor (fanout-floor.ts): the same fleet and
+ * changes served by a minimal protocol server that stores nothing, so the
+ * table shows how much of the time the protocol and the agents' own work take
+ * and how much Fusion adds.
  */
 import { BENCH_ENROLLMENT_TOKEN, BenchScope, sleep, until } from '../lib/bench-scope.js';
 import { createGroup, fleetTemplate, rolloutProgress, saveTemplate } from '../lib/group-api.js';
 import { distribution, median, type Distribution } from '../lib/report.js';
+import { fanoutFloor, type FloorFigures } from './fanout-floor.js';
 
 export interface FanoutOptions {
   n: number;
@@ -47,6 +52,8 @@ export interface FanoutFigures {
 export interface FanoutResult {
   n: number;
   fusion: FanoutFigures[];
+  /** The protocol floor, with its time to the last applied over the baseline's. */
+  floor: Array<FloorFigures & { ratio: number }>;
   baseline: { payload_bytes: number; rounds: Array<{ send_ms: number; replies: Distribution }>; last_ms: number; p50_ms: number; p99_ms: number };
 }
 
@@ -113,6 +120,8 @@ export async function fanout(options: FanoutOptions): Promise<FanoutResult> {
     await scope.close();
   }
 
+  const floor = await fanoutFloor(n, options.rounds, startTimeout);
+
   const baselineRounds: FanoutResult['baseline']['rounds'] = [];
   const base = new BenchScope();
   try {
@@ -138,6 +147,7 @@ export async function fanout(options: FanoutOptions): Promise<FanoutResult> {
   return {
     n,
     fusion: measured.map((m) => ({ ...m, ratio: Number((m.last_ms / baselineLast).toFixed(2)) })),
+    floor: floor.map((f) => ({ ...f, ratio: Number((f.last_ms / baselineLast).toFixed(2)) })),
     baseline: {
       payload_bytes: Buffer.byteLength(payload),
       rounds: baselineRounds,

@@ -40,6 +40,8 @@ export const BENCHMARKS = {
             'bare ws p99': r.baseline.p99_ms,
             'bare ws last': r.baseline.last_ms,
             ratio: f.ratio,
+            'floor last': r.floor.find((x) => x.template === f.template)?.last_ms ?? null,
+            'floor ratio': r.floor.find((x) => x.template === f.template)?.ratio ?? null,
             'target <=1.5': r.n >= 10_000 ? (f.ratio <= 1.5 ? 'met' : 'missed') : null,
           })),
         ),

@@ -5,6 +5,7 @@ import { ChildRpc } from './child-rpc.js';
 import type { BareClientsHandlers } from './bare-clients-child.js';
 import type { BareServerHandlers } from './bare-server-child.js';
 import type { FleetHandlers } from './fleet-child.js';
+import type { FloorServerHandlers } from './floor-server-child.js';
 import { freePort, FusionRun, type FusionRunOptions } from './fusion-runner.js';
 
 export const BENCH_ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
@@ -13,6 +14,7 @@ export const BENCH_ENROLLMENT_TOKEN = 'bench-enrollment-token-0123456789abcdef';
 export type FleetRpc = ChildRpc<FleetHandlers>;
 export type BareServerRpc = ChildRpc<BareServerHandlers>;
 export type BareClientsRpc = ChildRpc<BareClientsHandlers>;
+export type FloorServerRpc = ChildRpc<FloorServerHandlers>;
 
 /**
  * Everything one benchmark run creates (temporary directories, Fusion, helper
@@ -74,7 +76,8 @@ export class BenchScope {
 
   /** A process holding a simulated fleet (not started yet: call `start`). */
   fleet(): FleetRpc {
-    const rpc = ChildRpc.spawn<FleetHandlers>('fleet', 'scripts/lib/fleet-child.ts', { execArgv: ['--expose-gc', '--max-old-space-size=4096'] });
+    const extra = (process.env.FUSTOR_BENCH_FLEET_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const rpc = ChildRpc.spawn<FleetHandlers>('fleet', 'scripts/lib/fleet-child.ts', { execArgv: ['--expose-gc', '--max-old-space-size=4096', ...extra] });
     this.defer(`stop fleet ${rpc.pid}`, () => rpc.stop(15_000));
     return rpc;
   }
@@ -82,6 +85,13 @@ export class BenchScope {
   bareServer(): BareServerRpc {
     const rpc = ChildRpc.spawn<BareServerHandlers>('bare ws server', 'scripts/lib/bare-server-child.ts', { execArgv: ['--expose-gc'] });
     this.defer(`stop bare server ${rpc.pid}`, () => rpc.stop());
+    return rpc;
+  }
+
+  /** The protocol floor: a minimal protocol server with no storage (see floor-server-child.ts). */
+  floorServer(): FloorServerRpc {
+    const rpc = ChildRpc.spawn<FloorServerHandlers>('protocol floor server', 'scripts/lib/floor-server-child.ts', { execArgv: ['--expose-gc'] });
+    this.defer(`stop floor server ${rpc.pid}`, () => rpc.stop());
     return rpc;
   }
 

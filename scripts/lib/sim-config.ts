@@ -35,3 +35,31 @@ export function planSimApply(running: SimRunning, frame: ConfigFrame): SimConfig
   if (!outcome.ok) return { kind: 'request', reason: outcome.reason.slice(0, 1024) };
   return { kind: 'apply', running: { signature: frame.signature, revision: frame.revision, document: outcome.document } };
 }
+
+/**
+ * planSimApply shared by a fleet in one process. The outcome is a pure
+ * function of the running document (named by its signature: an agent only
+ * ever adopts a document whose signature it checked) and of the frame's text,
+ * so agents that take the same step (a shared template moves them all from
+ * one document to the next) compute it once. Real agents each run on their
+ * own machine; doing the same work once per simulated agent would only make
+ * the load generator, not Fusion, the bottleneck of a benchmark. Outcomes
+ * (and the documents in them) are never mutated. Bounded: when full, it starts over.
+ */
+export class SimApplyMemo {
+  private readonly outcomes = new Map<string, SimConfigOutcome>();
+
+  constructor(private readonly limit = 256) {}
+
+  plan(running: SimRunning, frame: ConfigFrame, text: string): SimConfigOutcome {
+    if (running.signature === null) return planSimApply(running, frame);
+    const key = `${running.signature}\n${text}`;
+    let outcome = this.outcomes.get(key);
+    if (outcome === undefined) {
+      outcome = planSimApply(running, frame);
+      if (this.outcomes.size >= this.limit) this.outcomes.clear();
+      this.outcomes.set(key, outcome);
+    }
+    return outcome;
+  }
+}

@@ -1,5 +1,6 @@
 import { CONTROL_WS_PATH } from '../../shared/protocol/index.js';
 import { SimulatedAgent, type SimAgentHooks, type SimAgentSettings } from './sim-agent.js';
+import { SimApplyMemo } from './sim-config.js';
 import { SimulatedPoller, type SimPollerHooks } from './sim-poller.js';
 
 export interface FleetOptions {
@@ -106,6 +107,7 @@ export class SimulatedFleet {
       stableAfterMs: 10_000,
       handshakeTimeoutMs: 15_000,
       hooks: this.agentHooks(),
+      applyMemo: new SimApplyMemo(),
     };
     for (const id of ids) this.agents.push(new SimulatedAgent(id, settings));
   }

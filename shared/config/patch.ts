@@ -19,9 +19,9 @@ export type PatchOutcome = { ok: true; document: Record<string, unknown> } | { o
 export function applyDocumentPatch(base: object, patch: readonly Operation[], expectedSignature: string): PatchOutcome {
   let document: Record<string, unknown>;
   try {
-    const error = jsonpatch.validate(patch as Operation[], base);
-    if (error) return { ok: false, reason: `patch does not apply: ${error.message.split('\n')[0]}` };
-    document = jsonpatch.applyPatch(base as Record<string, unknown>, patch, false, false, true).newDocument;
+    // One pass: the copy is patched with every operation validated as it is
+    // applied (a bad one throws), so a patch that fails leaves `base` as it was.
+    document = jsonpatch.applyPatch(base as Record<string, unknown>, patch as Operation[], true, false, true).newDocument;
   } catch (err) {
     return { ok: false, reason: `patch does not apply: ${(err as Error).message.split('\n')[0]}` };
   }

@@ -72,5 +72,23 @@ describe('shared/config patch', () => {
     if (!wrong.ok) expect(wrong.reason).to.match(/signature mismatch/);
     const broken = applyDocumentPatch(base, [{ op: 'remove', path: '/nope' }], configSignature({}));
     expect(broken.ok).to.equal(false);
+    if (!broken.ok) expect(broken.reason).to.match(/^patch does not apply/);
+  });
+
+  it('leaves the base untouched when a later operation fails, and refuses a prototype path', () => {
+    const base = { a: { x: 1 }, b: 2 };
+    const partial = applyDocumentPatch(
+      base,
+      [
+        { op: 'replace', path: '/a/x', value: 9 },
+        { op: 'test', path: '/b', value: 3 },
+      ],
+      configSignature({ a: { x: 9 }, b: 2 }),
+    );
+    expect(partial.ok).to.equal(false);
+    expect(base).to.deep.equal({ a: { x: 1 }, b: 2 });
+    const polluting = applyDocumentPatch(base, [{ op: 'add', path: '/__proto__/polluted', value: 1 }], configSignature(base));
+    expect(polluting.ok).to.equal(false);
+    expect(({} as Record<string, unknown>).polluted).to.equal(undefined);
   });
 });

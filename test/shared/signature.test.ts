@@ -7,6 +7,13 @@ describe('shared/config signature', () => {
     expect(configSignature({ a: 1, b: 2 })).to.equal(configSignature({ b: 2, a: 1 }));
   });
 
+  it('writes what JSON.stringify writes for every value of a parsed document, keys aside', () => {
+    const value = { s: 'quote " and \\ and \u2028', n: [0, -1.5, 1e21], e: {}, a: [], u: undefined, l: [null, true, [{}]] };
+    expect(canonicalJson(value)).to.equal(JSON.stringify({ a: [], e: {}, l: [null, true, [{}]], n: [0, -1.5, 1e21], s: value.s }));
+    expect(canonicalJson([undefined, 1])).to.equal('[null,1]');
+    expect(canonicalJson('x')).to.equal('"x"');
+  });
+
   it('is sha256:<64 hex> and changes with any value', () => {
     const sig = configSignature({ a: 1 });
     expect(sig).to.match(/^sha256:[0-9a-f]{64}$/);
