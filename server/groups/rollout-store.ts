@@ -1,4 +1,5 @@
 import type { Db } from '../store/database.js';
+import { AwaitingRows } from './rollout-awaiting.js';
 import type { RolloutStrategy } from './rollout-strategy.js';
 
 /**
@@ -60,9 +61,15 @@ export interface RolloutAgent {
 
 type RolloutRow = Omit<RolloutRecord, 'strategy'> & { strategy: string };
 
-/** Rollouts and the state of every member in them. */
+/**
+ * Rollouts and the state of every member in them. The rows an acknowledgement
+ * can resolve are also indexed in memory (see AwaitingRows), so one Fusion
+ * process must have one RolloutStore per database, and every write to
+ * `rollout_agents` goes through it.
+ */
 export class RolloutStore {
   private readonly stmts;
+  private readonly awaiting = new AwaitingRows();
 
   constructor(readonly db: Db) {
     this.stmts = {
@@ -84,13 +91,18 @@ export class RolloutStore {
       setAgent: db.prepare(
         'UPDATE rollout_agents SET state = ?, signature = ?, error = ?, awaited = ?, updated_at = ? WHERE rollout_id = ? AND agent_id = ?',
       ),
-      resolveApplied: db.prepare(
+      // By primary key; the state and signature are checked again so a stale in-memory entry changes nothing.
+      applyRow: db.prepare(
         `UPDATE rollout_agents SET state = 'applied', error = NULL, updated_at = ?
-         WHERE agent_id = ? AND signature = ? AND state IN ('applying', 'failed') RETURNING rollout_id`,
+         WHERE rollout_id = ? AND agent_id = ? AND signature = ? AND state IN ('applying', 'failed')`,
       ),
-      resolveFailed: db.prepare(
+      failRow: db.prepare(
         `UPDATE rollout_agents SET state = 'failed', error = ?, updated_at = ?
-         WHERE agent_id = ? AND signature = ? AND state = 'applying' RETURNING rollout_id`,
+         WHERE rollout_id = ? AND agent_id = ? AND signature = ? AND state = 'applying'`,
+      ),
+      row: db.prepare('SELECT state, signature FROM rollout_agents WHERE rollout_id = ? AND agent_id = ?'),
+      awaiting: db.prepare(
+        "SELECT rollout_id, agent_id, state, signature FROM rollout_agents WHERE state IN ('applying', 'failed') AND signature IS NOT NULL ORDER BY rowid",
       ),
       retarget: db.prepare(
         `UPDATE rollout_agents SET signature = ?, updated_at = ? WHERE agent_id = ? AND state = 'applying' AND signature IS NOT ?
@@ -111,13 +123,19 @@ export class RolloutStore {
       agentsInState: db.prepare('SELECT * FROM rollout_agents WHERE rollout_id = ? AND state = ? ORDER BY batch, agent_id'),
       batch: db.prepare('SELECT * FROM rollout_agents WHERE rollout_id = ? AND batch = ?'),
     };
+    for (const r of this.stmts.awaiting.iterate() as IterableIterator<Pick<RolloutAgent, 'rollout_id' | 'agent_id' | 'state' | 'signature'>>) {
+      this.awaiting.set(r.rollout_id, r.agent_id, r.state, r.signature);
+    }
   }
 
   /** Stores a new rollout with every member's row; call inside a transaction. */
   insert(record: RolloutRecord, agents: RolloutAgent[]): void {
     this.stmts.insert.run({ ...record, strategy: JSON.stringify(record.strategy) });
     const insert = this.stmts.insertAgent;
-    for (const a of agents) insert.run(a.rollout_id, a.agent_id, a.batch, a.state, a.signature, a.error, a.awaited, a.updated_at);
+    for (const a of agents) {
+      insert.run(a.rollout_id, a.agent_id, a.batch, a.state, a.signature, a.error, a.awaited, a.updated_at);
+      this.awaiting.set(a.rollout_id, a.agent_id, a.state, a.signature);
+    }
   }
 
   save(record: RolloutRecord): void {
@@ -126,29 +144,53 @@ export class RolloutStore {
 
   setAgent(rolloutId: string, agentId: string, row: Pick<RolloutAgent, 'state' | 'signature' | 'error' | 'awaited'>): void {
     this.stmts.setAgent.run(row.state, row.signature, row.error, row.awaited, Date.now(), rolloutId, agentId);
+    this.awaiting.set(rolloutId, agentId, row.state, row.signature);
   }
 
   /**
    * Records an agent's ACK or NACK of `signature` in every rollout that stored
-   * that signature for it; returns the ids of the rollouts that changed.
+   * that signature for it (an ACK also turns an earlier NACK of it into
+   * `applied`); returns the ids of the rollouts that changed.
    */
   resolve(agentId: string, signature: string, result: 'applied' | 'failed', error: string | null): string[] {
-    const rows = (
-      result === 'applied'
-        ? this.stmts.resolveApplied.all(Date.now(), agentId, signature)
-        : this.stmts.resolveFailed.all(error, Date.now(), agentId, signature)
-    ) as Array<{ rollout_id: string }>;
-    return rows.map((r) => r.rollout_id);
+    const rows = this.awaiting.of(agentId);
+    if (rows === undefined) return [];
+    const changed: string[] = [];
+    let now = 0;
+    // Backwards: a row resolved as applied leaves the array.
+    for (let i = rows.length - 1; i >= 0; i--) {
+      const row = rows[i]!;
+      if (row.signature !== signature || (result === 'failed' && row.state !== 'applying')) continue;
+      now ||= Date.now();
+      const done =
+        result === 'applied'
+          ? this.stmts.applyRow.run(now, row.rollout, agentId, signature).changes > 0
+          : this.stmts.failRow.run(error, now, row.rollout, agentId, signature).changes > 0;
+      if (!done) this.resync(row.rollout, agentId);
+      else if (result === 'applied') this.awaiting.delete(row.rollout, agentId);
+      else row.state = 'failed';
+      if (done) changed.push(row.rollout);
+    }
+    return changed;
   }
 
   /** The agent's config changed again (variables, override) while a rollout waits for it: wait for the new one. */
   retarget(agentId: string, signature: string): string[] {
-    return (this.stmts.retarget.all(signature, Date.now(), agentId, signature) as Array<{ rollout_id: string }>).map((r) => r.rollout_id);
+    const ids = (this.stmts.retarget.all(signature, Date.now(), agentId, signature) as Array<{ rollout_id: string }>).map((r) => r.rollout_id);
+    for (const id of ids) this.awaiting.set(id, agentId, 'applying', signature);
+    return ids;
   }
 
   /** The agent left its group: whatever its rollouts still expected of it is cancelled. */
   cancelAgent(agentId: string): string[] {
-    return (this.stmts.cancelAgent.all(Date.now(), agentId) as Array<{ rollout_id: string }>).map((r) => r.rollout_id);
+    const ids = (this.stmts.cancelAgent.all(Date.now(), agentId) as Array<{ rollout_id: string }>).map((r) => r.rollout_id);
+    for (const id of ids) this.awaiting.delete(id, agentId);
+    return ids;
+  }
+
+  /** Rows an acknowledgement can still resolve, as held in memory (for tests and diagnostics). */
+  awaitingCount(): number {
+    return this.awaiting.size;
   }
 
   cancelPending(rolloutId: string): void {
@@ -191,6 +233,13 @@ export class RolloutStore {
 
   batch(id: string, batch: number): RolloutAgent[] {
     return this.stmts.batch.all(id, batch) as RolloutAgent[];
+  }
+
+  /** Re-reads one row after its in-memory entry turned out stale. */
+  private resync(rolloutId: string, agentId: string): void {
+    const row = this.stmts.row.get(rolloutId, agentId) as Pick<RolloutAgent, 'state' | 'signature'> | undefined;
+    if (row) this.awaiting.set(rolloutId, agentId, row.state, row.signature);
+    else this.awaiting.delete(rolloutId, agentId);
   }
 }
 

@@ -216,6 +216,17 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX upgrade_rollout_agents_command ON upgrade_rollout_agents(command_id);
   `,
+  // Rollout member rows: no index holds \`state\`, so an acknowledgement (an update
+  // by primary key, see RolloutStore) rewrites the row and no index entry. Only
+  // the rare move into or out of \`failed\` touches the partial index that counts
+  // a rollout's failures.
+  `
+  DROP INDEX rollout_agents_agent;
+  DROP INDEX rollout_agents_batch;
+  CREATE INDEX rollout_agents_by_agent ON rollout_agents(agent_id);
+  CREATE INDEX rollout_agents_by_batch ON rollout_agents(rollout_id, batch);
+  CREATE INDEX rollout_agents_failed ON rollout_agents(rollout_id) WHERE state = 'failed';
+  `,
 ];
 
 /**

@@ -159,6 +159,48 @@ describe('staged rollouts', () => {
     expect(auditOf(back.document)).to.equal(900);
   });
 
+  it('settles a batch with an answer that comes after a Fusion restart', async () => {
+    const agents = await fleet(['n1', 'n2']);
+    agents.get('n1')!.crashOnConfig = true;
+    const saved = await saveTemplate(fusion, 'nfs', NEW, { strategy: 'batches', batch_size: 1 });
+    await eventually(() => agents.get('n1')!.client.closeCode !== undefined);
+    const before = members.splice(0);
+    for (const m of before) m.close();
+    await fusion.restart();
+    expect(states(await rollout(fusion, saved.rollout.id))).to.deep.equal({ n1: 'applying', n2: 'pending' });
+
+    for (const old of before) members.push(await MemberAgent.connect(fusion, old.agentId, { from: old }));
+    const done = await eventually(async () => {
+      const v = await rollout(fusion, saved.rollout.id);
+      return v.status === 'completed' && v;
+    });
+    expect(states(done)).to.deep.equal({ n1: 'applied', n2: 'applied' });
+    expect(members.map((m) => auditOf(m.document))).to.deep.equal([900, 900]);
+  });
+
+  it('stops waiting for a member that leaves the group mid-batch; its late answer changes nothing', async () => {
+    const agents = await fleet(['n1', 'n2']);
+    agents.get('n1')!.crashOnConfig = true;
+    const saved = await saveTemplate(fusion, 'nfs', NEW, { strategy: 'batches', batch_size: 1 });
+    await eventually(() => agents.get('n1')!.client.closeCode !== undefined);
+    await ok(fusion, 'DELETE', '/api/v1/management/groups/nfs/members/n1', undefined, 204);
+    const done = await eventually(async () => {
+      const v = await rollout(fusion, saved.rollout.id);
+      return v.status === 'completed' && v;
+    });
+    expect(states(done)).to.deep.equal({ n1: 'cancelled', n2: 'applied' });
+
+    // It still has the config the group last rendered for it, applies it, and Fusion records that, but not in the rollout.
+    const back = await MemberAgent.connect(fusion, 'n1', { from: agents.get('n1')! });
+    members.push(back);
+    await eventually(async () => {
+      const view = await ok(fusion, 'GET', '/api/v1/management/agents/n1');
+      return view.config.status === 'applied' && view.config.applied_signature === back.signature;
+    });
+    expect(auditOf(back.document)).to.equal(900);
+    expect(states(await rollout(fusion, saved.rollout.id))).to.deep.equal({ n1: 'cancelled', n2: 'applied' });
+  });
+
   it('carries a paused rollout on after a Fusion restart', async () => {
     await fleet(['n1', 'n2']);
     const saved = await saveTemplate(fusion, 'nfs', NEW, { strategy: 'batches', batch_size: 1, pause_seconds: 0.3 });
