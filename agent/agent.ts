@@ -26,6 +26,7 @@ import { PollControlClient } from './control/poll-control-client.js';
 import type { ConnectionEnd, ControlClient, ControlClientEvents } from './control/types.js';
 import { WsControlClient } from './control/ws-control-client.js';
 import { ControlPlaneHttp } from './control/control-plane-http.js';
+import type { TlsMaterial } from './control/tls-files.js';
 import { CredentialStore } from './credentials/credential-store.js';
 import { createPipeRuntime, type AgentPipeRuntime } from './runtime/pipe-runtime.js';
 import { CommandJournal } from './commands/command-journal.js';
@@ -41,8 +42,8 @@ import { createUpgrader } from './upgrade/upgrader.js';
 export interface AgentOptions extends BootstrapInput {
   /** Defaults to a `fustor-agent` logger whose level follows the config's `logging.level`. */
   logger?: Logger;
-  /** Builds the pipe runtime; defaults to the real one. */
-  runtime?: (options: { agentId: string; logger: Logger }) => PipeRuntime;
+  /** Builds the pipe runtime; defaults to the real one. `tls` is the bootstrap's TLS material, for senders (holds a private key). */
+  runtime?: (options: { agentId: string; logger: Logger; tls?: TlsMaterial }) => PipeRuntime;
   /** The launcher that runs this process; with it the agent can upgrade itself (the `upgrade` command). */
   launcher?: LauncherLink;
 }
@@ -103,7 +104,9 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.ownsLogger = options.logger === undefined;
     this.logger = options.logger ?? createLogger('fustor-agent');
     const { agentId } = this.options;
-    this.runtime = (options.runtime ?? createPipeRuntime)({ agentId, logger: this.logger });
+    // Senders to an https receiver trust the same CA and present the same client certificate as the control channel.
+    const { tls } = this.options;
+    this.runtime = (options.runtime ?? createPipeRuntime)({ agentId, logger: this.logger, ...(tls && { tls }) });
     this.cache = new ConfigCache(this.options.home, this.logger);
     this.applier = new ConfigApplier(this.runtime, this.cache, this.logger, {
       applied: (event) => {

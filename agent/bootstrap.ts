@@ -46,9 +46,9 @@ export const BootstrapDocument = z
     hostname: z.string().min(1).max(255).optional(),
     /** Operator-defined group label of this agent. */
     group: z.string().min(1).max(128).optional(),
-    /** PEM file of the CA(s) Fusion's certificate must chain to (https/wss); default: the system CAs. */
+    /** PEM file of the CA(s) Fusion's certificate must chain to (https/wss control plane and https sender uris); default: the system CAs. */
     ca: z.string().min(1).max(4096).optional(),
-    /** PEM file of the client certificate presented to Fusion (mutual TLS); needs `key`. */
+    /** PEM file of the client certificate presented to Fusion (mutual TLS, control and data plane); needs `key`. */
     cert: z.string().min(1).max(4096).optional(),
     /** PEM file of the client certificate's private key (unencrypted); needs `cert`. */
     key: z.string().min(1).max(4096).optional(),

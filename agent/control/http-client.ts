@@ -1,8 +1,10 @@
 /**
- * A small HTTP(S) GET for the agent's requests to the control plane. Node's
- * global fetch cannot take a CA or a client certificate, so this goes through
- * node:http / node:https with the agent's TLS material. One connection per
- * request (no keep-alive pool): requests are rare and nothing lingers after.
+ * A small HTTP(S) client for the agent's requests to Fusion. Node's global
+ * fetch cannot take a CA or a client certificate, so this goes through
+ * node:http / node:https with the agent's TLS material. A request opens its
+ * own connection unless the caller passes a keep-alive agent (see
+ * {@link keepAliveAgent}): control-plane GETs are rare and leave nothing
+ * behind; a data-plane sender sends many batches over a few connections.
  */
 import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
@@ -10,6 +12,9 @@ import type { TlsMaterial } from './tls-files.js';
 
 /** Default limit of a response body, in bytes. */
 export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+/** An idle pooled connection is closed after this long (sooner when the server announces a shorter keep-alive timeout). */
+const IDLE_SOCKET_TIMEOUT_MS = 15_000;
 
 export interface HttpGetOptions {
   headers?: Record<string, string>;
@@ -20,6 +25,15 @@ export interface HttpGetOptions {
   tls?: TlsMaterial;
   /** A longer body fails the request with `body_too_large`. */
   maxBodyBytes?: number;
+}
+
+export interface HttpRequestOptions extends HttpGetOptions {
+  /** Default `GET`. */
+  method?: string;
+  /** Sent as is, with its `content-length`; the caller sets `content-type`. */
+  body?: string | Buffer;
+  /** Connection pool to send through (from {@link keepAliveAgent}, for the URL's protocol); default: a connection of its own. */
+  agent?: http.Agent;
 }
 
 export interface HttpResponse {
@@ -44,6 +58,21 @@ export class HttpRequestError extends Error {
 
 /** GETs `url`. Resolves with any HTTP status; rejects only with an {@link HttpRequestError}. */
 export function httpGet(url: string, options: HttpGetOptions): Promise<HttpResponse> {
+  return httpRequest(url, { ...options, method: 'GET' });
+}
+
+/**
+ * A keep-alive connection pool for `protocol` (`http:` or `https:`), holding
+ * the TLS material for https. Idle connections do not keep the process alive;
+ * `destroy()` it when done.
+ */
+export function keepAliveAgent(protocol: string, tls?: TlsMaterial): http.Agent {
+  const options = { keepAlive: true, timeout: IDLE_SOCKET_TIMEOUT_MS };
+  return protocol === 'https:' ? new https.Agent({ ...options, ...tls }) : new http.Agent(options);
+}
+
+/** Sends one request to `url`. Resolves with any HTTP status; rejects only with an {@link HttpRequestError}. */
+export function httpRequest(url: string, options: HttpRequestOptions): Promise<HttpResponse> {
   let target: URL;
   try {
     target = new URL(url);
@@ -54,6 +83,7 @@ export function httpGet(url: string, options: HttpGetOptions): Promise<HttpRespo
     return Promise.reject(new HttpRequestError('bad_url', `expected an http:// or https:// URL, got ${target.protocol}`));
   }
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const headers = { ...options.headers, ...(options.body !== undefined && { 'content-length': String(Buffer.byteLength(options.body)) }) };
   return new Promise((resolve, reject) => {
     let settled = false;
     const settle = (error: HttpRequestError | null, response?: HttpResponse): void => {
@@ -62,6 +92,7 @@ export function httpGet(url: string, options: HttpGetOptions): Promise<HttpRespo
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
       if (error) {
+        // Also drops the connection, so a half-read one never goes back to a pool.
         request.destroy();
         reject(error);
       } else resolve(response as HttpResponse);
@@ -69,7 +100,7 @@ export function httpGet(url: string, options: HttpGetOptions): Promise<HttpRespo
     const tls = target.protocol === 'https:' ? (options.tls ?? {}) : {};
     const request = (target.protocol === 'https:' ? https : http).request(
       target,
-      { method: 'GET', headers: options.headers, agent: false, ...tls },
+      { method: options.method ?? 'GET', headers, agent: options.agent ?? false, ...tls },
       (response) => {
         const chunks: Buffer[] = [];
         let size = 0;
@@ -90,6 +121,6 @@ export function httpGet(url: string, options: HttpGetOptions): Promise<HttpRespo
     const onAbort = (): void => settle(new HttpRequestError('aborted', 'request aborted'));
     if (options.signal?.aborted) onAbort();
     else options.signal?.addEventListener('abort', onAbort, { once: true });
-    request.end();
+    if (!settled) request.end(options.body);
   });
 }

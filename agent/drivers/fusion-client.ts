@@ -1,7 +1,16 @@
 /**
  * One HTTP exchange with a Fusion receiver, classified for the sender's retry
  * logic. The API key travels in `X-API-Key` and never appears in a message.
+ * Requests go through node:http / node:https with the agent's TLS material (a
+ * private CA, a client certificate for mutual TLS) over a keep-alive pool of
+ * the client's own, so a pipe's batches reuse their connections.
  */
+import type { Agent as HttpAgent } from 'node:http';
+import { httpRequest, HttpRequestError, keepAliveAgent, type HttpResponse } from '../control/http-client.js';
+import { isTlsFailure, type TlsMaterial } from '../control/tls-files.js';
+
+/** Largest answer a receiver sends (a small JSON object); anything longer is a broken receiver. */
+const MAX_RESPONSE_BYTES = 1024 * 1024;
 
 /** Why a request did not succeed, and what the sender should do about it. */
 export type FusionFailure =
@@ -18,11 +27,15 @@ export type FusionResult = { ok: true; status: number; body: unknown } | { ok: f
 
 export class FusionClient {
   private readonly base: string;
+  private readonly pool: HttpAgent;
+  private readonly tls: TlsMaterial | undefined;
 
+  /** `tls` (CA, client certificate; contains a private key) is used for https URLs. */
   constructor(
     baseUrl: string,
     private readonly apiKey: string,
     private readonly requestTimeoutMs: number,
+    tls?: TlsMaterial,
   ) {
     let url: URL;
     try {
@@ -34,6 +47,13 @@ export class FusionClient {
       throw new Error(`fusion sender uri "${baseUrl}" must be http:// or https://`);
     }
     this.base = url.href.replace(/\/+$/, '');
+    this.tls = url.protocol === 'https:' ? tls : undefined;
+    this.pool = keepAliveAgent(url.protocol, this.tls);
+  }
+
+  /** Closes the pooled connections. A later request opens new ones. */
+  close(): void {
+    this.pool.destroy();
   }
 
   /**
@@ -42,32 +62,34 @@ export class FusionClient {
    */
   async request(method: 'POST' | 'DELETE', path: string, body: unknown, signal: AbortSignal): Promise<FusionResult> {
     const what = `${method} ${path}`;
-    let response: Response;
-    let text: string;
+    let response: HttpResponse;
     try {
-      response = await fetch(this.base + path, {
+      response = await httpRequest(this.base + path, {
         method,
         headers: {
           'x-api-key': this.apiKey,
           accept: 'application/json',
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.any([signal, AbortSignal.timeout(this.requestTimeoutMs)]),
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        timeoutMs: this.requestTimeoutMs,
+        signal,
+        agent: this.pool,
+        maxBodyBytes: MAX_RESPONSE_BYTES,
+        ...(this.tls ? { tls: this.tls } : {}),
       });
-      text = await response.text();
     } catch (err) {
       signal.throwIfAborted();
       return { ok: false, failure: { kind: 'transient', message: `fusion unreachable (${what}): ${networkReason(err)}` } };
     }
-    const parsed = parseJson(text);
+    const parsed = parseJson(response.body.toString('utf8'));
     if (response.status >= 200 && response.status < 300) return { ok: true, status: response.status, body: parsed };
 
     const error = errorBody(parsed);
     const detail = `${what} answered ${response.status}${error.code ? ` ${error.code}` : ''}${error.message ? `: ${error.message}` : ''}`;
     const status = response.status;
     if (status >= 500 || status === 408 || status === 429) {
-      const retryAfterMs = retryAfter(response.headers.get('retry-after'));
+      const retryAfterMs = retryAfter(response.headers['retry-after']);
       return { ok: false, failure: { kind: 'transient', message: `fusion ${detail}`, ...(retryAfterMs ? { retryAfterMs } : {}) } };
     }
     if (status === 404) return { ok: false, failure: { kind: 'not_found', message: `fusion ${detail}`, ...(error.code ? { code: error.code } : {}) } };
@@ -96,15 +118,17 @@ function errorBody(body: unknown): { code?: string; message?: string } {
 }
 
 /** Retry-After in seconds (the HTTP-date form is rare from an API and is ignored), capped at 5 minutes. */
-function retryAfter(header: string | null): number | undefined {
+function retryAfter(header: string | undefined): number | undefined {
   if (!header) return undefined;
   const seconds = Number(header);
   return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 300) * 1000 : undefined;
 }
 
+/** What went wrong below HTTP; a failed TLS handshake says so, since only the agent's TLS options can fix it. */
 function networkReason(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  if (cause?.code) return cause.code;
-  if ((err as Error).name === 'TimeoutError') return 'request timed out';
-  return cause?.message ?? (err as Error).message;
+  if (!(err instanceof HttpRequestError)) return (err as Error).message;
+  if (err.code === 'timeout') return 'request timed out';
+  const cause = err.cause as { code?: unknown; message?: unknown } | undefined;
+  if (isTlsFailure(cause)) return `TLS handshake failed (${String(cause!.code)}: ${String(cause!.message)}); check the agent's ca, cert and key options`;
+  return typeof cause?.code === 'string' ? cause.code : err.message;
 }

@@ -9,6 +9,7 @@ import {
   type SenderSession,
 } from '../runtime/driver-types.js';
 import type { PipeContext } from '../runtime/types.js';
+import type { TlsMaterial } from '../control/tls-files.js';
 import { FusionClient, type FusionFailure } from './fusion-client.js';
 
 /** Records per request when the sender config sets no `batch_size`. */
@@ -29,12 +30,19 @@ export interface FusionSenderOptions {
   requestTimeoutMs?: number;
   /** Longest closing the session may take when the pipe stops, ms (default 2,000). */
   closeTimeoutMs?: number;
+  /**
+   * The agent's TLS material (bootstrap `ca`, `cert`, `key`) for https sender
+   * uris: the CA Fusion's certificate must chain to and the client certificate
+   * for mutual TLS. Holds a private key: never log it.
+   */
+  tls?: TlsMaterial;
 }
 
 /**
  * Sender driver `fusion`: pushes records to a Fusion receiver over HTTP (the
  * data-plane contract). `uri` is Fusion's base URL, `credential.key` the
- * receiver's API key. Transient failures (unreachable, 5xx, 408, 429) are
+ * receiver's API key; an https `uri` trusts the agent's CA and presents its
+ * client certificate, like the control channel. Transient failures (unreachable, 5xx, 408, 429) are
  * retried with exponential backoff and full jitter until they succeed or the
  * pipe stops; a session the receiver lost (404) is reopened; any other 4xx is
  * a refusal reported in the pipe status.
@@ -57,7 +65,7 @@ export class FusionSender implements Sender {
     const { sender } = ctx.spec;
     const key = sender.credential?.key;
     if (!key) throw new Error('fusion sender needs credential.key (the receiver API key)');
-    this.client = new FusionClient(sender.uri, key, options.requestTimeoutMs ?? 30_000);
+    this.client = new FusionClient(sender.uri, key, options.requestTimeoutMs ?? 30_000, options.tls);
     this.batchSize = Math.min(sender.batch_size ?? DEFAULT_BATCH_SIZE, MAX_EVENTS_PER_REQUEST);
   }
 
@@ -131,10 +139,18 @@ export class FusionSender implements Sender {
     this.replacedListeners.push(listener);
   }
 
+  /** Ends the receiver session (when one is open) and closes the pooled connections. */
   async close(): Promise<void> {
     const session = this.session;
     this.session = null;
-    if (!session) return;
+    try {
+      if (session) await this.closeSession(session);
+    } finally {
+      this.client.close();
+    }
+  }
+
+  private async closeSession(session: SenderSession): Promise<void> {
     try {
       const path = `${SESSIONS_PATH}/${encodeURIComponent(session.id)}`;
       const result = await this.client.request('DELETE', path, undefined, AbortSignal.timeout(this.options.closeTimeoutMs ?? 2_000));

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../../shared/config/index.js';
 import type { PipeStatus } from '../../shared/protocol/index.js';
+import type { TlsMaterial } from '../control/tls-files.js';
 import { defaultDriverRegistry, type DriverRegistry } from './driver-registry.js';
 import { Pipe, errorMessage, type PipeRetryPolicy, type ScanRequest, type ScanResult } from './pipe.js';
 import { diffSpecs, resolvePipes } from './pipe-diff.js';
@@ -10,8 +11,13 @@ import type { PipeChange, PipeContext, PipeRuntime, ResolvedPipe } from './types
 export interface PipeRuntimeOptions {
   agentId: string;
   logger: Logger;
-  /** Drivers by name; defaults to {@link defaultDriverRegistry}. */
+  /** Drivers by name; defaults to {@link defaultDriverRegistry} with `tls`. */
   registry?: DriverRegistry;
+  /**
+   * The agent's TLS material (bootstrap `ca`, `cert`, `key`), for senders to
+   * https receivers when no `registry` is given. Holds a private key: never log it.
+   */
+  tls?: TlsMaterial;
   /** Backoff before a pipe starts its cycle over after a failure. */
   retry?: PipeRetryPolicy;
 }
@@ -55,7 +61,7 @@ class Runtime implements AgentPipeRuntime {
   private stopped = false;
 
   constructor(private readonly options: PipeRuntimeOptions) {
-    this.registry = options.registry ?? defaultDriverRegistry();
+    this.registry = options.registry ?? defaultDriverRegistry(options.tls ? { fusion: { tls: options.tls } } : {});
     this.board = new StatusBoard((err) => options.logger.error({ err: errorMessage(err) }, 'pipe status listener threw'));
   }
 
