@@ -5,7 +5,8 @@
  * layer alone costs.
  */
 import { performance } from 'node:perf_hooks';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket, WebSocketServer } from 'ws';
+import { closeLoopback, listenLoopback } from './loopback-ws-server.js';
 import { serveRpc } from './child-rpc.js';
 import { memoryAfterGc } from './proc-stats.js';
 
@@ -25,17 +26,9 @@ export interface BroadcastResult {
 const handlers = {
   async listen(): Promise<number> {
     if (wss) throw new Error('already listening');
-    const server = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, backlog: 511 });
+    const { server, port } = await listenLoopback((ws) => ws.on('message', () => collect?.(ws)));
     wss = server;
-    server.on('connection', (ws) => {
-      ws.on('error', () => undefined);
-      ws.on('message', () => collect?.(ws));
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('listening', () => resolve());
-      server.once('error', reject);
-    });
-    return (server.address() as { port: number }).port;
+    return port;
   },
   connections(): number {
     return wss?.clients.size ?? 0;
@@ -72,9 +65,7 @@ const handlers = {
   async close(): Promise<null> {
     const server = wss;
     wss = null;
-    if (!server) return null;
-    for (const client of server.clients) client.terminate();
-    await new Promise((resolve) => server.close(resolve));
+    if (server) await closeLoopback(server);
     return null;
   },
 };

@@ -10,7 +10,8 @@
  * protocol costs and what Fusion adds.
  */
 import { performance } from 'node:perf_hooks';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket, WebSocketServer } from 'ws';
+import { closeLoopback, listenLoopback } from './loopback-ws-server.js';
 import { configSignature, parseDocumentText, validateConfig } from '../../shared/config/index.js';
 import { PROTOCOL_VERSION, encodeFrame } from '../../shared/protocol/index.js';
 import { planConfigFrame } from '../../server/config/config-plan.js';
@@ -61,31 +62,27 @@ function onHello(ws: WebSocket, agentId: string): void {
   ws.send(encodeFrame({ type: 'config', encoding: 'full', revision, signature, document }));
 }
 
+function onMessage(ws: WebSocket, data: Buffer): void {
+  let reply: { type?: string; agent_id?: string; status?: string; signature?: string };
+  try {
+    reply = JSON.parse(data.toString('utf8')) as typeof reply;
+  } catch {
+    return;
+  }
+  if (reply.type === 'hello' && typeof reply.agent_id === 'string') return onHello(ws, reply.agent_id);
+  const agent = agents.get(ws);
+  if (agent && collect) collect(agent, reply);
+}
+
 const handlers = {
   async listen(): Promise<number> {
     if (wss) throw new Error('already listening');
-    const server = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, backlog: 511 });
-    wss = server;
-    server.on('connection', (ws) => {
-      ws.on('error', () => undefined);
+    const { server, port } = await listenLoopback((ws) => {
       ws.on('close', () => agents.delete(ws));
-      ws.on('message', (data: Buffer) => {
-        let reply: { type?: string; agent_id?: string; status?: string; signature?: string };
-        try {
-          reply = JSON.parse(data.toString('utf8')) as typeof reply;
-        } catch {
-          return;
-        }
-        if (reply.type === 'hello' && typeof reply.agent_id === 'string') return onHello(ws, reply.agent_id);
-        const agent = agents.get(ws);
-        if (agent && collect) collect(agent, reply);
-      });
+      ws.on('message', (data: Buffer) => onMessage(ws, data));
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('listening', () => resolve());
-      server.once('error', reject);
-    });
-    return (server.address() as { port: number }).port;
+    wss = server;
+    return port;
   },
   /** Agents that said hello. */
   agents(): number {
@@ -139,10 +136,8 @@ const handlers = {
   async close(): Promise<null> {
     const server = wss;
     wss = null;
-    if (!server) return null;
-    for (const client of server.clients) client.terminate();
     agents.clear();
-    await new Promise((resolve) => server.close(resolve));
+    if (server) await closeLoopback(server);
     return null;
   },
 };
