@@ -103,19 +103,15 @@ export class ConfigService extends EventEmitter<{ desired_changed: [agentId: str
    * Used by group templates, which render one document per member.
    */
   saveMany(entries: readonly RenderedConfig[], alongside?: () => void): ConfigRevisionWithDocument[] {
-    // A rendered document has no text an admin wrote: its source is its JSON,
-    // encoded once per document object (members rendered alike share one) and
-    // stored as the document too.
+    // A rendered document has no text an admin wrote: its document is its
+    // source (stored once, see NewRevision.sourceText). Its JSON is encoded once
+    // per document object (members rendered alike share one).
     const texts = new Map<Record<string, unknown>, string>();
-    const textOf = (document: Record<string, unknown>): string => {
-      let text = texts.get(document);
-      if (text === undefined) texts.set(document, (text = JSON.stringify(document)));
-      return text;
-    };
     const saved = this.configs.saveMany(
       entries.map((e) => {
-        const text = textOf(e.document);
-        return { ...e, format: 'json' as const, sourceText: text, documentText: text };
+        let text = texts.get(e.document);
+        if (text === undefined) texts.set(e.document, (text = JSON.stringify(e.document)));
+        return { agentId: e.agentId, signature: e.signature, document: e.document, author: e.author, format: 'json' as const, sourceText: '', documentText: text };
       }),
       () => {
         alongside?.();

@@ -6,7 +6,7 @@ export interface ConfigRevision {
   revision: number;
   signature: string;
   format: 'yaml' | 'json';
-  /** The text as the admin wrote it. */
+  /** The text as the admin wrote it; for a rendered revision (a group member's), its document's JSON. */
   source_text: string;
   author: string;
   created_at: number;
@@ -22,6 +22,11 @@ export interface NewRevision {
   signature: string;
   document: Record<string, unknown>;
   format: 'yaml' | 'json';
+  /**
+   * The text as written, or '' when the document is its own source (a
+   * rendered revision): then nothing is stored twice, and the revision reads
+   * back with its document's JSON as its source text.
+   */
   sourceText: string;
   author: string;
   /** JSON.stringify(document), when the caller has it already. */
@@ -57,14 +62,16 @@ export class ConfigStore {
        WHERE r.agent_id = ? AND r.revision = ?`,
     );
     this.selectHistory = db.prepare(
-      `SELECT agent_id, revision, signature, format, source_text, author, created_at FROM agent_config_revisions
-       WHERE agent_id = ? ORDER BY revision DESC LIMIT ?`,
+      `SELECT r.agent_id, r.revision, r.signature, r.format, CASE r.source_text WHEN '' THEN d.document ELSE r.source_text END AS source_text,
+         r.author, r.created_at
+       FROM agent_config_revisions r JOIN config_documents d USING (signature)
+       WHERE r.agent_id = ? ORDER BY r.revision DESC LIMIT ?`,
     );
     this.selectDocument = db.prepare('SELECT document FROM config_documents WHERE signature = ?');
+    // Positional parameters (the agent id twice): binding by name costs more per row of a bulk save.
     this.insertNextRevision = db.prepare(
       `INSERT INTO agent_config_revisions (agent_id, revision, signature, format, source_text, author, created_at)
-       VALUES (@agent_id, (SELECT COALESCE(MAX(revision), 0) + 1 FROM agent_config_revisions WHERE agent_id = @agent_id),
-         @signature, @format, @source_text, @author, @created_at)
+       VALUES (?, (SELECT COALESCE(MAX(revision), 0) + 1 FROM agent_config_revisions WHERE agent_id = ?), ?, ?, ?, ?, ?)
        RETURNING revision`,
     );
   }
@@ -123,22 +130,27 @@ export class ConfigStore {
     return this.db.transaction(() => {
       alongside?.();
       const now = Date.now();
-      const stored = new Set<string>();
-      return entries.map((entry) => {
-        if (!stored.has(entry.signature)) {
-          this.insertDocument.run(entry.signature, entry.documentText ?? JSON.stringify(entry.document));
-          stored.add(entry.signature);
+      // Each distinct document is written once; its text is what a rendered revision reads back as its source.
+      const stored = new Map<string, string>();
+      return entries.map((entry): ConfigRevisionWithDocument => {
+        let documentText = stored.get(entry.signature);
+        if (documentText === undefined) {
+          documentText = entry.documentText ?? JSON.stringify(entry.document);
+          this.insertDocument.run(entry.signature, documentText);
+          stored.set(entry.signature, documentText);
         }
-        const row = {
-          agent_id: entry.agentId,
-          signature: entry.signature,
-          format: entry.format,
-          source_text: entry.sourceText,
-          author: entry.author,
+        const { agentId, signature, format, sourceText, author } = entry;
+        const { revision } = this.insertNextRevision.get(agentId, agentId, signature, format, sourceText, author, now) as { revision: number };
+        return {
+          agent_id: agentId,
+          revision,
+          signature,
+          format,
+          source_text: sourceText === '' ? documentText : sourceText,
+          author,
           created_at: now,
+          document: entry.document,
         };
-        const { revision } = this.insertNextRevision.get(row) as { revision: number };
-        return { ...row, revision, document: entry.document };
       });
     })();
   }
@@ -147,5 +159,5 @@ export class ConfigStore {
 function toRevision(row: unknown): ConfigRevisionWithDocument | undefined {
   if (!row) return undefined;
   const r = row as ConfigRevision & { document: string };
-  return { ...r, document: JSON.parse(r.document) as Record<string, unknown> };
+  return { ...r, source_text: r.source_text === '' ? r.document : r.source_text, document: JSON.parse(r.document) as Record<string, unknown> };
 }
