@@ -33,7 +33,21 @@ export interface AgentView {
   drift: boolean;
   /** The config group the agent belongs to, or null. */
   group: string | null;
+  /** The agent's pipes (id, state, records_sent, last_error) as its latest `status` frame gave them. */
   pipes: unknown[];
+  /**
+   * False while the agent is online: `pipes` are live. True while it is
+   * offline: `pipes` are the states it reported last, kept for reference,
+   * not what runs now.
+   */
+  pipes_stale: boolean;
+  /**
+   * The latest time the states in `pipes` are known to hold (epoch ms): the
+   * agent's `last_seen`. An agent reports every change of a pipe's state the
+   * moment it happens, so what it reported last held until it went silent.
+   * Null when Fusion never heard from the agent.
+   */
+  pipes_as_of: number | null;
 }
 
 export function configState(record: AgentRecord, desired: DesiredConfig | undefined): ConfigState {
@@ -51,6 +65,7 @@ export function agentView(
 ): AgentView {
   const state = configState(record, desired);
   const online = Boolean(conn?.established);
+  const lastSeen = online ? conn!.lastSeen : record.last_seen;
   return {
     agent_id: record.agent_id,
     online,
@@ -59,7 +74,7 @@ export function agentView(
     address: record.address,
     session_id: online ? conn!.sessionId : null,
     connected_at: online ? conn!.connectedAt : null,
-    last_seen: online ? conn!.lastSeen : record.last_seen,
+    last_seen: lastSeen,
     first_seen: record.first_seen,
     config: {
       desired_signature: desired?.signature ?? null,
@@ -75,5 +90,7 @@ export function agentView(
     drift: report !== undefined && desired !== undefined && report.signature !== desired.signature,
     group: null,
     pipes: record.pipes,
+    pipes_stale: !online,
+    pipes_as_of: lastSeen,
   };
 }

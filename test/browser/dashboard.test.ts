@@ -191,6 +191,23 @@ describe('web dashboard (chromium)', function () {
     expect(browser.pageErrors).to.deep.equal([]);
   });
 
+  it("shows the agent's pipes live, then greyed as last reported once the agent is offline", async () => {
+    const { page } = browser;
+    await page.click('a[data-nav="fleet"]');
+    await page.locator(`tr[data-agent-id="${AGENT_ID}"] a`).click();
+    await page.locator('[data-agent-header][data-online="true"]').waitFor();
+    await page.click('[data-tab="pipes"]');
+    await page.locator('[data-table="agent-pipes"] td', { hasText: 'research' }).first().waitFor();
+    expect(await page.locator('[data-pipes-stale]').count()).to.equal(0);
+    await agent!.stop();
+    agent = undefined;
+    const stale = page.locator('[data-pipes-stale]');
+    await stale.locator('[data-table="agent-pipes"] td', { hasText: 'research' }).first().waitFor();
+    expect(await stale.locator('.stale-note').textContent()).to.match(/^The agent is offline: last reported .+\. These states are not live\.$/);
+    await browser.screenshot('10-agent-pipes-last-reported');
+    expect(browser.pageErrors).to.deep.equal([]);
+  });
+
   it('works at phone width', async () => {
     const { page } = browser;
     await page.setViewportSize({ width: 390, height: 844 });
@@ -198,11 +215,11 @@ describe('web dashboard (chromium)', function () {
     await page.locator(`tr[data-agent-id="${AGENT_ID}"]`).waitFor();
     const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth');
     expect(overflow).to.be.at.most(0, 'the page itself does not scroll sideways');
-    await browser.screenshot('10-phone-fleet');
+    await browser.screenshot('11-phone-fleet');
     await page.locator(`tr[data-agent-id="${AGENT_ID}"] a`).click();
     await page.locator('[data-agent-header]').waitFor();
     await page.locator('[data-compare="desired"] pre').waitFor();
-    await browser.screenshot('11-phone-agent');
+    await browser.screenshot('12-phone-agent');
     await page.click('#sign-out');
     await page.locator('[data-signin]').waitFor();
     expect(await page.evaluate('sessionStorage.getItem("fustor.adminToken")')).to.equal(null);

@@ -47,16 +47,35 @@ function header(agent) {
   );
 }
 
+/**
+ * The agent's pipes. While it is offline they are the states it reported
+ * last (`pipes_stale`), shown greyed under "last reported <time>" so they
+ * cannot be taken for live ones.
+ */
 function pipesTable(agent) {
-  return table(
+  const pipes = agent.pipes ?? [];
+  const rows = table(
     [
       { label: 'Pipe', cell: (p) => p.id },
       { label: 'State', cell: (p) => pipeBadge(p.state) },
       { label: 'Records sent', cell: (p) => count(p.records_sent), class: 'num' },
       { label: 'Last error', cell: (p) => p.last_error ?? '' },
     ],
-    agent.pipes ?? [],
+    pipes,
     { empty: agent.online ? 'The agent reported no pipes.' : 'No pipe status known: the agent is offline.', name: 'agent-pipes' },
+  );
+  if (!agent.pipes_stale || !pipes.length) return rows;
+  return h(
+    'div',
+    { class: 'pipes-stale', 'data-pipes-stale': '' },
+    h(
+      'p',
+      { class: 'muted stale-note' },
+      'The agent is offline: last reported ',
+      h('span', { title: dateTime(agent.pipes_as_of), 'data-pipes-as-of': '' }, ago(agent.pipes_as_of)),
+      '. These states are not live.',
+    ),
+    rows,
   );
 }
 
