@@ -29,10 +29,9 @@ export function planConfigFrame(
     signature: desired.signature,
     document: desired.document,
   };
-  const fullPlan = (): PlannedConfig => ({ frame: full, text: encodeFrame(full) });
-  if (forceFull || runningSignature === null) return fullPlan();
+  if (forceFull || runningSignature === null) return { frame: full, text: encodeFrame(full) };
   const base = lookupDocument(runningSignature);
-  if (!base) return fullPlan();
+  if (!base) return { frame: full, text: encodeFrame(full) };
   const patch = diffDocuments(base, desired.document);
   const patchFrame: ConfigFrame = {
     type: 'config',
@@ -43,6 +42,17 @@ export function planConfigFrame(
     patch: patch as PatchOperation[],
   };
   const patchText = encodeFrame(patchFrame);
-  const fullText = encodeFrame(full);
-  return patchText.length < fullText.length ? { frame: patchFrame, text: patchText } : { frame: full, text: fullText };
+  if (patchText.length < fullFrameLength(full, desired.documentText)) return { frame: patchFrame, text: patchText };
+  return { frame: full, text: encodeFrame(full) };
+}
+
+/**
+ * The length of the full frame's text. With the document's JSON at hand it is
+ * the length of the frame without its document (a few dozen characters to
+ * encode) plus that JSON's, less the `null` standing in for it: the document
+ * itself is not encoded again just to be weighed against a patch.
+ */
+function fullFrameLength(full: ConfigFrame & { encoding: 'full' }, documentText: string | undefined): number {
+  if (documentText === undefined) return encodeFrame(full).length;
+  return encodeFrame({ ...full, document: null }).length - 'null'.length + documentText.length;
 }

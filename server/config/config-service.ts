@@ -9,6 +9,8 @@ export interface DesiredConfig {
   revision: number;
   signature: string;
   document: Record<string, unknown>;
+  /** JSON.stringify(document), when it is at hand (a bulk save encodes it to store it). */
+  documentText?: string;
 }
 
 export interface SaveInput {
@@ -120,9 +122,11 @@ export class ConfigService extends EventEmitter<{ desired_changed: [agentId: str
     );
     // Everything is stored; one failing listener must not keep the others' agents from their push.
     let failure: unknown;
-    for (const rev of saved) {
+    for (let i = 0; i < saved.length; i++) {
+      const rev = saved[i]!;
       try {
-        this.emit('desired_changed', rev.agent_id, { revision: rev.revision, signature: rev.signature, document: rev.document });
+        const desired: DesiredConfig = { revision: rev.revision, signature: rev.signature, document: rev.document, documentText: texts.get(entries[i]!.document)! };
+        this.emit('desired_changed', rev.agent_id, desired);
       } catch (err) {
         failure ??= err;
       }

@@ -96,18 +96,35 @@ export function templateVariables(template: unknown): string[] {
 /** The value of a variable, or undefined when the agent has none of that name. */
 type Lookup = (name: string) => string | undefined;
 
+/**
+ * Substitutes every string under `value`. `path` is the key path of `value`,
+ * pushed and popped in place as the walk descends (joined only to name an
+ * error), so a walk allocates nothing for paths.
+ */
 function substitute(value: unknown, lookup: Lookup, path: string[], errors: ConfigIssue[]): unknown {
   if (typeof value === 'string') return substituteString(value, lookup, path, errors);
-  if (Array.isArray(value)) return value.map((item, i) => substitute(item, lookup, [...path, String(i)], errors));
+  if (Array.isArray(value)) {
+    return value.map((item, i) => {
+      path.push(String(i));
+      const result = substitute(item, lookup, path, errors);
+      path.pop();
+      return result;
+    });
+  }
   if (isPlainObject(value)) {
     const result: PlainObject = {};
-    for (const [key, item] of Object.entries(value)) setOwn(result, key, substitute(item, lookup, [...path, key], errors));
+    for (const key in value) {
+      if (!Object.hasOwn(value, key)) continue;
+      path.push(key);
+      setOwn(result, key, substitute(value[key], lookup, path, errors));
+      path.pop();
+    }
     return result;
   }
   return value;
 }
 
-function substituteString(text: string, lookup: Lookup, path: string[], errors: ConfigIssue[]): string {
+function substituteString(text: string, lookup: Lookup, path: readonly string[], errors: ConfigIssue[]): string {
   if (!text.includes('${')) return text;
   return text.replace(REFERENCE, (whole, escape: string, name: string) => {
     if (escape) return whole.slice(1);

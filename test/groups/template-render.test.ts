@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { configSignature, validateConfig } from '../harness/protocol-imports.js';
 import { deepMerge } from '../../server/groups/deep-merge.js';
-import { checkTemplate, renderTemplate, templateVariables } from '../../server/groups/template-render.js';
+import { checkTemplate, mergeMember, renderTemplate, templateVariables } from '../../server/groups/template-render.js';
 import { planBatches, RolloutStrategy } from '../../server/groups/rollout-strategy.js';
 import { MOUNT_TEMPLATE, member, parse } from './group-fixture.js';
 
@@ -37,6 +37,22 @@ describe('group template rendering', () => {
     const malformed = renderTemplate(parse('sources:\n  s: { driver: fs, uri: "/a/${not valid}" }\n'), member('n'));
     expect(malformed.ok).to.equal(false);
     if (!malformed.ok) expect(malformed.errors[0]!.message).to.match(/malformed variable reference/);
+  });
+
+  it('substitutes inside lists and names each problem by its full path, leaving the template as it was', () => {
+    const source = { a: [{ b: 'x' }, { b: '${nope}', c: ['${v}', '${w}'] }], d: { e: '${v}' }, n: 1 };
+    const before = JSON.stringify(source);
+    const result = mergeMember(source, new Map([['v', 'V']]), null);
+    expect(result).to.deep.equal({
+      ok: false,
+      errors: [
+        { path: 'a.1.b', message: 'unknown variable ${nope}' },
+        { path: 'a.1.c.1', message: 'unknown variable ${w}' },
+      ],
+    });
+    const ok = mergeMember(source, new Map([['v', 'V'], ['w', 'W'], ['nope', 'N']]), null);
+    expect(ok).to.deep.equal({ ok: true, value: { a: [{ b: 'x' }, { b: 'N', c: ['V', 'W'] }], d: { e: 'V' }, n: 1 } });
+    expect(JSON.stringify(source)).to.equal(before);
   });
 
   it('substitutes after parsing, so a value cannot inject YAML structure', () => {

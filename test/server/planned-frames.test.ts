@@ -22,6 +22,24 @@ describe('config frames planned once per step', () => {
     expect(planConfigFrame({ revision: 3, ...target }, base.signature, () => undefined)?.frame.encoding).to.equal('full');
   });
 
+  it('weighs a patch against the full document the same way with the document\'s JSON at hand', () => {
+    // A small change: the patch wins. A base with nothing in common: the full document wins.
+    const unrelated = signed(sampleConfig({ pipes: 0, fusionUrl: 'http://10.0.0.1:9' }));
+    for (const [from, expected] of [
+      [base, 'patch'],
+      [unrelated, 'full'],
+    ] as const) {
+      const lookup = (s: string): Record<string, unknown> | undefined => (s === from.signature ? from.document : undefined);
+      const plain = planConfigFrame({ revision: 3, ...target }, from.signature, lookup);
+      const withText = planConfigFrame({ revision: 3, ...target, documentText: JSON.stringify(target.document) }, from.signature, lookup);
+      expect(plain?.frame.encoding).to.equal(expected);
+      expect(withText).to.deep.equal(plain);
+    }
+    const patchText = planConfigFrame({ revision: 3, ...target }, base.signature, () => base.document)!.text;
+    const fullText = planConfigFrame({ revision: 3, ...target }, null, () => undefined)!.text;
+    expect(patchText.length).to.be.lessThan(fullText.length);
+  });
+
   it('computes a step once for every agent taking it, and apart by revision and full requests', () => {
     const frames = new PlannedFrames(4);
     let made = 0;
