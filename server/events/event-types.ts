@@ -76,20 +76,29 @@ export interface SectionChanges {
 
 export type FusionEventType = keyof FusionEventMap;
 
-export const FUSION_EVENT_TYPES: readonly FusionEventType[] = [
-  'agent.online',
-  'agent.offline',
-  'agent.config_saved',
-  'agent.config_status',
-  'agent.config_reported',
-  'agent.pipes',
-  'command.transition',
-  'rollout.progress',
-  'session.created',
-  'session.closed',
-  'session.leader_changed',
-  'fusion.config_applied',
-];
+/**
+ * Every event type, once, as a value: what `GET /api/v1/management/event-types`
+ * serves and the web UI subscribes to. `satisfies` ties it to
+ * {@link FusionEventMap}: a type added to the map but not here, or named here
+ * but not in the map, is a type error.
+ */
+const EVENT_TYPE_LIST = {
+  'agent.online': true,
+  'agent.offline': true,
+  'agent.config_saved': true,
+  'agent.config_status': true,
+  'agent.config_reported': true,
+  'agent.pipes': true,
+  'command.transition': true,
+  'rollout.progress': true,
+  'session.created': true,
+  'session.closed': true,
+  'session.leader_changed': true,
+  'fusion.config_applied': true,
+} as const satisfies Record<FusionEventType, true>;
+
+/** The event types Fusion publishes, in the order listed above. */
+export const FUSION_EVENT_TYPES: readonly FusionEventType[] = Object.freeze(Object.keys(EVENT_TYPE_LIST) as FusionEventType[]);
 
 /** One published event: `id` increases by one per event for the life of the process. */
 export type FusionEvent = {

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
 import type { EventBus } from '../events/event-bus.js';
+import { FUSION_EVENT_TYPES } from '../events/event-types.js';
 import { buildDashboard, type DashboardDeps } from './dashboard.js';
 import { driverCatalogue } from './drivers.js';
 import { eventStream, tokenFromQuery } from './event-stream.js';
@@ -21,8 +22,9 @@ export interface ManagementDeps extends Omit<DashboardDeps, 'fusionConfigSignatu
 /**
  * The management API under `/api/v1/management` that is not about one agent:
  * `dashboard`, `drivers` (viewer role), `config` and `reload` for fusion.yaml
- * (admin role) and the `events` stream (viewer role; the token may come as
- * `?access_token=` there and only there).
+ * (admin role), the `events` stream (viewer role; the token may come as
+ * `?access_token=` there and only there) and `event-types`, the types that
+ * stream may carry (viewer role), which the web UI subscribes to.
  */
 export function managementRoutes(deps: ManagementDeps): Router {
   const router = Router();
@@ -35,6 +37,10 @@ export function managementRoutes(deps: ManagementDeps): Router {
 
   router.get('/drivers', viewer, (_req, res) => {
     res.json(driverCatalogue());
+  });
+
+  router.get('/event-types', viewer, (_req, res) => {
+    res.json({ types: FUSION_EVENT_TYPES });
   });
 
   router.get('/events', tokenFromQuery, viewer, eventStream({ tokens: deps.tokens, bus: deps.bus, heartbeatMs: deps.eventHeartbeatMs }));
