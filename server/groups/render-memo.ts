@@ -37,12 +37,11 @@ export class MemoRenderer {
 
   render(member: MemberInput): RenderResult {
     if (this.perAgent) return renderTemplate(this.template, member);
-    const variables = memberVariables(member);
-    const key = this.key(variables, member.override);
+    const key = this.key(member);
     if (key === undefined) return renderTemplate(this.template, member);
     let outcome = this.memo.get(key);
     if (!outcome) {
-      outcome = this.evaluate(variables, member.override);
+      outcome = this.evaluate(memberVariables(member), member.override);
       this.memo.set(key, outcome);
     }
     const { merged, checked, signature } = outcome;
@@ -57,16 +56,24 @@ export class MemoRenderer {
     return { ok: true, document, signature: configSignature(document) };
   }
 
-  /** Identifies the member's pre-validation document; undefined when a referenced value is not a string (no memo then). */
-  private key(variables: ReadonlyMap<string, string>, override: PlainObject | null): string | undefined {
+  /**
+   * Identifies the member's pre-validation document: the values of the
+   * variables the template refers to, as {@link memberVariables} gives them
+   * (read without building its map), and the override. Undefined when a
+   * referenced value is not a string (no memo then).
+   */
+  private key(member: MemberInput): string | undefined {
     const values: Array<string | null> = [];
     for (const name of this.names) {
-      const value: unknown = variables.get(name);
+      let value: unknown;
+      if (Object.hasOwn(member.variables, name)) value = member.variables[name];
+      else if (name === 'hostname' && member.hostname) value = member.hostname;
       if (value === undefined) values.push(null);
       else if (typeof value === 'string') values.push(value);
       else return undefined;
     }
-    return JSON.stringify([values, override]);
+    // An array of strings and nulls never encodes as `[[`, so the two forms cannot meet.
+    return member.override === null ? JSON.stringify(values) : JSON.stringify([values, member.override]);
   }
 
   private evaluate(variables: ReadonlyMap<string, string>, override: PlainObject | null): Outcome {

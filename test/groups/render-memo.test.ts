@@ -56,6 +56,28 @@ describe('rendering a template for many members (validated once per distinct doc
     expect((c.document.sources as any).data.uri).to.equal('/mnt/south/data');
   });
 
+  it('reads the host name as rendering alone does: a hostname variable wins over the reported one', () => {
+    const byHost = parse(SITE_TEMPLATE.replace('/mnt/${site}/data', '/mnt/${hostname}/data'));
+    const hosts: MemberInput[] = [
+      member('p', {}, { hostname: 'node-1' }),
+      member('q', {}, { hostname: 'node-1' }),
+      member('r', { hostname: 'node-1' }, { hostname: 'node-2' }),
+      member('s', { hostname: 'node-2' }),
+      member('t'),
+      member('u', {}, { hostname: 'node-1', override: { pipes: { main: { disabled: true } } } }),
+      member('v', { site: 'x' }, { hostname: 'node-1', override: { pipes: { main: { disabled: true } } } }),
+    ];
+    const memo = new MemoRenderer(byHost);
+    const results = hosts.map((m) => memo.render(m));
+    hosts.forEach((m, i) => expect(results[i], m.agentId).to.deep.equal(renderTemplate(byHost, m)));
+    const uri = (i: number): unknown => (results[i]!.ok ? ((results[i] as any).document.sources.data.uri as unknown) : 'invalid');
+    expect([0, 1, 2, 3, 4, 5].map(uri)).to.deep.equal(['/mnt/node-1/data', '/mnt/node-1/data', '/mnt/node-1/data', '/mnt/node-2/data', 'invalid', '/mnt/node-1/data']);
+    expect((results[1] as any).document).to.equal((results[0] as any).document);
+    expect((results[2] as any).document).to.equal((results[0] as any).document);
+    expect((results[5] as any).document).to.not.equal((results[0] as any).document);
+    expect((results[6] as any).document).to.equal((results[5] as any).document); // `site` is not referred to
+  });
+
   it('renders per agent a template that names the agent, and still rejects a save where one member does not render', () => {
     const perAgent = parse(SITE_TEMPLATE.replace('/mnt/${site}/data', '/mnt/${site}/${agent_id}'));
     const forRender = (m: MemberInput): MemberForRender => ({

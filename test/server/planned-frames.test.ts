@@ -72,4 +72,20 @@ describe('config frames planned once per step', () => {
     frames.get('b', 't', 1, false, make);
     expect(made).to.equal(4);
   });
+
+  it('answers the same step asked for again and again without planning it again, and tells steps apart', () => {
+    const frames = new PlannedFrames(1);
+    const made: string[] = [];
+    const make = (label: string) => (): PlannedConfig | null => {
+      made.push(label);
+      return planConfigFrame({ revision: 3, ...target }, base.signature, () => base.document);
+    };
+    const first = frames.get(base.signature, target.signature, 3, false, make('a'));
+    for (let i = 0; i < 3; i++) expect(frames.get(base.signature, target.signature, 3, false, make('a again'))).to.equal(first);
+    frames.get(base.signature, target.signature, 4, false, make('other revision'));
+    frames.get(base.signature, target.signature, 4, true, make('full'));
+    frames.get(null, target.signature, 4, true, make('from nothing'));
+    expect(frames.get(base.signature, target.signature, 3, false, make('a, evicted meanwhile'))).to.deep.equal(first);
+    expect(made).to.deep.equal(['a', 'other revision', 'full', 'from nothing', 'a, evicted meanwhile']);
+  });
 });
