@@ -98,16 +98,22 @@ export class CommandService extends EventEmitter<{ transition: [record: CommandR
     for (const record of this.store.pending(conn.agentId)) this.deliver(conn, record);
   }
 
-  cancel(id: string): CommandRecord {
+  /** Cancels a queued or sent command (409 `not_cancellable` otherwise); `reason` is recorded with the transition. */
+  cancel(id: string, reason = 'cancelled by an admin'): CommandRecord {
     const current = this.get(id);
     if (TERMINAL_COMMAND_STATUSES.has(current.status) || current.status === 'acknowledged') {
       throw new HttpError(409, 'not_cancellable', `command ${id} is ${current.status}; only queued or sent commands can be cancelled`);
     }
-    const record = this.store.transition(id, 'cancelled', { detail: 'cancelled by an admin' });
+    const record = this.store.transition(id, 'cancelled', { detail: reason });
     if (!record) throw new HttpError(409, 'not_cancellable', `command ${id} changed state; try again`);
     this.emit('transition', record);
     this.gateway.get(record.agent_id)?.send({ type: 'command_cancel', command_id: id });
     return record;
+  }
+
+  /** Commands of `type` not yet finished (queued, sent, acknowledged) whose `args[arg]` is `value`, oldest first. */
+  liveWithArg(type: CommandType, arg: string, value: string): CommandRecord[] {
+    return this.store.liveWithArg(type, arg, value);
   }
 
   get(id: string): CommandRecord {

@@ -138,6 +138,18 @@ export class CommandStore {
     ).map(toRecord);
   }
 
+  /**
+   * Live commands (queued, sent, acknowledged) of one type whose `args[arg]`
+   * equals `value`, oldest first: e.g. the upgrades that still need a package.
+   */
+  liveWithArg(type: CommandType, arg: string, value: string): CommandRecord[] {
+    return (
+      this.db
+        .prepare("SELECT * FROM commands WHERE status IN ('queued', 'sent', 'acknowledged') AND type = ? AND json_extract(args, ?) = ? ORDER BY seq")
+        .all(type, `$.${JSON.stringify(arg)}`, value) as CommandRow[]
+    ).map(toRecord);
+  }
+
   /** Ids of live commands whose expiry has passed. */
   dueForExpiry(now = Date.now()): string[] {
     return (

@@ -13,6 +13,7 @@ import type { Db } from '../store/database.js';
 import { packageDownloadRoute } from './package-download-route.js';
 import { packageRoutes } from './package-routes.js';
 import { PackageStore } from './package-store.js';
+import { PackageUsageGuard } from './package-usage.js';
 import { upgradeEnricher } from './upgrade-enricher.js';
 import { UpgradeRolloutEngine } from './upgrade-rollout-engine.js';
 import { upgradeRolloutRoutes } from './upgrade-rollout-routes.js';
@@ -51,7 +52,8 @@ export function createPackages(deps: PackagesDeps): Packages {
   const rolloutStore = new UpgradeRolloutStore(deps.db);
   const rollouts = new UpgradeRolloutEngine({ store: rolloutStore, commands: deps.commands, packages: store, log: deps.log });
   const managementRouter = Router();
-  managementRouter.use(packageRoutes({ tokens: deps.tokens, packages: store, maxPackageBytes: deps.maxPackageBytes }));
+  const usage = new PackageUsageGuard({ commands: deps.commands, rollouts, rolloutStore });
+  managementRouter.use(packageRoutes({ tokens: deps.tokens, packages: store, usage, maxPackageBytes: deps.maxPackageBytes }));
   managementRouter.use(upgradeRolloutRoutes({ tokens: deps.tokens, engine: rollouts, store: rolloutStore, agents: deps.agents, gateway: deps.gateway }));
   return {
     store,

@@ -9,7 +9,12 @@
  *   409 `package_exists`, 413 `payload_too_large`, 415 `unsupported_media_type`.
  * - `GET /packages` (viewer): `{ packages: [...] }`, oldest upload first.
  * - `GET /packages/:version` (viewer): one record.
- * - `DELETE /packages/:version` (admin): 204.
+ * - `DELETE /packages/:version[?force=true]` (admin): 204. 409
+ *   `package_in_use` while upgrade commands naming the version are not
+ *   finished or a rollout of it is running or halted (details list them).
+ *   With `force=true` it halts those rollouts, cancels the commands not yet
+ *   acknowledged (reason "package deleted"), deletes the package and answers
+ *   200 with what it did ({@link PackageRelease}).
  */
 import express, { Router } from 'express';
 import { inspectAgentPackage, InvalidPackageError, PackageVersion } from '../../shared/package/agent-package.js';
@@ -17,6 +22,7 @@ import { adminOf, requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
 import { HttpError, notFound } from '../http/errors.js';
 import type { PackageStore } from './package-store.js';
+import type { PackageUsageGuard } from './package-usage.js';
 
 /** Content types an upload may have. */
 const PACKAGE_TYPES = ['application/gzip', 'application/x-gzip', 'application/octet-stream'];
@@ -31,7 +37,19 @@ export function versionParam(value: unknown): string {
   return parsed.data;
 }
 
-export function packageRoutes(deps: { tokens: TokenStore; packages: PackageStore; maxPackageBytes?: number | undefined }): Router {
+/** `?force=` of a delete: absent or "false" is false, "true" is true, anything else a 400. */
+function forceParam(value: unknown): boolean {
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  throw new HttpError(400, 'bad_request', 'force must be true or false');
+}
+
+export function packageRoutes(deps: {
+  tokens: TokenStore;
+  packages: PackageStore;
+  usage: PackageUsageGuard;
+  maxPackageBytes?: number | undefined;
+}): Router {
   const router = Router();
   const viewer = requireAdmin(deps.tokens, 'viewer');
   const admin = requireAdmin(deps.tokens, 'admin');
@@ -73,8 +91,17 @@ export function packageRoutes(deps: { tokens: TokenStore; packages: PackageStore
 
   router.delete('/packages/:version', admin, (req, res) => {
     const version = versionParam(req.params.version);
-    if (!deps.packages.remove(version)) throw notFound(`package ${version}`);
-    res.status(204).end();
+    const force = forceParam(req.query.force);
+    if (!deps.packages.get(version)) throw notFound(`package ${version}`);
+    if (!force) {
+      deps.usage.assertUnused(version);
+      deps.packages.remove(version);
+      res.status(204).end();
+      return;
+    }
+    const released = deps.usage.release(version);
+    deps.packages.remove(version);
+    res.json({ version, ...released });
   });
 
   return router;

@@ -120,6 +120,20 @@ export class UpgradeRolloutEngine extends EventEmitter<{ progress: [record: Upgr
     return this.get(id);
   }
 
+  /**
+   * Halts a running or halted rollout with `reason` (e.g. its package was
+   * deleted): no batch starts until an admin resumes it (a pause between
+   * batches in progress is dropped; the resume pauses afresh). Commands
+   * already sent are left alone. False when the rollout is over.
+   */
+  halt(id: string, reason: string): boolean {
+    const record = this.get(id);
+    if (record.status !== 'running' && record.status !== 'halted') return false;
+    this.clearTimer(id);
+    this.update(id, { status: 'halted', status_reason: reason, next_batch_at: null });
+    return true;
+  }
+
   stop(): void {
     this.deps.commands.off('transition', this.onTransition);
     for (const id of [...this.timers.keys()]) this.clearTimer(id);

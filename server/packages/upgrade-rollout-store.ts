@@ -72,6 +72,13 @@ export class UpgradeRolloutStore {
     return this.db.prepare('SELECT * FROM upgrade_rollouts WHERE status = ?').all(status) as UpgradeRolloutRecord[];
   }
 
+  /** Rollouts of a version that are not over (running, or halted and so resumable), oldest first. */
+  unfinishedOf(version: string): UpgradeRolloutRecord[] {
+    return this.db
+      .prepare("SELECT * FROM upgrade_rollouts WHERE version = ? AND status IN ('running', 'halted') ORDER BY created_at, id")
+      .all(version) as UpgradeRolloutRecord[];
+  }
+
   update(id: string, changes: Partial<Omit<UpgradeRolloutRecord, 'id'>>): UpgradeRolloutRecord {
     const fields = { ...changes, updated_at: Date.now() };
     const sets = Object.keys(fields).map((key) => `${key} = @${key}`);
