@@ -49,7 +49,8 @@ export class AgentStore {
   private readonly ensureStmt;
   private readonly helloStmt;
   private readonly seenStmt;
-  private readonly statusStmt;
+  private readonly appliedStmt;
+  private readonly failedStmt;
   private readonly pipesStmt;
   private readonly getStmt;
   private readonly allStmt;
@@ -66,13 +67,14 @@ export class AgentStore {
          applied_signature = CASE WHEN excluded.running_source = 'remote' THEN excluded.running_signature ELSE agents.applied_signature END`,
     );
     this.seenStmt = db.prepare('UPDATE agents SET last_seen = ? WHERE agent_id = ?');
-    this.statusStmt = db.prepare(
-      `UPDATE agents SET status_signature = ?, status = ?, status_error = ?, status_at = ?,
-         applied_signature = CASE WHEN ? = 'applied' THEN ? ELSE applied_signature END,
-         running_signature = CASE WHEN ? = 'applied' THEN ? ELSE running_signature END,
-         running_source = CASE WHEN ? = 'applied' THEN 'remote' ELSE running_source END,
-         last_seen = ?
+    // One statement per outcome, with positional parameters: an acknowledgement is the most frequent write there is.
+    this.appliedStmt = db.prepare(
+      `UPDATE agents SET status_signature = ?, status = 'applied', status_error = NULL, status_at = ?,
+         applied_signature = ?, running_signature = ?, running_source = 'remote', last_seen = ?
        WHERE agent_id = ?`,
+    );
+    this.failedStmt = db.prepare(
+      "UPDATE agents SET status_signature = ?, status = 'failed', status_error = ?, status_at = ?, last_seen = ? WHERE agent_id = ?",
     );
     this.pipesStmt = db.prepare('UPDATE agents SET pipes = ?, last_seen = ? WHERE agent_id = ?');
     this.getStmt = db.prepare('SELECT * FROM agents WHERE agent_id = ?');
@@ -116,8 +118,8 @@ export class AgentStore {
       return;
     }
     this.applying.delete(agentId);
-    // Positional parameters (one per `?`, in order): binding by name costs more per acknowledgement.
-    this.statusStmt.run(signature, status, error, now, status, signature, status, signature, status, now, agentId);
+    if (status === 'applied') this.appliedStmt.run(signature, now, signature, signature, now, agentId);
+    else this.failedStmt.run(signature, error, now, now, agentId);
   }
 
   recordPipes(agentId: string, pipes: unknown[]): void {

@@ -39,6 +39,18 @@ describe('agent config status: `applying` in memory, `applied` / `failed` writte
     for (const store of [agents, new AgentStore(db)]) {
       expect(store.get('a')).to.include({ status: 'applied', status_signature: 'sha256:new', applied_signature: 'sha256:new', running_signature: 'sha256:new' });
     }
+    expect(agents.get('a')).to.include({ running_source: 'remote', status_error: null });
+
+    // A NACK of the next config keeps what the agent runs.
+    agents.recordConfigStatus('a', 'sha256:next', 'failed', 'no');
+    expect(new AgentStore(db).get('a')).to.include({
+      status: 'failed',
+      status_signature: 'sha256:next',
+      status_error: 'no',
+      applied_signature: 'sha256:new',
+      running_signature: 'sha256:new',
+      running_source: 'remote',
+    });
   });
 
   it('rendering sees an applying member as applying, not as the failure written before it', () => {
