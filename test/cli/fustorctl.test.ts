@@ -53,6 +53,18 @@ describe('fustorctl', () => {
     expect(JSON.parse((await ctl(['agent', 'node-1', '--json'])).stdout)).to.include({ agent_id: 'node-1', version: '0.0.0-test' });
   });
 
+  it("shows an agent's pipes, and says they are last reported once it is offline", async () => {
+    const client = await online('node-1');
+    client.send({ type: 'status', pipes: [{ id: 'research', state: 'running', records_sent: 12, last_error: null }] });
+    await eventually(async () => expect((await ctl(['agent', 'node-1'])).stdout).to.match(/^research\s+running\s+12\s+-$/m));
+    expect((await ctl(['agent', 'node-1'])).stdout).to.not.include('last reported');
+    client.close();
+    await eventually(async () => expect((await ctl(['agent', 'node-1'])).stdout).to.match(/^status:\s+offline/m));
+    const shown = (await ctl(['agent', 'node-1'])).stdout;
+    expect(shown).to.match(/^pipes as last reported .* \(the agent is offline; these states are not live\)$/m);
+    expect(shown).to.match(/^research\s+running\s+12\s+-$/m);
+  });
+
   it('sets a config from a file or stdin and gets it back, honouring --if-match', async () => {
     const file = join(dir.path, 'node-1.yaml');
     await writeFile(file, sampleYaml());

@@ -29,6 +29,7 @@ const ROUTES: Array<{ method: string; path: string; role: Role }> = [
   { method: 'GET', path: '/api/v1/management/audit', role: 'viewer' },
   { method: 'GET', path: '/api/v1/management/dashboard', role: 'viewer' },
   { method: 'GET', path: '/api/v1/management/drivers', role: 'viewer' },
+  { method: 'GET', path: '/api/v1/management/event-types', role: 'viewer' },
   { method: 'GET', path: '/api/v1/management/config', role: 'admin' }, // fusion.yaml holds receiver API keys
   { method: 'POST', path: '/api/v1/management/config', role: 'admin' },
   { method: 'POST', path: '/api/v1/management/reload', role: 'admin' },

@@ -72,6 +72,7 @@ export const agentCommand: CliCommand = {
     );
     if (a.pipes?.length) {
       ctx.io.stdout.write('\n');
+      if (a.pipes_stale) ctx.io.stdout.write(`pipes as last reported ${ago(a.pipes_as_of, now)} (the agent is offline; these states are not live)\n`);
       ctx.io.stdout.write(table(['PIPE', 'STATE', 'RECORDS', 'LAST ERROR'], a.pipes.map((p: any) => [p.id, p.state, String(p.records_sent ?? 0), p.last_error ?? '-'])));
     }
     return 0;
