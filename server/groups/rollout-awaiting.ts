@@ -17,8 +17,11 @@ export interface AwaitingRow {
  * The database stays the authority: each update by primary key re-checks the
  * row's state and signature, and an entry whose row no longer matches (its
  * group was deleted, or the transaction that wrote it rolled back) is dropped
- * when it is next looked at. Memory: one small entry per such row; rows leave
- * when the agent applies their config or leaves the group.
+ * when it is next looked at. The one way back is a group commit that fails
+ * after an acknowledgement was resolved (see server/store/group-commit.ts):
+ * the row stays `applying` in the database until Fusion restarts and reads it
+ * again, as the engine's own waiting sets would. Memory: one small entry per
+ * such row; rows leave when the agent applies their config or leaves the group.
  */
 export class AwaitingRows {
   private readonly byAgent = new Map<string, AwaitingRow[]>();
