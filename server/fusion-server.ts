@@ -163,6 +163,9 @@ export class FusionServer {
         reports,
         audit,
         directory,
+        members: groups.members,
+        engine: groups.engine,
+        bus,
         flushWrites: () => commit.flush(),
         mounts: [
           ['/api/v1/management', securityRoutes({ tokens, gateway, audit })],

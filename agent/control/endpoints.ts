@@ -1,4 +1,4 @@
-import { CONTROL_PULL_PATH, CONTROL_WS_PATH } from '../../shared/protocol/index.js';
+import { CONTROL_PULL_PATH, CONTROL_STATUS_PATH, CONTROL_WS_PATH, type PullIdentity } from '../../shared/protocol/index.js';
 
 /**
  * URLs of Fusion's control endpoints from its base URL. The base may be given
@@ -8,12 +8,27 @@ export function controlSocketUrl(base: string): string {
   return endpoint(base, CONTROL_WS_PATH, { 'http:': 'ws:', 'https:': 'wss:' });
 }
 
-/** The pull endpoint for `agentId`, with the signature it runs (omitted when it runs none). */
-export function controlPullUrl(base: string, agentId: string, currentSignature: string | null): string {
-  const url = new URL(endpoint(base, CONTROL_PULL_PATH, { 'ws:': 'http:', 'wss:': 'https:' }));
+/**
+ * The pull endpoint for `agentId`, with the signature it runs (omitted when it
+ * runs none) and what the agent says about itself (its bootstrap `group`, its
+ * host name), as a `hello` would.
+ */
+export function controlPullUrl(base: string, agentId: string, currentSignature: string | null, identity: PullIdentity = {}): string {
+  const url = new URL(httpEndpoint(base, CONTROL_PULL_PATH));
   url.searchParams.set('agent_id', agentId);
   if (currentSignature !== null) url.searchParams.set('current_signature', currentSignature);
+  if (identity.group !== undefined) url.searchParams.set('group', identity.group);
+  if (identity.hostname !== undefined) url.searchParams.set('hostname', identity.hostname);
   return url.toString();
+}
+
+/** The endpoint a polling agent posts its ACK / NACK of a pulled config to. */
+export function controlStatusUrl(base: string): string {
+  return httpEndpoint(base, CONTROL_STATUS_PATH);
+}
+
+function httpEndpoint(base: string, endpointPath: string): string {
+  return endpoint(base, endpointPath, { 'ws:': 'http:', 'wss:': 'https:' });
 }
 
 function endpoint(base: string, endpointPath: string, protocols: Record<string, string>): string {

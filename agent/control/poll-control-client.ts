@@ -4,17 +4,23 @@
  * not poll in step) with the signature it runs. 304 means current, 404 means
  * Fusion holds no config for this agent, 200 brings the desired document,
  * which is applied like a pushed one. A config that failed is not retried
- * until Fusion's desired signature changes. Requests carry the agent's
- * current token and TLS material (see {@link ControlPlaneHttp}).
+ * until Fusion's desired signature changes. Each poll names the agent's
+ * bootstrap `group` and host name, as `hello` does on the socket. After
+ * applying a pulled config the agent posts its ACK (`applied`) or NACK
+ * (`failed`, with the applier's error) to the status endpoint; a report that
+ * gets no answer is sent again before the next poll (until a newer one
+ * replaces it). Requests carry the agent's current token and TLS material
+ * (see {@link ControlPlaneHttp}).
  */
+import os from 'node:os';
 import { z } from 'zod';
 import type { Logger } from '../../shared/logger.js';
-import { ConfigDocument, Signature } from '../../shared/protocol/index.js';
+import { ConfigDocument, Signature, type ConfigStatusFrame, type ConfigStatusReport, type PullIdentity } from '../../shared/protocol/index.js';
 import type { BootstrapOptions } from '../bootstrap.js';
 import { ApplierClosedError, type ConfigApplier } from '../config/config-applier.js';
 import { CredentialStore } from '../credentials/credential-store.js';
 import { ControlPlaneHttp, EnrollmentRequiredError } from './control-plane-http.js';
-import { controlPullUrl } from './endpoints.js';
+import { controlPullUrl, controlStatusUrl } from './endpoints.js';
 import type { HttpResponse } from './http-client.js';
 import { applyRemoteConfig } from './remote-config.js';
 import { Sleeper } from './sleeper.js';
@@ -48,6 +54,9 @@ export class PollControlClient implements ControlClient {
   private reachable = false;
   /** Signature of the last desired config that could not be applied. */
   private failedSignature: string | null = null;
+  /** The ACK / NACK of the last applied or refused pull, until Fusion has it. */
+  private pendingReport: z.input<typeof ConfigStatusReport> | null = null;
+  private readonly identity: PullIdentity;
 
   constructor(private readonly options: PollControlClientOptions) {
     const { bootstrap, logger } = options;
@@ -55,6 +64,8 @@ export class PollControlClient implements ControlClient {
     const credentials =
       options.credentials ?? new CredentialStore({ home: bootstrap.home, agentId: bootstrap.agentId, bootstrapToken: bootstrap.authToken, logger });
     this.http = new ControlPlaneHttp({ bootstrap, credentials });
+    const hostname = (bootstrap.hostname ?? os.hostname()).slice(0, 255);
+    this.identity = { ...(bootstrap.group !== undefined && { group: bootstrap.group }), ...(hostname !== '' && { hostname }) };
   }
 
   get connected(): boolean {
@@ -88,7 +99,8 @@ export class PollControlClient implements ControlClient {
   /** One poll: ask, and apply what comes back. Never throws. */
   async pollOnce(): Promise<void> {
     const { bootstrap, applier, logger } = this.options;
-    const url = controlPullUrl(bootstrap.controlPlaneUri as string, bootstrap.agentId, applier.running.signature);
+    if (this.pendingReport) await this.sendReport();
+    const url = controlPullUrl(bootstrap.controlPlaneUri as string, bootstrap.agentId, applier.running.signature, this.identity);
     let response: HttpResponse;
     try {
       response = await this.http.get(url, { headers: { Accept: 'application/json' }, signal: this.abort.signal });
@@ -141,15 +153,48 @@ export class PollControlClient implements ControlClient {
       logger.debug({ signature: target.signature }, 'desired config already failed; waiting for a new one');
       return;
     }
+    const report = (frame: ConfigStatusFrame): void => {
+      if (frame.status === 'applying') return;
+      this.pendingReport = {
+        agent_id: bootstrap.agentId,
+        signature: frame.signature,
+        revision: frame.revision,
+        status: frame.status,
+        ...(frame.error !== undefined && { error: frame.error }),
+      };
+    };
     try {
       const applied = await applier.exclusive(() =>
         applier.running.signature === target.signature && applier.running.source === 'remote'
           ? Promise.resolve(true)
-          : applyRemoteConfig({ applier, agentId: bootstrap.agentId }, target),
+          : applyRemoteConfig({ applier, agentId: bootstrap.agentId, report }, target),
       );
       this.failedSignature = applied ? null : target.signature;
     } catch (err) {
       if (!(err instanceof ApplierClosedError)) throw err;
+      return;
+    }
+    if (this.pendingReport) await this.sendReport();
+  }
+
+  /**
+   * Posts the pending ACK / NACK. It is done with once Fusion answers 2xx, or
+   * 400 / 404 (a report it cannot take, or a Fusion without the endpoint: the
+   * next poll's 304 still tells it the config runs); kept for the next poll
+   * when no answer came or Fusion could not take it now. Never throws.
+   */
+  private async sendReport(): Promise<void> {
+    const { bootstrap, logger } = this.options;
+    const report = this.pendingReport;
+    if (!report) return;
+    try {
+      const response = await this.http.postJson(controlStatusUrl(bootstrap.controlPlaneUri as string), report, { signal: this.abort.signal });
+      const done = (response.status >= 200 && response.status < 300) || response.status === 400 || response.status === 404;
+      if (done && this.pendingReport === report) this.pendingReport = null;
+      if (!done) logger.warn({ status: response.status, signature: report.signature }, 'Fusion could not take the config status report; it is sent again before the next poll');
+      else if (response.status >= 300) logger.info({ status: response.status, signature: report.signature }, 'Fusion refused the config status report');
+    } catch (err) {
+      if (!this.stopped) logger.info({ err: (err as Error).message }, 'cannot send the config status report; it is sent again before the next poll');
     }
   }
 

@@ -30,6 +30,17 @@ export interface AssignInput {
   hostname?: string | undefined;
 }
 
+/** What an agent says about itself when it makes contact: in its `hello`, or in a poll's query. */
+export interface AgentContact {
+  agentId: string;
+  /** Host name it reports ('' or absent: none). */
+  hostname?: string | undefined;
+  /** Group its bootstrap names, if any. */
+  group?: string | undefined;
+  /** Group of the enrollment token it authenticated with, if that names one (it wins over `group`); asked only when the agent is in no group. */
+  tokenGroup: () => string | null;
+}
+
 /** A membership and the config it rendered. */
 export interface MemberSaved extends MemberRecord {
   config: { revision: number | null; signature: string; changed: boolean };
@@ -37,9 +48,10 @@ export interface MemberSaved extends MemberRecord {
 
 /**
  * Group membership: assigning agents (by an admin, or from the agent's own
- * bootstrap `group:` on hello), their variables and override. Every change
- * renders the agent's config first and stores nothing when it is invalid; a
- * valid one becomes the agent's next desired revision and is pushed at once.
+ * bootstrap `group:` on hello or on a poll), their variables and override.
+ * Every change renders the agent's config first and stores nothing when it is
+ * invalid; a valid one becomes the agent's next desired revision and is pushed
+ * at once.
  */
 export class MemberService {
   constructor(private readonly deps: MemberServiceDeps) {}
@@ -106,38 +118,57 @@ export class MemberService {
 
   /**
    * Runs on `hello` BEFORE the config channel answers it (the gateway listener
-   * is prepended), so the config the agent is sent is already this one. An
-   * agent in no group joins the group of its enrollment token, else the one its
-   * bootstrap names, when that group exists (an admin's assignment is never
-   * overridden); a member whose host name changed is rendered again. Never throws.
+   * is prepended), so the config the agent is sent is already this one: see
+   * {@link onContact}. Never throws.
    */
   onHello(conn: AgentConnection, hello: HelloFrame): void {
     // A hello the config channel will refuse changes nothing here either.
     if (conn.established || hello.agent_id !== conn.agentId || !SUPPORTED_PROTOCOL_VERSIONS.includes(hello.protocol_version)) return;
+    const contact = { agentId: conn.agentId, hostname: hello.hostname, group: hello.group, tokenGroup: () => this.deps.enrollmentGroup?.(conn) ?? null };
+    this.onContact(contact, conn.log, 'hello');
+  }
+
+  /**
+   * Runs on a pull of the polling transport BEFORE it is answered (and before
+   * the host name it carries is recorded), so the answer is already the
+   * group's config: the pull's `group` and `hostname` play the part of the
+   * hello's. See {@link onContact}. Never throws.
+   */
+  onPoll(contact: AgentContact, log: Logger): void {
+    this.onContact(contact, log, 'poll');
+  }
+
+  /**
+   * An agent in no group joins the group of its enrollment token, else the one
+   * its bootstrap names, when that group exists (an unknown one is ignored with
+   * a log line; an admin's assignment is never overridden); a member whose host
+   * name changed is rendered again.
+   */
+  private onContact(contact: AgentContact, log: Logger, on: 'hello' | 'poll'): void {
     try {
-      const member = this.deps.groups.member(conn.agentId);
+      const member = this.deps.groups.member(contact.agentId);
       if (!member) {
-        const fromToken = this.deps.enrollmentGroup?.(conn) ?? null;
-        if (fromToken !== null) this.joinFromHello(conn, fromToken, hello.hostname, 'enrollment');
-        else if (hello.group !== undefined) this.joinFromHello(conn, hello.group, hello.hostname, 'bootstrap');
+        const fromToken = contact.tokenGroup();
+        if (fromToken !== null) this.joinOnContact(contact, fromToken, 'enrollment', log);
+        else if (contact.group !== undefined) this.joinOnContact(contact, contact.group, 'bootstrap', log);
         return;
       }
-      const known = this.deps.agents.get(conn.agentId)?.hostname ?? null;
-      if (!hello.hostname || hello.hostname === known || member.rendered_revision === null) return;
-      this.persist(member, this.render(member, member.rendered_revision, hello.hostname));
+      const known = this.deps.agents.get(contact.agentId)?.hostname ?? null;
+      if (!contact.hostname || contact.hostname === known || member.rendered_revision === null) return;
+      this.persist(member, this.render(member, member.rendered_revision, contact.hostname));
     } catch (err) {
       const reason = err instanceof HttpError ? err.message : String(err);
-      conn.log.warn({ reason, group: hello.group }, 'cannot render the agent\'s group config on hello; it keeps its current desired config');
+      log.warn({ reason, group: contact.group }, `cannot render the agent's group config on ${on}; it keeps its current desired config`);
     }
   }
 
-  private joinFromHello(conn: AgentConnection, group: string, hostname: string, via: 'bootstrap' | 'enrollment'): void {
+  private joinOnContact(contact: AgentContact, group: string, via: 'bootstrap' | 'enrollment', log: Logger): void {
     if (!this.deps.groups.get(group)) {
-      conn.log.info({ group, via }, 'the agent asks for a group that does not exist; ignored');
+      log.info({ group, via }, 'the agent asks for a group that does not exist; ignored');
       return;
     }
-    this.assign({ group, agentId: conn.agentId, variables: {}, override: null, assignedBy: via, hostname: hostname || undefined });
-    conn.log.info({ group, via }, 'the agent joined a group');
+    this.assign({ group, agentId: contact.agentId, variables: {}, override: null, assignedBy: via, hostname: contact.hostname || undefined });
+    log.info({ group, via }, 'the agent joined a group');
   }
 
   /** Renders one member's config; throws 400 `invalid_group_config` naming it when it does not render. */

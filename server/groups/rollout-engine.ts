@@ -139,6 +139,16 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
     this.evaluate(a, false);
   }
 
+  /**
+   * An ACK / NACK that came over HTTP (a polling agent's status report, or a
+   * pull with the desired signature): resolves the agent's rollout rows exactly
+   * as a `config_status` frame does. Never throws.
+   */
+  acknowledge(agentId: string, signature: string, state: 'applied' | 'failed', error: string | null): void {
+    if (this.stopped) return;
+    this.safely(() => this.resolve(agentId, signature, state, state === 'failed' ? (error ?? 'failed').slice(0, 4096) : null));
+  }
+
   private onStatus(agentId: string, frame: ConfigStatusFrame): void {
     if (frame.status === 'applying') return;
     const state = frame.status === 'applied' ? 'applied' : 'failed';

@@ -11,6 +11,11 @@ import type { AgentDirectory } from '../agents/agent-directory.js';
 import { agentConfigRoutes } from './config-routes.js';
 import { errorHandler, unknownRoute } from './errors.js';
 import { pullRoute } from './pull-route.js';
+import { configStatusRoute } from './config-status-route.js';
+import { PollAcknowledgements } from './poll-acknowledgements.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { MemberService } from '../groups/member-service.js';
+import type { RolloutEngine } from '../groups/rollout-engine.js';
 import type { ReportStore } from '../commands/report-store.js';
 import type { AuditStore } from '../audit/audit-store.js';
 import { auditWrites } from '../audit/audit-middleware.js';
@@ -25,6 +30,12 @@ export interface AppDeps {
   reports: ReportStore;
   audit: AuditStore;
   directory: AgentDirectory;
+  /** Group membership: a poll's `group` joins an agent in no group. */
+  members: Pick<MemberService, 'onPoll'>;
+  /** Rollouts: a polling agent's ACK / NACK resolves its rows. */
+  engine: Pick<RolloutEngine, 'acknowledge'>;
+  /** The event stream: a polling agent's ACK / NACK is announced as `agent.config_status`. */
+  bus: Pick<EventBus, 'publish'>;
   /**
    * Commits the agents' batched writes (group commit). Called before every
    * request, so an admin's write is its own transaction, durable before its answer.
@@ -48,11 +59,13 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   if (deps.flushWrites) app.use(flushBeforeRequests(deps.flushWrites));
+  // The polling transport's routes come before the audit: they are agent traffic, not admin writes.
+  const acknowledgements = new PollAcknowledgements({ agents: deps.agents, engine: deps.engine, bus: deps.bus, log: deps.log });
+  app.use('/api/v1/control/configs', pullRoute({ ...deps, acknowledgements }), configStatusRoute({ ...deps, acknowledgements }));
   app.use(auditWrites(deps.audit, deps.log));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.use('/api/v1/control/configs', pullRoute(deps));
   const configRouter = agentConfigRoutes(deps);
   app.use('/api/v1/control/configs/:agent_id', configRouter);
   app.use('/api/v1/management/agents/:agent_id/config', configRouter);

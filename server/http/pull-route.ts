@@ -1,17 +1,33 @@
-import { Router, type Request, type Response } from 'express';
-import { AgentId, Signature } from '../../shared/protocol/index.js';
-import { Authenticator } from '../auth/authenticator.js';
+import { Router } from 'express';
+import type { Logger } from '../../shared/logger.js';
+import { AgentId, PullIdentity, Signature } from '../../shared/protocol/index.js';
 import type { TokenStore } from '../auth/token-store.js';
 import type { ConfigService } from '../config/config-service.js';
+import type { MemberService } from '../groups/member-service.js';
 import type { AgentStore } from '../store/agent-store.js';
+import { authenticateAgent, tokenGroup } from './agent-request-auth.js';
 import { HttpError, notFound } from './errors.js';
+import { parseBody } from './parse-body.js';
+import type { PollAcknowledgements } from './poll-acknowledgements.js';
+
+export interface PullRouteDeps {
+  tokens: TokenStore;
+  service: ConfigService;
+  agents: AgentStore;
+  members: Pick<MemberService, 'onPoll'>;
+  acknowledgements: PollAcknowledgements;
+  log: Logger;
+}
 
 /**
- * `GET /api/v1/control/configs/pull?agent_id=&current_signature=`: the polling
- * fallback for agents that cannot hold a WebSocket. Same credentials as the
- * socket; 304 when the agent is current, else the desired document.
+ * `GET /api/v1/control/configs/pull?agent_id=&current_signature=[&group=&hostname=]`:
+ * the polling fallback for agents that cannot hold a WebSocket. Same
+ * credentials as the socket; 304 when the agent is current (its ACK), else the
+ * desired document. `group` and `hostname` do what they do in a `hello`: an
+ * agent in no group joins that group before the pull is answered, and the
+ * host name is recorded (a member whose host name changed is rendered again).
  */
-export function pullRoute(deps: { tokens: TokenStore; service: ConfigService; agents: AgentStore }): Router {
+export function pullRoute(deps: PullRouteDeps): Router {
   const router = Router();
   router.get('/pull', (req, res) => {
     const id = AgentId.safeParse(req.query.agent_id);
@@ -20,27 +36,22 @@ export function pullRoute(deps: { tokens: TokenStore; service: ConfigService; ag
     if (current !== undefined && current !== '' && !Signature.safeParse(current).success) {
       throw new HttpError(400, 'bad_request', 'current_signature must be sha256:<64 hex digits>');
     }
-    authenticate(deps.tokens, req, res, id.data);
+    const identity = parseBody(PullIdentity, { group: req.query.group, hostname: req.query.hostname }, 'query parameters');
+    const auth = authenticateAgent(deps.tokens, req, res, id.data);
     deps.agents.ensure(id.data);
     deps.agents.touch(id.data);
+    deps.members.onPoll({ agentId: id.data, ...identity, tokenGroup: () => tokenGroup(auth) }, deps.log.child({ agent_id: id.data }));
+    if (identity.hostname !== undefined) deps.agents.recordHostname(id.data, identity.hostname);
     const desired = deps.service.desired(id.data);
     if (!desired) throw notFound(`config for agent ${id.data}`);
     res.setHeader('X-Config-Signature', desired.signature);
     res.setHeader('ETag', `"${desired.signature}"`);
     if (current === desired.signature) {
-      // A polling agent that asks with the desired signature runs it: that is its ACK.
-      if (deps.agents.get(id.data)?.applied_signature !== current) deps.agents.recordConfigStatus(id.data, current, 'applied', null);
+      deps.acknowledgements.current(id.data, current, desired.revision);
       res.status(304).end();
       return;
     }
     res.json({ agent_id: id.data, revision: desired.revision, signature: desired.signature, document: desired.document });
   });
   return router;
-}
-
-function authenticate(tokens: TokenStore, req: Request, res: Response, agentId: string): void {
-  const auth = Authenticator.for(tokens).agent(req.headers.authorization, agentId, req.socket.remoteAddress ?? 'unknown');
-  if (auth.ok) return;
-  if (auth.retryAfterSeconds) res.setHeader('Retry-After', String(auth.retryAfterSeconds));
-  throw new HttpError(auth.status, auth.code, auth.message);
 }

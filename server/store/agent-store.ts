@@ -49,6 +49,7 @@ export class AgentStore {
   private readonly ensureStmt;
   private readonly helloStmt;
   private readonly seenStmt;
+  private readonly hostnameStmt;
   private readonly appliedStmt;
   private readonly failedStmt;
   private readonly pipesStmt;
@@ -67,6 +68,8 @@ export class AgentStore {
          applied_signature = CASE WHEN excluded.running_source = 'remote' THEN excluded.running_signature ELSE agents.applied_signature END`,
     );
     this.seenStmt = db.prepare('UPDATE agents SET last_seen = ? WHERE agent_id = ?');
+    // Matches no row, and so writes nothing, while the host name is unchanged (a polling agent sends it with every pull).
+    this.hostnameStmt = db.prepare('UPDATE agents SET hostname = ? WHERE agent_id = ? AND hostname IS NOT ?');
     // One statement per outcome, with positional parameters: an acknowledgement is the most frequent write there is.
     this.appliedStmt = db.prepare(
       `UPDATE agents SET status_signature = ?, status = 'applied', status_error = NULL, status_at = ?,
@@ -105,6 +108,11 @@ export class AgentStore {
       running_signature: input.runningSignature,
       running_source: input.runningSource,
     });
+  }
+
+  /** The host name an agent on the polling transport reports with its pulls (a socket agent's comes with its hello). */
+  recordHostname(agentId: string, hostname: string): void {
+    this.hostnameStmt.run(hostname, agentId, hostname);
   }
 
   touch(agentId: string, at = Date.now()): void {

@@ -5,3 +5,4 @@ export * from './commands.js';
 export * from './agent-frames.js';
 export * from './fusion-frames.js';
 export * from './codec.js';
+export * from './polling.js';

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { configSignature } from '../../shared/config/index.js';
-import { AGENT_ID_HEADER, CONTROL_PULL_PATH } from '../../shared/protocol/index.js';
+import { AGENT_ID_HEADER, CONTROL_PULL_PATH, CONTROL_STATUS_PATH, ConfigStatusReport } from '../../shared/protocol/index.js';
 import type { Agent } from '../../agent/agent.js';
 import { eventually } from '../harness/eventually.js';
 import { tempHome } from '../harness/temp-home.js';
@@ -14,12 +14,31 @@ interface Desired {
   document: Record<string, unknown>;
 }
 
-/** A pull endpoint per contract 2: 304 when current, 200 with the document, 404 when none is stored. */
+/**
+ * A pull endpoint per contract 2: 304 when current, 200 with the document, 404
+ * when none is stored; and a status endpoint that keeps each valid report
+ * (204) and answers `statusAnswer` when it is set.
+ */
 class PullServer {
   desired: Desired | null = null;
   readonly requests: Array<{ url: URL; authorization?: string; agentId?: string; status: number }> = [];
+  readonly reports: ConfigStatusReport[] = [];
+  statusAnswer: number | null = null;
   private readonly server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (req.method === 'POST' && url.pathname === CONTROL_STATUS_PATH && req.headers.authorization === 'Bearer poll-token') {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        if (this.statusAnswer !== null) {
+          res.writeHead(this.statusAnswer).end();
+          return;
+        }
+        this.reports.push(ConfigStatusReport.parse(JSON.parse(Buffer.concat(chunks).toString('utf8'))));
+        res.writeHead(204).end();
+      });
+      return;
+    }
     const record = (status: number): void => {
       this.requests.push({ url, authorization: req.headers.authorization, agentId: req.headers[AGENT_ID_HEADER] as string | undefined, status });
     };
@@ -130,6 +149,45 @@ describe('agent poll transport', () => {
     const fixed = { revision: 2, ...signed(configDoc(home.path)) };
     server.desired = fixed;
     await eventually(() => agent!.snapshot().config.signature === fixed.signature);
+  });
+
+  it('names its bootstrap group and host name in every poll and posts the ACK of a config it applied', async () => {
+    const desired = { revision: 3, ...signed(configDoc(home.path)) };
+    server.desired = desired;
+    agent = fastAgent(home.path, {
+      controlPlaneUri: server.url,
+      authToken: 'poll-token',
+      transport: 'poll',
+      pollIntervalSec: 0.04,
+      group: 'nfs',
+      hostname: 'nfs-host-1',
+    });
+    await agent.start();
+    await eventually(() => server.reports.length === 1);
+    expect(server.reports[0]).to.deep.equal({ agent_id: AGENT_ID, signature: desired.signature, revision: 3, status: 'applied' });
+    await eventually(() => server.statuses().filter((s) => s === 304).length >= 2);
+    for (const request of server.requests) {
+      expect(request.url.searchParams.get('group')).to.equal('nfs');
+      expect(request.url.searchParams.get('hostname')).to.equal('nfs-host-1');
+    }
+    expect(server.reports).to.have.length(1);
+  });
+
+  it('posts the NACK of a config it cannot apply with the error, again before the next poll until Fusion takes it', async () => {
+    const invalid = { ...configDoc(home.path), pipes: { p1: { source: 'missing', sender: 'out' } } };
+    server.desired = { revision: 1, signature: configSignature(invalid), document: invalid };
+    server.statusAnswer = 503;
+    agent = pollingAgent();
+    await agent.start();
+    await eventually(() => server.requests.length >= 3);
+    expect(server.reports).to.have.length(0);
+    server.statusAnswer = null;
+    await eventually(() => server.reports.length === 1);
+    expect(server.reports[0]).to.include({ agent_id: AGENT_ID, signature: server.desired.signature, status: 'failed' });
+    expect(server.reports[0]!.error).to.include('unknown source "missing"');
+    const polls = server.requests.length;
+    await eventually(() => server.requests.length >= polls + 3);
+    expect(server.reports).to.have.length(1);
   });
 
   it('reports itself disconnected while refused or unreachable and keeps polling', async () => {
