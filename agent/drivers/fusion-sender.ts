@@ -141,6 +141,9 @@ export class FusionSender implements Sender {
 
   /** Ends the receiver session (when one is open) and closes the pooled connections. */
   async close(): Promise<void> {
+    // A stopping pipe's session request still in flight ends within the close
+    // grace; the session it may have opened is closed here, not orphaned.
+    if (this.ctx.signal.aborted && this.opening) await this.opening.catch(() => undefined);
     const session = this.session;
     this.session = null;
     try {
@@ -167,8 +170,15 @@ export class FusionSender implements Sender {
     const { spec, agentId, signal } = this.ctx;
     for (;;) {
       signal.throwIfAborted();
-      const result = await this.client.request('POST', SESSIONS_PATH, { agent_id: agentId, pipe_id: spec.id, source_uri: spec.source.uri }, signal);
+      const result = await this.withCloseGrace((graced) =>
+        this.client.request('POST', SESSIONS_PATH, { agent_id: agentId, pipe_id: spec.id, source_uri: spec.source.uri }, graced),
+      );
       const session = result.ok ? sessionFrom(result.body) : null;
+      if (signal.aborted) {
+        // The pipe stopped while Fusion was opening the session: close it rather than leave it to time out.
+        if (session) await this.closeSession(session);
+        signal.throwIfAborted();
+      }
       if (session) {
         this.session = session;
         this.succeeded();
@@ -184,6 +194,28 @@ export class FusionSender implements Sender {
         hintMs = result.failure.retryAfterMs;
       } else throw this.refused(result.failure);
       await this.pause(backoff, hintMs);
+    }
+  }
+
+  /**
+   * Runs a request that should not be cut off the moment the pipe stops (its
+   * answer may hold a session to close): its signal aborts only the close
+   * grace (closeTimeoutMs) after the pipe's.
+   */
+  private async withCloseGrace<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const { signal } = this.ctx;
+    const graced = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      timer = setTimeout(() => graced.abort(signal.reason), this.options.closeTimeoutMs ?? 2_000);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await run(graced.signal);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      clearTimeout(timer);
     }
   }
 

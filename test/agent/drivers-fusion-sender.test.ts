@@ -90,6 +90,16 @@ describe('fusion sender driver', () => {
     expectCompleteDelivery();
   });
 
+  it('closes a session Fusion opened while the pipe was stopping, instead of leaving it to time out', async () => {
+    receiver.sessionAnswerDelayMs = 300;
+    await runtime.apply(configFor({ p: { root, url: receiver.url } }));
+    await eventually(() => receiver.sessions.length === 1);
+    await runtime.stop();
+    expect(receiver.sessions).to.have.length(1);
+    expect(receiver.sessions[0]!.closed).to.equal(true);
+    expect(receiver.batches).to.have.length(0);
+  });
+
   it('stops promptly while it is still retrying', async () => {
     receiver.unavailable = true;
     await runtime.apply(configFor({ p: { root, url: receiver.url } }));

@@ -44,6 +44,8 @@ export class TestReceiver {
   /** Largest batch accepted; more is answered 413. */
   maxEvents = 10_000;
   heartbeatIntervalSeconds = 10;
+  /** Holds the answer to a session open this long after the session exists (a slow Fusion). */
+  sessionAnswerDelayMs = 0;
   private server: Server | null = null;
   private port = 0;
   private nextId = 1;
@@ -139,6 +141,7 @@ export class TestReceiver {
         expired: false,
       };
       this.sessions.push(session);
+      if (this.sessionAnswerDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.sessionAnswerDelayMs));
       return answer(201, {
         session_id: session.id,
         pipe_id: 'default',
