@@ -7,7 +7,7 @@ import { parseBody } from '../http/parse-body.js';
 
 export { parseBody };
 
-const NUMERIC_KEYS = ['batch_size', 'percent', 'pause_seconds', 'max_failures'] as const;
+const NUMERIC_KEYS = ['batch_size', 'percent', 'pause_seconds', 'max_failures', 'batch_timeout_seconds'] as const;
 
 /**
  * The rollout strategy of a YAML template save, from the query string:

@@ -8,7 +8,7 @@ import { HttpError, notFound } from '../http/errors.js';
 import type { GroupStore } from './group-store.js';
 import { renderMembers, type RenderedMember, type TemplateCache } from './member-renderer.js';
 import type { MemberState, RolloutAgent, RolloutRecord, RolloutStatus, RolloutStore } from './rollout-store.js';
-import { maxFailures, pauseMs } from './rollout-strategy.js';
+import { batchTimeoutMs, maxFailures, pauseMs } from './rollout-strategy.js';
 import { endedBy, planRollout, startState, toEntries, type LaunchInput } from './rollout-plan.js';
 
 /** What changed in a rollout; `agent_id` and `state` come with a member's ACK / NACK. */
@@ -39,6 +39,8 @@ interface Active {
   /** Members of the current batch that were connected when it started and have not answered: it settles when this is empty. */
   waiting: Set<string>;
   timer?: NodeJS.Timeout;
+  /** Fires when the current batch's time to answer is up (see batch_timeout_seconds). */
+  deadline?: NodeJS.Timeout;
 }
 
 /**
@@ -49,9 +51,12 @@ interface Active {
  * connected at its start has applied or failed: one that drops meanwhile
  * (e.g. crashed applying it) holds the batch until it reconnects and answers.
  * A member offline at the start does not hold it back; it gets its config when
- * it reconnects and still reports. After the pause the next batch starts. More
- * failures than `max_failures` halt the rollout until an admin resumes it or
- * rolls it back. State lives in the database, so a restart carries on.
+ * it reconnects and still reports. A member that has not answered within the
+ * strategy's batch timeout (connected but silent, or gone and not back) counts
+ * as failed; a late ACK still turns it applied. After the pause the next batch
+ * starts. More failures than `max_failures` halt the rollout until an admin
+ * resumes it or rolls it back. State lives in the database, so a restart
+ * carries on (the batch timeout then counts again from the restart).
  */
 export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }> {
   private readonly active = new Map<string, Active>();
@@ -72,7 +77,10 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
   /** Stops the pause timers and stops listening (the rollouts stay running in the database). */
   stop(): void {
     this.stopped = true;
-    for (const a of this.active.values()) if (a.timer) clearTimeout(a.timer);
+    for (const a of this.active.values()) {
+      if (a.timer) clearTimeout(a.timer);
+      this.disarm(a);
+    }
     this.active.clear();
     this.waitingFor.clear();
   }
@@ -184,6 +192,7 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
         if (failed > max) return this.end(a, 'halted', `${failed} failed member(s) exceed max_failures ${max}`);
       }
       if (a.waiting.size > 0 || a.timer) return;
+      this.disarm(a);
       if (r.current_batch + 1 >= r.batch_count) return this.end(a, 'completed', null);
       const pause = pauseMs(r.strategy);
       if (pause > 0) {
@@ -229,6 +238,7 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
       rollouts.save(r);
     });
     this.track(a, rows);
+    this.arm(a);
     this.publish(r, 'batch_started');
   }
 
@@ -245,6 +255,7 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
     const a: Active = { record, waiting: new Set() };
     this.active.set(record.id, a);
     this.track(a, currentRows);
+    this.arm(a);
     return a;
   }
 
@@ -267,6 +278,39 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
   private forget(a: Active, agentId: string): void {
     a.waiting.delete(agentId);
     if (this.waitingFor.get(agentId) === a) this.waitingFor.delete(agentId);
+  }
+
+  /** Starts the current batch's time to answer (when it waits for anyone). */
+  private arm(a: Active): void {
+    this.disarm(a);
+    if (a.waiting.size === 0) return;
+    const seconds = batchTimeoutMs(a.record.strategy) / 1000;
+    a.deadline = setTimeout(() => {
+      a.deadline = undefined;
+      this.safely(() => this.timeOut(a, seconds));
+    }, batchTimeoutMs(a.record.strategy));
+    a.deadline.unref();
+  }
+
+  private disarm(a: Active): void {
+    if (a.deadline) clearTimeout(a.deadline);
+    a.deadline = undefined;
+  }
+
+  /** The batch's time is up: every member it still waits for failed by not answering. */
+  private timeOut(a: Active, seconds: number): void {
+    if (this.active.get(a.record.id) !== a || a.waiting.size === 0) return;
+    const error = `no answer within ${seconds} s of its batch starting (batch_timeout_seconds)`;
+    const rows = this.deps.rollouts.batch(a.record.id, a.record.current_batch);
+    for (const row of rows) {
+      if (!a.waiting.has(row.agent_id)) continue;
+      if (row.state === 'applying' && row.signature !== null && this.deps.rollouts.fail(a.record.id, row.agent_id, row.signature, error)) {
+        this.publish(a.record, 'member', { agent_id: row.agent_id, state: 'failed', reason: error });
+      }
+      this.forget(a, row.agent_id);
+    }
+    this.deps.log.warn({ rollout_id: a.record.id, group: a.record.group_name, batch: a.record.current_batch + 1 }, 'rollout batch timed out waiting for members');
+    this.evaluate(a, true);
   }
 
   private schedule(a: Active, delayMs: number): void {
@@ -294,6 +338,7 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
     const a = this.active.get(id);
     if (!a) return;
     if (a.timer) clearTimeout(a.timer);
+    this.disarm(a);
     for (const agentId of a.waiting) if (this.waitingFor.get(agentId) === a) this.waitingFor.delete(agentId);
     this.active.delete(id);
   }

@@ -174,6 +174,18 @@ export class RolloutStore {
     return changed;
   }
 
+  /**
+   * Marks one member of one rollout failed (its batch's time to answer ran
+   * out) while it is still `applying` that signature; a later ACK of it still
+   * turns it `applied`. Returns whether the row changed.
+   */
+  fail(rolloutId: string, agentId: string, signature: string, error: string): boolean {
+    const done = this.stmts.failRow.run(error, Date.now(), rolloutId, agentId, signature).changes > 0;
+    if (done) this.awaiting.set(rolloutId, agentId, 'failed', signature);
+    else this.resync(rolloutId, agentId);
+    return done;
+  }
+
   /** The agent's config changed again (variables, override) while a rollout waits for it: wait for the new one. */
   retarget(agentId: string, signature: string): string[] {
     const ids = (this.stmts.retarget.all(signature, Date.now(), agentId, signature) as Array<{ rollout_id: string }>).map((r) => r.rollout_id);

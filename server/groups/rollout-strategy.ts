@@ -1,7 +1,15 @@
 import { z } from 'zod';
 
+/**
+ * How long a batch waits for the members that were connected when it started,
+ * in seconds; one that has not answered by then counts as failed ("no answer
+ * within ..."), so a connected but silent agent cannot stall a rollout. A late
+ * ACK still turns it `applied`. Default {@link DEFAULT_BATCH_TIMEOUT_SECONDS}.
+ */
+const BatchTimeout = z.number().positive().max(7 * 86_400).optional();
+
 /** Everyone at once: one batch with every member. */
-const AllAtOnce = z.object({ strategy: z.literal('all') }).strict();
+const AllAtOnce = z.object({ strategy: z.literal('all'), batch_timeout_seconds: BatchTimeout }).strict();
 
 /**
  * Member by member in batches: the next batch starts when the previous one has
@@ -19,6 +27,7 @@ const InBatches = z
     pause_seconds: z.number().nonnegative().max(7 * 86_400).default(0),
     /** Failures tolerated before the rollout halts (0: the first failure halts it). */
     max_failures: z.number().int().nonnegative().default(0),
+    batch_timeout_seconds: BatchTimeout,
   })
   .strict();
 
@@ -35,6 +44,13 @@ export const ALL_AT_ONCE: RolloutStrategy = { strategy: 'all' };
 /** Failures a rollout tolerates before it halts; unlimited for all-at-once (there is no next batch to hold back). */
 export function maxFailures(strategy: RolloutStrategy): number {
   return strategy.strategy === 'batches' ? strategy.max_failures : Number.POSITIVE_INFINITY;
+}
+
+/** A batch's members have this long to answer unless the strategy says otherwise: 10 minutes. */
+export const DEFAULT_BATCH_TIMEOUT_SECONDS = 600;
+
+export function batchTimeoutMs(strategy: RolloutStrategy): number {
+  return Math.round((strategy.batch_timeout_seconds ?? DEFAULT_BATCH_TIMEOUT_SECONDS) * 1000);
 }
 
 export function pauseMs(strategy: RolloutStrategy): number {

@@ -110,6 +110,9 @@ export class MemberAgent {
   rejects: (document: Record<string, unknown>) => string | undefined = () => undefined;
   /** Drops the connection on the next config frame without answering, as an agent that crashes applying it. */
   crashOnConfig = false;
+  /** Keeps config frames without answering, connection up (an agent stuck applying), until {@link answerHeld}. */
+  holdConfigs = false;
+  private readonly held: ConfigFrame[] = [];
 
   private constructor(readonly client: RawAgentClient) {
     client.ws.on('message', (data) => {
@@ -146,8 +149,22 @@ export class MemberAgent {
     this.client.terminate();
   }
 
+  /** Answers the config frames held so far, in order, and stops holding. */
+  answerHeld(): void {
+    this.holdConfigs = false;
+    for (const frame of this.held.splice(0)) this.apply(frame);
+  }
+
   private onConfig(frame: ConfigFrame): void {
     this.received.push(frame);
+    if (this.holdConfigs) {
+      this.held.push(frame);
+      return;
+    }
+    this.apply(frame);
+  }
+
+  private apply(frame: ConfigFrame): void {
     if (this.crashOnConfig) {
       this.client.terminate();
       return;

@@ -159,6 +159,48 @@ describe('staged rollouts', () => {
     expect(auditOf(back.document)).to.equal(900);
   });
 
+  it('fails a connected member that does not answer within batch_timeout_seconds, which halts at max_failures; a late ACK still counts', async () => {
+    const agents = await fleet(['n1', 'n2']);
+    const n1 = agents.get('n1')!;
+    n1.holdConfigs = true;
+    const bad = await call(fusion, 'PUT', '/api/v1/management/groups/nfs/template', { template: NEW, rollout: { strategy: 'all', batch_timeout_seconds: 0 } });
+    expect(bad.status).to.equal(400);
+    expect(JSON.stringify(bad.body)).to.include('batch_timeout_seconds');
+
+    const saved = await saveTemplate(fusion, 'nfs', NEW, { strategy: 'batches', batch_size: 1, max_failures: 0, batch_timeout_seconds: 0.3 });
+    const halted = await eventually(async () => {
+      const v = await rollout(fusion, saved.rollout.id);
+      return v.status === 'halted' && v;
+    });
+    expect(states(halted)).to.deep.equal({ n1: 'failed', n2: 'pending' });
+    expect(halted.agents.find((a: any) => a.agent_id === 'n1').error).to.equal('no answer within 0.3 s of its batch starting (batch_timeout_seconds)');
+    expect(n1.client.closeCode).to.equal(undefined);
+    expect(agents.get('n2')!.received).to.have.length(1);
+
+    n1.answerHeld();
+    await eventually(async () => states(await rollout(fusion, saved.rollout.id))['n1'] === 'applied');
+    expect(auditOf(n1.document)).to.equal(900);
+  });
+
+  it('moves on to the next batch when a silent member times out within max_failures', async () => {
+    const agents = await fleet(['n1', 'n2']);
+    agents.get('n1')!.holdConfigs = true;
+    const res = await fusion.api('/api/v1/management/groups/nfs/template?strategy=batches&batch_size=1&max_failures=1&batch_timeout_seconds=0.3', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/yaml' },
+      body: NEW,
+    });
+    const saved = (await res.json()) as any;
+    expect(res.status).to.equal(200, JSON.stringify(saved));
+    expect(saved.rollout.strategy).to.include({ batch_timeout_seconds: 0.3 });
+    const done = await eventually(async () => {
+      const v = await rollout(fusion, saved.rollout.id);
+      return v.status === 'completed' && v;
+    });
+    expect(states(done)).to.deep.equal({ n1: 'failed', n2: 'applied' });
+    expect(auditOf(agents.get('n2')!.document)).to.equal(900);
+  });
+
   it('settles a batch with an answer that comes after a Fusion restart', async () => {
     const agents = await fleet(['n1', 'n2']);
     agents.get('n1')!.crashOnConfig = true;
