@@ -125,7 +125,7 @@ export class MemberService {
     // A hello the config channel will refuse changes nothing here either.
     if (conn.established || hello.agent_id !== conn.agentId || !SUPPORTED_PROTOCOL_VERSIONS.includes(hello.protocol_version)) return;
     const contact = { agentId: conn.agentId, hostname: hello.hostname, group: hello.group, tokenGroup: () => this.deps.enrollmentGroup?.(conn) ?? null };
-    this.onContact(contact, conn.log, 'hello');
+    this.onContact(contact, () => conn.log, 'hello');
   }
 
   /**
@@ -134,7 +134,7 @@ export class MemberService {
    * group's config: the pull's `group` and `hostname` play the part of the
    * hello's. See {@link onContact}. Never throws.
    */
-  onPoll(contact: AgentContact, log: Logger): void {
+  onPoll(contact: AgentContact, log: () => Logger): void {
     this.onContact(contact, log, 'poll');
   }
 
@@ -144,7 +144,8 @@ export class MemberService {
    * a log line; an admin's assignment is never overridden); a member whose host
    * name changed is rendered again.
    */
-  private onContact(contact: AgentContact, log: Logger, on: 'hello' | 'poll'): void {
+  /** `log` is called only when there is something to log (a poll makes no child logger for nothing). */
+  private onContact(contact: AgentContact, log: () => Logger, on: 'hello' | 'poll'): void {
     try {
       const member = this.deps.groups.member(contact.agentId);
       if (!member) {
@@ -153,22 +154,22 @@ export class MemberService {
         else if (contact.group !== undefined) this.joinOnContact(contact, contact.group, 'bootstrap', log);
         return;
       }
-      const known = this.deps.agents.get(contact.agentId)?.hostname ?? null;
-      if (!contact.hostname || contact.hostname === known || member.rendered_revision === null) return;
+      if (!contact.hostname || member.rendered_revision === null) return;
+      if (contact.hostname === (this.deps.agents.get(contact.agentId)?.hostname ?? null)) return;
       this.persist(member, this.render(member, member.rendered_revision, contact.hostname));
     } catch (err) {
       const reason = err instanceof HttpError ? err.message : String(err);
-      log.warn({ reason, group: contact.group }, `cannot render the agent's group config on ${on}; it keeps its current desired config`);
+      log().warn({ reason, group: contact.group }, `cannot render the agent's group config on ${on}; it keeps its current desired config`);
     }
   }
 
-  private joinOnContact(contact: AgentContact, group: string, via: 'bootstrap' | 'enrollment', log: Logger): void {
+  private joinOnContact(contact: AgentContact, group: string, via: 'bootstrap' | 'enrollment', log: () => Logger): void {
     if (!this.deps.groups.get(group)) {
-      log.info({ group, via }, 'the agent asks for a group that does not exist; ignored');
+      log().info({ group, via }, 'the agent asks for a group that does not exist; ignored');
       return;
     }
     this.assign({ group, agentId: contact.agentId, variables: {}, override: null, assignedBy: via, hostname: contact.hostname || undefined });
-    log.info({ group, via }, 'the agent joined a group');
+    log().info({ group, via }, 'the agent joined a group');
   }
 
   /** Renders one member's config; throws 400 `invalid_group_config` naming it when it does not render. */

@@ -40,7 +40,7 @@ export function pullRoute(deps: PullRouteDeps): Router {
     const auth = authenticateAgent(deps.tokens, req, res, id.data);
     deps.agents.ensure(id.data);
     deps.agents.touch(id.data);
-    deps.members.onPoll({ agentId: id.data, ...identity, tokenGroup: () => tokenGroup(auth) }, deps.log.child({ agent_id: id.data }));
+    deps.members.onPoll({ agentId: id.data, ...identity, tokenGroup: () => tokenGroup(auth) }, () => deps.log.child({ agent_id: id.data }));
     if (identity.hostname !== undefined) deps.agents.recordHostname(id.data, identity.hostname);
     const desired = deps.service.desired(id.data);
     if (!desired) throw notFound(`config for agent ${id.data}`);
