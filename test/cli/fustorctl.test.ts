@@ -7,7 +7,6 @@ import { promisify } from 'node:util';
 import YAML from 'yaml';
 import { eventually } from '../harness/eventually.js';
 import { startFusion, type TestFusion } from '../harness/fusion.js';
-import { RawAgentClient } from '../harness/raw-client.js';
 import { sampleYaml } from '../harness/sample-config.js';
 import { tempHome } from '../harness/temp-home.js';
 import { fustorctl, startFustorctl } from './cli-harness.js';
@@ -17,28 +16,20 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 describe('fustorctl', () => {
   let fusion: TestFusion;
   let dir: Awaited<ReturnType<typeof tempHome>>;
-  const clients: RawAgentClient[] = [];
   const ctl = (argv: string[], options: Parameters<typeof fustorctl>[1] = {}) => fustorctl(argv, { url: fusion.url, token: fusion.adminToken, ...options });
-  const online = async (id: string): Promise<RawAgentClient> => {
-    const client = await RawAgentClient.connect(fusion.url, id, fusion.enrollmentToken);
-    clients.push(client);
-    await client.hello();
-    return client;
-  };
 
   beforeEach(async () => {
     fusion = await startFusion();
     dir = await tempHome('fustorctl-');
   });
   afterEach(async () => {
-    for (const c of clients.splice(0)) c.terminate();
     await fusion.stop();
     await dir.remove();
   });
 
   it('lists agents and shows one, as text or --json', async () => {
     expect(await ctl(['agents'])).to.deep.equal({ status: 0, stdout: 'no agents yet\n', stderr: '' });
-    await online('node-1');
+    await fusion.rawAgent('node-1');
     const list = await ctl(['agents']);
     expect(list.status).to.equal(0);
     const [header, row] = list.stdout.trim().split('\n');
@@ -54,7 +45,7 @@ describe('fustorctl', () => {
   });
 
   it("shows an agent's pipes, and says they are last reported once it is offline", async () => {
-    const client = await online('node-1');
+    const client = await fusion.rawAgent('node-1');
     client.send({ type: 'status', pipes: [{ id: 'research', state: 'running', records_sent: 12, last_error: null }] });
     await eventually(async () => expect((await ctl(['agent', 'node-1'])).stdout).to.match(/^research\s+running\s+12\s+-$/m));
     expect((await ctl(['agent', 'node-1'])).stdout).to.not.include('last reported');
@@ -129,7 +120,7 @@ describe('fustorctl', () => {
   });
 
   it('sends a command and, with --wait, follows it to its result', async () => {
-    const agent = await online('node-1');
+    const agent = await fusion.rawAgent('node-1');
     const waiting = ctl(['command', 'node-1', 'scan', '--arg', 'path=/data', '--arg', 'recursive=false', '--wait', '--timeout', '10']);
     const frame = await agent.next('command');
     expect(frame).to.deep.include({ command_type: 'scan', args: { path: '/data', recursive: false } });
@@ -167,12 +158,13 @@ describe('fustorctl', () => {
     const watch = startFustorctl(['watch'], { url: fusion.url, token: fusion.adminToken });
     const asJson = startFustorctl(['watch', '--json', '--types', 'agent.*'], { url: fusion.url, token: fusion.adminToken });
     // The stream is open once an event published now reaches both watchers.
+    let probes = 0;
     await eventually(async () => {
-      const client = await online(`probe-${clients.length}`);
+      const client = await fusion.rawAgent(`probe-${probes++}`);
       client.close();
       return watch.output().includes('agent.online') && asJson.output().includes('agent.online');
     });
-    const agent = await online('node-1');
+    const agent = await fusion.rawAgent('node-1');
     await fusion.api('/api/v1/management/agents/node-1/command', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"type":"report_config"}' });
     await agent.next('command');
     await eventually(() => watch.output().includes('report_config on node-1: sent'));

@@ -1,5 +1,6 @@
 import pino from 'pino';
 import { FusionServer, type FusionOptions } from '../../server/fusion-server.js';
+import { RawAgentClient } from './raw-client.js';
 import { tempHome } from './temp-home.js';
 
 export interface TestFusion {
@@ -10,6 +11,14 @@ export interface TestFusion {
   enrollmentToken: string;
   /** fetch against Fusion with the admin token (unless headers say otherwise). */
   api(path: string, init?: RequestInit): Promise<Response>;
+  /** An admin request with a JSON body (when given); resolves with the status and the parsed answer (null when empty). */
+  json(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  /**
+   * A raw protocol client for `agentId`, connected with the enrollment token
+   * (or `token`) and past `hello` → `welcome` (unless `hello: false`);
+   * `stop()` terminates it, so a test need not track it.
+   */
+  rawAgent(agentId: string, options?: { token?: string; hello?: boolean }): Promise<RawAgentClient>;
   /** Stops and starts Fusion again on the same home and port (a clean restart). */
   restart(): Promise<void>;
   /** Stops Fusion and removes its home (unless it was given). */
@@ -41,6 +50,7 @@ export async function startFusion(options: Partial<FusionOptions> = {}): Promise
     });
   let server = make(options.port ?? 0);
   await server.start();
+  const clients: RawAgentClient[] = [];
   const handle: TestFusion = {
     get server() {
       return server;
@@ -56,6 +66,20 @@ export async function startFusion(options: Partial<FusionOptions> = {}): Promise
       if (!headers.has('authorization')) headers.set('authorization', `Bearer ${TEST_ADMIN_TOKEN}`);
       return fetch(`${server.url}${path}`, { ...init, headers });
     },
+    async json(method, path, body) {
+      const res = await handle.api(path, {
+        method,
+        ...(body !== undefined && { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? (JSON.parse(text) as unknown) : null };
+    },
+    async rawAgent(agentId, { token = TEST_ENROLLMENT_TOKEN, hello = true } = {}) {
+      const client = await RawAgentClient.connect(server.url, agentId, token);
+      clients.push(client);
+      if (hello) await client.hello();
+      return client;
+    },
     async restart() {
       const port = server.port;
       await server.stop();
@@ -63,6 +87,7 @@ export async function startFusion(options: Partial<FusionOptions> = {}): Promise
       await server.start();
     },
     async stop() {
+      for (const client of clients.splice(0)) client.terminate();
       await server.stop();
       await temp?.remove();
     },

@@ -3,7 +3,8 @@
  * project's own tests use to drive a real Fusion and real or raw agents.
  *
  * - {@link startFusion}: Fusion in this process on 127.0.0.1, port 0, with a
- *   temporary home, known tokens and fast heartbeats; `api()` calls it as admin.
+ *   temporary home, known tokens and fast heartbeats; `api()` / `json()` call
+ *   it as admin, `rawAgent()` connects a raw protocol client it closes on stop.
  * - {@link FusionProcess}: Fusion in a child process, for tests that kill it.
  * - {@link startAgent}: a real in-process `Agent` with millisecond backoff.
  * - {@link RawAgentClient}: a protocol client that sends and awaits typed

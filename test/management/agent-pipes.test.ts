@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { eventually } from '../harness/eventually.js';
 import { startFusion, type TestFusion } from '../harness/fusion.js';
-import { RawAgentClient } from '../harness/raw-client.js';
 
 interface PipesView {
   online: boolean;
@@ -14,14 +13,7 @@ interface PipesView {
 describe("an agent's pipes: live while it is online, last reported while it is offline", function () {
   this.timeout(20_000);
   let fusion: TestFusion;
-  const clients: RawAgentClient[] = [];
 
-  const connect = async (id: string): Promise<RawAgentClient> => {
-    const client = await RawAgentClient.connect(fusion.url, id, fusion.enrollmentToken);
-    clients.push(client);
-    await client.hello();
-    return client;
-  };
   const agentView = async (id: string): Promise<PipesView> => (await (await fusion.api(`/api/v1/management/agents/${id}`)).json()) as PipesView;
   const dashboardView = async (id: string): Promise<PipesView & { status: string }> => {
     const body = (await (await fusion.api('/api/v1/management/dashboard')).json()) as { agents: Array<PipesView & { agent_id: string; status: string }> };
@@ -32,12 +24,11 @@ describe("an agent's pipes: live while it is online, last reported while it is o
     fusion = await startFusion();
   });
   afterEach(async () => {
-    for (const client of clients.splice(0)) client.close();
     await fusion.stop();
   });
 
   it('marks the pipes of a disconnected agent stale, as of when it was last seen, and live again once it reports', async () => {
-    const client = await connect('node-1');
+    const client = await fusion.rawAgent('node-1');
     client.send({ type: 'status', pipes: [{ id: 'research', state: 'running', records_sent: 12, last_error: null }] });
     const live = await eventually(async () => {
       const view = await agentView('node-1');
@@ -59,7 +50,7 @@ describe("an agent's pipes: live while it is online, last reported while it is o
     const onDashboard = await dashboardView('node-1');
     expect(onDashboard).to.deep.include({ status: 'offline', pipes_stale: true, pipes_as_of: onDashboard.last_seen });
 
-    const again = await connect('node-1');
+    const again = await fusion.rawAgent('node-1');
     again.send({ type: 'status', pipes: [{ id: 'research', state: 'error', records_sent: 0, last_error: 'source gone' }] });
     const back = await eventually(async () => {
       const view = await agentView('node-1');
@@ -71,7 +62,7 @@ describe("an agent's pipes: live while it is online, last reported while it is o
   });
 
   it('keeps the last reported pipes across a Fusion restart, stale until the agent is back', async () => {
-    const client = await connect('node-2');
+    const client = await fusion.rawAgent('node-2');
     client.send({ type: 'status', pipes: [{ id: 'p', state: 'running', records_sent: 1, last_error: null }] });
     await eventually(async () => (await agentView('node-2')).pipes.length === 1);
     client.close();

@@ -1,9 +1,7 @@
 import { expect } from 'chai';
-import { AGENT_BUNDLE } from '../../shared/package/agent-package.js';
-import { writeTarGz } from '../../shared/package/tar.js';
 import { eventually } from '../harness/eventually.js';
 import { startFusion, type TestFusion } from '../harness/fusion.js';
-import { RawAgentClient } from '../harness/raw-client.js';
+import { placeholderPackage } from './upgrade-fixtures.js';
 
 type ErrorJson = { error: { code: string; message: string; details?: Array<{ kind: string; id: string; status: string; agent_id?: string }> } };
 interface CommandJson {
@@ -18,31 +16,14 @@ interface RolloutJson {
   agents: Array<{ agent_id: string; command_id: string | null; status: string | null }>;
 }
 
-/** A package Fusion accepts; these agents never run it. */
-function packageOf(version: string): Buffer {
-  return writeTarGz([
-    { type: 'file', path: 'package/package.json', mode: 0o644, data: Buffer.from(JSON.stringify({ name: 'fustor-agent', version })) },
-    { type: 'file', path: `package/${AGENT_BUNDLE}`, mode: 0o755, data: Buffer.from('export {};\n') },
-  ]);
-}
-
 describe('deleting a package that pending upgrades still need', function () {
   this.timeout(20_000);
   let fusion: TestFusion;
-  const clients: RawAgentClient[] = [];
 
-  const connect = async (id: string): Promise<RawAgentClient> => {
-    const client = await RawAgentClient.connect(fusion.url, id, fusion.enrollmentToken);
-    clients.push(client);
-    await client.hello();
-    return client;
-  };
-  const post = (path: string, body: unknown): Promise<Response> =>
-    fusion.api(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const upgrade = async (agentId: string): Promise<string> => {
-    const res = await post(`/api/v1/management/agents/${agentId}/command`, { type: 'upgrade', args: { version: '3.0.0' } });
+    const res = await fusion.json('POST', `/api/v1/management/agents/${agentId}/command`, { type: 'upgrade', args: { version: '3.0.0' } });
     expect(res.status).to.equal(202);
-    return ((await res.json()) as { id: string }).id;
+    return (res.body as { id: string }).id;
   };
   const remove = (query = ''): Promise<Response> => fusion.api(`/api/v1/management/packages/3.0.0${query}`, { method: 'DELETE' });
   const refused = async (res: Response): Promise<ErrorJson['error']> => {
@@ -56,11 +37,10 @@ describe('deleting a package that pending upgrades still need', function () {
 
   beforeEach(async () => {
     fusion = await startFusion();
-    const res = await fusion.api('/api/v1/management/packages', { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: packageOf('3.0.0') });
+    const res = await fusion.api('/api/v1/management/packages', { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: placeholderPackage('3.0.0') });
     expect(res.status).to.equal(201);
   });
   afterEach(async () => {
-    for (const client of clients.splice(0)) client.close();
     await fusion.stop();
   });
 
@@ -73,7 +53,7 @@ describe('deleting a package that pending upgrades still need', function () {
     expect(audited[0]).to.include({ method: 'DELETE', status: 409, outcome: 'failure', error_code: 'package_in_use' });
     expect((await fusion.api(`/api/v1/management/commands/${queued}`, { method: 'DELETE' })).status).to.equal(200);
 
-    const agent = await connect('up-1');
+    const agent = await fusion.rawAgent('up-1');
     const sent = await upgrade('up-1');
     const frame = await agent.next('command');
     expect((await refused(await remove())).details).to.deep.equal([{ kind: 'command', id: sent, agent_id: 'up-1', status: 'sent' }]);
@@ -81,8 +61,8 @@ describe('deleting a package that pending upgrades still need', function () {
     await eventually(async () => (await command(sent)).status === 'acknowledged');
     expect((await refused(await remove())).details![0]).to.include({ id: sent, status: 'acknowledged' });
     // Another version's upgrades do not hold this one.
-    expect((await fusion.api('/api/v1/management/packages', { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: packageOf('3.0.1') })).status).to.equal(201);
-    expect((await post('/api/v1/management/agents/away-3/command', { type: 'upgrade', args: { version: '3.0.1' } })).status).to.equal(202);
+    expect((await fusion.api('/api/v1/management/packages', { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: placeholderPackage('3.0.1') })).status).to.equal(201);
+    expect((await fusion.json('POST', '/api/v1/management/agents/away-3/command', { type: 'upgrade', args: { version: '3.0.1' } })).status).to.equal(202);
 
     agent.send({ type: 'command_result', command_id: frame.command_id, status: 'succeeded', output: { version: '3.0.0' } });
     await eventually(async () => (await command(sent)).status === 'succeeded');
@@ -93,8 +73,8 @@ describe('deleting a package that pending upgrades still need', function () {
   });
 
   it('refuses while a rollout of it is running or halted, and deletes it once the rollout is cancelled', async () => {
-    const agent = await connect('r-1');
-    const started = (await (await post('/api/v1/management/upgrades', { version: '3.0.0', agents: ['r-1', 'r-2'], batch_size: 1 })).json()) as RolloutJson;
+    const agent = await fusion.rawAgent('r-1');
+    const started = (await fusion.json('POST', '/api/v1/management/upgrades', { version: '3.0.0', agents: ['r-1', 'r-2'], batch_size: 1 })).body as RolloutJson;
     const frame = await agent.next('command');
     const running = await refused(await remove());
     expect(running.message).to.include(`upgrade rollout(s) ${started.id} (running)`);
@@ -111,8 +91,8 @@ describe('deleting a package that pending upgrades still need', function () {
   });
 
   it('with force=true halts the rollouts, cancels the commands not yet acknowledged, leaves acknowledged ones to finish, and is audited', async () => {
-    const agent = await connect('f-1');
-    const started = (await (await post('/api/v1/management/upgrades', { version: '3.0.0', agents: ['f-1', 'f-2', 'f-3'], batch_size: 2 })).json()) as RolloutJson;
+    const agent = await fusion.rawAgent('f-1');
+    const started = (await fusion.json('POST', '/api/v1/management/upgrades', { version: '3.0.0', agents: ['f-1', 'f-2', 'f-3'], batch_size: 2 })).body as RolloutJson;
     const frame = await agent.next('command');
     agent.send({ type: 'command_ack', command_id: frame.command_id });
     await eventually(async () => (await command(frame.command_id)).status === 'acknowledged');

@@ -16,6 +16,14 @@ import { eventually } from '../harness/eventually.js';
 const LAUNCHER = fileURLToPath(new URL('../../bin/fustor-agent.js', import.meta.url));
 
 /** The version of this repository's own agent (what the launcher runs before any upgrade). */
+/** A package Fusion accepts (it checks the manifest and that a bundle is there), for agents that never run it. */
+export function placeholderPackage(version: string): Buffer {
+  return writeTarGz([
+    { type: 'file', path: 'package/package.json', mode: 0o644, data: Buffer.from(JSON.stringify({ name: 'fustor-agent', version })) },
+    { type: 'file', path: `package/${AGENT_BUNDLE}`, mode: 0o755, data: Buffer.from('export {};\n') },
+  ]);
+}
+
 export async function repositoryVersion(): Promise<string> {
   const pkg = JSON.parse(await readFile(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string };
   return pkg.version;

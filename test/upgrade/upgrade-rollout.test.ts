@@ -1,8 +1,7 @@
 import { expect } from 'chai';
-import { AGENT_BUNDLE } from '../../shared/package/agent-package.js';
-import { writeTarGz } from '../../shared/package/tar.js';
 import { eventually } from '../harness/eventually.js';
 import { startFusion, type TestFusion } from '../harness/fusion.js';
+import { placeholderPackage } from './upgrade-fixtures.js';
 import { RawAgentClient } from '../harness/raw-client.js';
 
 interface RolloutJson {
@@ -16,25 +15,10 @@ interface RolloutJson {
   agents: Array<{ agent_id: string; batch: number; command_id: string | null; status: string | null; error: string | null }>;
 }
 
-/** A package Fusion accepts (it checks the manifest and that a bundle is there); these agents never run it. */
-function packageOf(version: string): Buffer {
-  return writeTarGz([
-    { type: 'file', path: 'package/package.json', mode: 0o644, data: Buffer.from(JSON.stringify({ name: 'fustor-agent', version })) },
-    { type: 'file', path: `package/${AGENT_BUNDLE}`, mode: 0o755, data: Buffer.from('export {};\n') },
-  ]);
-}
-
 describe('batched upgrade rollouts', function () {
   this.timeout(20_000);
   let fusion: TestFusion;
-  const clients: RawAgentClient[] = [];
 
-  const connect = async (id: string): Promise<RawAgentClient> => {
-    const client = await RawAgentClient.connect(fusion.url, id, fusion.enrollmentToken);
-    clients.push(client);
-    await client.hello();
-    return client;
-  };
   /** Answers the next upgrade command as an agent would: ack, then the result. */
   const answer = async (client: RawAgentClient, outcome: 'succeeded' | 'failed'): Promise<string> => {
     const command = await client.next('command');
@@ -58,16 +42,15 @@ describe('batched upgrade rollouts', function () {
 
   beforeEach(async () => {
     fusion = await startFusion();
-    const res = await fusion.api('/api/v1/management/packages', { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: packageOf('2.0.0') });
+    const res = await fusion.api('/api/v1/management/packages', { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: placeholderPackage('2.0.0') });
     expect(res.status).to.equal(201);
   });
   afterEach(async () => {
-    for (const client of clients.splice(0)) client.close();
     await fusion.stop();
   });
 
   it('starts the next batch only when every upgrade of the previous one has finished', async () => {
-    const [a1, a2, a3, a4] = await Promise.all(['r-1', 'r-2', 'r-3', 'r-4'].map(connect));
+    const [a1, a2, a3, a4] = await Promise.all(['r-1', 'r-2', 'r-3', 'r-4'].map((id) => fusion.rawAgent(id)));
     const res = await start({ version: '2.0.0', agents: ['r-1', 'r-2', 'r-3', 'r-4'], batch_size: 2 });
     expect(res.status).to.equal(202);
     const started = (await res.json()) as RolloutJson;
@@ -92,7 +75,7 @@ describe('batched upgrade rollouts', function () {
   });
 
   it('halts past max_failures, resumes on request, and a cancel withdraws the commands not yet acknowledged', async () => {
-    const [b1, b2] = await Promise.all(['h-1', 'h-2', 'h-3'].map(connect));
+    const [b1, b2] = await Promise.all(['h-1', 'h-2', 'h-3'].map((id) => fusion.rawAgent(id)));
     const res = await start({ version: '2.0.0', agents: ['h-1', 'h-2', 'h-3'], percent: 33, max_failures: 0 });
     const { id } = (await res.json()) as RolloutJson;
     await answer(b1!, 'failed');
