@@ -14,7 +14,7 @@ const AUDITED = [/^\/api\/v1\/management\//, /^\/api\/v1\/control\/configs\/(?!p
  */
 export function auditWrites(store: AuditStore, log: Logger): RequestHandler {
   return (req, res, next) => {
-    const path = req.originalUrl.split('?')[0] ?? '';
+    const [path = '', rawQuery] = req.originalUrl.split('?', 2);
     if (!WRITES.has(req.method) || !AUDITED.some((re) => re.test(path))) return next();
     res.on('finish', () => {
       const admin = maybeAdminOf(req);
@@ -28,6 +28,7 @@ export function auditWrites(store: AuditStore, log: Logger): RequestHandler {
           address: req.socket.remoteAddress ?? null,
           method: req.method,
           path,
+          query: auditedQuery(rawQuery),
           target: path.replace(/^\/api\/v1\/(management|control\/configs)\/?/, '').replace(/^([^/]+)$/, '$1') || null,
           status,
           outcome: status === 401 || status === 403 || status === 429 ? 'denied' : status >= 400 ? 'failure' : 'success',
@@ -39,4 +40,16 @@ export function auditWrites(store: AuditStore, log: Logger): RequestHandler {
     });
     next();
   };
+}
+
+/** Query parameters that carry a secret: kept by name, their value replaced. */
+const SECRET_PARAMS = new Set(['access_token', 'token']);
+
+/** The query string as recorded: null when empty, secret values redacted, at most 2,000 characters. */
+export function auditedQuery(raw: string | undefined): string | null {
+  if (!raw) return null;
+  const params = new URLSearchParams(raw);
+  for (const name of [...params.keys()]) if (SECRET_PARAMS.has(name.toLowerCase())) params.set(name, '[redacted]');
+  const text = params.toString();
+  return text === '' ? null : text.slice(0, 2000);
 }

@@ -11,6 +11,8 @@ export interface AuditEntry {
   address: string | null;
   method: string;
   path: string;
+  /** The request's query string without its `?` (null when there was none); an `access_token` in it is redacted. */
+  query: string | null;
   /** What the write was about, e.g. `agents/node-1/config` or `enrollment-tokens/abc`. */
   target: string | null;
   status: number;
@@ -34,8 +36,8 @@ export class AuditStore {
 
   constructor(private readonly db: Db) {
     this.insert = db.prepare(
-      `INSERT INTO audit_log (at, actor, token_id, role, address, method, path, target, status, outcome, error_code)
-       VALUES (@at, @actor, @token_id, @role, @address, @method, @path, @target, @status, @outcome, @error_code)`,
+      `INSERT INTO audit_log (at, actor, token_id, role, address, method, path, query, target, status, outcome, error_code)
+       VALUES (@at, @actor, @token_id, @role, @address, @method, @path, @query, @target, @status, @outcome, @error_code)`,
     );
   }
 

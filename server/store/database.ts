@@ -227,6 +227,10 @@ const MIGRATIONS: string[] = [
   CREATE INDEX rollout_agents_by_batch ON rollout_agents(rollout_id, batch);
   CREATE INDEX rollout_agents_failed ON rollout_agents(rollout_id) WHERE state = 'failed';
   `,
+  // The query string of an audited write (e.g. ?force=true, a rollout strategy), secrets removed.
+  `
+  ALTER TABLE audit_log ADD COLUMN query TEXT;
+  `,
 ];
 
 /**

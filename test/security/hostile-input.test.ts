@@ -128,5 +128,17 @@ describe('security: hostile input', () => {
     expect(failures[0].error_code).to.equal('invalid_config');
     const byTarget = ((await (await fusion.api('/api/v1/management/audit?target=agents/node-1/co')).json()) as any).entries;
     expect(byTarget).to.have.length(3);
+    expect(all[0].query).to.equal(null);
+  });
+
+  it('records the query string of an audited write, with a token in it redacted', async () => {
+    await fusion.api('/api/v1/management/agents/node-2/config?access_token=s3cret-value&note=a%20b', {
+      method: 'POST',
+      headers: { 'content-type': 'application/yaml' },
+      body: 'sources: {}\n',
+    });
+    const [entry] = ((await (await fusion.api('/api/v1/management/audit?target=agents/node-2')).json()) as any).entries;
+    expect(entry).to.include({ path: '/api/v1/management/agents/node-2/config', query: 'access_token=%5Bredacted%5D&note=a+b' });
+    expect(JSON.stringify(entry)).to.not.include('s3cret-value');
   });
 });

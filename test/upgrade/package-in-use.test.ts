@@ -124,7 +124,7 @@ describe('deleting a package that pending upgrades still need', function () {
     expect((await rollout(started.id)).status).to.equal('halted');
 
     const entries = ((await (await fusion.api('/api/v1/management/audit?target=packages/3.0.0')).json()) as { entries: Array<Record<string, unknown>> }).entries;
-    expect(entries[0]).to.include({ method: 'DELETE', path: '/api/v1/management/packages/3.0.0', status: 200, outcome: 'success', role: 'admin' });
+    expect(entries[0]).to.include({ method: 'DELETE', path: '/api/v1/management/packages/3.0.0', query: 'force=true', status: 200, outcome: 'success', role: 'admin' });
     expect(entries[0]!.actor).to.be.a('string').and.not.equal('');
   });
 });
