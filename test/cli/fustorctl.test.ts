@@ -9,6 +9,7 @@ import { eventually } from '../harness/eventually.js';
 import { startFusion, type TestFusion } from '../harness/fusion.js';
 import { sampleYaml } from '../harness/sample-config.js';
 import { tempHome } from '../harness/temp-home.js';
+import { MOUNT_TEMPLATE, MemberAgent, assign, createGroup, withAudit } from '../groups/group-fixture.js';
 import { fustorctl, startFustorctl } from './cli-harness.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -106,6 +107,61 @@ describe('fustorctl', () => {
     const missing = await ctl(['config', 'get', 'nope', '--group']);
     expect(missing.status).to.equal(1);
     expect(missing.stderr).to.match(/\[not_found\]/);
+  });
+
+  it('stages a group save in batches, shows the rollout, resumes it and rolls it back', async () => {
+    await createGroup(fusion, 'nfs', MOUNT_TEMPLATE);
+    const members: MemberAgent[] = [];
+    try {
+      for (const id of ['n1', 'n2', 'n3']) {
+        members.push(await MemberAgent.connect(fusion, id));
+        await assign(fusion, 'nfs', id, { variables: { mount_point: id } });
+      }
+      const audit = (m: MemberAgent): unknown => (m.document?.pipes as any)?.main.audit_interval_sec;
+      await eventually(() => members.every((m) => audit(m) === 300));
+      members[0]!.rejects = (doc) => ((doc.pipes as any).main.audit_interval_sec === 900 ? 'pipe main failed to start' : undefined);
+
+      const file = join(dir.path, 'nfs.yaml');
+      await writeFile(file, withAudit(MOUNT_TEMPLATE, 900));
+      const notGroup = await ctl(['config', 'set', 'n1', file, '--batch-size', '1']);
+      expect(notGroup).to.include({ status: 2 });
+      expect(notGroup.stderr).to.include('--batch-size stages a group rollout: it needs --group');
+      const badValue = await ctl(['config', 'set', 'nfs', file, '--group', '--batch-size', '0']);
+      expect(badValue.status).to.equal(1);
+      expect(badValue.stderr).to.include('batch_size');
+
+      const saved = await ctl(['config', 'set', 'nfs', file, '--group', '--batch-size', '1', '--max-failures', '0', '--batch-timeout', '120']);
+      expect(saved.status).to.equal(0, saved.stderr);
+      const id = /rollout (\S+) running \(3 batch\(es\); fustorctl rollout \1\)/.exec(saved.stdout)?.[1];
+      expect(id, saved.stdout).to.be.a('string');
+      const halted = await eventually(async () => {
+        const shown = await ctl(['rollout', id!, '--agents']);
+        return shown.stdout.includes('status:   halted') && shown;
+      });
+      expect(halted.stdout).to.match(/^strategy: +batches of 1, pause 0 s, max_failures 0, batch timeout 120 s$/m);
+      expect(halted.stdout).to.match(/^batch: +1 of 3$/m);
+      expect(halted.stdout).to.match(/^members: +applied 0, failed 1, applying 0, pending 2, cancelled 0 \(total 3\)$/m);
+      expect(halted.stdout).to.match(/^n1 +1 +failed +yes +(just now|\S+ ago) +pipe main failed to start$/m);
+      expect(JSON.parse((await ctl(['rollout', id!, '--json'])).stdout)).to.include({ id, status: 'halted', batch_count: 3 });
+
+      members[0]!.rejects = () => undefined;
+      const resumed = await ctl(['rollout', id!, 'resume']);
+      expect(resumed.status).to.equal(0, resumed.stderr);
+      expect(resumed.stdout).to.match(/^status: +running/m);
+      await eventually(async () => (await ctl(['rollout', id!])).stdout.includes('status:   completed'));
+      await eventually(() => members.slice(1).every((m) => audit(m) === 900));
+
+      const rolledBack = await ctl(['rollout', id!, 'rollback']);
+      expect(rolledBack.status).to.equal(0, rolledBack.stderr);
+      expect(rolledBack.stdout).to.match(/^rolled back: group nfs saved again at revision 3 \(the template of revision 1\)$/m);
+      await eventually(() => members.slice(1).every((m) => audit(m) === 300));
+      const again = await ctl(['rollout', id!, 'rollback']);
+      expect(again.status).to.equal(1);
+      expect(again.stderr).to.include('[rollout_not_current]');
+      expect((await ctl(['rollout', id!, 'explode'])).status).to.equal(2);
+    } finally {
+      for (const m of members) m.close();
+    }
   });
 
   it('lists every validation problem and exits 1 when a config is rejected', async () => {

@@ -6,7 +6,33 @@ import { json } from '../format.js';
 import { readAll } from '../io.js';
 import { required, type CliCommand, type CommandContext } from './context.js';
 
-const USAGE = 'config get|set <agent|group> [file] [--group] [--revision N] [--if-match SIGNATURE] [--json]';
+const USAGE =
+  'config get|set <agent|group> [file] [--group] [--revision N] [--if-match SIGNATURE] [--json]\n' +
+  '        (set --group) [--batch-size N | --percent P] [--pause SECONDS] [--max-failures N] [--batch-timeout SECONDS]';
+
+/** Staged rollout flags of a group save → the template route's query parameters. */
+const ROLLOUT_FLAGS: Record<string, string> = {
+  'batch-size': 'batch_size',
+  percent: 'percent',
+  pause: 'pause_seconds',
+  'max-failures': 'max_failures',
+  'batch-timeout': 'batch_timeout_seconds',
+};
+
+/**
+ * The rollout of a group save as a query string: `strategy=batches&...` when
+ * a batch flag is given, `strategy=all&batch_timeout_seconds=...` for a timeout
+ * alone, empty for none. Fusion checks the values (400 naming the problem).
+ */
+export function rolloutQuery(flags: CommandContext['flags'], isGroup: boolean): string {
+  const given = Object.keys(ROLLOUT_FLAGS).filter((flag) => flags[flag] !== undefined);
+  if (given.length === 0) return '';
+  if (!isGroup) throw usageError(`--${given[0]} stages a group rollout: it needs --group`);
+  const batched = given.some((flag) => flag !== 'batch-timeout');
+  const query = new URLSearchParams({ strategy: batched ? 'batches' : 'all' });
+  for (const flag of given) query.set(ROLLOUT_FLAGS[flag]!, String(flags[flag]));
+  return `?${query.toString()}`;
+}
 
 /** Where an agent's desired config, or a group's template (`--group`), is read and written. */
 interface ConfigTarget {
@@ -81,14 +107,15 @@ async function setConfig(ctx: CommandContext): Promise<number> {
   }
   const isJson = file ? extname(file).toLowerCase() === '.json' : text.trimStart().startsWith('{');
   const ifMatch = typeof ctx.flags['if-match'] === 'string' ? { 'if-match': `"${unquote(ctx.flags['if-match'])}"` } : undefined;
-  const saved = await ctx.client.json<{ revision: number; signature: string; rollout?: { id: string; status: string; batch_count: number } | null }>(target.write.path, {
+  const query = rolloutQuery(ctx.flags, ctx.flags.group === true);
+  const saved = await ctx.client.json<{ revision: number; signature: string; rollout?: { id: string; status: string; batch_count: number } | null }>(`${target.write.path}${query}`, {
     method: target.write.method,
     body: text,
     // A group template is YAML (JSON is YAML too); an agent config may be either.
     contentType: isJson && target.write.method === 'POST' ? 'application/json' : 'application/yaml',
     ...(ifMatch ? { headers: ifMatch } : {}),
   });
-  const rollout = saved.rollout ? `; rollout ${saved.rollout.id} ${saved.rollout.status} (${saved.rollout.batch_count} batch(es))` : '';
+  const rollout = saved.rollout ? `; rollout ${saved.rollout.id} ${saved.rollout.status} (${saved.rollout.batch_count} batch(es); fustorctl rollout ${saved.rollout.id})` : '';
   ctx.io.stdout.write(ctx.json ? json(saved) : `saved ${target.label}: revision ${saved.revision}, ${saved.signature}${rollout}\n`);
   return 0;
 }
@@ -101,7 +128,12 @@ export const configCommand: CliCommand = {
   name: 'config',
   usage: USAGE,
   summary: 'print or save the desired config of an agent (or a group template with --group); set reads the file or stdin',
-  options: { group: { type: 'boolean' }, revision: { type: 'string' }, 'if-match': { type: 'string' } },
+  options: {
+    group: { type: 'boolean' },
+    revision: { type: 'string' },
+    'if-match': { type: 'string' },
+    ...Object.fromEntries(Object.keys(ROLLOUT_FLAGS).map((flag) => [flag, { type: 'string' as const }])),
+  },
   run(ctx) {
     const action = required(ctx, 0, 'get|set', USAGE);
     if (action === 'get') return getConfig(ctx);
