@@ -18,6 +18,8 @@ export interface TestPki {
   files: { ca: string; serverCert: string; serverKey: string; clientCert: string; clientKey: string; otherCa: string };
   /** PEM contents of the server side (what Fusion is given). */
   pem: { ca: string; serverCert: string; serverKey: string };
+  /** PEM contents of a client that trusts the CA and holds the client certificate (an agent's or admin's TLS material). */
+  clientPem: { ca: string; cert: string; key: string };
   remove(): Promise<void>;
 }
 
@@ -55,7 +57,8 @@ export async function createTestPki(): Promise<TestPki> {
       serverCert: await readFile(files.serverCert, 'utf8'),
       serverKey: await readFile(files.serverKey, 'utf8'),
     };
-    return { dir, files, pem, remove: () => rm(dir, { recursive: true, force: true }) };
+    const clientPem = { ca: pem.ca, cert: await readFile(files.clientCert, 'utf8'), key: await readFile(files.clientKey, 'utf8') };
+    return { dir, files, pem, clientPem, remove: () => rm(dir, { recursive: true, force: true }) };
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
     throw err;

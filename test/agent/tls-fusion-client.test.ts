@@ -72,7 +72,7 @@ describe('fusion client over https (the agent\'s CA, client certificate and keep
 
   before(async () => {
     pki = await createTestPki();
-    client = { ca: pki.pem.ca, cert: await readFile(pki.files.clientCert, 'utf8'), key: await readFile(pki.files.clientKey, 'utf8') };
+    client = pki.clientPem;
   });
   after(async () => {
     await pki.remove();

@@ -49,7 +49,7 @@ describe('agent HTTP client (TLS, timeouts, limits)', () => {
 
   before(async () => {
     pki = await createTestPki();
-    client = { ca: pki.pem.ca, cert: await readFile(pki.files.clientCert, 'utf8'), key: await readFile(pki.files.clientKey, 'utf8') };
+    client = pki.clientPem;
   });
   after(async () => {
     await pki.remove();

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import path from 'node:path';
 import type { Agent, AgentOptions } from '../../agent/agent.js';
@@ -45,7 +45,7 @@ describe('agent sender over TLS: an https sender uri with the bootstrap\'s CA an
 
   before(async () => {
     pki = await createTestPki();
-    adminTls = { ca: pki.pem.ca, cert: await readFile(pki.files.clientCert, 'utf8'), key: await readFile(pki.files.clientKey, 'utf8') };
+    adminTls = pki.clientPem;
   });
   after(async () => {
     await pki.remove();

@@ -1,8 +1,7 @@
 import { expect } from 'chai';
-import path from 'node:path';
-import { openDatabase, type Db } from '../../server/store/database.js';
+import type { Db } from '../../server/store/database.js';
 import { RolloutStore, type MemberState, type RolloutAgent, type RolloutRecord } from '../../server/groups/rollout-store.js';
-import { tempHome } from '../harness/index.js';
+import { tempDatabase, type TempDatabase } from '../server/temp-database.js';
 
 /**
  * The store answers an acknowledgement from its in-memory index of the rows
@@ -11,18 +10,17 @@ import { tempHome } from '../harness/index.js';
  * database holds.
  */
 describe('rollout store: acknowledgements resolve member rows', () => {
-  let home: Awaited<ReturnType<typeof tempHome>>;
+  let temp: TempDatabase;
   let db: Db;
 
   beforeEach(async () => {
-    home = await tempHome('rollout-store-');
-    db = openDatabase(path.join(home.path, 'fusion.db'));
+    temp = await tempDatabase('rollout-store-');
+    db = temp.db;
     db.prepare("INSERT INTO config_groups (name, revision, signature, created_at, updated_at) VALUES ('g', 1, 'sha256:t', 0, 0)").run();
   });
 
   afterEach(async () => {
-    if (db.open) db.close();
-    await home.remove();
+    await temp.remove();
   });
 
   const record = (id: string, status: RolloutRecord['status'] = 'running'): RolloutRecord => ({
@@ -92,8 +90,7 @@ describe('rollout store: acknowledgements resolve member rows', () => {
     const store = new RolloutStore(db);
     launch(store, 'r', [row('r', 'a', 'applying', 'sha256:1'), row('r', 'b', 'applying', 'sha256:2'), row('r', 'c', 'pending', null, 1)]);
     expect(store.resolve('b', 'sha256:2', 'failed', 'no')).to.deep.equal(['r']);
-    db.close();
-    db = openDatabase(path.join(home.path, 'fusion.db'));
+    db = temp.reopen();
     const reopened = new RolloutStore(db);
     expect(reopened.awaitingCount()).to.equal(2);
     expect(reopened.resolve('a', 'sha256:1', 'applied', null)).to.deep.equal(['r']);

@@ -1,22 +1,20 @@
 import { expect } from 'chai';
-import path from 'node:path';
-import { openDatabase, type Db } from '../../server/store/database.js';
+import type { Db } from '../../server/store/database.js';
 import { AgentStore } from '../../server/store/agent-store.js';
 import { GroupStore } from '../../server/groups/group-store.js';
-import { tempHome } from '../harness/index.js';
+import { tempDatabase, type TempDatabase } from './temp-database.js';
 
 describe('agent config status: `applying` in memory, `applied` / `failed` written', () => {
-  let home: Awaited<ReturnType<typeof tempHome>>;
+  let temp: TempDatabase;
   let db: Db;
 
   beforeEach(async () => {
-    home = await tempHome('agent-status-');
-    db = openDatabase(path.join(home.path, 'fusion.db'));
+    temp = await tempDatabase('agent-status-');
+    db = temp.db;
   });
 
   afterEach(async () => {
-    db.close();
-    await home.remove();
+    await temp.remove();
   });
 
   const hello = (agents: AgentStore, agentId: string): void =>

@@ -1,21 +1,19 @@
 import { expect } from 'chai';
-import path from 'node:path';
 import { ConfigStore } from '../../server/store/config-store.js';
-import { openDatabase, type Db } from '../../server/store/database.js';
-import { tempHome } from '../harness/index.js';
+import type { Db } from '../../server/store/database.js';
+import { tempDatabase, type TempDatabase } from './temp-database.js';
 
 describe('config store: bulk save of rendered revisions', () => {
-  let home: Awaited<ReturnType<typeof tempHome>>;
+  let temp: TempDatabase;
   let db: Db;
 
   beforeEach(async () => {
-    home = await tempHome('config-store-');
-    db = openDatabase(path.join(home.path, 'fusion.db'));
+    temp = await tempDatabase('config-store-');
+    db = temp.db;
   });
 
   afterEach(async () => {
-    db.close();
-    await home.remove();
+    await temp.remove();
   });
 
   const doc = (n: number): Record<string, unknown> => ({ sources: {}, senders: {}, pipes: {}, n });

@@ -1,20 +1,18 @@
 import { expect } from 'chai';
-import path from 'node:path';
-import { openDatabase, type Db } from '../../server/store/database.js';
-import { tempHome } from '../harness/index.js';
+import type { Db } from '../../server/store/database.js';
+import { tempDatabase, type TempDatabase } from './temp-database.js';
 
 describe('prepared statements are compiled once per SQL text', () => {
-  let home: Awaited<ReturnType<typeof tempHome>>;
+  let temp: TempDatabase;
   let db: Db;
 
   beforeEach(async () => {
-    home = await tempHome('statements-');
-    db = openDatabase(path.join(home.path, 'fusion.db'));
+    temp = await tempDatabase('statements-');
+    db = temp.db;
   });
 
   afterEach(async () => {
-    db.close();
-    await home.remove();
+    await temp.remove();
   });
 
   it('returns the same statement for the same text, and it keeps working across a schema change', () => {
