@@ -23,7 +23,7 @@ import { ReportStore } from './commands/report-store.js';
 import { EventBus } from './events/event-bus.js';
 import { connectControlEvents, connectSessionEvents } from './events/event-sources.js';
 import { FusionConfigService, managementRoutes, type FusionConfigApplied } from './management/index.js';
-import { uiRouter } from './ui/ui-router.js';
+import { uiRouter } from './http/ui-router.js';
 import { AuditStore } from './audit/audit-store.js';
 import { createPackages, type Packages } from './packages/index.js';
 import { Authenticator } from './auth/authenticator.js';

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { runCli } from '../../server/cli/run.js';
+import { runCli } from '../../cli/run.js';
 
 /** What one in-process fustorctl run printed and returned. */
 export interface CliRun {

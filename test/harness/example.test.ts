@@ -1,4 +1,4 @@
-// The example of README.md, "Testing with the harness": keep the two identical.
+// The example of docs/harness.md: keep the two identical.
 import { expect } from 'chai';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';

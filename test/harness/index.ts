@@ -17,7 +17,7 @@
  *
  * Every handle has a `stop()` (or `close()` / `remove()`): call it in
  * `afterEach` so the suite leaves no server, socket, timer or directory behind.
- * See README.md, "Testing with the harness", and `test/harness/example.test.ts`.
+ * See docs/harness.md, and `test/harness/example.test.ts`.
  */
 export { startFusion, TEST_ADMIN_TOKEN, TEST_ENROLLMENT_TOKEN, type TestFusion } from './fusion.js';
 export { FusionProcess } from './fusion-process.js';

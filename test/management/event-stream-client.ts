@@ -1,4 +1,4 @@
-import { readSse, type SseMessage } from '../../server/cli/sse.js';
+import { readSse, type SseMessage } from '../../cli/sse.js';
 
 /** A parsed event of the management stream. */
 export interface StreamEvent {

@@ -4,7 +4,7 @@ import { eventually } from '../harness/eventually.js';
 import { startFusion, type TestFusion } from '../harness/fusion.js';
 
 /** The web UI's live-events module; a plain browser script, loaded untyped. */
-const LIVE_JS = new URL('../../server/ui/static/js/live.js', import.meta.url).href;
+const LIVE_JS = new URL('../../ui/js/live.js', import.meta.url).href;
 
 /** Stands in for the browser's EventSource: records the URL and the event types listened to. */
 class FakeEventSource {

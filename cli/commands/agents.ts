@@ -1,4 +1,4 @@
-import { AgentId } from '../../../shared/protocol/index.js';
+import { AgentId } from '../../shared/protocol/index.js';
 import { usageError } from '../errors.js';
 import { ago, fields, isoTime, json, shortSignature, table } from '../format.js';
 import { required, type CliCommand, type CommandContext } from './context.js';

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import express, { Router } from 'express';
 
 /** The dashboard's files: plain HTML, CSS and JavaScript modules, no build step. */
-export const UI_STATIC_DIR = join(dirname(fileURLToPath(import.meta.url)), 'static');
+export const UI_STATIC_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'ui');
 
 /** The `yaml` package's browser build (already a dependency of Fusion), for parsing and printing YAML in the editor. */
 function yamlBrowserDir(): string {

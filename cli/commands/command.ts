@@ -1,5 +1,5 @@
 import YAML from 'yaml';
-import { COMMAND_TYPES, CommandStatus, TERMINAL_COMMAND_STATUSES, type CommandStatus as Status } from '../../../shared/protocol/index.js';
+import { COMMAND_TYPES, CommandStatus, TERMINAL_COMMAND_STATUSES, type CommandStatus as Status } from '../../shared/protocol/index.js';
 import { CliError, usageError } from '../errors.js';
 import { ago, duration, json, table } from '../format.js';
 import { agentIdArg } from './agents.js';

@@ -1,4 +1,4 @@
-import { Backoff } from '../../../shared/backoff.js';
+import { Backoff } from '../../shared/backoff.js';
 import { CliError } from '../errors.js';
 import { shortSignature } from '../format.js';
 import { readSse } from '../sse.js';

@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { AgentId } from '../../../shared/protocol/index.js';
+import { AgentId } from '../../shared/protocol/index.js';
 import { usageError } from '../errors.js';
 import { json } from '../format.js';
 import { readAll } from '../io.js';
