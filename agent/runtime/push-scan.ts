@@ -1,21 +1,17 @@
-import type { FileRecord, ScanCounters, ScanMarker, Sender, Source } from './driver-types.js';
+import { randomUUID } from 'node:crypto';
+import type { EncodedRecords, FileRecord, ScanCounters, ScanMarker, Sender, Source } from './driver-types.js';
+
+/** Most unreadable paths a snapshot names for the receiver to keep; past it, the snapshot keeps its whole subtree. */
+export const MAX_KEEP_PATHS = 1_000;
 
 export interface PushScanOptions {
   /** Root-relative start path (already resolved by the source). */
   path: string;
   recursive: boolean;
   signal: AbortSignal;
-  /**
-   * Id of a full snapshot: every batch carries it and the last one says
-   * `done`. Omitted for partial scans, which the receiver must not take as a
-   * complete picture.
-   */
-  snapshotId?: string;
-  /** Sees every walked batch before it is sent (e.g. to remember the paths). */
-  observe?: (records: readonly FileRecord[]) => void;
   /** Told every entry the walk could not read. */
   onUnreadable?: (path: string) => void;
-  /** Records to send after the walk, before the snapshot is marked done (e.g. deletes). */
+  /** Records to send after the walk, before the snapshot is marked done (e.g. entries that changed during it, looked at again). */
   trailer?: () => FileRecord[];
 }
 
@@ -23,45 +19,60 @@ export interface PushScanResult {
   counters: ScanCounters;
   /** Records the receiver accepted, trailer included. */
   sent: number;
+  /** Entries the receiver removed because the snapshot did not see them. */
+  removed: number;
   duration_ms: number;
 }
 
 /**
- * Walks `source` and delivers every batch through `sender`, one request at a
- * time, waiting for each acknowledgement. One walked batch is held back so the
- * snapshot's last request (walk tail plus trailer) can carry `done`.
+ * Walks `source` from `path` and delivers it through `sender` as one
+ * snapshot: every batch carries the snapshot's marker (its id, path and
+ * depth) and the last one says `done`, upon which the receiver removes what
+ * it held there and the snapshot did not see, except below the entries the
+ * walk could not read (named in `keep`). One request at a time, each
+ * acknowledged before the next, while the walk runs ahead on its own thread.
  * Rejects if the sender refuses for good or the signal aborts.
  */
 export async function pushScan(source: Source, sender: Sender, options: PushScanOptions): Promise<PushScanResult> {
   const started = performance.now();
-  const batchSize = Math.max(1, sender.batchSize);
-  const marker: ScanMarker | undefined = options.snapshotId ? { id: options.snapshotId } : undefined;
+  const marker: ScanMarker = { id: randomUUID(), path: options.path, recursive: options.recursive };
+  const unreadable: string[] = [];
+  let keepAll = false;
   const scan = source.scan({
     path: options.path,
     recursive: options.recursive,
-    batchSize,
+    batchSize: Math.max(1, sender.batchSize),
     signal: options.signal,
-    ...(options.onUnreadable ? { onUnreadable: options.onUnreadable } : {}),
+    onUnreadable: (path) => {
+      options.onUnreadable?.(path);
+      if (unreadable.length < MAX_KEEP_PATHS) unreadable.push(path);
+      else keepAll = true;
+    },
   });
-  let held: FileRecord[] | null = null;
+  // One walked batch is held back so the snapshot's last request can carry `done`.
+  let held: EncodedRecords | null = null;
   let sent = 0;
   for await (const batch of scan) {
-    if (batch.length === 0) continue;
-    options.observe?.(batch);
+    if (batch.count === 0) continue;
     if (held) {
       await sender.send(held, marker);
-      sent += held.length;
+      sent += held.count;
     }
     held = batch;
   }
   options.signal.throwIfAborted();
-  const tail = [...(held ?? []), ...(options.trailer?.() ?? [])];
-  for (let start = 0; start < tail.length; start += batchSize) {
-    const chunk = tail.slice(start, start + batchSize);
-    const last = start + batchSize >= tail.length;
-    await sender.send(chunk, marker && last ? { id: marker.id, done: true } : marker);
-    sent += chunk.length;
+  const trailer = options.trailer?.() ?? [];
+  const keep = keepAll ? [options.path] : unreadable;
+  const done: ScanMarker = { ...marker, done: true, ...(keep.length > 0 ? { keep } : {}) };
+  let last: EncodedRecords | readonly FileRecord[] = held ?? [];
+  if (trailer.length > 0) {
+    if (held) {
+      await sender.send(held, marker);
+      sent += held.count;
+    }
+    last = trailer;
   }
-  if (marker && tail.length === 0) await sender.send([], { id: marker.id, done: true });
-  return { counters: scan.counters, sent, duration_ms: Math.round(performance.now() - started) };
+  const { removed } = await sender.send(last, done);
+  sent += Array.isArray(last) ? last.length : (last as EncodedRecords).count;
+  return { counters: scan.counters, sent, removed, duration_ms: Math.round(performance.now() - started) };
 }

@@ -65,9 +65,14 @@ export function createIngestRouter(ctx: DataPlaneContext): Router {
     const session = sessionOf(ctx, req, res);
     const batch = parseOrThrow(EventsBody, req.body, 'events batch');
     const now = Date.now();
-    for (const viewId of session.view_ids) ctx.views.get(viewId)?.apply(batch.events, now);
+    const origin = { pipeId: session.pipe_id, agentId: session.agent_id, agentPipeId: session.agent_pipe_id };
+    let removed = 0;
+    for (const viewId of session.view_ids) {
+      const view = ctx.views.get(viewId);
+      if (view) removed = Math.max(removed, view.apply(batch.events, now, view.originOf(origin), batch.scan));
+    }
     ctx.sessions.recordBatch(session.session_id, batch.events.length, batch.scan);
-    res.json({ accepted: batch.events.length });
+    res.json(batch.scan?.done ? { accepted: batch.events.length, removed } : { accepted: batch.events.length });
   });
 
   router.delete('/sessions/:session_id', (req, res) => {

@@ -67,8 +67,28 @@ export const OpenSessionBody = z
   .strip();
 export type OpenSessionBody = z.infer<typeof OpenSessionBody>;
 
-/** Which scan a batch belongs to; `done` marks the scan's last batch. */
-export const ScanMarker = z.object({ id: z.string().min(1).max(128), done: z.boolean().optional() }).strip();
+/** Most paths a snapshot's last batch may name in `keep`. */
+export const MAX_KEEP_PATHS = 1_000;
+
+/**
+ * Which snapshot a batch belongs to. A snapshot is complete for the subtree it
+ * covers (`path`, the whole of it or, with `recursive: false`, its direct
+ * children): when the batch marked `done` has been applied, every entry of
+ * that subtree the snapshot's sender put in the view and the snapshot did not
+ * report again is removed. `keep` names entries the walk could not read (their
+ * contents are unknown, not gone): they and everything below them stay.
+ */
+export const ScanMarker = z
+  .object({
+    id: z.string().min(1).max(128),
+    done: z.boolean().optional(),
+    /** Root of the subtree the snapshot covers; "" (the default) is the whole source. */
+    path: RecordPath.optional(),
+    /** False when only the path and its direct children were walked; default true. */
+    recursive: z.boolean().optional(),
+    keep: z.array(RecordPath).max(MAX_KEEP_PATHS).optional(),
+  })
+  .strip();
 export type ScanMarker = z.infer<typeof ScanMarker>;
 
 /** `POST /sessions/:id/events`. */

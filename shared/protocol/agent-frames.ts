@@ -105,6 +105,17 @@ export const PipeStatus = z.object({
   /** Records the pipe's sender has delivered since the pipe started. */
   records_sent: z.number().int().nonnegative().default(0),
   last_error: z.string().max(4096).nullable().default(null),
+  /** Whether the pipe's source is watched for changes, and how much of it (absent from agents before realtime). */
+  realtime: z
+    .object({
+      state: z.enum(['on', 'partial', 'off']),
+      watched_dirs: z.number().int().nonnegative(),
+      /** Directories the last full walk found. */
+      total_dirs: z.number().int().nonnegative(),
+      /** Why realtime is off or partial. */
+      reason: z.string().max(1024).optional(),
+    })
+    .optional(),
 });
 export type PipeStatus = z.infer<typeof PipeStatus>;
 

@@ -17,7 +17,11 @@ async function collect(
     signal: new AbortController().signal,
   });
   const batches: FileRecord[][] = [];
-  for await (const batch of scan) batches.push(batch);
+  for await (const batch of scan) {
+    const records = JSON.parse(batch.json) as FileRecord[];
+    expect(records).to.have.length(batch.count);
+    batches.push(records);
+  }
   return { batches, counters: scan.counters };
 }
 
@@ -132,7 +136,7 @@ describe('fs source driver', () => {
     let error: unknown;
     try {
       for await (const batch of scan) {
-        seen += batch.length;
+        seen += batch.count;
         controller.abort(new Error('stop now'));
       }
     } catch (err) {

@@ -67,7 +67,10 @@ describe('pipe runtime: scan', () => {
     expect(result.duration_ms).to.be.a('number');
     const scanBatches = receiver.batches.slice(before);
     expect(scanBatches.flatMap((b) => b.events.map((e) => e.path)).sort()).to.deep.equal(['sub/inner', 'sub/inner/b.txt', 'sub/inner/new.txt']);
-    expect(scanBatches.every((b) => b.scan === undefined), 'a partial scan is not marked as a snapshot').to.equal(true);
+    // A scan is a snapshot of its subtree: every batch says which, the last one is done.
+    expect(scanBatches.every((b) => b.scan?.path === 'sub/inner' && b.scan.recursive === true)).to.equal(true);
+    expect(scanBatches.at(-1)!.scan!.done).to.equal(true);
+    expect(result.removed).to.equal(0);
     expect(receiver.answers).to.include('events 503');
   });
 

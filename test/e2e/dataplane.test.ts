@@ -76,8 +76,8 @@ describe('data plane end to end: agents, Fusion and views', () => {
     await writeTree(root, { 'top.txt': 't', 'sub/old.txt': 'old' });
     await writeTree(outside, { 'secret.txt': 's' });
     await symlink(outside, path.join(root, 'escape'));
-    // Hourly audits: whatever reaches the view later comes from the scans.
-    await world.pushConfig('node-a', { main: { root, key: KEYS.a, audit_interval_sec: 3600 } });
+    // Hourly audits and no realtime: whatever reaches the view later comes from the scans.
+    await world.pushConfig('node-a', { main: { root, key: KEYS.a, audit_interval_sec: 3600, realtime: false } });
     await world.agent('node-a').start();
     const first = ['escape:' + outside.length, 'sub/', 'sub/old.txt:3', 'top.txt:1'];
     await viewHolds('va', KEYS.a, first, 'the first snapshot');
