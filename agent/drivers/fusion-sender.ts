@@ -141,22 +141,22 @@ export class FusionSender implements Sender {
   }
 
   /** Ends the receiver session (when one is open) and closes the pooled connections. */
-  async close(): Promise<void> {
+  async close(options: { retire?: boolean } = {}): Promise<void> {
     // A stopping pipe's session request still in flight ends within the close
     // grace; the session it may have opened is closed here, not orphaned.
     if (this.ctx.signal.aborted && this.opening) await this.opening.catch(() => undefined);
     const session = this.session;
     this.session = null;
     try {
-      if (session) await this.closeSession(session);
+      if (session) await this.closeSession(session, options.retire === true);
     } finally {
       this.client.close();
     }
   }
 
-  private async closeSession(session: SenderSession): Promise<void> {
+  private async closeSession(session: SenderSession, retire = false): Promise<void> {
     try {
-      const path = `${SESSIONS_PATH}/${encodeURIComponent(session.id)}`;
+      const path = `${SESSIONS_PATH}/${encodeURIComponent(session.id)}${retire ? '?retire=true' : ''}`;
       const result = await this.client.request('DELETE', path, undefined, AbortSignal.timeout(this.options.closeTimeoutMs ?? 2_000));
       if (!result.ok && result.failure.kind !== 'not_found') {
         this.ctx.logger.warn({ session: session.id }, `closing the session failed: ${result.failure.message}`);

@@ -168,8 +168,13 @@ export interface Sender {
   heartbeat(): Promise<void>;
   /** Called when the receiver lost the session and a new one was opened (the pipe then re-audits). */
   onSessionReplaced(listener: () => void): void;
-  /** Ends the session at the receiver (best effort, bounded in time); never rejects. */
-  close(): Promise<void>;
+  /**
+   * Ends the session at the receiver (best effort, bounded in time); never
+   * rejects. With `retire`, the pipe is going away (removed from the config,
+   * or re-pointed at another receiver): the receiver also drops every entry
+   * this pipe put in its views.
+   */
+  close(options?: { retire?: boolean }): Promise<void>;
 }
 
 /**

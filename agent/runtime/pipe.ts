@@ -87,8 +87,9 @@ export class Pipe implements PipeInstance {
     this.loop = this.run();
   }
 
-  async stop(): Promise<void> {
-    this.stopping ??= this.shutdown();
+  /** Stops the pipe; with `retire` (the pipe is removed or re-pointed) the receiver drops what it sent. */
+  async stop(options: { retire?: boolean } = {}): Promise<void> {
+    this.stopping ??= this.shutdown(options.retire === true);
     return this.stopping;
   }
 
@@ -226,12 +227,12 @@ export class Pipe implements PipeInstance {
     return Math.max(10, seconds * 1000);
   }
 
-  private async shutdown(): Promise<void> {
+  private async shutdown(retire: boolean): Promise<void> {
     this.controller.abort(new Error(`pipe "${this.id}" stopped`));
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = null;
     await this.loop;
-    await this.sender.close();
+    await this.sender.close({ retire });
     await this.source.close();
     this.ctx.report({ state: 'stopped' });
   }
