@@ -6,6 +6,8 @@
  * Generates a tree of `--entries` files and directories in a temporary
  * directory, runs Fusion as a child process with a fresh home (loopback only)
  * and one agent in this process with one pipe over the tree, then times:
+ *   0. a bare walk of the tree (synchronous readdir + lstat on one thread,
+ *      nothing sent): the limit the end-to-end figures are measured against;
  *   1. the first snapshot: from the agent's start to Fusion having applied the
  *      snapshot's last batch (Fusion's own clock, same host), every entry in the view;
  *   2. a `scan` command of the whole root: from the admin's request to the
@@ -15,6 +17,7 @@
  * Prints a table and writes bench-results/scan.json. Removes everything it created.
  */
 import { randomBytes } from 'node:crypto';
+import { lstatSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -112,6 +115,10 @@ async function main(): Promise<void> {
     const made = await makeTree(tree, { entries: options.entries, filesPerDir: options.filesPerDir, dirsPerGroup: 32 }, interrupted.signal);
     log(`tree built in ${seconds(performance.now() - buildStart)} s: ${made.files} files, ${made.dirs} directories`);
 
+    log('phase 0: bare walk of the same tree (readdirSync + lstatSync on one thread): the limit');
+    const bare = bareWalk(tree);
+    if (bare.entries !== options.entries + 1) throw new Error(`the bare walk saw ${bare.entries} entries, expected ${options.entries + 1}`);
+
     const adminToken = randomBytes(24).toString('hex');
     const enrollmentToken = randomBytes(24).toString('hex');
     await mkdir(path.join(work, 'fusion'));
@@ -148,7 +155,8 @@ async function main(): Promise<void> {
     const snapshot = await waitForSnapshot(fusion.url, dataKey, checkTime);
     await expectViewHolds(fusion.url, dataKey, made);
     const afterSnapshot = await fusionMemory(fusion);
-    const results: PhaseResult[] = [phase('first snapshot (agent start → view complete)', options.entries, snapshot.finished_at - snapshotStart)];
+    const results: PhaseResult[] = [phase('bare walk, no sending (the limit)', options.entries, bare.ms)];
+    results.push(phase('first snapshot (agent start → view complete)', options.entries, snapshot.finished_at - snapshotStart));
     results.push(phase('  of which: first batch → last batch at Fusion', options.entries, snapshot.finished_at - snapshot.started_at));
 
     log('phase 2: scan command of the whole root');
@@ -185,6 +193,22 @@ async function main(): Promise<void> {
     await fusion?.stop();
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** Walks the tree as fast as one Node thread can (synchronous readdir and lstat, nothing kept): the walk's own limit. */
+function bareWalk(root: string): { entries: number; ms: number } {
+  const started = performance.now();
+  let entries = 1;
+  const pending = [root];
+  while (pending.length > 0) {
+    const dir = pending.pop()!;
+    for (const name of readdirSync(dir)) {
+      const full = `${dir}/${name}`;
+      entries += 1;
+      if (lstatSync(full).isDirectory()) pending.push(full);
+    }
+  }
+  return { entries, ms: performance.now() - started };
 }
 
 type Api = (method: string, route: string, body?: unknown) => Promise<any>;

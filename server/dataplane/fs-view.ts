@@ -73,6 +73,8 @@ export class FsView {
   private readonly originIndex = new Map<string, number>();
   /** Snapshots under way, by origin and snapshot id: the clock when each began. */
   private readonly snapshots = new Map<string, number>();
+  /** The directory the last upsert went into (see parentDir). */
+  private lastDir: { path: string; node: FsNode } | null = null;
 
   constructor(readonly id: string) {}
 
@@ -123,6 +125,7 @@ export class FsView {
     const doomed = new Set<number>();
     for (const [i, origin] of this.origins.entries()) if (purge(origin)) doomed.add(i + 1);
     if (doomed.size === 0) return 0;
+    this.lastDir = null;
     return sweepBelow(this.root, (node) => doomed.has(node.origin), true, new Set(), (node) => this.count(node.type, node.size, -1));
   }
 
@@ -133,9 +136,9 @@ export class FsView {
       this.root.mode = mode;
       return;
     }
-    const names = path.split('/');
-    const name = names.pop() as string;
-    const parent = this.ensureDirs(names, origin);
+    const slash = path.lastIndexOf('/');
+    const name = slash < 0 ? path : path.slice(slash + 1);
+    const parent = slash < 0 ? this.root : this.parentDir(path.slice(0, slash), origin);
     const existing = parent.children?.get(name);
     if (!existing) {
       parent.children ??= new Map();
@@ -143,7 +146,10 @@ export class FsView {
       this.count(type, size, 1);
       return;
     }
-    if (existing.type === 'dir' && type !== 'dir') this.forgetChildren(existing);
+    if (existing.type === 'dir' && type !== 'dir') {
+      this.forgetChildren(existing);
+      this.lastDir = null;
+    }
     this.count(existing.type, existing.size, -1);
     this.count(type, size, 1);
     existing.type = literalType(type);
@@ -165,11 +171,13 @@ export class FsView {
     }
     if (keep.has(start)) return 0;
     const stale = (node: FsNode): boolean => node.origin === origin && node.seen < since;
+    this.lastDir = null;
     return sweepBelow(start, stale, recursive, keep, (node) => this.count(node.type, node.size, -1));
   }
 
   /** Removes the entry and its subtree; `""` empties the view. A missing path is no change. */
   delete(path: string): void {
+    this.lastDir = null;
     if (path === '') {
       this.root.children = null;
       this.files = 0;
@@ -234,6 +242,18 @@ export class FsView {
       node = node.children?.get(name);
       if (!node) return undefined;
     }
+    return node;
+  }
+
+  /**
+   * The directory at `dirPath`, created if missing. Records of a walk come
+   * directory by directory, so the last one found is kept and reused; any
+   * removal forgets it, since it may have gone.
+   */
+  private parentDir(dirPath: string, origin: number): FsNode {
+    if (this.lastDir !== null && this.lastDir.path === dirPath && this.lastDir.node.type === 'dir') return this.lastDir.node;
+    const node = this.ensureDirs(dirPath.split('/'), origin);
+    this.lastDir = { path: dirPath, node };
     return node;
   }
 

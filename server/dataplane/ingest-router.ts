@@ -2,7 +2,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { API_KEY_HEADER, type IngestGrant } from './api-keys.js';
 import type { DataPlaneContext } from './context.js';
 import { DataPlaneErrorCode, HttpError, jsonErrorHandler, parseOrThrow } from './http-errors.js';
-import { EventsBody, MAX_EVENTS_PER_BATCH, OpenSessionBody } from './records.js';
+import { checkEventsBody, EventsBody, MAX_EVENTS_PER_BATCH, OpenSessionBody } from './records.js';
 import type { ViewOrigin } from './fs-view.js';
 import type { SessionInfo } from './sessions.js';
 
@@ -64,7 +64,7 @@ export function createIngestRouter(ctx: DataPlaneContext): Router {
       throw new HttpError(413, DataPlaneErrorCode.TooManyEvents, `a batch may carry at most ${MAX_EVENTS_PER_BATCH} events, got ${events.length}`);
     }
     const session = sessionOf(ctx, req, res);
-    const batch = parseOrThrow(EventsBody, req.body, 'events batch');
+    const batch = checkEventsBody(req.body) ?? parseOrThrow(EventsBody, req.body, 'events batch');
     const now = Date.now();
     const origin = originOf(session);
     let removed = 0;
