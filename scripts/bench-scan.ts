@@ -68,6 +68,9 @@ interface PhaseResult {
   entries: number;
   seconds: number;
   entries_per_second: number;
+  /** CPU seconds Fusion's process and the agent's (this process: its event loop and the walk worker) used in the phase. */
+  cpu_fusion_s?: number;
+  cpu_agent_s?: number;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -129,6 +132,8 @@ async function main(): Promise<void> {
       enrollmentToken,
       inspect: true,
       logFile: path.join(work, 'fusion.log'),
+      // To profile Fusion during a run: FUSTOR_BENCH_FUSION_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+      nodeArgs: (process.env.FUSTOR_BENCH_FUSION_NODE_ARGS ?? '').split(' ').filter(Boolean),
     });
     const api = adminApi(fusion.url, adminToken);
     const dataKey = await receiverKey(path.join(work, 'fusion'));
@@ -150,27 +155,29 @@ async function main(): Promise<void> {
     });
 
     log('phase 1: first snapshot');
+    let cpu = await cpuMark(fusion);
     const snapshotStart = Date.now();
     await agent.start();
     const snapshot = await waitForSnapshot(fusion.url, dataKey, checkTime);
     await expectViewHolds(fusion.url, dataKey, made);
     const afterSnapshot = await fusionMemory(fusion);
     const results: PhaseResult[] = [phase('bare walk, no sending (the limit)', options.entries, bare.ms)];
-    results.push(phase('first snapshot (agent start → view complete)', options.entries, snapshot.finished_at - snapshotStart));
+    results.push({ ...phase('first snapshot (agent start → view complete)', options.entries, snapshot.finished_at - snapshotStart), ...(await cpuSince(fusion, cpu)) });
     results.push(phase('  of which: first batch → last batch at Fusion', options.entries, snapshot.finished_at - snapshot.started_at));
 
     log('phase 2: scan command of the whole root');
+    cpu = await cpuMark(fusion);
     const scanStart = Date.now();
     const command = await runCommand(api, { type: 'scan', args: { path: '.' } }, checkTime);
     const scanMs = Date.now() - scanStart;
     if (command.status !== 'succeeded') throw new Error(`scan command ${command.status}: ${command.error}`);
     await expectViewHolds(fusion.url, dataKey, made);
     const afterScan = await fusionMemory(fusion);
-    results.push(phase('scan command (request → result)', options.entries, scanMs));
+    results.push({ ...phase('scan command (request → result)', options.entries, scanMs), ...(await cpuSince(fusion, cpu)) });
 
     const report = {
       date: new Date().toISOString(),
-      machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? null, total_memory_bytes: os.totalmem(), node: process.version, platform: `${os.platform()} ${os.release()}` },
+      machine: { load_average_at_end: os.loadavg(), cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? null, total_memory_bytes: os.totalmem(), node: process.version, platform: `${os.platform()} ${os.release()}` },
       options: { entries: options.entries, batch_size: options.batchSize, files_per_dir: options.filesPerDir },
       tree: made,
       results,
@@ -263,6 +270,23 @@ async function runCommand(api: Api, command: { type: string; args: unknown }, ch
   }
 }
 
+interface CpuMark {
+  fusion: number;
+  agent: NodeJS.CpuUsage;
+}
+
+async function cpuMark(fusion: FusionRun): Promise<CpuMark> {
+  return { fusion: await fusion.cpuSeconds(), agent: process.cpuUsage() };
+}
+
+async function cpuSince(fusion: FusionRun, mark: CpuMark): Promise<{ cpu_fusion_s: number; cpu_agent_s: number }> {
+  const agent = process.cpuUsage(mark.agent);
+  return {
+    cpu_fusion_s: Number(((await fusion.cpuSeconds()) - mark.fusion).toFixed(2)),
+    cpu_agent_s: Number(((agent.user + agent.system) / 1e6).toFixed(2)),
+  };
+}
+
 function phase(name: string, entries: number, ms: number): PhaseResult {
   const s = Math.max(ms, 1) / 1000;
   return { phase: name, entries, seconds: Number(s.toFixed(3)), entries_per_second: Math.round(entries / s) };
@@ -278,8 +302,9 @@ function perEntry(before: FusionMemory, after: FusionMemory, entries: number) {
 }
 
 function printReport(results: PhaseResult[], before: FusionMemory, afterSnapshot: FusionMemory, afterScan: FusionMemory, entries: number, method: string): void {
-  const rows = results.map((r) => [r.phase, String(r.entries), r.seconds.toFixed(2), String(r.entries_per_second)]);
-  console.log(`\n${table(['phase', 'entries', 'seconds', 'entries/s'], rows)}\n`);
+  const rows = results.map((r) => [r.phase, String(r.entries), r.seconds.toFixed(2), String(r.entries_per_second), r.cpu_fusion_s?.toFixed(2) ?? '', r.cpu_agent_s?.toFixed(2) ?? '']);
+  const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  console.log(`\n${table(['phase', 'entries', 'seconds', 'entries/s', 'Fusion CPU s', 'agent CPU s'], rows)}\n\nload average at the end: ${load} (${os.cpus().length} cores)\n`);
   const mib = (n: number | null): string => (n === null ? 'n/a' : (n / 1048576).toFixed(1));
   const memRow = (name: string, pick: (m: FusionMemory) => number | null): string[] => {
     const b = pick(before);
