@@ -18,14 +18,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { lstatSync, readdirSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import YAML from 'yaml';
 import { Agent } from '../agent/agent.js';
 import { createLogger } from '../shared/logger.js';
+import { adminApi, receiverKey, waitForSnapshot, type Api } from './lib/dataplane-rig.js';
 import { FusionRun, freePort } from './lib/fusion-runner.js';
 
 /** Fusion's memory as measured in its own process. */
@@ -216,41 +216,6 @@ function bareWalk(root: string): { entries: number; ms: number } {
     }
   }
   return { entries, ms: performance.now() - started };
-}
-
-type Api = (method: string, route: string, body?: unknown) => Promise<any>;
-
-function adminApi(base: string, token: string): Api {
-  return async (method, route, body) => {
-    const res = await fetch(`${base}${route}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${method} ${route} answered ${res.status}: ${text.slice(0, 500)}`);
-    return text ? JSON.parse(text) : undefined;
-  };
-}
-
-/** The receiver key Fusion wrote into its fresh fusion.yaml. */
-async function receiverKey(home: string): Promise<string> {
-  const config = YAML.parse(await readFile(path.join(home, 'fusion.yaml'), 'utf8')) as { receivers: Record<string, { api_keys: Array<{ key: string }> }> };
-  const key = Object.values(config.receivers)[0]?.api_keys[0]?.key;
-  if (!key) throw new Error('fusion.yaml holds no receiver key');
-  return key;
-}
-
-/** Polls the view's sessions until the snapshot's last batch has been applied; Fusion's timestamps of it. */
-async function waitForSnapshot(base: string, key: string, checkTime: (what: string) => void): Promise<{ started_at: number; finished_at: number }> {
-  for (;;) {
-    checkTime('waiting for the first snapshot');
-    const res = await fetch(`${base}/api/v1/views/default/sessions`, { headers: { 'x-api-key': key } });
-    const body = (await res.json()) as { sessions: Array<{ last_scan: { done: boolean; started_at: number; finished_at: number | null } | null }> };
-    const scan = body.sessions[0]?.last_scan;
-    if (scan?.done && scan.finished_at !== null) return { started_at: scan.started_at, finished_at: scan.finished_at };
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 async function expectViewHolds(base: string, key: string, made: MadeTree): Promise<void> {
