@@ -98,7 +98,11 @@ describe('agent control channel: hello and config', () => {
       patch: diffDocuments(base.document, next.document) as PatchOperation[],
     });
     await eventually(() => agent!.snapshot().config.signature === next.signature);
-    const applied = peer.framesOf('config_status').filter((s) => s.status === 'applied');
+    // The agent runs the config before its `applied` frame (sent once the cache is written) arrives.
+    const applied = await eventually(() => {
+      const frames = peer!.framesOf('config_status').filter((s) => s.status === 'applied');
+      return frames.length === 2 ? frames : undefined;
+    });
     expect(applied.map((s) => s.revision)).to.deep.equal([1, 2]);
     expect(applied[1]!.pipes).to.deep.equal({ added: ['p2'], removed: [], restarted: [] });
     expect(agent.snapshot().config).to.deep.include({ revision: 2, source: 'remote', document: next.document });
