@@ -1,4 +1,4 @@
-import { lstatSync, readFileSync, watch, type FSWatcher, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import type { FileRecord, RealtimeStatus, SourceWatchHandlers } from '../runtime/driver-types.js';
 import { toRecord } from './fs-record.js';
 
@@ -158,6 +158,7 @@ export class TreeWatcher {
     this.dirty = new Set();
     this.rescans = new Set();
     const records: FileRecord[] = [];
+    const watchedBefore = this.watched.size;
     for (const rel of paths) {
       let st: Stats | undefined;
       try {
@@ -166,20 +167,38 @@ export class TreeWatcher {
         continue; // Unreadable: left to the audits, which report it.
       }
       if (!st) {
-        if (rel !== '') records.push({ op: 'delete', path: rel, type: this.watched.has(rel) ? 'dir' : 'file', size: 0, mtime_ms: 0, mode: 0 });
-        this.unwatchTree(rel);
+        const wasWatched = this.watched.has(rel);
+        if (rel !== '') records.push({ op: 'delete', path: rel, type: wasWatched ? 'dir' : 'file', size: 0, mtime_ms: 0, mode: 0 });
+        // Watched directories below an unwatched one that went report their own end.
+        if (wasWatched) this.unwatchTree(rel);
         continue;
       }
       records.push(toRecord(rel, st));
-      if (st.isDirectory() && !this.watched.has(rel) && this.exhausted === null) rescan.add(rel);
+      if (st.isDirectory() && !this.watched.has(rel) && this.exhausted === null && this.appeared(rel)) rescan.add(rel);
     }
+    if (this.watched.size !== watchedBefore) this.report();
     try {
-      if (records.length > 0 || rescan.size > 0) await this.options.handlers.changes({ records, rescan: [...rescan] });
+      if (records.length > 0 || rescan.size > 0) await this.options.handlers.changes({ records, rescan: outermost(rescan) });
     } catch (err) {
       this.options.onWarning?.(`reporting changes failed: ${(err as Error).message}`);
     } finally {
       this.flushing = false;
       if (!this.closed && (this.dirty.size > 0 || this.rescans.size > 0)) this.timer = setTimeout(() => void this.flush(), this.options.debounceMs);
+    }
+  }
+
+  /**
+   * A directory not watched yet showed up: it is watched first (so nothing
+   * created in it from now on is missed), then listed; true when it holds
+   * entries already, which only a walk of it can report.
+   */
+  private appeared(rel: string): boolean {
+    this.totalDirs += 1;
+    if (!this.add(rel)) return true;
+    try {
+      return readdirSync(this.abs(rel)).length > 0;
+    } catch {
+      return false; // Gone again, or unreadable: its parent's events or the audits report it.
     }
   }
 
@@ -198,6 +217,16 @@ export class TreeWatcher {
   private abs(rel: string): string {
     return rel === '' ? this.options.root : `${this.options.root}/${rel}`;
   }
+}
+
+/** The paths that are not below another one of the set (a walk of a directory covers its sub-directories). */
+function outermost(paths: Set<string>): string[] {
+  const sorted = [...paths].sort((a, b) => depth(a) - depth(b));
+  const kept: string[] = [];
+  for (const path of sorted) {
+    if (!kept.some((k) => k === '' || path.startsWith(`${k}/`))) kept.push(path);
+  }
+  return kept;
 }
 
 function depth(path: string): number {
