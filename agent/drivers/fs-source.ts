@@ -15,6 +15,7 @@ import { nodeFsOps, type FsOps } from './fs-ops.js';
 import { resolveInsideRoot } from './fs-path.js';
 import { walkTree } from './fs-walk.js';
 import { TreeWatcher, watchBudget } from './fs-watch.js';
+import { walkInline } from './inline-walk.js';
 import { walkInWorker } from './worker-walk.js';
 
 /** How long a burst of changes is gathered before it is pushed, ms. */
@@ -88,7 +89,10 @@ export class FsSource implements Source {
         const root = known ?? (await fs.realpath(configured));
         const walk = { ...options, root, start: options.path, batchSize: Math.max(1, options.batchSize), counters, ...(onDirs ? { onDirs } : {}) };
         if (inWorker) {
-          yield* walkInWorker(walk);
+          // A subtree is tried on this thread first: most are small, and a worker costs more to start than they take.
+          const inline = options.path === '' ? null : walkInline(walk);
+          if (inline) yield* inline;
+          else yield* walkInWorker(walk);
           return;
         }
         for await (const batch of walkTree(fs, walk)) yield encodeRecords(batch);
