@@ -51,7 +51,8 @@ describe('pipe runtime: scan', () => {
   });
 
   async function startPipes(ids: string[] = ['p'], audit_interval_sec = 3600): Promise<void> {
-    const pipes = Object.fromEntries(ids.map((id) => [id, { root, url: receiver.url, batch_size: 2, audit_interval_sec }]));
+    // Realtime off: what reaches the receiver comes from the snapshots alone.
+    const pipes = Object.fromEntries(ids.map((id) => [id, { root, url: receiver.url, batch_size: 2, audit_interval_sec, realtime: false }]));
     await runtime.apply(configFor(pipes));
     await eventually(() => ids.every((id) => receiver.batches.some((b) => b.pipe_id === id && b.scan?.done)));
   }

@@ -32,7 +32,8 @@ describe('data plane: views that match the disk', () => {
   }
 
   it('removes what was deleted while the agent was down, with its first snapshot', async function () {
-    this.timeout(40_000);
+    // A few seconds on a quiet machine; starting the agent process is what a loaded one makes slow.
+    this.timeout(60_000);
     const root = await world.mkdir('down');
     await writeTree(root, { 'stay.txt': 's', 'gone/a.txt': 'a', 'gone/deep/b.txt': 'b' });
     await world.pushConfig('node-p', { main: { root, key: KEYS.a, audit_interval_sec: 3600 } });
@@ -50,7 +51,7 @@ describe('data plane: views that match the disk', () => {
         expect(await world.listing('va', KEYS.a)).to.deep.equal(['new.txt:2', 'stay.txt:1']);
         return true;
       },
-      { timeoutMs: 25_000, message: "the restarted agent's snapshot" },
+      { timeoutMs: 45_000, message: "the restarted agent's snapshot" },
     );
   });
 
