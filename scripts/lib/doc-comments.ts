@@ -116,7 +116,6 @@ function scan(src: string, declarations: DocComments['declarations'], members: D
     if (ch === '{') {
       // A brace opened after `name: z.object(` belongs to `name`; any other is anonymous.
       path.push(lastMember && lastMember.depth === depth && depth > 0 ? lastMember.name : '');
-      if (depth === 0 || !lastMember || lastMember.depth !== depth) path[path.length - 1] = depth === 0 ? '' : path[path.length - 1]!;
       depth++;
       lastMember = undefined;
     } else if (ch === '}') {
