@@ -32,6 +32,7 @@ export const CommandArgs = {
 } as const;
 
 export type CommandType = keyof typeof CommandArgs;
+/** Every command type Fusion can send today (the keys of CommandArgs). */
 export const COMMAND_TYPES = Object.keys(CommandArgs) as CommandType[];
 export const CommandType = z.enum(COMMAND_TYPES as [CommandType, ...CommandType[]]);
 
