@@ -7,8 +7,6 @@
 import { h } from './dom.js';
 import { diffLines } from './line-diff.js';
 
-export { diffLines };
-
 /** Unchanged lines shown before and after each change. */
 const CONTEXT = 3;
 
