@@ -92,7 +92,6 @@ describe('web dashboard: config editor, warm HTTP cache, command timeline, large
     expect(await openEditor()).to.equal(agentYaml(fusion.url));
     // Visit again: now the browser holds both representations and revalidates each with its own ETag.
     expect(await openEditor()).to.equal(agentYaml(fusion.url));
-    expect(await openEditor()).to.equal(agentYaml(fusion.url));
     // Chromium revalidates the YAML request with the ETag of the JSON it cached for the same URL:
     // the case that once got a 304 and put the JSON object into the editor. Now that ETag does not match.
     const crossed = configRequests.filter((r) => r.accept.includes('yaml') && r.ifNoneMatch?.endsWith('.json"'));
