@@ -30,6 +30,20 @@ const isSchema = (value: unknown): value is z.ZodType => typeof value === 'objec
 const schemas = exported.filter((e): e is [string, z.ZodType] => isSchema(e[1]));
 const nameOf = new Map<unknown, string>(schemas.map(([name, schema]) => [schema, name]));
 
+/**
+ * Object schemas by their JSON Schema text, so a field whose type is one of
+ * them (the items of `status.pipes`, of `patch`) is shown by name with a link.
+ */
+const namedObjects = new Map<string, string>();
+for (const [name, schema] of schemas) {
+  const { $schema: _s, ...raw } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  if ((raw as JsonSchema).properties && !(raw as JsonSchema).properties!.type?.const) namedObjects.set(JSON.stringify(raw), name);
+}
+const named = (s: JsonSchema): string | undefined => {
+  const name = namedObjects.get(JSON.stringify(s));
+  return name && `[${name}](#${name.toLowerCase()})`;
+};
+
 function jsonSchema(name: string, schema: z.ZodType): JsonSchema & Record<string, unknown> {
   const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema & Record<string, unknown>;
   const members = comments.members.get(name);
@@ -61,7 +75,7 @@ function frameSection(title: string, union: unknown): string {
     const encoding = json.properties?.encoding?.const as string | undefined;
     const label = `\`${type ?? name}\`${encoding ? ` (encoding \`${encoding}\`)` : ''}`;
     const describe = (p: string): string | undefined => comments.members.get(name)?.get(p) ?? (p === 'type' ? 'Frame type.' : undefined);
-    parts.push(`#### ${label}: ${name}`, comments.declarations.get(name) ?? '', fieldTable(json, describe), `JSON Schema: [schema/${name}.json](schema/${name}.json)`);
+    parts.push(`#### ${label}: ${name}`, comments.declarations.get(name) ?? '', fieldTable(json, describe, named), `JSON Schema: [schema/${name}.json](schema/${name}.json)`);
   }
   return parts.filter(Boolean).join('\n\n');
 }
@@ -72,7 +86,7 @@ function otherSection(inFrames: Set<string>): string {
     if (inFrames.has(name)) continue;
     const json = jsonSchema(name, schema);
     const about = comments.declarations.get(name) ?? '';
-    if (json.properties) parts.push(`#### ${name}`, about, fieldTable(json, (p) => comments.members.get(name)?.get(p)));
+    if (json.properties) parts.push(`#### ${name}`, about, fieldTable(json, (p) => comments.members.get(name)?.get(p), named));
     else parts.push(`#### ${name}`, `${about}${about ? ' ' : ''}Type: ${typeText(json)}.`);
     parts.push(`JSON Schema: [schema/${name}.json](schema/${name}.json)`);
   }
@@ -87,7 +101,7 @@ function commandSection(): string {
     parts.push(
       `#### \`${type}\``,
       comments.members.get('CommandArgs')?.get(type) ?? '',
-      Object.keys(json.properties ?? {}).length ? fieldTable(json, describe) : 'No arguments: `args` is `{}`.',
+      Object.keys(json.properties ?? {}).length ? fieldTable(json, describe, named) : 'No arguments: `args` is `{}`.',
       `JSON Schema: [schema/CommandArgs.${type}.json](schema/CommandArgs.${type}.json)`,
     );
   }

@@ -30,12 +30,17 @@ const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const code = (value: unknown): string => `\`${JSON.stringify(value)}\``;
 const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
+/** Names a sub-schema that is one of the named schemas (e.g. the items of `status.pipes` are a PipeStatus). */
+export type Namer = (s: JsonSchema) => string | undefined;
+
 /** A short human type: `string (1–64)`, `integer ≥ 0`, `"hello"`, `one of …`, `array of …`. */
-export function typeText(s: JsonSchema): string {
+export function typeText(s: JsonSchema, named: Namer = () => undefined): string {
+  const name = named(s);
+  if (name) return name;
   if (s.const !== undefined) return code(s.const);
   if (s.enum) return `one of ${s.enum.map(code).join(', ')}`;
   const union = s.anyOf ?? s.oneOf;
-  if (union) return union.map(typeText).join(' or ');
+  if (union) return union.map((u) => typeText(u, named)).join(' or ');
   const type = Array.isArray(s.type) ? s.type.join(' or ') : s.type;
   if (type === 'string') {
     const bits: string[] = [];
@@ -52,12 +57,12 @@ export function typeText(s: JsonSchema): string {
   }
   if (type === 'array') {
     const bound = s.maxItems !== undefined ? `, at most ${s.maxItems}` : '';
-    return `array of ${s.items ? typeText(s.items) : 'any'}${bound}`;
+    return `array of ${s.items ? typeText(s.items, named) : 'any'}${bound}`;
   }
   if (type === 'object') {
     if (s.properties) return 'object';
     return s.additionalProperties && typeof s.additionalProperties === 'object' && Object.keys(s.additionalProperties).length
-      ? `object of ${typeText(s.additionalProperties)}`
+      ? `object of ${typeText(s.additionalProperties, named)}`
       : 'object';
   }
   if (type === 'null') return 'null';
@@ -73,19 +78,19 @@ function objectOf(s: JsonSchema): JsonSchema | undefined {
 }
 
 /** Rows for every field of an object schema, nested objects flattened. */
-export function fieldRows(schema: JsonSchema, describe: (path: string) => string | undefined, prefix = ''): string[] {
+export function fieldRows(schema: JsonSchema, describe: (path: string) => string | undefined, named: Namer, prefix = ''): string[] {
   const rows: string[] = [];
   for (const [name, field] of Object.entries(schema.properties ?? {})) {
     const path = prefix ? `${prefix}.${name}` : name;
     const required = schema.required?.includes(name) ? 'yes' : 'no';
     const def = field.default !== undefined ? code(field.default) : '';
-    rows.push(`| \`${path}\` | ${cell(typeText(field))} | ${required} | ${def} | ${cell(describe(path) ?? field.description ?? '')} |`);
+    rows.push(`| \`${path}\` | ${cell(typeText(field, named))} | ${required} | ${def} | ${cell(describe(path) ?? field.description ?? '')} |`);
     const nested = objectOf(field);
-    if (nested && nested !== schema) rows.push(...fieldRows(nested, describe, path));
+    if (nested && nested !== schema && !named(nested)) rows.push(...fieldRows(nested, describe, named, path));
   }
   return rows;
 }
 
-export function fieldTable(schema: JsonSchema, describe: (path: string) => string | undefined): string {
-  return ['| Field | Type | Required | Default | Meaning |', '|---|---|---|---|---|', ...fieldRows(schema, describe)].join('\n');
+export function fieldTable(schema: JsonSchema, describe: (path: string) => string | undefined, named: Namer = () => undefined): string {
+  return ['| Field | Type | Required | Default | Meaning |', '|---|---|---|---|---|', ...fieldRows(schema, describe, named)].join('\n');
 }
