@@ -9,6 +9,7 @@ import { ConfigChannel } from './gateway/config-channel.js';
 import { WsGateway } from './gateway/ws-gateway.js';
 import { createApp } from './http/app.js';
 import { AgentDirectory } from './agents/agent-directory.js';
+import { AgentLabelStore } from './store/agent-labels.js';
 import { FusionMetrics } from './metrics/metrics.js';
 import { AgentStore } from './store/agent-store.js';
 import { ConfigStore } from './store/config-store.js';
@@ -147,7 +148,7 @@ export class FusionServer {
       });
       // Groups handle an agent's hello before the config channel answers it (a prepended listener).
       const groups = createGroups({ db, tokens, service, agents, gateway, log: this.log });
-      const directory = new AgentDirectory({ agents, service, gateway, reports, groupOf: (id) => groups.members.groupOf(id) });
+      const directory = new AgentDirectory({ db, agents, service, gateway, reports, groupOf: (id) => groups.members.groupOf(id) });
       groups.engine.on('progress', (progress) => bus.publish('rollout.progress', { ...progress }));
       const dataPlane = await createDataPlane({ home: o.home, logger: this.log });
       if (dataPlane.generatedApiKey) this.initialSecrets.dataApiKey = dataPlane.generatedApiKey;
@@ -163,6 +164,7 @@ export class FusionServer {
         reports,
         audit,
         directory,
+        labels: new AgentLabelStore(db),
         members: groups.members,
         engine: groups.engine,
         bus,

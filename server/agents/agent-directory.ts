@@ -2,6 +2,8 @@ import type { ReportStore } from '../commands/report-store.js';
 import type { ConfigService } from '../config/config-service.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
 import type { AgentRecord, AgentStore } from '../store/agent-store.js';
+import type { Db } from '../store/database.js';
+import { listAgents, type AgentListQuery } from './agent-list.js';
 import { agentView, type AgentView } from './agent-view.js';
 
 /**
@@ -12,6 +14,7 @@ import { agentView, type AgentView } from './agent-view.js';
 export class AgentDirectory {
   constructor(
     private readonly deps: {
+      db: Db;
       agents: AgentStore;
       service: ConfigService;
       gateway: WsGateway;
@@ -36,5 +39,11 @@ export class AgentDirectory {
 
   all(): AgentView[] {
     return this.deps.agents.all().map((r) => this.view(r));
+  }
+
+  /** One page of the agents that pass the query's filters (see listAgents); views are built for that page only. */
+  page(query: AgentListQuery): { agents: AgentView[]; next_cursor: string | null } {
+    const page = listAgents(this.deps.db, query, (id) => Boolean(this.deps.gateway.get(id)?.established));
+    return { agents: page.rows.map((row) => this.view(this.deps.agents.fromRow(row))), next_cursor: page.next_cursor };
   }
 }

@@ -33,6 +33,10 @@ export interface AgentView {
   drift: boolean;
   /** The config group the agent belongs to, or null. */
   group: string | null;
+  /** Admin-set labels: what selectors choose agents by. */
+  labels: Record<string, string>;
+  /** What the agent reported about itself in its latest hello (os, arch, hostname, agent_version, bootstrap attributes). */
+  attributes: Record<string, string>;
   /** The agent's pipes (id, state, records_sent, last_error) as its latest `status` frame gave them. */
   pipes: unknown[];
   /**
@@ -89,6 +93,8 @@ export function agentView(
     },
     drift: report !== undefined && desired !== undefined && report.signature !== desired.signature,
     group: null,
+    labels: { ...record.labels },
+    attributes: { ...record.attributes },
     pipes: record.pipes,
     pipes_stale: !online,
     pipes_as_of: lastSeen,

@@ -88,6 +88,7 @@ export class ConfigChannel {
       hostname: hello.hostname,
       address: conn.address,
       capabilities: hello.capabilities,
+      attributes: hello.attributes ?? {},
       runningSignature: hello.config.signature,
       runningSource: hello.config.source,
     });

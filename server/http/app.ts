@@ -8,6 +8,7 @@ import type { AgentStore } from '../store/agent-store.js';
 import type { ConfigStore } from '../store/config-store.js';
 import { agentRoutes } from './agent-routes.js';
 import type { AgentDirectory } from '../agents/agent-directory.js';
+import type { AgentLabelStore } from '../store/agent-labels.js';
 import { agentConfigRoutes } from './config-routes.js';
 import { errorHandler, unknownRoute } from './errors.js';
 import { pullRoute } from './pull-route.js';
@@ -30,6 +31,7 @@ export interface AppDeps {
   reports: ReportStore;
   audit: AuditStore;
   directory: AgentDirectory;
+  labels: AgentLabelStore;
   /** Group membership: a poll's `group` joins an agent in no group. */
   members: Pick<MemberService, 'onPoll'>;
   /** Rollouts: a polling agent's ACK / NACK resolves its rows. */

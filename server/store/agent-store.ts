@@ -23,11 +23,17 @@ export interface AgentRecord {
   status_error: string | null;
   status_at: number | null;
   pipes: unknown[];
+  /** What the agent said about itself in its latest hello (os, arch, hostname, version, bootstrap attributes). */
+  attributes: Record<string, string>;
+  /** What admins set on it: the only thing selectors trust. */
+  labels: Record<string, string>;
 }
 
-interface AgentRow extends Omit<AgentRecord, 'capabilities' | 'pipes'> {
+export interface AgentRow extends Omit<AgentRecord, 'capabilities' | 'pipes' | 'attributes' | 'labels'> {
   capabilities: string | null;
   pipes: string | null;
+  attributes: string | null;
+  labels: string | null;
 }
 
 /** An `applying` acknowledgement, held in memory only. */
@@ -59,10 +65,10 @@ export class AgentStore {
   constructor(db: Db) {
     this.ensureStmt = db.prepare('INSERT OR IGNORE INTO agents (agent_id) VALUES (?)');
     this.helloStmt = db.prepare(
-      `INSERT INTO agents (agent_id, version, hostname, address, capabilities, first_seen, last_seen, connected_at, running_signature, running_source)
-       VALUES (@agent_id, @version, @hostname, @address, @capabilities, @now, @now, @now, @running_signature, @running_source)
+      `INSERT INTO agents (agent_id, version, hostname, address, capabilities, attributes, first_seen, last_seen, connected_at, running_signature, running_source)
+       VALUES (@agent_id, @version, @hostname, @address, @capabilities, @attributes, @now, @now, @now, @running_signature, @running_source)
        ON CONFLICT(agent_id) DO UPDATE SET version = excluded.version, hostname = excluded.hostname,
-         address = excluded.address, capabilities = excluded.capabilities, first_seen = COALESCE(agents.first_seen, excluded.first_seen),
+         address = excluded.address, capabilities = excluded.capabilities, attributes = excluded.attributes, first_seen = COALESCE(agents.first_seen, excluded.first_seen),
          last_seen = excluded.last_seen, connected_at = excluded.connected_at,
          running_signature = excluded.running_signature, running_source = excluded.running_source,
          applied_signature = CASE WHEN excluded.running_source = 'remote' THEN excluded.running_signature ELSE agents.applied_signature END`,
@@ -95,6 +101,7 @@ export class AgentStore {
     hostname: string;
     address: string | null;
     capabilities: string[];
+    attributes: Record<string, string>;
     runningSignature: string | null;
     runningSource: string;
   }): void {
@@ -104,6 +111,7 @@ export class AgentStore {
       hostname: input.hostname,
       address: input.address,
       capabilities: JSON.stringify(input.capabilities),
+      attributes: JSON.stringify(input.attributes),
       now: Date.now(),
       running_signature: input.runningSignature,
       running_source: input.runningSource,
@@ -139,6 +147,11 @@ export class AgentStore {
     return row ? this.withApplying(toRecord(row)) : undefined;
   }
 
+  /** A row read elsewhere (e.g. a paged listing) as {@link get} would return it. */
+  fromRow(row: AgentRow): AgentRecord {
+    return this.withApplying(toRecord(row));
+  }
+
   all(): AgentRecord[] {
     return (this.allStmt.all() as AgentRow[]).map((row) => this.withApplying(toRecord(row)));
   }
@@ -163,11 +176,20 @@ export class AgentStore {
   }
 }
 
-function toRecord(row: AgentRow): AgentRecord {
+export function toRecord(row: AgentRow): AgentRecord {
   return {
     ...row,
     status: row.status as ConfigStatus | null,
     capabilities: row.capabilities ? (JSON.parse(row.capabilities) as string[]) : [],
     pipes: row.pipes ? (JSON.parse(row.pipes) as unknown[]) : [],
+    attributes: stringMap(row.attributes),
+    labels: stringMap(row.labels),
   };
+}
+
+/** A stored JSON object of strings, as a null-prototype map (its keys are user-chosen). */
+export function stringMap(json: string | null): Record<string, string> {
+  const map = Object.create(null) as Record<string, string>;
+  if (json) Object.assign(map, JSON.parse(json) as Record<string, string>);
+  return map;
 }

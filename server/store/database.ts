@@ -231,6 +231,11 @@ const MIGRATIONS: string[] = [
   `
   ALTER TABLE audit_log ADD COLUMN query TEXT;
   `,
+  // What an agent says about itself (hello) and what admins say of it (labels), kept apart: JSON objects.
+  `
+  ALTER TABLE agents ADD COLUMN attributes TEXT;
+  ALTER TABLE agents ADD COLUMN labels TEXT;
+  `,
 ];
 
 /**

@@ -4,6 +4,7 @@
  * {@link AgentToFusionFrame}.
  */
 import { z } from 'zod';
+import { Attributes } from '../selector/labels.js';
 import { AgentId, ConfigDocument, ConfigSource, Signature } from './common.js';
 
 /** First frame on every connection: who the agent is and which config it runs. */
@@ -19,6 +20,12 @@ export const HelloFrame = z.object({
   hostname: z.string().max(255).default(''),
   /** Optional features the agent supports, e.g. "patch", "commands". */
   capabilities: z.array(z.string().max(64)).max(64).default([]),
+  /**
+   * What the agent says about itself: `os`, `arch`, `hostname`, `agent_version`
+   * and the bootstrap's `attributes:` (keys as label keys, values ≤ 256
+   * characters, at most 64). Shown and searchable, never trusted for targeting.
+   */
+  attributes: Attributes.optional(),
   /**
    * Group named in the agent's bootstrap (`group:`). Fusion puts an agent that
    * is in no group into this one when it exists; an admin's assignment wins.
