@@ -49,7 +49,7 @@ export const agentsCommand: CliCommand = {
     if (ctx.flags.all && ctx.flags.cursor) throw usageError('--all and --cursor do not go together');
     const { agents, next } = await fetchAgents(ctx, query, Boolean(ctx.flags.all));
     if (ctx.json) {
-      ctx.io.stdout.write(json(ctx.flags.all ? agents : { agents, next_cursor: next }));
+      ctx.io.stdout.write(json({ agents, next_cursor: next }));
       return 0;
     }
     if (!agents.length) {

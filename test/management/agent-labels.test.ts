@@ -111,7 +111,7 @@ describe('agent attributes, labels, selectors and paged listing', function () {
     const paged = await fustorctl(['agents', '--limit', '5'], env);
     expect(paged.stderr).to.match(/more agents: --cursor \S+/);
     const all = await fustorctl(['agents', '--limit', '5', '--all', '--json'], env);
-    expect(JSON.parse(all.stdout)).to.have.length(13);
+    expect(JSON.parse(all.stdout).agents).to.have.length(13);
 
     const one = await fustorctl(['label', 'a-05', 'team=storage', 'region-'], env);
     expect(one.stdout).to.equal('a-05: env=staging,team=storage\n');

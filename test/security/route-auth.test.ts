@@ -6,6 +6,9 @@ type Role = 'viewer' | 'operator' | 'admin';
 const ROUTES: Array<{ method: string; path: string; role: Role }> = [
   { method: 'GET', path: '/api/v1/management/agents', role: 'viewer' },
   { method: 'GET', path: '/api/v1/management/agents/node-1', role: 'viewer' },
+  { method: 'PUT', path: '/api/v1/management/agents/node-1/labels', role: 'operator' },
+  { method: 'PATCH', path: '/api/v1/management/agents/node-1/labels', role: 'operator' },
+  { method: 'POST', path: '/api/v1/management/agents/labels', role: 'operator' },
   { method: 'GET', path: '/api/v1/management/agents/node-1/config', role: 'viewer' },
   { method: 'GET', path: '/api/v1/management/agents/node-1/config/history', role: 'viewer' },
   { method: 'GET', path: '/api/v1/management/agents/node-1/config/reported', role: 'viewer' },
