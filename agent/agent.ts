@@ -15,7 +15,7 @@
 import { EventEmitter } from 'node:events';
 import { createLogger, type Logger } from '../shared/logger.js';
 import type { AgentConfig } from '../shared/config/index.js';
-import type { ConfigSource, PipeStatus, WelcomeFrame } from '../shared/protocol/index.js';
+import { STATUS_INTERVAL_MS, type ConfigSource, type PipeStatus, type WelcomeFrame } from '../shared/protocol/index.js';
 import { describeBootstrap, resolveBootstrapOptions, type BootstrapInput, type BootstrapOptions } from './bootstrap.js';
 import { ConfigApplier, type ConfigAppliedEvent, type ConfigFailedEvent } from './config/config-applier.js';
 import { ConfigCache } from './config/config-cache.js';
@@ -46,6 +46,8 @@ export interface AgentOptions extends BootstrapInput {
   runtime?: (options: { agentId: string; logger: Logger; tls?: TlsMaterial }) => PipeRuntime;
   /** The launcher that runs this process; with it the agent can upgrade itself (the `upgrade` command). */
   launcher?: LauncherLink;
+  /** Longest time between two `status` frames while connected; default STATUS_INTERVAL_MS (tests shorten it). */
+  statusIntervalMs?: number;
 }
 
 /** A read-only view of the agent's state. */
@@ -91,7 +93,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private cancelStartupWait: (() => void) | null = null;
   private readonly journal: CommandJournal;
   private unsubscribeStatus: (() => void) | null = null;
-  private readonly status = new StatusReporter((pipes) => this.client?.send({ type: 'status', pipes }) ?? false);
+  private readonly status = new StatusReporter((pipes) => this.client?.send({ type: 'status', pipes, config: this.runningConfig() }) ?? false);
   /** Installs a package and restarts; set when the agent runs under the launcher. */
   upgrader: CommandContext['upgrade'] | undefined;
   /** Reports the outcome of an upgrade that restarted the agent. */
@@ -147,10 +149,17 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (typeof withStatus.onStatus === 'function') {
       this.unsubscribeStatus = withStatus.onStatus((pipes) => this.status.update(pipes));
     }
+    this.status.every(options.statusIntervalMs ?? STATUS_INTERVAL_MS, () => this.runtime.status());
     this.on('welcome', () => {
       this.status.flush(this.runtime.status());
       this.upgrades.onWelcome();
     });
+  }
+
+  /** The config this agent runs, as `hello` and `status` report it. */
+  private runningConfig(): { signature: string | null; revision: number | null; source: ConfigSource } {
+    const running = this.applier.running;
+    return { signature: running.signature, revision: running.revision, source: running.source };
   }
 
   /** What command handlers may use: reload, the running config, scans, upgrades and the live connection. */

@@ -10,6 +10,7 @@ import { WsGateway } from './gateway/ws-gateway.js';
 import { createApp } from './http/app.js';
 import { AgentDirectory } from './agents/agent-directory.js';
 import { AgentLabelStore } from './store/agent-labels.js';
+import { PollPresence } from './agents/poll-presence.js';
 import { FusionMetrics } from './metrics/metrics.js';
 import { AgentStore } from './store/agent-store.js';
 import { ConfigStore } from './store/config-store.js';
@@ -60,6 +61,10 @@ export interface FusionOptions {
   failedAuthLimits?: FailedAuthLimits;
   /** Frames an agent may send per second (sustained) and in a burst before it is closed with `rate_limited`. Default 100 / 1000. */
   agentMessageRate?: { perSecond: number; burst: number };
+  /** An agent offline longer than this shows as `inactive` (FUSION_AGENT_INACTIVE_AFTER_SECONDS). Default 7 days. */
+  agentInactiveAfterMs?: number;
+  /** How long an agent may run a config other than its desired one before it shows drift. Default 60 s. */
+  driftGraceMs?: number;
   logger?: Logger;
 }
 
@@ -148,7 +153,9 @@ export class FusionServer {
       });
       // Groups handle an agent's hello before the config channel answers it (a prepended listener).
       const groups = createGroups({ db, tokens, service, agents, gateway, log: this.log });
-      const directory = new AgentDirectory({ db, agents, service, gateway, reports, groupOf: (id) => groups.members.groupOf(id) });
+      const presence = new PollPresence();
+      const directory = new AgentDirectory({
+        db, agents, presence, service, inactiveAfterMs: o.agentInactiveAfterMs, driftGraceMs: o.driftGraceMs, gateway, reports, groupOf: (id) => groups.members.groupOf(id) });
       groups.engine.on('progress', (progress) => bus.publish('rollout.progress', { ...progress }));
       const dataPlane = await createDataPlane({ home: o.home, logger: this.log });
       if (dataPlane.generatedApiKey) this.initialSecrets.dataApiKey = dataPlane.generatedApiKey;
@@ -165,6 +172,7 @@ export class FusionServer {
         audit,
         directory,
         labels: new AgentLabelStore(db),
+        presence,
         members: groups.members,
         engine: groups.engine,
         bus,

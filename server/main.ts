@@ -48,6 +48,8 @@ async function main(): Promise<void> {
     ...(process.env.FUSION_ENROLLMENT_TOKEN ? { enrollmentToken: process.env.FUSION_ENROLLMENT_TOKEN } : {}),
     ...msFromEnv('FUSION_HEARTBEAT_MS', 'heartbeatIntervalMs'),
     ...msFromEnv('FUSION_SHUTDOWN_RETRY_MS', 'shutdownRetryAfterMs'),
+    ...secondsFromEnv('FUSION_AGENT_INACTIVE_AFTER_SECONDS', 'agentInactiveAfterMs'),
+    ...secondsFromEnv('FUSION_DRIFT_GRACE_SECONDS', 'driftGraceMs'),
     ...tlsOptions(values),
   });
   const { url } = await server.start();
@@ -93,6 +95,15 @@ function msFromEnv<K extends 'heartbeatIntervalMs' | 'shutdownRetryAfterMs'>(nam
   const min = option === 'heartbeatIntervalMs' ? 1 : 0;
   if (!Number.isInteger(ms) || ms < min) throw new Error(`${name} must be a whole number of milliseconds (at least ${min}): ${raw}`);
   return { [option]: ms } as Partial<Pick<FusionOptions, K>>;
+}
+
+/** A whole number of seconds from the environment, as the option's milliseconds. */
+function secondsFromEnv<K extends 'agentInactiveAfterMs' | 'driftGraceMs'>(name: string, option: K): Partial<Pick<FusionOptions, K>> {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return {};
+  const seconds = Number(raw);
+  if (!Number.isInteger(seconds) || seconds < 0) throw new Error(`${name} must be a whole number of seconds: ${raw}`);
+  return { [option]: seconds * 1000 } as Partial<Pick<FusionOptions, K>>;
 }
 
 /** HTTPS/WSS from --tls-cert and --tls-key (FUSION_TLS_CERT, FUSION_TLS_KEY), mTLS with --tls-ca (FUSION_TLS_CA). */

@@ -11,7 +11,9 @@ export const AGENT_PAGE_MAX = 500;
 /** `GET /api/v1/management/agents` query parameters. */
 export const AgentListQuery = z.object({
   selector: z.string().max(1024).optional(),
-  status: z.enum(['online', 'offline']).optional(),
+  /** `online`, `offline` (includes inactive ones) or `inactive`. */
+  status: z.enum(['online', 'offline', 'inactive']).optional(),
+  health: z.enum(['healthy', 'degraded', 'unhealthy']).optional(),
   /** Case-insensitive substring of the agent id or host name. */
   q: z.string().min(1).max(128).optional(),
   sort: z.enum(['agent_id', '-agent_id', 'last_seen', '-last_seen']).default('agent_id'),
@@ -68,23 +70,26 @@ const STATEMENTS: Record<Sort, { first: string; after: string; position: (row: A
   },
 };
 
-export interface AgentPage {
-  rows: AgentRow[];
+export interface AgentPage<T> {
+  items: T[];
   /** Pass as `cursor` for the next page; null on the last one. */
   next_cursor: string | null;
 }
 
 /**
  * One page of the stored agents that pass the filters, in the asked order.
- * Rows are filtered as they are read (labels and attributes parsed, nothing
- * else) and reading stops once the page is full, so the cost is bounded by
- * the rows walked rather than by building a view of every agent.
+ * Rows are filtered as they are read — the search and the selector first
+ * (labels and attributes parsed, nothing else), then `pick`, which builds
+ * what the page holds and may still refuse the row (status, health) — and
+ * reading stops once the page is full, so the cost is bounded by the rows
+ * walked rather than by the fleet.
  */
-export function listAgents(db: Db, query: AgentListQuery, isOnline: (agentId: string) => boolean): AgentPage {
+export function listAgents<T>(db: Db, query: AgentListQuery, pick: (row: AgentRow) => T | undefined): AgentPage<T> {
   const selector: AgentSelector | undefined = query.selector ? agentSelector(query.selector, 'listing') : undefined;
   const needle = query.q?.toLowerCase();
   const plan = STATEMENTS[query.sort];
-  const rows: AgentRow[] = [];
+  const items: T[] = [];
+  let last: AgentRow | undefined;
   let more = false;
   const iterator = query.cursor
     ? db.prepare(plan.after).iterate(positionParams(plan.after, decodeCursor(query.sort, query.cursor)))
@@ -92,16 +97,17 @@ export function listAgents(db: Db, query: AgentListQuery, isOnline: (agentId: st
   for (const raw of iterator) {
     const row = raw as AgentRow;
     if (needle && !row.agent_id.toLowerCase().includes(needle) && !(row.hostname ?? '').toLowerCase().includes(needle)) continue;
-    if (query.status && isOnline(row.agent_id) !== (query.status === 'online')) continue;
     if (selector && !selector.matches({ labels: stringMap(row.labels), attributes: stringMap(row.attributes) })) continue;
-    if (rows.length === query.limit) {
+    const item = pick(row);
+    if (item === undefined) continue;
+    if (items.length === query.limit) {
       more = true;
       break;
     }
-    rows.push(row);
+    items.push(item);
+    last = row;
   }
-  const last = rows.at(-1);
-  return { rows, next_cursor: more && last ? encodeCursor(query.sort, plan.position(last)) : null };
+  return { items, next_cursor: more && last ? encodeCursor(query.sort, plan.position(last)) : null };
 }
 
 /** The named parameters a keyset statement uses (better-sqlite3 refuses unused ones). */

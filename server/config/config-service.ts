@@ -11,6 +11,8 @@ export interface DesiredConfig {
   document: Record<string, unknown>;
   /** JSON.stringify(document), when it is at hand (a bulk save encodes it to store it). */
   documentText?: string;
+  /** When this revision was saved (epoch ms), when known. */
+  savedAt?: number;
 }
 
 export interface SaveInput {
@@ -57,7 +59,7 @@ export class ConfigService extends EventEmitter<{ desired_changed: [agentId: str
 
   desired(agentId: string): DesiredConfig | undefined {
     const latest = this.configs.latest(agentId);
-    return latest ? { revision: latest.revision, signature: latest.signature, document: latest.document } : undefined;
+    return latest ? { revision: latest.revision, signature: latest.signature, document: latest.document, savedAt: latest.created_at } : undefined;
   }
 
   /** Validates and stores a new revision; throws HttpError 400 (every issue listed) or 412 (stale If-Match). */

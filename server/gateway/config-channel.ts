@@ -59,6 +59,10 @@ export class ConfigChannel {
       }
       case 'status':
         this.options.agents.recordPipes(conn.agentId, frame.pipes);
+        if (frame.config) {
+          this.options.agents.recordRunning(conn.agentId, frame.config.signature, frame.config.source);
+          conn.runningSignature = frame.config.signature;
+        }
         return;
       default:
         // Other frame types belong to other channels (commands, reports).

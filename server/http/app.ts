@@ -9,6 +9,7 @@ import type { ConfigStore } from '../store/config-store.js';
 import { agentRoutes } from './agent-routes.js';
 import type { AgentDirectory } from '../agents/agent-directory.js';
 import type { AgentLabelStore } from '../store/agent-labels.js';
+import type { PollPresence } from '../agents/poll-presence.js';
 import { agentConfigRoutes } from './config-routes.js';
 import { errorHandler, unknownRoute } from './errors.js';
 import { pullRoute } from './pull-route.js';
@@ -32,6 +33,8 @@ export interface AppDeps {
   audit: AuditStore;
   directory: AgentDirectory;
   labels: AgentLabelStore;
+  /** Online state of polling agents: each pull keeps one online for twice its interval. */
+  presence: PollPresence;
   /** Group membership: a poll's `group` joins an agent in no group. */
   members: Pick<MemberService, 'onPoll'>;
   /** Rollouts: a polling agent's ACK / NACK resolves its rows. */

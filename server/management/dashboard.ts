@@ -26,7 +26,6 @@ export interface DashboardDeps {
 
 /** An agent as the dashboard lists it: the agent view plus its status word and ingest sessions. */
 export interface DashboardAgent extends AgentView {
-  status: 'online' | 'offline';
   session_count: number;
 }
 
@@ -63,7 +62,7 @@ export function buildDashboard(deps: DashboardDeps): Dashboard {
 
   const agents = deps.agents.all().map((record): DashboardAgent => {
     const view = deps.directory.view(record);
-    return { ...view, status: view.online ? 'online' : 'offline', session_count: sessionsByAgent.get(record.agent_id) ?? 0 };
+    return { ...view, session_count: sessionsByAgent.get(record.agent_id) ?? 0 };
   });
   const topology = fusionTopology(deps.dataPlane.config, deps.dataPlane.views.list(), sessions);
   const commands = deps.commandStore.list({ limit: DASHBOARD_COMMANDS }).map(({ args: _a, output: _o, transitions: _t, ...rest }) => rest);

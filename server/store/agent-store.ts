@@ -55,6 +55,8 @@ export class AgentStore {
   private readonly ensureStmt;
   private readonly helloStmt;
   private readonly seenStmt;
+  private readonly pollIdentityStmt;
+  private readonly runningStmt;
   private readonly hostnameStmt;
   private readonly appliedStmt;
   private readonly failedStmt;
@@ -74,6 +76,12 @@ export class AgentStore {
          applied_signature = CASE WHEN excluded.running_source = 'remote' THEN excluded.running_signature ELSE agents.applied_signature END`,
     );
     this.seenStmt = db.prepare('UPDATE agents SET last_seen = ? WHERE agent_id = ?');
+    this.pollIdentityStmt = db.prepare('UPDATE agents SET version = ?, address = ? WHERE agent_id = ? AND (version IS NOT ? OR address IS NOT ?)');
+    this.runningStmt = db.prepare(
+      `UPDATE agents SET running_signature = ?, running_source = ?,
+         applied_signature = CASE WHEN ? = 'remote' THEN ? ELSE applied_signature END
+       WHERE agent_id = ? AND (running_signature IS NOT ? OR running_source IS NOT ?)`,
+    );
     // Matches no row, and so writes nothing, while the host name is unchanged (a polling agent sends it with every pull).
     this.hostnameStmt = db.prepare('UPDATE agents SET hostname = ? WHERE agent_id = ? AND hostname IS NOT ?');
     // One statement per outcome, with positional parameters: an acknowledgement is the most frequent write there is.
@@ -116,6 +124,19 @@ export class AgentStore {
       running_signature: input.runningSignature,
       running_source: input.runningSource,
     });
+  }
+
+  /** Version and address of an agent on the polling transport (written only when they change: every pull sends them). */
+  recordPollIdentity(agentId: string, version: string, address: string | null): void {
+    this.pollIdentityStmt.run(version, address, agentId, version, address);
+  }
+
+  /**
+   * The config an agent says it runs (its periodic `status`), written only
+   * when it changed. A remote config it runs counts as applied, as in hello.
+   */
+  recordRunning(agentId: string, signature: string | null, source: string): void {
+    this.runningStmt.run(signature, source, source, signature, agentId, signature, source);
   }
 
   /** The host name an agent on the polling transport reports with its pulls (a socket agent's comes with its hello). */

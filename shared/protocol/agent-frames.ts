@@ -115,10 +115,23 @@ export const PipeStatus = z.object({
 });
 export type PipeStatus = z.infer<typeof PipeStatus>;
 
-/** Periodic or on-change report of the agent's pipes. */
+/**
+ * The agent's pipes and the config it runs: sent at once when a pipe changes
+ * state, at most once a second for counters, and at least every
+ * `STATUS_INTERVAL_MS` even when nothing changed, so Fusion's view of what
+ * the agent runs (and so its drift) is never older than that.
+ */
 export const StatusFrame = z.object({
   type: z.literal('status'),
   pipes: z.array(PipeStatus).max(10_000),
+  /** The config the agent runs now, as in `hello.config` (optional for agents that predate it). */
+  config: z
+    .object({
+      signature: Signature.nullable(),
+      revision: z.number().int().nonnegative().nullable(),
+      source: ConfigSource,
+    })
+    .optional(),
 });
 export type StatusFrame = z.infer<typeof StatusFrame>;
 

@@ -23,6 +23,14 @@ export const PullIdentity = z.object({
   group: z.string().min(1).max(128).optional(),
   /** Host name of the node the agent runs on (rendered as `${hostname}` when it joins a group). */
   hostname: z.string().min(1).max(255).optional(),
+  /** Agent software version, as in `hello.agent_version`. */
+  agent_version: z.string().min(1).max(64).optional(),
+  /**
+   * Seconds the agent waits between pulls (before its ±20% jitter). Fusion
+   * shows the agent online while pulls keep coming within twice this plus the
+   * jitter; 30 when absent.
+   */
+  poll_interval_sec: z.coerce.number().positive().max(86_400).optional(),
 });
 export type PullIdentity = z.infer<typeof PullIdentity>;
 
