@@ -5,6 +5,7 @@ import type { AgentRecord, AgentStore } from '../store/agent-store.js';
 import type { Db } from '../store/database.js';
 import type { PollPresence } from './poll-presence.js';
 import { DRIFT_GRACE_MS } from './agent-health.js';
+import { FleetSummary } from './fleet-summary.js';
 import { listAgents, type AgentListQuery } from './agent-list.js';
 import { agentView, type AgentView } from './agent-view.js';
 
@@ -58,6 +59,11 @@ export class AgentDirectory {
   all(): AgentView[] {
     return this.deps.agents.all().map((r) => this.view(r));
   }
+
+  /** The fleet's counts by state, taken a slice at a time (see FleetSummary). */
+  readonly summary = new FleetSummary((cursor, limit) =>
+    this.page({ sort: 'agent_id', limit, ...(cursor !== undefined && { cursor }) }),
+  );
 
   /** One page of the agents that pass the query's filters (see listAgents); views are built for that page only. */
   page(query: AgentListQuery): { agents: AgentView[]; next_cursor: string | null } {

@@ -34,25 +34,29 @@ export function agentHealth(input: HealthInput): { status: Health; reasons: stri
 }
 
 /**
- * Drift: the config the agent last said it runs (hello, an ACK, or its
- * status frame, which comes at least every minute) differs from the desired
- * one, for longer than the grace period since the desired config was saved
- * and since the agent connected. An agent that never said what it runs is
- * judged by its latest `report_config` answer. Never for an agent with no
- * desired config, nor while it is applying one.
+ * Drift: the config the agent last said it runs (hello, an ACK, its status
+ * frame — which comes at least every minute — or a `report_config` answer,
+ * whichever is newest) differs from the desired one, for longer than the
+ * grace period since the desired config was saved and since the agent
+ * connected. Never for an agent with no desired config, nor while it is
+ * applying one.
  */
 export function isDrifting(input: {
   desiredSignature: string | null;
   desiredSavedAt: number | null;
   running: string | null;
-  reported: string | null;
+  /** When the agent last said it runs `running`. */
+  runningAt: number | null;
+  /** Its latest `report_config` answer: counts when newer than `runningAt`. */
+  reported: { signature: string; at: number } | null;
   connectedAt: number | null;
   configState: HealthInput['configState'];
   now: number;
   graceMs: number;
 }): boolean {
   if (!input.desiredSignature || input.configState === 'applying') return false;
-  const runs = input.running ?? input.reported;
+  const reportIsNewer = input.reported !== null && (input.running === null || input.reported.at > (input.runningAt ?? 0));
+  const runs = reportIsNewer ? input.reported!.signature : input.running;
   if (runs === null || runs === input.desiredSignature) return false;
   const since = Math.max(input.desiredSavedAt ?? 0, input.connectedAt ?? 0);
   return input.now - since > input.graceMs;

@@ -15,6 +15,8 @@ export interface AgentRecord {
   /** Signature of the config the agent said it runs (hello) or last applied. */
   running_signature: string | null;
   running_source: string | null;
+  /** When the agent last said (hello, ACK, status) that it runs a different config than before. */
+  running_at: number | null;
   /** Last signature the agent acknowledged as applied. */
   applied_signature: string | null;
   /** Signature the last config_status frame was about, with its status and error. */
@@ -67,18 +69,18 @@ export class AgentStore {
   constructor(db: Db) {
     this.ensureStmt = db.prepare('INSERT OR IGNORE INTO agents (agent_id) VALUES (?)');
     this.helloStmt = db.prepare(
-      `INSERT INTO agents (agent_id, version, hostname, address, capabilities, attributes, first_seen, last_seen, connected_at, running_signature, running_source)
-       VALUES (@agent_id, @version, @hostname, @address, @capabilities, @attributes, @now, @now, @now, @running_signature, @running_source)
+      `INSERT INTO agents (agent_id, version, hostname, address, capabilities, attributes, first_seen, last_seen, connected_at, running_signature, running_source, running_at)
+       VALUES (@agent_id, @version, @hostname, @address, @capabilities, @attributes, @now, @now, @now, @running_signature, @running_source, @now)
        ON CONFLICT(agent_id) DO UPDATE SET version = excluded.version, hostname = excluded.hostname,
          address = excluded.address, capabilities = excluded.capabilities, attributes = excluded.attributes, first_seen = COALESCE(agents.first_seen, excluded.first_seen),
          last_seen = excluded.last_seen, connected_at = excluded.connected_at,
-         running_signature = excluded.running_signature, running_source = excluded.running_source,
+         running_signature = excluded.running_signature, running_source = excluded.running_source, running_at = excluded.running_at,
          applied_signature = CASE WHEN excluded.running_source = 'remote' THEN excluded.running_signature ELSE agents.applied_signature END`,
     );
     this.seenStmt = db.prepare('UPDATE agents SET last_seen = ? WHERE agent_id = ?');
     this.pollIdentityStmt = db.prepare('UPDATE agents SET version = ?, address = ? WHERE agent_id = ? AND (version IS NOT ? OR address IS NOT ?)');
     this.runningStmt = db.prepare(
-      `UPDATE agents SET running_signature = ?, running_source = ?,
+      `UPDATE agents SET running_signature = ?, running_source = ?, running_at = ?,
          applied_signature = CASE WHEN ? = 'remote' THEN ? ELSE applied_signature END
        WHERE agent_id = ? AND (running_signature IS NOT ? OR running_source IS NOT ?)`,
     );
@@ -87,7 +89,7 @@ export class AgentStore {
     // One statement per outcome, with positional parameters: an acknowledgement is the most frequent write there is.
     this.appliedStmt = db.prepare(
       `UPDATE agents SET status_signature = ?, status = 'applied', status_error = NULL, status_at = ?,
-         applied_signature = ?, running_signature = ?, running_source = 'remote', last_seen = ?
+         applied_signature = ?, running_signature = ?, running_source = 'remote', running_at = ?, last_seen = ?
        WHERE agent_id = ?`,
     );
     this.failedStmt = db.prepare(
@@ -136,7 +138,7 @@ export class AgentStore {
    * when it changed. A remote config it runs counts as applied, as in hello.
    */
   recordRunning(agentId: string, signature: string | null, source: string): void {
-    this.runningStmt.run(signature, source, source, signature, agentId, signature, source);
+    this.runningStmt.run(signature, source, Date.now(), source, signature, agentId, signature, source);
   }
 
   /** The host name an agent on the polling transport reports with its pulls (a socket agent's comes with its hello). */
@@ -155,7 +157,7 @@ export class AgentStore {
       return;
     }
     this.applying.delete(agentId);
-    if (status === 'applied') this.appliedStmt.run(signature, now, signature, signature, now, agentId);
+    if (status === 'applied') this.appliedStmt.run(signature, now, signature, signature, now, now, agentId);
     else this.failedStmt.run(signature, error, now, now, agentId);
   }
 

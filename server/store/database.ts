@@ -235,6 +235,7 @@ const MIGRATIONS: string[] = [
   `
   ALTER TABLE agents ADD COLUMN attributes TEXT;
   ALTER TABLE agents ADD COLUMN labels TEXT;
+  ALTER TABLE agents ADD COLUMN running_at INTEGER;
   `,
 ];
 
