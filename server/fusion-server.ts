@@ -11,6 +11,8 @@ import { createApp } from './http/app.js';
 import { AgentDirectory } from './agents/agent-directory.js';
 import { AgentLabelStore } from './store/agent-labels.js';
 import { PollPresence } from './agents/poll-presence.js';
+import { decommissionAgent } from './agents/decommission.js';
+import { DEFAULT_RETENTION, RetentionSweeper, type RetentionSettings } from './store/retention.js';
 import { FusionMetrics } from './metrics/metrics.js';
 import { AgentStore } from './store/agent-store.js';
 import { ConfigStore } from './store/config-store.js';
@@ -65,6 +67,10 @@ export interface FusionOptions {
   agentInactiveAfterMs?: number;
   /** How long an agent may run a config other than its desired one before it shows drift. Default 60 s. */
   driftGraceMs?: number;
+  /** How long history is kept (commands, audit, config revisions); see RetentionSettings. */
+  retention?: Partial<RetentionSettings>;
+  /** How often the retention sweep runs. Default hourly. */
+  retentionSweepIntervalMs?: number;
   logger?: Logger;
 }
 
@@ -81,6 +87,7 @@ interface Running {
   fusionConfig: FusionConfigService;
   groups: Groups;
   packages: Packages;
+  retention: RetentionSweeper;
   url: string;
 }
 
@@ -157,6 +164,7 @@ export class FusionServer {
       const directory = new AgentDirectory({
         db, agents, presence, service, inactiveAfterMs: o.agentInactiveAfterMs, driftGraceMs: o.driftGraceMs, gateway, reports, groupOf: (id) => groups.members.groupOf(id) });
       groups.engine.on('progress', (progress) => bus.publish('rollout.progress', { ...progress }));
+      const retention = new RetentionSweeper(db, { ...DEFAULT_RETENTION, ...o.retention }, this.log);
       const dataPlane = await createDataPlane({ home: o.home, logger: this.log });
       if (dataPlane.generatedApiKey) this.initialSecrets.dataApiKey = dataPlane.generatedApiKey;
       connectSessionEvents(bus, dataPlane.sessions);
@@ -173,6 +181,7 @@ export class FusionServer {
         directory,
         labels: new AgentLabelStore(db),
         presence,
+        decommission: (agentId) => decommissionAgent({ db, tokens, gateway, commands, commandStore: store, members: groups.members, presence }, agentId),
         members: groups.members,
         engine: groups.engine,
         bus,
@@ -193,7 +202,7 @@ export class FusionServer {
             }),
           ],
           ['/ui', uiRouter()],
-          ['/metrics', new FusionMetrics({ db, gateway, dataPlane }).router(tokens)],
+          ['/metrics', new FusionMetrics({ db, gateway, dataPlane, fleet: () => directory.summary.counts() }).router(tokens)],
         ],
       });
       const http = o.tls
@@ -207,7 +216,8 @@ export class FusionServer {
       const address = http.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       const url = `${o.tls ? 'https' : 'http'}://${host}:${address.port}`;
-      this.running = { db, commit, http, gateway, dataPlane, commands, bus, fusionConfig, groups, packages, url };
+      retention.start(o.retentionSweepIntervalMs);
+      this.running = { db, commit, http, gateway, dataPlane, commands, bus, fusionConfig, groups, packages, retention, url };
       this.log.info({ url, home: o.home }, 'Fusion listening');
       return { url };
     } catch (err) {
@@ -236,6 +246,7 @@ export class FusionServer {
     await running.gateway.shutdown(this.options.shutdownRetryAfterMs ?? 1000);
     running.dataPlane.stop();
     running.commands.stop();
+    await running.retention.stop();
     running.bus.close();
     running.http.closeAllConnections();
     await new Promise<void>((resolve) => running.http.close(() => resolve()));

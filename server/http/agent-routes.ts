@@ -5,6 +5,7 @@ import { LabelKey, Labels, MAX_LABELS } from '../../shared/selector/index.js';
 import type { AgentDirectory } from '../agents/agent-directory.js';
 import { AgentListQuery } from '../agents/agent-list.js';
 import { agentSelector } from '../agents/agent-selector.js';
+import type { Decommissioned } from '../agents/decommission.js';
 import { requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
 import type { AgentStore } from '../store/agent-store.js';
@@ -34,7 +35,13 @@ const BulkLabelChange = z.object({ selector: z.string().max(1024) }).extend({
  * time, and the labels admins set on agents (one agent, or every agent a
  * selector matches).
  */
-export function agentRoutes(deps: { directory: AgentDirectory; tokens: TokenStore; agents: AgentStore; labels: AgentLabelStore }): Router {
+export function agentRoutes(deps: {
+  directory: AgentDirectory;
+  tokens: TokenStore;
+  agents: AgentStore;
+  labels: AgentLabelStore;
+  decommission: (agentId: string) => Decommissioned | undefined;
+}): Router {
   const router = Router();
   const json = express.json({ limit: '64kb' });
   const operator = requireAdmin(deps.tokens, 'operator');
@@ -58,6 +65,14 @@ export function agentRoutes(deps: { directory: AgentDirectory; tokens: TokenStor
     const view = deps.directory.get(id);
     if (!view) throw notFound(`agent ${id}`);
     res.json(view);
+  });
+
+  // Decommission: revoke, disconnect, forget (see decommissionAgent); the audit log keeps the trail.
+  router.delete('/:agent_id', requireAdmin(deps.tokens, 'admin'), (req, res) => {
+    const id = agentIdParam(req.params.agent_id as string);
+    const done = deps.decommission(id);
+    if (!done) throw notFound(`agent ${id}`);
+    res.json(done);
   });
 
   router.put('/:agent_id/labels', operator, json, (req, res) => {

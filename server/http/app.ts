@@ -10,6 +10,7 @@ import { agentRoutes } from './agent-routes.js';
 import type { AgentDirectory } from '../agents/agent-directory.js';
 import type { AgentLabelStore } from '../store/agent-labels.js';
 import type { PollPresence } from '../agents/poll-presence.js';
+import type { Decommissioned } from '../agents/decommission.js';
 import { agentConfigRoutes } from './config-routes.js';
 import { errorHandler, unknownRoute } from './errors.js';
 import { pullRoute } from './pull-route.js';
@@ -33,6 +34,8 @@ export interface AppDeps {
   audit: AuditStore;
   directory: AgentDirectory;
   labels: AgentLabelStore;
+  /** Decommissions an agent (DELETE /api/v1/management/agents/{id}). */
+  decommission: (agentId: string) => Decommissioned | undefined;
   /** Online state of polling agents: each pull keeps one online for twice its interval. */
   presence: PollPresence;
   /** Group membership: a poll's `group` joins an agent in no group. */

@@ -7,6 +7,7 @@ const ROUTES: Array<{ method: string; path: string; role: Role }> = [
   { method: 'GET', path: '/api/v1/management/agents', role: 'viewer' },
   { method: 'GET', path: '/api/v1/management/agents/node-1', role: 'viewer' },
   { method: 'PUT', path: '/api/v1/management/agents/node-1/labels', role: 'operator' },
+  { method: 'DELETE', path: '/api/v1/management/agents/node-1', role: 'admin' },
   { method: 'PATCH', path: '/api/v1/management/agents/node-1/labels', role: 'operator' },
   { method: 'POST', path: '/api/v1/management/agents/labels', role: 'operator' },
   { method: 'GET', path: '/api/v1/management/agents/node-1/config', role: 'viewer' },
