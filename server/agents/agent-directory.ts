@@ -39,10 +39,10 @@ export class AgentDirectory {
     const id = record.agent_id;
     return {
       ...agentView(record, {
-        desired: this.deps.service.desired(id),
+        desired: this.deps.service.desiredHead(id),
         conn: this.deps.gateway.get(id),
         poll: this.deps.presence.live(id),
-        report: this.deps.reports.get(id),
+        report: this.deps.reports.head(id),
         now: Date.now(),
         inactiveAfterMs: this.deps.inactiveAfterMs ?? DEFAULT_INACTIVE_AFTER_MS,
         driftGraceMs: this.deps.driftGraceMs ?? DRIFT_GRACE_MS,

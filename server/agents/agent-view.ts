@@ -1,4 +1,4 @@
-import type { DesiredConfig } from '../config/config-service.js';
+import type { DesiredHead } from '../config/config-service.js';
 import type { AgentRecord } from '../store/agent-store.js';
 import type { AgentConnection } from '../gateway/agent-connection.js';
 import type { ConfigReport } from '../commands/report-store.js';
@@ -11,10 +11,10 @@ export const AGENT_STATUSES: readonly AgentStatus[] = ['online', 'offline', 'ina
 
 /** What a view needs besides the agent's own record. */
 export interface ViewContext {
-  desired: DesiredConfig | undefined;
+  desired: DesiredHead | undefined;
   conn: AgentConnection | undefined;
   poll: PollVisit | undefined;
-  report: ConfigReport | undefined;
+  report: Pick<ConfigReport, 'signature' | 'reported_at'> | undefined;
   now: number;
   /** Offline longer than this (ms) shows as `inactive`. */
   inactiveAfterMs: number;
@@ -81,7 +81,7 @@ export interface AgentView {
   pipes_as_of: number | null;
 }
 
-export function configState(record: AgentRecord, desired: DesiredConfig | undefined): ConfigState {
+export function configState(record: AgentRecord, desired: DesiredHead | undefined): ConfigState {
   if (!desired) return null;
   if (record.running_signature === desired.signature || record.applied_signature === desired.signature) return 'applied';
   if (record.status_signature === desired.signature && (record.status === 'applying' || record.status === 'failed')) return record.status;

@@ -5,6 +5,9 @@ import type { ConfigRevisionWithDocument, ConfigStore } from '../store/config-st
 import { HttpError } from '../http/errors.js';
 
 /** The config an agent should run. */
+/** What a listing needs of an agent's desired config. */
+export type DesiredHead = Pick<DesiredConfig, 'revision' | 'signature' | 'savedAt'>;
+
 export interface DesiredConfig {
   revision: number;
   signature: string;
@@ -55,6 +58,12 @@ export class ConfigService extends EventEmitter<{ desired_changed: [agentId: str
   /** Agents in a group get their config from the group: a direct save is refused with 409 `agent_in_group`. */
   setGroupLookup(lookup: (agentId: string) => string | undefined): void {
     this.groupOf = lookup;
+  }
+
+  /** Revision, signature and save time of the desired config, without its document (listings). */
+  desiredHead(agentId: string): DesiredHead | undefined {
+    const head = this.configs.head(agentId);
+    return head ? { revision: head.revision, signature: head.signature, savedAt: head.created_at } : undefined;
   }
 
   desired(agentId: string): DesiredConfig | undefined {
