@@ -14,6 +14,7 @@
  */
 import os from 'node:os';
 import { agentVersion } from '../agent-version.js';
+import { hostAttributes } from './hello.js';
 import { z } from 'zod';
 import type { Logger } from '../../shared/logger.js';
 import { ConfigDocument, Signature, type ConfigStatusFrame, type ConfigStatusReport, type PullIdentity } from '../../shared/protocol/index.js';
@@ -71,6 +72,7 @@ export class PollControlClient implements ControlClient {
       ...(hostname !== '' && { hostname }),
       agent_version: agentVersion(),
       poll_interval_sec: bootstrap.pollIntervalSec,
+      attributes: hostAttributes(hostname, bootstrap.attributes ?? {}),
     };
   }
 

@@ -40,9 +40,15 @@ export function pullRoute(deps: PullRouteDeps): Router {
     if (current !== undefined && current !== '' && !Signature.safeParse(current).success) {
       throw new HttpError(400, 'bad_request', 'current_signature must be sha256:<64 hex digits>');
     }
-    const { agent_version: version, poll_interval_sec: interval, ...identity } = parseBody(
+    const { agent_version: version, poll_interval_sec: interval, attributes, ...identity } = parseBody(
       PullIdentity,
-      { group: req.query.group, hostname: req.query.hostname, agent_version: req.query.agent_version, poll_interval_sec: req.query.poll_interval_sec },
+      {
+        group: req.query.group,
+        hostname: req.query.hostname,
+        agent_version: req.query.agent_version,
+        poll_interval_sec: req.query.poll_interval_sec,
+        attributes: req.query.attributes,
+      },
       'query parameters',
     );
     const auth = authenticateAgent(deps.tokens, req, res, id.data);
@@ -53,6 +59,7 @@ export function pullRoute(deps: PullRouteDeps): Router {
     const address = req.socket.remoteAddress ?? null;
     deps.presence.polled(id.data, interval, address);
     if (version !== undefined) deps.agents.recordPollIdentity(id.data, version, address);
+    if (attributes !== undefined) deps.agents.recordAttributes(id.data, attributes);
     const desired = deps.service.desired(id.data);
     if (!desired) throw notFound(`config for agent ${id.data}`);
     res.setHeader('X-Config-Signature', desired.signature);

@@ -58,6 +58,7 @@ export class AgentStore {
   private readonly helloStmt;
   private readonly seenStmt;
   private readonly pollIdentityStmt;
+  private readonly attributesStmt;
   private readonly runningStmt;
   private readonly hostnameStmt;
   private readonly appliedStmt;
@@ -78,6 +79,7 @@ export class AgentStore {
          applied_signature = CASE WHEN excluded.running_source = 'remote' THEN excluded.running_signature ELSE agents.applied_signature END`,
     );
     this.seenStmt = db.prepare('UPDATE agents SET last_seen = ? WHERE agent_id = ?');
+    this.attributesStmt = db.prepare('UPDATE agents SET attributes = ? WHERE agent_id = ? AND attributes IS NOT ?');
     this.pollIdentityStmt = db.prepare('UPDATE agents SET version = ?, address = ? WHERE agent_id = ? AND (version IS NOT ? OR address IS NOT ?)');
     this.runningStmt = db.prepare(
       `UPDATE agents SET running_signature = ?, running_source = ?, running_at = ?,
@@ -131,6 +133,12 @@ export class AgentStore {
   /** Version and address of an agent on the polling transport (written only when they change: every pull sends them). */
   recordPollIdentity(agentId: string, version: string, address: string | null): void {
     this.pollIdentityStmt.run(version, address, agentId, version, address);
+  }
+
+  /** What a polling agent says about itself (written only when it changed: every pull sends it). */
+  recordAttributes(agentId: string, attributes: Record<string, string>): void {
+    const json = JSON.stringify(attributes);
+    this.attributesStmt.run(json, agentId, json);
   }
 
   /**

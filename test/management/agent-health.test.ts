@@ -16,7 +16,7 @@ type View = {
 describe('agent liveness, health, live drift and inactivity', function () {
   let fusion: TestFusion;
   before(async () => {
-    fusion = await startFusion({ driftGraceMs: 300, agentInactiveAfterMs: 400 });
+    fusion = await startFusion({ driftGraceMs: 1500, agentInactiveAfterMs: 2000 });
   });
   after(() => fusion.stop());
 
@@ -27,20 +27,21 @@ describe('agent liveness, health, live drift and inactivity', function () {
   it('shows a polling agent online with its version and address while its pulls come on time, offline once they stop', async () => {
     const saved = await fusion.json('POST', '/api/v1/control/configs/poller', sampleConfig({ pipes: 0 }));
     expect(saved.status).to.equal(201);
-    const agent = await startAgent(fusion, { agentId: 'poller', transport: 'poll', pollIntervalSec: 0.1 });
+    const agent = await startAgent(fusion, { agentId: 'poller', transport: 'poll', pollIntervalSec: 0.5, attributes: { rack: 'p1' } });
     try {
       await eventually(async () => (await view('poller')).online);
       const online = await view('poller');
       expect(online).to.include({ status: 'online', transport: 'poll', address: '127.0.0.1' });
       expect(online.version).to.be.a('string').and.not.equal('');
+      expect((online as unknown as { attributes: Record<string, string> }).attributes).to.include({ rack: 'p1', os: process.platform });
       expect(await listed('status=online')).to.include('poller');
     } finally {
       await agent.stop();
     }
-    // 2 × 0.1 s + jitter without a pull: offline; soon after, inactive (400 ms in this test).
-    await eventually(async () => (await view('poller')).status === 'offline', { timeoutMs: 3000 });
+    // 2 × 0.5 s + jitter without a pull: offline; soon after, inactive (2 s in this test).
+    await eventually(async () => (await view('poller')).status === 'offline', { timeoutMs: 6000 });
     expect((await view('poller')).health).to.deep.equal({ status: 'unhealthy', reasons: ['offline'] });
-    await eventually(async () => (await view('poller')).status === 'inactive', { timeoutMs: 3000 });
+    await eventually(async () => (await view('poller')).status === 'inactive', { timeoutMs: 6000 });
     expect(await listed('status=inactive')).to.deep.equal(['poller']);
     expect(await listed('status=offline')).to.include('poller');
   });
@@ -53,7 +54,7 @@ describe('agent liveness, health, live drift and inactivity', function () {
     // Runs its local config and never applies the desired one.
     await agent.hello({ signature: `sha256:${'1'.repeat(64)}`, source: 'local' });
     expect((await view('drifter')).drift).to.equal(false); // within the grace period
-    await eventually(async () => (await view('drifter')).drift, { timeoutMs: 3000 });
+    await eventually(async () => (await view('drifter')).drift, { timeoutMs: 6000 });
     expect((await view('drifter')).health).to.deep.equal({ status: 'degraded', reasons: ['runs a config other than its desired one'] });
     expect(await listed('health=degraded')).to.deep.equal(['drifter']);
 
@@ -86,7 +87,7 @@ describe('agent liveness, health, live drift and inactivity', function () {
           const row = db.prepare("SELECT last_seen, running_source FROM agents WHERE agent_id = 'periodic'").get() as { last_seen: number; running_source: string };
           if (row.running_source === 'remote') seen.add(row.last_seen);
           return seen.size >= 3;
-        }, { timeoutMs: 3000 });
+        }, { timeoutMs: 6000 });
       } finally {
         db.close();
       }
@@ -100,5 +101,10 @@ describe('agent liveness, health, live drift and inactivity', function () {
     const bad = await fusion.json('GET', '/api/v1/management/agents?health=sick');
     expect(bad.status).to.equal(400);
     expect(JSON.stringify(bad.body)).to.include('health');
+    const attributes = await fetch(`${fusion.url}/api/v1/control/configs/pull?agent_id=poller&attributes=${encodeURIComponent('{"__proto__":"x"}')}`, {
+      headers: { authorization: `Bearer ${fusion.enrollmentToken}` },
+    });
+    expect(attributes.status).to.equal(400);
+    expect(await attributes.text()).to.include('__proto__');
   });
 });
