@@ -5,6 +5,7 @@ import { commandCommand, commandsCommand } from './commands/command.js';
 import { configCommand } from './commands/config.js';
 import { labelCommand } from './commands/label.js';
 import { decommissionCommand } from './commands/decommission.js';
+import { webhookCommand } from './commands/webhook.js';
 import { rolloutCommand } from './commands/rollout.js';
 import type { CliCommand } from './commands/context.js';
 import { watchCommand } from './commands/watch.js';
@@ -13,7 +14,7 @@ import type { CliIo } from './io.js';
 
 export type { CliIo } from './io.js';
 
-export const COMMANDS: readonly CliCommand[] = [agentsCommand, agentCommand, labelCommand, decommissionCommand, configCommand, rolloutCommand, commandCommand, commandsCommand, watchCommand];
+export const COMMANDS: readonly CliCommand[] = [agentsCommand, agentCommand, labelCommand, decommissionCommand, webhookCommand, configCommand, rolloutCommand, commandCommand, commandsCommand, watchCommand];
 
 const GLOBAL_OPTIONS = {
   json: { type: 'boolean' },

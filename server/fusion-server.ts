@@ -12,6 +12,10 @@ import { AgentDirectory } from './agents/agent-directory.js';
 import { AgentLabelStore } from './store/agent-labels.js';
 import { PollPresence } from './agents/poll-presence.js';
 import { decommissionAgent } from './agents/decommission.js';
+import { WebhookDispatcher, type DispatcherOptions } from './webhooks/webhook-dispatcher.js';
+import { webhookRoutes } from './webhooks/webhook-routes.js';
+import { WebhookSigning } from './webhooks/webhook-signing.js';
+import { WebhookStore } from './webhooks/webhook-store.js';
 import { DEFAULT_RETENTION, RetentionSweeper, type RetentionSettings } from './store/retention.js';
 import { FusionMetrics } from './metrics/metrics.js';
 import { AgentStore } from './store/agent-store.js';
@@ -71,6 +75,8 @@ export interface FusionOptions {
   retention?: Partial<RetentionSettings>;
   /** How often the retention sweep runs. Default hourly. */
   retentionSweepIntervalMs?: number;
+  /** Webhook delivery: attempts, backoff, timeout, concurrency (tests shorten them). */
+  webhooks?: DispatcherOptions;
   logger?: Logger;
 }
 
@@ -88,6 +94,7 @@ interface Running {
   groups: Groups;
   packages: Packages;
   retention: RetentionSweeper;
+  webhooks: WebhookDispatcher;
   url: string;
 }
 
@@ -164,6 +171,9 @@ export class FusionServer {
       const directory = new AgentDirectory({
         db, agents, presence, service, inactiveAfterMs: o.agentInactiveAfterMs, driftGraceMs: o.driftGraceMs, gateway, reports, groupOf: (id) => groups.members.groupOf(id) });
       groups.engine.on('progress', (progress) => bus.publish('rollout.progress', { ...progress }));
+      const webhookStore = new WebhookStore(db);
+      const signing = new WebhookSigning(o.home);
+      const webhooks = new WebhookDispatcher({ store: webhookStore, signing, bus, log: this.log }, o.webhooks);
       const retention = new RetentionSweeper(db, { ...DEFAULT_RETENTION, ...o.retention }, this.log);
       const dataPlane = await createDataPlane({ home: o.home, logger: this.log });
       if (dataPlane.generatedApiKey) this.initialSecrets.dataApiKey = dataPlane.generatedApiKey;
@@ -191,6 +201,7 @@ export class FusionServer {
           ['/api/v1/management', commandRoutes({ tokens, commands, store, reports, agents, gateway })],
           ['/api/v1/management', groups.router],
           ['/api/v1/management', packages.managementRouter],
+          ['/api/v1/management', webhookRoutes({ tokens, store: webhookStore, dispatcher: webhooks, signing })],
           ['/api/v1/control/packages', packages.downloadRouter],
           ['/api/v1/pipe', dataPlane.ingestRouter],
           ['/api/v1/views', dataPlane.viewsRouter],
@@ -217,7 +228,8 @@ export class FusionServer {
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       const url = `${o.tls ? 'https' : 'http'}://${host}:${address.port}`;
       retention.start(o.retentionSweepIntervalMs);
-      this.running = { db, commit, http, gateway, dataPlane, commands, bus, fusionConfig, groups, packages, retention, url };
+      webhooks.start();
+      this.running = { db, commit, http, gateway, dataPlane, commands, bus, fusionConfig, groups, packages, retention, webhooks, url };
       this.log.info({ url, home: o.home }, 'Fusion listening');
       return { url };
     } catch (err) {
@@ -247,6 +259,7 @@ export class FusionServer {
     running.dataPlane.stop();
     running.commands.stop();
     await running.retention.stop();
+    running.webhooks.stop();
     running.bus.close();
     running.http.closeAllConnections();
     await new Promise<void>((resolve) => running.http.close(() => resolve()));
