@@ -13,6 +13,7 @@
  * await agent.stop();
  */
 import { EventEmitter } from 'node:events';
+import { LogTail } from '../shared/log-tail.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import type { AgentConfig } from '../shared/config/index.js';
 import { STATUS_INTERVAL_MS, type ConfigSource, type PipeStatus, type WelcomeFrame } from '../shared/protocol/index.js';
@@ -98,13 +99,15 @@ export class Agent extends EventEmitter<AgentEvents> {
   upgrader: CommandContext['upgrade'] | undefined;
   /** Reports the outcome of an upgrade that restarted the agent. */
   private readonly upgrades: UpgradeCompletion;
+  private readonly logTail = new LogTail();
 
   /** Throws a BootstrapError when the options are invalid. */
   constructor(options: AgentOptions) {
     super();
     this.options = resolveBootstrapOptions(options);
     this.ownsLogger = options.logger === undefined;
-    this.logger = options.logger ?? createLogger('fustor-agent');
+    // An agent that owns its logger keeps its last lines for diagnostics bundles.
+    this.logger = options.logger ?? createLogger('fustor-agent', undefined, this.logTail);
     const { agentId } = this.options;
     // Senders to an https receiver trust the same CA and present the same client certificate as the control channel.
     const { tls } = this.options;
@@ -180,6 +183,11 @@ export class Agent extends EventEmitter<AgentEvents> {
         return this.upgrader(args, commandId);
       },
       send: (frame) => this.client?.send(frame) ?? false,
+      diagnostics: () => ({
+        agentId: this.options.agentId,
+        pipes: this.runtime.status(),
+        logLines: (count) => this.logTail.lines(count),
+      }),
     };
   }
 

@@ -6,6 +6,7 @@ import { configCommand } from './commands/config.js';
 import { labelCommand } from './commands/label.js';
 import { decommissionCommand } from './commands/decommission.js';
 import { webhookCommand } from './commands/webhook.js';
+import { diagnosticsCommand } from './commands/diagnostics.js';
 import { rolloutCommand } from './commands/rollout.js';
 import type { CliCommand } from './commands/context.js';
 import { watchCommand } from './commands/watch.js';
@@ -14,7 +15,7 @@ import type { CliIo } from './io.js';
 
 export type { CliIo } from './io.js';
 
-export const COMMANDS: readonly CliCommand[] = [agentsCommand, agentCommand, labelCommand, decommissionCommand, webhookCommand, configCommand, rolloutCommand, commandCommand, commandsCommand, watchCommand];
+export const COMMANDS: readonly CliCommand[] = [agentsCommand, agentCommand, labelCommand, decommissionCommand, webhookCommand, diagnosticsCommand, configCommand, rolloutCommand, commandCommand, commandsCommand, watchCommand];
 
 const GLOBAL_OPTIONS = {
   json: { type: 'boolean' },

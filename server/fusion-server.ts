@@ -14,6 +14,8 @@ import { PollPresence } from './agents/poll-presence.js';
 import { decommissionAgent } from './agents/decommission.js';
 import { WebhookDispatcher, type DispatcherOptions } from './webhooks/webhook-dispatcher.js';
 import { webhookRoutes } from './webhooks/webhook-routes.js';
+import { DiagnosticsStore } from './diagnostics/diagnostics-store.js';
+import { diagnosticsRoutes } from './diagnostics/diagnostics-routes.js';
 import { WebhookSigning } from './webhooks/webhook-signing.js';
 import { WebhookStore } from './webhooks/webhook-store.js';
 import { DEFAULT_RETENTION, RetentionSweeper, type RetentionSettings } from './store/retention.js';
@@ -171,6 +173,11 @@ export class FusionServer {
       const directory = new AgentDirectory({
         db, agents, presence, service, inactiveAfterMs: o.agentInactiveAfterMs, driftGraceMs: o.driftGraceMs, gateway, reports, groupOf: (id) => groups.members.groupOf(id) });
       groups.engine.on('progress', (progress) => bus.publish('rollout.progress', { ...progress }));
+      const diagnostics = new DiagnosticsStore(db);
+      commands.setOutputKeeper('diagnostics', (record, output) => {
+        const summary = diagnostics.save(record.id, record.agent_id, output);
+        return { bytes: summary.bytes, download: `/api/v1/management/diagnostics/${record.id}` };
+      });
       const webhookStore = new WebhookStore(db);
       const signing = new WebhookSigning(o.home);
       const webhooks = new WebhookDispatcher({ store: webhookStore, signing, bus, log: this.log }, o.webhooks);
@@ -201,6 +208,7 @@ export class FusionServer {
           ['/api/v1/management', commandRoutes({ tokens, commands, store, reports, agents, gateway })],
           ['/api/v1/management', groups.router],
           ['/api/v1/management', packages.managementRouter],
+          ['/api/v1/management', diagnosticsRoutes({ tokens, store: diagnostics })],
           ['/api/v1/management', webhookRoutes({ tokens, store: webhookStore, dispatcher: webhooks, signing })],
           ['/api/v1/control/packages', packages.downloadRouter],
           ['/api/v1/pipe', dataPlane.ingestRouter],

@@ -36,7 +36,7 @@ function seconds(value: unknown, flag: string, fallback?: number): number | unde
 }
 
 /** Long-polls the command until it is terminal or `timeoutSeconds` pass. */
-async function waitTerminal(ctx: CommandContext, id: string, timeoutSeconds: number): Promise<any> {
+export async function waitTerminal(ctx: CommandContext, id: string, timeoutSeconds: number): Promise<any> {
   const deadline = Date.now() + timeoutSeconds * 1000;
   for (;;) {
     const left = Math.max(0, (deadline - Date.now()) / 1000);

@@ -263,6 +263,17 @@ const MIGRATIONS: string[] = [
   CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at) WHERE status = 'pending';
   CREATE INDEX webhook_deliveries_hook ON webhook_deliveries(webhook_id, id);
   `,
+  // Diagnostics bundles agents sent in answer to a `diagnostics` command.
+  `
+  CREATE TABLE diagnostics_bundles (
+    command_id  TEXT PRIMARY KEY,
+    agent_id    TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    bytes       INTEGER NOT NULL,
+    bundle      TEXT NOT NULL
+  );
+  CREATE INDEX diagnostics_bundles_agent ON diagnostics_bundles(agent_id, created_at);
+  `,
 ];
 
 /**

@@ -3,7 +3,7 @@ import type { Db } from './database.js';
 
 /** How long Fusion keeps history. Zero keeps it forever. */
 export interface RetentionSettings {
-  /** Finished commands (succeeded, failed, expired, cancelled) and their transitions, in days after they ended. Default 90. */
+  /** Finished commands (succeeded, failed, expired, cancelled), their transitions and diagnostics bundles, in days after they ended. Default 90. */
   commandsDays: number;
   /** Audit log entries, in days. Default 365. */
   auditDays: number;
@@ -74,8 +74,10 @@ export class RetentionSweeper {
               .all(before, BATCH) as string[];
             const dropTransitions = this.db.prepare('DELETE FROM command_transitions WHERE command_id = ?');
             const dropCommand = this.db.prepare('DELETE FROM commands WHERE id = ?');
+            const dropBundle = this.db.prepare('DELETE FROM diagnostics_bundles WHERE command_id = ?');
             for (const id of ids) {
               dropTransitions.run(id);
+              dropBundle.run(id);
               dropCommand.run(id);
             }
             return ids.length;

@@ -8,6 +8,8 @@ const ROUTES: Array<{ method: string; path: string; role: Role }> = [
   { method: 'GET', path: '/api/v1/management/agents/node-1', role: 'viewer' },
   { method: 'PUT', path: '/api/v1/management/agents/node-1/labels', role: 'operator' },
   { method: 'DELETE', path: '/api/v1/management/agents/node-1', role: 'admin' },
+  { method: 'GET', path: '/api/v1/management/agents/node-1/diagnostics', role: 'operator' },
+  { method: 'GET', path: '/api/v1/management/diagnostics/x', role: 'operator' },
   { method: 'POST', path: '/api/v1/management/webhooks', role: 'admin' },
   { method: 'GET', path: '/api/v1/management/webhooks', role: 'admin' },
   { method: 'GET', path: '/api/v1/management/webhooks/x', role: 'admin' },
