@@ -34,11 +34,12 @@ export function agentHealth(input: HealthInput): { status: Health; reasons: stri
 }
 
 /**
- * Drift: the config the agent last said it runs (hello, an ACK, its status
- * frame — which comes at least every minute — or a `report_config` answer,
- * whichever is newest) differs from the desired one, for longer than the
- * grace period since the desired config was saved and since the agent
- * connected. Never for an agent with no desired config, nor while it is
+ * Drift: the config the agent last said it runs — hello, an ACK, its status
+ * frame (which comes at least every minute), or a `report_config` answer,
+ * whichever is newest — differs from the desired one. A report counts at
+ * once; what hello, ACKs and status frames say counts after the grace period
+ * since the desired config was saved and since the agent connected (a push
+ * takes moments). Never for an agent with no desired config, nor while it is
  * applying one.
  */
 export function isDrifting(input: {
@@ -56,8 +57,9 @@ export function isDrifting(input: {
 }): boolean {
   if (!input.desiredSignature || input.configState === 'applying') return false;
   const reportIsNewer = input.reported !== null && (input.running === null || input.reported.at > (input.runningAt ?? 0));
-  const runs = reportIsNewer ? input.reported!.signature : input.running;
-  if (runs === null || runs === input.desiredSignature) return false;
+  // A report_config answer says what runs at that moment: it needs no grace period.
+  if (reportIsNewer) return input.reported!.signature !== input.desiredSignature;
+  if (input.running === null || input.running === input.desiredSignature) return false;
   const since = Math.max(input.desiredSavedAt ?? 0, input.connectedAt ?? 0);
   return input.now - since > input.graceMs;
 }
