@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run bench -- <fanout|memory|reconnect|pushpoll|realtime> [--n 1000,10000] [...]`
+ * `npm run bench -- <fanout|memory|reconnect|pushpoll|fleet-ops|realtime> [--n 1000,10000] [...]`
  *
  * Runs one benchmark for each N in turn (loopback only; every wait bounded),
  * prints a table and writes bench-results/<name>.json. Fusion runs as a child
@@ -21,6 +21,8 @@ Benchmarks:
   memory     Fusion RSS and heap per connected idle agent, vs a bare ws server [--rounds 3]
   reconnect  restart Fusion under N connected agents: time until all are back, peak connects/s; with and without jitter
   pushpoll   N agents polling every 30 s vs N on the WebSocket: delivery latency and Fusion CPU s/min [--window 60]
+  fleet-ops  a page of 100 agents by selector (Fusion time), and Fusion's event-loop delay p99 with a web UI
+             session open during a group fan-out and a reconnect storm
   realtime   create, modify and delete N files (default 1000) under a watched tree, rename a directory of N:
              latency from the change on disk to the view
 

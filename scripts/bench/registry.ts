@@ -3,6 +3,7 @@ import { memory, type MemoryResult } from './memory.js';
 import { pushPoll, type PushPollResult } from './pushpoll.js';
 import { realtime, type RealtimeResult } from './realtime.js';
 import { reconnect, type ReconnectResult } from './reconnect.js';
+import { fleetOps, type FleetOpsResult } from './fleet-ops.js';
 import { printTable } from '../lib/report.js';
 
 const kib = (bytes: number): number => Math.round((bytes / 1024) * 10) / 10;
@@ -124,6 +125,28 @@ export const BENCHMARKS = {
           ...r.phases.map((p) => ({ N: r.n, change: p.phase, 'p50 ms': p.latency.p50, 'p99 ms': p.latency.p99, 'last ms': p.latency.max, 'target p99 <=1000': p.latency.p99 <= 1000 ? 'met' : 'missed' })),
           { N: r.n, change: `rename a directory of ${r.n}`, 'p50 ms': null, 'p99 ms': null, 'last ms': r.rename_ms, 'target p99 <=1000': r.rename_ms <= 1000 ? 'met' : 'missed' },
         ]),
+      );
+    },
+  },
+  'fleet-ops': {
+    run: (n) => fleetOps(n),
+    print(results) {
+      printTable(
+        'Fleet operations: a page of 100 agents by selector (Fusion ms), event-loop delay p99 with a web UI session open',
+        (results as FleetOpsResult[]).map((r) => ({
+          N: r.n,
+          'page p50': r.page_first.p50,
+          'page p99': r.page_first.p99,
+          'deep page p99': r.page_deep.p99,
+          'target page <=10': r.n >= 10_000 ? (r.page_first.p99 <= 10 && r.page_deep.p99 <= 10 ? 'met' : 'missed') : null,
+          'loop p99 idle': r.loop_p99_idle_ms,
+          'loop p99 fan-out': r.loop_p99_fanout_ms,
+          'loop p99 storm': r.loop_p99_storm_ms,
+          'target loop <=50': r.n >= 10_000 ? (Math.max(r.loop_p99_fanout_ms, r.loop_p99_storm_ms) <= 50 ? 'met' : 'missed') : null,
+          'fan-out ms': r.fanout_ms,
+          'storm ms': r.storm_ms,
+          'UI requests': r.ui_requests,
+        })),
       );
     },
   },
