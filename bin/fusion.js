@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `fusion` / `npm start`: runs Fusion (server/main.ts) from its compiled JavaScript in dist/.
+// `fusion` / `npm start`: runs Fusion (server/main.ts) from its compiled bundle, dist/bin/fusion.mjs.
 import { runCompiled } from './run-compiled.js';
 
-await runCompiled('fusion', 'server/main.js');
+await runCompiled('fusion', 'bin/fusion.mjs');

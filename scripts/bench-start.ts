@@ -1,14 +1,15 @@
 /**
  * Fusion's start time: from spawning the process to its "Fusion listening"
- * log line, for the compiled build (`node bin/fusion.js`, what `npm start`
- * runs) and for the TypeScript sources through tsx (`node --import tsx
- * server/main.ts`).
+ * log line, for what `npm start` runs (`node bin/fusion.js`: the esbuild
+ * bundle dist/bin/fusion.mjs), for tsc's output file by file
+ * (`node dist/server/main.js`) and for the TypeScript sources through tsx
+ * (`node --import tsx server/main.ts`).
  *
  *   npm run bench:start -- [--runs 10]
  *
  * Each run starts on a fresh temporary home (the first start: it creates the
  * database and the tokens) and is stopped with SIGTERM once it listens. Runs
- * alternate between the two modes so a change in the machine's load hits both.
+ * alternate between the modes so a change in the machine's load hits both.
  * Prints, per mode, the wall time (median, min, max) and the CPU time the
  * process used up to that point (user + system, from /proc), which a busy
  * machine does not inflate. Run `npm run build` first.
@@ -24,7 +25,8 @@ import { cpuSeconds, machineLoad } from './lib/proc-stats.js';
 import { median, printTable } from './lib/report.js';
 
 const MODES = {
-  compiled: ['bin/fusion.js'],
+  'bin/fusion.js (bundle)': ['bin/fusion.js'],
+  'dist/server/main.js (tsc)': ['dist/server/main.js'],
   'tsx (sources)': ['--import', 'tsx', 'server/main.ts'],
 } as const;
 
