@@ -9,7 +9,9 @@
  *
  * Each run starts on a fresh temporary home (the first start: it creates the
  * database and the tokens) and is stopped with SIGTERM once it listens. Runs
- * alternate between the modes so a change in the machine's load hits both.
+ * alternate between the modes so a change in the machine's load hits each. A
+ * last mode starts node on an empty program that prints the same line: the
+ * part of every start that is Node's own.
  * Prints, per mode, the wall time (median, min, max) and the CPU time the
  * process used up to that point (user + system, from /proc), which a busy
  * machine does not inflate. Run `npm run build` first.
@@ -28,6 +30,8 @@ const MODES = {
   'bin/fusion.js (bundle)': ['bin/fusion.js'],
   'dist/server/main.js (tsc)': ['dist/server/main.js'],
   'tsx (sources)': ['--import', 'tsx', 'server/main.ts'],
+  // Node itself starting and printing the same line: what no change to Fusion can save.
+  'baseline: empty node': ['-e', 'process.stdout.write(\'{"msg":"Fusion listening"}\\n\'); setInterval(() => {}, 1000);', '--'],
 } as const;
 
 interface Sample {
