@@ -98,6 +98,8 @@ describe('agent control channel: hello and config', () => {
       patch: diffDocuments(base.document, next.document) as PatchOperation[],
     });
     await eventually(() => agent!.snapshot().config.signature === next.signature);
+    // The status frame crosses the socket after the agent's own state changed.
+    await eventually(() => peer!.framesOf('config_status').some((s) => s.status === 'applied' && s.revision === 2));
     const applied = peer.framesOf('config_status').filter((s) => s.status === 'applied');
     expect(applied.map((s) => s.revision)).to.deep.equal([1, 2]);
     expect(applied[1]!.pipes).to.deep.equal({ added: ['p2'], removed: [], restarted: [] });
