@@ -4,6 +4,10 @@ import { agentCommand, agentsCommand } from './commands/agents.js';
 import { auditCommand } from './commands/audit.js';
 import { cancelCommand, commandCommand, commandsCommand } from './commands/command.js';
 import { configCommand } from './commands/config.js';
+import { decommissionCommand } from './commands/decommission.js';
+import { diagnosticsCommand } from './commands/diagnostics.js';
+import { labelCommand } from './commands/label.js';
+import { webhookCommand } from './commands/webhook.js';
 import type { CliCommand } from './commands/context.js';
 import { fusionCommand } from './commands/fusion.js';
 import { packagesCommand } from './commands/packages.js';
@@ -20,6 +24,10 @@ export type { CliIo } from './io.js';
 export const COMMANDS: readonly CliCommand[] = [
   agentsCommand,
   agentCommand,
+  labelCommand,
+  decommissionCommand,
+  webhookCommand,
+  diagnosticsCommand,
   configCommand,
   rolloutCommand,
   commandCommand,

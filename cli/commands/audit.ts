@@ -26,46 +26,27 @@ interface AuditEntry {
 }
 
 /**
- * Reads up to `want` entries, newest first, a page at a time. Fusion pages by
- * time only (`until`, inclusive, and `limit`), so the next page starts at the
- * last entry's time and the entries of that millisecond already shown are
- * dropped by id; when one millisecond holds more than a page, the rest of it
- * is skipped with a warning rather than read again forever.
+ * Reads up to `want` entries, newest first, from `cursor` on, a page (at most
+ * 1,000 entries) at a time, following Fusion's `next_cursor`; `next` is the
+ * cursor of the entries past the last one read (null when none match).
  */
-async function readEntries(ctx: CommandContext, filter: URLSearchParams, want: number, until: number | undefined): Promise<{ entries: AuditEntry[]; more: boolean }> {
+async function readEntries(ctx: CommandContext, filter: URLSearchParams, want: number, cursor: string | null): Promise<{ entries: AuditEntry[]; next: string | null }> {
   const entries: AuditEntry[] = [];
-  const seen = new Set<number>();
-  let cursor = until;
   for (;;) {
-    const atCursor = cursor === undefined ? 0 : entries.filter((e) => e.at === cursor).length;
-    // One more than needed tells whether more entries match.
-    const limit = Math.min(PAGE_MAX, want - entries.length + atCursor + 1);
     const query = new URLSearchParams(filter);
-    if (cursor !== undefined) query.set('until', String(cursor));
-    query.set('limit', String(limit));
-    const page = (await ctx.client.json<{ entries: AuditEntry[] }>(`/api/v1/management/audit?${query}`)).entries;
-    const fresh = page.filter((e) => !seen.has(e.id));
-    const taken = fresh.slice(0, want - entries.length);
-    for (const e of taken) {
-      seen.add(e.id);
-      entries.push(e);
-    }
-    if (entries.length >= want) return { entries, more: fresh.length > taken.length };
-    if (page.length < limit) return { entries, more: false };
-    const last = page[page.length - 1]!.at;
-    if (fresh.length === 0) {
-      ctx.io.stderr.write(`more than ${PAGE_MAX} entries at ${new Date(last).toISOString()}: the rest of that millisecond is skipped\n`);
-      cursor = last - 1;
-    } else {
-      cursor = last;
-    }
+    query.set('limit', String(Math.min(PAGE_MAX, want - entries.length)));
+    if (cursor !== null) query.set('cursor', cursor);
+    const page = await ctx.client.json<{ entries: AuditEntry[]; next_cursor: string | null }>(`/api/v1/management/audit?${query}`);
+    entries.push(...page.entries);
+    cursor = page.next_cursor;
+    if (cursor === null || entries.length >= want) return { entries, next: cursor };
   }
 }
 
 export const auditCommand: CliCommand = {
   name: 'audit',
   usage: USAGE,
-  summary: 'the audit log of admin writes, newest first (--limit, default 50, or --all; read page by page)',
+  summary: 'the audit log of admin writes, newest first: --limit entries (default 50) from --cursor, or --all, read page by page',
   options: {
     actor: { type: 'string' },
     target: { type: 'string' },
@@ -74,6 +55,7 @@ export const auditCommand: CliCommand = {
     since: { type: 'string' },
     until: { type: 'string' },
     limit: { type: 'string' },
+    cursor: { type: 'string' },
     all: { type: 'boolean' },
   },
   async run(ctx) {
@@ -82,15 +64,18 @@ export const auditCommand: CliCommand = {
       const value = stringFlag(ctx.flags, name);
       if (value !== undefined) filter.set(name, value);
     }
-    const since = timeFlag(ctx.flags, 'since', 'ago');
-    if (since !== undefined) filter.set('since', String(since));
+    for (const name of ['since', 'until']) {
+      const at = timeFlag(ctx.flags, name, 'ago');
+      if (at !== undefined) filter.set(name, String(at));
+    }
     const limit = wholeFlag(ctx.flags, 'limit');
     if (limit !== undefined && ctx.flags.all) throw usageError('give --limit or --all, not both');
+    if (ctx.flags.cursor !== undefined && ctx.flags.all) throw usageError('--all and --cursor do not go together');
     if (limit !== undefined && limit < 1) throw usageError('--limit must be at least 1');
     const want = ctx.flags.all ? Number.POSITIVE_INFINITY : (limit ?? DEFAULT_LIMIT);
-    const { entries, more } = await readEntries(ctx, filter, want, timeFlag(ctx.flags, 'until', 'ago'));
+    const { entries, next } = await readEntries(ctx, filter, want, stringFlag(ctx.flags, 'cursor') ?? null);
     if (ctx.json) {
-      ctx.io.stdout.write(json(entries));
+      ctx.io.stdout.write(json({ entries, next_cursor: next }));
       return 0;
     }
     if (!entries.length) {
@@ -107,7 +92,7 @@ export const auditCommand: CliCommand = {
       e.error_code ? `${e.outcome} (${e.error_code})` : e.outcome,
     ]);
     ctx.io.stdout.write(table(['TIME', 'ACTOR', 'ROLE', 'METHOD', 'PATH', 'STATUS', 'OUTCOME'], rows));
-    if (more) ctx.io.stderr.write(`showing the newest ${entries.length}; more match: raise --limit, or --all\n`);
+    if (next) ctx.io.stderr.write(`more entries: --cursor ${next} (or --all)\n`);
     return 0;
   },
 };

@@ -79,7 +79,7 @@ async function getConfig(ctx: CommandContext): Promise<number> {
     ? await ctx.client.request(target.jsonPath(revision), { accept: 'application/json' })
     : await ctx.client.request(target.readPath(revision), { accept: 'application/yaml' });
   const text = ctx.json && res.headers.get('content-type')?.includes('json') ? json(JSON.parse(res.text)) : res.text;
-  await writeDocument(ctx, file, text, `revision ${res.headers.get(target.revisionHeader) ?? '?'}, ${unquote(res.headers.get('etag'))}`);
+  await writeDocument(ctx, file, text, `revision ${res.headers.get(target.revisionHeader) ?? '?'}, ${res.headers.get('x-config-signature') ?? unquote(res.headers.get('etag'))}`);
   return 0;
 }
 

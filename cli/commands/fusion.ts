@@ -28,14 +28,10 @@ function printApplied(ctx: CommandContext, verb: string, applied: Applied): void
 
 async function get(ctx: CommandContext): Promise<number> {
   const file = ctx.args[2];
-  if (ctx.json) {
-    // The file, its validity, problems and normalised document.
-    const res = await ctx.client.request(`${BASE}/config`, { accept: 'application/json' });
-    await writeDocument(ctx, file, json(JSON.parse(res.text)), unquote(res.headers.get('etag')));
-    return 0;
-  }
-  const res = await ctx.client.request(`${BASE}/config`, { accept: 'application/yaml' });
-  await writeDocument(ctx, file, res.text, unquote(res.headers.get('etag')));
+  // --json: the file, its validity, problems and normalised document.
+  const res = await ctx.client.request(`${BASE}/config`, { accept: ctx.json ? 'application/json' : 'application/yaml' });
+  const signature = res.headers.get('x-config-signature') ?? unquote(res.headers.get('etag'));
+  await writeDocument(ctx, file, ctx.json ? json(JSON.parse(res.text)) : res.text, signature);
   return 0;
 }
 

@@ -25,7 +25,7 @@ describe("fustorctl: Fusion's side (fusion.yaml, sessions, tokens, audit, cancel
     expect(await ctl(['fusion', 'config', 'get'])).to.deep.equal({ status: 0, stdout: FUSION_YAML, stderr: '' });
     const copy = join(dir.path, 'fusion.yaml');
     const written = await ctl(['fusion', 'config', 'get', copy]);
-    expect(written.stderr).to.match(new RegExp(`^wrote ${copy} \\(sha256:[0-9a-f]{64}\\)\\n$`));
+    expect(written.stderr, written.stderr).to.match(new RegExp(`^wrote ${copy} \\(sha256:[0-9a-f]{64}\\)\\n$`));
     expect(await readFile(copy, 'utf8')).to.equal(FUSION_YAML);
     expect((await stat(copy)).mode & 0o777).to.equal(0o600);
     const asJson = JSON.parse((await ctl(['fusion', 'config', 'get', '--json'])).stdout);
@@ -134,15 +134,19 @@ describe("fustorctl: Fusion's side (fusion.yaml, sessions, tokens, audit, cancel
     expect(lines[0]).to.match(/^TIME\s+ACTOR\s+ROLE\s+METHOD\s+PATH\s+STATUS\s+OUTCOME$/);
     expect(lines.slice(1)).to.have.length(2);
     expect(lines[1]).to.match(/^\S+Z\s+\S+\s+admin\s+POST\s+\/api\/v1\/management\/agents\/node-7\/command\s+202\s+success$/);
-    expect(recent.stderr).to.equal('showing the newest 2; more match: raise --limit, or --all\n');
-    const writes = JSON.parse((await ctl(['audit', '--method', 'POST', '--target', 'admin-tokens', '--json'])).stdout);
+    const next = /^more entries: --cursor (\S+) \(or --all\)\n$/.exec(recent.stderr)?.[1];
+    expect(next, recent.stderr).to.be.a('string');
+    const rest = JSON.parse((await ctl(['audit', '--cursor', next!, '--json'])).stdout);
+    expect(rest.entries.map((e: { path: string }) => e.path)).to.deep.equal(['/api/v1/management/admin-tokens']);
+    expect(rest.next_cursor).to.equal(null);
+    const writes = JSON.parse((await ctl(['audit', '--method', 'POST', '--target', 'admin-tokens', '--json'])).stdout).entries;
     expect(writes.map((e: { target: string; status: number; outcome: string }) => [e.target, e.status, e.outcome])).to.deep.equal([
       ['admin-tokens', 401, 'denied'],
       ['admin-tokens', 201, 'success'],
     ]);
     expect((await ctl(['audit', '--outcome', 'denied'])).stdout).to.match(/\s-\s+-\s+POST\s+\/api\/v1\/management\/admin-tokens\s+401\s+denied \(unauthorized\)$/m);
 
-    // 2,500 older entries, five per millisecond: pages of 1,000 must neither repeat nor skip one.
+    // 2,500 older entries, five per millisecond: read in pages of at most 1,000, none repeated or skipped.
     const base = Date.now() - 3_600_000;
     const db = openDatabase(join(fusion.home, 'fusion.db'));
     try {
@@ -155,14 +159,15 @@ describe("fustorctl: Fusion's side (fusion.yaml, sessions, tokens, audit, cancel
     } finally {
       db.close();
     }
-    const bulk = JSON.parse((await ctl(['audit', '--actor', 'bulk', '--all', '--json'])).stdout) as Array<{ id: number; path: string }>;
+    const bulk = JSON.parse((await ctl(['audit', '--actor', 'bulk', '--all', '--json'])).stdout).entries as Array<{ id: number; path: string }>;
     expect(bulk).to.have.length(2500);
     expect(new Set(bulk.map((e) => e.id)).size).to.equal(2500);
     expect(bulk[0]!.path).to.equal('/api/v1/management/bulk/2499');
     expect(bulk.every((e, i) => i === 0 || e.id < bulk[i - 1]!.id)).to.equal(true);
     const some = await ctl(['audit', '--actor', 'bulk', '--limit', '1203', '--json']);
-    expect(JSON.parse(some.stdout).map((e: { id: number }) => e.id)).to.deep.equal(bulk.slice(0, 1203).map((e) => e.id));
-    const window = JSON.parse((await ctl(['audit', '--actor', 'bulk', '--since', String(base + 100), '--until', new Date(base + 101).toISOString(), '--json'])).stdout);
+    expect(JSON.parse(some.stdout).entries.map((e: { id: number }) => e.id)).to.deep.equal(bulk.slice(0, 1203).map((e) => e.id));
+    expect(JSON.parse(some.stdout).next_cursor).to.be.a('string');
+    const window = JSON.parse((await ctl(['audit', '--actor', 'bulk', '--since', String(base + 100), '--until', new Date(base + 101).toISOString(), '--json'])).stdout).entries;
     expect(window.map((e: { path: string }) => e.path.split('/').pop())).to.deep.equal(['509', '508', '507', '506', '505', '504', '503', '502', '501', '500']);
     expect((await ctl(['audit', '--limit', '2', '--all'])).status).to.equal(2);
   });
