@@ -4,7 +4,11 @@ import { MAX_CONFIG_BYTES, parseDocumentText } from '../../shared/config/index.j
 import { adminOf, requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
 import { agentIdParam } from '../http/agent-routes.js';
+import type { PreviewCandidate, PreviewPageOptions } from '../config/config-preview.js';
 import { HttpError } from '../http/errors.js';
+import { dryRunOf } from '../http/preview-query.js';
+import type { GroupPreviews } from './group-preview.js';
+import { ALL_AT_ONCE } from './rollout-strategy.js';
 import type { GroupService, SavedTemplate } from './group-service.js';
 import type { GroupRecord } from './group-store.js';
 import { parseBody, RolloutChoice, strategyFromQuery } from './request-schemas.js';
@@ -39,7 +43,7 @@ const yamlBody = express.text({ type: YAML_TYPES, limit: MAX_CONFIG_BYTES });
  * `/api/v1/management/groups/...`: groups, their templates and history, and
  * membership (variables, override). Reads need the viewer role, writes admin.
  */
-export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; members: MemberService; rollouts: RolloutStore }): Router {
+export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; members: MemberService; rollouts: RolloutStore; previews: GroupPreviews }): Router {
   const router = Router();
   const read = requireAdmin(deps.tokens, 'viewer');
   const write = requireAdmin(deps.tokens, 'admin');
@@ -89,6 +93,11 @@ export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; me
     } else {
       throw new HttpError(415, 'unsupported_media_type', 'send the template as application/yaml, or application/json { template, rollout? }');
     }
+    const dryRun = dryRunOf(req);
+    if (dryRun) {
+      const group = deps.groups.checkIfMatch(name, ifMatch(req));
+      return void res.json(deps.previews.template(group, text, strategy ?? ALL_AT_ONCE, dryRun));
+    }
     const saved = deps.groups.saveTemplate({ name, text, strategy, author: adminOf(req).name, ifMatch: ifMatch(req) });
     res.setHeader('ETag', `"${saved.revision.signature}"`);
     res.json(savedView(deps.groups.get(name), saved));
@@ -104,6 +113,11 @@ export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; me
 
   router.post('/groups/:name/rollback', write, jsonBody, (req, res) => {
     const body = parseBody(RollbackBody, req.body ?? {}, 'roll back');
+    const dryRun = dryRunOf(req);
+    if (dryRun) {
+      const source = deps.groups.revisionSource(nameOf(req), body.revision);
+      return void res.json({ restored_from: body.revision, ...deps.previews.template(source.group, source.text, body.rollout ?? ALL_AT_ONCE, dryRun) });
+    }
     const saved = deps.groups.rollbackTo(nameOf(req), body.revision, adminOf(req).name, body.rollout);
     res.json(savedView(deps.groups.get(saved.revision.group_name), saved));
   });
@@ -120,12 +134,18 @@ export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; me
   router.put('/groups/:name/members/:agent_id', write, jsonBody, (req, res) => {
     const agentId = agentIdParam(req.params.agent_id as string);
     const body = parseBody(AssignBody, req.body ?? {}, 'member');
-    res.json(deps.members.assign({ group: nameOf(req), agentId, variables: body.variables, override: body.override, assignedBy: 'admin' }));
+    const input = { group: nameOf(req), agentId, variables: body.variables, override: body.override, assignedBy: 'admin' } as const;
+    const dryRun = dryRunOf(req);
+    if (dryRun) return void res.json(memberPreview(deps.previews, input.group, deps.members.previewAssign(input), dryRun));
+    res.json(deps.members.assign(input));
   });
 
   router.patch('/groups/:name/members/:agent_id', write, jsonBody, (req, res) => {
     const body = parseBody(MemberPatch, req.body ?? {}, 'member');
-    res.json(deps.members.update(nameOf(req), agentIdParam(req.params.agent_id as string), body));
+    const [group, agentId] = [nameOf(req), agentIdParam(req.params.agent_id as string)];
+    const dryRun = dryRunOf(req);
+    if (dryRun) return void res.json(memberPreview(deps.previews, group, deps.members.previewUpdate(group, agentId, body), dryRun));
+    res.json(deps.members.update(group, agentId, body));
   });
 
   router.delete('/groups/:name/members/:agent_id', write, (req, res) => {
@@ -139,6 +159,11 @@ export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; me
 function summary<G extends GroupRecord>(group: G, rollouts: RolloutStore): G & { open_rollout: { id: string; status: string } | null } {
   const open = rollouts.openForGroup(group.name)[0];
   return { ...group, open_rollout: open ? { id: open.id, status: open.status } : null };
+}
+
+/** A member change's preview: one agent, pushed at once (no rollout batch). */
+function memberPreview(previews: GroupPreviews, group: string, candidate: PreviewCandidate, page: PreviewPageOptions): Record<string, unknown> {
+  return { group, agent_id: candidate.agent_id, ...previews.builder().page([candidate], page) };
 }
 
 function savedView(group: GroupRecord, saved: SavedTemplate): Record<string, unknown> {

@@ -22,6 +22,13 @@ export interface SaveTemplateInput {
   strategy?: RolloutStrategy | undefined;
 }
 
+/** A template a change would save, and which roll back it is (null: a plain save). */
+export interface TemplateSource {
+  group: GroupRecord;
+  text: string;
+  rollback: { restoredFrom: number; rollsBack?: string } | null;
+}
+
 export interface SavedTemplate {
   revision: TemplateRevision;
   rollout: RolloutRecord | null;
@@ -96,21 +103,25 @@ export class GroupService {
    * and nothing is stored. A stale If-Match is a 412.
    */
   saveTemplate(input: SaveTemplateInput): SavedTemplate {
-    const group = this.get(input.name);
-    if (input.ifMatch !== undefined && input.ifMatch !== '*' && input.ifMatch !== group.signature) {
-      throw new HttpError(412, 'precondition_failed', `If-Match ${input.ifMatch} does not match the current template of group ${input.name}`, {
+    const group = this.checkIfMatch(input.name, input.ifMatch);
+    return this.store(group, input.text, input.author, input.strategy ?? ALL_AT_ONCE, null);
+  }
+
+  /** The group, when `ifMatch` (the template signature a writer last saw) is absent, `*` or current; else 412. */
+  checkIfMatch(name: string, ifMatch: string | undefined): GroupRecord {
+    const group = this.get(name);
+    if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== group.signature) {
+      throw new HttpError(412, 'precondition_failed', `If-Match ${ifMatch} does not match the current template of group ${name}`, {
         current_signature: group.signature,
       });
     }
-    return this.store(group, input.text, input.author, input.strategy ?? ALL_AT_ONCE, null);
+    return group;
   }
 
   /** Rolls the group back to an earlier template: that revision is saved again, as a new revision. */
   rollbackTo(name: string, revision: number, author: string, strategy: RolloutStrategy = ALL_AT_ONCE): SavedTemplate {
-    const group = this.get(name);
-    const old = this.deps.groups.revision(name, revision);
-    if (!old) throw notFound(`revision ${revision} of group ${name}`);
-    return this.store(group, old.template, author, strategy, { restoredFrom: revision });
+    const source = this.revisionSource(name, revision);
+    return this.store(source.group, source.text, author, strategy, source.rollback);
   }
 
   /**
@@ -119,6 +130,20 @@ export class GroupService {
    * group's latest rollout can be rolled back; an older one was already replaced.
    */
   rollbackRollout(id: string, author: string, strategy: RolloutStrategy = ALL_AT_ONCE): SavedTemplate {
+    const source = this.rolloutSource(id);
+    return this.store(source.group, source.text, author, strategy, source.rollback);
+  }
+
+  /** What rolling a group back to `revision` saves again (404 when there is no such revision). */
+  revisionSource(name: string, revision: number): TemplateSource {
+    const group = this.get(name);
+    const old = this.deps.groups.revision(name, revision);
+    if (!old) throw notFound(`revision ${revision} of group ${name}`);
+    return { group, text: old.template, rollback: { restoredFrom: revision } };
+  }
+
+  /** What rolling rollout `id` back saves again; 409 when it is no longer the group's latest change or there is nothing before it. */
+  rolloutSource(id: string): TemplateSource {
     const rollout = this.deps.rollouts.get(id);
     if (!rollout) throw notFound(`rollout ${id}`);
     const group = this.get(rollout.group_name);
@@ -130,7 +155,7 @@ export class GroupService {
     }
     const old = this.deps.groups.revision(group.name, rollout.from_revision);
     if (!old) throw notFound(`revision ${rollout.from_revision} of group ${group.name}`);
-    return this.store(group, old.template, author, strategy, { restoredFrom: rollout.from_revision, rollsBack: id });
+    return { group, text: old.template, rollback: { restoredFrom: rollout.from_revision, rollsBack: id } };
   }
 
   /** Deletes a group with its history; refused (409) while it has members. */
@@ -143,13 +168,8 @@ export class GroupService {
     this.deps.templates.forget(name);
   }
 
-  private store(
-    group: GroupRecord,
-    text: string,
-    author: string,
-    strategy: RolloutStrategy,
-    rollback: { restoredFrom: number; rollsBack?: string } | null,
-  ): SavedTemplate {
+  /** Stores a template change (after its review, when the group requires one). */
+  store(group: GroupRecord, text: string, author: string, strategy: RolloutStrategy, rollback: TemplateSource['rollback']): SavedTemplate {
     const { template, signature } = parseTemplate(text);
     const { rendered, failures } = renderMembers(template, this.deps.groups.membersForRender(group.name));
     if (failures.length > 0) throw invalidGroupConfig(group.name, failures);

@@ -5,6 +5,7 @@ import type { ConfigService } from '../config/config-service.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
 import type { AgentStore } from '../store/agent-store.js';
 import type { Db } from '../store/database.js';
+import { GroupPreviews } from './group-preview.js';
 import { groupRoutes } from './group-routes.js';
 import { GroupService } from './group-service.js';
 import { GroupStore } from './group-store.js';
@@ -51,6 +52,7 @@ export function createGroups(deps: GroupsDeps): Groups {
   const groups = new GroupService({ groups: store, rollouts, templates, engine });
   const members = new MemberService({
     groups: store,
+    gateway: deps.gateway,
     templates,
     engine,
     service: deps.service,
@@ -62,8 +64,9 @@ export function createGroups(deps: GroupsDeps): Groups {
   deps.gateway.prependListener('frame', (conn, frame) => {
     if (frame.type === 'hello') members.onHello(conn, frame);
   });
+  const previews = new GroupPreviews({ groups: store, gateway: deps.gateway, service: deps.service });
   const router = Router();
-  router.use(groupRoutes({ tokens: deps.tokens, groups, members, rollouts }));
-  router.use(rolloutRoutes({ tokens: deps.tokens, groups, engine, rollouts, gateway: deps.gateway }));
+  router.use(groupRoutes({ tokens: deps.tokens, groups, members, rollouts, previews }));
+  router.use(rolloutRoutes({ tokens: deps.tokens, groups, engine, rollouts, gateway: deps.gateway, previews }));
   return { groups, members, engine, router, stop: () => engine.stop() };
 }

@@ -36,9 +36,7 @@ export function planRollout(
   startState: (member: RenderedMember) => { state: MemberState; error: string | null },
   now = Date.now(),
 ): RolloutPlan {
-  const connected = input.rendered.filter((r) => online(r.member.agent_id));
-  const ordered = [...connected, ...input.rendered.filter((r) => !online(r.member.agent_id))];
-  const batches = planBatches(ordered, input.strategy);
+  const batches = rolloutBatches(input.rendered, (r) => online(r.member.agent_id), input.strategy);
   if (batches.length === 0) return { record: null, rows: [], first: [] };
   const record: RolloutRecord = {
     id: nanoid(12),
@@ -72,6 +70,12 @@ export function planRollout(
     }),
   );
   return { record, rows, first: batches[0]! };
+}
+
+/** The strategy's batches, connected members first (a preview shows the same split a save then makes). */
+export function rolloutBatches<T>(members: readonly T[], online: (member: T) => boolean, strategy: RolloutStrategy): T[][] {
+  const connected = members.filter(online);
+  return planBatches([...connected, ...members.filter((m) => !online(m))], strategy);
 }
 
 /** How an open rollout ends when a newer save of its group replaces it. */

@@ -4,6 +4,9 @@ import { adminOf, requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
 import { notFound } from '../http/errors.js';
+import { dryRunOf } from '../http/preview-query.js';
+import type { GroupPreviews } from './group-preview.js';
+import { ALL_AT_ONCE } from './rollout-strategy.js';
 import type { GroupService } from './group-service.js';
 import type { RolloutEngine } from './rollout-engine.js';
 import { MEMBER_STATES, type MemberState, type RolloutStore } from './rollout-store.js';
@@ -27,6 +30,7 @@ export function rolloutRoutes(deps: {
   engine: RolloutEngine;
   rollouts: RolloutStore;
   gateway: WsGateway;
+  previews: GroupPreviews;
 }): Router {
   const router = Router();
   const read = requireAdmin(deps.tokens, 'viewer');
@@ -46,6 +50,11 @@ export function rolloutRoutes(deps: {
 
   router.post('/rollouts/:id/rollback', write, json, (req, res) => {
     const body = parseBody(RollbackBody, req.body ?? {}, 'roll back');
+    const dryRun = dryRunOf(req);
+    if (dryRun) {
+      const source = deps.groups.rolloutSource(req.params.id as string);
+      return void res.json({ rolls_back: req.params.id, ...deps.previews.template(source.group, source.text, body.rollout ?? ALL_AT_ONCE, dryRun) });
+    }
     const saved = deps.groups.rollbackRollout(req.params.id as string, adminOf(req).name, body.rollout);
     const rolledBack = deps.rollouts.get(req.params.id as string)!;
     res.json({

@@ -3,10 +3,15 @@ import YAML from 'yaml';
 import { MAX_CONFIG_BYTES } from '../../shared/config/index.js';
 import { adminOf, requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
-import type { ConfigService } from '../config/config-service.js';
+import { PreviewBuilder, type PreviewPageOptions } from '../config/config-preview.js';
+import type { ConfigService, SaveInput } from '../config/config-service.js';
+import { liveState } from '../gateway/live-state.js';
+import type { WsGateway } from '../gateway/ws-gateway.js';
+import type { AgentStore } from '../store/agent-store.js';
 import type { ConfigStore, ConfigRevisionWithDocument } from '../store/config-store.js';
 import { agentIdParam } from './agent-routes.js';
 import { HttpError, notFound } from './errors.js';
+import { dryRunOf } from './preview-query.js';
 
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
 const textBody = express.text({ type: [...YAML_TYPES, 'application/json', 'text/plain'], limit: MAX_CONFIG_BYTES });
@@ -15,9 +20,16 @@ const jsonBody = express.json({ limit: MAX_CONFIG_BYTES });
 /**
  * Config routes for one agent, mounted at both `/api/v1/control/configs/:agent_id`
  * and `/api/v1/management/agents/:agent_id/config`: GET (YAML, or JSON by Accept),
- * POST (YAML or JSON text, `If-Match` honoured), `history`, and `structured` (JSON document).
+ * POST (YAML or JSON text, `If-Match` honoured; `?dry_run=true` previews it), `history`,
+ * and `structured` (JSON document).
  */
-export function agentConfigRoutes(deps: { tokens: TokenStore; service: ConfigService; configs: ConfigStore }): Router {
+export function agentConfigRoutes(deps: {
+  tokens: TokenStore;
+  service: ConfigService;
+  configs: ConfigStore;
+  agents: Pick<AgentStore, 'get'>;
+  gateway: Pick<WsGateway, 'get'>;
+}): Router {
   const router = Router({ mergeParams: true });
   const read = requireAdmin(deps.tokens, 'viewer');
   const write = requireAdmin(deps.tokens, 'admin');
@@ -49,18 +61,51 @@ export function agentConfigRoutes(deps: { tokens: TokenStore; service: ConfigSer
     if (!format || typeof req.body !== 'string') {
       throw new HttpError(415, 'unsupported_media_type', 'send the config as application/yaml or application/json');
     }
-    const saved = deps.service.save({ agentId: id, format, text: req.body, author: adminOf(req).name, ifMatch: ifMatch(req) });
-    respondSaved(res, saved);
+    const input = { agentId: id, format, text: req.body } as const;
+    const dryRun = dryRunOf(req);
+    if (dryRun) return void res.json(preview(deps, input, dryRun));
+    respondSaved(res, deps.service.save({ ...input, author: adminOf(req).name, ifMatch: ifMatch(req) }));
   });
 
   router.post('/structured', write, jsonBody, (req, res) => {
     const id = agentIdParam(req.params.agent_id as string);
     if (!req.is('application/json')) throw new HttpError(415, 'unsupported_media_type', 'send the document as application/json');
-    const saved = deps.service.save({ agentId: id, format: 'json', document: req.body, author: adminOf(req).name, ifMatch: ifMatch(req) });
-    respondSaved(res, saved);
+    const input = { agentId: id, format: 'json', document: req.body } as const;
+    const dryRun = dryRunOf(req);
+    if (dryRun) return void res.json(preview(deps, input, dryRun));
+    respondSaved(res, deps.service.save({ ...input, author: adminOf(req).name, ifMatch: ifMatch(req) }));
   });
 
   return router;
+}
+
+/** A dry run of one agent's save: the same checks, nothing stored. */
+function preview(
+  deps: { service: ConfigService; agents: Pick<AgentStore, 'get'>; gateway: Pick<WsGateway, 'get'> },
+  input: Omit<SaveInput, 'author' | 'ifMatch'>,
+  page: PreviewPageOptions,
+): Record<string, unknown> {
+  const checked = deps.service.check(input);
+  const live = liveState(deps.gateway, input.agentId, deps.agents.get(input.agentId)?.running_signature ?? null);
+  const valid = 'document' in checked;
+  return {
+    agent_id: input.agentId,
+    ...new PreviewBuilder((s) => deps.service.document(s)).page(
+      [
+        {
+          agent_id: input.agentId,
+          document: valid ? checked.document : null,
+          signature: valid ? checked.signature : null,
+          errors: valid ? [] : checked.errors,
+          desired_signature: deps.service.desired(input.agentId)?.signature ?? null,
+          running_signature: live.running,
+          online: live.online,
+          batch: null,
+        },
+      ],
+      page,
+    ),
+  };
 }
 
 function ifMatch(req: Request): string | undefined {
