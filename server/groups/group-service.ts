@@ -26,7 +26,8 @@ export interface SaveTemplateInput {
 export interface TemplateSource {
   group: GroupRecord;
   text: string;
-  rollback: { restoredFrom: number; rollsBack?: string } | null;
+  /** `reason`: why the rolled back rollout ended (default "rolled back by <author>"). */
+  rollback: { restoredFrom: number; rollsBack?: string; reason?: string } | null;
 }
 
 export interface SavedTemplate {
@@ -129,9 +130,9 @@ export class GroupService {
    * unless a strategy is given) and the rollout ends as `rolled_back`. Only the
    * group's latest rollout can be rolled back; an older one was already replaced.
    */
-  rollbackRollout(id: string, author: string, strategy: RolloutStrategy = ALL_AT_ONCE): SavedTemplate {
+  rollbackRollout(id: string, author: string, strategy: RolloutStrategy = ALL_AT_ONCE, reason?: string): SavedTemplate {
     const source = this.rolloutSource(id);
-    return this.store(source.group, source.text, author, strategy, source.rollback);
+    return this.store(source.group, source.text, author, strategy, { ...source.rollback!, ...(reason !== undefined && { reason }) });
   }
 
   /** What rolling a group back to `revision` saves again (404 when there is no such revision). */
@@ -189,6 +190,7 @@ export class GroupService {
       strategy,
       author,
       ...(rollback?.rollsBack !== undefined && { rollsBack: rollback.rollsBack }),
+      ...(rollback?.reason !== undefined && { rollbackReason: rollback.reason }),
     });
     this.deps.templates.put(group.name, revision.revision, template);
     return { revision, rollout };

@@ -14,8 +14,12 @@ import { MemberService } from './member-service.js';
 import { RolloutEngine } from './rollout-engine.js';
 import { rolloutRoutes } from './rollout-routes.js';
 import { RolloutStore } from './rollout-store.js';
+import { ALL_AT_ONCE } from './rollout-strategy.js';
 
 export type { RolloutProgress } from './rollout-engine.js';
+
+/** Who an automatic roll back (`on_halt: rollback`) is recorded as. */
+export const AUTOMATIC_ROLLBACK_AUTHOR = 'fusion (on_halt: rollback)';
 
 export interface GroupsDeps {
   db: Db;
@@ -48,8 +52,20 @@ export function createGroups(deps: GroupsDeps): Groups {
   const store = new GroupStore(deps.db, (agentId) => deps.agents.applyingOf(agentId));
   const rollouts = new RolloutStore(deps.db);
   const templates = new TemplateCache(store);
-  const engine = new RolloutEngine({ groups: store, rollouts, templates, service: deps.service, gateway: deps.gateway, log: deps.log });
+  const engine = new RolloutEngine({
+    groups: store,
+    rollouts,
+    templates,
+    service: deps.service,
+    gateway: deps.gateway,
+    log: deps.log,
+    pipesOf: (agentId) => deps.agents.get(agentId)?.pipes ?? [],
+  });
   const groups = new GroupService({ groups: store, rollouts, templates, engine });
+  engine.onHaltRollback((record, reason) => {
+    const saved = groups.rollbackRollout(record.id, AUTOMATIC_ROLLBACK_AUTHOR, ALL_AT_ONCE, `halted (${reason}); rolled back automatically (on_halt: rollback)`);
+    deps.log.warn({ rollout_id: record.id, group: record.group_name, rollback: saved.rollout?.id ?? null }, 'halted rollout rolled back (on_halt: rollback)');
+  });
   const members = new MemberService({
     groups: store,
     gateway: deps.gateway,
