@@ -7,6 +7,8 @@ import { agentIdParam } from '../http/agent-routes.js';
 import type { PreviewCandidate, PreviewPageOptions } from '../config/config-preview.js';
 import { HttpError } from '../http/errors.js';
 import { dryRunOf } from '../http/preview-query.js';
+import type { ChangeService } from './change-service.js';
+import { proposeChange } from './change-routes.js';
 import type { GroupPreviews } from './group-preview.js';
 import { ALL_AT_ONCE } from './rollout-strategy.js';
 import type { GroupService, SavedTemplate } from './group-service.js';
@@ -28,9 +30,14 @@ const Variables = z
   .refine((v) => Object.keys(v).length <= 256, 'at most 256 variables');
 const Override = z.record(z.string(), z.unknown()).nullable();
 
-const CreateBody = z.object({ name: GroupName, description: z.string().max(1024).default(''), template: z.string().min(1) }).strict();
+const CreateBody = z
+  .object({ name: GroupName, description: z.string().max(1024).default(''), template: z.string().min(1), require_review: z.boolean().default(false) })
+  .strict();
 const SaveBody = z.object({ template: z.string().min(1), rollout: RolloutChoice }).strict();
-const DescribeBody = z.object({ description: z.string().max(1024) }).strict();
+const SettingsBody = z
+  .object({ description: z.string().max(1024).optional(), require_review: z.boolean().optional() })
+  .strict()
+  .refine((b) => b.description !== undefined || b.require_review !== undefined, 'give description and/or require_review');
 const RollbackBody = z.object({ revision: z.number().int().positive(), rollout: RolloutChoice }).strict();
 const AssignBody = z.object({ variables: Variables.default({}), override: Override.default(null) }).strict();
 const MemberPatch = z.object({ variables: Variables.optional(), override: Override.optional() }).strict();
@@ -43,7 +50,14 @@ const yamlBody = express.text({ type: YAML_TYPES, limit: MAX_CONFIG_BYTES });
  * `/api/v1/management/groups/...`: groups, their templates and history, and
  * membership (variables, override). Reads need the viewer role, writes admin.
  */
-export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; members: MemberService; rollouts: RolloutStore; previews: GroupPreviews }): Router {
+export function groupRoutes(deps: {
+  tokens: TokenStore;
+  groups: GroupService;
+  members: MemberService;
+  rollouts: RolloutStore;
+  previews: GroupPreviews;
+  changes: ChangeService;
+}): Router {
   const router = Router();
   const read = requireAdmin(deps.tokens, 'viewer');
   const write = requireAdmin(deps.tokens, 'admin');
@@ -55,7 +69,7 @@ export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; me
 
   router.post('/groups', write, jsonBody, (req, res) => {
     const body = parseBody(CreateBody, req.body, 'group');
-    const saved = deps.groups.create({ name: body.name, description: body.description, text: body.template, author: adminOf(req).name });
+    const saved = deps.groups.create({ name: body.name, description: body.description, text: body.template, author: adminOf(req).name, requireReview: body.require_review });
     res.setHeader('ETag', `"${saved.revision.signature}"`);
     res.status(201).json(savedView(deps.groups.get(body.name), saved));
   });
@@ -68,8 +82,8 @@ export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; me
   });
 
   router.patch('/groups/:name', write, jsonBody, (req, res) => {
-    const body = parseBody(DescribeBody, req.body, 'group');
-    res.json(summary(deps.groups.setDescription(nameOf(req), body.description), deps.rollouts));
+    const body = parseBody(SettingsBody, req.body, 'group');
+    res.json(summary(deps.groups.setSettings(nameOf(req), body), deps.rollouts));
   });
 
   router.delete('/groups/:name', write, (req, res) => {
@@ -94,10 +108,9 @@ export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; me
       throw new HttpError(415, 'unsupported_media_type', 'send the template as application/yaml, or application/json { template, rollout? }');
     }
     const dryRun = dryRunOf(req);
-    if (dryRun) {
-      const group = deps.groups.checkIfMatch(name, ifMatch(req));
-      return void res.json(deps.previews.template(group, text, strategy ?? ALL_AT_ONCE, dryRun));
-    }
+    const group = deps.groups.checkIfMatch(name, ifMatch(req));
+    if (dryRun) return void res.json(deps.previews.template(group, text, strategy ?? ALL_AT_ONCE, dryRun));
+    if (group.require_review) return proposeChange(res, deps, { group, text, rollback: null }, strategy ?? ALL_AT_ONCE, adminOf(req));
     const saved = deps.groups.saveTemplate({ name, text, strategy, author: adminOf(req).name, ifMatch: ifMatch(req) });
     res.setHeader('ETag', `"${saved.revision.signature}"`);
     res.json(savedView(deps.groups.get(name), saved));
@@ -114,10 +127,9 @@ export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; me
   router.post('/groups/:name/rollback', write, jsonBody, (req, res) => {
     const body = parseBody(RollbackBody, req.body ?? {}, 'roll back');
     const dryRun = dryRunOf(req);
-    if (dryRun) {
-      const source = deps.groups.revisionSource(nameOf(req), body.revision);
-      return void res.json({ restored_from: body.revision, ...deps.previews.template(source.group, source.text, body.rollout ?? ALL_AT_ONCE, dryRun) });
-    }
+    const source = deps.groups.revisionSource(nameOf(req), body.revision);
+    if (dryRun) return void res.json({ restored_from: body.revision, ...deps.previews.template(source.group, source.text, body.rollout ?? ALL_AT_ONCE, dryRun) });
+    if (source.group.require_review) return proposeChange(res, deps, source, body.rollout ?? ALL_AT_ONCE, adminOf(req));
     const saved = deps.groups.rollbackTo(nameOf(req), body.revision, adminOf(req).name, body.rollout);
     res.json(savedView(deps.groups.get(saved.revision.group_name), saved));
   });

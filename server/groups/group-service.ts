@@ -74,7 +74,7 @@ export class GroupService {
   }
 
   /** Creates a group with its first template (checked on its own: a new group has no members). */
-  create(input: { name: string; description: string; text: string; author: string }): SavedTemplate {
+  create(input: { name: string; description: string; text: string; author: string; requireReview?: boolean }): SavedTemplate {
     if (this.deps.groups.get(input.name)) throw new HttpError(409, 'group_exists', `group ${input.name} already exists`);
     const { template, signature } = parseTemplate(input.text);
     const now = Date.now();
@@ -87,14 +87,17 @@ export class GroupService {
       created_at: now,
       restored_from: null,
     };
-    this.deps.groups.create({ name: input.name, description: input.description, revision: 1, signature, created_at: now, updated_at: now }, revision);
+    const group = { name: input.name, description: input.description, revision: 1, signature, created_at: now, updated_at: now, require_review: input.requireReview ?? false };
+    this.deps.groups.create(group, revision);
     this.deps.templates.put(input.name, 1, template);
     return { revision, rollout: null };
   }
 
-  setDescription(name: string, description: string): GroupRecord {
+  /** Changes a group's description and/or whether its template changes need a review. */
+  setSettings(name: string, settings: { description?: string | undefined; require_review?: boolean | undefined }): GroupRecord {
     this.get(name);
-    this.deps.groups.setDescription(name, description);
+    if (settings.description !== undefined) this.deps.groups.setDescription(name, settings.description);
+    if (settings.require_review !== undefined) this.deps.groups.setRequireReview(name, settings.require_review);
     return this.get(name);
   }
 

@@ -5,6 +5,9 @@ import type { ConfigService } from '../config/config-service.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
 import type { AgentStore } from '../store/agent-store.js';
 import type { Db } from '../store/database.js';
+import { changeRoutes } from './change-routes.js';
+import { ChangeService } from './change-service.js';
+import { ChangeStore } from './change-store.js';
 import { GroupPreviews } from './group-preview.js';
 import { groupRoutes } from './group-routes.js';
 import { GroupService } from './group-service.js';
@@ -81,8 +84,10 @@ export function createGroups(deps: GroupsDeps): Groups {
     if (frame.type === 'hello') members.onHello(conn, frame);
   });
   const previews = new GroupPreviews({ groups: store, gateway: deps.gateway, service: deps.service });
+  const changes = new ChangeService({ changes: new ChangeStore(deps.db), groups, store });
   const router = Router();
-  router.use(groupRoutes({ tokens: deps.tokens, groups, members, rollouts, previews }));
-  router.use(rolloutRoutes({ tokens: deps.tokens, groups, engine, rollouts, gateway: deps.gateway, previews }));
+  router.use(groupRoutes({ tokens: deps.tokens, groups, members, rollouts, previews, changes }));
+  router.use(rolloutRoutes({ tokens: deps.tokens, groups, engine, rollouts, gateway: deps.gateway, previews, changes }));
+  router.use(changeRoutes({ tokens: deps.tokens, changes, groups, previews }));
   return { groups, members, engine, router, stop: () => engine.stop() };
 }

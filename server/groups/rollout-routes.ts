@@ -5,6 +5,8 @@ import type { TokenStore } from '../auth/token-store.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
 import { notFound } from '../http/errors.js';
 import { dryRunOf } from '../http/preview-query.js';
+import type { ChangeService } from './change-service.js';
+import { proposeChange } from './change-routes.js';
 import type { GroupPreviews } from './group-preview.js';
 import { ALL_AT_ONCE } from './rollout-strategy.js';
 import type { GroupService } from './group-service.js';
@@ -31,6 +33,7 @@ export function rolloutRoutes(deps: {
   rollouts: RolloutStore;
   gateway: WsGateway;
   previews: GroupPreviews;
+  changes: ChangeService;
 }): Router {
   const router = Router();
   const read = requireAdmin(deps.tokens, 'viewer');
@@ -51,10 +54,9 @@ export function rolloutRoutes(deps: {
   router.post('/rollouts/:id/rollback', write, json, (req, res) => {
     const body = parseBody(RollbackBody, req.body ?? {}, 'roll back');
     const dryRun = dryRunOf(req);
-    if (dryRun) {
-      const source = deps.groups.rolloutSource(req.params.id as string);
-      return void res.json({ rolls_back: req.params.id, ...deps.previews.template(source.group, source.text, body.rollout ?? ALL_AT_ONCE, dryRun) });
-    }
+    const source = deps.groups.rolloutSource(req.params.id as string);
+    if (dryRun) return void res.json({ rolls_back: req.params.id, ...deps.previews.template(source.group, source.text, body.rollout ?? ALL_AT_ONCE, dryRun) });
+    if (source.group.require_review) return proposeChange(res, deps, source, body.rollout ?? ALL_AT_ONCE, adminOf(req));
     const saved = deps.groups.rollbackRollout(req.params.id as string, adminOf(req).name, body.rollout);
     const rolledBack = deps.rollouts.get(req.params.id as string)!;
     res.json({

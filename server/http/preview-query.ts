@@ -17,7 +17,11 @@ const PreviewQuery = z.object({
  * patches and diffs); undefined for a real save.
  */
 export function dryRunOf(req: Request): PreviewPageOptions | undefined {
-  if (req.query.dry_run !== 'true') return undefined;
+  return req.query.dry_run === 'true' ? previewPageOf(req) : undefined;
+}
+
+/** The page of a preview a request asks for (`filter`, `offset`, `limit`, `details`). */
+export function previewPageOf(req: Request): PreviewPageOptions {
   const query = parseBody(PreviewQuery.loose(), req.query, 'preview query');
   return { filter: query.filter, offset: query.offset, limit: query.limit, details: query.details === 'true' };
 }
