@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { nanoid } from 'nanoid';
 import { HttpError, notFound } from '../http/errors.js';
 import type { ChangeRecord, ChangeStatus, ChangeStore } from './change-store.js';
@@ -24,8 +25,10 @@ export interface Actor {
  * itself (`on_halt: rollback`) are not reviewed: they undo a change that
  * was approved, and waiting would leave the failing config in place.
  */
-export class ChangeService {
-  constructor(private readonly deps: { changes: ChangeStore; groups: GroupService; store: GroupStore }) {}
+export class ChangeService extends EventEmitter<{ change: [ChangeRecord] }> {
+  constructor(private readonly deps: { changes: ChangeStore; groups: GroupService; store: GroupStore }) {
+    super();
+  }
 
   /** Stores a pending change; 400 (nothing stored) when a member's config does not render. */
   propose(source: TemplateSource, strategy: RolloutStrategy, author: Actor): ChangeRecord {
@@ -54,6 +57,7 @@ export class ChangeService {
       decided_at: null,
     };
     this.deps.changes.insert(change);
+    this.emit('change', change);
     return change;
   }
 
@@ -98,6 +102,7 @@ export class ChangeService {
       decided_at: Date.now(),
     };
     this.deps.changes.decide(decided);
+    this.emit('change', decided);
     return { change: decided, saved };
   }
 
@@ -113,6 +118,7 @@ export class ChangeService {
       decided_at: Date.now(),
     };
     if (!this.deps.changes.decide(decided)) throw this.notPending(this.get(id));
+    this.emit('change', decided);
     return decided;
   }
 

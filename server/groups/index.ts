@@ -38,6 +38,7 @@ export interface Groups {
   groups: GroupService;
   members: MemberService;
   engine: RolloutEngine;
+  changes: ChangeService;
   /** Mount at `/api/v1/management`. */
   router: Router;
   stop(): void;
@@ -89,5 +90,5 @@ export function createGroups(deps: GroupsDeps): Groups {
   router.use(groupRoutes({ tokens: deps.tokens, groups, members, rollouts, previews, changes }));
   router.use(rolloutRoutes({ tokens: deps.tokens, groups, engine, rollouts, gateway: deps.gateway, previews, changes }));
   router.use(changeRoutes({ tokens: deps.tokens, changes, groups, previews }));
-  return { groups, members, engine, router, stop: () => engine.stop() };
+  return { groups, members, engine, changes, router, stop: () => engine.stop() };
 }

@@ -63,7 +63,7 @@ export function agentConfigRoutes(deps: {
     }
     const input = { agentId: id, format, text: req.body } as const;
     const dryRun = dryRunOf(req);
-    if (dryRun) return void res.json(preview(deps, input, dryRun));
+    if (dryRun) return void res.json(preview(deps, input, dryRun, ifMatch(req)));
     respondSaved(res, deps.service.save({ ...input, author: adminOf(req).name, ifMatch: ifMatch(req) }));
   });
 
@@ -72,20 +72,25 @@ export function agentConfigRoutes(deps: {
     if (!req.is('application/json')) throw new HttpError(415, 'unsupported_media_type', 'send the document as application/json');
     const input = { agentId: id, format: 'json', document: req.body } as const;
     const dryRun = dryRunOf(req);
-    if (dryRun) return void res.json(preview(deps, input, dryRun));
+    if (dryRun) return void res.json(preview(deps, input, dryRun, ifMatch(req)));
     respondSaved(res, deps.service.save({ ...input, author: adminOf(req).name, ifMatch: ifMatch(req) }));
   });
 
   return router;
 }
 
-/** A dry run of one agent's save: the same checks, nothing stored. */
+/** A dry run of one agent's save: the same checks (a stale If-Match is a 412 here too), nothing stored. */
 function preview(
   deps: { service: ConfigService; agents: Pick<AgentStore, 'get'>; gateway: Pick<WsGateway, 'get'> },
   input: Omit<SaveInput, 'author' | 'ifMatch'>,
   page: PreviewPageOptions,
+  expected: string | undefined,
 ): Record<string, unknown> {
   const checked = deps.service.check(input);
+  const current = deps.service.desired(input.agentId)?.signature;
+  if (expected !== undefined && expected !== (expected === '*' && current ? '*' : current)) {
+    throw new HttpError(412, 'precondition_failed', `If-Match ${expected} does not match the current config`, { current_signature: current ?? null });
+  }
   const live = liveState(deps.gateway, input.agentId, deps.agents.get(input.agentId)?.running_signature ?? null);
   const valid = 'document' in checked;
   return {
@@ -97,7 +102,7 @@ function preview(
           document: valid ? checked.document : null,
           signature: valid ? checked.signature : null,
           errors: valid ? [] : checked.errors,
-          desired_signature: deps.service.desired(input.agentId)?.signature ?? null,
+          desired_signature: current ?? null,
           running_signature: live.running,
           online: live.online,
           batch: null,

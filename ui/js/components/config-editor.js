@@ -8,10 +8,15 @@
  * source: {
  *   load(): Promise<{ text, etag }>      // etag null when nothing is stored yet
  *   save(text, etag): Promise<{ signature, summary }>
+ *   preview?(text, etag, offset, limit): Promise<page of a dry run>
  * }
+ *
+ * With `preview`, saving takes two steps: Preview shows every agent the
+ * change reaches (counts, batches, a diff each), and Save under it stores.
  */
 import { h, replace } from '../dom.js';
 import { diffView } from '../diff.js';
+import { previewPanel } from './preview-panel.js';
 import { issueLines, syntaxErrors } from '../yaml-tools.js';
 
 export function configEditor({ source, onSaved, placeholder = '', name = 'config' }) {
@@ -23,7 +28,10 @@ export function configEditor({ source, onSaved, placeholder = '', name = 'config
   const status = h('span', { class: 'editor-status muted' });
   const issuesBox = h('div', { class: 'editor-issues', 'data-issues': '' });
   const conflictBox = h('div', { class: 'editor-conflict' });
-  const saveButton = h('button', { type: 'button', class: 'btn btn-primary', 'data-action': 'save', onclick: () => void save(baseEtag) }, 'Save');
+  const previewBox = h('div', { class: 'editor-preview' });
+  const saveButton = source.preview
+    ? h('button', { type: 'button', class: 'btn btn-primary', 'data-action': 'preview', onclick: () => void preview() }, 'Preview')
+    : h('button', { type: 'button', class: 'btn btn-primary', 'data-action': 'save', onclick: () => void save(baseEtag) }, 'Save');
   const revertButton = h('button', { type: 'button', class: 'btn', onclick: () => void load() }, 'Revert');
   const position = h('span', { class: 'muted editor-position' }, 'Ln 1');
 
@@ -34,6 +42,7 @@ export function configEditor({ source, onSaved, placeholder = '', name = 'config
     h('div', { class: 'editor-frame' }, textarea),
     h('div', { class: 'editor-bar' }, h('div', { class: 'editor-buttons' }, saveButton, revertButton), position, status),
     issuesBox,
+    previewBox,
   );
 
   const dirty = () => textarea.value !== baseText;
@@ -44,6 +53,7 @@ export function configEditor({ source, onSaved, placeholder = '', name = 'config
 
   textarea.addEventListener('input', () => {
     refreshState();
+    replace(previewBox);
     clearTimeout(checkTimer);
     checkTimer = setTimeout(() => showIssues(syntaxErrors(textarea.value).map((e) => ({ path: 'YAML', message: e.message, line: e.line }))), 250);
   });
@@ -117,6 +127,48 @@ export function configEditor({ source, onSaved, placeholder = '', name = 'config
     }
   }
 
+  /** The preview step: what saving the text would do, with Save and Back under it. */
+  async function preview() {
+    const text = textarea.value;
+    const syntax = syntaxErrors(text);
+    if (syntax.length) {
+      showIssues(syntax.map((e) => ({ path: 'YAML', message: e.message, line: e.line })), 'Fix the YAML syntax first');
+      return;
+    }
+    status.textContent = 'Previewing…';
+    const panel = previewPanel({
+      load: (offset, limit) => source.preview(text, baseEtag, offset, limit),
+      actions: [
+        h('button', { type: 'button', class: 'btn btn-primary', 'data-action': 'confirm-save', onclick: () => void save(baseEtag).then(() => replace(previewBox)) }, 'Save'),
+        h('button', { type: 'button', class: 'btn', 'data-action': 'cancel-preview', onclick: () => replace(previewBox) }, 'Back to editing'),
+      ],
+    });
+    try {
+      const body = await panel.ready;
+      replace(previewBox, panel);
+      // One agent's own config: its problems go inline, at their lines, as a refused save's would.
+      const only = body.counts.total === 1 ? body.agents[0] : undefined;
+      if (only && !only.valid) {
+        const lines = issueLines(text, only.errors);
+        showIssues(only.errors.map((d, i) => ({ ...d, line: lines[i] })), `${only.errors.length} problem(s): saving would be refused`);
+      } else showIssues([]);
+      status.textContent = 'Preview of the unsaved change';
+    } catch (err) {
+      replace(previewBox);
+      await showFailure(err, text, 'No preview');
+    }
+  }
+
+  /** Fusion refused the text: a conflict (412), its validation issues by line, or the error. */
+  async function showFailure(err, text, heading) {
+    if (err.status === 412) await showConflict(text);
+    else if (Array.isArray(err.details)) {
+      const lines = issueLines(text, err.details);
+      showIssues(err.details.map((d, i) => ({ ...d, line: lines[i] })), err.message);
+    } else showIssues([{ path: err.code ?? 'error', message: err.message }], heading);
+    status.textContent = 'Not saved';
+  }
+
   async function save(ifMatch) {
     const text = textarea.value;
     const syntax = syntaxErrors(text);
@@ -135,12 +187,7 @@ export function configEditor({ source, onSaved, placeholder = '', name = 'config
       status.textContent = result.summary ?? 'Saved';
       onSaved?.(result);
     } catch (err) {
-      if (err.status === 412) await showConflict(text);
-      else if (Array.isArray(err.details)) {
-        const lines = issueLines(text, err.details);
-        showIssues(err.details.map((d, i) => ({ ...d, line: lines[i] })), err.message);
-      } else showIssues([{ path: err.code ?? 'error', message: err.message }], 'Not saved');
-      status.textContent = 'Not saved';
+      await showFailure(err, text, 'Not saved');
     } finally {
       saveButton.disabled = !dirty();
     }
