@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { FusionClient, clientSettings } from './client.js';
 import { agentCommand, agentsCommand } from './commands/agents.js';
+import { changeCommand, changesCommand, groupCommand } from './commands/change.js';
 import { commandCommand, commandsCommand } from './commands/command.js';
 import { configCommand } from './commands/config.js';
 import { rolloutCommand } from './commands/rollout.js';
@@ -11,7 +12,18 @@ import type { CliIo } from './io.js';
 
 export type { CliIo } from './io.js';
 
-export const COMMANDS: readonly CliCommand[] = [agentsCommand, agentCommand, configCommand, rolloutCommand, commandCommand, commandsCommand, watchCommand];
+export const COMMANDS: readonly CliCommand[] = [
+  agentsCommand,
+  agentCommand,
+  configCommand,
+  groupCommand,
+  rolloutCommand,
+  changesCommand,
+  changeCommand,
+  commandCommand,
+  commandsCommand,
+  watchCommand,
+];
 
 const GLOBAL_OPTIONS = {
   json: { type: 'boolean' },
