@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run bench -- <fanout|memory|reconnect|pushpoll> [--n 1000,10000] [...]`
+ * `npm run bench -- <fanout|memory|reconnect|pushpoll|preview> [--n 1000,10000] [...]`
  *
  * Runs one benchmark for each N in turn (loopback only; every wait bounded),
  * prints a table and writes bench-results/<name>.json. Fusion runs as a child
@@ -21,6 +21,7 @@ Benchmarks:
   memory     Fusion RSS and heap per connected idle agent, vs a bare ws server [--rounds 3]
   reconnect  restart Fusion under N connected agents: time until all are back, peak connects/s; with and without jitter
   pushpoll   N agents polling every 30 s vs N on the WebSocket: delivery latency and Fusion CPU s/min [--window 60]
+  preview    dry runs of a group change to N connected members (page with diffs, counts only, 1,000 diffs, a member), vs the real save [--rounds 3]
 
 Each N needs one open file per agent in the load process and one in Fusion
 (ulimit -n; 10,000 agents fit under a limit of 20,000).`;

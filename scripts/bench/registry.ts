@@ -1,5 +1,6 @@
 import { fanout, type FanoutResult } from './fanout.js';
 import { memory, type MemoryResult } from './memory.js';
+import { preview, type PreviewResult } from './preview.js';
 import { pushPoll, type PushPollResult } from './pushpoll.js';
 import { reconnect, type ReconnectResult } from './reconnect.js';
 import { printTable } from '../lib/report.js';
@@ -109,6 +110,24 @@ export const BENCHMARKS = {
             'idle CPU s/min': run.idle_cpu_s_per_min,
             'CPU s save→last': run.delivery_cpu_s,
             'polls/s': run.polls_per_s,
+          })),
+        ),
+      );
+    },
+  },
+  preview: {
+    run: (n, flags) => preview(n, flags.rounds),
+    print(results) {
+      printTable(
+        'Preview (dry run) of a group change to N connected members (ms per HTTP request; median and max of the rounds)',
+        (results as PreviewResult[]).flatMap((r) =>
+          r.cases.map((c) => ({
+            N: r.n,
+            request: c.name,
+            'median ms': c.median_ms,
+            'max ms': c.max_ms,
+            'answer KiB': c.bytes ? kib(c.bytes) : null,
+            'target ~1 s': r.n >= 10_000 && c.name.startsWith('template dry run, page') ? (c.median_ms <= 1000 ? 'met' : 'missed') : null,
           })),
         ),
       );
