@@ -103,4 +103,24 @@ describe('health-gated rollouts (soak)', () => {
     });
     expect(states(done)['n1']).to.equal('applied');
   });
+
+  it('keeps a soak across a Fusion restart: it ends at its stored time and the rollout completes', async () => {
+    const agents = await fleet(['n1']);
+    const saved = await saveTemplate(world.fusion, 'nfs', NEW, { strategy: 'all', soak_seconds: 2 });
+    const soaking = await eventually(async () => {
+      const v = await rollout(world.fusion, saved.rollout.id);
+      return states(v)['n1'] === 'soaking' && v;
+    });
+    const until = soaking.agents[0].soak_until;
+    await world.fusion.restart();
+    const again = await MemberAgent.connect(world.fusion, 'n1', { from: agents.get('n1')! });
+    world.members.push(again);
+    const done = await eventually(async () => {
+      const v = await rollout(world.fusion, saved.rollout.id);
+      return v.status === 'completed' && v;
+    });
+    expect(states(done)['n1']).to.equal('applied');
+    expect(done.agents[0].soak_until).to.equal(until);
+    expect(Date.now()).to.be.at.least(until);
+  });
 });
