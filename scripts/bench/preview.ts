@@ -20,6 +20,8 @@ export interface PreviewCase {
   rounds_ms: number[];
   median_ms: number;
   max_ms: number;
+  /** Fusion's CPU time per request (median of the rounds), s: less swayed by other load on the machine than the wall time. */
+  fusion_cpu_s: number;
   /** Size of the answer, bytes (last round). */
   bytes: number;
 }
@@ -31,13 +33,15 @@ export interface PreviewResult {
 
 const GROUP = 'bench';
 
-async function timed(fusion: FusionRun, path: string, init: RequestInit): Promise<{ ms: number; bytes: number; body: any }> {
+async function timed(fusion: FusionRun, path: string, init: RequestInit): Promise<{ ms: number; cpu: number; bytes: number; body: any }> {
+  const cpu0 = await fusion.cpuSeconds();
   const t0 = performance.now();
   const res = await fusion.api(path, init);
   const text = await res.text();
   const ms = performance.now() - t0;
+  const cpu = (await fusion.cpuSeconds()) - cpu0;
   if (res.status !== 200) throw new Error(`${path}: HTTP ${res.status} ${text.slice(0, 300)}`);
-  return { ms: Number(ms.toFixed(1)), bytes: Buffer.byteLength(text), body: JSON.parse(text) };
+  return { ms: Number(ms.toFixed(1)), cpu: Number(cpu.toFixed(2)), bytes: Buffer.byteLength(text), body: JSON.parse(text) };
 }
 
 export async function preview(n: number, rounds: number): Promise<PreviewResult> {
@@ -79,31 +83,41 @@ export async function preview(n: number, rounds: number): Promise<PreviewResult>
     const results: PreviewCase[] = [];
     for (const c of cases) {
       const times: number[] = [];
+      const cpus: number[] = [];
       let bytes = 0;
       for (let round = 0; round <= rounds; round++) {
         await sleep(300);
-        const { ms, bytes: size, body } = await timed(fusion, c.path, c.init());
+        const { ms, cpu, bytes: size, body } = await timed(fusion, c.path, c.init());
         c.check?.(body);
-        process.stdout.write(`  ${c.name} round ${round}${round === 0 ? ' (warm-up)' : ''}: ${ms} ms, ${size} bytes\n`);
-        if (round > 0) times.push(ms);
+        process.stdout.write(`  ${c.name} round ${round}${round === 0 ? ' (warm-up)' : ''}: ${ms} ms, Fusion CPU ${cpu} s, ${size} bytes\n`);
+        if (round > 0) {
+          times.push(ms);
+          cpus.push(cpu);
+        }
         bytes = size;
       }
-      results.push({ name: c.name, rounds_ms: times, median_ms: median(times), max_ms: Math.max(...times), bytes });
+      results.push({ name: c.name, rounds_ms: times, median_ms: median(times), max_ms: Math.max(...times), fusion_cpu_s: median(cpus), bytes });
     }
     const group = (await (await fusion.api(`/api/v1/management/groups/${GROUP}`)).json()) as { revision: number };
     if (group.revision !== 1) throw new Error(`a dry run stored a revision (group at ${group.revision})`);
 
     // The real save of the same change, for comparison (each round a new change, so each stores and pushes N configs).
     const saves: number[] = [];
+    const saveCpus: number[] = [];
     for (let round = 0; round <= rounds; round++) {
       await sleep(1500);
+      const cpu0 = await fusion.cpuSeconds();
       const t0 = performance.now();
       await saveTemplate(fusion, GROUP, fleetTemplate(1000 + round));
       const ms = Number((performance.now() - t0).toFixed(1));
-      process.stdout.write(`  real save round ${round}${round === 0 ? ' (warm-up)' : ''}: ${ms} ms\n`);
-      if (round > 0) saves.push(ms);
+      const cpu = Number(((await fusion.cpuSeconds()) - cpu0).toFixed(2));
+      process.stdout.write(`  real save round ${round}${round === 0 ? ' (warm-up)' : ''}: ${ms} ms, Fusion CPU ${cpu} s\n`);
+      if (round > 0) {
+        saves.push(ms);
+        saveCpus.push(cpu);
+      }
     }
-    results.push({ name: 'real save (stores and pushes)', rounds_ms: saves, median_ms: median(saves), max_ms: Math.max(...saves), bytes: 0 });
+    results.push({ name: 'real save (stores and pushes)', rounds_ms: saves, median_ms: median(saves), max_ms: Math.max(...saves), fusion_cpu_s: median(saveCpus), bytes: 0 });
     return { n, cases: results };
   } finally {
     await scope.close();

@@ -40,23 +40,20 @@ interface Active {
 }
 
 /**
- * Moves a template change through a group batch by batch. Each batch's
- * configs are rendered and stored (one transaction) when it starts, which
- * pushes them to connected members; progress comes from the agents'
- * `config_status` frames, not from polling. A batch settles when every member
- * connected at its start has applied or failed: one that drops meanwhile
- * (e.g. crashed applying it) holds the batch until it reconnects and answers.
- * A member offline at the start does not hold it back; it gets its config when
- * it reconnects and still reports. A member that has not answered within the
- * strategy's batch timeout (connected but silent, or gone and not back) counts
- * as failed; a late ACK still turns it applied. After the pause the next batch
- * starts. More failures than `max_failures` halt the rollout until an admin
- * resumes it or rolls it back, or (`on_halt: rollback`) it is rolled back
- * at once. With `soak_seconds`, a connected member's ACK starts its soak
- * (see SoakWatch): it is done, and stops holding its batch, only once it
- * stayed healthy that long; turning unhealthy counts as a failure. State
- * lives in the database, so a restart carries on (the batch timeout then
- * counts again from the restart; a soak keeps its end time).
+ * Moves a template change through a group batch by batch. Each batch's configs
+ * are rendered and stored (one transaction) when it starts, which pushes them
+ * to connected members; progress comes from the agents' `config_status`
+ * frames. A batch settles when every member connected at its start has
+ * applied or failed (one that drops meanwhile holds it until it reconnects and
+ * answers); a member offline at the start does not hold it back. A member
+ * silent past the batch timeout counts as failed (a late ACK still turns it
+ * applied). With `soak_seconds` an ACK starts the member's soak (SoakWatch):
+ * it is done only once it stayed healthy that long; turning unhealthy is a
+ * failure. After the pause the next batch starts. More failures than
+ * `max_failures` halt the rollout until an admin resumes or rolls it back, or
+ * (`on_halt: rollback`) it is rolled back at once. State lives in the
+ * database, so a restart carries on (a batch timeout counts again from the
+ * restart; a soak keeps its end time).
  */
 export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }> {
   private readonly active = new Map<string, Active>();
@@ -176,6 +173,7 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
     if (frame.status === 'applying') return this.soaks.onApplying(agentId);
     const state = frame.status === 'applied' ? 'applied' : 'failed';
     this.resolve(agentId, frame.signature, state, state === 'failed' ? (frame.error ?? 'failed').slice(0, 4096) : null);
+    this.soaks.answered(agentId);
   }
 
   private onHello(conn: AgentConnection, hello: HelloFrame): void {

@@ -29,7 +29,8 @@ export class SoakWatch {
    * The last pipe status each agent reported since it began applying a
    * config (its `applying`), before any soak of it started: a pipe that
    * failed between the apply and the ACK is reported no more (nothing
-   * changes), so the soak must look at it. One entry per agent at most.
+   * changes), so the soak must look at it. An entry lives from the agent's
+   * `applying` to its answer.
    */
   private readonly sinceApplying = new Map<string, readonly PipeStatus[] | null>();
 
@@ -62,6 +63,11 @@ export class SoakWatch {
     soaks.set(rolloutId, { rolloutId, until, baseline, timer });
     const failed = recent?.find((p) => p.state === 'error');
     return failed ? `unhealthy within its soak: pipe ${failed.id} failed${failed.last_error ? `: ${failed.last_error}` : ''}` : null;
+  }
+
+  /** The agent answered (ACK or NACK) what it was applying: its reports since are no longer needed. */
+  answered(agentId: string): void {
+    this.sinceApplying.delete(agentId);
   }
 
   /** Ends a member's soak as failed. */
