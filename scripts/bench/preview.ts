@@ -45,7 +45,7 @@ async function timed(fusion: FusionRun, path: string, init: RequestInit): Promis
 }
 
 export async function preview(n: number, rounds: number): Promise<PreviewResult> {
-  const startTimeout = 60_000 + n * 20;
+  const startTimeout = 60_000 + n * 40;
   const scope = new BenchScope();
   try {
     const fusion = await scope.fusion();
