@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { eventually } from '../harness/eventually.js';
+import { TestEventStream, type StreamEvent } from '../management/event-stream-client.js';
 import { MOUNT_TEMPLATE, MemberAgent, assign, fusionPerTest, createGroup, desired, ok, rollout, saveTemplate, states, withAudit } from './group-fixture.js';
 
 const NEW = withAudit(MOUNT_TEMPLATE, 900);
@@ -48,8 +49,10 @@ describe('health-gated rollouts (soak)', () => {
   it('fails a member whose pipe errors within its soak, halts and (on_halt: rollback) puts its batch back on the previous config', async () => {
     const agents = await fleet(['n1', 'n2', 'n3']);
     const before = (await desired(world.fusion, 'n1')).signature;
+    const stream = await TestEventStream.open(world.fusion.url, { headers: { authorization: `Bearer ${world.fusion.adminToken}` } });
     const saved = await saveTemplate(world.fusion, 'nfs', NEW, { strategy: 'batches', batch_size: 2, max_failures: 0, soak_seconds: 30, on_halt: 'rollback' });
     await eventually(async () => Object.values(states(await rollout(world.fusion, saved.rollout.id))).filter((s) => s === 'soaking').length === 2);
+    const member = (state: string) => (e: StreamEvent) => e.event === 'rollout.progress' && e.data.data.event === 'member' && e.data.data.state === state;
     const n1 = agents.get('n1')!;
     const n3 = agents.get('n3')!;
     const n3Frames = n3.received.length;
@@ -58,6 +61,16 @@ describe('health-gated rollouts (soak)', () => {
       const v = await rollout(world.fusion, saved.rollout.id);
       return v.status === 'rolled_back' && v;
     });
+    try {
+      const soakEvent = (await stream.next(member('soaking'))).data.data;
+      expect(soakEvent).to.include({ rollout_id: saved.rollout.id });
+      expect(soakEvent.soak_until).to.be.a('number');
+      expect((await stream.next(member('failed'))).data.data).to.include({ agent_id: 'n1', reason: 'unhealthy within its soak: pipe main failed: sender: 401 unknown key' });
+      expect((await stream.next((e) => e.event === 'rollout.progress' && e.data.data.event === 'halted')).data.data.reason).to.match(/exceed max_failures 0/);
+      expect((await stream.next((e) => e.event === 'rollout.progress' && e.data.data.event === 'rolled_back')).data.data.rollout_id).to.equal(saved.rollout.id);
+    } finally {
+      stream.close();
+    }
     expect(ended.status_reason).to.match(/^halted \(1 failed member\(s\) exceed max_failures 0\); rolled back automatically \(on_halt: rollback\)$/);
     const row = ended.agents.find((a: any) => a.agent_id === 'n1');
     expect(row).to.include({ state: 'failed', error: 'unhealthy within its soak: pipe main failed: sender: 401 unknown key' });

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { eventually } from '../harness/eventually.js';
+import { TestEventStream, type StreamEvent } from '../management/event-stream-client.js';
 import { MOUNT_TEMPLATE, MemberAgent, assign, call, desired, fusionPerTest, ok, rollout, withAudit } from './group-fixture.js';
 
 const auditOf = (doc: Record<string, unknown> | null): unknown => (doc?.pipes as any)?.main.audit_interval_sec;
@@ -28,6 +29,7 @@ describe('reviewed changes', () => {
     const m = await reviewedGroup();
     expect((await ok(world.fusion, 'GET', `${G}/nfs`)).require_review).to.equal(true);
     const frames = m.received.length;
+    const stream = await TestEventStream.open(world.fusion.url, { headers: { authorization: `Bearer ${world.fusion.adminToken}` } });
     const proposed = await ok(world.fusion, 'PUT', `${G}/nfs/template`, { template: withAudit(MOUNT_TEMPLATE, 900) }, 202);
     expect(proposed.change).to.include({ status: 'pending', group_name: 'nfs', base_revision: 1, kind: 'template', author: 'env:FUSION_ADMIN_TOKEN' });
     expect(proposed.preview.counts).to.include({ total: 1, changed: 1 });
@@ -54,6 +56,13 @@ describe('reviewed changes', () => {
     expect(m.received.length).to.equal(frames);
 
     const approved = await ok(world.fusion, 'POST', `${M}/changes/${id}/approve`, { comment: 'looks right' }, 200, await reviewer());
+    try {
+      const change = (status: string) => (e: StreamEvent) => e.event === 'group.change' && e.data.data.status === status;
+      expect((await stream.next(change('pending'))).data.data).to.include({ change_id: id, group: 'nfs', author: 'env:FUSION_ADMIN_TOKEN', reviewer: null });
+      expect((await stream.next(change('approved'))).data.data).to.include({ change_id: id, reviewer: 'reviewer', rollout_id: approved.rollout.id });
+    } finally {
+      stream.close();
+    }
     expect(approved.change).to.include({ status: 'approved', reviewer: 'reviewer', author: 'env:FUSION_ADMIN_TOKEN', revision: 2, review_comment: 'looks right' });
     await eventually(() => auditOf(m.document) === 900);
     const done = await eventually(async () => {
