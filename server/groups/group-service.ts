@@ -1,4 +1,5 @@
 import { HttpError, notFound } from '../http/errors.js';
+import { ifMatchHolds, textVersion, type IfMatch } from '../http/conditional.js';
 import type { GroupRecord, GroupStore, GroupSummary, TemplateRevision } from './group-store.js';
 import { invalidGroupConfig, parseTemplate, renderMembers, type TemplateCache } from './member-renderer.js';
 import type { RolloutEngine } from './rollout-engine.js';
@@ -17,8 +18,8 @@ export interface SaveTemplateInput {
   /** The template as YAML text. */
   text: string;
   author: string;
-  /** From If-Match: the template signature the writer last saw (`*` = any). */
-  ifMatch?: string | undefined;
+  /** The request's If-Match: the template ETag (or, from older clients, its signature) the writer last saw, or `*`. */
+  ifMatch?: IfMatch | undefined;
   strategy?: RolloutStrategy | undefined;
 }
 
@@ -111,13 +112,18 @@ export class GroupService {
     return this.store(group, input.text, input.author, input.strategy ?? ALL_AT_ONCE, null);
   }
 
-  /** The group, when `ifMatch` (the template signature a writer last saw) is absent, `*` or current; else 412. */
-  checkIfMatch(name: string, ifMatch: string | undefined): GroupRecord {
+  /** The group, when `ifMatch` (the template ETag or signature a writer last saw, or `*`) is absent or holds; else 412. */
+  checkIfMatch(name: string, ifMatch: IfMatch | undefined): GroupRecord {
     const group = this.get(name);
-    if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== group.signature) {
-      throw new HttpError(412, 'precondition_failed', `If-Match ${ifMatch} does not match the current template of group ${name}`, {
-        current_signature: group.signature,
-      });
+    if (ifMatch !== undefined) {
+      const current = this.template(name);
+      const version = templateVersion(current);
+      if (!ifMatchHolds(ifMatch, { version, signature: current.signature })) {
+        throw new HttpError(412, 'precondition_failed', `If-Match ${ifMatch.header} does not match the current template of group ${name}`, {
+          current_signature: current.signature,
+          current_version: version,
+        });
+      }
     }
     return group;
   }
@@ -198,4 +204,9 @@ export class GroupService {
     this.deps.templates.put(group.name, revision.revision, template);
     return { revision, rollout };
   }
+}
+
+/** The version of a template revision: its number and the hash of its text as written (see http/conditional). */
+export function templateVersion(rev: TemplateRevision): string {
+  return textVersion(rev.revision, rev.template);
 }

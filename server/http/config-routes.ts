@@ -4,12 +4,13 @@ import { MAX_CONFIG_BYTES } from '../../shared/config/index.js';
 import { adminOf, requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
 import { PreviewBuilder, type PreviewPageOptions } from '../config/config-preview.js';
-import type { ConfigService, SaveInput } from '../config/config-service.js';
+import { revisionVersion, type ConfigService, type SaveInput } from '../config/config-service.js';
 import { liveState } from '../gateway/live-state.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
 import type { AgentStore } from '../store/agent-store.js';
 import type { ConfigStore, ConfigRevisionWithDocument } from '../store/config-store.js';
 import { agentIdParam } from './agent-routes.js';
+import { ifMatchHolds, ifMatchOf, setValidators, wantsJson, type IfMatch } from './conditional.js';
 import { HttpError, notFound } from './errors.js';
 import { dryRunOf } from './preview-query.js';
 
@@ -63,8 +64,8 @@ export function agentConfigRoutes(deps: {
     }
     const input = { agentId: id, format, text: req.body } as const;
     const dryRun = dryRunOf(req);
-    if (dryRun) return void res.json(preview(deps, input, dryRun, ifMatch(req)));
-    respondSaved(res, deps.service.save({ ...input, author: adminOf(req).name, ifMatch: ifMatch(req) }));
+    if (dryRun) return void res.json(preview(deps, input, dryRun, ifMatchOf(req)));
+    respondSaved(res, deps.service.save({ ...input, author: adminOf(req).name, ifMatch: ifMatchOf(req) }));
   });
 
   router.post('/structured', write, jsonBody, (req, res) => {
@@ -72,8 +73,8 @@ export function agentConfigRoutes(deps: {
     if (!req.is('application/json')) throw new HttpError(415, 'unsupported_media_type', 'send the document as application/json');
     const input = { agentId: id, format: 'json', document: req.body } as const;
     const dryRun = dryRunOf(req);
-    if (dryRun) return void res.json(preview(deps, input, dryRun, ifMatch(req)));
-    respondSaved(res, deps.service.save({ ...input, author: adminOf(req).name, ifMatch: ifMatch(req) }));
+    if (dryRun) return void res.json(preview(deps, input, dryRun, ifMatchOf(req)));
+    respondSaved(res, deps.service.save({ ...input, author: adminOf(req).name, ifMatch: ifMatchOf(req) }));
   });
 
   return router;
@@ -81,15 +82,18 @@ export function agentConfigRoutes(deps: {
 
 /** A dry run of one agent's save: the same checks (a stale If-Match is a 412 here too), nothing stored. */
 function preview(
-  deps: { service: ConfigService; agents: Pick<AgentStore, 'get'>; gateway: Pick<WsGateway, 'get'> },
+  deps: { service: ConfigService; configs: ConfigStore; agents: Pick<AgentStore, 'get'>; gateway: Pick<WsGateway, 'get'> },
   input: Omit<SaveInput, 'author' | 'ifMatch'>,
   page: PreviewPageOptions,
-  expected: string | undefined,
+  expected: IfMatch | undefined,
 ): Record<string, unknown> {
   const checked = deps.service.check(input);
-  const current = deps.service.desired(input.agentId)?.signature;
-  if (expected !== undefined && expected !== (expected === '*' && current ? '*' : current)) {
-    throw new HttpError(412, 'precondition_failed', `If-Match ${expected} does not match the current config`, { current_signature: current ?? null });
+  const latest = deps.configs.latest(input.agentId);
+  if (!ifMatchHolds(expected, latest && { version: revisionVersion(latest), signature: latest.signature })) {
+    throw new HttpError(412, 'precondition_failed', `If-Match ${expected!.header} does not match the current config`, {
+      current_signature: latest?.signature ?? null,
+      current_version: latest ? revisionVersion(latest) : null,
+    });
   }
   const live = liveState(deps.gateway, input.agentId, deps.agents.get(input.agentId)?.running_signature ?? null);
   const valid = 'document' in checked;
@@ -102,7 +106,7 @@ function preview(
           document: valid ? checked.document : null,
           signature: valid ? checked.signature : null,
           errors: valid ? [] : checked.errors,
-          desired_signature: current ?? null,
+          desired_signature: latest?.signature ?? null,
           running_signature: live.running,
           online: live.online,
           batch: null,
@@ -113,23 +117,25 @@ function preview(
   };
 }
 
-function ifMatch(req: Request): string | undefined {
-  const header = req.headers['if-match'];
-  if (!header) return undefined;
-  return header.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
-}
-
+/**
+ * One revision as YAML (the text as written; a document saved as JSON is
+ * printed as YAML) or, when Accept asks for JSON, as the JSON envelope. Each
+ * has its own ETag and the answer varies by Accept (see http/conditional).
+ */
 function sendRevision(req: Request, res: Response, rev: ConfigRevisionWithDocument): void {
-  res.setHeader('ETag', `"${rev.signature}"`);
+  const json = wantsJson(req);
+  setValidators(res, { version: revisionVersion(rev), representation: json ? 'json' : 'yaml', signature: rev.signature });
   res.setHeader('X-Config-Revision', String(rev.revision));
-  if (req.accepts(['application/yaml', 'application/json']) === 'application/json' && !String(req.headers.accept ?? '').includes('yaml')) {
+  if (json) {
     res.json({ agent_id: rev.agent_id, revision: rev.revision, signature: rev.signature, author: rev.author, created_at: rev.created_at, document: rev.document });
     return;
   }
   res.type('application/yaml').send(rev.format === 'yaml' ? rev.source_text : YAML.stringify(rev.document));
 }
 
+/** 201 with the new revision's YAML ETag (what the next If-Match should send) and its signature. */
 function respondSaved(res: Response, saved: ConfigRevisionWithDocument): void {
-  res.setHeader('ETag', `"${saved.signature}"`);
+  setValidators(res, { version: revisionVersion(saved), representation: 'yaml', signature: saved.signature });
+  res.setHeader('X-Config-Revision', String(saved.revision));
   res.status(201).json({ agent_id: saved.agent_id, revision: saved.revision, signature: saved.signature, created_at: saved.created_at });
 }

@@ -7,7 +7,7 @@
  *
  * source: {
  *   load(): Promise<{ text, etag }>      // etag null when nothing is stored yet
- *   save(text, etag): Promise<{ signature, summary }>
+ *   save(text, etag): Promise<{ etag, summary }>   // etag: the saved version's ETag, the next If-Match
  *   preview?(text, etag, offset, limit): Promise<page of a dry run>
  * }
  *
@@ -23,6 +23,9 @@ export function configEditor({ source, onSaved, placeholder = '', name = 'config
   let baseText = '';
   let baseEtag = null;
   let checkTimer = null;
+  // Fusion's verdict on a save stays on screen while the text is the one it
+  // judged: the syntax check that follows typing must not wipe it.
+  let verdict = null;
 
   const textarea = h('textarea', { class: 'editor-text', spellcheck: 'false', autocomplete: 'off', autocapitalize: 'off', 'aria-label': `${name} YAML`, placeholder, 'data-editor': name });
   const status = h('span', { class: 'editor-status muted' });
@@ -51,11 +54,17 @@ export function configEditor({ source, onSaved, placeholder = '', name = 'config
     status.textContent = dirty() ? 'Unsaved changes' : baseEtag ? 'Saved' : 'Nothing stored yet';
   };
 
+  const checkSyntax = () => {
+    checkTimer = null;
+    const syntax = syntaxErrors(textarea.value).map((e) => ({ path: 'YAML', message: e.message, line: e.line }));
+    if (syntax.length || verdict?.text !== textarea.value) showIssues(syntax);
+    else showIssues(verdict.issues, verdict.heading);
+  };
   textarea.addEventListener('input', () => {
     refreshState();
     replace(previewBox);
     clearTimeout(checkTimer);
-    checkTimer = setTimeout(() => showIssues(syntaxErrors(textarea.value).map((e) => ({ path: 'YAML', message: e.message, line: e.line }))), 250);
+    checkTimer = setTimeout(checkSyntax, 250);
   });
   const updatePosition = () => {
     position.textContent = `Ln ${textarea.value.slice(0, textarea.selectionStart).split('\n').length}`;
@@ -71,7 +80,8 @@ export function configEditor({ source, onSaved, placeholder = '', name = 'config
     }
     if ((e.ctrlKey || e.metaKey) && e.key === 's') {
       e.preventDefault();
-      if (dirty()) void save(baseEtag);
+      // With a preview, the shortcut takes the first step, as the button does.
+      if (dirty()) void (source.preview ? preview() : save(baseEtag));
     }
   });
 
@@ -117,6 +127,7 @@ export function configEditor({ source, onSaved, placeholder = '', name = 'config
       const loaded = await source.load();
       baseText = loaded.text;
       baseEtag = loaded.etag;
+      verdict = null;
       textarea.value = loaded.text;
       showIssues([]);
     } catch (err) {
@@ -150,7 +161,8 @@ export function configEditor({ source, onSaved, placeholder = '', name = 'config
       const only = body.counts.total === 1 ? body.agents[0] : undefined;
       if (only && !only.valid) {
         const lines = issueLines(text, only.errors);
-        showIssues(only.errors.map((d, i) => ({ ...d, line: lines[i] })), `${only.errors.length} problem(s): saving would be refused`);
+        verdict = { text, issues: only.errors.map((d, i) => ({ ...d, line: lines[i] })), heading: `${only.errors.length} problem(s): saving would be refused` };
+        showIssues(verdict.issues, verdict.heading);
       } else showIssues([]);
       status.textContent = 'Preview of the unsaved change';
     } catch (err) {
@@ -159,17 +171,21 @@ export function configEditor({ source, onSaved, placeholder = '', name = 'config
     }
   }
 
-  /** Fusion refused the text: a conflict (412), its validation issues by line, or the error. */
+  /** Fusion refused the text: a conflict (412), its validation issues by line (kept while the text stays), or the error. */
   async function showFailure(err, text, heading) {
     if (err.status === 412) await showConflict(text);
     else if (Array.isArray(err.details)) {
       const lines = issueLines(text, err.details);
-      showIssues(err.details.map((d, i) => ({ ...d, line: lines[i] })), err.message);
+      verdict = { text, issues: err.details.map((d, i) => ({ ...d, line: lines[i] })), heading: err.message };
+      showIssues(verdict.issues, verdict.heading);
     } else showIssues([{ path: err.code ?? 'error', message: err.message }], heading);
     status.textContent = 'Not saved';
   }
 
   async function save(ifMatch) {
+    // A check still pending from the last keystroke would land after Fusion's answer and hide it.
+    clearTimeout(checkTimer);
+    checkTimer = null;
     const text = textarea.value;
     const syntax = syntaxErrors(text);
     if (syntax.length) {
@@ -181,7 +197,8 @@ export function configEditor({ source, onSaved, placeholder = '', name = 'config
     try {
       const result = await source.save(text, ifMatch);
       baseText = text;
-      baseEtag = result.signature;
+      baseEtag = result.etag;
+      verdict = null;
       replace(conflictBox);
       showIssues([]);
       status.textContent = result.summary ?? 'Saved';

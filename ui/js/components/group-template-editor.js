@@ -43,9 +43,10 @@ export function groupTemplateEditor({ name, onSaved }) {
     },
     async save(text, etag) {
       const headers = etag ? { 'if-match': `"${etag}"` } : {};
-      const { status, body } = await api(`${base}/template`, { method: 'PUT', body: { template: text, rollout: strategyOf(form) }, headers });
-      if (status === 202) return { signature: etag, summary: `Change ${body.change.id} waits for another admin's review; nothing was rolled out.` };
-      return { signature: body.signature, summary: `Saved revision ${body.revision}${body.rollout ? `; rollout ${body.rollout.id} started` : ''}.` };
+      const { status, body, headers: answered } = await api(`${base}/template`, { method: 'PUT', body: { template: text, rollout: strategyOf(form) }, headers });
+      // A proposed change stores nothing: the template the editor was loaded from stays the If-Match base.
+      if (status === 202) return { etag, summary: `Change ${body.change.id} waits for another admin's review; nothing was rolled out.` };
+      return { etag: etagOf(answered), summary: `Saved revision ${body.revision}${body.rollout ? `; rollout ${body.rollout.id} started` : ''}.` };
     },
   };
   const editor = configEditor({ source, name: 'group-template', onSaved });
