@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { FusionClient, clientSettings } from './client.js';
 import { agentCommand, agentsCommand } from './commands/agents.js';
 import { auditCommand } from './commands/audit.js';
+import { changeCommand, changesCommand, groupCommand } from './commands/change.js';
 import { cancelCommand, commandCommand, commandsCommand } from './commands/command.js';
 import { configCommand } from './commands/config.js';
 import { decommissionCommand } from './commands/decommission.js';
@@ -29,7 +30,10 @@ export const COMMANDS: readonly CliCommand[] = [
   webhookCommand,
   diagnosticsCommand,
   configCommand,
+  groupCommand,
   rolloutCommand,
+  changesCommand,
+  changeCommand,
   commandCommand,
   commandsCommand,
   cancelCommand,

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run bench -- <fanout|memory|reconnect|pushpoll|fleet-ops|realtime> [--n 1000,10000] [...]`
+ * `npm run bench -- <fanout|memory|reconnect|pushpoll|fleet-ops|realtime|preview> [--n 1000,10000] [...]`
  *
  * Runs one benchmark for each N in turn (loopback only; every wait bounded),
  * prints a table and writes bench-results/<name>.json. Fusion runs as a child
@@ -25,6 +25,7 @@ Benchmarks:
              session open during a group fan-out and a reconnect storm
   realtime   create, modify and delete N files (default 1000) under a watched tree, rename a directory of N:
              latency from the change on disk to the view
+  preview    dry runs of a group change to N connected members (page with diffs, counts only, 1,000 diffs, a member), vs the real save [--rounds 3]
 
 Each N needs one open file per agent in the load process and one in Fusion
 (ulimit -n; 10,000 agents fit under a limit of 20,000).`;

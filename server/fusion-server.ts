@@ -183,6 +183,9 @@ export class FusionServer {
       const signing = new WebhookSigning(o.home);
       const webhooks = new WebhookDispatcher({ store: webhookStore, signing, bus, log: this.log }, o.webhooks);
       const retention = new RetentionSweeper(db, { ...DEFAULT_RETENTION, ...o.retention }, this.log);
+      groups.changes.on('change', (c) => {
+        bus.publish('group.change', { change_id: c.id, group: c.group_name, status: c.status, author: c.author, reviewer: c.reviewer, rollout_id: c.rollout_id });
+      });
       const dataPlane = await createDataPlane({ home: o.home, logger: this.log });
       if (dataPlane.generatedApiKey) this.initialSecrets.dataApiKey = dataPlane.generatedApiKey;
       connectSessionEvents(bus, dataPlane.sessions);

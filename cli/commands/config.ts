@@ -3,10 +3,12 @@ import { ifMatchHeader, readDocument, unquote, writeDocument } from '../document
 import { usageError } from '../errors.js';
 import { json } from '../format.js';
 import { required, type CliCommand, type CommandContext } from './context.js';
+import { dryRunQuery, printPreview, type PreviewJson } from './preview-print.js';
 
 const USAGE =
-  'config get|set <agent|group> [file] [--group] [--revision N] [--if-match SIGNATURE] [--json]\n' +
-  '        (set --group) [--batch-size N | --percent P] [--pause SECONDS] [--max-failures N] [--batch-timeout SECONDS]';
+  'config get|set <agent|group> [file] [--group] [--revision N] [--if-match SIGNATURE] [--dry-run [--limit N] [--offset N]] [--json]\n' +
+  '        (set --group) [--batch-size N | --percent P] [--pause SECONDS] [--max-failures N] [--batch-timeout SECONDS]\n' +
+  '        [--soak SECONDS] [--on-halt pause|rollback]';
 
 /** Staged rollout flags of a group save → the template route's query parameters. */
 const ROLLOUT_FLAGS: Record<string, string> = {
@@ -15,7 +17,12 @@ const ROLLOUT_FLAGS: Record<string, string> = {
   pause: 'pause_seconds',
   'max-failures': 'max_failures',
   'batch-timeout': 'batch_timeout_seconds',
+  soak: 'soak_seconds',
+  'on-halt': 'on_halt',
 };
+
+/** Flags that make a rollout staged (the others also fit an all-at-once one). */
+const BATCH_FLAGS = ['batch-size', 'percent', 'pause'];
 
 /**
  * The rollout of a group save as a query string: `strategy=batches&...` when
@@ -26,10 +33,10 @@ export function rolloutQuery(flags: CommandContext['flags'], isGroup: boolean): 
   const given = Object.keys(ROLLOUT_FLAGS).filter((flag) => flags[flag] !== undefined);
   if (given.length === 0) return '';
   if (!isGroup) throw usageError(`--${given[0]} stages a group rollout: it needs --group`);
-  const batched = given.some((flag) => flag !== 'batch-timeout');
+  const batched = given.some((flag) => BATCH_FLAGS.includes(flag));
   const query = new URLSearchParams({ strategy: batched ? 'batches' : 'all' });
   for (const flag of given) query.set(ROLLOUT_FLAGS[flag]!, String(flags[flag]));
-  return `?${query.toString()}`;
+  return query.toString();
 }
 
 /** Where an agent's desired config, or a group's template (`--group`), is read and written. */
@@ -88,18 +95,34 @@ async function setConfig(ctx: CommandContext): Promise<number> {
   const file = ctx.args[2];
   const { text, isJson } = await readDocument(ctx, file);
   const ifMatch = ifMatchHeader(ctx.flags);
-  const query = rolloutQuery(ctx.flags, ctx.flags.group === true);
-  const saved = await ctx.client.json<{ revision: number; signature: string; rollout?: { id: string; status: string; batch_count: number } | null }>(`${target.write.path}${query}`, {
+  const rollout = rolloutQuery(ctx.flags, ctx.flags.group === true);
+  const dryRun = ctx.flags['dry-run'] === true;
+  const query = [rollout, dryRun ? dryRunQuery(ctx.flags).toString() : ''].filter(Boolean).join('&');
+  const saved = await ctx.client.json<SaveAnswer>(`${target.write.path}${query ? `?${query}` : ''}`, {
     method: target.write.method,
     body: text,
     // A group template is YAML (JSON is YAML too); an agent config may be either.
     contentType: isJson && target.write.method === 'POST' ? 'application/json' : 'application/yaml',
     ...(ifMatch ? { headers: ifMatch } : {}),
   });
-  const rollout = saved.rollout ? `; rollout ${saved.rollout.id} ${saved.rollout.status} (${saved.rollout.batch_count} batch(es); fustorctl rollout ${saved.rollout.id})` : '';
-  ctx.io.stdout.write(ctx.json ? json(saved) : `saved ${target.label}: revision ${saved.revision}, ${saved.signature}${rollout}\n`);
+  if ('dry_run' in saved) {
+    printPreview(ctx, saved);
+    return 0;
+  }
+  if ('change' in saved) {
+    const c = saved.change;
+    ctx.io.stdout.write(ctx.json ? json(saved) : `${target.label} requires review: change ${c.id} waits for another admin (fustorctl change ${c.id} approve); nothing was rolled out\n`);
+    return 0;
+  }
+  const rolloutLine = saved.rollout ? `; rollout ${saved.rollout.id} ${saved.rollout.status} (${saved.rollout.batch_count} batch(es); fustorctl rollout ${saved.rollout.id})` : '';
+  ctx.io.stdout.write(ctx.json ? json(saved) : `saved ${target.label}: revision ${saved.revision}, ${saved.signature}${rolloutLine}\n`);
   return 0;
 }
+
+type SaveAnswer =
+  | { revision: number; signature: string; rollout?: { id: string; status: string; batch_count: number } | null }
+  | (PreviewJson & { dry_run: true })
+  | { change: { id: string } };
 
 export const configCommand: CliCommand = {
   name: 'config',
@@ -109,6 +132,9 @@ export const configCommand: CliCommand = {
     group: { type: 'boolean' },
     revision: { type: 'string' },
     'if-match': { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    limit: { type: 'string' },
+    offset: { type: 'string' },
     ...Object.fromEntries(Object.keys(ROLLOUT_FLAGS).map((flag) => [flag, { type: 'string' as const }])),
   },
   run(ctx) {

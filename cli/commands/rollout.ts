@@ -1,9 +1,10 @@
 import { usageError } from '../errors.js';
 import { ago, fields, json, table } from '../format.js';
 import { required, type CliCommand, type CommandContext } from './context.js';
+import { dryRunQuery, printPreview, type PreviewJson } from './preview-print.js';
 
-const USAGE = 'rollout <id> [resume|rollback] [--agents] [--json]';
-const MEMBER_STATES = ['applied', 'failed', 'applying', 'pending', 'cancelled'] as const;
+const USAGE = 'rollout <id> [resume|rollback [--dry-run]] [--agents] [--json]';
+const MEMBER_STATES = ['applied', 'soaking', 'failed', 'applying', 'pending', 'cancelled'] as const;
 
 /** The rollout as the API shows it (the fields printed here). */
 interface RolloutJson {
@@ -11,7 +12,16 @@ interface RolloutJson {
   group: string;
   from_revision: number | null;
   to_revision: number;
-  strategy: { strategy: 'all' | 'batches'; batch_size?: number; percent?: number; pause_seconds?: number; max_failures?: number; batch_timeout_seconds?: number };
+  strategy: {
+    strategy: 'all' | 'batches';
+    batch_size?: number;
+    percent?: number;
+    pause_seconds?: number;
+    max_failures?: number;
+    batch_timeout_seconds?: number;
+    soak_seconds?: number;
+    on_halt?: 'pause' | 'rollback';
+  };
   status: string;
   status_reason: string | null;
   batch_count: number;
@@ -20,15 +30,16 @@ interface RolloutJson {
   next_batch_at: number | null;
   updated_at: number;
   counts: Record<(typeof MEMBER_STATES)[number] | 'total', number>;
-  agents?: Array<{ agent_id: string; batch: number; state: string; online: boolean; error: string | null; updated_at: number }>;
+  agents?: Array<{ agent_id: string; batch: number; state: string; online: boolean; error: string | null; soak_remaining_seconds: number | null; updated_at: number }>;
 }
 
-/** `batches of 2, pause 30 s, max_failures 1, batch timeout 600 s` */
+/** `batches of 2, pause 30 s, max_failures 1, batch timeout 600 s, soak 60 s, on halt rollback` */
 function describeStrategy(s: RolloutJson['strategy']): string {
   const timeout = `batch timeout ${s.batch_timeout_seconds ?? 600} s`;
-  if (s.strategy === 'all') return `all at once, ${timeout}`;
+  const health = `${s.soak_seconds ? `, soak ${s.soak_seconds} s` : ''}${s.on_halt === 'rollback' ? ', on halt rollback' : ''}`;
+  if (s.strategy === 'all') return `all at once${s.max_failures !== undefined ? `, max_failures ${s.max_failures}` : ''}, ${timeout}${health}`;
   const size = s.batch_size !== undefined ? `batches of ${s.batch_size}` : `batches of ${s.percent}%`;
-  return `${size}, pause ${s.pause_seconds ?? 0} s, max_failures ${s.max_failures ?? 0}, ${timeout}`;
+  return `${size}, pause ${s.pause_seconds ?? 0} s, max_failures ${s.max_failures ?? 0}, ${timeout}${health}`;
 }
 
 function print(ctx: CommandContext, r: RolloutJson): void {
@@ -48,8 +59,16 @@ function print(ctx: CommandContext, r: RolloutJson): void {
     ctx.io.stdout.write('\n');
     ctx.io.stdout.write(
       table(
-        ['AGENT', 'BATCH', 'STATE', 'ONLINE', 'UPDATED', 'ERROR'],
-        r.agents.map((a) => [a.agent_id, String(a.batch), a.state, a.online ? 'yes' : 'no', ago(a.updated_at, now), a.error ?? '-']),
+        ['AGENT', 'BATCH', 'STATE', 'ONLINE', 'SOAK LEFT', 'UPDATED', 'ERROR'],
+        r.agents.map((a) => [
+          a.agent_id,
+          String(a.batch),
+          a.state,
+          a.online ? 'yes' : 'no',
+          a.soak_remaining_seconds === null ? '-' : `${a.soak_remaining_seconds}s`,
+          ago(a.updated_at, now),
+          a.error ?? '-',
+        ]),
       ),
     );
   }
@@ -59,7 +78,7 @@ export const rolloutCommand: CliCommand = {
   name: 'rollout',
   usage: USAGE,
   summary: "a group rollout's progress (members with --agents); resume a halted one, or roll it back to the template it replaced",
-  options: { agents: { type: 'boolean' } },
+  options: { agents: { type: 'boolean' }, 'dry-run': { type: 'boolean' } },
   async run(ctx) {
     const id = required(ctx, 0, 'id', USAGE);
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw usageError(`invalid rollout id "${id}"`);
@@ -70,12 +89,18 @@ export const rolloutCommand: CliCommand = {
       view = await ctx.client.json<RolloutJson>(`${base}?agents=${ctx.flags.agents === true}`);
     } else if (action === 'resume') {
       view = await ctx.client.json<RolloutJson>(`${base}/resume`, { method: 'POST' });
+    } else if (action === 'rollback' && ctx.flags['dry-run'] === true) {
+      printPreview(ctx, await ctx.client.json<PreviewJson>(`${base}/rollback?${dryRunQuery(ctx.flags)}`, { method: 'POST', body: '{}', contentType: 'application/json' }));
+      return 0;
     } else if (action === 'rollback') {
-      const answer = await ctx.client.json<{ rolled_back: RolloutJson; revision: number; restored_from: number; rollout: RolloutJson | null }>(`${base}/rollback`, {
-        method: 'POST',
-        body: '{}',
-        contentType: 'application/json',
-      });
+      const answer = await ctx.client.json<{ rolled_back: RolloutJson; revision: number; restored_from: number; rollout: RolloutJson | null; change?: { id: string } }>(
+        `${base}/rollback`,
+        { method: 'POST', body: '{}', contentType: 'application/json' },
+      );
+      if (answer.change && !ctx.json) {
+        ctx.io.stdout.write(`the group requires review: change ${answer.change.id} waits for another admin (fustorctl change ${answer.change.id} approve)\n`);
+        return 0;
+      }
       if (ctx.json) {
         ctx.io.stdout.write(json(answer));
         return 0;

@@ -1,5 +1,6 @@
 import { fanout, type FanoutResult } from './fanout.js';
 import { memory, type MemoryResult } from './memory.js';
+import { preview, type PreviewResult } from './preview.js';
 import { pushPoll, type PushPollResult } from './pushpoll.js';
 import { realtime, type RealtimeResult } from './realtime.js';
 import { reconnect, type ReconnectResult } from './reconnect.js';
@@ -147,6 +148,25 @@ export const BENCHMARKS = {
           'storm ms': r.storm_ms,
           'UI requests': r.ui_requests,
         })),
+      );
+    },
+  },
+  preview: {
+    run: (n, flags) => preview(n, flags.rounds),
+    print(results) {
+      printTable(
+        'Preview (dry run) of a group change to N connected members (ms per HTTP request; median and max of the rounds)',
+        (results as PreviewResult[]).flatMap((r) =>
+          r.cases.map((c) => ({
+            N: r.n,
+            request: c.name,
+            'median ms': c.median_ms,
+            'max ms': c.max_ms,
+            'Fusion CPU s': c.fusion_cpu_s,
+            'answer KiB': c.bytes ? kib(c.bytes) : null,
+            'target ~1 s': r.n >= 10_000 && c.name.startsWith('template dry run, page') ? (c.median_ms <= 1000 ? 'met' : 'missed') : null,
+          })),
+        ),
       );
     },
   },

@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { RequestHandler, Response } from 'express';
 import { maybeAdminOf } from '../auth/admin-auth.js';
 import type { Logger } from '../../shared/logger.js';
 import type { AuditStore } from './audit-store.js';
@@ -33,6 +33,7 @@ export function auditWrites(store: AuditStore, log: Logger): RequestHandler {
           status,
           outcome: status === 401 || status === 403 || status === 429 ? 'denied' : status >= 400 ? 'failure' : 'success',
           error_code: (res.locals.errorCode as string | undefined) ?? null,
+          detail: auditDetailOf(res),
         });
       } catch (err) {
         log.error({ err, path }, 'cannot write the audit log');
@@ -40,6 +41,15 @@ export function auditWrites(store: AuditStore, log: Logger): RequestHandler {
     });
     next();
   };
+}
+
+/** Adds a line to the audit entry of this write (a route says what the path does not: who authored what it approved). */
+export function auditDetail(res: Response, detail: string): void {
+  res.locals.auditDetail = detail.slice(0, 2000);
+}
+
+function auditDetailOf(res: Response): string | null {
+  return (res.locals.auditDetail as string | undefined) ?? null;
 }
 
 /** Query parameters that carry a secret: kept by name, their value replaced. */

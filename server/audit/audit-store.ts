@@ -18,6 +18,8 @@ export interface AuditEntry {
   status: number;
   outcome: 'success' | 'failure' | 'denied';
   error_code: string | null;
+  /** What the write did, when its route says more than the path does (e.g. the author of a change a reviewer approved). */
+  detail: string | null;
 }
 
 export interface AuditFilter {
@@ -38,8 +40,8 @@ export class AuditStore {
 
   constructor(private readonly db: Db) {
     this.insert = db.prepare(
-      `INSERT INTO audit_log (at, actor, token_id, role, address, method, path, query, target, status, outcome, error_code)
-       VALUES (@at, @actor, @token_id, @role, @address, @method, @path, @query, @target, @status, @outcome, @error_code)`,
+      `INSERT INTO audit_log (at, actor, token_id, role, address, method, path, query, target, status, outcome, error_code, detail)
+       VALUES (@at, @actor, @token_id, @role, @address, @method, @path, @query, @target, @status, @outcome, @error_code, @detail)`,
     );
   }
 

@@ -72,27 +72,39 @@ export class ConfigService extends EventEmitter<{ desired_changed: [agentId: str
     return latest ? { revision: latest.revision, signature: latest.signature, document: latest.document, savedAt: latest.created_at } : undefined;
   }
 
-  /** Validates and stores a new revision; throws HttpError 400 (every issue listed) or 412 (stale If-Match). */
-  save(input: SaveInput): ConfigRevisionWithDocument {
-    const group = this.groupOf(input.agentId);
-    if (group !== undefined) {
-      throw new HttpError(409, 'agent_in_group', `agent ${input.agentId} gets its config from group "${group}"; set its override or variables in the group instead`, {
-        group,
-      });
-    }
+  /** A stored document by its signature (any agent's, any revision). */
+  document(signature: string): Record<string, unknown> | undefined {
+    return this.configs.document(signature);
+  }
+
+  /**
+   * What {@link save} would store, without storing it: the validated
+   * document and signature, or every problem. Throws what save throws
+   * before validating (409 for a group member).
+   */
+  check(input: Omit<SaveInput, 'author' | 'ifMatch'>): { document: Record<string, unknown>; signature: string } | { errors: ConfigIssue[] } {
+    this.refuseGroupMember(input.agentId);
     let value: unknown = input.document;
     if (input.text !== undefined) {
       const parsed = parseDocumentText(input.text, input.format);
-      if (!parsed.ok) throw invalid(parsed.errors);
+      if (!parsed.ok) return { errors: parsed.errors };
       value = parsed.value;
     }
     const checked = validateConfig(value, { agentId: input.agentId });
-    if (!checked.ok) throw invalid(checked.errors);
+    if (!checked.ok) return { errors: checked.errors };
     const document = checked.config as Record<string, unknown>;
+    return { document, signature: configSignature(document) };
+  }
+
+  /** Validates and stores a new revision; throws HttpError 400 (every issue listed) or 412 (stale If-Match). */
+  save(input: SaveInput): ConfigRevisionWithDocument {
+    const checked = this.check(input);
+    if ('errors' in checked) throw invalid(checked.errors);
+    const { document } = checked;
     const sourceText = input.text ?? JSON.stringify(input.document, null, 2);
     const result = this.configs.save({
       agentId: input.agentId,
-      signature: configSignature(document),
+      signature: checked.signature,
       document,
       format: input.format,
       sourceText,
@@ -110,6 +122,15 @@ export class ConfigService extends EventEmitter<{ desired_changed: [agentId: str
     const { revision, signature } = result.revision;
     this.emit('desired_changed', input.agentId, { revision, signature, document });
     return result.revision;
+  }
+
+  private refuseGroupMember(agentId: string): void {
+    const group = this.groupOf(agentId);
+    if (group !== undefined) {
+      throw new HttpError(409, 'agent_in_group', `agent ${agentId} gets its config from group "${group}"; set its override or variables in the group instead`, {
+        group,
+      });
+    }
   }
 
   /**

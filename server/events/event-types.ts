@@ -37,8 +37,10 @@ export interface FusionEventMap {
     error: string | null;
     finished_at: number | null;
   };
-  /** Progress of a staged config rollout to a group of agents. */
+  /** Progress of a staged config rollout to a group of agents (a member's `soaking` carries its `soak_until`; a failure its `reason`). */
   'rollout.progress': { rollout_id: string; group: string; status: string; [key: string]: unknown };
+  /** A reviewed change of a group was proposed, approved, rejected or withdrawn. */
+  'group.change': { change_id: string; group: string; status: string; author: string; reviewer: string | null; rollout_id: string | null };
   /** An ingest session opened. */
   'session.created': SessionEventData;
   /** An ingest session ended, with the reason (closed, timeout, pipe_removed, ...). */
@@ -91,6 +93,7 @@ const EVENT_TYPE_LIST = {
   'agent.pipes': true,
   'command.transition': true,
   'rollout.progress': true,
+  'group.change': true,
   'session.created': true,
   'session.closed': true,
   'session.leader_changed': true,

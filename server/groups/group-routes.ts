@@ -4,8 +4,14 @@ import { MAX_CONFIG_BYTES, parseDocumentText } from '../../shared/config/index.j
 import { adminOf, requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
 import { agentIdParam } from '../http/agent-routes.js';
+import type { PreviewCandidate, PreviewPageOptions } from '../config/config-preview.js';
 import { ifMatchOf, setValidators } from '../http/conditional.js';
 import { HttpError } from '../http/errors.js';
+import { dryRunOf } from '../http/preview-query.js';
+import type { ChangeService } from './change-service.js';
+import { proposeChange } from './change-routes.js';
+import type { GroupPreviews } from './group-preview.js';
+import { ALL_AT_ONCE } from './rollout-strategy.js';
 import { templateVersion, type GroupService, type SavedTemplate } from './group-service.js';
 import type { GroupRecord } from './group-store.js';
 import { parseBody, RolloutChoice, strategyFromQuery } from './request-schemas.js';
@@ -25,9 +31,14 @@ const Variables = z
   .refine((v) => Object.keys(v).length <= 256, 'at most 256 variables');
 const Override = z.record(z.string(), z.unknown()).nullable();
 
-const CreateBody = z.object({ name: GroupName, description: z.string().max(1024).default(''), template: z.string().min(1) }).strict();
+const CreateBody = z
+  .object({ name: GroupName, description: z.string().max(1024).default(''), template: z.string().min(1), require_review: z.boolean().default(false) })
+  .strict();
 const SaveBody = z.object({ template: z.string().min(1), rollout: RolloutChoice }).strict();
-const DescribeBody = z.object({ description: z.string().max(1024) }).strict();
+const SettingsBody = z
+  .object({ description: z.string().max(1024).optional(), require_review: z.boolean().optional() })
+  .strict()
+  .refine((b) => b.description !== undefined || b.require_review !== undefined, 'give description and/or require_review');
 const RollbackBody = z.object({ revision: z.number().int().positive(), rollout: RolloutChoice }).strict();
 const AssignBody = z.object({ variables: Variables.default({}), override: Override.default(null) }).strict();
 const MemberPatch = z.object({ variables: Variables.optional(), override: Override.optional() }).strict();
@@ -40,7 +51,14 @@ const yamlBody = express.text({ type: YAML_TYPES, limit: MAX_CONFIG_BYTES });
  * `/api/v1/management/groups/...`: groups, their templates and history, and
  * membership (variables, override). Reads need the viewer role, writes admin.
  */
-export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; members: MemberService; rollouts: RolloutStore }): Router {
+export function groupRoutes(deps: {
+  tokens: TokenStore;
+  groups: GroupService;
+  members: MemberService;
+  rollouts: RolloutStore;
+  previews: GroupPreviews;
+  changes: ChangeService;
+}): Router {
   const router = Router();
   const read = requireAdmin(deps.tokens, 'viewer');
   const write = requireAdmin(deps.tokens, 'admin');
@@ -52,7 +70,7 @@ export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; me
 
   router.post('/groups', write, jsonBody, (req, res) => {
     const body = parseBody(CreateBody, req.body, 'group');
-    const saved = deps.groups.create({ name: body.name, description: body.description, text: body.template, author: adminOf(req).name });
+    const saved = deps.groups.create({ name: body.name, description: body.description, text: body.template, author: adminOf(req).name, requireReview: body.require_review });
     savedValidators(res, saved);
     res.status(201).json(savedView(deps.groups.get(body.name), saved));
   });
@@ -65,8 +83,8 @@ export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; me
   });
 
   router.patch('/groups/:name', write, jsonBody, (req, res) => {
-    const body = parseBody(DescribeBody, req.body, 'group');
-    res.json(summary(deps.groups.setDescription(nameOf(req), body.description), deps.rollouts));
+    const body = parseBody(SettingsBody, req.body, 'group');
+    res.json(summary(deps.groups.setSettings(nameOf(req), body), deps.rollouts));
   });
 
   router.delete('/groups/:name', write, (req, res) => {
@@ -90,6 +108,10 @@ export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; me
     } else {
       throw new HttpError(415, 'unsupported_media_type', 'send the template as application/yaml, or application/json { template, rollout? }');
     }
+    const dryRun = dryRunOf(req);
+    const group = deps.groups.checkIfMatch(name, ifMatchOf(req));
+    if (dryRun) return void res.json(deps.previews.template(group, text, strategy ?? ALL_AT_ONCE, dryRun));
+    if (group.require_review) return proposeChange(res, deps, { group, text, rollback: null }, strategy ?? ALL_AT_ONCE, adminOf(req));
     const saved = deps.groups.saveTemplate({ name, text, strategy, author: adminOf(req).name, ifMatch: ifMatchOf(req) });
     savedValidators(res, saved);
     res.json(savedView(deps.groups.get(name), saved));
@@ -105,6 +127,10 @@ export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; me
 
   router.post('/groups/:name/rollback', write, jsonBody, (req, res) => {
     const body = parseBody(RollbackBody, req.body ?? {}, 'roll back');
+    const dryRun = dryRunOf(req);
+    const source = deps.groups.revisionSource(nameOf(req), body.revision);
+    if (dryRun) return void res.json({ restored_from: body.revision, ...deps.previews.template(source.group, source.text, body.rollout ?? ALL_AT_ONCE, dryRun) });
+    if (source.group.require_review) return proposeChange(res, deps, source, body.rollout ?? ALL_AT_ONCE, adminOf(req));
     const saved = deps.groups.rollbackTo(nameOf(req), body.revision, adminOf(req).name, body.rollout);
     res.json(savedView(deps.groups.get(saved.revision.group_name), saved));
   });
@@ -121,12 +147,18 @@ export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; me
   router.put('/groups/:name/members/:agent_id', write, jsonBody, (req, res) => {
     const agentId = agentIdParam(req.params.agent_id as string);
     const body = parseBody(AssignBody, req.body ?? {}, 'member');
-    res.json(deps.members.assign({ group: nameOf(req), agentId, variables: body.variables, override: body.override, assignedBy: 'admin' }));
+    const input = { group: nameOf(req), agentId, variables: body.variables, override: body.override, assignedBy: 'admin' } as const;
+    const dryRun = dryRunOf(req);
+    if (dryRun) return void res.json(memberPreview(deps.previews, input.group, deps.members.previewAssign(input), dryRun));
+    res.json(deps.members.assign(input));
   });
 
   router.patch('/groups/:name/members/:agent_id', write, jsonBody, (req, res) => {
     const body = parseBody(MemberPatch, req.body ?? {}, 'member');
-    res.json(deps.members.update(nameOf(req), agentIdParam(req.params.agent_id as string), body));
+    const [group, agentId] = [nameOf(req), agentIdParam(req.params.agent_id as string)];
+    const dryRun = dryRunOf(req);
+    if (dryRun) return void res.json(memberPreview(deps.previews, group, deps.members.previewUpdate(group, agentId, body), dryRun));
+    res.json(deps.members.update(group, agentId, body));
   });
 
   router.delete('/groups/:name/members/:agent_id', write, (req, res) => {
@@ -140,6 +172,11 @@ export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; me
 function summary<G extends GroupRecord>(group: G, rollouts: RolloutStore): G & { open_rollout: { id: string; status: string } | null } {
   const open = rollouts.openForGroup(group.name)[0];
   return { ...group, open_rollout: open ? { id: open.id, status: open.status } : null };
+}
+
+/** A member change's preview: one agent, pushed at once (no rollout batch). */
+function memberPreview(previews: GroupPreviews, group: string, candidate: PreviewCandidate, page: PreviewPageOptions): Record<string, unknown> {
+  return { group, agent_id: candidate.agent_id, ...previews.builder().page([candidate], page) };
 }
 
 function savedView(group: GroupRecord, saved: SavedTemplate): Record<string, unknown> {

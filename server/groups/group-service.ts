@@ -23,6 +23,14 @@ export interface SaveTemplateInput {
   strategy?: RolloutStrategy | undefined;
 }
 
+/** A template a change would save, and which roll back it is (null: a plain save). */
+export interface TemplateSource {
+  group: GroupRecord;
+  text: string;
+  /** `reason`: why the rolled back rollout ended (default "rolled back by <author>"). */
+  rollback: { restoredFrom: number; rollsBack?: string; reason?: string } | null;
+}
+
 export interface SavedTemplate {
   revision: TemplateRevision;
   rollout: RolloutRecord | null;
@@ -67,7 +75,7 @@ export class GroupService {
   }
 
   /** Creates a group with its first template (checked on its own: a new group has no members). */
-  create(input: { name: string; description: string; text: string; author: string }): SavedTemplate {
+  create(input: { name: string; description: string; text: string; author: string; requireReview?: boolean }): SavedTemplate {
     if (this.deps.groups.get(input.name)) throw new HttpError(409, 'group_exists', `group ${input.name} already exists`);
     const { template, signature } = parseTemplate(input.text);
     const now = Date.now();
@@ -80,14 +88,17 @@ export class GroupService {
       created_at: now,
       restored_from: null,
     };
-    this.deps.groups.create({ name: input.name, description: input.description, revision: 1, signature, created_at: now, updated_at: now }, revision);
+    const group = { name: input.name, description: input.description, revision: 1, signature, created_at: now, updated_at: now, require_review: input.requireReview ?? false };
+    this.deps.groups.create(group, revision);
     this.deps.templates.put(input.name, 1, template);
     return { revision, rollout: null };
   }
 
-  setDescription(name: string, description: string): GroupRecord {
+  /** Changes a group's description and/or whether its template changes need a review. */
+  setSettings(name: string, settings: { description?: string | undefined; require_review?: boolean | undefined }): GroupRecord {
     this.get(name);
-    this.deps.groups.setDescription(name, description);
+    if (settings.description !== undefined) this.deps.groups.setDescription(name, settings.description);
+    if (settings.require_review !== undefined) this.deps.groups.setRequireReview(name, settings.require_review);
     return this.get(name);
   }
 
@@ -97,26 +108,30 @@ export class GroupService {
    * and nothing is stored. A stale If-Match is a 412.
    */
   saveTemplate(input: SaveTemplateInput): SavedTemplate {
-    const group = this.get(input.name);
-    if (input.ifMatch !== undefined) {
-      const current = this.template(input.name);
+    const group = this.checkIfMatch(input.name, input.ifMatch);
+    return this.store(group, input.text, input.author, input.strategy ?? ALL_AT_ONCE, null);
+  }
+
+  /** The group, when `ifMatch` (the template ETag or signature a writer last saw, or `*`) is absent or holds; else 412. */
+  checkIfMatch(name: string, ifMatch: IfMatch | undefined): GroupRecord {
+    const group = this.get(name);
+    if (ifMatch !== undefined) {
+      const current = this.template(name);
       const version = templateVersion(current);
-      if (!ifMatchHolds(input.ifMatch, { version, signature: current.signature })) {
-        throw new HttpError(412, 'precondition_failed', `If-Match ${input.ifMatch.header} does not match the current template of group ${input.name}`, {
+      if (!ifMatchHolds(ifMatch, { version, signature: current.signature })) {
+        throw new HttpError(412, 'precondition_failed', `If-Match ${ifMatch.header} does not match the current template of group ${name}`, {
           current_signature: current.signature,
           current_version: version,
         });
       }
     }
-    return this.store(group, input.text, input.author, input.strategy ?? ALL_AT_ONCE, null);
+    return group;
   }
 
   /** Rolls the group back to an earlier template: that revision is saved again, as a new revision. */
   rollbackTo(name: string, revision: number, author: string, strategy: RolloutStrategy = ALL_AT_ONCE): SavedTemplate {
-    const group = this.get(name);
-    const old = this.deps.groups.revision(name, revision);
-    if (!old) throw notFound(`revision ${revision} of group ${name}`);
-    return this.store(group, old.template, author, strategy, { restoredFrom: revision });
+    const source = this.revisionSource(name, revision);
+    return this.store(source.group, source.text, author, strategy, source.rollback);
   }
 
   /**
@@ -124,7 +139,21 @@ export class GroupService {
    * unless a strategy is given) and the rollout ends as `rolled_back`. Only the
    * group's latest rollout can be rolled back; an older one was already replaced.
    */
-  rollbackRollout(id: string, author: string, strategy: RolloutStrategy = ALL_AT_ONCE): SavedTemplate {
+  rollbackRollout(id: string, author: string, strategy: RolloutStrategy = ALL_AT_ONCE, reason?: string): SavedTemplate {
+    const source = this.rolloutSource(id);
+    return this.store(source.group, source.text, author, strategy, { ...source.rollback!, ...(reason !== undefined && { reason }) });
+  }
+
+  /** What rolling a group back to `revision` saves again (404 when there is no such revision). */
+  revisionSource(name: string, revision: number): TemplateSource {
+    const group = this.get(name);
+    const old = this.deps.groups.revision(name, revision);
+    if (!old) throw notFound(`revision ${revision} of group ${name}`);
+    return { group, text: old.template, rollback: { restoredFrom: revision } };
+  }
+
+  /** What rolling rollout `id` back saves again; 409 when it is no longer the group's latest change or there is nothing before it. */
+  rolloutSource(id: string): TemplateSource {
     const rollout = this.deps.rollouts.get(id);
     if (!rollout) throw notFound(`rollout ${id}`);
     const group = this.get(rollout.group_name);
@@ -136,7 +165,7 @@ export class GroupService {
     }
     const old = this.deps.groups.revision(group.name, rollout.from_revision);
     if (!old) throw notFound(`revision ${rollout.from_revision} of group ${group.name}`);
-    return this.store(group, old.template, author, strategy, { restoredFrom: rollout.from_revision, rollsBack: id });
+    return { group, text: old.template, rollback: { restoredFrom: rollout.from_revision, rollsBack: id } };
   }
 
   /** Deletes a group with its history; refused (409) while it has members. */
@@ -149,13 +178,8 @@ export class GroupService {
     this.deps.templates.forget(name);
   }
 
-  private store(
-    group: GroupRecord,
-    text: string,
-    author: string,
-    strategy: RolloutStrategy,
-    rollback: { restoredFrom: number; rollsBack?: string } | null,
-  ): SavedTemplate {
+  /** Stores a template change (after its review, when the group requires one). */
+  store(group: GroupRecord, text: string, author: string, strategy: RolloutStrategy, rollback: TemplateSource['rollback']): SavedTemplate {
     const { template, signature } = parseTemplate(text);
     const { rendered, failures } = renderMembers(template, this.deps.groups.membersForRender(group.name));
     if (failures.length > 0) throw invalidGroupConfig(group.name, failures);
@@ -175,6 +199,7 @@ export class GroupService {
       strategy,
       author,
       ...(rollback?.rollsBack !== undefined && { rollsBack: rollback.rollsBack }),
+      ...(rollback?.reason !== undefined && { rollbackReason: rollback.reason }),
     });
     this.deps.templates.put(group.name, revision.revision, template);
     return { revision, rollout };

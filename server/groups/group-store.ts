@@ -11,6 +11,8 @@ export interface GroupRecord {
   signature: string;
   created_at: number;
   updated_at: number;
+  /** A template change (save, roll back) waits for another admin's approval (see ChangeService). */
+  require_review: boolean;
 }
 
 export interface GroupSummary extends GroupRecord {
@@ -87,11 +89,12 @@ export class GroupStore {
         `SELECT g.*, (SELECT COUNT(*) FROM group_members m WHERE m.group_name = g.name) AS members FROM config_groups g ORDER BY g.name`,
       ),
       insert: db.prepare(
-        `INSERT INTO config_groups (name, description, revision, signature, created_at, updated_at)
-         VALUES (@name, @description, @revision, @signature, @created_at, @updated_at)`,
+        `INSERT INTO config_groups (name, description, revision, signature, created_at, updated_at, require_review)
+         VALUES (@name, @description, @revision, @signature, @created_at, @updated_at, @require_review)`,
       ),
       setCurrent: db.prepare('UPDATE config_groups SET revision = ?, signature = ?, updated_at = ? WHERE name = ?'),
       setDescription: db.prepare('UPDATE config_groups SET description = ?, updated_at = ? WHERE name = ?'),
+      setRequireReview: db.prepare('UPDATE config_groups SET require_review = ?, updated_at = ? WHERE name = ?'),
       delete: db.prepare('DELETE FROM config_groups WHERE name = ?'),
       insertRevision: db.prepare(
         `INSERT INTO group_template_revisions (group_name, revision, signature, template, author, created_at, restored_from)
@@ -124,17 +127,18 @@ export class GroupStore {
   }
 
   get(name: string): GroupRecord | undefined {
-    return this.stmts.get.get(name) as GroupRecord | undefined;
+    const row = this.stmts.get.get(name) as GroupRow | undefined;
+    return row ? toGroup(row) : undefined;
   }
 
   list(): GroupSummary[] {
-    return this.stmts.list.all() as GroupSummary[];
+    return (this.stmts.list.all() as Array<GroupRow & { members: number }>).map(toGroup);
   }
 
   /** Creates a group with its first template revision (one transaction). */
-  create(group: GroupRecord, first: TemplateRevision): void {
+  create(group: Omit<GroupRecord, 'require_review'> & { require_review?: boolean }, first: TemplateRevision): void {
     this.db.transaction(() => {
-      this.stmts.insert.run(group);
+      this.stmts.insert.run({ ...group, require_review: group.require_review ? 1 : 0 });
       this.stmts.insertRevision.run(first);
     })();
   }
@@ -147,6 +151,10 @@ export class GroupStore {
 
   setDescription(name: string, description: string): void {
     this.stmts.setDescription.run(description, Date.now(), name);
+  }
+
+  setRequireReview(name: string, required: boolean): void {
+    this.stmts.setRequireReview.run(required ? 1 : 0, Date.now(), name);
   }
 
   /** Deletes a group with its history and rollouts; the caller checks it has no members. */
@@ -215,6 +223,12 @@ export class GroupStore {
   removeMember(name: string, agentId: string): boolean {
     return this.stmts.removeMember.run(agentId, name).changes > 0;
   }
+}
+
+type GroupRow = Omit<GroupRecord, 'require_review'> & { require_review: number };
+
+function toGroup<T extends GroupRow>(row: T): Omit<T, 'require_review'> & { require_review: boolean } {
+  return { ...row, require_review: row.require_review === 1 };
 }
 
 function toMember<T extends MemberRow>(row: T): Omit<T, 'variables' | 'override'> & Pick<MemberRecord, 'variables' | 'override'> {

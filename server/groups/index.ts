@@ -5,6 +5,10 @@ import type { ConfigService } from '../config/config-service.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
 import type { AgentStore } from '../store/agent-store.js';
 import type { Db } from '../store/database.js';
+import { changeRoutes } from './change-routes.js';
+import { ChangeService } from './change-service.js';
+import { ChangeStore } from './change-store.js';
+import { GroupPreviews } from './group-preview.js';
 import { groupRoutes } from './group-routes.js';
 import { GroupService } from './group-service.js';
 import { GroupStore } from './group-store.js';
@@ -13,8 +17,12 @@ import { MemberService } from './member-service.js';
 import { RolloutEngine } from './rollout-engine.js';
 import { rolloutRoutes } from './rollout-routes.js';
 import { RolloutStore } from './rollout-store.js';
+import { ALL_AT_ONCE } from './rollout-strategy.js';
 
 export type { RolloutProgress } from './rollout-engine.js';
+
+/** Who an automatic roll back (`on_halt: rollback`) is recorded as. */
+export const AUTOMATIC_ROLLBACK_AUTHOR = 'fusion (on_halt: rollback)';
 
 export interface GroupsDeps {
   db: Db;
@@ -30,6 +38,7 @@ export interface Groups {
   groups: GroupService;
   members: MemberService;
   engine: RolloutEngine;
+  changes: ChangeService;
   /** Mount at `/api/v1/management`. */
   router: Router;
   stop(): void;
@@ -47,10 +56,23 @@ export function createGroups(deps: GroupsDeps): Groups {
   const store = new GroupStore(deps.db, (agentId) => deps.agents.applyingOf(agentId));
   const rollouts = new RolloutStore(deps.db);
   const templates = new TemplateCache(store);
-  const engine = new RolloutEngine({ groups: store, rollouts, templates, service: deps.service, gateway: deps.gateway, log: deps.log });
+  const engine = new RolloutEngine({
+    groups: store,
+    rollouts,
+    templates,
+    service: deps.service,
+    gateway: deps.gateway,
+    log: deps.log,
+    pipesOf: (agentId) => deps.agents.get(agentId)?.pipes ?? [],
+  });
   const groups = new GroupService({ groups: store, rollouts, templates, engine });
+  engine.onHaltRollback((record, reason) => {
+    const saved = groups.rollbackRollout(record.id, AUTOMATIC_ROLLBACK_AUTHOR, ALL_AT_ONCE, `halted (${reason}); rolled back automatically (on_halt: rollback)`);
+    deps.log.warn({ rollout_id: record.id, group: record.group_name, rollback: saved.rollout?.id ?? null }, 'halted rollout rolled back (on_halt: rollback)');
+  });
   const members = new MemberService({
     groups: store,
+    gateway: deps.gateway,
     templates,
     engine,
     service: deps.service,
@@ -62,8 +84,11 @@ export function createGroups(deps: GroupsDeps): Groups {
   deps.gateway.prependListener('frame', (conn, frame) => {
     if (frame.type === 'hello') members.onHello(conn, frame);
   });
+  const previews = new GroupPreviews({ groups: store, gateway: deps.gateway, service: deps.service });
+  const changes = new ChangeService({ changes: new ChangeStore(deps.db), groups, store });
   const router = Router();
-  router.use(groupRoutes({ tokens: deps.tokens, groups, members, rollouts }));
-  router.use(rolloutRoutes({ tokens: deps.tokens, groups, engine, rollouts, gateway: deps.gateway }));
-  return { groups, members, engine, router, stop: () => engine.stop() };
+  router.use(groupRoutes({ tokens: deps.tokens, groups, members, rollouts, previews, changes }));
+  router.use(rolloutRoutes({ tokens: deps.tokens, groups, engine, rollouts, gateway: deps.gateway, previews, changes }));
+  router.use(changeRoutes({ tokens: deps.tokens, changes, groups, previews }));
+  return { groups, members, engine, changes, router, stop: () => engine.stop() };
 }

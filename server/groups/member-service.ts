@@ -1,16 +1,21 @@
 import type { Logger } from '../../shared/logger.js';
 import { SUPPORTED_PROTOCOL_VERSIONS, type HelloFrame } from '../../shared/protocol/index.js';
 import type { ConfigService, DesiredConfig } from '../config/config-service.js';
+import type { PreviewCandidate } from '../config/config-preview.js';
 import type { AgentConnection } from '../gateway/agent-connection.js';
+import { liveState } from '../gateway/live-state.js';
+import type { WsGateway } from '../gateway/ws-gateway.js';
 import { HttpError, notFound } from '../http/errors.js';
 import type { AgentStore } from '../store/agent-store.js';
 import type { PlainObject } from './deep-merge.js';
 import type { AssignedBy, GroupRecord, GroupStore, MemberForRender, MemberRecord } from './group-store.js';
+import { failedCandidate, renderedCandidate } from './group-preview.js';
 import { invalidGroupConfig, renderMembers, type RenderedMember, type TemplateCache } from './member-renderer.js';
 import type { RolloutEngine } from './rollout-engine.js';
 
 export interface MemberServiceDeps {
   groups: GroupStore;
+  gateway: Pick<WsGateway, 'get'>;
   templates: TemplateCache;
   engine: RolloutEngine;
   service: ConfigService;
@@ -39,6 +44,12 @@ export interface AgentContact {
   group?: string | undefined;
   /** Group of the enrollment token it authenticated with, if that names one (it wins over `group`); asked only when the agent is in no group. */
   tokenGroup: () => string | null;
+}
+
+/** A change of a member's variables and/or override. */
+export interface MemberChange {
+  variables?: Record<string, string> | undefined;
+  override?: PlainObject | null | undefined;
 }
 
 /** A membership and the config it rendered. */
@@ -77,6 +88,31 @@ export class MemberService {
    * rendered from, so an assignment never jumps ahead of a staged rollout.
    */
   assign(input: AssignInput): MemberSaved {
+    const { next, revision, leaves } = this.planAssign(input);
+    const rendered = this.render(next, revision, input.hostname);
+    if (leaves) this.deps.engine.memberLeft(input.agentId);
+    return this.persist(next, rendered);
+  }
+
+  /** Changes a member's variables and/or override (`override: null` removes it). */
+  update(group: string, agentId: string, change: MemberChange): MemberSaved {
+    const { next, revision } = this.planUpdate(group, agentId, change);
+    return this.persist(next, this.render(next, revision));
+  }
+
+  /** What {@link assign} would give the agent, nothing stored: a preview candidate (its problems listed, not thrown). */
+  previewAssign(input: AssignInput): PreviewCandidate {
+    const { next, revision } = this.planAssign(input);
+    return this.candidate(next, revision, input.hostname);
+  }
+
+  /** What {@link update} would give the member, nothing stored. */
+  previewUpdate(group: string, agentId: string, change: MemberChange): PreviewCandidate {
+    const { next, revision } = this.planUpdate(group, agentId, change);
+    return this.candidate(next, revision);
+  }
+
+  private planAssign(input: AssignInput): { next: MemberRecord; revision: number; leaves: boolean } {
     const group = this.requireGroup(input.group);
     const current = this.deps.groups.member(input.agentId);
     const same = current?.group_name === group.name;
@@ -90,13 +126,10 @@ export class MemberService {
       assigned_at: same ? current.assigned_at : Date.now(),
       rendered_revision: revision,
     };
-    const rendered = this.render(next, revision, input.hostname);
-    if (current && !same) this.deps.engine.memberLeft(input.agentId);
-    return this.persist(next, rendered);
+    return { next, revision, leaves: Boolean(current && !same) };
   }
 
-  /** Changes a member's variables and/or override (`override: null` removes it). */
-  update(group: string, agentId: string, change: { variables?: Record<string, string> | undefined; override?: PlainObject | null | undefined }): MemberSaved {
+  private planUpdate(group: string, agentId: string, change: MemberChange): { next: MemberRecord; revision: number } {
     const g = this.requireGroup(group);
     const current = this.requireMember(group, agentId);
     const revision = current.rendered_revision ?? g.revision;
@@ -106,7 +139,7 @@ export class MemberService {
       override: change.override === undefined ? current.override : change.override,
       rendered_revision: revision,
     };
-    return this.persist(next, this.render(next, revision));
+    return { next, revision };
   }
 
   /** Takes an agent out of its group; its desired config stays what the group last rendered for it. */
@@ -174,6 +207,12 @@ export class MemberService {
 
   /** Renders one member's config; throws 400 `invalid_group_config` naming it when it does not render. */
   private render(member: MemberRecord, revision: number, hostname?: string): RenderedMember {
+    const { rendered, failures } = this.tryRender(member, revision, hostname);
+    if (failures.length > 0 || !rendered[0]) throw invalidGroupConfig(member.group_name, failures);
+    return rendered[0];
+  }
+
+  private tryRender(member: MemberRecord, revision: number, hostname?: string): ReturnType<typeof renderMembers> & { forRender: MemberForRender } {
     const template = this.deps.templates.get(member.group_name, revision);
     if (!template) throw new Error(`template revision ${revision} of group ${member.group_name} is missing`);
     const agent = this.deps.agents.get(member.agent_id);
@@ -186,9 +225,13 @@ export class MemberService {
       status_error: agent?.status_error ?? null,
       desired_signature: this.deps.service.desired(member.agent_id)?.signature ?? null,
     };
-    const { rendered, failures } = renderMembers(template, [forRender]);
-    if (failures.length > 0 || !rendered[0]) throw invalidGroupConfig(member.group_name, failures);
-    return rendered[0];
+    return { ...renderMembers(template, [forRender]), forRender };
+  }
+
+  private candidate(member: MemberRecord, revision: number, hostname?: string): PreviewCandidate {
+    const { rendered, failures, forRender } = this.tryRender(member, revision, hostname);
+    const live = liveState(this.deps.gateway, member.agent_id, forRender.running_signature);
+    return rendered[0] ? renderedCandidate(rendered[0], live, null) : failedCandidate(failures[0]!, forRender, live);
   }
 
   /** Stores the membership and, when it changed, the agent's next revision (one transaction); pushes it. */

@@ -7,7 +7,7 @@ import { parseBody } from '../http/parse-body.js';
 
 export { parseBody };
 
-const NUMERIC_KEYS = ['batch_size', 'percent', 'pause_seconds', 'max_failures', 'batch_timeout_seconds'] as const;
+const NUMERIC_KEYS = ['batch_size', 'percent', 'pause_seconds', 'max_failures', 'batch_timeout_seconds', 'soak_seconds'] as const;
 
 /**
  * The rollout strategy of a YAML template save, from the query string:
@@ -16,6 +16,7 @@ const NUMERIC_KEYS = ['batch_size', 'percent', 'pause_seconds', 'max_failures', 
 export function strategyFromQuery(query: Record<string, unknown>): RolloutStrategy | undefined {
   if (query.strategy === undefined) return undefined;
   const value: Record<string, unknown> = { strategy: query.strategy };
+  if (query.on_halt !== undefined) value.on_halt = query.on_halt;
   for (const key of NUMERIC_KEYS) {
     const raw = query[key];
     if (raw !== undefined) value[key] = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;

@@ -7,22 +7,13 @@ import type { WsGateway } from '../gateway/ws-gateway.js';
 import { HttpError, notFound } from '../http/errors.js';
 import type { GroupStore } from './group-store.js';
 import { renderMembers, type RenderedMember, type TemplateCache } from './member-renderer.js';
-import type { MemberState, RolloutAgent, RolloutRecord, RolloutStatus, RolloutStore } from './rollout-store.js';
-import { batchTimeoutMs, maxFailures, pauseMs } from './rollout-strategy.js';
-import { endedBy, planRollout, startState, toEntries, type LaunchInput } from './rollout-plan.js';
+import type { MemberState, RolloutAgent, RolloutRecord, RolloutStore } from './rollout-store.js';
+import type { RolloutProgress } from './rollout-view.js';
+import { SoakWatch } from './rollout-soak.js';
+import { batchTimeoutMs, maxFailures, pauseMs, soakMs } from './rollout-strategy.js';
+import { batchStates, endedBy, planRollout, startState, toEntries, type BatchState, type LaunchInput } from './rollout-plan.js';
 
-/** What changed in a rollout; `agent_id` and `state` come with a member's ACK / NACK. */
-export interface RolloutProgress {
-  rollout_id: string;
-  group: string;
-  status: RolloutStatus;
-  event: 'started' | 'batch_started' | 'member' | 'paused' | 'halted' | 'resumed' | 'completed' | 'superseded' | 'rolled_back';
-  /** 1-based number of the rollout's current batch. */
-  batch: number;
-  agent_id?: string;
-  state?: MemberState;
-  reason?: string | null;
-}
+export type { RolloutProgress } from './rollout-view.js';
 
 export interface RolloutEngineDeps {
   groups: GroupStore;
@@ -31,7 +22,12 @@ export interface RolloutEngineDeps {
   service: ConfigService;
   gateway: WsGateway;
   log: Logger;
+  /** The agent's last reported pipe status (a soak compares new errors with it). */
+  pipesOf: (agentId: string) => readonly unknown[];
 }
+
+/** Rolls a halted rollout back (its strategy says `on_halt: rollback`); set by whoever can save templates. */
+export type HaltRollback = (rollout: RolloutRecord, reason: string) => void;
 
 /** A running rollout: who its current batch still waits for. */
 interface Active {
@@ -44,39 +40,54 @@ interface Active {
 }
 
 /**
- * Moves a template change through a group batch by batch. Each batch's
- * configs are rendered and stored (one transaction) when it starts, which
- * pushes them to connected members; progress comes from the agents'
- * `config_status` frames, not from polling. A batch settles when every member
- * connected at its start has applied or failed: one that drops meanwhile
- * (e.g. crashed applying it) holds the batch until it reconnects and answers.
- * A member offline at the start does not hold it back; it gets its config when
- * it reconnects and still reports. A member that has not answered within the
- * strategy's batch timeout (connected but silent, or gone and not back) counts
- * as failed; a late ACK still turns it applied. After the pause the next batch
- * starts. More failures than `max_failures` halt the rollout until an admin
- * resumes it or rolls it back. State lives in the database, so a restart
- * carries on (the batch timeout then counts again from the restart).
+ * Moves a template change through a group batch by batch. Each batch's configs
+ * are rendered and stored (one transaction) when it starts, which pushes them
+ * to connected members; progress comes from the agents' `config_status`
+ * frames. A batch settles when every member connected at its start has
+ * applied or failed (one that drops meanwhile holds it until it reconnects and
+ * answers); a member offline at the start does not hold it back. A member
+ * silent past the batch timeout counts as failed (a late ACK still turns it
+ * applied). With `soak_seconds` an ACK starts the member's soak (SoakWatch):
+ * it is done only once it stayed healthy that long; turning unhealthy is a
+ * failure. After the pause the next batch starts. More failures than
+ * `max_failures` halt the rollout until an admin resumes or rolls it back, or
+ * (`on_halt: rollback`) it is rolled back at once. State lives in the
+ * database, so a restart carries on (a batch timeout counts again from the
+ * restart; a soak keeps its end time).
  */
 export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }> {
   private readonly active = new Map<string, Active>();
   /** Agent id → the running rollout whose current batch waits for it. */
   private readonly waitingFor = new Map<string, Active>();
   private stopped = false;
+  private readonly soaks: SoakWatch;
+  private haltRollback: HaltRollback | undefined;
 
   constructor(private readonly deps: RolloutEngineDeps) {
     super();
+    this.soaks = new SoakWatch(deps.rollouts, { ended: (id, agentId, reason) => this.safely(() => this.soakEnded(id, agentId, reason)) });
     deps.gateway.on('frame', (conn, frame) => {
       if (this.stopped) return;
       if (frame.type === 'config_status' && conn.established) this.safely(() => this.onStatus(conn.agentId, frame));
+      else if (frame.type === 'status' && conn.established) this.safely(() => this.soaks.onStatus(conn.agentId, frame.pipes));
       else if (frame.type === 'hello' && frame.agent_id === conn.agentId) this.safely(() => this.onHello(conn, frame));
     });
+    deps.gateway.on('disconnect', (conn, _code, current) => {
+      if (!this.stopped && current && conn.established) this.safely(() => this.soaks.onDisconnect(conn.agentId));
+    });
     for (const record of deps.rollouts.withStatus('running')) this.restore(record);
+    for (const s of deps.rollouts.soaking()) this.soaks.start(s.rollout_id, s.agent_id, s.soak_until, deps.pipesOf(s.agent_id));
+  }
+
+  /** What a halt under `on_halt: rollback` calls. */
+  onHaltRollback(rollback: HaltRollback): void {
+    this.haltRollback = rollback;
   }
 
   /** Stops the pause timers and stops listening (the rollouts stay running in the database). */
   stop(): void {
     this.stopped = true;
+    this.soaks.stop();
     for (const a of this.active.values()) {
       if (a.timer) clearTimeout(a.timer);
       this.disarm(a);
@@ -141,6 +152,7 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
   /** The agent left its group: its rollouts stop waiting for it. */
   memberLeft(agentId: string): void {
     this.deps.rollouts.cancelAgent(agentId);
+    this.soaks.forget(agentId);
     const a = this.waitingFor.get(agentId);
     if (!a) return;
     this.forget(a, agentId);
@@ -158,9 +170,10 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
   }
 
   private onStatus(agentId: string, frame: ConfigStatusFrame): void {
-    if (frame.status === 'applying') return;
+    if (frame.status === 'applying') return this.soaks.onApplying(agentId);
     const state = frame.status === 'applied' ? 'applied' : 'failed';
     this.resolve(agentId, frame.signature, state, state === 'failed' ? (frame.error ?? 'failed').slice(0, 4096) : null);
+    this.soaks.answered(agentId);
   }
 
   private onHello(conn: AgentConnection, hello: HelloFrame): void {
@@ -168,17 +181,40 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
     if (hello.config.signature) this.resolve(conn.agentId, hello.config.signature, 'applied', null);
   }
 
-  private resolve(agentId: string, signature: string, state: 'applied' | 'failed', error: string | null): void {
-    for (const id of this.deps.rollouts.resolve(agentId, signature, state, error)) {
+  private resolve(agentId: string, signature: string, result: 'applied' | 'failed', error: string | null): void {
+    const soakUntil = (id: string): number | null => {
+      const record = this.active.get(id)?.record ?? this.deps.rollouts.get(id);
+      const ms = record ? soakMs(record.strategy) : 0;
+      return ms > 0 && this.isOnline(agentId) ? Date.now() + ms : null;
+    };
+    for (const { rollout: id, state, soak_until } of this.deps.rollouts.resolve(agentId, signature, result, error, soakUntil)) {
       const a = this.active.get(id);
       const record = a?.record ?? this.deps.rollouts.get(id);
       if (!record) continue;
+      if (state === 'soaking') {
+        const problem = this.soaks.start(id, agentId, soak_until!, this.deps.pipesOf(agentId));
+        this.publish(record, 'member', { agent_id: agentId, state, soak_until: soak_until! });
+        if (problem !== null) this.soaks.fail(id, agentId, problem);
+        continue;
+      }
       this.publish(record, 'member', { agent_id: agentId, state, reason: error });
       if (a) {
         this.forget(a, agentId);
         this.evaluate(a, state === 'failed');
       }
     }
+  }
+
+  /** A member's soak ended: done, or failed (which counts toward max_failures). */
+  private soakEnded(id: string, agentId: string, reason: string | null): void {
+    const a = this.active.get(id);
+    const record = a?.record ?? this.deps.rollouts.get(id);
+    if (!record) return;
+    this.publish(record, 'member', { agent_id: agentId, state: reason === null ? 'applied' : 'failed', reason });
+    if (reason !== null) this.deps.log.warn({ rollout_id: id, agent_id: agentId, reason }, 'rollout member turned unhealthy within its soak');
+    if (!a) return;
+    this.forget(a, agentId);
+    this.evaluate(a, reason !== null);
   }
 
   /** Halts on too many failures; otherwise starts batches while the current one has settled. */
@@ -216,21 +252,12 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
     const members = groups.batchForRender(r.group_name, r.id, batch);
     const { rendered, failures } = renderMembers(template, members);
     const rows = rollouts.batch(r.id, batch);
-    type Next = Pick<RolloutAgent, 'state' | 'error' | 'signature' | 'awaited'>;
-    const states = new Map<string, Next>();
-    for (const m of rendered) {
-      const start = this.startState(m);
-      states.set(m.member.agent_id, { ...start, signature: m.signature, awaited: start.state === 'applying' && this.isOnline(m.member.agent_id) ? 1 : 0 });
-    }
-    for (const f of failures) {
-      const error = `does not render: ${f.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`.slice(0, 4096);
-      states.set(f.agent_id, { state: 'failed', error, signature: null, awaited: 0 });
-    }
+    const states = batchStates(rendered, failures, (m) => this.startState(m), (id) => this.isOnline(id));
     Object.assign(r, { current_batch: batch, next_batch_at: null, updated_at: Date.now() });
     service.saveMany(toEntries(rendered, `group:${r.group_name}@${r.to_revision}`), () => {
       for (const row of rows) {
         // A row with neither outcome belongs to an agent that left the group since the rollout began.
-        const next: Next = states.get(row.agent_id) ?? { state: 'cancelled', error: 'left the group', signature: null, awaited: 0 };
+        const next: BatchState = states.get(row.agent_id) ?? { state: 'cancelled', error: 'left the group', signature: null, awaited: 0 };
         rollouts.setAgent(r.id, row.agent_id, next);
         Object.assign(row, next);
       }
@@ -269,7 +296,7 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
 
   private track(a: Active, rows: RolloutAgent[]): void {
     for (const row of rows) {
-      if (row.state !== 'applying' || !row.awaited) continue;
+      if ((row.state !== 'applying' && row.state !== 'soaking') || !row.awaited) continue;
       a.waiting.add(row.agent_id);
       this.waitingFor.set(row.agent_id, a);
     }
@@ -303,7 +330,8 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
     const error = `no answer within ${seconds} s of its batch starting (batch_timeout_seconds)`;
     const rows = this.deps.rollouts.batch(a.record.id, a.record.current_batch);
     for (const row of rows) {
-      if (!a.waiting.has(row.agent_id)) continue;
+      // A soaking member answered; its soak ends on its own.
+      if (!a.waiting.has(row.agent_id) || row.state === 'soaking') continue;
       if (row.state === 'applying' && row.signature !== null && this.deps.rollouts.fail(a.record.id, row.agent_id, row.signature, error)) {
         this.publish(a.record, 'member', { agent_id: row.agent_id, state: 'failed', reason: error });
       }
@@ -331,7 +359,14 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
     this.deps.rollouts.save(a.record);
     this.deactivate(a.record.id);
     this.publish(a.record, status, { reason });
-    if (status === 'halted') this.deps.log.warn({ rollout_id: a.record.id, group: a.record.group_name, reason }, 'rollout halted');
+    if (status !== 'halted') return;
+    this.deps.log.warn({ rollout_id: a.record.id, group: a.record.group_name, reason }, 'rollout halted');
+    if (a.record.strategy.on_halt === 'rollback' && this.haltRollback) {
+      const record = a.record;
+      setImmediate(() => {
+        if (!this.stopped) this.safely(() => this.haltRollback!(record, reason ?? 'halted'));
+      });
+    }
   }
 
   private deactivate(id: string): void {

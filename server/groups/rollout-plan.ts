@@ -1,7 +1,7 @@
 import { nanoid } from 'nanoid';
 import type { RenderedConfig } from '../config/config-service.js';
 import type { TemplateRevision } from './group-store.js';
-import type { RenderedMember } from './member-renderer.js';
+import type { MemberFailure, RenderedMember } from './member-renderer.js';
 import type { MemberState, RolloutAgent, RolloutRecord } from './rollout-store.js';
 import { planBatches, type RolloutStrategy } from './rollout-strategy.js';
 
@@ -15,6 +15,8 @@ export interface LaunchInput {
   author: string;
   /** The open rollout this save rolls back: it ends as `rolled_back` rather than `superseded`. */
   rollsBack?: string;
+  /** Why that rollout ends (default "rolled back by <author>"). */
+  rollbackReason?: string;
 }
 
 /** A rollout about to be stored: its record, a row per member, and the first batch to materialise. */
@@ -36,9 +38,7 @@ export function planRollout(
   startState: (member: RenderedMember) => { state: MemberState; error: string | null },
   now = Date.now(),
 ): RolloutPlan {
-  const connected = input.rendered.filter((r) => online(r.member.agent_id));
-  const ordered = [...connected, ...input.rendered.filter((r) => !online(r.member.agent_id))];
-  const batches = planBatches(ordered, input.strategy);
+  const batches = rolloutBatches(input.rendered, (r) => online(r.member.agent_id), input.strategy);
   if (batches.length === 0) return { record: null, rows: [], first: [] };
   const record: RolloutRecord = {
     id: nanoid(12),
@@ -67,11 +67,18 @@ export function planRollout(
         ...start,
         signature: index === 0 ? r.signature : null,
         awaited: index === 0 && start.state === 'applying' && online(r.member.agent_id) ? 1 : 0,
+        soak_until: null,
         updated_at: now,
       };
     }),
   );
   return { record, rows, first: batches[0]! };
+}
+
+/** The strategy's batches, connected members first (a preview shows the same split a save then makes). */
+export function rolloutBatches<T>(members: readonly T[], online: (member: T) => boolean, strategy: RolloutStrategy): T[][] {
+  const connected = members.filter(online);
+  return planBatches([...connected, ...members.filter((m) => !online(m))], strategy);
 }
 
 /** How an open rollout ends when a newer save of its group replaces it. */
@@ -80,7 +87,7 @@ export function endedBy(open: RolloutRecord, input: LaunchInput, now = Date.now(
   return {
     ...open,
     status: rolledBack ? 'rolled_back' : 'superseded',
-    status_reason: rolledBack ? `rolled back by ${input.author}` : `superseded by revision ${input.revision.revision}`,
+    status_reason: rolledBack ? (input.rollbackReason ?? `rolled back by ${input.author}`) : `superseded by revision ${input.revision.revision}`,
     finished_at: now,
     updated_at: now,
   };
@@ -99,6 +106,28 @@ export function startState(r: RenderedMember, running: string | null): { state: 
     return { state: 'failed', error: r.member.status_error ?? 'the agent rejected this config' };
   }
   return { state: 'applying', error: null };
+}
+
+/** What a batch's row becomes when the batch starts. */
+export type BatchState = Pick<RolloutAgent, 'state' | 'error' | 'signature' | 'awaited'>;
+
+/** Each member's row as its batch starts: its start state, or failed when it does not render. */
+export function batchStates(
+  rendered: readonly RenderedMember[],
+  failures: readonly MemberFailure[],
+  start: (member: RenderedMember) => { state: MemberState; error: string | null },
+  online: (agentId: string) => boolean,
+): Map<string, BatchState> {
+  const states = new Map<string, BatchState>();
+  for (const m of rendered) {
+    const s = start(m);
+    states.set(m.member.agent_id, { ...s, signature: m.signature, awaited: s.state === 'applying' && online(m.member.agent_id) ? 1 : 0 });
+  }
+  for (const f of failures) {
+    const error = `does not render: ${f.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`.slice(0, 4096);
+    states.set(f.agent_id, { state: 'failed', error, signature: null, awaited: 0 });
+  }
+  return states;
 }
 
 /** The configs to store for rendered members: only those that differ from what the agent should run now. */

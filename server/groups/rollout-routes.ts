@@ -4,6 +4,11 @@ import { adminOf, requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
 import { notFound } from '../http/errors.js';
+import { dryRunOf } from '../http/preview-query.js';
+import type { ChangeService } from './change-service.js';
+import { proposeChange } from './change-routes.js';
+import type { GroupPreviews } from './group-preview.js';
+import { ALL_AT_ONCE } from './rollout-strategy.js';
 import type { GroupService } from './group-service.js';
 import type { RolloutEngine } from './rollout-engine.js';
 import { MEMBER_STATES, type MemberState, type RolloutStore } from './rollout-store.js';
@@ -27,6 +32,8 @@ export function rolloutRoutes(deps: {
   engine: RolloutEngine;
   rollouts: RolloutStore;
   gateway: WsGateway;
+  previews: GroupPreviews;
+  changes: ChangeService;
 }): Router {
   const router = Router();
   const read = requireAdmin(deps.tokens, 'viewer');
@@ -46,6 +53,10 @@ export function rolloutRoutes(deps: {
 
   router.post('/rollouts/:id/rollback', write, json, (req, res) => {
     const body = parseBody(RollbackBody, req.body ?? {}, 'roll back');
+    const dryRun = dryRunOf(req);
+    const source = deps.groups.rolloutSource(req.params.id as string);
+    if (dryRun) return void res.json({ rolls_back: req.params.id, ...deps.previews.template(source.group, source.text, body.rollout ?? ALL_AT_ONCE, dryRun) });
+    if (source.group.require_review) return proposeChange(res, deps, source, body.rollout ?? ALL_AT_ONCE, adminOf(req));
     const saved = deps.groups.rollbackRollout(req.params.id as string, adminOf(req).name, body.rollout);
     const rolledBack = deps.rollouts.get(req.params.id as string)!;
     res.json({

@@ -13,12 +13,21 @@ export type RolloutStatus = 'running' | 'halted' | 'completed' | 'superseded' | 
 /**
  * One member in a rollout: `pending` (its batch has not started), `applying`
  * (its new config is stored and pushed or waiting for it to connect),
- * `applied` / `failed` (the agent's ACK / NACK), `cancelled` (the rollout
- * ended before its batch, or it left the group).
+ * `soaking` (applied; it must stay healthy until `soak_until`), `applied`
+ * (done) / `failed` (the agent's NACK, no answer in time, or unhealthy
+ * within its soak), `cancelled` (the rollout ended before its batch, or it
+ * left the group).
  */
-export type MemberState = 'pending' | 'applying' | 'applied' | 'failed' | 'cancelled';
+export type MemberState = 'pending' | 'applying' | 'soaking' | 'applied' | 'failed' | 'cancelled';
 
-export const MEMBER_STATES: readonly MemberState[] = ['pending', 'applying', 'applied', 'failed', 'cancelled'];
+export const MEMBER_STATES: readonly MemberState[] = ['pending', 'applying', 'soaking', 'applied', 'failed', 'cancelled'];
+
+/** A rollout member row an ACK changed, and the state it is in now (`soaking` or `applied` for an ACK). */
+export interface Resolved {
+  rollout: string;
+  state: MemberState;
+  soak_until: number | null;
+}
 
 export interface RolloutRecord {
   id: string;
@@ -56,6 +65,12 @@ export interface RolloutAgent {
    * batch started. A member offline then does not hold the batch back.
    */
   awaited: number;
+  /**
+   * End of the member's soak (epoch ms), set when it applied under a
+   * strategy with soak_seconds; kept on a row that failed its soak, which
+   * a later ACK of the same config no longer turns `applied`.
+   */
+  soak_until: number | null;
   updated_at: number;
 }
 
@@ -93,23 +108,28 @@ export class RolloutStore {
       ),
       // By primary key; the state and signature are checked again so a stale in-memory entry changes nothing.
       applyRow: db.prepare(
-        `UPDATE rollout_agents SET state = 'applied', error = NULL, updated_at = ?
+        `UPDATE rollout_agents SET state = ?, soak_until = ?, error = NULL, updated_at = ?
          WHERE rollout_id = ? AND agent_id = ? AND signature = ? AND state IN ('applying', 'failed')`,
       ),
+      endSoak: db.prepare(
+        `UPDATE rollout_agents SET state = ?, error = ?, updated_at = ? WHERE rollout_id = ? AND agent_id = ? AND state = 'soaking'`,
+      ),
+      soaking: db.prepare("SELECT rollout_id, agent_id, soak_until FROM rollout_agents WHERE state = 'soaking'"),
       failRow: db.prepare(
         `UPDATE rollout_agents SET state = 'failed', error = ?, updated_at = ?
          WHERE rollout_id = ? AND agent_id = ? AND signature = ? AND state = 'applying'`,
       ),
       row: db.prepare('SELECT state, signature FROM rollout_agents WHERE rollout_id = ? AND agent_id = ?'),
       awaiting: db.prepare(
-        "SELECT rollout_id, agent_id, state, signature FROM rollout_agents WHERE state IN ('applying', 'failed') AND signature IS NOT NULL ORDER BY rowid",
+        `SELECT rollout_id, agent_id, state, signature FROM rollout_agents
+         WHERE state IN ('applying', 'failed') AND signature IS NOT NULL AND soak_until IS NULL ORDER BY rowid`,
       ),
       retarget: db.prepare(
         `UPDATE rollout_agents SET signature = ?, updated_at = ? WHERE agent_id = ? AND state = 'applying' AND signature IS NOT ?
          RETURNING rollout_id`,
       ),
       cancelAgent: db.prepare(
-        `UPDATE rollout_agents SET state = 'cancelled', updated_at = ? WHERE agent_id = ? AND state IN ('pending', 'applying')
+        `UPDATE rollout_agents SET state = 'cancelled', updated_at = ? WHERE agent_id = ? AND state IN ('pending', 'applying', 'soaking')
          RETURNING rollout_id`,
       ),
       cancelPending: db.prepare("UPDATE rollout_agents SET state = 'cancelled', updated_at = ? WHERE rollout_id = ? AND state = 'pending'"),
@@ -150,28 +170,46 @@ export class RolloutStore {
   /**
    * Records an agent's ACK or NACK of `signature` in every rollout that stored
    * that signature for it (an ACK also turns an earlier NACK of it into
-   * `applied`); returns the ids of the rollouts that changed.
+   * `applied`); an ACK in a rollout for which `soakUntil` gives a time starts
+   * the member's soak instead. Returns the rows that changed.
    */
-  resolve(agentId: string, signature: string, result: 'applied' | 'failed', error: string | null): string[] {
+  resolve(agentId: string, signature: string, result: 'applied' | 'failed', error: string | null, soakUntil: (rollout: string) => number | null = () => null): Resolved[] {
     const rows = this.awaiting.of(agentId);
     if (rows === undefined) return [];
-    const changed: string[] = [];
+    const changed: Resolved[] = [];
     let now = 0;
     // Backwards: a row resolved as applied leaves the array.
     for (let i = rows.length - 1; i >= 0; i--) {
       const row = rows[i]!;
       if (row.signature !== signature || (result === 'failed' && row.state !== 'applying')) continue;
       now ||= Date.now();
+      const until = result === 'applied' ? soakUntil(row.rollout) : null;
+      const state: MemberState = result === 'failed' ? 'failed' : until !== null ? 'soaking' : 'applied';
       const done =
         result === 'applied'
-          ? this.stmts.applyRow.run(now, row.rollout, agentId, signature).changes > 0
+          ? this.stmts.applyRow.run(state, until, now, row.rollout, agentId, signature).changes > 0
           : this.stmts.failRow.run(error, now, row.rollout, agentId, signature).changes > 0;
       if (!done) this.resync(row.rollout, agentId);
       else if (result === 'applied') this.awaiting.delete(row.rollout, agentId);
       else row.state = 'failed';
-      if (done) changed.push(row.rollout);
+      if (done) changed.push({ rollout: row.rollout, state, soak_until: until });
     }
     return changed;
+  }
+
+  /**
+   * Ends a member's soak: `applied` (it stayed healthy) or `failed` with the
+   * reason (no later ACK of the same config changes that). Returns whether the
+   * row was still soaking.
+   */
+  endSoak(rolloutId: string, agentId: string, outcome: { state: 'applied' } | { state: 'failed'; error: string }): boolean {
+    const error = outcome.state === 'failed' ? outcome.error.slice(0, 4096) : null;
+    return this.stmts.endSoak.run(outcome.state, error, Date.now(), rolloutId, agentId).changes > 0;
+  }
+
+  /** Every member soaking now (to re-arm their timers after a restart). */
+  soaking(): Array<{ rollout_id: string; agent_id: string; soak_until: number }> {
+    return this.stmts.soaking.all() as Array<{ rollout_id: string; agent_id: string; soak_until: number }>;
   }
 
   /**
@@ -227,7 +265,7 @@ export class RolloutStore {
   }
 
   counts(id: string): Record<MemberState, number> & { total: number } {
-    const counts = { pending: 0, applying: 0, applied: 0, failed: 0, cancelled: 0, total: 0 };
+    const counts = { pending: 0, applying: 0, soaking: 0, applied: 0, failed: 0, cancelled: 0, total: 0 };
     for (const row of this.stmts.counts.all(id) as Array<{ state: MemberState; n: number }>) {
       counts[row.state] = row.n;
       counts.total += row.n;

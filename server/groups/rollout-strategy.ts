@@ -8,8 +8,27 @@ import { z } from 'zod';
  */
 const BatchTimeout = z.number().positive().max(7 * 86_400).optional();
 
-/** Everyone at once: one batch with every member. */
-const AllAtOnce = z.object({ strategy: z.literal('all'), batch_timeout_seconds: BatchTimeout }).strict();
+/**
+ * How long a member must stay healthy after applying before it counts as
+ * done, in seconds: its pipes keep running (none reports `error` or a new
+ * `last_error`) and it stays connected. One that turns unhealthy meanwhile
+ * counts as failed. Absent or 0: done on its ACK.
+ */
+const SoakSeconds = z.number().nonnegative().max(86_400).optional();
+
+/** What a halt does: `pause` (wait for an admin, the default) or `rollback` (members that took the change are put back on the previous template at once). */
+const OnHalt = z.enum(['pause', 'rollback']).optional();
+
+/** Everyone at once: one batch with every member (halts only when `max_failures` is given and exceeded). */
+const AllAtOnce = z
+  .object({
+    strategy: z.literal('all'),
+    batch_timeout_seconds: BatchTimeout,
+    soak_seconds: SoakSeconds,
+    max_failures: z.number().int().nonnegative().optional(),
+    on_halt: OnHalt,
+  })
+  .strict();
 
 /**
  * Member by member in batches: the next batch starts when the previous one has
@@ -28,6 +47,8 @@ const InBatches = z
     /** Failures tolerated before the rollout halts (0: the first failure halts it). */
     max_failures: z.number().int().nonnegative().default(0),
     batch_timeout_seconds: BatchTimeout,
+    soak_seconds: SoakSeconds,
+    on_halt: OnHalt,
   })
   .strict();
 
@@ -41,9 +62,13 @@ export type RolloutStrategy = z.infer<typeof RolloutStrategy>;
 
 export const ALL_AT_ONCE: RolloutStrategy = { strategy: 'all' };
 
-/** Failures a rollout tolerates before it halts; unlimited for all-at-once (there is no next batch to hold back). */
+/** Failures a rollout tolerates before it halts; unlimited for all-at-once unless it names max_failures. */
 export function maxFailures(strategy: RolloutStrategy): number {
-  return strategy.strategy === 'batches' ? strategy.max_failures : Number.POSITIVE_INFINITY;
+  return strategy.max_failures ?? Number.POSITIVE_INFINITY;
+}
+
+export function soakMs(strategy: RolloutStrategy): number {
+  return Math.round((strategy.soak_seconds ?? 0) * 1000);
 }
 
 /** A batch's members have this long to answer unless the strategy says otherwise: 10 minutes. */

@@ -1,5 +1,21 @@
 import type { WsGateway } from '../gateway/ws-gateway.js';
-import type { MemberState, RolloutRecord, RolloutStore } from './rollout-store.js';
+import type { MemberState, RolloutRecord, RolloutStatus, RolloutStore } from './rollout-store.js';
+
+/** What changed in a rollout; `agent_id` and `state` come with a member's ACK / NACK. */
+export interface RolloutProgress {
+  rollout_id: string;
+  group: string;
+  status: RolloutStatus;
+  event: 'started' | 'batch_started' | 'member' | 'paused' | 'halted' | 'resumed' | 'completed' | 'superseded' | 'rolled_back';
+  /** 1-based number of the rollout's current batch. */
+  batch: number;
+  agent_id?: string;
+  state?: MemberState;
+  reason?: string | null;
+  /** When the member's soak ends (epoch ms), with state `soaking`. */
+  soak_until?: number;
+}
+
 
 /** One member's line in a rollout's progress. */
 export interface RolloutMemberView {
@@ -11,6 +27,10 @@ export interface RolloutMemberView {
   online: boolean;
   /** Its batch waits for its answer (it was connected when the batch started). */
   awaited: boolean;
+  /** End of its soak (epoch ms): while `soaking`, when it counts as done if it stays healthy. */
+  soak_until: number | null;
+  /** Seconds of soak left (while `soaking`). */
+  soak_remaining_seconds: number | null;
   updated_at: number;
 }
 
@@ -63,6 +83,7 @@ export function rolloutView(
     counted_failures: Math.max(0, counts.failed - record.failures_baseline),
   };
   if (options.agents) {
+    const now = Date.now();
     view.agents = rollouts.agents(record.id, options.state).map((a) => ({
       agent_id: a.agent_id,
       batch: a.batch + 1,
@@ -71,6 +92,8 @@ export function rolloutView(
       error: a.error,
       online: Boolean(gateway.get(a.agent_id)?.established),
       awaited: a.awaited === 1,
+      soak_until: a.soak_until,
+      soak_remaining_seconds: a.state === 'soaking' && a.soak_until !== null ? Math.max(0, Math.ceil((a.soak_until - now) / 1000)) : null,
       updated_at: a.updated_at,
     }));
   }

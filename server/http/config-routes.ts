@@ -3,11 +3,16 @@ import YAML from 'yaml';
 import { MAX_CONFIG_BYTES } from '../../shared/config/index.js';
 import { adminOf, requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
-import { revisionVersion, type ConfigService } from '../config/config-service.js';
+import { PreviewBuilder, type PreviewPageOptions } from '../config/config-preview.js';
+import { revisionVersion, type ConfigService, type SaveInput } from '../config/config-service.js';
+import { liveState } from '../gateway/live-state.js';
+import type { WsGateway } from '../gateway/ws-gateway.js';
+import type { AgentStore } from '../store/agent-store.js';
 import type { ConfigStore, ConfigRevisionWithDocument } from '../store/config-store.js';
 import { agentIdParam } from './agent-routes.js';
-import { ifMatchOf, setValidators, wantsJson } from './conditional.js';
+import { ifMatchHolds, ifMatchOf, setValidators, wantsJson, type IfMatch } from './conditional.js';
 import { HttpError, notFound } from './errors.js';
+import { dryRunOf } from './preview-query.js';
 
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
 const textBody = express.text({ type: [...YAML_TYPES, 'application/json', 'text/plain'], limit: MAX_CONFIG_BYTES });
@@ -16,9 +21,16 @@ const jsonBody = express.json({ limit: MAX_CONFIG_BYTES });
 /**
  * Config routes for one agent, mounted at both `/api/v1/control/configs/:agent_id`
  * and `/api/v1/management/agents/:agent_id/config`: GET (YAML, or JSON by Accept),
- * POST (YAML or JSON text, `If-Match` honoured), `history`, and `structured` (JSON document).
+ * POST (YAML or JSON text, `If-Match` honoured; `?dry_run=true` previews it), `history`,
+ * and `structured` (JSON document).
  */
-export function agentConfigRoutes(deps: { tokens: TokenStore; service: ConfigService; configs: ConfigStore }): Router {
+export function agentConfigRoutes(deps: {
+  tokens: TokenStore;
+  service: ConfigService;
+  configs: ConfigStore;
+  agents: Pick<AgentStore, 'get'>;
+  gateway: Pick<WsGateway, 'get'>;
+}): Router {
   const router = Router({ mergeParams: true });
   const read = requireAdmin(deps.tokens, 'viewer');
   const write = requireAdmin(deps.tokens, 'admin');
@@ -50,18 +62,59 @@ export function agentConfigRoutes(deps: { tokens: TokenStore; service: ConfigSer
     if (!format || typeof req.body !== 'string') {
       throw new HttpError(415, 'unsupported_media_type', 'send the config as application/yaml or application/json');
     }
-    const saved = deps.service.save({ agentId: id, format, text: req.body, author: adminOf(req).name, ifMatch: ifMatchOf(req) });
-    respondSaved(res, saved);
+    const input = { agentId: id, format, text: req.body } as const;
+    const dryRun = dryRunOf(req);
+    if (dryRun) return void res.json(preview(deps, input, dryRun, ifMatchOf(req)));
+    respondSaved(res, deps.service.save({ ...input, author: adminOf(req).name, ifMatch: ifMatchOf(req) }));
   });
 
   router.post('/structured', write, jsonBody, (req, res) => {
     const id = agentIdParam(req.params.agent_id as string);
     if (!req.is('application/json')) throw new HttpError(415, 'unsupported_media_type', 'send the document as application/json');
-    const saved = deps.service.save({ agentId: id, format: 'json', document: req.body, author: adminOf(req).name, ifMatch: ifMatchOf(req) });
-    respondSaved(res, saved);
+    const input = { agentId: id, format: 'json', document: req.body } as const;
+    const dryRun = dryRunOf(req);
+    if (dryRun) return void res.json(preview(deps, input, dryRun, ifMatchOf(req)));
+    respondSaved(res, deps.service.save({ ...input, author: adminOf(req).name, ifMatch: ifMatchOf(req) }));
   });
 
   return router;
+}
+
+/** A dry run of one agent's save: the same checks (a stale If-Match is a 412 here too), nothing stored. */
+function preview(
+  deps: { service: ConfigService; configs: ConfigStore; agents: Pick<AgentStore, 'get'>; gateway: Pick<WsGateway, 'get'> },
+  input: Omit<SaveInput, 'author' | 'ifMatch'>,
+  page: PreviewPageOptions,
+  expected: IfMatch | undefined,
+): Record<string, unknown> {
+  const checked = deps.service.check(input);
+  const latest = deps.configs.latest(input.agentId);
+  if (!ifMatchHolds(expected, latest && { version: revisionVersion(latest), signature: latest.signature })) {
+    throw new HttpError(412, 'precondition_failed', `If-Match ${expected!.header} does not match the current config`, {
+      current_signature: latest?.signature ?? null,
+      current_version: latest ? revisionVersion(latest) : null,
+    });
+  }
+  const live = liveState(deps.gateway, input.agentId, deps.agents.get(input.agentId)?.running_signature ?? null);
+  const valid = 'document' in checked;
+  return {
+    agent_id: input.agentId,
+    ...new PreviewBuilder((s) => deps.service.document(s)).page(
+      [
+        {
+          agent_id: input.agentId,
+          document: valid ? checked.document : null,
+          signature: valid ? checked.signature : null,
+          errors: valid ? [] : checked.errors,
+          desired_signature: latest?.signature ?? null,
+          running_signature: live.running,
+          online: live.online,
+          batch: null,
+        },
+      ],
+      page,
+    ),
+  };
 }
 
 /**

@@ -274,6 +274,35 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX diagnostics_bundles_agent ON diagnostics_bundles(agent_id, created_at);
   `,
+  // Reviewed changes (a group may require a second admin's approval), health soak of
+  // rollout members, and an audit entry's detail (who authored what a reviewer approved).
+  `
+  ALTER TABLE config_groups ADD COLUMN require_review INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE rollout_agents ADD COLUMN soak_until INTEGER;
+  ALTER TABLE audit_log ADD COLUMN detail TEXT;
+  CREATE TABLE group_changes (
+    id              TEXT PRIMARY KEY,
+    group_name      TEXT NOT NULL REFERENCES config_groups(name) ON DELETE CASCADE,
+    kind            TEXT NOT NULL CHECK (kind IN ('template', 'rollback')),
+    base_revision   INTEGER NOT NULL,
+    template        TEXT NOT NULL,
+    signature       TEXT NOT NULL,
+    restored_from   INTEGER,
+    rolls_back      TEXT,
+    strategy        TEXT NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'withdrawn')),
+    author          TEXT NOT NULL,
+    author_token_id TEXT NOT NULL,
+    reviewer        TEXT,
+    reviewer_token_id TEXT,
+    review_comment  TEXT,
+    revision        INTEGER,
+    rollout_id      TEXT,
+    created_at      INTEGER NOT NULL,
+    decided_at      INTEGER
+  );
+  CREATE INDEX group_changes_group ON group_changes(group_name, status, created_at);
+  `,
 ];
 
 /**

@@ -102,7 +102,9 @@ describe('web dashboard: config editor, warm HTTP cache, command timeline, large
     // Save through the editor: what is stored is the edited YAML, comments and all.
     const edited = agentYaml(fusion.url, 'edge node, edited in the dashboard');
     await page.locator('[data-editor="agent-config"]').fill(edited);
-    await page.click('[data-action="save"]');
+    await page.click('[data-action="preview"]');
+    await page.locator('[data-preview-counts]').waitFor();
+    await page.click('[data-action="confirm-save"]');
     await page.getByText(/Saved revision 2/).waitFor();
     expect(await (await fusion.api(CONFIG_PATH, { headers: { accept: 'application/yaml' } })).text()).to.equal(edited);
     expect(await openEditor()).to.equal(edited);

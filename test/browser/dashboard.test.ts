@@ -98,7 +98,7 @@ describe('web dashboard (chromium)', function () {
     await page.click('[data-tab="edit"]');
     const editor = page.locator('[data-editor="agent-config"]');
     await editor.fill(agentYaml(root, fusion.url, 'fusion-typo'));
-    await page.click('[data-action="save"]');
+    await page.click('[data-action="preview"]');
     const issue = page.locator('[data-issue-path="pipes.research.sender"]');
     await issue.waitFor();
     expect(await issue.textContent()).to.match(/line 14.*unknown sender "fusion-typo"/);
@@ -106,7 +106,10 @@ describe('web dashboard (chromium)', function () {
 
     // Fix it and save: the agent applies it and the header turns to applied, live.
     await editor.fill(agentYaml(root, fusion.url));
-    await page.click('[data-action="save"]');
+    await page.click('[data-action="preview"]');
+    await page.locator('[data-preview-counts]').waitFor();
+    expect(await page.locator('[data-preview-counts]').innerText()).to.match(/1 changed/);
+    await page.click('[data-action="confirm-save"]');
     await page.locator('[data-agent-header][data-config-status="applied"]').waitFor({ timeout: 20_000 });
     await page.click('[data-tab="config"]');
     await page.locator('[data-compare="desired"] pre').waitFor();
@@ -146,7 +149,7 @@ describe('web dashboard (chromium)', function () {
       body: agentYaml(root, fusion.url).replace('audit_interval_sec: 300', 'audit_interval_sec: 120'),
     });
     expect(other.status).to.equal(201);
-    await page.click('[data-action="save"]');
+    await page.click('[data-action="preview"]');
     const conflict = page.locator('[data-conflict]');
     await conflict.waitFor();
     expect(await conflict.locator('.diff-add').allTextContents()).to.include('+     audit_interval_sec: 120\n');

@@ -153,7 +153,7 @@ describe("fustorctl: Fusion's side (fusion.yaml, sessions, tokens, audit, cancel
       const audit = new AuditStore(db);
       db.transaction(() => {
         for (let i = 0; i < 2500; i++) {
-          audit.record({ at: base + Math.floor(i / 5), actor: 'bulk', token_id: null, role: 'admin', address: null, method: 'PUT', path: `/api/v1/management/bulk/${i}`, query: null, target: `bulk/${i}`, status: 200, outcome: 'success', error_code: null });
+          audit.record({ at: base + Math.floor(i / 5), actor: 'bulk', token_id: null, role: 'admin', address: null, method: 'PUT', path: `/api/v1/management/bulk/${i}`, query: null, target: `bulk/${i}`, status: 200, outcome: 'success', error_code: null, detail: null });
         }
       })();
     } finally {

@@ -140,8 +140,8 @@ describe('fustorctl', () => {
       });
       expect(halted.stdout).to.match(/^strategy: +batches of 1, pause 0 s, max_failures 0, batch timeout 120 s$/m);
       expect(halted.stdout).to.match(/^batch: +1 of 3$/m);
-      expect(halted.stdout).to.match(/^members: +applied 0, failed 1, applying 0, pending 2, cancelled 0 \(total 3\)$/m);
-      expect(halted.stdout).to.match(/^n1 +1 +failed +yes +(just now|\S+ ago) +pipe main failed to start$/m);
+      expect(halted.stdout).to.match(/^members: +applied 0, soaking 0, failed 1, applying 0, pending 2, cancelled 0 \(total 3\)$/m);
+      expect(halted.stdout).to.match(/^n1 +1 +failed +yes +- +(just now|\S+ ago) +pipe main failed to start$/m);
       expect(JSON.parse((await ctl(['rollout', '--json', '--', id!])).stdout)).to.include({ id, status: 'halted', batch_count: 3 });
 
       members[0]!.rejects = () => undefined;

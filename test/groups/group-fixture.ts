@@ -15,7 +15,7 @@ import {
   type ConfigFrame,
   type Operation,
 } from '../harness/protocol-imports.js';
-import type { TestFusion } from '../harness/fusion.js';
+import { startFusion, type TestFusion } from '../harness/fusion.js';
 import { RawAgentClient } from '../harness/raw-client.js';
 import type { MemberInput } from '../../server/groups/template-render.js';
 
@@ -57,6 +57,19 @@ pipes:
 /** The same template with another audit interval: a change that reaches every member. */
 export function withAudit(template: string, seconds: number): string {
   return template.replace('audit_interval_sec: 300', `audit_interval_sec: ${seconds}`);
+}
+
+/** A fresh Fusion for each test of the calling suite, and the member agents a test connects (closed after it). */
+export function fusionPerTest(): { fusion: TestFusion; members: MemberAgent[] } {
+  const world = { fusion: undefined as unknown as TestFusion, members: [] as MemberAgent[] };
+  beforeEach(async () => {
+    world.fusion = await startFusion();
+  });
+  afterEach(async () => {
+    for (const m of world.members.splice(0)) m.close();
+    await world.fusion.stop();
+  });
+  return world;
 }
 
 export async function call(fusion: TestFusion, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {

@@ -40,6 +40,7 @@ describe('rollout store: acknowledgements resolve member rows', () => {
     updated_at: 0,
     finished_at: null,
   });
+  const ids = (resolved: Array<{ rollout: string }>): string[] => resolved.map((r) => r.rollout);
   const row = (rollout: string, agent: string, state: MemberState, signature: string | null, batch = 0): RolloutAgent => ({
     rollout_id: rollout,
     agent_id: agent,
@@ -48,6 +49,7 @@ describe('rollout store: acknowledgements resolve member rows', () => {
     signature,
     error: null,
     awaited: state === 'applying' ? 1 : 0,
+    soak_until: null,
     updated_at: 0,
   });
   const stateOf = (store: RolloutStore, rollout: string, agent: string): Pick<RolloutAgent, 'state' | 'signature' | 'error'> => {
@@ -62,12 +64,12 @@ describe('rollout store: acknowledgements resolve member rows', () => {
     const store = new RolloutStore(db);
     launch(store, 'old', [row('old', 'a', 'applying', 'sha256:1')], 'completed');
     launch(store, 'new', [row('new', 'a', 'applying', 'sha256:1'), row('new', 'b', 'applying', 'sha256:2')]);
-    expect(store.resolve('a', 'sha256:other', 'applied', null)).to.deep.equal([]);
-    expect(store.resolve('a', 'sha256:1', 'applied', null)).to.have.members(['old', 'new']);
+    expect(ids(store.resolve('a', 'sha256:other', 'applied', null))).to.deep.equal([]);
+    expect(ids(store.resolve('a', 'sha256:1', 'applied', null))).to.have.members(['old', 'new']);
     expect(stateOf(store, 'old', 'a').state).to.equal('applied');
     expect(stateOf(store, 'new', 'a').state).to.equal('applied');
-    expect(store.resolve('a', 'sha256:1', 'applied', null)).to.deep.equal([]);
-    expect(store.resolve('nobody', 'sha256:1', 'applied', null)).to.deep.equal([]);
+    expect(ids(store.resolve('a', 'sha256:1', 'applied', null))).to.deep.equal([]);
+    expect(ids(store.resolve('nobody', 'sha256:1', 'applied', null))).to.deep.equal([]);
     expect(stateOf(store, 'new', 'b').state).to.equal('applying');
     expect(store.awaitingCount()).to.equal(1);
   });
@@ -75,12 +77,12 @@ describe('rollout store: acknowledgements resolve member rows', () => {
   it('turns a NACK into applied when the same config is applied later; a second NACK changes nothing', () => {
     const store = new RolloutStore(db);
     launch(store, 'r', [row('r', 'a', 'applying', 'sha256:1')]);
-    expect(store.resolve('a', 'sha256:1', 'failed', 'pipe failed')).to.deep.equal(['r']);
+    expect(ids(store.resolve('a', 'sha256:1', 'failed', 'pipe failed'))).to.deep.equal(['r']);
     expect(stateOf(store, 'r', 'a')).to.deep.equal({ state: 'failed', signature: 'sha256:1', error: 'pipe failed' });
     expect(store.failedCount('r')).to.equal(1);
-    expect(store.resolve('a', 'sha256:1', 'failed', 'again')).to.deep.equal([]);
+    expect(ids(store.resolve('a', 'sha256:1', 'failed', 'again'))).to.deep.equal([]);
     expect(stateOf(store, 'r', 'a').error).to.equal('pipe failed');
-    expect(store.resolve('a', 'sha256:1', 'applied', null)).to.deep.equal(['r']);
+    expect(ids(store.resolve('a', 'sha256:1', 'applied', null))).to.deep.equal(['r']);
     expect(stateOf(store, 'r', 'a')).to.deep.equal({ state: 'applied', signature: 'sha256:1', error: null });
     expect(store.failedCount('r')).to.equal(0);
     expect(store.awaitingCount()).to.equal(0);
@@ -89,12 +91,12 @@ describe('rollout store: acknowledgements resolve member rows', () => {
   it('finds the rows it waits for again after the database is reopened (a Fusion restart)', () => {
     const store = new RolloutStore(db);
     launch(store, 'r', [row('r', 'a', 'applying', 'sha256:1'), row('r', 'b', 'applying', 'sha256:2'), row('r', 'c', 'pending', null, 1)]);
-    expect(store.resolve('b', 'sha256:2', 'failed', 'no')).to.deep.equal(['r']);
+    expect(ids(store.resolve('b', 'sha256:2', 'failed', 'no'))).to.deep.equal(['r']);
     db = temp.reopen();
     const reopened = new RolloutStore(db);
     expect(reopened.awaitingCount()).to.equal(2);
-    expect(reopened.resolve('a', 'sha256:1', 'applied', null)).to.deep.equal(['r']);
-    expect(reopened.resolve('b', 'sha256:2', 'applied', null)).to.deep.equal(['r']);
+    expect(ids(reopened.resolve('a', 'sha256:1', 'applied', null))).to.deep.equal(['r']);
+    expect(ids(reopened.resolve('b', 'sha256:2', 'applied', null))).to.deep.equal(['r']);
     expect(stateOf(reopened, 'r', 'a').state).to.equal('applied');
     expect(stateOf(reopened, 'r', 'b').state).to.equal('applied');
     expect(reopened.awaitingCount()).to.equal(0);
@@ -103,12 +105,12 @@ describe('rollout store: acknowledgements resolve member rows', () => {
   it('waits for a later batch once it starts, and for the new signature after a retarget', () => {
     const store = new RolloutStore(db);
     launch(store, 'r', [row('r', 'a', 'applied', 'sha256:0'), row('r', 'b', 'pending', null, 1)]);
-    expect(store.resolve('b', 'sha256:1', 'applied', null)).to.deep.equal([]);
+    expect(ids(store.resolve('b', 'sha256:1', 'applied', null))).to.deep.equal([]);
     db.transaction(() => store.setAgent('r', 'b', { state: 'applying', signature: 'sha256:1', error: null, awaited: 1 }))();
     expect(store.retarget('b', 'sha256:2')).to.deep.equal(['r']);
-    expect(store.resolve('b', 'sha256:1', 'applied', null)).to.deep.equal([]);
+    expect(ids(store.resolve('b', 'sha256:1', 'applied', null))).to.deep.equal([]);
     expect(stateOf(store, 'r', 'b')).to.include({ state: 'applying', signature: 'sha256:2' });
-    expect(store.resolve('b', 'sha256:2', 'applied', null)).to.deep.equal(['r']);
+    expect(ids(store.resolve('b', 'sha256:2', 'applied', null))).to.deep.equal(['r']);
     expect(stateOf(store, 'r', 'b').state).to.equal('applied');
   });
 
@@ -117,7 +119,7 @@ describe('rollout store: acknowledgements resolve member rows', () => {
     launch(store, 'r', [row('r', 'a', 'applying', 'sha256:1'), row('r', 'b', 'pending', null, 1)]);
     expect(store.cancelAgent('a')).to.deep.equal(['r']);
     expect(store.cancelAgent('b')).to.deep.equal(['r']);
-    expect(store.resolve('a', 'sha256:1', 'applied', null)).to.deep.equal([]);
+    expect(ids(store.resolve('a', 'sha256:1', 'applied', null))).to.deep.equal([]);
     expect(stateOf(store, 'r', 'a').state).to.equal('cancelled');
     expect(stateOf(store, 'r', 'b').state).to.equal('cancelled');
     expect(store.awaitingCount()).to.equal(0);
@@ -132,9 +134,9 @@ describe('rollout store: acknowledgements resolve member rows', () => {
         throw new Error('the save failed');
       })(),
     ).to.throw('the save failed');
-    expect(store.resolve('b', 'sha256:2', 'applied', null)).to.deep.equal([]);
+    expect(ids(store.resolve('b', 'sha256:2', 'applied', null))).to.deep.equal([]);
     db.prepare("DELETE FROM config_groups WHERE name = 'g'").run();
-    expect(store.resolve('a', 'sha256:1', 'applied', null)).to.deep.equal([]);
+    expect(ids(store.resolve('a', 'sha256:1', 'applied', null))).to.deep.equal([]);
     expect(store.awaitingCount()).to.equal(0);
   });
 });

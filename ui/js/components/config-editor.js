@@ -8,10 +8,15 @@
  * source: {
  *   load(): Promise<{ text, etag }>      // etag null when nothing is stored yet
  *   save(text, etag): Promise<{ etag, summary }>   // etag: the saved version's ETag, the next If-Match
+ *   preview?(text, etag, offset, limit): Promise<page of a dry run>
  * }
+ *
+ * With `preview`, saving takes two steps: Preview shows every agent the
+ * change reaches (counts, batches, a diff each), and Save under it stores.
  */
 import { h, replace } from '../dom.js';
 import { diffView } from '../diff.js';
+import { previewPanel } from './preview-panel.js';
 import { issueLines, syntaxErrors } from '../yaml-tools.js';
 
 export function configEditor({ source, onSaved, placeholder = '', name = 'config' }) {
@@ -26,7 +31,10 @@ export function configEditor({ source, onSaved, placeholder = '', name = 'config
   const status = h('span', { class: 'editor-status muted' });
   const issuesBox = h('div', { class: 'editor-issues', 'data-issues': '' });
   const conflictBox = h('div', { class: 'editor-conflict' });
-  const saveButton = h('button', { type: 'button', class: 'btn btn-primary', 'data-action': 'save', onclick: () => void save(baseEtag) }, 'Save');
+  const previewBox = h('div', { class: 'editor-preview' });
+  const saveButton = source.preview
+    ? h('button', { type: 'button', class: 'btn btn-primary', 'data-action': 'preview', onclick: () => void preview() }, 'Preview')
+    : h('button', { type: 'button', class: 'btn btn-primary', 'data-action': 'save', onclick: () => void save(baseEtag) }, 'Save');
   const revertButton = h('button', { type: 'button', class: 'btn', onclick: () => void load() }, 'Revert');
   const position = h('span', { class: 'muted editor-position' }, 'Ln 1');
 
@@ -37,6 +45,7 @@ export function configEditor({ source, onSaved, placeholder = '', name = 'config
     h('div', { class: 'editor-frame' }, textarea),
     h('div', { class: 'editor-bar' }, h('div', { class: 'editor-buttons' }, saveButton, revertButton), position, status),
     issuesBox,
+    previewBox,
   );
 
   const dirty = () => textarea.value !== baseText;
@@ -53,6 +62,7 @@ export function configEditor({ source, onSaved, placeholder = '', name = 'config
   };
   textarea.addEventListener('input', () => {
     refreshState();
+    replace(previewBox);
     clearTimeout(checkTimer);
     checkTimer = setTimeout(checkSyntax, 250);
   });
@@ -70,7 +80,8 @@ export function configEditor({ source, onSaved, placeholder = '', name = 'config
     }
     if ((e.ctrlKey || e.metaKey) && e.key === 's') {
       e.preventDefault();
-      if (dirty()) void save(baseEtag);
+      // With a preview, the shortcut takes the first step, as the button does.
+      if (dirty()) void (source.preview ? preview() : save(baseEtag));
     }
   });
 
@@ -127,6 +138,50 @@ export function configEditor({ source, onSaved, placeholder = '', name = 'config
     }
   }
 
+  /** The preview step: what saving the text would do, with Save and Back under it. */
+  async function preview() {
+    const text = textarea.value;
+    const syntax = syntaxErrors(text);
+    if (syntax.length) {
+      showIssues(syntax.map((e) => ({ path: 'YAML', message: e.message, line: e.line })), 'Fix the YAML syntax first');
+      return;
+    }
+    status.textContent = 'Previewing…';
+    const panel = previewPanel({
+      load: (offset, limit) => source.preview(text, baseEtag, offset, limit),
+      actions: [
+        h('button', { type: 'button', class: 'btn btn-primary', 'data-action': 'confirm-save', onclick: () => void save(baseEtag).then(() => replace(previewBox)) }, 'Save'),
+        h('button', { type: 'button', class: 'btn', 'data-action': 'cancel-preview', onclick: () => replace(previewBox) }, 'Back to editing'),
+      ],
+    });
+    try {
+      const body = await panel.ready;
+      replace(previewBox, panel);
+      // One agent's own config: its problems go inline, at their lines, as a refused save's would.
+      const only = body.counts.total === 1 ? body.agents[0] : undefined;
+      if (only && !only.valid) {
+        const lines = issueLines(text, only.errors);
+        verdict = { text, issues: only.errors.map((d, i) => ({ ...d, line: lines[i] })), heading: `${only.errors.length} problem(s): saving would be refused` };
+        showIssues(verdict.issues, verdict.heading);
+      } else showIssues([]);
+      status.textContent = 'Preview of the unsaved change';
+    } catch (err) {
+      replace(previewBox);
+      await showFailure(err, text, 'No preview');
+    }
+  }
+
+  /** Fusion refused the text: a conflict (412), its validation issues by line (kept while the text stays), or the error. */
+  async function showFailure(err, text, heading) {
+    if (err.status === 412) await showConflict(text);
+    else if (Array.isArray(err.details)) {
+      const lines = issueLines(text, err.details);
+      verdict = { text, issues: err.details.map((d, i) => ({ ...d, line: lines[i] })), heading: err.message };
+      showIssues(verdict.issues, verdict.heading);
+    } else showIssues([{ path: err.code ?? 'error', message: err.message }], heading);
+    status.textContent = 'Not saved';
+  }
+
   async function save(ifMatch) {
     // A check still pending from the last keystroke would land after Fusion's answer and hide it.
     clearTimeout(checkTimer);
@@ -149,13 +204,7 @@ export function configEditor({ source, onSaved, placeholder = '', name = 'config
       status.textContent = result.summary ?? 'Saved';
       onSaved?.(result);
     } catch (err) {
-      if (err.status === 412) await showConflict(text);
-      else if (Array.isArray(err.details)) {
-        const lines = issueLines(text, err.details);
-        verdict = { text, issues: err.details.map((d, i) => ({ ...d, line: lines[i] })), heading: err.message };
-        showIssues(verdict.issues, verdict.heading);
-      } else showIssues([{ path: err.code ?? 'error', message: err.message }], 'Not saved');
-      status.textContent = 'Not saved';
+      await showFailure(err, text, 'Not saved');
     } finally {
       saveButton.disabled = !dirty();
     }

@@ -148,6 +148,10 @@ export function renderAgent(container, { id }, { live }) {
       const { body, headers } = await api(base, { method: 'POST', body: text, type: 'application/yaml', headers: etag ? { 'if-match': `"${etag}"` } : {} });
       return { etag: etagOf(headers), summary: `Saved revision ${body.revision}; pushing to the agent…` };
     },
+    async preview(text, etag, offset, limit) {
+      const headers = etag ? { 'if-match': `"${etag}"` } : {};
+      return (await api(`${base}?dry_run=true&offset=${offset}&limit=${limit}`, { method: 'POST', body: text, type: 'application/yaml', headers })).body;
+    },
   };
 
   function selectTab(name) {

@@ -3,7 +3,10 @@
  * rollouts of its revisions. When this Fusion has no groups API yet (404),
  * the page says so instead of failing.
  */
-import { ApiError, getJson } from '../api.js';
+import { api, ApiError, getJson } from '../api.js';
+import { changeList } from '../components/change-list.js';
+import { groupTemplateEditor } from '../components/group-template-editor.js';
+import { rolloutDetail } from '../components/rollout-detail.js';
 import { badge, card, errorBanner, h, loading, replace, table } from '../dom.js';
 import { ago, count, dateTime, shortSig } from '../format.js';
 import { createScope } from '../scope.js';
@@ -28,13 +31,13 @@ function progress(r) {
   const pct = c.total ? Math.round((done / c.total) * 100) : 0;
   const bar = h('span', { class: 'progress', title: `${done} of ${c.total} applied` }, h('span', { class: 'progress-fill' }));
   bar.firstChild.style.width = `${pct}%`;
-  return h('span', { class: 'progress-cell' }, bar, `${done}/${c.total}`, c.failed ? badge(`${c.failed} failed`, 'bad') : null);
+  return h('span', { class: 'progress-cell' }, bar, `${done}/${c.total}`, c.soaking ? badge(`${c.soaking} soaking`, 'warn') : null, c.failed ? badge(`${c.failed} failed`, 'bad') : null);
 }
 
-function rolloutsTable(rollouts) {
+function rolloutsTable(rollouts, onShow) {
   return table(
     [
-      { label: 'Rollout', cell: (r) => h('code', { title: r.id }, String(r.id).slice(0, 10)) },
+      { label: 'Rollout', cell: (r) => h('button', { type: 'button', class: 'link-button', title: r.id, 'data-action': 'show-rollout', onclick: () => onShow(r.id) }, String(r.id).slice(0, 10)) },
       { label: 'Revision', cell: (r) => `r${r.from_revision ?? '—'} → r${r.to_revision ?? '?'}` },
       { label: 'Status', cell: (r) => h('span', {}, badge(r.status, ROLLOUT_TONES[r.status] ?? 'muted', r.status_reason ?? undefined), r.status_reason ? h('span', { class: 'reason' }, r.status_reason) : null) },
       { label: 'Batch', cell: (r) => (r.batch_count ? `${r.current_batch} / ${r.batch_count}` : '—') },
@@ -99,7 +102,26 @@ export function renderGroup(container, { name }, { live }) {
   const scope = createScope();
   const base = `/api/v1/management/groups/${encodeURIComponent(name)}`;
   const body = h('div', {}, loading());
-  replace(container, h('p', { class: 'crumbs' }, h('a', { href: '#/groups' }, 'Groups'), ' / ', name), body);
+  const rolloutBox = h('div', {}, h('p', { class: 'empty' }, 'Choose a rollout above to see its members, soak timers and reasons.'));
+  let shownRollout = null;
+  const showRollout = (id) => {
+    shownRollout = id;
+    replace(rolloutBox, rolloutDetail(id));
+  };
+  const changes = changeList({ group: name, onDecided: () => void refresh() });
+  const editor = groupTemplateEditor({ name, onSaved: () => void refresh().then(() => changes.refresh()) });
+  replace(
+    container,
+    h('p', { class: 'crumbs' }, h('a', { href: '#/groups' }, 'Groups'), ' / ', name),
+    body,
+    card('Rollout members', rolloutBox),
+    card('Changes waiting for review', changes),
+    card('Edit template', editor),
+  );
+  async function toggleReview(required) {
+    await api(base, { method: 'PATCH', body: { require_review: required } });
+    await refresh();
+  }
   async function refresh() {
     try {
       const group = await optional(base);
@@ -117,15 +139,27 @@ export function renderGroup(container, { name }, { live }) {
           { class: 'page-head' },
           h('h1', {}, name),
           h('p', { class: 'muted' }, group.description || 'No description.', ' · template ', h('code', { class: 'sig', title: group.signature ?? '' }, `r${group.revision ?? '?'} · ${shortSig(group.signature)}`)),
+          h(
+            'p',
+            { 'data-review': String(Boolean(group.require_review)) },
+            group.require_review ? badge('changes need review', 'warn', 'A save waits for another admin to approve it') : badge('saves roll out at once', 'muted'),
+            ' ',
+            h('button', { type: 'button', class: 'btn btn-small', 'data-action': 'toggle-review', onclick: () => void toggleReview(!group.require_review) }, group.require_review ? 'Stop requiring review' : 'Require review'),
+          ),
         ),
-        card('Rollouts', rolloutsTable(list(rollouts, 'rollouts'))),
+        card('Rollouts', rolloutsTable(list(rollouts, 'rollouts'), showRollout)),
         h('div', { class: 'grid-2' }, card('Members', membersTable(list(members, 'members'))), card('Template', typeof group.template === 'string' ? h('pre', { class: 'code code-block' }, group.template) : h('p', { class: 'empty' }, 'No template yet.'))),
       );
     } catch (err) {
       if (!scope.closed) replace(body, errorBanner(err, () => void refresh()));
     }
   }
-  scope.onCleanup(live.on('rollout.progress', scope.debounce(() => void refresh())));
+  const progress = scope.debounce(() => {
+    void refresh();
+    if (shownRollout) showRollout(shownRollout);
+  });
+  scope.onCleanup(live.on('rollout.progress', progress));
+  scope.onCleanup(live.on('group.change', scope.debounce(() => changes.refresh())));
   void refresh();
   return () => scope.close();
 }

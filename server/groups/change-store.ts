@@ -1,0 +1,85 @@
+import type { Db } from '../store/database.js';
+import type { RolloutStrategy } from './rollout-strategy.js';
+
+/** `pending` until another admin approves or rejects it, or its author withdraws it. */
+export type ChangeStatus = 'pending' | 'approved' | 'rejected' | 'withdrawn';
+export const CHANGE_STATUSES: readonly ChangeStatus[] = ['pending', 'approved', 'rejected', 'withdrawn'];
+
+/** A template change (a save, or a roll back) of a group that requires review, waiting for or past its review. */
+export interface ChangeRecord {
+  id: string;
+  group_name: string;
+  kind: 'template' | 'rollback';
+  /** The group's template revision the change was made against; it applies only while that is still current. */
+  base_revision: number;
+  /** The template the change saves, as YAML. */
+  template: string;
+  signature: string;
+  /** Roll backs: the revision whose template it saves again, and the rollout it rolls back (if any). */
+  restored_from: number | null;
+  rolls_back: string | null;
+  strategy: RolloutStrategy;
+  status: ChangeStatus;
+  /** Name and id of the admin token that proposed it. */
+  author: string;
+  author_token_id: string;
+  /** Name and id of the admin token that approved or rejected it. */
+  reviewer: string | null;
+  reviewer_token_id: string | null;
+  review_comment: string | null;
+  /** The template revision and rollout its approval created. */
+  revision: number | null;
+  rollout_id: string | null;
+  created_at: number;
+  decided_at: number | null;
+}
+
+type ChangeRow = Omit<ChangeRecord, 'strategy'> & { strategy: string };
+
+/** Stored reviewed changes, per group. */
+export class ChangeStore {
+  private readonly stmts;
+
+  constructor(db: Db) {
+    this.stmts = {
+      insert: db.prepare(
+        `INSERT INTO group_changes (id, group_name, kind, base_revision, template, signature, restored_from, rolls_back, strategy, status,
+           author, author_token_id, reviewer, reviewer_token_id, review_comment, revision, rollout_id, created_at, decided_at)
+         VALUES (@id, @group_name, @kind, @base_revision, @template, @signature, @restored_from, @rolls_back, @strategy, @status,
+           @author, @author_token_id, @reviewer, @reviewer_token_id, @review_comment, @revision, @rollout_id, @created_at, @decided_at)`,
+      ),
+      decide: db.prepare(
+        `UPDATE group_changes SET status = @status, reviewer = @reviewer, reviewer_token_id = @reviewer_token_id, review_comment = @review_comment,
+           revision = @revision, rollout_id = @rollout_id, decided_at = @decided_at
+         WHERE id = @id AND status = 'pending'`,
+      ),
+      get: db.prepare('SELECT * FROM group_changes WHERE id = ?'),
+      forGroup: db.prepare('SELECT * FROM group_changes WHERE group_name = ? ORDER BY created_at DESC, rowid DESC LIMIT ?'),
+      forGroupInStatus: db.prepare('SELECT * FROM group_changes WHERE group_name = ? AND status = ? ORDER BY created_at DESC, rowid DESC LIMIT ?'),
+    };
+  }
+
+  insert(change: ChangeRecord): void {
+    this.stmts.insert.run({ ...change, strategy: JSON.stringify(change.strategy) });
+  }
+
+  /** Records a pending change's decision; false when it was no longer pending. */
+  decide(change: ChangeRecord): boolean {
+    return this.stmts.decide.run({ ...change, strategy: JSON.stringify(change.strategy) }).changes > 0;
+  }
+
+  get(id: string): ChangeRecord | undefined {
+    const row = this.stmts.get.get(id) as ChangeRow | undefined;
+    return row ? toRecord(row) : undefined;
+  }
+
+  /** A group's changes, newest first. */
+  forGroup(group: string, status?: ChangeStatus, limit = 100): ChangeRecord[] {
+    const rows = (status ? this.stmts.forGroupInStatus.all(group, status, limit) : this.stmts.forGroup.all(group, limit)) as ChangeRow[];
+    return rows.map(toRecord);
+  }
+}
+
+function toRecord(row: ChangeRow): ChangeRecord {
+  return { ...row, strategy: JSON.parse(row.strategy) as RolloutStrategy };
+}
