@@ -14,6 +14,7 @@ import { AgentStore } from './store/agent-store.js';
 import { ConfigStore } from './store/config-store.js';
 import { openDatabase, type Db } from './store/database.js';
 import { GroupCommit } from './store/group-commit.js';
+import { StorageHealth } from './store/storage-health.js';
 import { createDataPlane, type DataPlane } from './dataplane/index.js';
 import { seedTokens, type InitialSecrets } from './auth/seed-tokens.js';
 import { CommandService } from './commands/command-service.js';
@@ -107,7 +108,8 @@ export class FusionServer {
     const o = this.options;
     const heartbeatIntervalMs = o.heartbeatIntervalMs ?? 15_000;
     const db = openDatabase(join(o.home, 'fusion.db'));
-    const commit = new GroupCommit(db, this.log);
+    const storage = new StorageHealth(db, this.log);
+    const commit = new GroupCommit(db, this.log, (outcome) => storage.record(outcome));
     try {
       const tokens = new TokenStore(db);
       Authenticator.for(tokens, o.failedAuthLimits);
@@ -139,7 +141,13 @@ export class FusionServer {
         configs,
         service,
         heartbeatIntervalMs,
-        issueCredential: (conn) => (conn.tokenKind === 'enrollment' ? tokens.enroll(conn.agentId, conn.tokenId) : undefined),
+        // The credential is committed before `welcome` carries it: an agent never holds one Fusion could forget.
+        issueCredential: (conn) => {
+          if (conn.tokenKind !== 'enrollment') return undefined;
+          const credential = tokens.enroll(conn.agentId, conn.tokenId);
+          commit.commit();
+          return credential;
+        },
         onEstablished: (conn) => {
           controlEvents.agentOnline(conn);
           commands.deliverPending(conn);
@@ -166,7 +174,8 @@ export class FusionServer {
         members: groups.members,
         engine: groups.engine,
         bus,
-        flushWrites: () => commit.flush(),
+        commitWrites: () => commit.commit(),
+        storage,
         mounts: [
           ['/api/v1/management', securityRoutes({ tokens, gateway, audit })],
           ['/api/v1/management', commandRoutes({ tokens, commands, store, reports, agents, gateway })],
