@@ -12,17 +12,20 @@ export interface BackupResult {
   tookMs: number;
 }
 
-/** Pages per backup step: all of them, so the copy is one read transaction (see backupDatabase). */
-const ALL_PAGES = 0x7fffffff;
+/** Pages copied per step (1 MiB at 4 KiB pages): the event loop runs between steps. */
+const PAGES_PER_STEP = 256;
 
 /**
  * Copies Fusion's database `source` to `dest` with SQLite's online backup API
  * while Fusion keeps writing. The copy is made through a read-only connection
- * of its own in a single step, i.e. one read transaction: in WAL mode that is
- * one consistent snapshot of every committed transaction (writers are not
- * blocked; a step-by-step copy would restart on each of their commits). It is
- * written beside `dest`, checked (Fusion schema, `quick_check`), fsynced and
- * renamed into place, so `dest` is either absent or a whole, valid backup.
+ * of its own that holds one read transaction for the whole copy: in WAL mode
+ * that pins one consistent snapshot of every transaction committed when it
+ * began, writers are not blocked, and their commits do not restart the copy
+ * (each step reuses the open transaction instead of beginning a new one).
+ * Copying in steps keeps Fusion's event loop turning. The copy is written
+ * beside `dest`, made self-contained, checked (Fusion schema, `quick_check`),
+ * fsynced and renamed into place, so `dest` is either absent or a whole,
+ * valid backup.
  */
 export async function backupDatabase(source: string, dest: string): Promise<BackupResult> {
   if (existsSync(dest)) throw new Error(`${dest} already exists; choose a new file for the backup`);
@@ -30,7 +33,10 @@ export async function backupDatabase(source: string, dest: string): Promise<Back
   const started = Date.now();
   const db = new Database(source, { readonly: true, fileMustExist: true });
   try {
-    const { totalPages } = await db.backup(partial, { progress: () => ALL_PAGES });
+    db.exec('BEGIN');
+    db.prepare('SELECT count(*) FROM sqlite_master').get(); // starts the read transaction: the snapshot
+    const { totalPages } = await db.backup(partial, { progress: () => PAGES_PER_STEP });
+    db.exec('COMMIT');
     selfContained(partial);
     verifyBackup(partial);
     fsyncFile(partial);

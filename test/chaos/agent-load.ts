@@ -21,6 +21,13 @@ export class StatusLoad {
         const id = `${options.prefix}-${i}`;
         const client = await RawAgentClient.connect(url, id, token);
         load.clients.push(client);
+        // Commands are acknowledged and finished at once, so they move through their whole lifecycle.
+        client.ws.on('message', (data) => {
+          const frame = JSON.parse(String(data)) as { type: string; command_id?: string };
+          if (frame.type !== 'command' || !frame.command_id) return;
+          client.send({ type: 'command_ack', command_id: frame.command_id });
+          client.send({ type: 'command_result', command_id: frame.command_id, status: 'succeeded', output: { ok: true } });
+        });
         const welcome = await client.hello();
         if (welcome.credential) load.credentials.set(id, welcome.credential);
         const pipes = Array.from({ length: options.pipes ?? 1 }, (_, p) => ({ id: `pipe-${p}`, state: 'running' as const, records_sent: i, last_error: null }));
@@ -35,6 +42,11 @@ export class StatusLoad {
     this.framesSent++;
     pipes[0]!.records_sent = this.framesSent;
     client.send({ type: 'status', pipes });
+  }
+
+  /** The agents still connected. */
+  get connected(): string[] {
+    return this.clients.filter((c) => c.closeCode === undefined).map((c) => c.agentId);
   }
 
   stop(): void {
