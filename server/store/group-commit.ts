@@ -28,6 +28,8 @@ import { StorageError } from './storage-errors.js';
  */
 export class GroupCommit {
   private open = false;
+  /** SQLite rolled an open batch back by itself (a storage error) since the last commit. */
+  private rolledBack = false;
   /** How deep we are inside {@link run}: writes there belong to the batch. */
   private depth = 0;
 
@@ -42,6 +44,7 @@ export class GroupCommit {
   /** Runs `write` inside the current turn's transaction (or inside the transaction already running). */
   run<T>(write: () => T): T {
     if (!this.db.inTransaction && this.db.open) {
+      if (this.open) this.rolledBack = true;
       this.db.exec('BEGIN');
       this.open = true;
       setImmediate(() => this.flush());
@@ -63,10 +66,13 @@ export class GroupCommit {
     if (!this.open) return;
     this.open = false;
     if (!this.db.open) return;
-    if (!this.db.inTransaction) {
-      // SQLite rolls a transaction back by itself on some errors (disk full, I/O):
-      // the batch is gone, and whatever joined it must not be acknowledged.
-      const error = new StorageError('storage_error', 'the batch of writes was rolled back by the database after a storage error');
+    // SQLite rolls a transaction back by itself on some errors (disk full, I/O):
+    // that batch is gone, and whatever joined it must not be acknowledged.
+    const lost = this.rolledBack || !this.db.inTransaction;
+    this.rolledBack = false;
+    if (lost) {
+      if (this.db.inTransaction) this.flushQuietly();
+      const error = new StorageError('storage_error', 'a batch of writes was rolled back by the database after a storage error');
       this.onCommitted?.(error);
       throw error;
     }
@@ -82,6 +88,15 @@ export class GroupCommit {
       throw StorageError.from(err) ?? err;
     }
     this.onCommitted?.(undefined);
+  }
+
+  /** Commits what a later batch holds, when an earlier one was lost: its own outcome is recorded by the caller's error. */
+  private flushQuietly(): void {
+    try {
+      this.db.exec('COMMIT');
+    } catch {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+    }
   }
 
   /** Commits the open batch now; a failure is logged (the agents' writes of that turn are lost, and repeated by them). */

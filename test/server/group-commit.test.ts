@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import path from 'node:path';
 import { openDatabase, type Db } from '../../server/store/database.js';
 import { GroupCommit } from '../../server/store/group-commit.js';
+import { StorageError } from '../../server/store/storage-errors.js';
 import { commitBeforeAnswer } from '../../server/http/commit-before-answer.js';
 import express from 'express';
 import { RawAgentClient, eventually, sampleConfig, startFusion, tempHome, type TestFusion } from '../harness/index.js';
@@ -100,6 +101,17 @@ describe('group commit (one transaction per event-loop turn)', () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+
+  it('reports a batch SQLite rolled back by itself, even once a new batch began', () => {
+    const commit = new GroupCommit(db);
+    const insert = db.prepare('INSERT INTO t (k, v) VALUES (?, ?)');
+    commit.run(() => insert.run('lost', 1));
+    db.exec('ROLLBACK'); // what SQLite does by itself on a full disk or an I/O error
+    commit.run(() => insert.run('later', 2));
+    expect(() => commit.commit()).to.throw(StorageError).with.property('code', 'storage_error');
+    expect((other.prepare('SELECT k FROM t').all() as Array<{ k: string }>).map((r) => r.k)).to.deep.equal(['later']);
+    commit.commit(); // nothing open, nothing lost: no error
   });
 
   it('commits the open batch before a transaction begun outside it, which then commits on its own', () => {
