@@ -1,5 +1,7 @@
 import Database from 'better-sqlite3';
-import { existsSync, renameSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, renameSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { StorageError } from './storage-errors.js';
 
 /** Written into every Fusion database's header (`PRAGMA application_id`): "FUSN". */
 export const FUSION_APPLICATION_ID = 0x4655534e;
@@ -25,10 +27,13 @@ export class DatabaseFileError extends Error {
  * Fusion that refuses every enrolled agent. With `initialise` (fusion
  * --init-database) such a file is moved aside to `<file>.replaced-<time>`
  * (with its -wal and -shm) and a new database is created; a valid Fusion
- * database is never replaced. Returns what was moved aside, if anything.
+ * database is never replaced. A home Fusion cannot write is refused first
+ * (see checkWritable). Returns what was moved aside, if anything.
  */
 export function checkDatabaseFile(file: string, options: { initialise?: boolean; schemaVersion: number }): string | undefined {
-  if (file === ':memory:' || !existsSync(file)) return undefined;
+  if (file === ':memory:') return undefined;
+  checkWritable(file);
+  if (!existsSync(file)) return undefined;
   const kind = inspect(file, options.schemaVersion);
   if (kind === 'fusion') return undefined;
   if (!options.initialise || kind === 'newer') throw new DatabaseFileError(kind, refusal(file, kind));
@@ -37,6 +42,25 @@ export function checkDatabaseFile(file: string, options: { initialise?: boolean;
     if (existsSync(file + suffix)) renameSync(file + suffix, aside + suffix);
   }
   return aside;
+}
+
+/**
+ * Throws a `storage_read_only` StorageError naming the cause when Fusion could
+ * not write `file` (and its -wal and -shm beside it): a read-only file system,
+ * or a file or directory it may not write. SQLite would only say "unable to
+ * open database file".
+ */
+function checkWritable(file: string): void {
+  for (const path of existsSync(file) ? [dirname(file), file] : [dirname(file)]) {
+    try {
+      accessSync(path, constants.W_OK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return; // A new home: created with the database.
+      const why = code === 'EROFS' ? 'is on a read-only file system' : `is not writable (${code})`;
+      throw new StorageError('storage_read_only', `${path} ${why}: Fusion writes its database ${file} and the -wal and -shm files beside it`);
+    }
+  }
 }
 
 /** What `file` holds, read without writing to it. */

@@ -44,7 +44,7 @@ describe('storage errors', function () {
     expect(StorageError.from(Object.assign(new Error('UNIQUE constraint failed'), { code: 'SQLITE_CONSTRAINT_PRIMARYKEY' }))).to.equal(undefined);
   });
 
-  describe('a full disk under a running Fusion', () => {
+  describe('on a small disk of its own (tmpfs)', () => {
     let disk: ReturnType<typeof mountSmallDisk>;
     let fusion: TestFusion | undefined;
 
@@ -85,6 +85,21 @@ describe('storage errors', function () {
       expect((await fusion.json('GET', '/api/v1/management/agents/disk-1/config/history')).body.revisions, 'the refused save left nothing').to.deep.equal([]);
       await fusion.restart();
       expect((await fusion.json('GET', '/api/v1/management/agents/disk-2/config/history')).body.revisions).to.have.length(1);
+    });
+
+    it('refuses to start on a read-only file system, naming it', async () => {
+      await fusion?.stop();
+      fusion = undefined;
+      execFileSync('mount', ['-o', 'remount,ro', disk!.path]);
+      try {
+        let refused: unknown;
+        await startFusion({ home: join(disk!.path, 'home') }).catch((err: unknown) => (refused = err));
+        expect(refused).to.be.instanceOf(StorageError);
+        expect(refused).to.include({ code: 'storage_read_only' });
+        expect((refused as Error).message).to.match(/home is on a read-only file system/);
+      } finally {
+        execFileSync('mount', ['-o', 'remount,rw', disk!.path]);
+      }
     });
   });
 });
