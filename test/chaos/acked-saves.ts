@@ -50,7 +50,7 @@ export class SaveLoops {
         (res) => {
           res.resume();
           if (res.statusCode !== 201) return resolve(undefined);
-          const save = { agentId, signature: String(res.headers.etag).replace(/"/g, '') };
+          const save = { agentId, signature: String(res.headers['x-config-signature']) };
           this.acked.push(save);
           this.options.onAck?.(save);
           res.on('close', () => resolve(save));

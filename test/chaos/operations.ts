@@ -40,7 +40,7 @@ export class ConfigSaves implements Operation {
     const agentId = `chaos-cfg-${n % 8}`;
     const res = await admin(target, 'POST', `/api/v1/management/agents/${agentId}/config/structured`, sampleConfig({ root: `/srv/${n}` }));
     if (res.status !== 201) return;
-    this.acked.push({ agentId, signature: String(res.headers.get('etag')).replace(/"/g, '') });
+    this.acked.push({ agentId, signature: String(res.headers.get('x-config-signature')) });
     target.onAck(this.kind);
   }
 
