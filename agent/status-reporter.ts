@@ -32,7 +32,7 @@ export class StatusReporter {
   }
 
   update(pipes: PipeStatus[]): void {
-    const key = JSON.stringify(pipes.map((p) => [p.id, p.state, p.last_error]));
+    const key = JSON.stringify(pipes.map((p) => [p.id, p.state, p.last_error, p.realtime?.state, p.realtime?.reason]));
     if (key !== this.lastKey || Date.now() - this.lastSentAt >= this.minIntervalMs) {
       this.flush(pipes);
       return;
@@ -51,7 +51,7 @@ export class StatusReporter {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (this.send(pipes)) {
-      this.lastKey = JSON.stringify(pipes.map((p) => [p.id, p.state, p.last_error]));
+      this.lastKey = JSON.stringify(pipes.map((p) => [p.id, p.state, p.last_error, p.realtime?.state, p.realtime?.reason]));
       this.lastSentAt = Date.now();
     }
   }

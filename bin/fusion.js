@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// Runs Fusion from its TypeScript sources through tsx's loader.
-import { register } from 'tsx/esm/api';
+// `fusion` / `npm start`: runs Fusion (server/main.ts) from its compiled bundle, dist/bin/fusion.mjs.
+import { runCompiled } from './run-compiled.js';
 
-register();
-await import('../server/main.ts');
+await runCompiled('fusion', 'bin/fusion.mjs');

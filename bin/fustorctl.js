@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// Runs fustorctl (cli/fustorctl.ts) from its TypeScript sources through tsx's loader; see `fustorctl --help`.
-import { register } from 'tsx/esm/api';
+// `fustorctl` (cli/fustorctl.ts) from its compiled bundle, dist/bin/fustorctl.mjs; see `fustorctl --help`.
+import { runCompiled } from './run-compiled.js';
 
-register();
-await import('../cli/fustorctl.ts');
+await runCompiled('fustorctl', 'bin/fustorctl.mjs');

@@ -25,7 +25,7 @@ export function clientSettings(env: Record<string, string | undefined>, urlFlag?
 
 export interface RequestOptions {
   method?: string;
-  body?: string;
+  body?: string | Uint8Array;
   contentType?: string;
   accept?: string;
   headers?: Record<string, string>;

@@ -1,21 +1,47 @@
 import { parseArgs } from 'node:util';
 import { FusionClient, clientSettings } from './client.js';
 import { agentCommand, agentsCommand } from './commands/agents.js';
-import { commandCommand, commandsCommand } from './commands/command.js';
+import { auditCommand } from './commands/audit.js';
+import { cancelCommand, commandCommand, commandsCommand } from './commands/command.js';
 import { configCommand } from './commands/config.js';
-import { labelCommand } from './commands/label.js';
 import { decommissionCommand } from './commands/decommission.js';
-import { webhookCommand } from './commands/webhook.js';
 import { diagnosticsCommand } from './commands/diagnostics.js';
-import { rolloutCommand } from './commands/rollout.js';
+import { labelCommand } from './commands/label.js';
+import { webhookCommand } from './commands/webhook.js';
 import type { CliCommand } from './commands/context.js';
+import { fusionCommand } from './commands/fusion.js';
+import { packagesCommand } from './commands/packages.js';
+import { rolloutCommand } from './commands/rollout.js';
+import { sessionsCommand } from './commands/sessions.js';
+import { tokensCommand } from './commands/tokens.js';
+import { upgradeCommand, upgradesCommand } from './commands/upgrades.js';
 import { watchCommand } from './commands/watch.js';
 import { CliError, usageError } from './errors.js';
 import type { CliIo } from './io.js';
 
 export type { CliIo } from './io.js';
 
-export const COMMANDS: readonly CliCommand[] = [agentsCommand, agentCommand, labelCommand, decommissionCommand, webhookCommand, diagnosticsCommand, configCommand, rolloutCommand, commandCommand, commandsCommand, watchCommand];
+export const COMMANDS: readonly CliCommand[] = [
+  agentsCommand,
+  agentCommand,
+  labelCommand,
+  decommissionCommand,
+  webhookCommand,
+  diagnosticsCommand,
+  configCommand,
+  rolloutCommand,
+  commandCommand,
+  commandsCommand,
+  cancelCommand,
+  sessionsCommand,
+  watchCommand,
+  fusionCommand,
+  tokensCommand,
+  packagesCommand,
+  upgradeCommand,
+  upgradesCommand,
+  auditCommand,
+];
 
 const GLOBAL_OPTIONS = {
   json: { type: 'boolean' },
@@ -39,6 +65,12 @@ export function usage(): string {
   ].join('\n');
 }
 
+/** The single-letter options of a command (with the global ones). */
+function shortOptions(command: CliCommand): Record<string, true> {
+  const all = { ...GLOBAL_OPTIONS, ...command.options } as Record<string, { short?: string }>;
+  return Object.fromEntries(Object.values(all).flatMap((o) => (o.short ? [[o.short, true] as const] : [])));
+}
+
 /**
  * Runs one fustorctl invocation and resolves with its exit status. Nothing
  * throws out: every failure becomes a message on stderr (`fustorctl: ...`)
@@ -57,7 +89,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     try {
       parsed = parseArgs({ args: argv.slice(1), options: { ...GLOBAL_OPTIONS, ...command.options }, allowPositionals: true, strict: true });
     } catch (err) {
-      throw usageError(`${(err as Error).message}; usage: fustorctl ${command.usage}`);
+      const dashed = argv.slice(1).find((a) => /^-[^-]/.test(a) && a.length > 2 && !(a.slice(1) in shortOptions(command)));
+      const hint = dashed ? `; an argument that starts with "-" goes after "--": fustorctl ${name} -- ${dashed}` : '';
+      throw usageError(`${(err as Error).message}${hint}; usage: fustorctl ${command.usage}`);
     }
     const { json, url, help, ...flags } = parsed.values as Record<string, string | boolean | string[] | undefined>;
     if (help) {

@@ -39,14 +39,11 @@ export interface BuiltAgentPackage {
 
 /**
  * Bundles with esbuild. The CommonJS dependencies (pino, ws) call `require`
- * for Node built-ins, which an ESM file lacks: the banner gives it one. ws's
- * optional native helpers stay out (ws works without them).
+ * for Node built-ins, which an ESM file lacks: these lines give it one.
  */
-const BANNER = [
-  '#!/usr/bin/env node',
-  "import { createRequire as __fustorCreateRequire } from 'node:module';",
-  'const require = __fustorCreateRequire(import.meta.url);',
-].join('\n');
+export const REQUIRE_SHIM = ["import { createRequire as __fustorCreateRequire } from 'node:module';", 'const require = __fustorCreateRequire(import.meta.url);'].join('\n');
+/** The agent's and the launcher's first lines; ws's optional native helpers stay out of the bundle (ws works without them). */
+const BANNER = ['#!/usr/bin/env node', REQUIRE_SHIM].join('\n');
 
 export async function buildAgentPackage(options: BuildAgentPackageOptions): Promise<BuiltAgentPackage> {
   const repo = JSON.parse(await readFile(path.join(REPOSITORY_ROOT, 'package.json'), 'utf8')) as { version: string; license?: string };

@@ -6,6 +6,8 @@
  * Generates a tree of `--entries` files and directories in a temporary
  * directory, runs Fusion as a child process with a fresh home (loopback only)
  * and one agent in this process with one pipe over the tree, then times:
+ *   0. a bare walk of the tree (synchronous readdir + lstat on one thread,
+ *      nothing sent): the limit the end-to-end figures are measured against;
  *   1. the first snapshot: from the agent's start to Fusion having applied the
  *      snapshot's last batch (Fusion's own clock, same host), every entry in the view;
  *   2. a `scan` command of the whole root: from the admin's request to the
@@ -15,14 +17,15 @@
  * Prints a table and writes bench-results/scan.json. Removes everything it created.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstatSync, readdirSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import YAML from 'yaml';
 import { Agent } from '../agent/agent.js';
 import { createLogger } from '../shared/logger.js';
+import { adminApi, receiverKey, waitForSnapshot, type Api } from './lib/dataplane-rig.js';
 import { FusionRun, freePort } from './lib/fusion-runner.js';
 
 /** Fusion's memory as measured in its own process. */
@@ -65,6 +68,9 @@ interface PhaseResult {
   entries: number;
   seconds: number;
   entries_per_second: number;
+  /** CPU seconds Fusion's process and the agent's (this process: its event loop and the walk worker) used in the phase. */
+  cpu_fusion_s?: number;
+  cpu_agent_s?: number;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -112,6 +118,10 @@ async function main(): Promise<void> {
     const made = await makeTree(tree, { entries: options.entries, filesPerDir: options.filesPerDir, dirsPerGroup: 32 }, interrupted.signal);
     log(`tree built in ${seconds(performance.now() - buildStart)} s: ${made.files} files, ${made.dirs} directories`);
 
+    log('phase 0: bare walk of the same tree (readdirSync + lstatSync on one thread): the limit');
+    const bare = bareWalk(tree);
+    if (bare.entries !== options.entries + 1) throw new Error(`the bare walk saw ${bare.entries} entries, expected ${options.entries + 1}`);
+
     const adminToken = randomBytes(24).toString('hex');
     const enrollmentToken = randomBytes(24).toString('hex');
     await mkdir(path.join(work, 'fusion'));
@@ -122,6 +132,8 @@ async function main(): Promise<void> {
       enrollmentToken,
       inspect: true,
       logFile: path.join(work, 'fusion.log'),
+      // To profile Fusion during a run: FUSTOR_BENCH_FUSION_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+      nodeArgs: (process.env.FUSTOR_BENCH_FUSION_NODE_ARGS ?? '').split(' ').filter(Boolean),
     });
     const api = adminApi(fusion.url, adminToken);
     const dataKey = await receiverKey(path.join(work, 'fusion'));
@@ -143,26 +155,29 @@ async function main(): Promise<void> {
     });
 
     log('phase 1: first snapshot');
+    let cpu = await cpuMark(fusion);
     const snapshotStart = Date.now();
     await agent.start();
     const snapshot = await waitForSnapshot(fusion.url, dataKey, checkTime);
     await expectViewHolds(fusion.url, dataKey, made);
     const afterSnapshot = await fusionMemory(fusion);
-    const results: PhaseResult[] = [phase('first snapshot (agent start → view complete)', options.entries, snapshot.finished_at - snapshotStart)];
+    const results: PhaseResult[] = [phase('bare walk, no sending (the limit)', options.entries, bare.ms)];
+    results.push({ ...phase('first snapshot (agent start → view complete)', options.entries, snapshot.finished_at - snapshotStart), ...(await cpuSince(fusion, cpu)) });
     results.push(phase('  of which: first batch → last batch at Fusion', options.entries, snapshot.finished_at - snapshot.started_at));
 
     log('phase 2: scan command of the whole root');
+    cpu = await cpuMark(fusion);
     const scanStart = Date.now();
     const command = await runCommand(api, { type: 'scan', args: { path: '.' } }, checkTime);
     const scanMs = Date.now() - scanStart;
     if (command.status !== 'succeeded') throw new Error(`scan command ${command.status}: ${command.error}`);
     await expectViewHolds(fusion.url, dataKey, made);
     const afterScan = await fusionMemory(fusion);
-    results.push(phase('scan command (request → result)', options.entries, scanMs));
+    results.push({ ...phase('scan command (request → result)', options.entries, scanMs), ...(await cpuSince(fusion, cpu)) });
 
     const report = {
       date: new Date().toISOString(),
-      machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? null, total_memory_bytes: os.totalmem(), node: process.version, platform: `${os.platform()} ${os.release()}` },
+      machine: { load_average_at_end: os.loadavg(), cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? null, total_memory_bytes: os.totalmem(), node: process.version, platform: `${os.platform()} ${os.release()}` },
       options: { entries: options.entries, batch_size: options.batchSize, files_per_dir: options.filesPerDir },
       tree: made,
       results,
@@ -187,39 +202,20 @@ async function main(): Promise<void> {
   }
 }
 
-type Api = (method: string, route: string, body?: unknown) => Promise<any>;
-
-function adminApi(base: string, token: string): Api {
-  return async (method, route, body) => {
-    const res = await fetch(`${base}${route}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${method} ${route} answered ${res.status}: ${text.slice(0, 500)}`);
-    return text ? JSON.parse(text) : undefined;
-  };
-}
-
-/** The receiver key Fusion wrote into its fresh fusion.yaml. */
-async function receiverKey(home: string): Promise<string> {
-  const config = YAML.parse(await readFile(path.join(home, 'fusion.yaml'), 'utf8')) as { receivers: Record<string, { api_keys: Array<{ key: string }> }> };
-  const key = Object.values(config.receivers)[0]?.api_keys[0]?.key;
-  if (!key) throw new Error('fusion.yaml holds no receiver key');
-  return key;
-}
-
-/** Polls the view's sessions until the snapshot's last batch has been applied; Fusion's timestamps of it. */
-async function waitForSnapshot(base: string, key: string, checkTime: (what: string) => void): Promise<{ started_at: number; finished_at: number }> {
-  for (;;) {
-    checkTime('waiting for the first snapshot');
-    const res = await fetch(`${base}/api/v1/views/default/sessions`, { headers: { 'x-api-key': key } });
-    const body = (await res.json()) as { sessions: Array<{ last_scan: { done: boolean; started_at: number; finished_at: number | null } | null }> };
-    const scan = body.sessions[0]?.last_scan;
-    if (scan?.done && scan.finished_at !== null) return { started_at: scan.started_at, finished_at: scan.finished_at };
-    await new Promise((resolve) => setTimeout(resolve, 50));
+/** Walks the tree as fast as one Node thread can (synchronous readdir and lstat, nothing kept): the walk's own limit. */
+function bareWalk(root: string): { entries: number; ms: number } {
+  const started = performance.now();
+  let entries = 1;
+  const pending = [root];
+  while (pending.length > 0) {
+    const dir = pending.pop()!;
+    for (const name of readdirSync(dir)) {
+      const full = `${dir}/${name}`;
+      entries += 1;
+      if (lstatSync(full).isDirectory()) pending.push(full);
+    }
   }
+  return { entries, ms: performance.now() - started };
 }
 
 async function expectViewHolds(base: string, key: string, made: MadeTree): Promise<void> {
@@ -239,6 +235,23 @@ async function runCommand(api: Api, command: { type: string; args: unknown }, ch
   }
 }
 
+interface CpuMark {
+  fusion: number;
+  agent: NodeJS.CpuUsage;
+}
+
+async function cpuMark(fusion: FusionRun): Promise<CpuMark> {
+  return { fusion: await fusion.cpuSeconds(), agent: process.cpuUsage() };
+}
+
+async function cpuSince(fusion: FusionRun, mark: CpuMark): Promise<{ cpu_fusion_s: number; cpu_agent_s: number }> {
+  const agent = process.cpuUsage(mark.agent);
+  return {
+    cpu_fusion_s: Number(((await fusion.cpuSeconds()) - mark.fusion).toFixed(2)),
+    cpu_agent_s: Number(((agent.user + agent.system) / 1e6).toFixed(2)),
+  };
+}
+
 function phase(name: string, entries: number, ms: number): PhaseResult {
   const s = Math.max(ms, 1) / 1000;
   return { phase: name, entries, seconds: Number(s.toFixed(3)), entries_per_second: Math.round(entries / s) };
@@ -254,8 +267,9 @@ function perEntry(before: FusionMemory, after: FusionMemory, entries: number) {
 }
 
 function printReport(results: PhaseResult[], before: FusionMemory, afterSnapshot: FusionMemory, afterScan: FusionMemory, entries: number, method: string): void {
-  const rows = results.map((r) => [r.phase, String(r.entries), r.seconds.toFixed(2), String(r.entries_per_second)]);
-  console.log(`\n${table(['phase', 'entries', 'seconds', 'entries/s'], rows)}\n`);
+  const rows = results.map((r) => [r.phase, String(r.entries), r.seconds.toFixed(2), String(r.entries_per_second), r.cpu_fusion_s?.toFixed(2) ?? '', r.cpu_agent_s?.toFixed(2) ?? '']);
+  const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  console.log(`\n${table(['phase', 'entries', 'seconds', 'entries/s', 'Fusion CPU s', 'agent CPU s'], rows)}\n\nload average at the end: ${load} (${os.cpus().length} cores)\n`);
   const mib = (n: number | null): string => (n === null ? 'n/a' : (n / 1048576).toFixed(1));
   const memRow = (name: string, pick: (m: FusionMemory) => number | null): string[] => {
     const b = pick(before);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run bench -- <fanout|memory|reconnect|pushpoll> [--n 1000,10000] [...]`
+ * `npm run bench -- <fanout|memory|reconnect|pushpoll|fleet-ops|realtime> [--n 1000,10000] [...]`
  *
  * Runs one benchmark for each N in turn (loopback only; every wait bounded),
  * prints a table and writes bench-results/<name>.json. Fusion runs as a child
@@ -23,6 +23,8 @@ Benchmarks:
   pushpoll   N agents polling every 30 s vs N on the WebSocket: delivery latency and Fusion CPU s/min [--window 60]
   fleet-ops  a page of 100 agents by selector (Fusion time), and Fusion's event-loop delay p99 with a web UI
              session open during a group fan-out and a reconnect storm
+  realtime   create, modify and delete N files (default 1000) under a watched tree, rename a directory of N:
+             latency from the change on disk to the view
 
 Each N needs one open file per agent in the load process and one in Fusion
 (ulimit -n; 10,000 agents fit under a limit of 20,000).`;
@@ -47,7 +49,7 @@ async function main(): Promise<void> {
     process.stderr.write(`unknown benchmark "${name}"\n\n${USAGE}\n`);
     process.exit(2);
   }
-  const sizes = (values.n ?? '1000,10000').split(',').map((s) => Number(s.trim()));
+  const sizes = (values.n ?? (name === 'realtime' ? '1000' : '1000,10000')).split(',').map((s) => Number(s.trim()));
   if (sizes.some((s) => !Number.isInteger(s) || s <= 0 || s > 18_000)) {
     process.stderr.write('--n takes agent counts from 1 to 18000, comma-separated\n');
     process.exit(2);

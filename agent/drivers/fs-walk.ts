@@ -2,6 +2,7 @@ import type { Stats } from 'node:fs';
 import path from 'node:path';
 import type { FileRecord, ScanCounters } from '../runtime/driver-types.js';
 import type { FsOps } from './fs-ops.js';
+import { toRecord as toStatRecord } from './fs-record.js';
 
 /** Entries stat'ed in parallel; keeps a directory of 100k entries from opening 100k requests at once. */
 const LSTAT_CHUNK = 64;
@@ -19,14 +20,18 @@ export interface WalkOptions {
   counters: ScanCounters;
   /** Told the path of every entry that could not be read. */
   onUnreadable?: (path: string) => void;
+  /** Told every directory walked with its mtime (ms), once the walk has ended. */
+  onDirs?: (dirs: Array<[string, number]>) => void;
 }
 
 /** Where unreadable entries are tallied: the counters and the optional listener. */
 type Tally = Pick<WalkOptions, 'counters' | 'onUnreadable'>;
 
 /**
- * Walks a directory tree depth-first and yields `upsert` records in batches
- * of `batchSize`: the start entry, then everything below it. Directories are
+ * Walks a directory tree depth-first on the event loop (promise per call) and
+ * yields `upsert` records in batches. The fs source walks on a worker thread
+ * (worker-walk.ts) unless it is given file-system calls of its own (a test
+ * wrapping them); then it walks here. Batches are of `batchSize`: the start entry, then everything below it. Directories are
  * read as a stream (opendir), so memory holds one batch, one chunk of names
  * and the stack of directories still to visit. Symlinks are reported and
  * never followed. An entry that vanishes during the walk is skipped; one that
@@ -36,11 +41,16 @@ type Tally = Pick<WalkOptions, 'counters' | 'onUnreadable'>;
 export async function* walkTree(fs: FsOps, options: WalkOptions): AsyncGenerator<FileRecord[]> {
   const { root, recursive, batchSize, signal, counters } = options;
   let batch: FileRecord[] = [];
+  const dirs: Array<[string, number]> = [];
+  const keep = (record: FileRecord): FileRecord => {
+    if (record.type === 'dir' && options.onDirs) dirs.push([record.path, record.mtime_ms]);
+    return record;
+  };
   // A start entry that is gone or unreadable fails the walk: taken for an empty tree, it would delete everything known below it.
   const startStats = await fs.lstat(path.join(root, options.start)).catch((err: NodeJS.ErrnoException) => {
     throw new Error(`cannot read ${options.start === '' ? 'the source root' : `"${options.start}"`} (${err.code ?? err.message})`);
   });
-  batch.push(toRecord(options.start, startStats, counters));
+  batch.push(keep(toRecord(options.start, startStats, counters)));
   if (!startStats.isDirectory() || batch.length >= batchSize) {
     yield batch;
     batch = [];
@@ -56,7 +66,7 @@ export async function* walkTree(fs: FsOps, options: WalkOptions): AsyncGenerator
         const chunk = await nextChunk(names);
         if (chunk.length === 0) break;
         for (const { rel, st } of await statChunk(fs, root, dirRel, chunk, options)) {
-          batch.push(toRecord(rel, st, counters));
+          batch.push(keep(toRecord(rel, st, counters)));
           if (recursive && st.isDirectory()) pending.push(rel);
           if (batch.length >= batchSize) {
             signal.throwIfAborted();
@@ -72,6 +82,7 @@ export async function* walkTree(fs: FsOps, options: WalkOptions): AsyncGenerator
   }
   signal.throwIfAborted();
   if (batch.length > 0) yield batch;
+  options.onDirs?.(dirs);
 }
 
 async function nextChunk(names: AsyncIterator<string>): Promise<string[]> {
@@ -130,15 +141,14 @@ async function lstatEntry(fs: FsOps, root: string, rel: string, tally: Tally): P
 }
 
 function toRecord(rel: string, st: Stats, counters: ScanCounters): FileRecord {
-  const type = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
-  const size = type === 'dir' ? 0 : st.size;
-  if (type === 'file') {
+  const record = toStatRecord(rel, st);
+  if (record.type === 'file') {
     counters.files += 1;
-    counters.bytes += size;
-  } else if (type === 'dir') counters.dirs += 1;
-  else if (type === 'symlink') counters.symlinks += 1;
+    counters.bytes += record.size;
+  } else if (record.type === 'dir') counters.dirs += 1;
+  else if (record.type === 'symlink') counters.symlinks += 1;
   else counters.other += 1;
-  return { op: 'upsert', path: rel, type, size, mtime_ms: Math.floor(st.mtimeMs), mode: st.mode & 0o7777 };
+  return record;
 }
 
 function vanished(err: unknown): boolean {

@@ -57,8 +57,9 @@ export class FusionClient {
   }
 
   /**
-   * Sends one request. Resolves with the parsed answer or a classified
-   * failure; rejects only when `signal` aborts (with the signal's reason).
+   * Sends one request (a string body is sent as it is: JSON text already).
+   * Resolves with the parsed answer or a classified failure; rejects only
+   * when `signal` aborts (with the signal's reason).
    */
   async request(method: 'POST' | 'DELETE', path: string, body: unknown, signal: AbortSignal): Promise<FusionResult> {
     const what = `${method} ${path}`;
@@ -71,7 +72,7 @@ export class FusionClient {
           accept: 'application/json',
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
         timeoutMs: this.requestTimeoutMs,
         signal,
         agent: this.pool,

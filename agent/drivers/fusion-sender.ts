@@ -2,10 +2,12 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Backoff } from '../../shared/backoff.js';
 import {
   SenderError,
+  type EncodedRecords,
   type FileRecord,
   type ScanMarker,
   type Sender,
   type SenderFactory,
+  type SendReceipt,
   type SenderSession,
 } from '../runtime/driver-types.js';
 import type { PipeContext } from '../runtime/types.js';
@@ -77,31 +79,30 @@ export class FusionSender implements Sender {
     return this.opening;
   }
 
-  async send(records: readonly FileRecord[], scan?: ScanMarker): Promise<void> {
-    if (records.length > MAX_EVENTS_PER_REQUEST) {
-      await this.sendSplit(records, scan);
-      return;
-    }
+  async send(records: readonly FileRecord[] | EncodedRecords, scan?: ScanMarker): Promise<SendReceipt> {
+    const count = isEncoded(records) ? records.count : records.length;
+    if (count > MAX_EVENTS_PER_REQUEST) return this.sendSplit(decoded(records), scan);
+    const body = `{"events":${isEncoded(records) ? records.json : JSON.stringify(records)}${scan ? `,"scan":${JSON.stringify(scan)}` : ''}}`;
     const backoff = this.newBackoff();
     let sessionsLost = 0;
     for (;;) {
       const session = await this.open();
       const path = `${SESSIONS_PATH}/${encodeURIComponent(session.id)}/events`;
-      const result = await this.client.request('POST', path, { events: records, ...(scan ? { scan } : {}) }, this.ctx.signal);
+      const result = await this.client.request('POST', path, body, this.ctx.signal);
       if (result.ok) {
-        this.recordsSent += records.length;
+        this.recordsSent += count;
         this.ctx.report({ records_sent: this.recordsSent });
         this.succeeded();
-        return;
+        const removed = (result.body as { removed?: unknown } | undefined)?.removed;
+        return { removed: typeof removed === 'number' && removed >= 0 ? removed : 0 };
       }
       const { failure } = result;
       if (failure.kind === 'not_found') {
         this.lose(session, failure);
         // A receiver that loses every new session is broken: slow down instead of spinning.
         if (++sessionsLost > 1) await this.pause(backoff);
-      } else if (failure.kind === 'too_large' && records.length > 1) {
-        await this.sendSplit(records, scan);
-        return;
+      } else if (failure.kind === 'too_large' && count > 1) {
+        return this.sendSplit(decoded(records), scan);
       } else if (failure.kind === 'transient') {
         this.failed(failure.message);
         await this.pause(backoff, failure.retryAfterMs);
@@ -140,22 +141,22 @@ export class FusionSender implements Sender {
   }
 
   /** Ends the receiver session (when one is open) and closes the pooled connections. */
-  async close(): Promise<void> {
+  async close(options: { retire?: boolean } = {}): Promise<void> {
     // A stopping pipe's session request still in flight ends within the close
     // grace; the session it may have opened is closed here, not orphaned.
     if (this.ctx.signal.aborted && this.opening) await this.opening.catch(() => undefined);
     const session = this.session;
     this.session = null;
     try {
-      if (session) await this.closeSession(session);
+      if (session) await this.closeSession(session, options.retire === true);
     } finally {
       this.client.close();
     }
   }
 
-  private async closeSession(session: SenderSession): Promise<void> {
+  private async closeSession(session: SenderSession, retire = false): Promise<void> {
     try {
-      const path = `${SESSIONS_PATH}/${encodeURIComponent(session.id)}`;
+      const path = `${SESSIONS_PATH}/${encodeURIComponent(session.id)}${retire ? '?retire=true' : ''}`;
       const result = await this.client.request('DELETE', path, undefined, AbortSignal.timeout(this.options.closeTimeoutMs ?? 2_000));
       if (!result.ok && result.failure.kind !== 'not_found') {
         this.ctx.logger.warn({ session: session.id }, `closing the session failed: ${result.failure.message}`);
@@ -219,12 +220,15 @@ export class FusionSender implements Sender {
     }
   }
 
-  private async sendSplit(records: readonly FileRecord[], scan: ScanMarker | undefined): Promise<void> {
+  private async sendSplit(records: readonly FileRecord[], scan: ScanMarker | undefined): Promise<SendReceipt> {
     const size = records.length > MAX_EVENTS_PER_REQUEST ? MAX_EVENTS_PER_REQUEST : Math.ceil(records.length / 2);
+    let removed = 0;
     for (let start = 0; start < records.length; start += size) {
       const last = start + size >= records.length;
-      await this.send(records.slice(start, start + size), scan && (last ? scan : { id: scan.id }));
+      const part = scan && (last ? scan : { ...scan, done: false, keep: undefined });
+      removed += (await this.send(records.slice(start, start + size), part)).removed;
     }
+    return { removed };
   }
 
   private lose(session: SenderSession, failure: FusionFailure): void {
@@ -279,6 +283,14 @@ export class FusionSender implements Sender {
 /** The factory the driver registry holds for `fusion`. */
 export function createFusionSenderFactory(options: FusionSenderOptions = {}): SenderFactory {
   return (ctx: PipeContext) => new FusionSender(ctx, options);
+}
+
+function isEncoded(records: readonly FileRecord[] | EncodedRecords): records is EncodedRecords {
+  return !Array.isArray(records);
+}
+
+function decoded(records: readonly FileRecord[] | EncodedRecords): readonly FileRecord[] {
+  return isEncoded(records) ? (JSON.parse(records.json) as FileRecord[]) : records;
 }
 
 function sessionFrom(body: unknown): SenderSession | null {

@@ -39,9 +39,48 @@ export function emptyScanCounters(): ScanCounters {
   return { files: 0, dirs: 0, symlinks: 0, other: 0, bytes: 0, unreadable: 0, unreadableSamples: [] };
 }
 
-/** One walk of a source: batches of `upsert` records, and counters that fill as it goes. */
-export interface SourceScan extends AsyncIterable<FileRecord[]> {
+/**
+ * A batch of records already encoded as the JSON array the receiver takes
+ * (`[{"op":"upsert",...},...]`), so a walk can encode off the event loop and
+ * the sender only moves a string.
+ */
+export interface EncodedRecords {
+  count: number;
+  json: string;
+}
+
+/** Encodes records for a sender. */
+export function encodeRecords(records: readonly FileRecord[]): EncodedRecords {
+  return { count: records.length, json: JSON.stringify(records) };
+}
+
+/** One walk of a source: encoded batches of `upsert` records, and counters that are final once its iteration ends. */
+export interface SourceScan extends AsyncIterable<EncodedRecords> {
   readonly counters: ScanCounters;
+}
+
+/** What changed in a watched source since the last report. */
+export interface SourceChanges {
+  /** Upserts and deletes of single entries, in the order they apply. */
+  records: FileRecord[];
+  /** Root-relative directories that appeared whole (created with contents, moved in): each must be walked as a snapshot. */
+  rescan: string[];
+}
+
+/** How much of a source is watched for changes; what is not is covered by audits only. */
+export interface RealtimeStatus {
+  state: 'on' | 'partial' | 'off';
+  watched_dirs: number;
+  /** Directories the last full walk found. */
+  total_dirs: number;
+  /** Why realtime is off or partial, when it is. */
+  reason?: string;
+}
+
+export interface SourceWatchHandlers {
+  /** Delivers one report of changes; the next report waits until the promise settles (so bursts coalesce). */
+  changes(changes: SourceChanges): Promise<void>;
+  status(status: RealtimeStatus): void;
 }
 
 export interface SourceScanOptions {
@@ -69,15 +108,36 @@ export interface Source {
   resolvePath(path: string): Promise<string>;
   /** Walks entries in batches with bounded memory; unreadable entries are counted, not thrown. */
   scan(options: SourceScanOptions): SourceScan;
+  /**
+   * Starts reporting changes as they happen (optional: a source without it is
+   * covered by audits alone). Stops when the pipe's signal aborts or on close().
+   */
+  watch?(handlers: SourceWatchHandlers, signal: AbortSignal): void;
   /** Releases whatever open() took; never rejects. */
   close(): Promise<void>;
 }
 
-/** Marks the batches of one full snapshot, so the receiver knows when it has seen all of it. */
+/**
+ * Marks the batches of one snapshot, so the receiver knows when it has seen
+ * all of it: the snapshot is complete for `path` (recursively unless
+ * `recursive` is false), and what the receiver holds there that it did not
+ * report is removed once `done` arrives.
+ */
 export interface ScanMarker {
   id: string;
   /** True on the last batch of the snapshot. */
   done?: boolean;
+  /** Root-relative subtree the snapshot covers ("" = the whole source). */
+  path?: string;
+  recursive?: boolean;
+  /** On the last batch: entries the walk could not read, left alone by the receiver with everything below them. */
+  keep?: string[];
+}
+
+/** What the receiver said about one delivered batch. */
+export interface SendReceipt {
+  /** Entries the receiver removed at the end of a snapshot (0 for any other batch). */
+  removed: number;
 }
 
 /** A session the receiver opened for this pipe. */
@@ -103,13 +163,18 @@ export interface Sender {
    * open() (and reopens a session the receiver lost), so no record is lost
    * while the pipe runs; rejects on a permanent refusal or when the pipe stops.
    */
-  send(records: readonly FileRecord[], scan?: ScanMarker): Promise<void>;
+  send(records: readonly FileRecord[] | EncodedRecords, scan?: ScanMarker): Promise<SendReceipt>;
   /** Keeps the session alive; one attempt, failures are reported in the pipe status. Never rejects. */
   heartbeat(): Promise<void>;
   /** Called when the receiver lost the session and a new one was opened (the pipe then re-audits). */
   onSessionReplaced(listener: () => void): void;
-  /** Ends the session at the receiver (best effort, bounded in time); never rejects. */
-  close(): Promise<void>;
+  /**
+   * Ends the session at the receiver (best effort, bounded in time); never
+   * rejects. With `retire`, the pipe is going away (removed from the config,
+   * or re-pointed at another receiver): the receiver also drops every entry
+   * this pipe put in its views.
+   */
+  close(options?: { retire?: boolean }): Promise<void>;
 }
 
 /**

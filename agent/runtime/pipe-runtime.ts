@@ -115,7 +115,9 @@ class Runtime implements AgentPipeRuntime {
     const stoppedOld: RunningPipe[] = [];
     for (const id of [...diff.removed, ...diff.restarted]) {
       const old = this.running.get(id)!;
-      await old.pipe.stop();
+      // A pipe that goes away, or now sends elsewhere, takes its entries out of the views it fed.
+      const next = diff.specs.get(id);
+      await old.pipe.stop({ retire: !next || !sameDestination(old.spec, next) });
       this.running.delete(id);
       this.board.remove(id, old.token);
       stoppedOld.push(old);
@@ -203,4 +205,9 @@ class Runtime implements AgentPipeRuntime {
     this.queue = result.catch(() => undefined);
     return result;
   }
+}
+
+/** True when both specs send to the same receiver with the same key (so into the same views). */
+function sameDestination(a: ResolvedPipe, b: ResolvedPipe): boolean {
+  return a.sender.driver === b.sender.driver && a.sender.uri === b.sender.uri && a.sender.credential?.key === b.sender.credential?.key;
 }

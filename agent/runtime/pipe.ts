@@ -1,10 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Backoff } from '../../shared/backoff.js';
 import { Alarm } from './alarm.js';
-import type { Sender, Source } from './driver-types.js';
-import { KnownEntries } from './known-entries.js';
-import { pushScan } from './push-scan.js';
+import type { FileRecord, Sender, Source, SourceChanges } from './driver-types.js';
+import { pushScan, type PushScanResult } from './push-scan.js';
 import type { PipeContext, PipeInstance } from './types.js';
 
 /** Default seconds between full audits when neither the pipe nor its source sets one. */
@@ -36,13 +34,21 @@ export interface ScanResult {
   records: number;
   /** Entries that could not be read. */
   unreadable: number;
+  /** Entries the view held under the path that the scan did not find (removed from the view). */
+  removed: number;
 }
+
+/** Changes a snapshot remembers to report again at its end; past it, another audit follows at once. */
+const MAX_CHANGES_DURING_SNAPSHOT = 50_000;
 
 /**
  * A running pipe: its source feeds its sender. The loop opens a session,
  * delivers a full snapshot, then audits again every audit interval (or at once
- * after the receiver lost the session), sending deletes for entries that have
- * gone; a timer heartbeats the session. A failed cycle is reported and retried
+ * after the receiver lost the session, e.g. a restarted Fusion); each
+ * snapshot makes the receiver drop what it no longer saw. Unless realtime is
+ * off, the source's changes are pushed as they happen in between, and a
+ * directory that appears whole is walked as a snapshot of its own. A timer
+ * heartbeats the session. A failed cycle is reported and retried
  * with backoff until the pipe stops. Stopping aborts everything in flight,
  * then closes the session and the source.
  */
@@ -51,8 +57,9 @@ export class Pipe implements PipeInstance {
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private heartbeatInFlight = false;
   private stopping: Promise<void> | null = null;
-  private readonly known = new KnownEntries();
   private readonly alarm = new Alarm();
+  /** Per snapshot under way, the latest change pushed for each path while it runs (sent again at its end). */
+  private readonly duringSnapshots = new Set<Map<string, FileRecord>>();
 
   constructor(
     private readonly ctx: PipeContext,
@@ -72,11 +79,17 @@ export class Pipe implements PipeInstance {
     await this.source.open();
     this.ctx.signal.throwIfAborted();
     this.sender.onSessionReplaced(() => this.alarm.ring());
+    if (this.realtimeEnabled() && this.source.watch) {
+      this.source.watch({ changes: (changes) => this.pushChanges(changes), status: (realtime) => this.ctx.report({ realtime }) }, this.ctx.signal);
+    } else {
+      this.ctx.report({ realtime: { state: 'off', watched_dirs: 0, total_dirs: 0, reason: this.source.watch ? 'realtime is off for this pipe' : 'the source cannot watch' } });
+    }
     this.loop = this.run();
   }
 
-  async stop(): Promise<void> {
-    this.stopping ??= this.shutdown();
+  /** Stops the pipe; with `retire` (the pipe is removed or re-pointed) the receiver drops what it sent. */
+  async stop(options: { retire?: boolean } = {}): Promise<void> {
+    this.stopping ??= this.shutdown(options.retire === true);
     return this.stopping;
   }
 
@@ -90,11 +103,7 @@ export class Pipe implements PipeInstance {
     const path = await this.source.resolvePath(request.path);
     try {
       await this.sender.open();
-      const result = await pushScan(this.source, this.sender, {
-        path,
-        recursive: request.recursive ?? true,
-        signal: this.ctx.signal,
-      });
+      const result = await this.snapshot(path, request.recursive ?? true);
       const { counters } = result;
       if (counters.unreadable > 0) this.reportUnreadable(`scan of "${path || '/'}"`, counters.unreadable, counters.unreadableSamples);
       return {
@@ -104,6 +113,7 @@ export class Pipe implements PipeInstance {
         duration_ms: result.duration_ms,
         records: result.sent,
         unreadable: counters.unreadable,
+        removed: result.removed,
       };
     } catch (err) {
       if (this.ctx.signal.aborted) throw new Error(`pipe "${this.id}" stopped during the scan of "${request.path}"`);
@@ -138,23 +148,53 @@ export class Pipe implements PipeInstance {
     }
   }
 
-  /** One full snapshot of the source, with deletes for what the previous one saw and this one did not. */
+  /** One full snapshot of the source; the receiver drops what it held and the snapshot did not see. */
   private async audit(): Promise<void> {
-    const collector = this.known.beginAudit();
-    const result = await pushScan(this.source, this.sender, {
-      path: '',
-      recursive: true,
-      signal: this.ctx.signal,
-      snapshotId: randomUUID(),
-      observe: (records) => collector.observe(records),
-      onUnreadable: (path) => collector.unknown(path),
-      trailer: () => collector.deletes(),
-    });
-    collector.commit();
+    const result = await this.snapshot('', true);
     const { counters } = result;
-    this.ctx.logger.debug({ pipe: this.id, records: result.sent, duration_ms: result.duration_ms }, 'audit delivered');
+    this.ctx.logger.debug({ pipe: this.id, records: result.sent, removed: result.removed, duration_ms: result.duration_ms }, 'audit delivered');
     this.ctx.report({ state: 'running' });
     if (counters.unreadable > 0) this.reportUnreadable('audit', counters.unreadable, counters.unreadableSamples);
+  }
+
+  /**
+   * Walks `path` as a snapshot. Changes pushed while it runs may have been
+   * read by the walk in an older state and sent after them, so each is sent
+   * again, in its latest state, at the end of the snapshot.
+   */
+  private async snapshot(path: string, recursive: boolean): Promise<PushScanResult> {
+    const changes = new Map<string, FileRecord>();
+    this.duringSnapshots.add(changes);
+    try {
+      return await pushScan(this.source, this.sender, {
+        path,
+        recursive,
+        signal: this.ctx.signal,
+        trailer: () => [...changes.values()].filter((record) => path === '' || record.path === path || record.path.startsWith(`${path}/`)),
+      });
+    } finally {
+      this.duringSnapshots.delete(changes);
+    }
+  }
+
+  /** Pushes what the source saw change; directories that appeared whole are walked as snapshots. */
+  private async pushChanges(changes: SourceChanges): Promise<void> {
+    if (this.ctx.signal.aborted) return;
+    for (const during of this.duringSnapshots) {
+      for (const record of changes.records) during.set(record.path, record);
+      // Too much changed while the snapshot ran to send it all again: an audit right after it settles it.
+      if (during.size > MAX_CHANGES_DURING_SNAPSHOT) {
+        during.clear();
+        this.alarm.ring();
+      }
+    }
+    if (changes.records.length > 0) await this.sender.send(changes.records);
+    for (const path of changes.rescan) await this.snapshot(path, true);
+  }
+
+  private realtimeEnabled(): boolean {
+    const fromSource = this.ctx.spec.source.driver_params?.realtime;
+    return this.ctx.spec.pipe.realtime ?? (typeof fromSource === 'boolean' ? fromSource : true);
   }
 
   private reportUnreadable(what: string, count: number, samples: readonly string[]): void {
@@ -187,12 +227,12 @@ export class Pipe implements PipeInstance {
     return Math.max(10, seconds * 1000);
   }
 
-  private async shutdown(): Promise<void> {
+  private async shutdown(retire: boolean): Promise<void> {
     this.controller.abort(new Error(`pipe "${this.id}" stopped`));
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = null;
     await this.loop;
-    await this.sender.close();
+    await this.sender.close({ retire });
     await this.source.close();
     this.ctx.report({ state: 'stopped' });
   }

@@ -32,8 +32,17 @@ export class StatusBoard {
       records_sent: update.records_sent ?? entry.status.records_sent,
       last_error: update.last_error !== undefined ? update.last_error : entry.status.last_error,
     };
+    const realtime = update.realtime ?? entry.status.realtime;
+    if (realtime) next.realtime = realtime;
     const before = entry.status;
-    if (next.state === before.state && next.records_sent === before.records_sent && next.last_error === before.last_error) return;
+    if (
+      next.state === before.state &&
+      next.records_sent === before.records_sent &&
+      next.last_error === before.last_error &&
+      JSON.stringify(next.realtime) === JSON.stringify(before.realtime)
+    ) {
+      return;
+    }
     entry.status = next;
     this.changed();
   }

@@ -128,3 +128,18 @@ export const commandsCommand: CliCommand = {
     return 0;
   },
 };
+
+/** Withdraws a command that is still queued or sent (an acknowledged one runs to its end: 409). */
+export const cancelCommand: CliCommand = {
+  name: 'cancel',
+  usage: 'cancel <command-id> [--json]',
+  summary: 'cancel a command that is still queued or sent (operator role)',
+  options: {},
+  async run(ctx) {
+    const id = required(ctx, 0, 'command-id', this.usage);
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw usageError(`invalid command id "${id}"`);
+    const record = await ctx.client.json<any>(`/api/v1/management/commands/${encodeURIComponent(id)}`, { method: 'DELETE' });
+    ctx.io.stdout.write(ctx.json ? json(record) : `command ${record.id} cancelled (${record.type} for ${record.agent_id})\n`);
+    return 0;
+  },
+};

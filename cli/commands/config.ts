@@ -1,9 +1,7 @@
-import { readFile, writeFile } from 'node:fs/promises';
-import { extname } from 'node:path';
 import { AgentId } from '../../shared/protocol/index.js';
+import { ifMatchHeader, readDocument, unquote, writeDocument } from '../documents.js';
 import { usageError } from '../errors.js';
 import { json } from '../format.js';
-import { readAll } from '../io.js';
 import { required, type CliCommand, type CommandContext } from './context.js';
 
 const USAGE =
@@ -81,32 +79,15 @@ async function getConfig(ctx: CommandContext): Promise<number> {
     ? await ctx.client.request(target.jsonPath(revision), { accept: 'application/json' })
     : await ctx.client.request(target.readPath(revision), { accept: 'application/yaml' });
   const text = ctx.json && res.headers.get('content-type')?.includes('json') ? json(JSON.parse(res.text)) : res.text;
-  if (file && file !== '-') {
-    // Configs carry sender credentials: the copy is readable by its owner only.
-    await writeFile(file, text, { mode: 0o600 });
-    ctx.io.stderr.write(`wrote ${file} (revision ${res.headers.get(target.revisionHeader) ?? '?'}, ${res.headers.get('x-config-signature') ?? unquote(res.headers.get('etag'))})\n`);
-  } else {
-    ctx.io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
-  }
+  await writeDocument(ctx, file, text, `revision ${res.headers.get(target.revisionHeader) ?? '?'}, ${res.headers.get('x-config-signature') ?? unquote(res.headers.get('etag'))}`);
   return 0;
 }
 
 async function setConfig(ctx: CommandContext): Promise<number> {
   const target = configTarget(ctx);
   const file = ctx.args[2];
-  let text: string;
-  if (file && file !== '-') {
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (err) {
-      throw usageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  } else {
-    if (!ctx.io.stdin) throw usageError('give a file, or pipe the config into stdin');
-    text = await readAll(ctx.io.stdin);
-  }
-  const isJson = file ? extname(file).toLowerCase() === '.json' : text.trimStart().startsWith('{');
-  const ifMatch = typeof ctx.flags['if-match'] === 'string' ? { 'if-match': `"${unquote(ctx.flags['if-match'])}"` } : undefined;
+  const { text, isJson } = await readDocument(ctx, file);
+  const ifMatch = ifMatchHeader(ctx.flags);
   const query = rolloutQuery(ctx.flags, ctx.flags.group === true);
   const saved = await ctx.client.json<{ revision: number; signature: string; rollout?: { id: string; status: string; batch_count: number } | null }>(`${target.write.path}${query}`, {
     method: target.write.method,
@@ -118,10 +99,6 @@ async function setConfig(ctx: CommandContext): Promise<number> {
   const rollout = saved.rollout ? `; rollout ${saved.rollout.id} ${saved.rollout.status} (${saved.rollout.batch_count} batch(es); fustorctl rollout ${saved.rollout.id})` : '';
   ctx.io.stdout.write(ctx.json ? json(saved) : `saved ${target.label}: revision ${saved.revision}, ${saved.signature}${rollout}\n`);
   return 0;
-}
-
-function unquote(value: string | null | undefined): string {
-  return (value ?? '?').replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
 }
 
 export const configCommand: CliCommand = {

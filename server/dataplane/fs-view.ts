@@ -1,20 +1,16 @@
-import type { EntryType, FileRecord } from './records.js';
+import { FsNode, literalType, ownedName } from './fs-node.js';
+import type { EntryType, FileRecord, ScanMarker } from './records.js';
+import { sweepBelow } from './view-sweep.js';
 
-/**
- * One entry of the tree. Kept small on purpose (a view may hold millions):
- * the name is the key in the parent's map and is not repeated here, the path
- * is rebuilt while walking, and `children` exists only for a directory that
- * has any. One class, so every node shares one hidden class and no closure.
- */
-class FsNode {
-  children: Map<string, FsNode> | null = null;
-  constructor(
-    public type: EntryType,
-    public size: number,
-    public mtimeMs: number,
-    public mode: number,
-  ) {}
+/** Who feeds a view: the Fusion pipe, and the agent's own pipe behind it. */
+export interface ViewOrigin {
+  pipeId: string;
+  agentId: string;
+  agentPipeId: string;
 }
+
+/** Snapshots a view tracks at once; past it the oldest unfinished one is forgotten (and will not sweep). */
+const MAX_OPEN_SNAPSHOTS = 1_024;
 
 /** An entry as the tree query answers it. `children` is present on expanded directories only. */
 export interface TreeNode {
@@ -61,53 +57,127 @@ export class TreeTooLargeError extends Error {
  * (its missing parent directories are created), `delete` removes an entry and
  * everything below it. Totals are kept as records arrive, so `stats()` is O(1).
  * Records are applied synchronously, so a batch is never seen half-applied.
+ * A snapshot ends by removing what its origin had reported under its path and
+ * did not report again, so the view matches what the walk saw, whatever
+ * happened while an agent, a pipe or Fusion was down.
  */
 export class FsView {
-  private readonly root = new FsNode('dir', 0, 0, 0);
+  private readonly root = new FsNode('dir', 0, 0, 0, 0, 0);
   private files = 0;
   private dirs = 0;
   private totalBytes = 0;
   private lastEventAt: number | null = null;
+  /** Advances when a snapshot begins; every upsert stamps its node with the current value. */
+  private clock = 0;
+  private readonly origins: ViewOrigin[] = [];
+  private readonly originIndex = new Map<string, number>();
+  /** Snapshots under way, by origin and snapshot id: the clock when each began. */
+  private readonly snapshots = new Map<string, number>();
+  /** The directory the last upsert went into (see parentDir). */
+  private lastDir: { path: string; node: FsNode } | null = null;
 
   constructor(readonly id: string) {}
 
-  /** Applies a validated batch in order. */
-  apply(records: readonly FileRecord[], now = Date.now()): void {
+  /** The index of an origin (a small integer kept on every entry it reports), allocated on first use. */
+  originOf(origin: ViewOrigin): number {
+    const key = `${origin.pipeId}\0${origin.agentId}\0${origin.agentPipeId}`;
+    let index = this.originIndex.get(key);
+    if (index === undefined) {
+      index = this.origins.length + 1;
+      this.origins.push({ ...origin });
+      this.originIndex.set(key, index);
+    }
+    return index;
+  }
+
+  /**
+   * Applies a validated batch in order, as reported by `origin`. A batch of a
+   * snapshot (`scan`) belongs to the snapshot begun by its first batch; once
+   * the batch marked `done` is applied, the snapshot's subtree is swept (see
+   * {@link ScanMarker}). Returns the entries the sweep removed (0 otherwise).
+   */
+  apply(records: readonly FileRecord[], now = Date.now(), origin = 0, scan?: ScanMarker): number {
+    let key: string | undefined;
+    if (scan) {
+      key = `${origin}\0${scan.id}`;
+      if (!this.snapshots.has(key)) {
+        this.snapshots.set(key, ++this.clock);
+        if (this.snapshots.size > MAX_OPEN_SNAPSHOTS) this.snapshots.delete(this.snapshots.keys().next().value!);
+      }
+    }
     for (const record of records) {
-      if (record.op === 'upsert') this.upsert(record.path, record.type, record.size, record.mtime_ms, record.mode);
+      if (record.op === 'upsert') this.upsert(record.path, record.type, record.size, record.mtime_ms, record.mode, origin);
       else this.delete(record.path);
     }
     this.lastEventAt = now;
+    if (!key || !scan?.done) return 0;
+    const since = this.snapshots.get(key)!;
+    this.snapshots.delete(key);
+    return this.sweep(origin, since, scan.path ?? '', scan.recursive ?? true, scan.keep ?? []);
   }
 
-  upsert(path: string, type: EntryType, size: number, mtimeMs: number, mode: number): void {
+  /**
+   * Removes every entry of the origins `purge` picks (a pipe removed, or no
+   * longer feeding this view); directories that still hold entries of other
+   * origins stay. Returns how many entries went.
+   */
+  purge(purge: (origin: ViewOrigin) => boolean): number {
+    const doomed = new Set<number>();
+    for (const [i, origin] of this.origins.entries()) if (purge(origin)) doomed.add(i + 1);
+    if (doomed.size === 0) return 0;
+    this.lastDir = null;
+    return sweepBelow(this.root, (node) => doomed.has(node.origin), true, new Set(), (node) => this.count(node.type, node.size, -1));
+  }
+
+  upsert(path: string, type: EntryType, size: number, mtimeMs: number, mode: number, origin = 0): void {
     if (path === '') {
       this.root.size = size;
       this.root.mtimeMs = mtimeMs;
       this.root.mode = mode;
       return;
     }
-    const names = path.split('/');
-    const name = names.pop() as string;
-    const parent = this.ensureDirs(names);
+    const slash = path.lastIndexOf('/');
+    const name = slash < 0 ? path : path.slice(slash + 1);
+    const parent = slash < 0 ? this.root : this.parentDir(path.slice(0, slash), origin);
     const existing = parent.children?.get(name);
     if (!existing) {
       parent.children ??= new Map();
-      parent.children.set(ownedName(name), new FsNode(literalType(type), size, mtimeMs, mode));
+      parent.children.set(ownedName(name), new FsNode(literalType(type), size, mtimeMs, mode, origin, this.clock));
       this.count(type, size, 1);
       return;
     }
-    if (existing.type === 'dir' && type !== 'dir') this.forgetChildren(existing);
+    if (existing.type === 'dir' && type !== 'dir') {
+      this.forgetChildren(existing);
+      this.lastDir = null;
+    }
     this.count(existing.type, existing.size, -1);
     this.count(type, size, 1);
     existing.type = literalType(type);
     existing.size = size;
     existing.mtimeMs = mtimeMs;
     existing.mode = mode;
+    existing.origin = origin;
+    existing.seen = this.clock;
+  }
+
+  /** Removes what `origin` reported below `path` before the snapshot began (`since`) and has not reported since. */
+  private sweep(origin: number, since: number, path: string, recursive: boolean, keepPaths: readonly string[]): number {
+    const start = path === '' ? this.root : this.find(path.split('/'));
+    if (!start) return 0;
+    const keep = new Set<FsNode>();
+    for (const kept of keepPaths) {
+      const node = kept === '' ? this.root : this.find(kept.split('/'));
+      if (node) keep.add(node);
+    }
+    if (keep.has(start)) return 0;
+    const stale = (node: FsNode): boolean => node.origin === origin && node.seen < since;
+    this.lastDir = null;
+    return sweepBelow(start, stale, recursive, keep, (node) => this.count(node.type, node.size, -1));
   }
 
   /** Removes the entry and its subtree; `""` empties the view. A missing path is no change. */
   delete(path: string): void {
+    this.lastDir = null;
     if (path === '') {
       this.root.children = null;
       this.files = 0;
@@ -175,13 +245,25 @@ export class FsView {
     return node;
   }
 
+  /**
+   * The directory at `dirPath`, created if missing. Records of a walk come
+   * directory by directory, so the last one found is kept and reused; any
+   * removal forgets it, since it may have gone.
+   */
+  private parentDir(dirPath: string, origin: number): FsNode {
+    if (this.lastDir !== null && this.lastDir.path === dirPath && this.lastDir.node.type === 'dir') return this.lastDir.node;
+    const node = this.ensureDirs(dirPath.split('/'), origin);
+    this.lastDir = { path: dirPath, node };
+    return node;
+  }
+
   /** Walks to a directory, creating missing ones and turning an entry in the way into a directory. */
-  private ensureDirs(names: readonly string[]): FsNode {
+  private ensureDirs(names: readonly string[], origin: number): FsNode {
     let node = this.root;
     for (const name of names) {
       let child = node.children?.get(name);
       if (!child) {
-        child = new FsNode('dir', 0, 0, 0);
+        child = new FsNode('dir', 0, 0, 0, origin, this.clock);
         node.children ??= new Map();
         node.children.set(ownedName(name), child);
         this.dirs += 1;
@@ -189,6 +271,8 @@ export class FsView {
         this.count(child.type, child.size, -1);
         child.type = 'dir';
         child.size = 0;
+        child.origin = origin;
+        child.seen = this.clock;
         this.dirs += 1;
       }
       node = child;
@@ -216,29 +300,5 @@ export class FsView {
       this.files += sign;
       this.totalBytes += sign * size;
     }
-  }
-}
-
-/**
- * A copy of a name that owns its characters. A name cut from a record's path
- * is, in V8, a slice that keeps the whole path (and often the request text)
- * alive as long as the entry lives; V8 copies short cuts by itself, longer ones
- * are copied here (UTF-16 round trip: exact for any string, lone surrogates too).
- */
-function ownedName(name: string): string {
-  return name.length < 13 ? name : Buffer.from(name, 'utf16le').toString('utf16le');
-}
-
-/** The type as a string literal of this module, so no node keeps a string of some request alive. */
-function literalType(type: EntryType): EntryType {
-  switch (type) {
-    case 'file':
-      return 'file';
-    case 'dir':
-      return 'dir';
-    case 'symlink':
-      return 'symlink';
-    default:
-      return 'other';
   }
 }

@@ -46,7 +46,8 @@ export interface DataPlane {
   /**
    * Applies a config without a restart: views, receivers and pipes are added,
    * removed or changed; sessions of removed, disabled or re-wired pipes end;
-   * views that stay keep their data. The document is validated again first;
+   * views that stay keep their data, except the entries of pipes that no
+   * longer feed them, which are removed. The document is validated again first;
    * an invalid one throws FusionConfigError and changes nothing. It is not
    * written to disk (see writeFusionConfig).
    */
@@ -89,13 +90,14 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
     state.config = next;
     state.access = compileAccess(next);
     sessions.reconcile((session) => planFor(next, session));
+    const purged = purgeUnfed(views, next);
     const nextSweepMs = options.sweepIntervalMs ?? sweepIntervalFor(next);
     if (nextSweepMs !== sweepMs) {
       sweepMs = nextSweepMs;
       sessions.startSweeping(sweepMs);
     }
     logger.info(
-      { receivers: Object.keys(next.receivers), views: Object.keys(next.views), pipes: Object.keys(next.pipes), views_added: added, views_removed: removed },
+      { receivers: Object.keys(next.receivers), views: Object.keys(next.views), pipes: Object.keys(next.pipes), views_added: added, views_removed: removed, entries_purged: purged },
       'fusion config applied',
     );
   };
@@ -131,6 +133,22 @@ function planFor(config: FusionConfig, session: { pipeId: string; receiverId: st
   const receiver = pipe.receiver === session.receiverId ? config.receivers[pipe.receiver] : undefined;
   if (!receiver) return { close: 'pipe_changed' };
   return { viewIds: pipe.views, timeoutMs: receiver.session_timeout_seconds * 1000 };
+}
+
+/**
+ * Removes from every view the entries of Fusion pipes that no longer feed it
+ * (removed, or re-wired to other views), so no stale entry outlives its pipe.
+ * A disabled pipe still feeds its views: its entries stay for when it returns.
+ * Returns the entries removed, per view (views that lost none are left out).
+ */
+function purgeUnfed(views: ViewRegistry, config: FusionConfig): Record<string, number> {
+  const purged: Record<string, number> = {};
+  for (const viewId of views.ids()) {
+    const feeders = new Set(Object.entries(config.pipes).filter(([, pipe]) => pipe.views.includes(viewId)).map(([id]) => id));
+    const removed = views.get(viewId)!.purge((origin) => !feeders.has(origin.pipeId));
+    if (removed > 0) purged[viewId] = removed;
+  }
+  return purged;
 }
 
 /** A quarter of the shortest session timeout, so a silent session ends at most ~25% late. */

@@ -2,7 +2,8 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { API_KEY_HEADER, type IngestGrant } from './api-keys.js';
 import type { DataPlaneContext } from './context.js';
 import { DataPlaneErrorCode, HttpError, jsonErrorHandler, parseOrThrow } from './http-errors.js';
-import { EventsBody, MAX_EVENTS_PER_BATCH, OpenSessionBody } from './records.js';
+import { checkEventsBody, EventsBody, MAX_EVENTS_PER_BATCH, OpenSessionBody } from './records.js';
+import type { ViewOrigin } from './fs-view.js';
 import type { SessionInfo } from './sessions.js';
 
 /** Largest ingest request body: 10,000 records with long paths fit well within it. */
@@ -63,15 +64,27 @@ export function createIngestRouter(ctx: DataPlaneContext): Router {
       throw new HttpError(413, DataPlaneErrorCode.TooManyEvents, `a batch may carry at most ${MAX_EVENTS_PER_BATCH} events, got ${events.length}`);
     }
     const session = sessionOf(ctx, req, res);
-    const batch = parseOrThrow(EventsBody, req.body, 'events batch');
+    const batch = checkEventsBody(req.body) ?? parseOrThrow(EventsBody, req.body, 'events batch');
     const now = Date.now();
-    for (const viewId of session.view_ids) ctx.views.get(viewId)?.apply(batch.events, now);
+    const origin = originOf(session);
+    let removed = 0;
+    for (const viewId of session.view_ids) {
+      const view = ctx.views.get(viewId);
+      if (view) removed = Math.max(removed, view.apply(batch.events, now, view.originOf(origin), batch.scan));
+    }
     ctx.sessions.recordBatch(session.session_id, batch.events.length, batch.scan);
-    res.json({ accepted: batch.events.length });
+    res.json(batch.scan?.done ? { accepted: batch.events.length, removed } : { accepted: batch.events.length });
   });
 
+  // `?retire=true`: the agent's pipe is going away (removed, or sending elsewhere now), so what it put in the views goes too.
   router.delete('/sessions/:session_id', (req, res) => {
     const session = sessionOf(ctx, req, res);
+    if (req.query.retire === 'true') {
+      const origin = originOf(session);
+      for (const viewId of session.view_ids) {
+        ctx.views.get(viewId)?.purge((o) => o.pipeId === origin.pipeId && o.agentId === origin.agentId && o.agentPipeId === origin.agentPipeId);
+      }
+    }
     ctx.sessions.close(session.session_id, 'closed');
     res.status(204).end();
   });
@@ -106,4 +119,9 @@ function sessionOf(ctx: DataPlaneContext, req: Request, res: Response): SessionI
   const session = typeof id === 'string' ? ctx.sessions.get(id) : undefined;
   if (!session || session.pipe_id !== grantOf(res).pipeId) throw sessionNotFound();
   return session;
+}
+
+/** Who reported what a session pushes: its Fusion pipe and the agent's pipe behind it. */
+function originOf(session: SessionInfo): ViewOrigin {
+  return { pipeId: session.pipe_id, agentId: session.agent_id, agentPipeId: session.agent_pipe_id };
 }

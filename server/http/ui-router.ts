@@ -1,10 +1,13 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import express, { Router } from 'express';
+import { packageRoot } from '../../shared/package-root.js';
 
-/** The dashboard's files: plain HTML, CSS and JavaScript modules, no build step. */
-export const UI_STATIC_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'ui');
+/**
+ * The dashboard's files: plain HTML, CSS and JavaScript modules, no build
+ * step. They stay at the package root's ui/ when Fusion runs from dist/.
+ */
+export const UI_STATIC_DIR = join(packageRoot(import.meta.url), 'ui');
 
 /** The `yaml` package's browser build (already a dependency of Fusion), for parsing and printing YAML in the editor. */
 function yamlBrowserDir(): string {

@@ -28,6 +28,8 @@ export const AGENT_DRIVERS: readonly DriverInfo[] = [
     uri: 'absolute path of the root directory',
     params: [
       { name: 'audit_interval_sec', type: 'number', required: false, default: 300, description: 'seconds between full audit rescans (pipe setting, may be overridden per pipe)' },
+      { name: 'realtime', type: 'boolean', required: false, default: true, description: 'watch the tree (inotify) and push changes within a second (pipe setting `realtime` overrides it)' },
+      { name: 'max_watches', type: 'number', required: false, description: 'most directories to watch; default half of /proc/sys/fs/inotify/max_user_watches' },
     ],
   },
   {

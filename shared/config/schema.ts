@@ -44,6 +44,8 @@ export const PipeConfig = z
     disabled: z.boolean().default(false),
     /** Seconds between full audit rescans of the source. */
     audit_interval_sec: z.number().positive().max(31 * 24 * 3600).optional(),
+    /** Push changes as the source sees them (default true); false leaves them to audits. */
+    realtime: z.boolean().optional(),
     /** Seconds between sentinel checks (light-weight change probes). */
     sentinel_interval_sec: z.number().positive().max(24 * 3600).optional(),
     /** Seconds between session heartbeats to the receiver. */

@@ -116,6 +116,19 @@ export const ConfigReportFrame = z.object({
 });
 export type ConfigReportFrame = z.infer<typeof ConfigReportFrame>;
 
+/** How much of a pipe's source is watched for changes; what is not is covered by audits only. */
+export const PipeRealtime = z.object({
+  /** `on`: every directory watched; `partial`: some (see `reason`); `off`: none (realtime off, or no watch budget). */
+  state: z.enum(['on', 'partial', 'off']),
+  /** Directories watched. */
+  watched_dirs: z.number().int().nonnegative(),
+  /** Directories the last full walk found. */
+  total_dirs: z.number().int().nonnegative(),
+  /** Why realtime is off or partial. */
+  reason: z.string().max(1024).optional(),
+});
+export type PipeRealtime = z.infer<typeof PipeRealtime>;
+
 /** State of one pipe as the agent sees it. */
 export const PipeStatus = z.object({
   /** The pipe's id (its key under `pipes` in the config). */
@@ -126,6 +139,8 @@ export const PipeStatus = z.object({
   records_sent: z.number().int().nonnegative().default(0),
   /** The last error the pipe met, null when none. */
   last_error: z.string().max(4096).nullable().default(null),
+  /** Whether the pipe's source is watched for changes, and how much of it (absent from agents that do not watch). */
+  realtime: PipeRealtime.optional(),
 });
 export type PipeStatus = z.infer<typeof PipeStatus>;
 

@@ -9,7 +9,12 @@ export const CommandArgs = {
   reload_config: z.object({}).strict(),
   /** Send the effective config (document, signature, source) back to Fusion. */
   report_config: z.object({}).strict(),
-  /** Walk `path` (relative to the pipe's source root) and push what is found. */
+  /**
+   * Walk `path` (relative to the pipe's source root) and push what is found, as a snapshot of
+   * that subtree: Fusion then drops what the pipe had put there and the walk no longer found.
+   * The result's output: `pipe`, `files`, `dirs`, `bytes`, `records`, `unreadable`, `removed`
+   * (entries dropped from the view), `duration_ms`.
+   */
   scan: z
     .object({
       /** What to walk: a path relative to the pipe's source root (`.` for the root), or an absolute path inside it. */

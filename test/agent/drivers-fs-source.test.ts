@@ -1,7 +1,9 @@
 import { expect } from 'chai';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { FileRecord, ScanCounters } from '../../agent/runtime/driver-types.js';
+import { emptyScanCounters, type FileRecord, type ScanCounters } from '../../agent/runtime/driver-types.js';
+import { INLINE_WALK_LIMIT, walkInline } from '../../agent/drivers/inline-walk.js';
+import { walkInWorker } from '../../agent/drivers/worker-walk.js';
 import { nodeFsOps, type FsOps } from '../../agent/drivers/fs-ops.js';
 import { FsSource } from '../../agent/drivers/fs-source.js';
 import { tempDir, writeTree } from './runtime-fixtures.js';
@@ -17,7 +19,11 @@ async function collect(
     signal: new AbortController().signal,
   });
   const batches: FileRecord[][] = [];
-  for await (const batch of scan) batches.push(batch);
+  for await (const batch of scan) {
+    const records = JSON.parse(batch.json) as FileRecord[];
+    expect(records).to.have.length(batch.count);
+    batches.push(records);
+  }
   return { batches, counters: scan.counters };
 }
 
@@ -123,6 +129,23 @@ describe('fs source driver', () => {
     expect(viaUrl.root).to.equal(root);
   });
 
+  it('walks a small subtree on its own thread and a large one on a worker, with the same records', async () => {
+    const big = path.join(root, 'd', 'big');
+    await fs.mkdir(big);
+    await Promise.all(Array.from({ length: INLINE_WALK_LIMIT + 100 }, (_, i) => fs.writeFile(path.join(big, `f${i}`), 'z')));
+    const source = new FsSource(root);
+    await source.open();
+    const base = { root: await fs.realpath(root), recursive: true, batchSize: 100, signal: new AbortController().signal };
+    expect(walkInline({ ...base, start: 'd/big', counters: emptyScanCounters() }), 'over the limit').to.equal(null);
+    const large = await collect(source, { path: 'd/big' });
+    expect(large.counters.files).to.equal(INLINE_WALK_LIMIT + 100);
+
+    const inline = walkInline({ ...base, start: 'd/e', counters: emptyScanCounters() })!;
+    const worker: string[] = [];
+    for await (const batch of walkInWorker({ ...base, start: 'd/e', counters: emptyScanCounters() })) worker.push(...(JSON.parse(batch.json) as FileRecord[]).map((r) => JSON.stringify(r)));
+    expect(inline.flatMap((b) => (JSON.parse(b.json) as FileRecord[]).map((r) => JSON.stringify(r))).sort()).to.deep.equal(worker.sort()).and.have.length(2);
+  });
+
   it('stops walking when its signal aborts', async () => {
     const source = new FsSource(root);
     await source.open();
@@ -132,7 +155,7 @@ describe('fs source driver', () => {
     let error: unknown;
     try {
       for await (const batch of scan) {
-        seen += batch.length;
+        seen += batch.count;
         controller.abort(new Error('stop now'));
       }
     } catch (err) {

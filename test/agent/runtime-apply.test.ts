@@ -51,27 +51,28 @@ describe('pipe runtime: apply', () => {
     await eventually(() => statusOf('a')?.state === 'running' && statusOf('a')!.records_sent === 7);
   });
 
-  it('re-audits on its interval: new entries are upserted, vanished ones deleted', async () => {
-    await runtime.apply(configFor({ a: { root: rootA, url: receiver.url, audit_interval_sec: 0.05 } }));
+  it('re-audits on its interval (realtime off): new entries are upserted, vanished ones removed by the snapshot', async () => {
+    await runtime.apply(configFor({ a: { root: rootA, url: receiver.url, audit_interval_sec: 0.05, realtime: false } }));
     await eventually(() => receiver.pathsOf('a').includes('sub/two.txt'));
+    expect(statusOf('a')!.realtime).to.include({ state: 'off' });
     await fs.rm(path.join(rootA, 'sub'), { recursive: true });
     await writeTree(rootA, { 'new.txt': 'new' });
     await eventually(() => {
       const paths = receiver.pathsOf('a');
       return !paths.includes('sub') && !paths.includes('sub/deeper/three.bin') && paths.includes('new.txt');
     });
-    const deletes = receiver.batches.flatMap((b) => b.events).filter((e) => e.op === 'delete');
-    expect(deletes.map((d) => d.path)).to.deep.equal(['sub/deeper/three.bin', 'sub/deeper', 'sub/two.txt', 'sub']);
-    expect(deletes.find((d) => d.path === 'sub')!.type).to.equal('dir');
+    // The agent sends no deletes of its own: each snapshot says what it covers and the receiver drops the rest.
+    expect(receiver.batches.flatMap((b) => b.events).filter((e) => e.op === 'delete')).to.deep.equal([]);
+    expect(receiver.batches.filter((b) => b.scan?.done).every((b) => b.scan!.path === '' && b.scan!.recursive === true)).to.equal(true);
   });
 
-  it('fails an audit whose root went away instead of deleting everything, and recovers when it is back', async () => {
-    await runtime.apply(configFor({ a: { root: rootA, url: receiver.url, audit_interval_sec: 0.05 } }));
+  it('fails an audit whose root went away instead of emptying the view, and recovers when it is back', async () => {
+    await runtime.apply(configFor({ a: { root: rootA, url: receiver.url, audit_interval_sec: 0.05, realtime: false } }));
     await eventually(() => receiver.pathsOf('a').length === 7);
     const parked = path.join(dir.path, 'parked');
     await fs.rename(rootA, parked);
     await eventually(() => statusOf('a')?.state === 'error' && /cannot read the source root \(ENOENT\)/.test(statusOf('a')!.last_error ?? ''));
-    expect(receiver.batches.flatMap((b) => b.events).filter((e) => e.op === 'delete')).to.deep.equal([]);
+    expect(receiver.pathsOf('a')).to.have.length(7);
     await fs.rename(parked, rootA);
     await eventually(() => statusOf('a')?.state === 'running');
     expect(receiver.pathsOf('a')).to.have.length(7);

@@ -34,6 +34,8 @@ export interface PipeSpec {
   audit_interval_sec?: number;
   heartbeat_interval_sec?: number;
   max_consecutive_errors?: number;
+  /** Pipe setting `realtime` (the driver's default, on, when absent). */
+  realtime?: boolean;
 }
 
 /** A validated config with one fs source, one fusion sender and one pipe per entry of `pipes`. */
@@ -51,6 +53,7 @@ export function configFor(pipes: Record<string, PipeSpec>, agentId = 'agent-1'):
       source: `${id}-src`,
       sender: `${id}-out`,
       audit_interval_sec: spec.audit_interval_sec ?? 3600,
+      ...(spec.realtime !== undefined ? { realtime: spec.realtime } : {}),
       ...(spec.heartbeat_interval_sec ? { heartbeat_interval_sec: spec.heartbeat_interval_sec } : {}),
       ...(spec.max_consecutive_errors ? { max_consecutive_errors: spec.max_consecutive_errors } : {}),
     };

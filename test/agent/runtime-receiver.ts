@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { FileRecord } from '../../agent/runtime/driver-types.js';
+import type { FileRecord, ScanMarker } from '../../agent/runtime/driver-types.js';
 
 /** A session the test receiver opened. */
 export interface ReceivedSession {
@@ -19,13 +19,14 @@ export interface ReceivedBatch {
   session: string;
   pipe_id: string;
   events: FileRecord[];
-  scan?: { id: string; done?: boolean };
+  scan?: ScanMarker;
 }
 
 /**
  * A small HTTP receiver implementing the data-plane ingest contract, for
  * driving the fusion sender in tests. It records every session and batch and
- * keeps, per agent pipe, the tree the records describe. Switches let a test
+ * keeps, per agent pipe, the tree the records describe; like Fusion, it
+ * removes at the end of a snapshot what the snapshot covered and did not see. Switches let a test
  * make it answer 503, refuse keys, lower the batch limit, expire sessions or
  * go away entirely (close) and come back on the same port (listen).
  */
@@ -46,6 +47,8 @@ export class TestReceiver {
   heartbeatIntervalSeconds = 10;
   /** Holds the answer to a session open this long after the session exists (a slow Fusion). */
   sessionAnswerDelayMs = 0;
+  /** Per agent pipe, per snapshot under way: the paths upserted since it began. */
+  private readonly snapshots = new Map<string, Map<string, Set<string>>>();
   private server: Server | null = null;
   private port = 0;
   private nextId = 1;
@@ -107,6 +110,42 @@ export class TestReceiver {
     return this.batches.filter((b) => !pipeId || b.pipe_id === pipeId).reduce((n, b) => n + b.events.length, 0);
   }
 
+  /** Applies a batch to a pipe's tree; at the end of a snapshot, removes what it covered and did not see. */
+  private apply(pipeId: string, events: FileRecord[], scan: ScanMarker | undefined): number {
+    const tree = this.treeOf(pipeId);
+    let open = this.snapshots.get(pipeId);
+    if (!open) this.snapshots.set(pipeId, (open = new Map()));
+    if (scan && !open.has(scan.id)) open.set(scan.id, new Set());
+    for (const record of events) {
+      if (record.op === 'upsert') {
+        tree.set(record.path, record);
+        for (const seen of open.values()) seen.add(record.path);
+      } else {
+        for (const path of [...tree.keys()]) if (path === record.path || path.startsWith(`${record.path}/`)) tree.delete(path);
+      }
+    }
+    if (!scan?.done) return 0;
+    const seen = open.get(scan.id)!;
+    open.delete(scan.id);
+    const base = scan.path ?? '';
+    const under = (path: string, dir: string): boolean => dir === '' ? path !== '' : path.startsWith(`${dir}/`);
+    const keep = scan.keep ?? [];
+    let removed = 0;
+    for (const path of [...tree.keys()]) {
+      if (!under(path, base) || seen.has(path)) continue;
+      if (scan.recursive === false) {
+        // One level deep: below a direct child that is still there, nothing was looked at.
+        const rest = path.slice(base === '' ? 0 : base.length + 1);
+        const child = rest.includes('/') ? (base === '' ? '' : `${base}/`) + rest.slice(0, rest.indexOf('/')) : null;
+        if (child !== null && seen.has(child)) continue;
+      }
+      if (keep.some((k) => k === path || under(path, k))) continue;
+      tree.delete(path);
+      removed += 1;
+    }
+    return removed;
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(req);
     const url = new URL(req.url ?? '/', 'http://receiver');
@@ -158,20 +197,16 @@ export class TestReceiver {
       return answer(200, { role: 'leader' });
     }
     if (parts[5] === 'events' && req.method === 'POST') {
-      const b = body as { events?: FileRecord[]; scan?: { id: string; done?: boolean } };
+      const b = body as { events?: FileRecord[]; scan?: ScanMarker };
       if (!Array.isArray(b?.events)) return error(400, 'bad_request', 'events must be an array');
       if (this.failNextEvents > 0) {
         this.failNextEvents -= 1;
         return error(503, 'unavailable', 'failing this batch for the test');
       }
       if (b.events.length > this.maxEvents) return error(413, 'too_many_events', `at most ${this.maxEvents} events`);
-      const tree = this.treeOf(session.pipe_id);
-      for (const record of b.events) {
-        if (record.op === 'upsert') tree.set(record.path, record);
-        else tree.delete(record.path);
-      }
+      const removed = this.apply(session.pipe_id, b.events, b.scan);
       this.batches.push({ session: session.id, pipe_id: session.pipe_id, events: b.events, ...(b.scan ? { scan: b.scan } : {}) });
-      return answer(200, { accepted: b.events.length });
+      return answer(200, b.scan?.done ? { accepted: b.events.length, removed } : { accepted: b.events.length });
     }
     if (parts.length === 5 && req.method === 'DELETE') {
       session.closed = true;

@@ -135,30 +135,30 @@ describe('fustorctl', () => {
       const id = /rollout (\S+) running \(3 batch\(es\); fustorctl rollout \1\)/.exec(saved.stdout)?.[1];
       expect(id, saved.stdout).to.be.a('string');
       const halted = await eventually(async () => {
-        const shown = await ctl(['rollout', id!, '--agents']);
+        const shown = await ctl(['rollout', '--agents', '--', id!]);
         return shown.stdout.includes('status:   halted') && shown;
       });
       expect(halted.stdout).to.match(/^strategy: +batches of 1, pause 0 s, max_failures 0, batch timeout 120 s$/m);
       expect(halted.stdout).to.match(/^batch: +1 of 3$/m);
       expect(halted.stdout).to.match(/^members: +applied 0, failed 1, applying 0, pending 2, cancelled 0 \(total 3\)$/m);
       expect(halted.stdout).to.match(/^n1 +1 +failed +yes +(just now|\S+ ago) +pipe main failed to start$/m);
-      expect(JSON.parse((await ctl(['rollout', id!, '--json'])).stdout)).to.include({ id, status: 'halted', batch_count: 3 });
+      expect(JSON.parse((await ctl(['rollout', '--json', '--', id!])).stdout)).to.include({ id, status: 'halted', batch_count: 3 });
 
       members[0]!.rejects = () => undefined;
-      const resumed = await ctl(['rollout', id!, 'resume']);
+      const resumed = await ctl(['rollout', '--', id!, 'resume']);
       expect(resumed.status).to.equal(0, resumed.stderr);
       expect(resumed.stdout).to.match(/^status: +running/m);
-      await eventually(async () => (await ctl(['rollout', id!])).stdout.includes('status:   completed'));
+      await eventually(async () => (await ctl(['rollout', '--', id!])).stdout.includes('status:   completed'));
       await eventually(() => members.slice(1).every((m) => audit(m) === 900));
 
-      const rolledBack = await ctl(['rollout', id!, 'rollback']);
+      const rolledBack = await ctl(['rollout', '--', id!, 'rollback']);
       expect(rolledBack.status).to.equal(0, rolledBack.stderr);
       expect(rolledBack.stdout).to.match(/^rolled back: group nfs saved again at revision 3 \(the template of revision 1\)$/m);
       await eventually(() => members.slice(1).every((m) => audit(m) === 300));
-      const again = await ctl(['rollout', id!, 'rollback']);
+      const again = await ctl(['rollout', '--', id!, 'rollback']);
       expect(again.status).to.equal(1);
       expect(again.stderr).to.include('[rollout_not_current]');
-      expect((await ctl(['rollout', id!, 'explode'])).status).to.equal(2);
+      expect((await ctl(['rollout', '--', id!, 'explode'])).status).to.equal(2);
     } finally {
       for (const m of members) m.close();
     }

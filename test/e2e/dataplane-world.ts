@@ -70,6 +70,8 @@ export interface PipeSpec {
   key: string;
   /** Default 0.3 s, so added and deleted files show up within a test. */
   audit_interval_sec?: number;
+  /** Pipe setting `realtime` (on when absent). */
+  realtime?: boolean;
 }
 
 /** A tree node as `GET /views/:id/tree` answers it. */
@@ -159,7 +161,12 @@ export class DataPlaneWorld {
     for (const [id, spec] of Object.entries(pipes)) {
       sources[`${id}-src`] = { driver: 'fs', uri: spec.root };
       senders[`${id}-out`] = { driver: 'fusion', uri: this.fusion.url, credential: { key: spec.key }, batch_size: 100 };
-      pipeEntries[id] = { source: `${id}-src`, sender: `${id}-out`, audit_interval_sec: spec.audit_interval_sec ?? 0.3 };
+      pipeEntries[id] = {
+        source: `${id}-src`,
+        sender: `${id}-out`,
+        audit_interval_sec: spec.audit_interval_sec ?? 0.3,
+        ...(spec.realtime !== undefined ? { realtime: spec.realtime } : {}),
+      };
     }
     return { sources, senders, pipes: pipeEntries };
   }

@@ -76,8 +76,8 @@ describe('data plane end to end: agents, Fusion and views', () => {
     await writeTree(root, { 'top.txt': 't', 'sub/old.txt': 'old' });
     await writeTree(outside, { 'secret.txt': 's' });
     await symlink(outside, path.join(root, 'escape'));
-    // Hourly audits: whatever reaches the view later comes from the scans.
-    await world.pushConfig('node-a', { main: { root, key: KEYS.a, audit_interval_sec: 3600 } });
+    // Hourly audits and no realtime: whatever reaches the view later comes from the scans.
+    await world.pushConfig('node-a', { main: { root, key: KEYS.a, audit_interval_sec: 3600, realtime: false } });
     await world.agent('node-a').start();
     const first = ['escape:' + outside.length, 'sub/', 'sub/old.txt:3', 'top.txt:1'];
     await viewHolds('va', KEYS.a, first, 'the first snapshot');
@@ -110,7 +110,7 @@ describe('data plane end to end: agents, Fusion and views', () => {
     expect((await world.listing('va', KEYS.a)).filter((p) => p.includes('secret'))).to.deep.equal([]);
   });
 
-  it('starts pushing for a pipe added by a config push; a removed pipe stops and closes its session', async () => {
+  it('starts pushing for a pipe added by a config push; a removed pipe stops, closes its session and leaves no entries', async () => {
     const rootA = await world.mkdir('first');
     const rootB = await world.mkdir('second');
     await writeTree(rootA, { 'a1.txt': '1' });
@@ -142,8 +142,9 @@ describe('data plane end to end: agents, Fusion and views', () => {
       { message: 'status after the removal' },
     );
 
-    // Nothing pushes into `va` any more: a file added under the removed pipe's root never shows,
-    // while one added under the running pipe's root does (so audits did run in between).
+    // The removed pipe took its entries with it, and nothing pushes into `va` any more: a file added
+    // under its root never shows, while one added under the running pipe's root does.
+    expect(await world.listing('va', KEYS.a)).to.deep.equal([]);
     await writeFile(path.join(rootA, 'late.txt'), 'late');
     await writeFile(path.join(rootB, 'late.txt'), 'late');
     await viewHolds('vb', KEYS.b, ['b/', 'b/c.txt:3', 'b1.txt:2', 'late.txt:4'], 'the running pipe auditing');
@@ -155,7 +156,7 @@ describe('data plane end to end: agents, Fusion and views', () => {
       },
       { message: 'one more audit of the running pipe' },
     );
-    expect(await world.listing('va', KEYS.a)).to.deep.equal(['a1.txt:1']);
+    expect(await world.listing('va', KEYS.a)).to.deep.equal([]);
   });
 
   it('shows a refused pipe as error with its reason in Fusion, and running again once its config is fixed', async () => {

@@ -1,13 +1,21 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { runsFromSource } from '../../shared/package-root.js';
 import { TEST_ADMIN_TOKEN, TEST_ENROLLMENT_TOKEN } from './fusion.js';
 import { eventually } from './eventually.js';
 import { tempHome } from './temp-home.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/**
+ * How the child runs Fusion: the harness from source starts `server/main.ts`
+ * through tsx, the compiled harness (`fustor/testing` in another project)
+ * starts the bundle `npm start` runs, `dist/bin/fusion.mjs`, with plain node.
+ */
+const FUSION_ARGS = runsFromSource(import.meta.url)
+  ? ['--import', import.meta.resolve('tsx'), fileURLToPath(new URL('../../server/main.ts', import.meta.url))]
+  : [fileURLToPath(new URL('../../bin/fusion.mjs', import.meta.url))];
 
 /**
- * Fusion in a child process (`node --import tsx server/main.ts`), for tests
+ * Fusion in a child process (started as {@link FUSION_ARGS} says), for tests
  * that kill it with SIGKILL: what a crash leaves behind is what the next start sees.
  */
 export class FusionProcess {
@@ -64,8 +72,7 @@ export class FusionProcess {
   }
 
   private async spawn(port: number): Promise<void> {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', '--port', String(port), '--home', this.home], {
-      cwd: ROOT,
+    const child = spawn(process.execPath, [...FUSION_ARGS, '--port', String(port), '--home', this.home], {
       env: { ...process.env, FUSION_ADMIN_TOKEN: this.adminToken, FUSION_ENROLLMENT_TOKEN: this.enrollmentToken, FUSTOR_LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

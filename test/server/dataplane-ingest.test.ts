@@ -40,7 +40,7 @@ describe('dataplane ingest over HTTP', () => {
     });
     expect(pushed).to.include({ status: 200 }).and.have.deep.property('body', { accepted: 5 });
     const deleted = await fusion.request('POST', `${base}/events`, { key, body: { events: [record('delete', 'docs/b.txt')], scan: { id: 'scan-1', done: true } } });
-    expect(deleted.body).to.deep.equal({ accepted: 1 });
+    expect(deleted.body).to.deep.equal({ accepted: 1, removed: 0 });
 
     const stats = await fusion.request('GET', '/api/v1/views/default/stats', { key });
     expect(stats.status).to.equal(200);

@@ -1,0 +1,43 @@
+/**
+ * What the data-plane benchmarks share: the admin API, the receiver key of a
+ * fresh Fusion home, and waiting for a pipe's snapshot to reach the view.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import YAML from 'yaml';
+
+export type Api = (method: string, route: string, body?: unknown) => Promise<any>;
+
+export function adminApi(base: string, token: string): Api {
+  return async (method, route, body) => {
+    const res = await fetch(`${base}${route}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${route} answered ${res.status}: ${text.slice(0, 500)}`);
+    return text ? JSON.parse(text) : undefined;
+  };
+}
+
+/** The receiver key Fusion wrote into its fresh fusion.yaml. */
+export async function receiverKey(home: string): Promise<string> {
+  const config = YAML.parse(await readFile(path.join(home, 'fusion.yaml'), 'utf8')) as { receivers: Record<string, { api_keys: Array<{ key: string }> }> };
+  const key = Object.values(config.receivers)[0]?.api_keys[0]?.key;
+  if (!key) throw new Error('fusion.yaml holds no receiver key');
+  return key;
+}
+
+/** Polls the view's sessions until the snapshot's last batch has been applied; Fusion's timestamps of it. */
+export async function waitForSnapshot(base: string, key: string, checkTime: (what: string) => void): Promise<{ started_at: number; finished_at: number }> {
+  for (;;) {
+    checkTime('waiting for the first snapshot');
+    const res = await fetch(`${base}/api/v1/views/default/sessions`, { headers: { 'x-api-key': key } });
+    const body = (await res.json()) as { sessions: Array<{ last_scan: { done: boolean; started_at: number; finished_at: number | null } | null }> };
+    const scan = body.sessions[0]?.last_scan;
+    if (scan?.done && scan.finished_at !== null) return { started_at: scan.started_at, finished_at: scan.finished_at };
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
