@@ -22,8 +22,10 @@ import { DEFAULT_RETENTION, RetentionSweeper, type RetentionSettings } from './s
 import { FusionMetrics } from './metrics/metrics.js';
 import { AgentStore } from './store/agent-store.js';
 import { ConfigStore } from './store/config-store.js';
-import { openDatabase, type Db } from './store/database.js';
+import { openDatabase, SCHEMA_VERSION, type Db, type DbSync } from './store/database.js';
+import { checkDatabaseFile } from './store/database-file.js';
 import { GroupCommit } from './store/group-commit.js';
+import { StorageHealth } from './store/storage-health.js';
 import { createDataPlane, type DataPlane } from './dataplane/index.js';
 import { seedTokens, type InitialSecrets } from './auth/seed-tokens.js';
 import { CommandService } from './commands/command-service.js';
@@ -34,6 +36,7 @@ import { EventBus } from './events/event-bus.js';
 import { connectControlEvents, connectSessionEvents } from './events/event-sources.js';
 import { FusionConfigService, managementRoutes, type FusionConfigApplied } from './management/index.js';
 import { uiRouter } from './http/ui-router.js';
+import { backupRoutes } from './http/backup-route.js';
 import { AuditStore } from './audit/audit-store.js';
 import { createPackages, type Packages } from './packages/index.js';
 import { Authenticator } from './auth/authenticator.js';
@@ -70,6 +73,13 @@ export interface FusionOptions {
   failedAuthLimits?: FailedAuthLimits;
   /** Frames an agent may send per second (sustained) and in a burst before it is closed with `rate_limited`. Default 100 / 1000. */
   agentMessageRate?: { perSecond: number; burst: number };
+  /**
+   * An existing fusion.db that is empty or not Fusion's is moved aside and a
+   * new database created (fusion --init-database); without it Fusion refuses to start on it.
+   */
+  initDatabase?: boolean;
+  /** When commits are fsynced: `normal` (default; survives a killed process) or `full` (also a power loss). See docs/operations.md. */
+  databaseSync?: DbSync;
   /** An agent offline longer than this shows as `inactive` (FUSION_AGENT_INACTIVE_AFTER_SECONDS). Default 7 days. */
   agentInactiveAfterMs?: number;
   /** How long an agent may run a config other than its desired one before it shows drift. Default 60 s. */
@@ -129,8 +139,12 @@ export class FusionServer {
     if (this.running) throw new Error('Fusion is already running');
     const o = this.options;
     const heartbeatIntervalMs = o.heartbeatIntervalMs ?? 15_000;
-    const db = openDatabase(join(o.home, 'fusion.db'));
-    const commit = new GroupCommit(db, this.log);
+    const file = join(o.home, 'fusion.db');
+    const movedAside = checkDatabaseFile(file, { initialise: o.initDatabase, schemaVersion: SCHEMA_VERSION });
+    if (movedAside) this.log.warn({ file, movedAside }, 'the database file was not a Fusion database; moved aside, a new one is created (--init-database)');
+    const db = openDatabase(file, { synchronous: o.databaseSync });
+    const storage = new StorageHealth(db, this.log);
+    const commit = new GroupCommit(db, this.log, (outcome) => storage.record(outcome));
     try {
       const tokens = new TokenStore(db);
       Authenticator.for(tokens, o.failedAuthLimits);
@@ -162,7 +176,13 @@ export class FusionServer {
         configs,
         service,
         heartbeatIntervalMs,
-        issueCredential: (conn) => (conn.tokenKind === 'enrollment' ? tokens.enroll(conn.agentId, conn.tokenId) : undefined),
+        // The credential is committed before `welcome` carries it: an agent never holds one Fusion could forget.
+        issueCredential: (conn) => {
+          if (conn.tokenKind !== 'enrollment') return undefined;
+          const credential = tokens.enroll(conn.agentId, conn.tokenId);
+          commit.commit();
+          return credential;
+        },
         onEstablished: (conn) => {
           controlEvents.agentOnline(conn);
           commands.deliverPending(conn);
@@ -206,9 +226,11 @@ export class FusionServer {
         members: groups.members,
         engine: groups.engine,
         bus,
-        flushWrites: () => commit.flush(),
+        commitWrites: () => commit.commit(),
+        storage,
         mounts: [
           ['/api/v1/management', securityRoutes({ tokens, gateway, audit })],
+          ['/api/v1/management', backupRoutes({ tokens, home: o.home, log: this.log })],
           ['/api/v1/management', commandRoutes({ tokens, commands, store, reports, agents, gateway })],
           ['/api/v1/management', groups.router],
           ['/api/v1/management', packages.managementRouter],

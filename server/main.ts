@@ -4,25 +4,34 @@
  * Options: --host (FUSION_HOST, default 127.0.0.1), --port (FUSION_PORT, default 8102),
  * --home (FUSTOR_HOME, default ~/.fustor). FUSION_ADMIN_TOKEN and FUSION_ENROLLMENT_TOKEN
  * seed the tokens instead of generating them on first start.
+ * `fusion backup <file>`: an online backup of the home's database (Fusion may be running).
  */
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { backupDatabase } from './store/backup.js';
 import type { RetentionSettings } from './store/retention.js';
 import { FusionServer, type FusionOptions } from './fusion-server.js';
 
 const USAGE = `Usage: fusion [--host 127.0.0.1] [--port 8102] [--home ~/.fustor]
-              [--tls-cert cert.pem --tls-key key.pem [--tls-ca ca.pem]]
+              [--tls-cert cert.pem --tls-key key.pem [--tls-ca ca.pem]] [--init-database]
+       fusion backup <file> [--home ~/.fustor]
+
+--init-database (FUSION_INIT_DATABASE=1): an existing fusion.db that is empty or
+not Fusion's is moved aside and a new database created; without it Fusion
+refuses to start on such a file. A missing fusion.db is always created.
 
 Environment: FUSION_HOST, FUSION_PORT, FUSTOR_HOME, FUSION_ADMIN_TOKEN,
 FUSION_ENROLLMENT_TOKEN, FUSTOR_LOG_LEVEL (info), FUSION_TLS_CERT, FUSION_TLS_KEY,
 FUSION_TLS_CA (a CA makes client certificates required: mutual TLS),
 FUSION_HEARTBEAT_MS (agent ping interval, default 15000), FUSION_SHUTDOWN_RETRY_MS
-(reconnect delay hinted to agents at shutdown, default 1000).`;
+(reconnect delay hinted to agents at shutdown, default 1000), FUSION_DB_SYNC
+(normal: commits survive a killed process; full: also a power loss, one fsync a commit).`;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
     options: {
       host: { type: 'string' },
       port: { type: 'string' },
@@ -31,6 +40,7 @@ async function main(): Promise<void> {
       'tls-key': { type: 'string' },
       'tls-ca': { type: 'string' },
       'tls-require-client-cert': { type: 'boolean' },
+      'init-database': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -38,9 +48,14 @@ async function main(): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
+  const home = resolve(values.home ?? process.env.FUSTOR_HOME ?? join(homedir(), '.fustor'));
+  const [command, ...args] = positionals;
+  if (command === 'backup') return backupCommand(home, args);
+  if (command !== undefined) throw new Error(`unknown command "${command}"\n${USAGE}`);
   const port = Number(values.port ?? process.env.FUSION_PORT ?? 8102);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port: ${values.port ?? process.env.FUSION_PORT}`);
-  const home = resolve(values.home ?? process.env.FUSTOR_HOME ?? join(homedir(), '.fustor'));
+  const sync = process.env.FUSION_DB_SYNC || 'normal';
+  if (sync !== 'normal' && sync !== 'full') throw new Error(`FUSION_DB_SYNC must be normal or full: ${sync}`);
   const server = new FusionServer({
     home,
     host: values.host ?? process.env.FUSION_HOST ?? '127.0.0.1',
@@ -53,6 +68,8 @@ async function main(): Promise<void> {
     ...secondsFromEnv('FUSION_DRIFT_GRACE_SECONDS', 'driftGraceMs'),
     retention: retentionFromEnv(),
     ...tlsOptions(values),
+    initDatabase: Boolean(values['init-database']) || process.env.FUSION_INIT_DATABASE === '1',
+    databaseSync: sync,
   });
   const { url } = await server.start();
   printInitialSecrets(server, url);
@@ -80,6 +97,15 @@ async function main(): Promise<void> {
       (err: unknown) => server.log.error({ signal: 'SIGHUP', err: err instanceof Error ? err.message : String(err), details: (err as { details?: unknown }).details }, 'fusion.yaml reload failed; the config in force is unchanged'),
     );
   });
+}
+
+/** `fusion backup <file>`: a consistent copy of the home's database, taken while Fusion may keep writing. */
+async function backupCommand(home: string, args: string[]): Promise<void> {
+  if (args.length !== 1) throw new Error(`fusion backup takes one destination file\n${USAGE}`);
+  const source = join(home, 'fusion.db');
+  if (!existsSync(source)) throw new Error(`no database at ${source}`);
+  const result = await backupDatabase(source, resolve(args[0]!));
+  process.stdout.write(`backup written: ${result.file} (${result.bytes} bytes, ${result.pages} pages, ${result.tookMs} ms)\n`);
 }
 
 /** Lets the log reach a pipe before the process ends (stdout to a pipe is asynchronous). */

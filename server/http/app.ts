@@ -1,4 +1,4 @@
-import express, { type Express, type RequestHandler, type Router } from 'express';
+import express, { type Express, type Router } from 'express';
 import type { Logger } from '../../shared/logger.js';
 import { requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
@@ -22,6 +22,8 @@ import type { RolloutEngine } from '../groups/rollout-engine.js';
 import type { ReportStore } from '../commands/report-store.js';
 import type { AuditStore } from '../audit/audit-store.js';
 import { auditWrites } from '../audit/audit-middleware.js';
+import type { StorageHealth } from '../store/storage-health.js';
+import { commitBeforeAnswer } from './commit-before-answer.js';
 
 export interface AppDeps {
   log: Logger;
@@ -45,20 +47,14 @@ export interface AppDeps {
   /** The event stream: a polling agent's ACK / NACK is announced as `agent.config_status`. */
   bus: Pick<EventBus, 'publish'>;
   /**
-   * Commits the agents' batched writes (group commit). Called before every
-   * request, so an admin's write is its own transaction, durable before its answer.
+   * Commits the agents' batched writes (group commit); throws when that commit
+   * fails. Called before any answer is written (see commit-before-answer.ts).
    */
-  flushWrites?: () => void;
+  commitWrites?: () => void;
+  /** The database's storage state, shown on /healthz and fed by storage errors. */
+  storage?: Pick<StorageHealth, 'record' | 'report'>;
   /** Extra routers mounted by path (data plane, commands, ...), before the 404 handler. */
   mounts?: Array<[path: string, router: Router]>;
-}
-
-/** Runs `flush` before each request is handled (see AppDeps.flushWrites). */
-export function flushBeforeRequests(flush: () => void): RequestHandler {
-  return (_req, _res, next) => {
-    flush();
-    next();
-  };
 }
 
 /** Fusion's HTTP API. */
@@ -66,13 +62,15 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  if (deps.flushWrites) app.use(flushBeforeRequests(deps.flushWrites));
+  if (deps.commitWrites) app.use(commitBeforeAnswer(deps.commitWrites, deps.log));
   // The polling transport's routes come before the audit: they are agent traffic, not admin writes.
   const acknowledgements = new PollAcknowledgements({ agents: deps.agents, engine: deps.engine, bus: deps.bus, log: deps.log });
   app.use('/api/v1/control/configs', pullRoute({ ...deps, acknowledgements }), configStatusRoute({ ...deps, acknowledgements }));
   app.use(auditWrites(deps.audit, deps.log));
+  // 503 while the database cannot be written (disk full, read-only): reads still work, writes do not.
   app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+    const storage = deps.storage?.report() ?? { state: 'ok' };
+    res.status(storage.state === 'ok' ? 200 : 503).json({ status: storage.state === 'ok' ? 'ok' : 'degraded', storage });
   });
   const configRouter = agentConfigRoutes(deps);
   app.use('/api/v1/control/configs/:agent_id', configRouter);
@@ -80,6 +78,6 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api/v1/management/agents', requireAdmin(deps.tokens, 'viewer'), agentRoutes(deps));
   for (const [path, router] of deps.mounts ?? []) app.use(path, router);
   app.use(unknownRoute);
-  app.use(errorHandler(deps.log));
+  app.use(errorHandler(deps.log, deps.storage));
   return app;
 }

@@ -1,8 +1,12 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { checkDatabaseFile, FUSION_APPLICATION_ID } from './database-file.js';
 
 export type Db = Database.Database;
+
+/** SQLite's `synchronous` setting: when commits are fsynced (see openDatabase). */
+export type DbSync = 'normal' | 'full';
 
 /**
  * Schema migrations, applied in order; `user_version` records how many ran.
@@ -305,19 +309,31 @@ const MIGRATIONS: string[] = [
   `,
 ];
 
+/** The schema version this Fusion writes (`PRAGMA user_version`). */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
 /**
- * Opens (creating if needed) Fusion's SQLite database in WAL mode and brings
- * its schema up to date. WAL with synchronous=NORMAL survives a killed process
- * without losing committed transactions.
+ * Opens (creating if missing) Fusion's SQLite database in WAL mode and brings
+ * its schema up to date. An existing file that is not a Fusion database
+ * (empty, foreign, newer) is refused: see checkDatabaseFile.
+ *
+ * Durability (docs/operations.md, "Durability"): in WAL mode every commit
+ * is written to the log before it returns, so it survives a killed process.
+ * synchronous=NORMAL (the default) fsyncs the log only at checkpoints: a
+ * power loss can undo the latest commits (never corrupt the file).
+ * synchronous=FULL (FUSION_DB_SYNC=full) fsyncs on every commit, so commits
+ * survive a power loss too, at the cost of one fsync per commit.
  */
-export function openDatabase(file: string): Db {
+export function openDatabase(file: string, options: { synchronous?: DbSync } = {}): Db {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  checkDatabaseFile(file, { schemaVersion: SCHEMA_VERSION });
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
+  db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db);
+  if ((db.pragma('application_id', { simple: true }) as number) !== FUSION_APPLICATION_ID) db.pragma(`application_id = ${FUSION_APPLICATION_ID}`);
   cachePreparedStatements(db);
   return db;
 }

@@ -49,7 +49,7 @@ export class FusionProcess {
   /** SIGKILL: no shutdown hook runs. */
   async kill(): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    if (!child || hasExited(child)) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGKILL');
     await exited;
@@ -63,7 +63,7 @@ export class FusionProcess {
 
   async stop(): Promise<void> {
     const child = this.child;
-    if (child && child.exitCode === null) {
+    if (child && !hasExited(child)) {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
       await exited;
@@ -90,7 +90,12 @@ export class FusionProcess {
         const match = /"url":"(http:\/\/[^"]+)"/.exec(output);
         return match?.[1];
       },
-      { timeoutMs: 20_000, message: 'fusion process start' },
+      { timeoutMs: 60_000, message: 'fusion process start' },
     );
   }
+}
+
+/** A child killed by a signal has a null exit code: it has exited all the same. */
+function hasExited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
 }

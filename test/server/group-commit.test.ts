@@ -3,7 +3,8 @@ import Database from 'better-sqlite3';
 import path from 'node:path';
 import { openDatabase, type Db } from '../../server/store/database.js';
 import { GroupCommit } from '../../server/store/group-commit.js';
-import { flushBeforeRequests } from '../../server/http/app.js';
+import { StorageError } from '../../server/store/storage-errors.js';
+import { commitBeforeAnswer } from '../../server/http/commit-before-answer.js';
 import express from 'express';
 import { RawAgentClient, eventually, sampleConfig, startFusion, tempHome, type TestFusion } from '../harness/index.js';
 
@@ -30,27 +31,96 @@ describe('group commit (one transaction per event-loop turn)', () => {
 
   const count = (conn: Database.Database): number => (conn.prepare('SELECT COUNT(*) AS n FROM t').get() as { n: number }).n;
 
-  it('commits an open batch before an HTTP request is handled, so an admin write is durable before its answer', async () => {
+  it('never lets an answer leave before the write it acknowledges, even when agent writes opened a batch while the body was parsed', async () => {
     const commit = new GroupCommit(db);
     const app = express();
-    app.use(flushBeforeRequests(() => commit.flush()));
-    app.post('/write', (_req, res) => {
-      db.transaction(() => db.prepare("INSERT INTO t VALUES ('admin', 1)").run())();
-      // Another connection sees the admin's row before the answer leaves.
-      res.json({ inTransaction: db.inTransaction, visibleElsewhere: count(other) });
+    const seen: Array<{ path: string; rows: number }> = [];
+    // Observes the database the moment the answer is written (runs after the gate's commit).
+    app.use((req, res, next) => {
+      const end = res.end;
+      res.end = function (this: typeof res, ...args: unknown[]) {
+        seen.push({ path: req.path, rows: count(other) });
+        return (end as (...a: unknown[]) => typeof res).apply(this, args);
+      } as typeof res.end;
+      next();
+    });
+    app.use(commitBeforeAnswer(() => commit.commit(), { error: () => undefined }));
+    // An agent frame handled while the admin's body was still arriving: it opens a batch.
+    app.use((req, _res, next) => {
+      commit.run(() => db.prepare('INSERT INTO t VALUES (?, 1)').run(`agent${req.path}`));
+      next();
+    });
+    app.post('/transaction', (_req, res) => {
+      db.transaction(() => db.prepare("INSERT INTO t VALUES ('admin-tx', 1)").run())();
+      // Its own transaction: committed before it returned, not nested in the agents' batch.
+      res.status(201).json({ visibleElsewhere: count(other) });
+    });
+    app.post('/statement', (_req, res) => {
+      db.prepare("INSERT INTO t VALUES ('admin-stmt', 1)").run(); // joins the open batch
+      res.status(201).json({ inTransaction: db.inTransaction });
     });
     const server = app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     try {
-      commit.run(() => db.prepare("INSERT INTO t VALUES ('agent', 1)").run());
-      expect(db.inTransaction).to.equal(true);
       const { port } = server.address() as { port: number };
-      const answer = (await (await fetch(`http://127.0.0.1:${port}/write`, { method: 'POST' })).json()) as any;
-      expect(answer).to.deep.equal({ inTransaction: false, visibleElsewhere: 2 });
+      const tx = await fetch(`http://127.0.0.1:${port}/transaction`, { method: 'POST' });
+      expect(tx.status).to.equal(201);
+      expect(await tx.json()).to.deep.equal({ visibleElsewhere: 2 });
+      const stmt = await fetch(`http://127.0.0.1:${port}/statement`, { method: 'POST' });
+      expect(await stmt.json()).to.deep.equal({ inTransaction: true });
+      expect(seen).to.deep.equal([
+        { path: '/transaction', rows: 2 },
+        { path: '/statement', rows: 4 },
+      ]);
     } finally {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+
+  it('turns a 2xx into the storage error when the commit before the answer fails', async () => {
+    const commit = new GroupCommit(db);
+    const app = express();
+    app.use(commitBeforeAnswer(() => commit.commit(), { error: () => undefined }));
+    app.post('/write', (_req, res) => {
+      commit.run(() => db.prepare("INSERT INTO t VALUES ('agent', 1)").run());
+      db.prepare("INSERT INTO t VALUES ('admin', 1)").run();
+      // SQLite rolls a transaction back by itself on a storage error; this does the same.
+      db.exec('ROLLBACK');
+      res.status(201).json({ ok: true });
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      const { port } = server.address() as { port: number };
+      const res = await fetch(`http://127.0.0.1:${port}/write`, { method: 'POST' });
+      expect(res.status).to.equal(503);
+      expect(((await res.json()) as { error: { code: string } }).error.code).to.equal('storage_error');
+      expect(count(other)).to.equal(0);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('reports a batch SQLite rolled back by itself, even once a new batch began', () => {
+    const commit = new GroupCommit(db);
+    const insert = db.prepare('INSERT INTO t (k, v) VALUES (?, ?)');
+    commit.run(() => insert.run('lost', 1));
+    db.exec('ROLLBACK'); // what SQLite does by itself on a full disk or an I/O error
+    commit.run(() => insert.run('later', 2));
+    expect(() => commit.commit()).to.throw(StorageError).with.property('code', 'storage_error');
+    expect((other.prepare('SELECT k FROM t').all() as Array<{ k: string }>).map((r) => r.k)).to.deep.equal(['later']);
+    commit.commit(); // nothing open, nothing lost: no error
+  });
+
+  it('commits the open batch before a transaction begun outside it, which then commits on its own', () => {
+    const commit = new GroupCommit(db);
+    const insert = db.prepare('INSERT INTO t (k, v) VALUES (?, ?)');
+    commit.run(() => insert.run('agent', 1));
+    db.transaction(() => insert.run('admin', 2))();
+    expect(db.inTransaction).to.equal(false);
+    expect(count(other)).to.equal(2);
   });
 
   it('shows writes at once on its own connection and commits them together when the turn ends', async () => {
@@ -65,7 +135,7 @@ describe('group commit (one transaction per event-loop turn)', () => {
     expect(count(other)).to.equal(100);
   });
 
-  it('nests a db.transaction as a savepoint: a failing one is undone alone', async () => {
+  it('nests a db.transaction run inside the batch as a savepoint: a failing one is undone alone', async () => {
     const commit = new GroupCommit(db);
     const insert = db.prepare('INSERT INTO t (k, v) VALUES (?, ?)');
     commit.run(() => insert.run('kept', 1));
@@ -73,8 +143,11 @@ describe('group commit (one transaction per event-loop turn)', () => {
       insert.run('undone', 2);
       insert.run('kept', 3); // primary key conflict
     });
-    expect(() => failing()).to.throw(/UNIQUE/);
-    db.transaction(() => insert.run('also-kept', 4))();
+    commit.run(() => {
+      expect(() => failing()).to.throw(/UNIQUE/);
+      db.transaction(() => insert.run('also-kept', 4))();
+    });
+    expect(count(other)).to.equal(0);
     commit.run(() => insert.run('later', 5));
     await nextTurn();
     expect((other.prepare('SELECT k FROM t ORDER BY k').all() as Array<{ k: string }>).map((r) => r.k)).to.deep.equal(['also-kept', 'kept', 'later']);

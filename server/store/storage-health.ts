@@ -1,0 +1,59 @@
+import type { Logger } from '../../shared/logger.js';
+import type { Db } from './database.js';
+import { StorageError, type StorageErrorCode } from './storage-errors.js';
+
+/** What `/healthz` says about the database's storage. */
+export type StorageReport = { state: 'ok' } | { state: StorageErrorCode; message: string; since: number };
+
+/**
+ * Whether the database can be written right now, from the outcome of the
+ * latest commit: a storage error (disk full, read-only, I/O) marks it
+ * degraded, the next successful commit clears it. SQLite needs nothing to
+ * resume once space returns; this only makes the state visible.
+ */
+export class StorageHealth {
+  private problem: { error: StorageError; since: number } | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly log: Logger,
+  ) {}
+
+  /** Records the outcome of a write that reached the database: `undefined` for success. */
+  record(outcome: unknown): void {
+    const error = outcome === undefined ? undefined : StorageError.from(outcome);
+    if (outcome !== undefined && !error) return; // Not the storage's fault (a constraint, a bug).
+    if (!error) {
+      if (this.problem) this.log.info({ was: this.problem.error.code }, 'database writes work again');
+      this.problem = undefined;
+      return;
+    }
+    if (this.problem?.error.code !== error.code) {
+      this.log.error({ code: error.code, sqlite: error.sqliteCode }, `database storage problem: ${error.message}`);
+      this.problem = { error, since: Date.now() };
+    }
+  }
+
+  /**
+   * The current state. While degraded, a probe write (rewriting the schema
+   * version with its own value, one page) finds out whether space came back,
+   * so the state clears even when nothing else writes.
+   */
+  report(): StorageReport {
+    if (this.problem) this.probe();
+    if (!this.problem) return { state: 'ok' };
+    return { state: this.problem.error.code, message: this.problem.error.message, since: this.problem.since };
+  }
+
+  private probe(): void {
+    try {
+      this.db.transaction(() => {
+        const version = this.db.pragma('user_version', { simple: true }) as number;
+        this.db.pragma(`user_version = ${version}`);
+      })();
+      this.record(undefined);
+    } catch (err) {
+      this.record(err);
+    }
+  }
+}
