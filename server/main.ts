@@ -18,7 +18,8 @@ Environment: FUSION_HOST, FUSION_PORT, FUSTOR_HOME, FUSION_ADMIN_TOKEN,
 FUSION_ENROLLMENT_TOKEN, FUSTOR_LOG_LEVEL (info), FUSION_TLS_CERT, FUSION_TLS_KEY,
 FUSION_TLS_CA (a CA makes client certificates required: mutual TLS),
 FUSION_HEARTBEAT_MS (agent ping interval, default 15000), FUSION_SHUTDOWN_RETRY_MS
-(reconnect delay hinted to agents at shutdown, default 1000).`;
+(reconnect delay hinted to agents at shutdown, default 1000), FUSION_TRUSTED_PROXIES
+(comma-separated addresses or CIDR ranges whose X-Forwarded-For names the client).`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -49,6 +50,7 @@ async function main(): Promise<void> {
     ...msFromEnv('FUSION_HEARTBEAT_MS', 'heartbeatIntervalMs'),
     ...msFromEnv('FUSION_SHUTDOWN_RETRY_MS', 'shutdownRetryAfterMs'),
     ...tlsOptions(values),
+    ...(process.env.FUSION_TRUSTED_PROXIES ? { trustedProxies: process.env.FUSION_TRUSTED_PROXIES.split(',').map((p) => p.trim()).filter(Boolean) } : {}),
   });
   const { url } = await server.start();
   printInitialSecrets(server, url);

@@ -11,6 +11,7 @@ import { parseBody, RolloutChoice, strategyFromQuery } from './request-schemas.j
 import type { MemberService } from './member-service.js';
 import type { RolloutStore } from './rollout-store.js';
 import { templateVariables } from './template-render.js';
+import { jsonBody } from '../http/json-body.js';
 
 const GroupName = z
   .string()
@@ -32,7 +33,7 @@ const AssignBody = z.object({ variables: Variables.default({}), override: Overri
 const MemberPatch = z.object({ variables: Variables.optional(), override: Override.optional() }).strict();
 
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml', 'text/plain'];
-const jsonBody = express.json({ limit: MAX_CONFIG_BYTES + 64 * 1024 });
+const parseJson = jsonBody(MAX_CONFIG_BYTES + 64 * 1024);
 const yamlBody = express.text({ type: YAML_TYPES, limit: MAX_CONFIG_BYTES });
 
 /**
@@ -49,7 +50,7 @@ export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; me
     res.json({ groups: deps.groups.list().map((g) => summary(g, deps.rollouts)) });
   });
 
-  router.post('/groups', write, jsonBody, (req, res) => {
+  router.post('/groups', write, parseJson, (req, res) => {
     const body = parseBody(CreateBody, req.body, 'group');
     const saved = deps.groups.create({ name: body.name, description: body.description, text: body.template, author: adminOf(req).name });
     res.setHeader('ETag', `"${saved.revision.signature}"`);
@@ -63,7 +64,7 @@ export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; me
     res.json({ ...summary(group, deps.rollouts), template: current.template, variables: variablesOf(current.template) });
   });
 
-  router.patch('/groups/:name', write, jsonBody, (req, res) => {
+  router.patch('/groups/:name', write, parseJson, (req, res) => {
     const body = parseBody(DescribeBody, req.body, 'group');
     res.json(summary(deps.groups.setDescription(nameOf(req), body.description), deps.rollouts));
   });
@@ -75,7 +76,7 @@ export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; me
 
   router.get('/groups/:name/template', read, (req, res) => sendTemplate(res, deps.groups, nameOf(req)));
 
-  router.put('/groups/:name/template', write, yamlBody, jsonBody, (req, res) => {
+  router.put('/groups/:name/template', write, yamlBody, parseJson, (req, res) => {
     const name = nameOf(req);
     let text: string;
     let strategy;
@@ -102,7 +103,7 @@ export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; me
 
   router.get('/groups/:name/history/:revision', read, (req, res) => sendTemplate(res, deps.groups, nameOf(req), Number(req.params.revision)));
 
-  router.post('/groups/:name/rollback', write, jsonBody, (req, res) => {
+  router.post('/groups/:name/rollback', write, parseJson, (req, res) => {
     const body = parseBody(RollbackBody, req.body ?? {}, 'roll back');
     const saved = deps.groups.rollbackTo(nameOf(req), body.revision, adminOf(req).name, body.rollout);
     res.json(savedView(deps.groups.get(saved.revision.group_name), saved));
@@ -117,13 +118,13 @@ export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; me
     res.json(deps.members.get(nameOf(req), agentIdParam(req.params.agent_id as string)));
   });
 
-  router.put('/groups/:name/members/:agent_id', write, jsonBody, (req, res) => {
+  router.put('/groups/:name/members/:agent_id', write, parseJson, (req, res) => {
     const agentId = agentIdParam(req.params.agent_id as string);
     const body = parseBody(AssignBody, req.body ?? {}, 'member');
     res.json(deps.members.assign({ group: nameOf(req), agentId, variables: body.variables, override: body.override, assignedBy: 'admin' }));
   });
 
-  router.patch('/groups/:name/members/:agent_id', write, jsonBody, (req, res) => {
+  router.patch('/groups/:name/members/:agent_id', write, parseJson, (req, res) => {
     const body = parseBody(MemberPatch, req.body ?? {}, 'member');
     res.json(deps.members.update(nameOf(req), agentIdParam(req.params.agent_id as string), body));
   });

@@ -7,10 +7,11 @@ import type { ConfigService } from '../config/config-service.js';
 import type { ConfigStore, ConfigRevisionWithDocument } from '../store/config-store.js';
 import { agentIdParam } from './agent-routes.js';
 import { HttpError, notFound } from './errors.js';
+import { jsonBody } from './json-body.js';
 
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
 const textBody = express.text({ type: [...YAML_TYPES, 'application/json', 'text/plain'], limit: MAX_CONFIG_BYTES });
-const jsonBody = express.json({ limit: MAX_CONFIG_BYTES });
+const parseJson = jsonBody(MAX_CONFIG_BYTES);
 
 /**
  * Config routes for one agent, mounted at both `/api/v1/control/configs/:agent_id`
@@ -53,7 +54,7 @@ export function agentConfigRoutes(deps: { tokens: TokenStore; service: ConfigSer
     respondSaved(res, saved);
   });
 
-  router.post('/structured', write, jsonBody, (req, res) => {
+  router.post('/structured', write, parseJson, (req, res) => {
     const id = agentIdParam(req.params.agent_id as string);
     if (!req.is('application/json')) throw new HttpError(415, 'unsupported_media_type', 'send the document as application/json');
     const saved = deps.service.save({ agentId: id, format: 'json', document: req.body, author: adminOf(req).name, ifMatch: ifMatch(req) });
