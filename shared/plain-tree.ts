@@ -25,24 +25,33 @@ export function isReservedKey(name: string): boolean {
   return RESERVED_KEYS.has(name);
 }
 
+interface Visit {
+  node: unknown;
+  depth: number;
+  key: string;
+  parent: Visit | undefined;
+}
+
 /** The first problem in `value`, or undefined when it is fine. Linear in the size of the tree. */
 export function treeIssue(value: unknown, maxDepth: number = MAX_DOCUMENT_DEPTH): TreeIssue | undefined {
-  const stack: Array<{ node: unknown; depth: number; path: readonly string[] }> = [{ node: value, depth: 0, path: [] }];
+  const stack: Visit[] = [{ node: value, depth: 0, key: '', parent: undefined }];
   while (stack.length > 0) {
-    const { node, depth, path } = stack.pop()!;
+    const visit = stack.pop()!;
+    const { node, depth } = visit;
     if (typeof node !== 'object' || node === null) continue;
-    if (depth >= maxDepth) {
-      return { code: 'too_deep', path: dotted(path), message: `nested deeper than ${maxDepth} levels` };
-    }
+    if (depth >= maxDepth) return { code: 'too_deep', path: pathOf(visit), message: `nested deeper than ${maxDepth} levels` };
     if (Array.isArray(node)) {
-      for (let i = node.length - 1; i >= 0; i--) stack.push({ node: node[i], depth: depth + 1, path: [...path, String(i)] });
+      for (let i = node.length - 1; i >= 0; i--) {
+        if (typeof node[i] === 'object' && node[i] !== null) stack.push({ node: node[i], depth: depth + 1, key: String(i), parent: visit });
+      }
       continue;
     }
     for (const key of Object.keys(node)) {
+      const child = (node as Record<string, unknown>)[key];
       if (RESERVED_KEYS.has(key)) {
-        return { code: 'reserved_key', path: dotted([...path, key]), message: `"${key}" cannot be used as a name (it is reserved)` };
+        return { code: 'reserved_key', path: pathOf({ node: child, depth: depth + 1, key, parent: visit }), message: `"${key}" cannot be used as a name (it is reserved)` };
       }
-      stack.push({ node: (node as Record<string, unknown>)[key], depth: depth + 1, path: [...path, key] });
+      if (typeof child === 'object' && child !== null) stack.push({ node: child, depth: depth + 1, key, parent: visit });
     }
   }
   return undefined;
@@ -74,6 +83,8 @@ export function jsonTextDepth(text: string, limit: number = MAX_DOCUMENT_DEPTH):
   return max;
 }
 
-function dotted(path: readonly string[]): string {
-  return path.length === 0 ? '(root)' : path.join('.');
+function pathOf(visit: Visit): string {
+  const keys: string[] = [];
+  for (let at: Visit | undefined = visit; at?.parent; at = at.parent) keys.push(at.key);
+  return keys.length === 0 ? '(root)' : keys.reverse().join('.');
 }

@@ -19,6 +19,12 @@ export interface SaveInput {
   /** The text as written (YAML or JSON), or undefined when `document` is given. */
   text?: string;
   document?: unknown;
+  /**
+   * The result of parsing `text` off the event loop (see server/parse):
+   * `value` is the parsed document still to validate; `checked` a document
+   * already validated for this agent, with its signature.
+   */
+  parsed?: { value: unknown } | { checked: Record<string, unknown>; signature: string } | undefined;
   author: string;
   /** From If-Match: the signature the writer last saw (`*` = any existing). */
   ifMatch?: string | undefined;
@@ -62,25 +68,29 @@ export class ConfigService extends EventEmitter<{ desired_changed: [agentId: str
 
   /** Validates and stores a new revision; throws HttpError 400 (every issue listed) or 412 (stale If-Match). */
   save(input: SaveInput): ConfigRevisionWithDocument {
-    const group = this.groupOf(input.agentId);
-    if (group !== undefined) {
-      throw new HttpError(409, 'agent_in_group', `agent ${input.agentId} gets its config from group "${group}"; set its override or variables in the group instead`, {
-        group,
-      });
+    this.assertNotInGroup(input.agentId);
+    let document: Record<string, unknown>;
+    let signature: string;
+    if (input.parsed && 'checked' in input.parsed) {
+      document = input.parsed.checked;
+      signature = input.parsed.signature;
+    } else {
+      let value: unknown = input.document;
+      if (input.parsed) value = input.parsed.value;
+      else if (input.text !== undefined) {
+        const parsed = parseDocumentText(input.text, input.format);
+        if (!parsed.ok) throw invalid(parsed.errors);
+        value = parsed.value;
+      }
+      const checked = validateConfig(value, { agentId: input.agentId });
+      if (!checked.ok) throw invalid(checked.errors);
+      document = checked.config as Record<string, unknown>;
+      signature = configSignature(document);
     }
-    let value: unknown = input.document;
-    if (input.text !== undefined) {
-      const parsed = parseDocumentText(input.text, input.format);
-      if (!parsed.ok) throw invalid(parsed.errors);
-      value = parsed.value;
-    }
-    const checked = validateConfig(value, { agentId: input.agentId });
-    if (!checked.ok) throw invalid(checked.errors);
-    const document = checked.config as Record<string, unknown>;
     const sourceText = input.text ?? JSON.stringify(input.document, null, 2);
     const result = this.configs.save({
       agentId: input.agentId,
-      signature: configSignature(document),
+      signature,
       document,
       format: input.format,
       sourceText,
@@ -93,9 +103,18 @@ export class ConfigService extends EventEmitter<{ desired_changed: [agentId: str
       });
     }
     this.agents.ensure(input.agentId);
-    const { revision, signature } = result.revision;
-    this.emit('desired_changed', input.agentId, { revision, signature, document });
+    this.emit('desired_changed', input.agentId, { revision: result.revision.revision, signature: result.revision.signature, document });
     return result.revision;
+  }
+
+  /** 409 `agent_in_group` for an agent whose config comes from a group template. */
+  assertNotInGroup(agentId: string): void {
+    const group = this.groupOf(agentId);
+    if (group !== undefined) {
+      throw new HttpError(409, 'agent_in_group', `agent ${agentId} gets its config from group "${group}"; set its override or variables in the group instead`, {
+        group,
+      });
+    }
   }
 
   /**
@@ -136,6 +155,6 @@ export class ConfigService extends EventEmitter<{ desired_changed: [agentId: str
   }
 }
 
-function invalid(errors: ConfigIssue[]): HttpError {
+export function invalid(errors: ConfigIssue[]): HttpError {
   return new HttpError(400, 'invalid_config', `config rejected: ${errors.length} problem(s)`, errors);
 }

@@ -11,6 +11,8 @@ import { parseBody, RolloutChoice, strategyFromQuery } from './request-schemas.j
 import type { MemberService } from './member-service.js';
 import type { RolloutStore } from './rollout-store.js';
 import { templateVariables } from './template-render.js';
+import { invalidTemplate } from './member-renderer.js';
+import { parsePool } from '../parse/parse-pool.js';
 import { jsonBody } from '../http/json-body.js';
 
 const GroupName = z
@@ -50,9 +52,10 @@ export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; me
     res.json({ groups: deps.groups.list().map((g) => summary(g, deps.rollouts)) });
   });
 
-  router.post('/groups', write, parseJson, (req, res) => {
+  router.post('/groups', write, parseJson, async (req, res) => {
     const body = parseBody(CreateBody, req.body, 'group');
-    const saved = deps.groups.create({ name: body.name, description: body.description, text: body.template, author: adminOf(req).name });
+    const parsed = await parseTemplateText(body.template);
+    const saved = deps.groups.create({ name: body.name, description: body.description, text: body.template, parsed, author: adminOf(req).name });
     res.setHeader('ETag', `"${saved.revision.signature}"`);
     res.status(201).json(savedView(deps.groups.get(body.name), saved));
   });
@@ -76,7 +79,7 @@ export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; me
 
   router.get('/groups/:name/template', read, (req, res) => sendTemplate(res, deps.groups, nameOf(req)));
 
-  router.put('/groups/:name/template', write, yamlBody, parseJson, (req, res) => {
+  router.put('/groups/:name/template', write, yamlBody, parseJson, async (req, res) => {
     const name = nameOf(req);
     let text: string;
     let strategy;
@@ -90,7 +93,8 @@ export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; me
     } else {
       throw new HttpError(415, 'unsupported_media_type', 'send the template as application/yaml, or application/json { template, rollout? }');
     }
-    const saved = deps.groups.saveTemplate({ name, text, strategy, author: adminOf(req).name, ifMatch: ifMatch(req) });
+    const parsed = await parseTemplateText(text);
+    const saved = deps.groups.saveTemplate({ name, text, parsed, strategy, author: adminOf(req).name, ifMatch: ifMatch(req) });
     res.setHeader('ETag', `"${saved.revision.signature}"`);
     res.json(savedView(deps.groups.get(name), saved));
   });
@@ -157,6 +161,13 @@ function sendTemplate(res: Response, groups: GroupService, name: string, revisio
   res.setHeader('ETag', `"${stored.signature}"`);
   res.setHeader('X-Template-Revision', String(stored.revision));
   res.type('application/yaml').send(stored.template);
+}
+
+/** Parses a template's YAML off the event loop when it is large (server/parse); 400 `invalid_template` when it does not parse. */
+async function parseTemplateText(text: string): Promise<{ value: unknown }> {
+  const result = await parsePool.run({ kind: 'document', text, format: 'yaml' });
+  if (!result.ok) throw invalidTemplate(result.errors);
+  return { value: result.value };
 }
 
 function variablesOf(text: string): string[] {

@@ -16,6 +16,8 @@ export interface SaveTemplateInput {
   name: string;
   /** The template as YAML text. */
   text: string;
+  /** `text` already parsed off the event loop (server/parse), if it was. */
+  parsed?: { value: unknown } | undefined;
   author: string;
   /** From If-Match: the template signature the writer last saw (`*` = any). */
   ifMatch?: string | undefined;
@@ -66,9 +68,9 @@ export class GroupService {
   }
 
   /** Creates a group with its first template (checked on its own: a new group has no members). */
-  create(input: { name: string; description: string; text: string; author: string }): SavedTemplate {
+  create(input: { name: string; description: string; text: string; author: string; parsed?: { value: unknown } | undefined }): SavedTemplate {
     if (this.deps.groups.get(input.name)) throw new HttpError(409, 'group_exists', `group ${input.name} already exists`);
-    const { template, signature } = parseTemplate(input.text);
+    const { template, signature } = parseTemplate(input.text, input.parsed);
     const now = Date.now();
     const revision: TemplateRevision = {
       group_name: input.name,
@@ -102,7 +104,7 @@ export class GroupService {
         current_signature: group.signature,
       });
     }
-    return this.store(group, input.text, input.author, input.strategy ?? ALL_AT_ONCE, null);
+    return this.store(group, input.text, input.author, input.strategy ?? ALL_AT_ONCE, null, input.parsed);
   }
 
   /** Rolls the group back to an earlier template: that revision is saved again, as a new revision. */
@@ -149,8 +151,9 @@ export class GroupService {
     author: string,
     strategy: RolloutStrategy,
     rollback: { restoredFrom: number; rollsBack?: string } | null,
+    parsed?: { value: unknown },
   ): SavedTemplate {
-    const { template, signature } = parseTemplate(text);
+    const { template, signature } = parseTemplate(text, parsed);
     const { rendered, failures } = renderMembers(template, this.deps.groups.membersForRender(group.name));
     if (failures.length > 0) throw invalidGroupConfig(group.name, failures);
     const revision: TemplateRevision = {

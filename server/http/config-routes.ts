@@ -3,7 +3,8 @@ import YAML from 'yaml';
 import { MAX_CONFIG_BYTES } from '../../shared/config/index.js';
 import { adminOf, requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
-import type { ConfigService } from '../config/config-service.js';
+import { invalid, type ConfigService } from '../config/config-service.js';
+import { parsePool } from '../parse/parse-pool.js';
 import type { ConfigStore, ConfigRevisionWithDocument } from '../store/config-store.js';
 import { agentIdParam } from './agent-routes.js';
 import { HttpError, notFound } from './errors.js';
@@ -43,14 +44,23 @@ export function agentConfigRoutes(deps: { tokens: TokenStore; service: ConfigSer
     sendRevision(req, res, rev);
   });
 
-  router.post('/', write, textBody, (req, res) => {
+  router.post('/', write, textBody, async (req, res) => {
     const id = agentIdParam(req.params.agent_id as string);
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     const format = type === 'application/json' ? 'json' : YAML_TYPES.includes(type) || type === 'text/plain' ? 'yaml' : undefined;
     if (!format || typeof req.body !== 'string') {
       throw new HttpError(415, 'unsupported_media_type', 'send the config as application/yaml or application/json');
     }
-    const saved = deps.service.save({ agentId: id, format, text: req.body, author: adminOf(req).name, ifMatch: ifMatch(req) });
+    deps.service.assertNotInGroup(id);
+    const text = req.body;
+    // Parsed (and, when large, validated) on a worker: a megabyte of YAML takes seconds.
+    const result = await parsePool.run({ kind: 'agent-config', text, format, agentId: id });
+    if (!result.ok) throw invalid(result.errors);
+    const parsed =
+      result.documentText !== undefined && result.signature !== undefined
+        ? { checked: JSON.parse(result.documentText) as Record<string, unknown>, signature: result.signature }
+        : { value: result.value };
+    const saved = deps.service.save({ agentId: id, format, text, parsed, author: adminOf(req).name, ifMatch: ifMatch(req) });
     respondSaved(res, saved);
   });
 
