@@ -1,4 +1,8 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { parseDocumentText } from '../../shared/config/index.js';
 import { HttpError } from '../http/errors.js';
@@ -124,15 +128,22 @@ function refusal(message: string): ParseResult {
 }
 
 /**
- * Fusion runs from TypeScript through tsx; a worker gets tsx's loader the
- * same way bin/fusion.js does, whether or not the parent has it on its
- * command line.
+ * Fusion runs from TypeScript through tsx, whose loader does not reach worker
+ * threads: a worker registers it itself, as bin/fusion.js does, before
+ * loading its entry.
  */
 function startWorker(): Worker {
-  const entry = new URL('./parse-worker.ts', import.meta.url).href;
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
+  const entry = new URL('./parse-worker.ts', import.meta.url);
+  const code = `import(${JSON.stringify(tsxEsmApi())}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`;
   return new Worker(code, { eval: true });
+}
+
+/** URL of tsx's ESM register API, by the `import` condition of its package exports (this module may itself run as CommonJS). */
+function tsxEsmApi(): string {
+  const require = createRequire(import.meta.url);
+  const manifest = require.resolve('tsx/package.json');
+  const exports = (JSON.parse(readFileSync(manifest, 'utf8')) as { exports: Record<string, { import: { default: string } }> }).exports;
+  return pathToFileURL(path.join(path.dirname(manifest), exports['./esm/api']!.import.default)).href;
 }
 
 /** The pool of this process, shared by every Fusion in it. */
