@@ -3,6 +3,11 @@ import type { AgentRecord } from '../store/agent-store.js';
 import type { AgentConnection } from '../gateway/agent-connection.js';
 import type { ConfigReport } from '../commands/report-store.js';
 
+/** Pipes listed per agent in an agent view; `pipes_total` says how many the agent reported. */
+export const MAX_VIEW_PIPES = 100;
+/** Characters of a pipe's `last_error` shown in an agent view. */
+export const MAX_VIEW_PIPE_ERROR = 512;
+
 /** How far an agent is from its desired config. Null when no config is stored for it. */
 export type ConfigState = 'pending' | 'applying' | 'applied' | 'failed' | null;
 
@@ -33,8 +38,14 @@ export interface AgentView {
   drift: boolean;
   /** The config group the agent belongs to, or null. */
   group: string | null;
-  /** The agent's pipes (id, state, records_sent, last_error) as its latest `status` frame gave them. */
+  /**
+   * The agent's pipes (id, state, records_sent, last_error) as its latest
+   * `status` frame gave them: the first MAX_VIEW_PIPES, each `last_error`
+   * cut to MAX_VIEW_PIPE_ERROR characters, so the agent list stays bounded.
+   */
   pipes: unknown[];
+  /** How many pipes the agent reported (more than `pipes` holds when it was capped). */
+  pipes_total: number;
   /**
    * False while the agent is online: `pipes` are live. True while it is
    * offline: `pipes` are the states it reported last, kept for reference,
@@ -89,8 +100,15 @@ export function agentView(
     },
     drift: report !== undefined && desired !== undefined && report.signature !== desired.signature,
     group: null,
-    pipes: record.pipes,
+    pipes: record.pipes.slice(0, MAX_VIEW_PIPES).map(boundedPipe),
+    pipes_total: record.pipes.length,
     pipes_stale: !online,
     pipes_as_of: lastSeen,
   };
+}
+
+function boundedPipe(pipe: unknown): unknown {
+  const error = (pipe as { last_error?: unknown } | null)?.last_error;
+  if (typeof error !== 'string' || error.length <= MAX_VIEW_PIPE_ERROR) return pipe;
+  return { ...(pipe as object), last_error: `${error.slice(0, MAX_VIEW_PIPE_ERROR)}…` };
 }

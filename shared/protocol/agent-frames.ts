@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { AgentId, ConfigDocument, ConfigSource, Signature } from './common.js';
+import { MAX_STATUS_PIPES } from './version.js';
 
 /** First frame on every connection: who the agent is and which config it runs. */
 export const HelloFrame = z.object({
@@ -100,7 +101,7 @@ export type ConfigReportFrame = z.infer<typeof ConfigReportFrame>;
 
 /** State of one pipe as the agent sees it. */
 export const PipeStatus = z.object({
-  id: z.string(),
+  id: z.string().min(1).max(128),
   state: z.enum(['starting', 'running', 'error', 'stopped']),
   /** Records the pipe's sender has delivered since the pipe started. */
   records_sent: z.number().int().nonnegative().default(0),
@@ -111,7 +112,8 @@ export type PipeStatus = z.infer<typeof PipeStatus>;
 /** Periodic or on-change report of the agent's pipes. */
 export const StatusFrame = z.object({
   type: z.literal('status'),
-  pipes: z.array(PipeStatus).max(10_000),
+  /** At most MAX_STATUS_PIPES, and the frame at most FRAME_TYPE_MAX_BYTES.status bytes. */
+  pipes: z.array(PipeStatus).max(MAX_STATUS_PIPES),
 });
 export type StatusFrame = z.infer<typeof StatusFrame>;
 

@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { z } from 'zod';
 import { treeIssue } from '../plain-tree.js';
-import { DEFAULT_MAX_FRAME_BYTES } from './version.js';
+import { DEFAULT_MAX_FRAME_BYTES, FRAME_TYPE_MAX_BYTES } from './version.js';
 import { ErrorCode } from './codes.js';
 
 /** Result of decoding one message: a typed frame, or a stable error code and message. */
@@ -43,6 +43,11 @@ export function decodeFrame<S extends z.ZodType>(
       message: `frame of type "${type}" failed its schema: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`,
       details: issues,
     };
+  }
+  const type = (parsed.data as { type?: unknown }).type;
+  const typeLimit = typeof type === 'string' && Object.hasOwn(FRAME_TYPE_MAX_BYTES, type) ? FRAME_TYPE_MAX_BYTES[type]! : Infinity;
+  if (size > typeLimit) {
+    return { ok: false, code: ErrorCode.FrameTooLarge, message: `${type} frame of ${size} bytes exceeds the limit of ${typeLimit} for ${type} frames` };
   }
   return { ok: true, frame: parsed.data };
 }
