@@ -55,6 +55,8 @@ export interface FusionOptions {
   tls?: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer; requireClientCert?: boolean };
   /** Largest agent package an admin may upload, in bytes. Default 128 MiB. */
   maxPackageBytes?: number;
+  /** Largest size an uploaded package may unpack to, in bytes. Default 64 MiB. */
+  maxUnpackedPackageBytes?: number;
   /**
    * Failed authentications allowed per window before 429: `max` per address
    * and presented secret (default 30 a minute), `maxPerAddress` per address
@@ -143,7 +145,7 @@ export class FusionServer {
       const store = new CommandStore(db);
       const commands = new CommandService(store, gateway, this.log, o.commandSweepIntervalMs);
       const reports = new ReportStore(db);
-      const packages = createPackages({ db, home: o.home, log: this.log, tokens, commands, agents, gateway, maxPackageBytes: o.maxPackageBytes });
+      const packages = createPackages({ db, home: o.home, log: this.log, tokens, commands, agents, gateway, maxPackageBytes: o.maxPackageBytes, maxUnpackedPackageBytes: o.maxUnpackedPackageBytes });
       const bus = new EventBus(this.log);
       const controlEvents = connectControlEvents({ bus, gateway, service, commands });
       gateway.on('frame', (conn, frame) => {
