@@ -2,6 +2,7 @@ import { fanout, type FanoutResult } from './fanout.js';
 import { memory, type MemoryResult } from './memory.js';
 import { pushPoll, type PushPollResult } from './pushpoll.js';
 import { reconnect, type ReconnectResult } from './reconnect.js';
+import { bigSave, type BigSaveResult } from './bigsave.js';
 import { printTable } from '../lib/report.js';
 
 const kib = (bytes: number): number => Math.round((bytes / 1024) * 10) / 10;
@@ -20,6 +21,8 @@ export interface Benchmark {
   run(n: number, flags: BenchFlags): Promise<unknown>;
   /** Prints the table of every N's result. */
   print(results: unknown[]): void;
+  /** The N values run when --n is not given (default 1000,10000). */
+  defaultN?: string;
 }
 
 export const BENCHMARKS = {
@@ -111,6 +114,29 @@ export const BENCHMARKS = {
             'polls/s': run.polls_per_s,
           })),
         ),
+      );
+    },
+  },
+  bigsave: {
+    run: (kib, flags) => bigSave(kib, flags.rounds),
+    defaultN: '256,1024',
+    print(results) {
+      printTable(
+        'Small requests while an admin saves a large YAML config (ms; N = KiB of YAML)',
+        (results as BigSaveResult[]).map((r) => ({
+          'N KiB': r.kib,
+          sources: r.sources,
+          'save p50': r.saves.p50,
+          'save max': r.saves.max,
+          'idle p50': r.idle.p50,
+          'idle max': r.idle.max,
+          'during p50': r.during.p50,
+          'during p99': r.during.p99,
+          'during max': r.during.max,
+          probes: r.during.count,
+          'added max': r.added_max_ms,
+          'target <200': r.added_max_ms < 200 ? 'met' : 'missed',
+        })),
       );
     },
   },

@@ -24,7 +24,7 @@ export class AgentDirectory {
   view(record: AgentRecord): AgentView {
     const id = record.agent_id;
     return {
-      ...agentView(record, this.deps.service.desired(id), this.deps.gateway.get(id), this.deps.reports.get(id)),
+      ...agentView(record, this.deps.service.desiredHead(id), this.deps.gateway.get(id), this.deps.reports.head(id)),
       group: this.deps.groupOf?.(id) ?? null,
     };
   }

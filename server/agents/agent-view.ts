@@ -61,7 +61,11 @@ export interface AgentView {
   pipes_as_of: number | null;
 }
 
-export function configState(record: AgentRecord, desired: DesiredConfig | undefined): ConfigState {
+/** What an agent view needs of the desired config and of the latest report: never their documents. */
+export type DesiredHead = Pick<DesiredConfig, 'revision' | 'signature'>;
+export type ReportHead = Pick<ConfigReport, 'signature' | 'reported_at'>;
+
+export function configState(record: AgentRecord, desired: DesiredHead | undefined): ConfigState {
   if (!desired) return null;
   if (record.running_signature === desired.signature || record.applied_signature === desired.signature) return 'applied';
   if (record.status_signature === desired.signature && (record.status === 'applying' || record.status === 'failed')) return record.status;
@@ -70,9 +74,9 @@ export function configState(record: AgentRecord, desired: DesiredConfig | undefi
 
 export function agentView(
   record: AgentRecord,
-  desired: DesiredConfig | undefined,
+  desired: DesiredHead | undefined,
   conn: AgentConnection | undefined,
-  report: ConfigReport | undefined,
+  report: ReportHead | undefined,
 ): AgentView {
   const state = configState(record, desired);
   const online = Boolean(conn?.established);

@@ -24,7 +24,7 @@ export interface SaveInput {
    * `value` is the parsed document still to validate; `checked` a document
    * already validated for this agent, with its signature.
    */
-  parsed?: { value: unknown } | { checked: Record<string, unknown>; signature: string } | undefined;
+  parsed?: { value: unknown } | { checked: Record<string, unknown>; signature: string; documentText?: string } | undefined;
   author: string;
   /** From If-Match: the signature the writer last saw (`*` = any existing). */
   ifMatch?: string | undefined;
@@ -61,6 +61,11 @@ export class ConfigService extends EventEmitter<{ desired_changed: [agentId: str
     this.groupOf = lookup;
   }
 
+  /** Revision and signature of the desired config, without its document. */
+  desiredHead(agentId: string): Pick<DesiredConfig, 'revision' | 'signature'> | undefined {
+    return this.configs.latestHead(agentId);
+  }
+
   desired(agentId: string): DesiredConfig | undefined {
     const latest = this.configs.latest(agentId);
     return latest ? { revision: latest.revision, signature: latest.signature, document: latest.document } : undefined;
@@ -71,9 +76,11 @@ export class ConfigService extends EventEmitter<{ desired_changed: [agentId: str
     this.assertNotInGroup(input.agentId);
     let document: Record<string, unknown>;
     let signature: string;
+    let documentText: string | undefined;
     if (input.parsed && 'checked' in input.parsed) {
       document = input.parsed.checked;
       signature = input.parsed.signature;
+      documentText = input.parsed.documentText;
     } else {
       let value: unknown = input.document;
       if (input.parsed) value = input.parsed.value;
@@ -92,6 +99,7 @@ export class ConfigService extends EventEmitter<{ desired_changed: [agentId: str
       agentId: input.agentId,
       signature,
       document,
+      ...(documentText !== undefined ? { documentText } : {}),
       format: input.format,
       sourceText,
       author: input.author,
@@ -103,7 +111,7 @@ export class ConfigService extends EventEmitter<{ desired_changed: [agentId: str
       });
     }
     this.agents.ensure(input.agentId);
-    this.emit('desired_changed', input.agentId, { revision: result.revision.revision, signature: result.revision.signature, document });
+    this.emit('desired_changed', input.agentId, { revision: result.revision.revision, signature: result.revision.signature, document, ...(documentText !== undefined ? { documentText } : {}) });
     return result.revision;
   }
 

@@ -58,7 +58,7 @@ export function agentConfigRoutes(deps: { tokens: TokenStore; service: ConfigSer
     if (!result.ok) throw invalid(result.errors);
     const parsed =
       result.documentText !== undefined && result.signature !== undefined
-        ? { checked: JSON.parse(result.documentText) as Record<string, unknown>, signature: result.signature }
+        ? { checked: JSON.parse(result.documentText) as Record<string, unknown>, signature: result.signature, documentText: result.documentText }
         : { value: result.value };
     const saved = deps.service.save({ agentId: id, format, text, parsed, author: adminOf(req).name, ifMatch: ifMatch(req) });
     respondSaved(res, saved);

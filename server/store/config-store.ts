@@ -42,6 +42,7 @@ export class ConfigStore {
   private readonly insertDocument;
   private readonly insertRevision;
   private readonly selectLatest;
+  private readonly selectLatestHead;
   private readonly selectRevision;
   private readonly selectHistory;
   private readonly selectDocument;
@@ -57,6 +58,7 @@ export class ConfigStore {
       `SELECT r.*, d.document FROM agent_config_revisions r JOIN config_documents d USING (signature)
        WHERE r.agent_id = ? ORDER BY r.revision DESC LIMIT 1`,
     );
+    this.selectLatestHead = db.prepare('SELECT revision, signature FROM agent_config_revisions WHERE agent_id = ? ORDER BY revision DESC LIMIT 1');
     this.selectRevision = db.prepare(
       `SELECT r.*, d.document FROM agent_config_revisions r JOIN config_documents d USING (signature)
        WHERE r.agent_id = ? AND r.revision = ?`,
@@ -81,6 +83,11 @@ export class ConfigStore {
     return toRevision(this.selectLatest.get(agentId));
   }
 
+  /** Revision and signature of the newest revision, without reading its document (agent lists need no more). */
+  latestHead(agentId: string): { revision: number; signature: string } | undefined {
+    return this.selectLatestHead.get(agentId) as { revision: number; signature: string } | undefined;
+  }
+
   revision(agentId: string, revision: number): ConfigRevisionWithDocument | undefined {
     return toRevision(this.selectRevision.get(agentId, revision));
   }
@@ -99,9 +106,10 @@ export class ConfigStore {
    * Stores a new revision unless `expectedSignature` is given and differs from the
    * current one (then returns `{ conflict }`); the check and the insert are one transaction.
    */
-  save(input: Omit<NewRevision, 'documentText'> & { expectedSignature?: string | undefined }): { revision: ConfigRevisionWithDocument } | { conflict: string | null } {
+  save(input: NewRevision & { expectedSignature?: string | undefined }): { revision: ConfigRevisionWithDocument } | { conflict: string | null } {
     return this.db.transaction(() => {
-      const current = this.latest(input.agentId);
+      // Only the head: the current document itself is not needed, and may be megabytes of JSON.
+      const current = this.latestHead(input.agentId);
       if (input.expectedSignature !== undefined && input.expectedSignature !== '*' && current?.signature !== input.expectedSignature) {
         return { conflict: current?.signature ?? null };
       }
@@ -115,7 +123,7 @@ export class ConfigStore {
         author: input.author,
         created_at: Date.now(),
       };
-      this.insertDocument.run(input.signature, JSON.stringify(input.document));
+      this.insertDocument.run(input.signature, input.documentText ?? JSON.stringify(input.document));
       this.insertRevision.run(row);
       return { revision: { ...row, document: input.document } };
     })();
