@@ -10,8 +10,12 @@ import type { ParseResult, ParseTask } from './parse-task.js';
 
 /** Texts up to this many bytes are parsed in place (well under a few ms); larger ones go to a worker. */
 export const OFF_LOOP_THRESHOLD_BYTES = 16 * 1024;
-/** A parse that takes longer is abandoned (its worker is replaced) and the text refused. */
-export const PARSE_TIME_LIMIT_MS = 30_000;
+/**
+ * A parse that takes longer is abandoned (its worker is replaced) and the
+ * text refused. 30 s, far above the 1-2 s a megabyte of YAML takes on an idle
+ * core; FUSION_PARSE_TIMEOUT_MS overrides it.
+ */
+export const PARSE_TIME_LIMIT_MS = Number(process.env.FUSION_PARSE_TIMEOUT_MS) > 0 ? Number(process.env.FUSION_PARSE_TIMEOUT_MS) : 30_000;
 /** Tasks that may wait for a worker; past that a request gets 503 `busy`. */
 export const MAX_QUEUED_PARSES = 32;
 
