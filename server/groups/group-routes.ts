@@ -1,6 +1,6 @@
 import express, { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { MAX_CONFIG_BYTES, parseDocumentText } from '../../shared/config/index.js';
+import { MAX_CONFIG_BYTES } from '../../shared/config/index.js';
 import { adminOf, requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
 import { agentIdParam } from '../http/agent-routes.js';
@@ -60,11 +60,12 @@ export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; me
     res.status(201).json(savedView(deps.groups.get(body.name), saved));
   });
 
-  router.get('/groups/:name', read, (req, res) => {
+  router.get('/groups/:name', read, async (req, res) => {
     const group = deps.groups.summary(nameOf(req));
     const current = deps.groups.template(group.name);
+    const variables = await variablesOf(current.template);
     res.setHeader('ETag', `"${group.signature}"`);
-    res.json({ ...summary(group, deps.rollouts), template: current.template, variables: variablesOf(current.template) });
+    res.json({ ...summary(group, deps.rollouts), template: current.template, variables });
   });
 
   router.patch('/groups/:name', write, parseJson, (req, res) => {
@@ -107,9 +108,11 @@ export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; me
 
   router.get('/groups/:name/history/:revision', read, (req, res) => sendTemplate(res, deps.groups, nameOf(req), Number(req.params.revision)));
 
-  router.post('/groups/:name/rollback', write, parseJson, (req, res) => {
+  router.post('/groups/:name/rollback', write, parseJson, async (req, res) => {
     const body = parseBody(RollbackBody, req.body ?? {}, 'roll back');
-    const saved = deps.groups.rollbackTo(nameOf(req), body.revision, adminOf(req).name, body.rollout);
+    const name = nameOf(req);
+    const parsed = await parseTemplateText(deps.groups.template(name, body.revision).template);
+    const saved = deps.groups.rollbackTo(name, body.revision, adminOf(req).name, body.rollout, parsed);
     res.json(savedView(deps.groups.get(saved.revision.group_name), saved));
   });
 
@@ -170,8 +173,8 @@ async function parseTemplateText(text: string): Promise<{ value: unknown }> {
   return { value: result.value };
 }
 
-function variablesOf(text: string): string[] {
-  const parsed = parseDocumentText(text, 'yaml');
+async function variablesOf(text: string): Promise<string[]> {
+  const parsed = await parsePool.run({ kind: 'document', text, format: 'yaml' });
   return parsed.ok ? templateVariables(parsed.value) : [];
 }
 

@@ -108,11 +108,11 @@ export class GroupService {
   }
 
   /** Rolls the group back to an earlier template: that revision is saved again, as a new revision. */
-  rollbackTo(name: string, revision: number, author: string, strategy: RolloutStrategy = ALL_AT_ONCE): SavedTemplate {
+  rollbackTo(name: string, revision: number, author: string, strategy: RolloutStrategy = ALL_AT_ONCE, parsed?: { value: unknown }): SavedTemplate {
     const group = this.get(name);
     const old = this.deps.groups.revision(name, revision);
     if (!old) throw notFound(`revision ${revision} of group ${name}`);
-    return this.store(group, old.template, author, strategy, { restoredFrom: revision });
+    return this.store(group, old.template, author, strategy, { restoredFrom: revision }, parsed);
   }
 
   /**
