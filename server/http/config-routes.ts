@@ -3,7 +3,7 @@ import YAML from 'yaml';
 import { MAX_CONFIG_BYTES } from '../../shared/config/index.js';
 import { adminOf, requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
-import { invalid, type ConfigService } from '../config/config-service.js';
+import { invalid, type ConfigService, type SaveInput } from '../config/config-service.js';
 import { parsePool } from '../parse/parse-pool.js';
 import type { ConfigStore, ConfigRevisionWithDocument } from '../store/config-store.js';
 import { agentIdParam } from './agent-routes.js';
@@ -53,25 +53,33 @@ export function agentConfigRoutes(deps: { tokens: TokenStore; service: ConfigSer
     }
     deps.service.assertNotInGroup(id);
     const text = req.body;
-    // Parsed (and, when large, validated) on a worker: a megabyte of YAML takes seconds.
-    const result = await parsePool.run({ kind: 'agent-config', text, format, agentId: id });
-    if (!result.ok) throw invalid(result.errors);
-    const parsed =
-      result.documentText !== undefined && result.signature !== undefined
-        ? { checked: JSON.parse(result.documentText) as Record<string, unknown>, signature: result.signature, documentText: result.documentText }
-        : { value: result.value };
+    const parsed = await parseOffLoop(text, format, id);
     const saved = deps.service.save({ agentId: id, format, text, parsed, author: adminOf(req).name, ifMatch: ifMatch(req) });
     respondSaved(res, saved);
   });
 
-  router.post('/structured', write, parseJson, (req, res) => {
+  router.post('/structured', write, parseJson, async (req, res) => {
     const id = agentIdParam(req.params.agent_id as string);
     if (!req.is('application/json')) throw new HttpError(415, 'unsupported_media_type', 'send the document as application/json');
-    const saved = deps.service.save({ agentId: id, format: 'json', document: req.body, author: adminOf(req).name, ifMatch: ifMatch(req) });
+    deps.service.assertNotInGroup(id);
+    // A large document is validated and signed on the worker pool too (its JSON text is cheap to make).
+    const parsed = await parseOffLoop(JSON.stringify(req.body), 'json', id);
+    const saved = deps.service.save({ agentId: id, format: 'json', document: req.body, parsed, author: adminOf(req).name, ifMatch: ifMatch(req) });
     respondSaved(res, saved);
   });
 
   return router;
+}
+
+/**
+ * Parses a config text, and when it is large also validates and signs it, on
+ * the worker pool (a megabyte of YAML takes seconds); 400 `invalid_config`.
+ */
+async function parseOffLoop(text: string, format: 'yaml' | 'json', agentId: string): Promise<NonNullable<SaveInput['parsed']>> {
+  const result = await parsePool.run({ kind: 'agent-config', text, format, agentId });
+  if (!result.ok) throw invalid(result.errors);
+  if (result.documentText === undefined || result.signature === undefined) return { value: result.value };
+  return { checked: JSON.parse(result.documentText) as Record<string, unknown>, signature: result.signature, documentText: result.documentText };
 }
 
 function ifMatch(req: Request): string | undefined {
