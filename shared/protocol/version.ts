@@ -31,5 +31,11 @@ export const FRAME_TYPE_MAX_BYTES: Readonly<Record<string, number>> = {
   config_report: 2 * 1024 * 1024,
 };
 
-/** Most pipes one `status` frame may list. */
-export const MAX_STATUS_PIPES = 1000;
+/**
+ * Most pipes one `status` frame may list. An agent sends at most this many,
+ * each `last_error` cut to STATUS_ERROR_CHARS, which keeps a frame under the
+ * status byte limit.
+ */
+export const MAX_STATUS_PIPES = 500;
+/** Characters of a pipe's `last_error` an agent puts in a `status` frame. */
+export const STATUS_ERROR_CHARS = 256;
