@@ -3,10 +3,11 @@ import YAML from 'yaml';
 import { MAX_CONFIG_BYTES } from '../../shared/config/index.js';
 import { adminOf, requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
-import { invalid, type ConfigService, type SaveInput } from '../config/config-service.js';
+import { invalid, revisionVersion, type ConfigService, type SaveInput } from '../config/config-service.js';
 import { parsePool } from '../parse/parse-pool.js';
 import type { ConfigStore, ConfigRevisionWithDocument } from '../store/config-store.js';
 import { agentIdParam } from './agent-routes.js';
+import { ifMatchOf, setValidators, wantsJson } from './conditional.js';
 import { HttpError, notFound } from './errors.js';
 import { jsonBody } from './json-body.js';
 
@@ -54,7 +55,7 @@ export function agentConfigRoutes(deps: { tokens: TokenStore; service: ConfigSer
     deps.service.assertNotInGroup(id);
     const text = req.body;
     const parsed = await parseOffLoop(text, format, id);
-    const saved = deps.service.save({ agentId: id, format, text, parsed, author: adminOf(req).name, ifMatch: ifMatch(req) });
+    const saved = deps.service.save({ agentId: id, format, text, parsed, author: adminOf(req).name, ifMatch: ifMatchOf(req) });
     respondSaved(res, saved);
   });
 
@@ -64,7 +65,7 @@ export function agentConfigRoutes(deps: { tokens: TokenStore; service: ConfigSer
     deps.service.assertNotInGroup(id);
     // A large document is validated and signed on the worker pool too (its JSON text is cheap to make).
     const parsed = await parseOffLoop(JSON.stringify(req.body), 'json', id);
-    const saved = deps.service.save({ agentId: id, format: 'json', document: req.body, parsed, author: adminOf(req).name, ifMatch: ifMatch(req) });
+    const saved = deps.service.save({ agentId: id, format: 'json', document: req.body, parsed, author: adminOf(req).name, ifMatch: ifMatchOf(req) });
     respondSaved(res, saved);
   });
 
@@ -72,6 +73,7 @@ export function agentConfigRoutes(deps: { tokens: TokenStore; service: ConfigSer
 }
 
 /**
+
  * Parses a config text, and when it is large also validates and signs it, on
  * the worker pool (a megabyte of YAML takes seconds); 400 `invalid_config`.
  */
@@ -82,23 +84,25 @@ async function parseOffLoop(text: string, format: 'yaml' | 'json', agentId: stri
   return { checked: JSON.parse(result.documentText) as Record<string, unknown>, signature: result.signature, documentText: result.documentText };
 }
 
-function ifMatch(req: Request): string | undefined {
-  const header = req.headers['if-match'];
-  if (!header) return undefined;
-  return header.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
-}
-
+/**
+ * One revision as YAML (the text as written; a document saved as JSON is
+ * printed as YAML) or, when Accept asks for JSON, as the JSON envelope. Each
+ * has its own ETag and the answer varies by Accept (see http/conditional).
+ */
 function sendRevision(req: Request, res: Response, rev: ConfigRevisionWithDocument): void {
-  res.setHeader('ETag', `"${rev.signature}"`);
+  const json = wantsJson(req);
+  setValidators(res, { version: revisionVersion(rev), representation: json ? 'json' : 'yaml', signature: rev.signature });
   res.setHeader('X-Config-Revision', String(rev.revision));
-  if (req.accepts(['application/yaml', 'application/json']) === 'application/json' && !String(req.headers.accept ?? '').includes('yaml')) {
+  if (json) {
     res.json({ agent_id: rev.agent_id, revision: rev.revision, signature: rev.signature, author: rev.author, created_at: rev.created_at, document: rev.document });
     return;
   }
   res.type('application/yaml').send(rev.format === 'yaml' ? rev.source_text : YAML.stringify(rev.document));
 }
 
+/** 201 with the new revision's YAML ETag (what the next If-Match should send) and its signature. */
 function respondSaved(res: Response, saved: ConfigRevisionWithDocument): void {
-  res.setHeader('ETag', `"${saved.signature}"`);
+  setValidators(res, { version: revisionVersion(saved), representation: 'yaml', signature: saved.signature });
+  res.setHeader('X-Config-Revision', String(saved.revision));
   res.status(201).json({ agent_id: saved.agent_id, revision: saved.revision, signature: saved.signature, created_at: saved.created_at });
 }

@@ -103,17 +103,16 @@ export class ConfigStore {
   }
 
   /**
-   * Stores a new revision unless `expectedSignature` is given and differs from the
-   * current one (then returns `{ conflict }`); the check and the insert are one transaction.
+   * Stores a new revision unless `precondition` is given and refuses what is
+   * stored now (then returns `{ conflict }` with the current revision, if
+   * any); the check and the insert are one transaction.
    */
-  save(input: NewRevision & { expectedSignature?: string | undefined }): { revision: ConfigRevisionWithDocument } | { conflict: string | null } {
+  save(
+    input: NewRevision & { precondition?: ((current: ConfigRevisionWithDocument | undefined) => boolean) | undefined },
+  ): { revision: ConfigRevisionWithDocument } | { conflict: ConfigRevisionWithDocument | undefined } {
     return this.db.transaction(() => {
-      // Only the head: the current document itself is not needed, and may be megabytes of JSON.
-      const current = this.latestHead(input.agentId);
-      if (input.expectedSignature !== undefined && input.expectedSignature !== '*' && current?.signature !== input.expectedSignature) {
-        return { conflict: current?.signature ?? null };
-      }
-      if (input.expectedSignature === '*' && !current) return { conflict: null };
+      const current = this.latest(input.agentId);
+      if (input.precondition && !input.precondition(current)) return { conflict: current };
       const row: ConfigRevision = {
         agent_id: input.agentId,
         revision: (current?.revision ?? 0) + 1,

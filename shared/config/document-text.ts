@@ -1,5 +1,6 @@
 import YAML, { isAlias, isMap, isPair, isScalar, isSeq, type Node } from 'yaml';
 import { treeIssue } from '../plain-tree.js';
+import { nonCanonicalValues } from './signature.js';
 
 /** One problem found in a config document, with the path to it (dotted, `(root)` for the whole). */
 export interface ConfigIssue {
@@ -37,7 +38,9 @@ export function parseDocumentText(text: string, format: 'yaml' | 'json'): Docume
   }
   const issue = treeIssue(value);
   if (issue) return fail(issue.path, issue.message);
-  return { ok: true, value };
+  // Accepted only with a canonical JSON form, so it can be signed.
+  const errors = nonCanonicalValues(value);
+  return errors.length ? { ok: false, errors } : { ok: true, value };
 }
 
 class IssueError extends Error {

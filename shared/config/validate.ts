@@ -1,6 +1,7 @@
 import { parseDocumentText, type ConfigIssue } from './document-text.js';
 import { AgentConfig } from './schema.js';
 import { AGENT_DRIVERS, knownDrivers } from './drivers.js';
+import { nonCanonicalValues } from './signature.js';
 
 export type ConfigCheck = { ok: true; config: AgentConfig } | { ok: false; errors: ConfigIssue[] };
 
@@ -11,6 +12,8 @@ export type ConfigCheck = { ok: true; config: AgentConfig } | { ok: false; error
  * On success the config is normalised (defaults filled in).
  */
 export function validateConfig(document: unknown, options: { agentId?: string } = {}): ConfigCheck {
+  const unsignable = nonCanonicalValues(document);
+  if (unsignable.length) return { ok: false, errors: unsignable };
   const parsed = AgentConfig.safeParse(document);
   if (!parsed.success) {
     return {
