@@ -41,8 +41,8 @@ export interface NewRevision {
 export class ConfigStore {
   private readonly insertDocument;
   private readonly insertRevision;
+  private readonly selectHead;
   private readonly selectLatest;
-  private readonly selectLatestHead;
   private readonly selectRevision;
   private readonly selectHistory;
   private readonly selectDocument;
@@ -54,11 +54,11 @@ export class ConfigStore {
       `INSERT INTO agent_config_revisions (agent_id, revision, signature, format, source_text, author, created_at)
        VALUES (@agent_id, @revision, @signature, @format, @source_text, @author, @created_at)`,
     );
+    this.selectHead = db.prepare('SELECT revision, signature, created_at FROM agent_config_revisions WHERE agent_id = ? ORDER BY revision DESC LIMIT 1');
     this.selectLatest = db.prepare(
       `SELECT r.*, d.document FROM agent_config_revisions r JOIN config_documents d USING (signature)
        WHERE r.agent_id = ? ORDER BY r.revision DESC LIMIT 1`,
     );
-    this.selectLatestHead = db.prepare('SELECT revision, signature FROM agent_config_revisions WHERE agent_id = ? ORDER BY revision DESC LIMIT 1');
     this.selectRevision = db.prepare(
       `SELECT r.*, d.document FROM agent_config_revisions r JOIN config_documents d USING (signature)
        WHERE r.agent_id = ? AND r.revision = ?`,
@@ -78,14 +78,14 @@ export class ConfigStore {
     );
   }
 
+  /** Revision, signature and time of an agent's newest config, without reading the document or text. */
+  head(agentId: string): { revision: number; signature: string; created_at: number } | undefined {
+    return this.selectHead.get(agentId) as { revision: number; signature: string; created_at: number } | undefined;
+  }
+
   /** The newest revision of an agent's config, or undefined when none was stored. */
   latest(agentId: string): ConfigRevisionWithDocument | undefined {
     return toRevision(this.selectLatest.get(agentId));
-  }
-
-  /** Revision and signature of the newest revision, without reading its document (agent lists need no more). */
-  latestHead(agentId: string): { revision: number; signature: string } | undefined {
-    return this.selectLatestHead.get(agentId) as { revision: number; signature: string } | undefined;
   }
 
   revision(agentId: string, revision: number): ConfigRevisionWithDocument | undefined {

@@ -39,3 +39,5 @@ export const FRAME_TYPE_MAX_BYTES: Readonly<Record<string, number>> = {
 export const MAX_STATUS_PIPES = 500;
 /** Characters of a pipe's `last_error` an agent puts in a `status` frame. */
 export const STATUS_ERROR_CHARS = 256;
+/** Longest an agent goes without a `status` frame while connected, in milliseconds. */
+export const STATUS_INTERVAL_MS = 60_000;

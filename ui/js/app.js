@@ -4,6 +4,7 @@
  * then the fleet, agents, Fusion's data plane and groups, updated live from
  * the event stream.
  */
+import { renderWebhooks } from './views/webhooks.js';
 import { onUnauthorized, session } from './api.js';
 import { h, replace } from './dom.js';
 import { LiveEvents } from './live.js';
@@ -35,6 +36,7 @@ const router = createRouter(
     { path: '/fusion', render: renderFusion },
     { path: '/groups', render: renderGroups },
     { path: '/groups/:name', render: renderGroup },
+    { path: '/webhooks', render: renderWebhooks },
   ],
   {
     container: view,
