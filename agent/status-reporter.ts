@@ -1,4 +1,4 @@
-import type { PipeStatus } from '../shared/protocol/index.js';
+import { MAX_STATUS_PIPES, STATUS_ERROR_CHARS, type PipeStatus } from '../shared/protocol/index.js';
 
 /**
  * Sends the agent's pipe status to Fusion without flooding it: a change of
@@ -50,7 +50,7 @@ export class StatusReporter {
     this.pending = null;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    if (this.send(pipes)) {
+    if (this.send(bounded(pipes))) {
       this.lastKey = JSON.stringify(pipes.map((p) => [p.id, p.state, p.last_error, p.realtime?.state, p.realtime?.reason]));
       this.lastSentAt = Date.now();
     }
@@ -63,4 +63,11 @@ export class StatusReporter {
     this.timer = null;
     this.pending = null;
   }
+}
+
+/** What fits Fusion's limits on a `status` frame: the first MAX_STATUS_PIPES pipes, errors cut short. */
+function bounded(pipes: PipeStatus[]): PipeStatus[] {
+  return pipes.slice(0, MAX_STATUS_PIPES).map((p) =>
+    p.last_error !== null && p.last_error.length > STATUS_ERROR_CHARS ? { ...p, last_error: `${p.last_error.slice(0, STATUS_ERROR_CHARS)}…` } : p,
+  );
 }

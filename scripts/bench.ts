@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run bench -- <fanout|memory|reconnect|pushpoll|fleet-ops|realtime|preview> [--n 1000,10000] [...]`
+ * `npm run bench -- <fanout|memory|reconnect|pushpoll|fleet-ops|realtime|preview|bigsave> [--n 1000,10000] [...]`
  *
  * Runs one benchmark for each N in turn (loopback only; every wait bounded),
  * prints a table and writes bench-results/<name>.json. Fusion runs as a child
@@ -21,6 +21,7 @@ Benchmarks:
   memory     Fusion RSS and heap per connected idle agent, vs a bare ws server [--rounds 3]
   reconnect  restart Fusion under N connected agents: time until all are back, peak connects/s; with and without jitter
   pushpoll   N agents polling every 30 s vs N on the WebSocket: delivery latency and Fusion CPU s/min [--window 60]
+  bigsave    latency of small requests while an admin saves an N-KiB YAML config (default 256,1024) [--rounds 3]
   fleet-ops  a page of 100 agents by selector (Fusion time), and Fusion's event-loop delay p99 with a web UI
              session open during a group fan-out and a reconnect storm
   realtime   create, modify and delete N files (default 1000) under a watched tree, rename a directory of N:
@@ -50,7 +51,8 @@ async function main(): Promise<void> {
     process.stderr.write(`unknown benchmark "${name}"\n\n${USAGE}\n`);
     process.exit(2);
   }
-  const sizes = (values.n ?? (name === 'realtime' ? '1000' : '1000,10000')).split(',').map((s) => Number(s.trim()));
+  const defaultN: string | undefined = 'defaultN' in bench ? bench.defaultN : name === 'realtime' ? '1000' : undefined;
+  const sizes = (values.n ?? defaultN ?? '1000,10000').split(',').map((s) => Number(s.trim()));
   if (sizes.some((s) => !Number.isInteger(s) || s <= 0 || s > 18_000)) {
     process.stderr.write('--n takes agent counts from 1 to 18000, comma-separated\n');
     process.exit(2);

@@ -69,8 +69,25 @@ export interface FusionOptions {
   tls?: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer; requireClientCert?: boolean };
   /** Largest agent package an admin may upload, in bytes. Default 128 MiB. */
   maxPackageBytes?: number;
-  /** Failed authentications allowed per address and window before 429. Default 30 a minute. */
+  /** Largest size an uploaded package may unpack to, in bytes. Default 64 MiB. */
+  maxUnpackedPackageBytes?: number;
+  /**
+   * Failed authentications allowed per window before 429: `max` per address
+   * and presented secret (default 30 a minute), `maxPerAddress` per address
+   * whatever the secrets (default 10 × max). Data API keys count too.
+   */
   failedAuthLimits?: FailedAuthLimits;
+  /** Proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client (FUSION_TRUSTED_PROXIES). Default none. */
+  trustedProxies?: string[];
+  /**
+   * Pre-authentication time limits of the HTTP server, in ms: `headersMs`
+   * for a request's headers (default 10 s; a connection that sends nothing
+   * is closed too), `requestMs` for a whole request with its body (default
+   * 120 s). Checked every `checkMs` (default 1 s).
+   */
+  httpTimeouts?: { headersMs?: number; requestMs?: number; checkMs?: number };
+  /** Connections from one address that may wait for their `hello` at once (default 64); more get 429 at the upgrade. */
+  maxPendingPerAddress?: number;
   /** Frames an agent may send per second (sustained) and in a burst before it is closed with `rate_limited`. Default 100 / 1000. */
   agentMessageRate?: { perSecond: number; burst: number };
   /**
@@ -147,7 +164,7 @@ export class FusionServer {
     const commit = new GroupCommit(db, this.log, (outcome) => storage.record(outcome));
     try {
       const tokens = new TokenStore(db);
-      Authenticator.for(tokens, o.failedAuthLimits);
+      const authenticator = Authenticator.for(tokens, { limits: o.failedAuthLimits, trustedProxies: o.trustedProxies });
       const audit = new AuditStore(db);
       this.initialSecrets = seedTokens(tokens, { adminToken: o.adminToken, enrollmentToken: o.enrollmentToken });
       const configs = new ConfigStore(db);
@@ -158,13 +175,14 @@ export class FusionServer {
         log: this.log,
         heartbeatIntervalMs,
         helloTimeoutMs: o.helloTimeoutMs ?? 10_000,
+        ...(o.maxPendingPerAddress !== undefined ? { maxPendingPerAddress: o.maxPendingPerAddress } : {}),
         messageRate: o.agentMessageRate ?? { perSecond: 100, burst: 1000 },
         batchWrites: (work) => commit.run(work),
       });
       const store = new CommandStore(db);
       const commands = new CommandService(store, gateway, this.log, o.commandSweepIntervalMs);
       const reports = new ReportStore(db);
-      const packages = createPackages({ db, home: o.home, log: this.log, tokens, commands, agents, gateway, maxPackageBytes: o.maxPackageBytes });
+      const packages = createPackages({ db, home: o.home, log: this.log, tokens, commands, agents, gateway, maxPackageBytes: o.maxPackageBytes, maxUnpackedPackageBytes: o.maxUnpackedPackageBytes });
       const bus = new EventBus(this.log);
       const controlEvents = connectControlEvents({ bus, gateway, service, commands });
       gateway.on('frame', (conn, frame) => {
@@ -206,7 +224,7 @@ export class FusionServer {
       groups.changes.on('change', (c) => {
         bus.publish('group.change', { change_id: c.id, group: c.group_name, status: c.status, author: c.author, reviewer: c.reviewer, rollout_id: c.rollout_id });
       });
-      const dataPlane = await createDataPlane({ home: o.home, logger: this.log });
+      const dataPlane = await createDataPlane({ home: o.home, logger: this.log, keyAttempts: authenticator.keyAttempts });
       if (dataPlane.generatedApiKey) this.initialSecrets.dataApiKey = dataPlane.generatedApiKey;
       connectSessionEvents(bus, dataPlane.sessions);
       const fusionConfig = new FusionConfigService({ dataPlane, bus, log: this.log });
@@ -250,9 +268,14 @@ export class FusionServer {
           ['/metrics', new FusionMetrics({ db, gateway, dataPlane, fleet: () => directory.summary.counts() }).router(tokens)],
         ],
       });
+      const timeouts = {
+        headersTimeout: o.httpTimeouts?.headersMs ?? 10_000,
+        requestTimeout: o.httpTimeouts?.requestMs ?? 120_000,
+        connectionsCheckingInterval: o.httpTimeouts?.checkMs ?? 1000,
+      };
       const http = o.tls
-        ? createHttpsServer({ cert: o.tls.cert, key: o.tls.key, ...(o.tls.ca ? { ca: o.tls.ca } : {}), requestCert: Boolean(o.tls.requireClientCert), rejectUnauthorized: Boolean(o.tls.requireClientCert) }, app)
-        : createServer(app);
+        ? createHttpsServer({ ...timeouts, cert: o.tls.cert, key: o.tls.key, ...(o.tls.ca ? { ca: o.tls.ca } : {}), requestCert: Boolean(o.tls.requireClientCert), rejectUnauthorized: Boolean(o.tls.requireClientCert) }, app)
+        : createServer(timeouts, app);
       if (http instanceof HttpsServer) logTlsClientErrors(http, this.log);
       gateway.attach(http);
       await new Promise<void>((resolve, reject) => {

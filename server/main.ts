@@ -27,7 +27,8 @@ FUSION_ENROLLMENT_TOKEN, FUSTOR_LOG_LEVEL (info), FUSION_TLS_CERT, FUSION_TLS_KE
 FUSION_TLS_CA (a CA makes client certificates required: mutual TLS),
 FUSION_HEARTBEAT_MS (agent ping interval, default 15000), FUSION_SHUTDOWN_RETRY_MS
 (reconnect delay hinted to agents at shutdown, default 1000), FUSION_DB_SYNC
-(normal: commits survive a killed process; full: also a power loss, one fsync a commit).`;
+(normal: commits survive a killed process; full: also a power loss, one fsync a commit),
+FUSION_TRUSTED_PROXIES (comma-separated addresses or CIDR ranges whose X-Forwarded-For names the client).`;
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -70,6 +71,7 @@ async function main(): Promise<void> {
     ...tlsOptions(values),
     initDatabase: Boolean(values['init-database']) || process.env.FUSION_INIT_DATABASE === '1',
     databaseSync: sync,
+    ...(process.env.FUSION_TRUSTED_PROXIES ? { trustedProxies: process.env.FUSION_TRUSTED_PROXIES.split(',').map((p) => p.trim()).filter(Boolean) } : {}),
   });
   const { url } = await server.start();
   printInitialSecrets(server, url);

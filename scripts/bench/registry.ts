@@ -4,6 +4,7 @@ import { preview, type PreviewResult } from './preview.js';
 import { pushPoll, type PushPollResult } from './pushpoll.js';
 import { realtime, type RealtimeResult } from './realtime.js';
 import { reconnect, type ReconnectResult } from './reconnect.js';
+import { bigSave, type BigSaveResult } from './bigsave.js';
 import { fleetOps, type FleetOpsResult } from './fleet-ops.js';
 import { printTable } from '../lib/report.js';
 
@@ -23,6 +24,8 @@ export interface Benchmark {
   run(n: number, flags: BenchFlags): Promise<unknown>;
   /** Prints the table of every N's result. */
   print(results: unknown[]): void;
+  /** The N values run when --n is not given (default 1000,10000). */
+  defaultN?: string;
 }
 
 export const BENCHMARKS = {
@@ -126,6 +129,29 @@ export const BENCHMARKS = {
           ...r.phases.map((p) => ({ N: r.n, change: p.phase, 'p50 ms': p.latency.p50, 'p99 ms': p.latency.p99, 'last ms': p.latency.max, 'target p99 <=1000': p.latency.p99 <= 1000 ? 'met' : 'missed' })),
           { N: r.n, change: `rename a directory of ${r.n}`, 'p50 ms': null, 'p99 ms': null, 'last ms': r.rename_ms, 'target p99 <=1000': r.rename_ms <= 1000 ? 'met' : 'missed' },
         ]),
+      );
+    },
+  },
+  bigsave: {
+    run: (kib, flags) => bigSave(kib, flags.rounds),
+    defaultN: '256,1024',
+    print(results) {
+      printTable(
+        'Small requests while an admin saves a large YAML config (ms; N = KiB of YAML)',
+        (results as BigSaveResult[]).map((r) => ({
+          'N KiB': r.kib,
+          sources: r.sources,
+          'save p50': r.saves.p50,
+          'save max': r.saves.max,
+          'idle p50': r.idle.p50,
+          'idle max': r.idle.max,
+          'during p50': r.during.p50,
+          'during p99': r.during.p99,
+          'during max': r.during.max,
+          probes: r.during.count,
+          'added max': r.added_max_ms,
+          'target <200': r.added_max_ms < 200 ? 'met' : 'missed',
+        })),
       );
     },
   },

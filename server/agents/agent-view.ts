@@ -5,6 +5,11 @@ import type { ConfigReport } from '../commands/report-store.js';
 import { agentHealth, isDrifting, type Health } from './agent-health.js';
 import type { PollVisit } from './poll-presence.js';
 
+/** Pipes listed per agent in an agent view; `pipes_total` says how many the agent reported. */
+export const MAX_VIEW_PIPES = 100;
+/** Characters of a pipe's `last_error` shown in an agent view. */
+export const MAX_VIEW_PIPE_ERROR = 512;
+
 /** `online`: connected (socket) or polling on time; `offline`; `inactive`: offline longer than the inactivity setting. */
 export type AgentStatus = 'online' | 'offline' | 'inactive';
 export const AGENT_STATUSES: readonly AgentStatus[] = ['online', 'offline', 'inactive'];
@@ -64,8 +69,14 @@ export interface AgentView {
   labels: Record<string, string>;
   /** What the agent reported about itself in its latest hello (os, arch, hostname, agent_version, bootstrap attributes). */
   attributes: Record<string, string>;
-  /** The agent's pipes (id, state, records_sent, last_error) as its latest `status` frame gave them. */
+  /**
+   * The agent's pipes (id, state, records_sent, last_error) as its latest
+   * `status` frame gave them: the first MAX_VIEW_PIPES, each `last_error`
+   * cut to MAX_VIEW_PIPE_ERROR characters, so the agent list stays bounded.
+   */
   pipes: unknown[];
+  /** How many pipes the agent reported (more than `pipes` holds when it was capped). */
+  pipes_total: number;
   /**
    * False while the agent is online: `pipes` are live. True while it is
    * offline: `pipes` are the states it reported last, kept for reference,
@@ -134,8 +145,15 @@ export function agentView(record: AgentRecord, ctx: ViewContext): AgentView {
     group: null,
     labels: { ...record.labels },
     attributes: { ...record.attributes },
-    pipes: record.pipes,
+    pipes: record.pipes.slice(0, MAX_VIEW_PIPES).map(boundedPipe),
+    pipes_total: record.pipes.length,
     pipes_stale: !onSocket,
     pipes_as_of: lastSeen,
   };
+}
+
+function boundedPipe(pipe: unknown): unknown {
+  const error = (pipe as { last_error?: unknown } | null)?.last_error;
+  if (typeof error !== 'string' || error.length <= MAX_VIEW_PIPE_ERROR) return pipe;
+  return { ...(pipe as object), last_error: `${error.slice(0, MAX_VIEW_PIPE_ERROR)}…` };
 }

@@ -1,5 +1,7 @@
+import type { IncomingMessage } from 'node:http';
 import type { TokenRecord, TokenStore } from './token-store.js';
 import { bearerToken } from './secrets.js';
+import { ClientAddress } from './client-address.js';
 import { FailedAuthLimiter, type FailedAuthLimits } from './failed-auth-limiter.js';
 
 const byStore = new WeakMap<TokenStore, Authenticator>();
@@ -15,17 +17,23 @@ export interface AuthRefusal {
 export type AgentAuth = { ok: true; token: TokenRecord; kind: 'enrollment' | 'agent' } | ({ ok: false } & AuthRefusal);
 export type AdminAuth = { ok: true; token: TokenRecord } | ({ ok: false } & AuthRefusal);
 
+export interface AuthenticatorOptions {
+  limits?: FailedAuthLimits | undefined;
+  /** Proxies whose X-Forwarded-For is believed (addresses or CIDR ranges), see ClientAddress. */
+  trustedProxies?: readonly string[] | undefined;
+}
+
 /**
  * The one place secrets are checked, for admins and agents alike, with the
- * failed-attempt limiter in front: an address that failed too often is
- * refused before its token is even looked at.
+ * failed-attempt limiter in front: a secret (or an address) that failed too
+ * often is refused before the token is even looked at.
  */
 export class Authenticator {
-  /** The authenticator of a token store (one limiter per Fusion), created with `limits` on first use. */
-  static for(tokens: TokenStore, limits?: FailedAuthLimits): Authenticator {
+  /** The authenticator of a token store (one limiter per Fusion), created with `options` on first use. */
+  static for(tokens: TokenStore, options: AuthenticatorOptions = {}): Authenticator {
     let auth = byStore.get(tokens);
     if (!auth) {
-      auth = new Authenticator(tokens, new FailedAuthLimiter(limits));
+      auth = new Authenticator(tokens, new FailedAuthLimiter(options.limits), new ClientAddress(options.trustedProxies));
       byStore.set(tokens, auth);
     }
     return auth;
@@ -34,16 +42,32 @@ export class Authenticator {
   constructor(
     readonly tokens: TokenStore,
     readonly limiter: FailedAuthLimiter,
+    readonly addresses: ClientAddress,
   ) {}
 
-  admin(authorization: string | undefined, address: string): AdminAuth {
-    const limited = this.limited(address);
+  /** The client address of a request (X-Forwarded-For only from trusted proxies). */
+  addressOf(req: IncomingMessage): string {
+    return this.addresses.of(req);
+  }
+
+  /**
+   * The limiter as the data plane uses it for X-API-Key: unknown keys count
+   * against the same address budget as failed tokens.
+   */
+  readonly keyAttempts = {
+    retryAfter: (req: IncomingMessage, key: string | undefined): number => this.limiter.retryAfter(this.addressOf(req), key),
+    failed: (req: IncomingMessage, key: string | undefined): void => this.limiter.fail(this.addressOf(req), key),
+  };
+
+  admin(req: IncomingMessage): AdminAuth {
+    const address = this.addressOf(req);
+    const secret = bearerToken(req.headers.authorization);
+    const limited = this.limited(address, secret);
     if (limited) return limited;
-    const secret = bearerToken(authorization);
     if (!secret) return { ok: false, status: 401, code: 'unauthorized', message: 'missing admin token: send Authorization: Bearer <token>' };
     const token = this.tokens.verify('admin', secret);
     if (!token) {
-      this.limiter.fail(address);
+      this.limiter.fail(address, secret);
       return { ok: false, status: 401, code: 'unauthorized', message: 'unknown, expired or revoked admin token' };
     }
     return { ok: true, token };
@@ -53,29 +77,30 @@ export class Authenticator {
    * An agent's Bearer token: its own credential (valid only for its agent id)
    * or an enrollment token (valid for any id; the agent then gets a credential).
    */
-  agent(authorization: string | undefined, agentId: string, address: string): AgentAuth {
-    const limited = this.limited(address);
+  agent(req: IncomingMessage, agentId: string): AgentAuth {
+    const address = this.addressOf(req);
+    const secret = bearerToken(req.headers.authorization);
+    const limited = this.limited(address, secret);
     if (limited) return limited;
-    const secret = bearerToken(authorization);
     if (!secret) return { ok: false, status: 401, code: 'unauthorized', message: 'missing Authorization: Bearer <token>' };
     const credential = this.tokens.verify('agent', secret);
     if (credential) {
       if (credential.agent_id !== agentId) {
-        this.limiter.fail(address);
+        this.limiter.fail(address, secret);
         return { ok: false, status: 403, code: 'forbidden', message: 'this credential belongs to another agent' };
       }
       return { ok: true, token: credential, kind: 'agent' };
     }
     const enrollment = this.tokens.verify('enrollment', secret);
     if (!enrollment) {
-      this.limiter.fail(address);
+      this.limiter.fail(address, secret);
       return { ok: false, status: 401, code: 'unauthorized', message: 'unknown, expired or revoked token' };
     }
     return { ok: true, token: enrollment, kind: 'enrollment' };
   }
 
-  private limited(address: string): AuthRefusal & { ok: false } | undefined {
-    const wait = this.limiter.retryAfter(address);
+  private limited(address: string, secret: string | undefined): AuthRefusal & { ok: false } | undefined {
+    const wait = this.limiter.retryAfter(address, secret);
     if (wait === 0) return undefined;
     return { ok: false, status: 429, code: 'rate_limited', message: `too many failed authentications; retry in ${wait} s`, retryAfterSeconds: wait };
   }

@@ -1,4 +1,4 @@
-import express, { Router } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
 import { CloseCode } from '../../shared/protocol/index.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
@@ -9,6 +9,7 @@ import { decodePosition, encodePosition } from '../http/position-cursor.js';
 import type { AuditStore } from '../audit/audit-store.js';
 import { requireAdmin } from './admin-auth.js';
 import type { TokenRecord, TokenStore } from './token-store.js';
+import { jsonBody } from '../http/json-body.js';
 
 const Name = z.string().trim().min(1).max(128);
 const EnrollmentRequest = z
@@ -45,7 +46,7 @@ const publicToken = (t: TokenRecord): Omit<TokenRecord, 'agent_id' | 'kind' | 'g
  */
 export function securityRoutes(deps: { tokens: TokenStore; gateway: WsGateway; audit: AuditStore }): Router {
   const router = Router();
-  const json = express.json({ limit: '16kb' });
+  const json = jsonBody('16kb');
   const admin = requireAdmin(deps.tokens, 'admin');
 
   router.post('/enrollment-tokens', admin, json, (req, res) => {

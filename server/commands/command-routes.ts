@@ -1,4 +1,4 @@
-import express, { Router } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
 import { AgentId, CommandStatus, CommandType } from '../../shared/protocol/index.js';
 import { adminOf, requireAdmin } from '../auth/admin-auth.js';
@@ -13,6 +13,7 @@ import type { AgentStore } from '../store/agent-store.js';
 import type { CommandService } from './command-service.js';
 import type { CommandStore } from './command-store.js';
 import type { ReportStore } from './report-store.js';
+import { jsonBody } from '../http/json-body.js';
 
 const CommandRequest = z.object({
   type: z.string().min(1),
@@ -44,7 +45,7 @@ export function commandRoutes(deps: {
   gateway: WsGateway;
 }): Router {
   const router = Router();
-  const json = express.json({ limit: '256kb' });
+  const json = jsonBody('256kb');
   const viewer = requireAdmin(deps.tokens, 'viewer');
   const operator = requireAdmin(deps.tokens, 'operator');
 

@@ -25,6 +25,12 @@ export interface SaveInput {
   /** The text as written (YAML or JSON), or undefined when `document` is given. */
   text?: string;
   document?: unknown;
+  /**
+   * The result of parsing `text` off the event loop (see server/parse):
+   * `value` is the parsed document still to validate; `checked` a document
+   * already validated for this agent, with its signature.
+   */
+  parsed?: { value: unknown } | { checked: Record<string, unknown>; signature: string; documentText?: string } | { errors: ConfigIssue[] } | undefined;
   author: string;
   /** The request's If-Match: the ETag (or, from older clients, the signature) the writer last saw, or `*`. */
   ifMatch?: IfMatch | undefined;
@@ -79,13 +85,21 @@ export class ConfigService extends EventEmitter<{ desired_changed: [agentId: str
 
   /**
    * What {@link save} would store, without storing it: the validated
-   * document and signature, or every problem. Throws what save throws
-   * before validating (409 for a group member).
+   * document and signature (and its JSON text when a worker made it), or
+   * every problem. Throws what save throws before validating (409 for a
+   * group member).
    */
-  check(input: Omit<SaveInput, 'author' | 'ifMatch'>): { document: Record<string, unknown>; signature: string } | { errors: ConfigIssue[] } {
-    this.refuseGroupMember(input.agentId);
+  check(
+    input: Omit<SaveInput, 'author' | 'ifMatch'>,
+  ): { document: Record<string, unknown>; signature: string; documentText?: string } | { errors: ConfigIssue[] } {
+    this.assertNotInGroup(input.agentId);
+    if (input.parsed && 'errors' in input.parsed) return { errors: input.parsed.errors };
+    if (input.parsed && 'checked' in input.parsed) {
+      return { document: input.parsed.checked, signature: input.parsed.signature, ...(input.parsed.documentText !== undefined ? { documentText: input.parsed.documentText } : {}) };
+    }
     let value: unknown = input.document;
-    if (input.text !== undefined) {
+    if (input.parsed) value = input.parsed.value;
+    else if (input.text !== undefined) {
       const parsed = parseDocumentText(input.text, input.format);
       if (!parsed.ok) return { errors: parsed.errors };
       value = parsed.value;
@@ -100,12 +114,13 @@ export class ConfigService extends EventEmitter<{ desired_changed: [agentId: str
   save(input: SaveInput): ConfigRevisionWithDocument {
     const checked = this.check(input);
     if ('errors' in checked) throw invalid(checked.errors);
-    const { document } = checked;
+    const { document, signature, documentText } = checked;
     const sourceText = input.text ?? JSON.stringify(input.document, null, 2);
     const result = this.configs.save({
       agentId: input.agentId,
-      signature: checked.signature,
+      signature,
       document,
+      ...(documentText !== undefined ? { documentText } : {}),
       format: input.format,
       sourceText,
       author: input.author,
@@ -119,12 +134,12 @@ export class ConfigService extends EventEmitter<{ desired_changed: [agentId: str
       });
     }
     this.agents.ensure(input.agentId);
-    const { revision, signature } = result.revision;
-    this.emit('desired_changed', input.agentId, { revision, signature, document });
+    this.emit('desired_changed', input.agentId, { revision: result.revision.revision, signature: result.revision.signature, document, ...(documentText !== undefined ? { documentText } : {}) });
     return result.revision;
   }
 
-  private refuseGroupMember(agentId: string): void {
+  /** 409 `agent_in_group` for an agent whose config comes from a group template. */
+  assertNotInGroup(agentId: string): void {
     const group = this.groupOf(agentId);
     if (group !== undefined) {
       throw new HttpError(409, 'agent_in_group', `agent ${agentId} gets its config from group "${group}"; set its override or variables in the group instead`, {
@@ -171,7 +186,7 @@ export class ConfigService extends EventEmitter<{ desired_changed: [agentId: str
   }
 }
 
-function invalid(errors: ConfigIssue[]): HttpError {
+export function invalid(errors: ConfigIssue[]): HttpError {
   return new HttpError(400, 'invalid_config', `config rejected: ${errors.length} problem(s)`, errors);
 }
 

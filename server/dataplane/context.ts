@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { Logger } from '../../shared/logger.js';
 import type { DataPlaneAccess } from './api-keys.js';
 import type { FusionConfig } from './fusion-config.js';
@@ -15,4 +16,13 @@ export interface DataPlaneContext {
   readonly sessions: SessionRegistry;
   readonly views: ViewRegistry;
   readonly logger: Logger;
+  /** Counts unknown API keys like failed logins (see server/auth/failed-auth-limiter.ts). */
+  readonly keyAttempts?: KeyAttempts | undefined;
+}
+
+/** The failed-authentication limiter, as the data plane sees it. */
+export interface KeyAttempts {
+  /** Seconds the caller must wait before presenting `key` again; 0 when it may try. */
+  retryAfter(req: IncomingMessage, key: string | undefined): number;
+  failed(req: IncomingMessage, key: string | undefined): void;
 }

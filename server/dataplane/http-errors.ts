@@ -1,6 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from '../../shared/logger.js';
 import type { z } from 'zod';
+import { HttpError as ApiError } from '../http/errors.js';
 
 /**
  * Stable error codes of the data-plane HTTP API. They appear as `error.code`
@@ -27,6 +28,12 @@ export const DataPlaneErrorCode = {
   PathNotFound: 'path_not_found',
   /** The requested tree has more nodes than one answer may carry. */
   TreeTooLarge: 'tree_too_large',
+  /** The body nests deeper than MAX_DOCUMENT_DEPTH. */
+  TooDeep: 'too_deep',
+  /** The body uses a reserved name (`__proto__`, `constructor`, ...) as a key. */
+  ReservedKey: 'reserved_key',
+  /** Too many unknown API keys from this address; wait Retry-After seconds. */
+  RateLimited: 'rate_limited',
   /** Something failed inside Fusion. */
   InternalError: 'internal_error',
 } as const;
@@ -75,6 +82,12 @@ export function sendError(res: Response, error: HttpError): void {
   res.status(error.status).json({ error: body });
 }
 
+/** A refusal of the shared body parser (server/http/json-body.ts): `too_deep`, `reserved_key`. */
+function fromApiError(err: ApiError): HttpError {
+  const code = err.code === 'too_deep' || err.code === 'reserved_key' ? err.code : DataPlaneErrorCode.InvalidRequest;
+  return new HttpError(err.status, code, err.message);
+}
+
 /** Body-parser failures carry a `type` and a `status`; these are the ones we answer in kind. */
 function fromBodyParser(err: unknown): HttpError | undefined {
   const type = (err as { type?: unknown } | null)?.type;
@@ -98,7 +111,7 @@ export function jsonErrorHandler(logger: Logger) {
       next(err);
       return;
     }
-    const known = err instanceof HttpError ? err : fromBodyParser(err);
+    const known = err instanceof HttpError ? err : err instanceof ApiError && err.status < 500 ? fromApiError(err) : fromBodyParser(err);
     if (known) {
       sendError(res, known);
       return;

@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import type { Logger } from '../../shared/logger.js';
 import { compileAccess, type DataPlaneAccess } from './api-keys.js';
-import type { DataPlaneContext } from './context.js';
+import type { DataPlaneContext, KeyAttempts } from './context.js';
 import { loadFusionConfig } from './fusion-config-file.js';
 import { FusionConfigError, validateFusionConfig, type FusionConfig, type FusionPipeConfig } from './fusion-config.js';
 import { createIngestRouter } from './ingest-router.js';
@@ -27,6 +27,8 @@ export interface DataPlaneOptions {
   logger: Logger;
   /** Period of the session-timeout sweep, in ms; by default a quarter of the shortest session timeout, within 10 ms..1 s. */
   sweepIntervalMs?: number;
+  /** Where unknown API keys are counted, so guessing keys is limited like guessing tokens. */
+  keyAttempts?: KeyAttempts | undefined;
 }
 
 /** Fusion's data plane: ingest sessions, views and the config that wires them. */
@@ -77,6 +79,7 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
     sessions,
     views,
     logger,
+    keyAttempts: options.keyAttempts,
   };
 
   let sweepMs = options.sweepIntervalMs ?? sweepIntervalFor(loaded.config);

@@ -1,10 +1,12 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import { API_KEY_HEADER, type IngestGrant } from './api-keys.js';
+import type { IngestGrant } from './api-keys.js';
+import { checkApiKey } from './key-check.js';
 import type { DataPlaneContext } from './context.js';
 import { DataPlaneErrorCode, HttpError, jsonErrorHandler, parseOrThrow } from './http-errors.js';
 import { checkEventsBody, EventsBody, MAX_EVENTS_PER_BATCH, OpenSessionBody } from './records.js';
 import type { ViewOrigin } from './fs-view.js';
 import type { SessionInfo } from './sessions.js';
+import { jsonBody } from '../http/json-body.js';
 
 /** Largest ingest request body: 10,000 records with long paths fit well within it. */
 export const MAX_INGEST_BODY_BYTES = 16 * 1024 * 1024;
@@ -22,7 +24,7 @@ export const MAX_INGEST_BODY_BYTES = 16 * 1024 * 1024;
 export function createIngestRouter(ctx: DataPlaneContext): Router {
   const router = express.Router();
   router.use(authenticate(ctx));
-  router.use(express.json({ limit: MAX_INGEST_BODY_BYTES }));
+  router.use(jsonBody(MAX_INGEST_BODY_BYTES));
 
   router.post('/sessions', (req, res) => {
     const grant = grantOf(res);
@@ -95,13 +97,12 @@ export function createIngestRouter(ctx: DataPlaneContext): Router {
 
 function authenticate(ctx: DataPlaneContext) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    const grant = ctx.access.ingest.match(req.get(API_KEY_HEADER));
-    if (!grant) {
-      next(new HttpError(401, DataPlaneErrorCode.Unauthorized, `missing or unknown ${API_KEY_HEADER}`));
-      return;
+    try {
+      res.locals.grant = checkApiKey(ctx, req, res, ctx.access.ingest, '');
+      next();
+    } catch (err) {
+      next(err);
     }
-    res.locals.grant = grant;
-    next();
   };
 }
 

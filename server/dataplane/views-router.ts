@@ -1,6 +1,6 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
-import { API_KEY_HEADER } from './api-keys.js';
+import { checkApiKey } from './key-check.js';
 import type { DataPlaneContext } from './context.js';
 import { TreeTooLargeError, type FsView } from './fs-view.js';
 import { DataPlaneErrorCode, HttpError, jsonErrorHandler, parseOrThrow } from './http-errors.js';
@@ -76,23 +76,19 @@ export interface ViewSessions {
 }
 
 function authorizeView(ctx: DataPlaneContext) {
-  return (req: Request, _res: Response, next: NextFunction): void => {
-    const key = req.get(API_KEY_HEADER);
-    if (!key) {
-      next(new HttpError(401, DataPlaneErrorCode.Unauthorized, `missing ${API_KEY_HEADER}`));
-      return;
-    }
+  return (req: Request, res: Response, next: NextFunction): void => {
     const viewId = String(req.params.view_id);
     const keys = ctx.access.views.get(viewId);
     if (!keys || !ctx.views.has(viewId)) {
       next(new HttpError(404, DataPlaneErrorCode.ViewNotFound, `no view "${viewId}"`));
       return;
     }
-    if (!keys.match(key)) {
-      next(new HttpError(401, DataPlaneErrorCode.Unauthorized, `unknown ${API_KEY_HEADER} for view "${viewId}"`));
-      return;
+    try {
+      checkApiKey(ctx, req, res, keys, ` for view "${viewId}"`);
+      next();
+    } catch (err) {
+      next(err);
     }
-    next();
   };
 }
 

@@ -6,6 +6,24 @@ export type EventListener = (event: FusionEvent) => void;
 
 /** Events kept for replay to a client that reconnects with `Last-Event-ID`. */
 export const DEFAULT_REPLAY_EVENTS = 1000;
+/** Bytes (of JSON) the kept events may hold together; the oldest are dropped past it. */
+export const DEFAULT_REPLAY_BYTES = 4 * 1024 * 1024;
+/** An event whose data is larger is kept for replay as a summary (see {@link replayCopy}). */
+export const MAX_REPLAY_EVENT_BYTES = 16 * 1024;
+
+/**
+ * What the replay buffer keeps of an event: the event itself, or for one
+ * larger than MAX_REPLAY_EVENT_BYTES, its id, type and time with
+ * `data: { truncated: true, bytes, agent_id? }`, so a client that replays it
+ * knows to refetch (e.g. GET /agents) instead of holding megabytes per event.
+ */
+function replayCopy(event: FusionEvent): { event: FusionEvent; bytes: number } {
+  const bytes = JSON.stringify(event.data).length;
+  if (bytes <= MAX_REPLAY_EVENT_BYTES) return { event, bytes };
+  const data = event.data as { agent_id?: unknown };
+  const summary = { truncated: true, bytes, ...(typeof data.agent_id === 'string' ? { agent_id: data.agent_id } : {}) };
+  return { event: { ...event, data: summary } as unknown as FusionEvent, bytes: JSON.stringify(summary).length };
+}
 
 /**
  * Fusion's in-process event bus: modules publish state changes, the event
@@ -23,6 +41,9 @@ export class EventBus {
   private readonly listeners = new Set<EventListener>();
   /** Kept events are `recent[head..]`, oldest first; dropped ones are cut off in bulk, so a publish costs O(1). */
   private recent: FusionEvent[] = [];
+  /** JSON size of each kept event's data, parallel to `recent`. */
+  private sizes: number[] = [];
+  private keptBytes = 0;
   private head = 0;
   private lastId = 0;
   private closed = false;
@@ -31,6 +52,7 @@ export class EventBus {
   constructor(
     private readonly log: Logger,
     private readonly replayEvents = DEFAULT_REPLAY_EVENTS,
+    private readonly replayBytes = DEFAULT_REPLAY_BYTES,
   ) {}
 
   /** Id of the newest event (0 before the first). */
@@ -45,12 +67,7 @@ export class EventBus {
   publish<K extends FusionEventType>(type: K, data: FusionEventMap[K]): FusionEvent | undefined {
     if (this.closed) return undefined;
     const event = { id: ++this.lastId, type, at: Date.now(), data } as FusionEvent;
-    this.recent.push(event);
-    if (this.recent.length - this.head > this.replayEvents) this.head = this.recent.length - this.replayEvents;
-    if (this.head >= this.replayEvents) {
-      this.recent = this.recent.slice(this.head);
-      this.head = 0;
-    }
+    this.keep(event);
     for (const listener of [...this.listeners]) {
       try {
         listener(event);
@@ -59,6 +76,27 @@ export class EventBus {
       }
     }
     return event;
+  }
+
+  /** Bytes the replay buffer holds (bounded by replayBytes). */
+  get replayBufferBytes(): number {
+    return this.keptBytes;
+  }
+
+  private keep(event: FusionEvent): void {
+    const copy = replayCopy(event);
+    this.recent.push(copy.event);
+    this.sizes.push(copy.bytes);
+    this.keptBytes += copy.bytes;
+    while (this.recent.length - this.head > this.replayEvents || (this.keptBytes > this.replayBytes && this.head < this.recent.length - 1)) {
+      this.keptBytes -= this.sizes[this.head]!;
+      this.head++;
+    }
+    if (this.head >= this.replayEvents) {
+      this.recent = this.recent.slice(this.head);
+      this.sizes = this.sizes.slice(this.head);
+      this.head = 0;
+    }
   }
 
   /** Calls `listener` for every event from now on; returns the unsubscribe function. */

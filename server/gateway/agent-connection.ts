@@ -8,8 +8,10 @@ import type { Logger } from '../../shared/logger.js';
  * replay its signature on reconnect, and durable state lives in the database).
  */
 export class AgentConnection {
-  /** Set once `hello` was accepted. */
+  /** Set once `hello` was accepted (see markEstablished). */
   established = false;
+  /** Called once when `hello` is accepted (the gateway stops counting the connection as pending). */
+  onEstablished: (() => void) | undefined;
   /** Answered the last ping (heartbeat). */
   alive = true;
   lastSeen = Date.now();
@@ -31,6 +33,12 @@ export class AgentConnection {
     readonly tokenId: string,
     readonly log: Logger,
   ) {}
+
+  markEstablished(): void {
+    if (this.established) return;
+    this.established = true;
+    this.onEstablished?.();
+  }
 
   /** Token bucket of the per-connection message rate: false when the frame is over the limit. */
   takeMessageToken(perSecond: number, burst: number, now = Date.now()): boolean {

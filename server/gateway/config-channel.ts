@@ -83,7 +83,7 @@ export class ConfigChannel {
       conn.fail(ErrorCode.UnsupportedVersion, `protocol version ${hello.protocol_version} is not supported; Fusion speaks ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}`);
       return;
     }
-    conn.established = true;
+    conn.markEstablished();
     conn.agentVersion = hello.agent_version;
     conn.runningSignature = hello.config.signature;
     this.options.agents.recordHello({

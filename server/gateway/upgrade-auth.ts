@@ -20,7 +20,7 @@ export function authenticateUpgrade(req: IncomingMessage, tokens: TokenStore): U
   if (!id.success) {
     return { ok: false, status: 400, code: 'bad_request', message: `missing or invalid ${AGENT_ID_HEADER} header` };
   }
-  const auth = Authenticator.for(tokens).agent(req.headers.authorization, id.data, req.socket.remoteAddress ?? 'unknown');
+  const auth = Authenticator.for(tokens).agent(req, id.data);
   if (!auth.ok) return auth;
   return { ok: true, agentId: id.data, tokenId: auth.token.id, tokenKind: auth.kind };
 }

@@ -16,6 +16,11 @@ import type { Logger } from '../../shared/logger.js';
 import type { TokenStore } from '../auth/token-store.js';
 import { AgentConnection } from './agent-connection.js';
 import { authenticateUpgrade, rejectUpgrade } from './upgrade-auth.js';
+import { onLibraryError } from './library-errors.js';
+import { Authenticator } from '../auth/authenticator.js';
+
+/** Default cap on connections from one address that have not sent `hello` yet. */
+export const DEFAULT_MAX_PENDING_PER_ADDRESS = 64;
 
 export interface GatewayOptions {
   tokens: TokenStore;
@@ -24,6 +29,8 @@ export interface GatewayOptions {
   /** Close a connection that has not sent `hello` within this many ms. */
   helloTimeoutMs: number;
   maxFrameBytes?: number;
+  /** Connections from one address that may be open without having sent `hello`; more are refused with 429. */
+  maxPendingPerAddress?: number;
   /** Frames an agent may send per second (sustained) and in one burst; past that it is closed with `rate_limited`. */
   messageRate?: { perSecond: number; burst: number };
   /**
@@ -52,11 +59,16 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
   private readonly connections = new Map<string, AgentConnection>();
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly maxFrameBytes: number;
+  /** Connections per client address that have not sent `hello` yet. */
+  private readonly pending = new Map<string, number>();
 
   constructor(private readonly options: GatewayOptions) {
     super();
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.maxFrameBytes, perMessageDeflate: false });
+    // The library's maxPayload stays the hard bound on what is buffered; its
+    // own refusals (1009 too big, 1002 malformed) are turned into ours, with an
+    // `error` frame, by onLibraryError. UTF-8 is checked by the codec (4000).
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.maxFrameBytes, perMessageDeflate: false, skipUTF8Validation: true });
   }
 
   attach(server: Server): void {
@@ -105,6 +117,12 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
       rejectUpgrade(socket, 404, 'not_found', `no WebSocket endpoint at ${path}`);
       return;
     }
+    const address = Authenticator.for(this.options.tokens).addressOf(req);
+    const maxPending = this.options.maxPendingPerAddress ?? DEFAULT_MAX_PENDING_PER_ADDRESS;
+    if ((this.pending.get(address) ?? 0) >= maxPending) {
+      rejectUpgrade(socket, 429, ErrorCode.RateLimited, `more than ${maxPending} connections from ${address} are waiting to send hello`, 1);
+      return;
+    }
     let auth;
     try {
       auth = authenticateUpgrade(req, this.options.tokens);
@@ -114,18 +132,26 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
       return;
     }
     if (!auth.ok) {
-      this.options.log.warn({ address: req.socket.remoteAddress, status: auth.status, code: auth.code }, 'agent upgrade refused');
+      this.options.log.warn({ address, status: auth.status, code: auth.code }, 'agent upgrade refused');
       rejectUpgrade(socket, auth.status, auth.code, auth.message, auth.retryAfterSeconds);
       return;
     }
     const { agentId, tokenKind, tokenId } = auth;
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws, req, agentId, tokenKind, tokenId));
+    // The handshake is answered at once; a socket that is not upgraded within the hello timeout is dropped.
+    const upgradeTimer = setTimeout(() => socket.destroy(), this.options.helloTimeoutMs);
+    upgradeTimer.unref();
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      clearTimeout(upgradeTimer);
+      this.onSocket(ws, address, agentId, tokenKind, tokenId);
+    });
   }
 
-  private onSocket(ws: WebSocket, req: IncomingMessage, agentId: string, tokenKind: 'enrollment' | 'agent', tokenId: string): void {
+  private onSocket(ws: WebSocket, address: string, agentId: string, tokenKind: 'enrollment' | 'agent', tokenId: string): void {
     const sessionId = nanoid(16);
     const log = this.options.log.child({ agent_id: agentId, session_id: sessionId });
-    const conn = new AgentConnection(agentId, sessionId, req.socket.remoteAddress ?? null, ws, tokenKind, tokenId, log);
+    const conn = new AgentConnection(agentId, sessionId, address, ws, tokenKind, tokenId, log);
+    const release = this.holdPending(address, conn);
+    onLibraryError(ws, conn, this.maxFrameBytes);
     const previous = this.connections.get(agentId);
     this.connections.set(agentId, conn);
     if (previous) {
@@ -145,6 +171,7 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
     ws.on('error', (err) => log.warn({ err: err.message }, 'agent socket error'));
     ws.on('close', (code) => {
       clearTimeout(helloTimer);
+      release();
       const current = this.connections.get(agentId) === conn;
       if (current) this.connections.delete(agentId);
       this.emitSafely('disconnect', conn, code, current);
@@ -173,6 +200,24 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
       return;
     }
     this.emitSafely('frame', conn, decoded.frame);
+  }
+
+  /**
+   * Counts `conn` as waiting for its `hello` until it is established or
+   * closed; returns the function that stops counting it (idempotent).
+   */
+  private holdPending(address: string, conn: AgentConnection): () => void {
+    this.pending.set(address, (this.pending.get(address) ?? 0) + 1);
+    let held = true;
+    const release = (): void => {
+      if (!held) return;
+      held = false;
+      const left = (this.pending.get(address) ?? 1) - 1;
+      if (left <= 0) this.pending.delete(address);
+      else this.pending.set(address, left);
+    };
+    conn.onEstablished = release;
+    return release;
   }
 
   private beat(): void {

@@ -1,6 +1,6 @@
 import express, { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { MAX_CONFIG_BYTES, parseDocumentText } from '../../shared/config/index.js';
+import { MAX_CONFIG_BYTES } from '../../shared/config/index.js';
 import { adminOf, requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
 import { agentIdParam } from '../http/agent-routes.js';
@@ -18,6 +18,9 @@ import { parseBody, RolloutChoice, strategyFromQuery } from './request-schemas.j
 import type { MemberService } from './member-service.js';
 import type { RolloutStore } from './rollout-store.js';
 import { templateVariables } from './template-render.js';
+import { invalidTemplate } from './member-renderer.js';
+import { parsePool } from '../parse/parse-pool.js';
+import { jsonBody } from '../http/json-body.js';
 
 const GroupName = z
   .string()
@@ -44,7 +47,7 @@ const AssignBody = z.object({ variables: Variables.default({}), override: Overri
 const MemberPatch = z.object({ variables: Variables.optional(), override: Override.optional() }).strict();
 
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml', 'text/plain'];
-const jsonBody = express.json({ limit: MAX_CONFIG_BYTES + 64 * 1024 });
+const parseJson = jsonBody(MAX_CONFIG_BYTES + 64 * 1024);
 const yamlBody = express.text({ type: YAML_TYPES, limit: MAX_CONFIG_BYTES });
 
 /**
@@ -68,21 +71,23 @@ export function groupRoutes(deps: {
     res.json({ groups: deps.groups.list().map((g) => summary(g, deps.rollouts)) });
   });
 
-  router.post('/groups', write, jsonBody, (req, res) => {
+  router.post('/groups', write, parseJson, async (req, res) => {
     const body = parseBody(CreateBody, req.body, 'group');
-    const saved = deps.groups.create({ name: body.name, description: body.description, text: body.template, author: adminOf(req).name, requireReview: body.require_review });
+    const parsed = await parseTemplateText(body.template);
+    const saved = deps.groups.create({ name: body.name, description: body.description, text: body.template, parsed, author: adminOf(req).name, requireReview: body.require_review });
     savedValidators(res, saved);
     res.status(201).json(savedView(deps.groups.get(body.name), saved));
   });
 
-  router.get('/groups/:name', read, (req, res) => {
+  router.get('/groups/:name', read, async (req, res) => {
     const group = deps.groups.summary(nameOf(req));
     const current = deps.groups.template(group.name);
+    const variables = await variablesOf(current.template);
     setValidators(res, { version: templateVersion(current), representation: 'json', signature: current.signature, negotiated: false });
-    res.json({ ...summary(group, deps.rollouts), template: current.template, variables: variablesOf(current.template) });
+    res.json({ ...summary(group, deps.rollouts), template: current.template, variables });
   });
 
-  router.patch('/groups/:name', write, jsonBody, (req, res) => {
+  router.patch('/groups/:name', write, parseJson, (req, res) => {
     const body = parseBody(SettingsBody, req.body, 'group');
     res.json(summary(deps.groups.setSettings(nameOf(req), body), deps.rollouts));
   });
@@ -94,7 +99,7 @@ export function groupRoutes(deps: {
 
   router.get('/groups/:name/template', read, (req, res) => sendTemplate(res, deps.groups, nameOf(req)));
 
-  router.put('/groups/:name/template', write, yamlBody, jsonBody, (req, res) => {
+  router.put('/groups/:name/template', write, yamlBody, parseJson, async (req, res) => {
     const name = nameOf(req);
     let text: string;
     let strategy;
@@ -108,11 +113,13 @@ export function groupRoutes(deps: {
     } else {
       throw new HttpError(415, 'unsupported_media_type', 'send the template as application/yaml, or application/json { template, rollout? }');
     }
+    // Parsed off the event loop first: a text that does not parse is a 400 whatever comes next.
+    const parsed = await parseTemplateText(text);
     const dryRun = dryRunOf(req);
     const group = deps.groups.checkIfMatch(name, ifMatchOf(req));
     if (dryRun) return void res.json(deps.previews.template(group, text, strategy ?? ALL_AT_ONCE, dryRun));
     if (group.require_review) return proposeChange(res, deps, { group, text, rollback: null }, strategy ?? ALL_AT_ONCE, adminOf(req));
-    const saved = deps.groups.saveTemplate({ name, text, strategy, author: adminOf(req).name, ifMatch: ifMatchOf(req) });
+    const saved = deps.groups.saveTemplate({ name, text, parsed, strategy, author: adminOf(req).name, ifMatch: ifMatchOf(req) });
     savedValidators(res, saved);
     res.json(savedView(deps.groups.get(name), saved));
   });
@@ -125,13 +132,14 @@ export function groupRoutes(deps: {
 
   router.get('/groups/:name/history/:revision', read, (req, res) => sendTemplate(res, deps.groups, nameOf(req), Number(req.params.revision)));
 
-  router.post('/groups/:name/rollback', write, jsonBody, (req, res) => {
+  router.post('/groups/:name/rollback', write, parseJson, async (req, res) => {
     const body = parseBody(RollbackBody, req.body ?? {}, 'roll back');
     const dryRun = dryRunOf(req);
     const source = deps.groups.revisionSource(nameOf(req), body.revision);
     if (dryRun) return void res.json({ restored_from: body.revision, ...deps.previews.template(source.group, source.text, body.rollout ?? ALL_AT_ONCE, dryRun) });
     if (source.group.require_review) return proposeChange(res, deps, source, body.rollout ?? ALL_AT_ONCE, adminOf(req));
-    const saved = deps.groups.rollbackTo(nameOf(req), body.revision, adminOf(req).name, body.rollout);
+    const parsed = await parseTemplateText(source.text);
+    const saved = deps.groups.rollbackTo(nameOf(req), body.revision, adminOf(req).name, body.rollout, parsed);
     res.json(savedView(deps.groups.get(saved.revision.group_name), saved));
   });
 
@@ -144,7 +152,7 @@ export function groupRoutes(deps: {
     res.json(deps.members.get(nameOf(req), agentIdParam(req.params.agent_id as string)));
   });
 
-  router.put('/groups/:name/members/:agent_id', write, jsonBody, (req, res) => {
+  router.put('/groups/:name/members/:agent_id', write, parseJson, (req, res) => {
     const agentId = agentIdParam(req.params.agent_id as string);
     const body = parseBody(AssignBody, req.body ?? {}, 'member');
     const input = { group: nameOf(req), agentId, variables: body.variables, override: body.override, assignedBy: 'admin' } as const;
@@ -153,7 +161,7 @@ export function groupRoutes(deps: {
     res.json(deps.members.assign(input));
   });
 
-  router.patch('/groups/:name/members/:agent_id', write, jsonBody, (req, res) => {
+  router.patch('/groups/:name/members/:agent_id', write, parseJson, (req, res) => {
     const body = parseBody(MemberPatch, req.body ?? {}, 'member');
     const [group, agentId] = [nameOf(req), agentIdParam(req.params.agent_id as string)];
     const dryRun = dryRunOf(req);
@@ -196,8 +204,15 @@ function sendTemplate(res: Response, groups: GroupService, name: string, revisio
   res.type('application/yaml').send(stored.template);
 }
 
-function variablesOf(text: string): string[] {
-  const parsed = parseDocumentText(text, 'yaml');
+/** Parses a template's YAML off the event loop when it is large (server/parse); 400 `invalid_template` when it does not parse. */
+async function parseTemplateText(text: string): Promise<{ value: unknown }> {
+  const result = await parsePool.run({ kind: 'document', text, format: 'yaml' });
+  if (!result.ok) throw invalidTemplate(result.errors);
+  return { value: result.value };
+}
+
+async function variablesOf(text: string): Promise<string[]> {
+  const parsed = await parsePool.run({ kind: 'document', text, format: 'yaml' });
   return parsed.ok ? templateVariables(parsed.value) : [];
 }
 

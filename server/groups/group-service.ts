@@ -17,6 +17,8 @@ export interface SaveTemplateInput {
   name: string;
   /** The template as YAML text. */
   text: string;
+  /** `text` already parsed off the event loop (server/parse), if it was. */
+  parsed?: { value: unknown } | undefined;
   author: string;
   /** The request's If-Match: the template ETag (or, from older clients, its signature) the writer last saw, or `*`. */
   ifMatch?: IfMatch | undefined;
@@ -75,9 +77,9 @@ export class GroupService {
   }
 
   /** Creates a group with its first template (checked on its own: a new group has no members). */
-  create(input: { name: string; description: string; text: string; author: string; requireReview?: boolean }): SavedTemplate {
+  create(input: { name: string; description: string; text: string; author: string; requireReview?: boolean | undefined; parsed?: { value: unknown } | undefined }): SavedTemplate {
     if (this.deps.groups.get(input.name)) throw new HttpError(409, 'group_exists', `group ${input.name} already exists`);
-    const { template, signature } = parseTemplate(input.text);
+    const { template, signature } = parseTemplate(input.text, input.parsed);
     const now = Date.now();
     const revision: TemplateRevision = {
       group_name: input.name,
@@ -109,7 +111,7 @@ export class GroupService {
    */
   saveTemplate(input: SaveTemplateInput): SavedTemplate {
     const group = this.checkIfMatch(input.name, input.ifMatch);
-    return this.store(group, input.text, input.author, input.strategy ?? ALL_AT_ONCE, null);
+    return this.store(group, input.text, input.author, input.strategy ?? ALL_AT_ONCE, null, input.parsed);
   }
 
   /** The group, when `ifMatch` (the template ETag or signature a writer last saw, or `*`) is absent or holds; else 412. */
@@ -129,9 +131,9 @@ export class GroupService {
   }
 
   /** Rolls the group back to an earlier template: that revision is saved again, as a new revision. */
-  rollbackTo(name: string, revision: number, author: string, strategy: RolloutStrategy = ALL_AT_ONCE): SavedTemplate {
+  rollbackTo(name: string, revision: number, author: string, strategy: RolloutStrategy = ALL_AT_ONCE, parsed?: { value: unknown }): SavedTemplate {
     const source = this.revisionSource(name, revision);
-    return this.store(source.group, source.text, author, strategy, source.rollback);
+    return this.store(source.group, source.text, author, strategy, source.rollback, parsed);
   }
 
   /**
@@ -178,9 +180,9 @@ export class GroupService {
     this.deps.templates.forget(name);
   }
 
-  /** Stores a template change (after its review, when the group requires one). */
-  store(group: GroupRecord, text: string, author: string, strategy: RolloutStrategy, rollback: TemplateSource['rollback']): SavedTemplate {
-    const { template, signature } = parseTemplate(text);
+  /** Stores a template change (after its review, when the group requires one); `parsed` is the text already parsed off the event loop. */
+  store(group: GroupRecord, text: string, author: string, strategy: RolloutStrategy, rollback: TemplateSource['rollback'], parsed?: { value: unknown }): SavedTemplate {
+    const { template, signature } = parseTemplate(text, parsed);
     const { rendered, failures } = renderMembers(template, this.deps.groups.membersForRender(group.name));
     if (failures.length > 0) throw invalidGroupConfig(group.name, failures);
     const revision: TemplateRevision = {

@@ -26,8 +26,8 @@ const MAX_LISTED_FAILURES = 1000;
  * signature (of the canonical parsed form, so a comment is no change); throws
  * 400 `invalid_template` listing every problem.
  */
-export function parseTemplate(text: string): { template: PlainObject; signature: string } {
-  const parsed = parseDocumentText(text, 'yaml');
+export function parseTemplate(text: string, preparsed?: { value: unknown }): { template: PlainObject; signature: string } {
+  const parsed = preparsed ? { ok: true as const, value: preparsed.value } : parseDocumentText(text, 'yaml');
   if (!parsed.ok) throw invalidTemplate(parsed.errors);
   const errors = checkTemplate(parsed.value);
   if (errors.length > 0) throw invalidTemplate(errors);
@@ -77,7 +77,7 @@ export function invalidGroupConfig(group: string, failures: MemberFailure[]): Ht
   );
 }
 
-function invalidTemplate(errors: ConfigIssue[]): HttpError {
+export function invalidTemplate(errors: ConfigIssue[]): HttpError {
   return new HttpError(400, 'invalid_template', `template rejected: ${errors.length} problem(s)`, errors);
 }
 

@@ -1,4 +1,4 @@
-import express, { Router } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
 import { adminOf, requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
@@ -14,13 +14,14 @@ import type { RolloutEngine } from './rollout-engine.js';
 import { MEMBER_STATES, type MemberState, type RolloutStore } from './rollout-store.js';
 import { rolloutView } from './rollout-view.js';
 import { parseBody, RolloutChoice } from './request-schemas.js';
+import { jsonBody } from '../http/json-body.js';
 
 const ProgressQuery = z.object({
   state: z.enum(MEMBER_STATES as [MemberState, ...MemberState[]]).optional(),
   agents: z.enum(['true', 'false']).default('true'),
 });
 const RollbackBody = z.object({ rollout: RolloutChoice }).strict();
-const json = express.json({ limit: '64kb' });
+const json = jsonBody('64kb');
 
 /**
  * `/api/v1/management/rollouts/{id}` (progress: counts per state and every

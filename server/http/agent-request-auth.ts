@@ -16,7 +16,7 @@ export interface AuthenticatedAgent {
  * address that failed too often. Throws the refusal as an {@link HttpError}.
  */
 export function authenticateAgent(tokens: TokenStore, req: Request, res: Response, agentId: string): AuthenticatedAgent {
-  const auth = Authenticator.for(tokens).agent(req.headers.authorization, agentId, req.socket.remoteAddress ?? 'unknown');
+  const auth = Authenticator.for(tokens).agent(req, agentId);
   if (auth.ok) return { token: auth.token, kind: auth.kind };
   if (auth.retryAfterSeconds) res.setHeader('Retry-After', String(auth.retryAfterSeconds));
   throw new HttpError(auth.status, auth.code, auth.message);

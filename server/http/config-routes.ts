@@ -7,16 +7,18 @@ import { PreviewBuilder, type PreviewPageOptions } from '../config/config-previe
 import { revisionVersion, type ConfigService, type SaveInput } from '../config/config-service.js';
 import { liveState } from '../gateway/live-state.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
+import { parsePool } from '../parse/parse-pool.js';
 import type { AgentStore } from '../store/agent-store.js';
 import type { ConfigStore, ConfigRevisionWithDocument } from '../store/config-store.js';
 import { agentIdParam } from './agent-routes.js';
 import { ifMatchHolds, ifMatchOf, setValidators, wantsJson, type IfMatch } from './conditional.js';
 import { HttpError, notFound } from './errors.js';
+import { jsonBody } from './json-body.js';
 import { dryRunOf } from './preview-query.js';
 
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
 const textBody = express.text({ type: [...YAML_TYPES, 'application/json', 'text/plain'], limit: MAX_CONFIG_BYTES });
-const jsonBody = express.json({ limit: MAX_CONFIG_BYTES });
+const parseJson = jsonBody(MAX_CONFIG_BYTES);
 
 /**
  * Config routes for one agent, mounted at both `/api/v1/control/configs/:agent_id`
@@ -55,23 +57,26 @@ export function agentConfigRoutes(deps: {
     sendRevision(req, res, rev);
   });
 
-  router.post('/', write, textBody, (req, res) => {
+  router.post('/', write, textBody, async (req, res) => {
     const id = agentIdParam(req.params.agent_id as string);
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     const format = type === 'application/json' ? 'json' : YAML_TYPES.includes(type) || type === 'text/plain' ? 'yaml' : undefined;
     if (!format || typeof req.body !== 'string') {
       throw new HttpError(415, 'unsupported_media_type', 'send the config as application/yaml or application/json');
     }
-    const input = { agentId: id, format, text: req.body } as const;
+    deps.service.assertNotInGroup(id);
+    const input = { agentId: id, format, text: req.body as string, parsed: await parseOffLoop(req.body as string, format, id) } as const;
     const dryRun = dryRunOf(req);
     if (dryRun) return void res.json(preview(deps, input, dryRun, ifMatchOf(req)));
     respondSaved(res, deps.service.save({ ...input, author: adminOf(req).name, ifMatch: ifMatchOf(req) }));
   });
 
-  router.post('/structured', write, jsonBody, (req, res) => {
+  router.post('/structured', write, parseJson, async (req, res) => {
     const id = agentIdParam(req.params.agent_id as string);
     if (!req.is('application/json')) throw new HttpError(415, 'unsupported_media_type', 'send the document as application/json');
-    const input = { agentId: id, format: 'json', document: req.body } as const;
+    deps.service.assertNotInGroup(id);
+    // A large document is validated and signed on the worker pool too (its JSON text is cheap to make).
+    const input = { agentId: id, format: 'json', document: req.body, parsed: await parseOffLoop(JSON.stringify(req.body), 'json', id) } as const;
     const dryRun = dryRunOf(req);
     if (dryRun) return void res.json(preview(deps, input, dryRun, ifMatchOf(req)));
     respondSaved(res, deps.service.save({ ...input, author: adminOf(req).name, ifMatch: ifMatchOf(req) }));
@@ -115,6 +120,19 @@ function preview(
       page,
     ),
   };
+}
+
+/**
+
+ * Parses a config text, and when it is large also validates and signs it, on
+ * the worker pool (a megabyte of YAML takes seconds); 400 `invalid_config`.
+ */
+async function parseOffLoop(text: string, format: 'yaml' | 'json', agentId: string): Promise<NonNullable<SaveInput['parsed']>> {
+  const result = await parsePool.run({ kind: 'agent-config', text, format, agentId });
+  // Problems go to the save (a 400 listing them) or the dry run (shown per agent), as on the event loop.
+  if (!result.ok) return { errors: result.errors };
+  if (result.documentText === undefined || result.signature === undefined) return { value: result.value };
+  return { checked: JSON.parse(result.documentText) as Record<string, unknown>, signature: result.signature, documentText: result.documentText };
 }
 
 /**

@@ -1,13 +1,14 @@
-import express, { Router } from 'express';
+import { Router } from 'express';
 import { ConfigStatusReport } from '../../shared/protocol/index.js';
 import type { TokenStore } from '../auth/token-store.js';
 import type { AgentStore } from '../store/agent-store.js';
 import { authenticateAgent } from './agent-request-auth.js';
 import { parseBody } from './parse-body.js';
 import type { PollAcknowledgements } from './poll-acknowledgements.js';
+import { jsonBody } from './json-body.js';
 
 /** A report is a few hundred bytes; the error text is at most 16 KiB. */
-const jsonBody = express.json({ limit: 64 * 1024 });
+const parseJson = jsonBody(64 * 1024);
 
 /**
  * `POST /api/v1/control/configs/status`: a polling agent's ACK / NACK of a
@@ -17,7 +18,7 @@ const jsonBody = express.json({ limit: 64 * 1024 });
  */
 export function configStatusRoute(deps: { tokens: TokenStore; agents: AgentStore; acknowledgements: PollAcknowledgements }): Router {
   const router = Router();
-  router.post('/status', jsonBody, (req, res) => {
+  router.post('/status', parseJson, (req, res) => {
     const report = parseBody(ConfigStatusReport, req.body, 'status report');
     authenticateAgent(deps.tokens, req, res, report.agent_id);
     deps.agents.ensure(report.agent_id);

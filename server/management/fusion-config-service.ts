@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { configSignature, type ConfigIssue } from '../../shared/config/index.js';
 import type { Logger } from '../../shared/logger.js';
-import { fusionConfigYaml, parseFusionConfigText, type DataPlane, type FusionConfig } from '../dataplane/index.js';
+import { fusionConfigYaml, validateFusionConfig, type DataPlane, type FusionConfig, type FusionConfigCheck } from '../dataplane/index.js';
+import { parsePool } from '../parse/parse-pool.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { FusionConfigChanges, FusionConfigTrigger } from '../events/event-types.js';
 import { ifMatchHolds, textVersion, type IfMatch } from '../http/conditional.js';
@@ -79,9 +80,9 @@ export class FusionConfigService {
   }
 
   /** Validates, checks If-Match, writes and applies; throws HttpError 400 (every issue) or 412. */
-  save(input: SaveFusionConfig): Promise<FusionConfigApplied> {
-    const check = parseFusionConfigText(input.text, input.format);
-    if (!check.ok) return Promise.reject(invalid(check.errors));
+  async save(input: SaveFusionConfig): Promise<FusionConfigApplied> {
+    const check = await checkOffLoop(input.text, input.format);
+    if (!check.ok) throw invalid(check.errors);
     return this.exclusive(async () => {
       const current = await this.readFile();
       if (!ifMatchHolds(input.ifMatch, current.exists ? { version: current.version!, signature: current.signature } : undefined)) {
@@ -128,7 +129,7 @@ export class FusionConfigService {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       return { ...base, exists: false, text: '', signature: null, version: null, valid: false, errors: [{ path: '(root)', message: 'the file does not exist' }], document: null };
     }
-    const check = parseFusionConfigText(text, 'yaml');
+    const check = await checkOffLoop(text, 'yaml');
     const version = fileVersion(text);
     if (check.ok) return { ...base, exists: true, text, version, signature: configSignature(check.config), valid: true, errors: [], document: check.config };
     const hash = `sha256:${createHash('sha256').update(text, 'utf8').digest('hex')}`;
@@ -144,6 +145,12 @@ export class FusionConfigService {
 
 function invalid(errors: ConfigIssue[]): HttpError {
   return new HttpError(400, 'invalid_fusion_config', `fusion config rejected: ${errors.length} problem(s)`, errors);
+}
+
+/** Parses fusion.yaml text (on a worker when it is large, see server/parse) and validates it. */
+async function checkOffLoop(text: string, format: 'yaml' | 'json'): Promise<FusionConfigCheck> {
+  const parsed = await parsePool.run({ kind: 'document', text, format });
+  return parsed.ok ? validateFusionConfig(parsed.value) : parsed;
 }
 
 /** A file has no revision number: its version is its name and the hash of its text. */

@@ -20,7 +20,7 @@ export function packageDownloadRoute(deps: { tokens: TokenStore; packages: Packa
     const rawId = req.headers[AGENT_ID_HEADER];
     const agentId = AgentId.safeParse(Array.isArray(rawId) ? rawId[0] : rawId);
     if (!agentId.success) throw new HttpError(400, 'bad_request', `missing or invalid ${AGENT_ID_HEADER} header`);
-    const auth = Authenticator.for(deps.tokens).agent(req.headers.authorization, agentId.data, req.socket.remoteAddress ?? 'unknown');
+    const auth = Authenticator.for(deps.tokens).agent(req, agentId.data);
     if (!auth.ok) {
       if (auth.retryAfterSeconds) res.setHeader('Retry-After', String(auth.retryAfterSeconds));
       throw new HttpError(auth.status, auth.code, auth.message);

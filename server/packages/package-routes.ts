@@ -7,6 +7,9 @@
  *   parameter must agree with it. 201 with the record (version, sha256, size,
  *   uploaded_at, uploaded_by); 400 `invalid_package`, 400 `version_mismatch`,
  *   409 `package_exists`, 413 `payload_too_large`, 415 `unsupported_media_type`.
+ *   The archive is unpacked as a stream, off the event loop, and refused
+ *   (`invalid_package`) once it unpacks past 64 MiB, or when a path is both
+ *   a file and a directory.
  * - `GET /packages` (viewer): `{ packages: [...] }`, oldest upload first.
  * - `GET /packages/:version` (viewer): one record.
  * - `DELETE /packages/:version[?force=true]` (admin): 204. 409
@@ -17,7 +20,7 @@
  *   200 with what it did ({@link PackageRelease}).
  */
 import express, { Router } from 'express';
-import { inspectAgentPackage, InvalidPackageError, PackageVersion } from '../../shared/package/agent-package.js';
+import { inspectAgentPackageStreamed, InvalidPackageError, PackageVersion } from '../../shared/package/agent-package.js';
 import { adminOf, requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
 import { HttpError, notFound } from '../http/errors.js';
@@ -29,6 +32,8 @@ const PACKAGE_TYPES = ['application/gzip', 'application/x-gzip', 'application/oc
 
 /** Default upload limit: 128 MiB (an agent package is well under 1 MiB). */
 export const DEFAULT_MAX_PACKAGE_BYTES = 128 * 1024 * 1024;
+/** Default limit on what an upload unpacks to: 64 MiB; a larger package is refused as `invalid_package`. */
+export const DEFAULT_MAX_UNPACKED_PACKAGE_BYTES = 64 * 1024 * 1024;
 
 /** Validates a `:version` route parameter or `version` query parameter. */
 export function versionParam(value: unknown): string {
@@ -49,6 +54,7 @@ export function packageRoutes(deps: {
   packages: PackageStore;
   usage: PackageUsageGuard;
   maxPackageBytes?: number | undefined;
+  maxUnpackedBytes?: number | undefined;
 }): Router {
   const router = Router();
   const viewer = requireAdmin(deps.tokens, 'viewer');
@@ -56,14 +62,16 @@ export function packageRoutes(deps: {
   const maxBytes = deps.maxPackageBytes ?? DEFAULT_MAX_PACKAGE_BYTES;
   const raw = express.raw({ type: PACKAGE_TYPES, limit: maxBytes });
 
-  router.post('/packages', admin, raw, (req, res) => {
+  const maxUnpacked = deps.maxUnpackedBytes ?? DEFAULT_MAX_UNPACKED_PACKAGE_BYTES;
+
+  router.post('/packages', admin, raw, async (req, res) => {
     if (!Buffer.isBuffer(req.body)) {
       throw new HttpError(415, 'unsupported_media_type', "send the package as the raw body with Content-Type application/gzip or application/octet-stream");
     }
     if (req.body.length === 0) throw new HttpError(400, 'invalid_package', 'the request body is empty');
     let manifest;
     try {
-      manifest = inspectAgentPackage(req.body).manifest;
+      manifest = (await inspectAgentPackageStreamed(req.body, maxUnpacked)).manifest;
     } catch (err) {
       if (err instanceof InvalidPackageError) throw new HttpError(400, 'invalid_package', err.message);
       throw err;

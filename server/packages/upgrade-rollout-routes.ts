@@ -8,7 +8,7 @@
  * - `GET /upgrades/:id` (viewer): the rollout with every agent's batch, command and status.
  * - `POST /upgrades/:id/resume`, `POST /upgrades/:id/cancel` (operator).
  */
-import express, { Router } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
 import { TERMINAL_COMMAND_STATUSES } from '../../shared/protocol/index.js';
 import { adminOf, requireAdmin } from '../auth/admin-auth.js';
@@ -20,6 +20,7 @@ import type { AgentStore } from '../store/agent-store.js';
 import { versionParam } from './package-routes.js';
 import type { UpgradeRolloutEngine } from './upgrade-rollout-engine.js';
 import type { UpgradeRolloutRecord, UpgradeRolloutStore } from './upgrade-rollout-store.js';
+import { jsonBody } from '../http/json-body.js';
 
 const RolloutRequest = z
   .object({
@@ -43,7 +44,7 @@ export function upgradeRolloutRoutes(deps: {
   gateway: WsGateway;
 }): Router {
   const router = Router();
-  const json = express.json({ limit: '2mb' });
+  const json = jsonBody('2mb');
   const viewer = requireAdmin(deps.tokens, 'viewer');
   const operator = requireAdmin(deps.tokens, 'operator');
   const view = (record: UpgradeRolloutRecord): Record<string, unknown> => rolloutView(record, deps.store);

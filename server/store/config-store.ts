@@ -108,7 +108,7 @@ export class ConfigStore {
    * any); the check and the insert are one transaction.
    */
   save(
-    input: Omit<NewRevision, 'documentText'> & { precondition?: ((current: ConfigRevisionWithDocument | undefined) => boolean) | undefined },
+    input: NewRevision & { precondition?: ((current: ConfigRevisionWithDocument | undefined) => boolean) | undefined },
   ): { revision: ConfigRevisionWithDocument } | { conflict: ConfigRevisionWithDocument | undefined } {
     return this.db.transaction(() => {
       const current = this.latest(input.agentId);
@@ -122,7 +122,7 @@ export class ConfigStore {
         author: input.author,
         created_at: Date.now(),
       };
-      this.insertDocument.run(input.signature, JSON.stringify(input.document));
+      this.insertDocument.run(input.signature, input.documentText ?? JSON.stringify(input.document));
       this.insertRevision.run(row);
       return { revision: { ...row, document: input.document } };
     })();

@@ -1,56 +1,9 @@
-import YAML from 'yaml';
+import { parseDocumentText, type ConfigIssue } from './document-text.js';
 import { AgentConfig } from './schema.js';
 import { AGENT_DRIVERS, knownDrivers } from './drivers.js';
 import { nonCanonicalValues } from './signature.js';
 
-/** One problem found in a config document, with the path to it (dotted, `(root)` for the whole). */
-export interface ConfigIssue {
-  path: string;
-  message: string;
-}
-
 export type ConfigCheck = { ok: true; config: AgentConfig } | { ok: false; errors: ConfigIssue[] };
-
-/** Largest config text accepted, in bytes. */
-export const MAX_CONFIG_BYTES = 1024 * 1024;
-/** YAML aliases allowed in one document; more is treated as an alias bomb. */
-export const MAX_YAML_ALIASES = 100;
-
-/**
- * Parses YAML or JSON text into a plain value. Never throws: syntax errors,
- * oversized input and alias bombs come back as issues.
- */
-export function parseDocumentText(text: string, format: 'yaml' | 'json'): { ok: true; value: unknown } | { ok: false; errors: ConfigIssue[] } {
-  const size = Buffer.byteLength(text, 'utf8');
-  if (size > MAX_CONFIG_BYTES) {
-    return { ok: false, errors: [{ path: '(root)', message: `document of ${size} bytes exceeds the limit of ${MAX_CONFIG_BYTES}` }] };
-  }
-  if (format === 'json') {
-    try {
-      return checkedValue(JSON.parse(text));
-    } catch (err) {
-      return { ok: false, errors: [{ path: '(root)', message: `invalid JSON: ${(err as Error).message}` }] };
-    }
-  }
-  const doc = YAML.parseDocument(text, { uniqueKeys: true, prettyErrors: true });
-  if (doc.errors.length > 0) {
-    return {
-      ok: false,
-      errors: doc.errors.map((e) => ({ path: '(root)', message: `invalid YAML: ${e.message.split('\n')[0]}` })),
-    };
-  }
-  try {
-    return checkedValue(doc.toJS({ maxAliasCount: MAX_YAML_ALIASES }) ?? {});
-  } catch (err) {
-    return { ok: false, errors: [{ path: '(root)', message: `invalid YAML: ${(err as Error).message}` }] };
-  }
-}
-
-/** A parsed value is accepted only when it has a canonical JSON form (it can be signed). */
-function checkedValue(value: unknown): { ok: true; value: unknown } | { ok: false; errors: ConfigIssue[] } {
-  const errors = nonCanonicalValues(value);
-  return errors.length ? { ok: false, errors } : { ok: true, value };
-}
 
 /**
  * Full validation of a config document: schema, then reference integrity
@@ -76,10 +29,10 @@ export function validateConfig(document: unknown, options: { agentId?: string } 
   checkDrivers('source', config.sources, 'sources', errors);
   checkDrivers('sender', config.senders, 'senders', errors);
   for (const [id, pipe] of Object.entries(config.pipes)) {
-    if (!(pipe.source in config.sources)) {
+    if (!Object.hasOwn(config.sources, pipe.source)) {
       errors.push({ path: `pipes.${id}.source`, message: `unknown source "${pipe.source}"` });
     }
-    if (!(pipe.sender in config.senders)) {
+    if (!Object.hasOwn(config.senders, pipe.sender)) {
       errors.push({ path: `pipes.${id}.sender`, message: `unknown sender "${pipe.sender}"` });
     }
   }

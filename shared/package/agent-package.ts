@@ -10,7 +10,7 @@
  * so `npm install -g fustor-agent-<version>.tgz` works without a registry.
  */
 import { z } from 'zod';
-import { readTarGz, TarError, type TarEntry } from './tar.js';
+import { readTarGz, readTarGzStreamed, TarError, type TarEntry } from './tar.js';
 
 /** The `name` every agent package declares. */
 export const AGENT_PACKAGE_NAME = 'fustor-agent';
@@ -75,6 +75,26 @@ export function inspectAgentPackage(archive: Buffer, maxUnpackedBytes?: number):
     if (err instanceof TarError) throw new InvalidPackageError(err.message);
     throw err;
   }
+  return checkPackage(raw);
+}
+
+/**
+ * {@link inspectAgentPackage} without blocking the event loop: the archive is
+ * unpacked as a stream and abandoned past `maxUnpackedBytes` (see
+ * readTarGzStreamed). Rejects with {@link InvalidPackageError}.
+ */
+export async function inspectAgentPackageStreamed(archive: Buffer, maxUnpackedBytes: number): Promise<InspectedPackage> {
+  let raw: TarEntry[];
+  try {
+    raw = await readTarGzStreamed(archive, { maxBytes: maxUnpackedBytes });
+  } catch (err) {
+    if (err instanceof TarError) throw new InvalidPackageError(err.message);
+    throw err;
+  }
+  return checkPackage(raw);
+}
+
+function checkPackage(raw: TarEntry[]): InspectedPackage {
   const entries: TarEntry[] = [];
   for (const entry of raw) {
     if (entry.path === PACKAGE_ROOT && entry.type === 'dir') continue;

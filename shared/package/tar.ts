@@ -5,7 +5,7 @@
  * directory it is unpacked into (absolute paths, `..`, links, devices), so an
  * archive can be unpacked by joining its paths under a target directory.
  */
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { createGunzip, gunzipSync, gzipSync } from 'node:zlib';
 
 /** One member of an archive. `path` is relative, "/"-separated, without "." or ".." parts. */
 export type TarEntry =
@@ -32,20 +32,58 @@ const BLOCK = 512;
 
 /** Reads a gzipped tar archive. Throws {@link TarError} on anything malformed or not allowed. */
 export function readTarGz(archive: Buffer, limits: TarLimits = {}): TarEntry[] {
-  const maxBytes = limits.maxBytes ?? 512 * 1024 * 1024;
-  const maxEntries = limits.maxEntries ?? 10_000;
+  const { maxBytes, maxEntries } = limitsOf(limits);
   let tar: Buffer;
   try {
-    // Room for the contents, and for two header blocks and padding per member.
-    tar = gunzipSync(archive, { maxOutputLength: maxBytes + (maxEntries * 3 + 2) * BLOCK });
+    tar = gunzipSync(archive, { maxOutputLength: maxTarBytes(maxBytes, maxEntries) });
   } catch (err) {
     throw new TarError(`not a gzip archive or larger than allowed: ${(err as Error).message}`);
   }
   return readTar(tar, maxEntries, maxBytes);
 }
 
+/**
+ * Reads a gzipped tar archive without blocking the event loop: it is
+ * unpacked as a stream (on libuv's thread pool) and abandoned as soon as the
+ * unpacked bytes pass the limit, so a small archive that unpacks to
+ * gigabytes (a gzip bomb) costs only as much work as the limit allows.
+ * Rejects with {@link TarError}.
+ */
+export async function readTarGzStreamed(archive: Buffer, limits: TarLimits = {}): Promise<TarEntry[]> {
+  const { maxBytes, maxEntries } = limitsOf(limits);
+  const maxTar = maxTarBytes(maxBytes, maxEntries);
+  const tar = await new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const gunzip = createGunzip();
+    gunzip.on('data', (chunk: Buffer) => {
+      total += chunk.length;
+      if (total > maxTar) {
+        gunzip.destroy();
+        reject(new TarError(`the archive unpacks to more than ${maxTar} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    gunzip.on('error', (err) => reject(new TarError(`not a gzip archive: ${err.message}`)));
+    gunzip.on('end', () => resolve(Buffer.concat(chunks, total)));
+    gunzip.end(archive);
+  });
+  return readTar(tar, maxEntries, maxBytes);
+}
+
+function limitsOf(limits: TarLimits): { maxBytes: number; maxEntries: number } {
+  return { maxBytes: limits.maxBytes ?? 512 * 1024 * 1024, maxEntries: limits.maxEntries ?? 10_000 };
+}
+
+/** Room for the contents, and for two header blocks and padding per member. */
+function maxTarBytes(maxBytes: number, maxEntries: number): number {
+  return maxBytes + (maxEntries * 3 + 2) * BLOCK;
+}
+
 function readTar(tar: Buffer, maxEntries: number, maxBytes: number): TarEntry[] {
   const entries: TarEntry[] = [];
+  const layout = new Layout();
   let offset = 0;
   let total = 0;
   let longName: string | undefined;
@@ -75,15 +113,40 @@ function readTar(tar: Buffer, maxEntries: number, maxBytes: number): TarEntry[] 
     if (typeFlag === '0' || typeFlag === '\0' || typeFlag === '7') {
       total += size;
       if (total > maxBytes) throw new TarError(`the files hold more than ${maxBytes} bytes`);
-      entries.push({ type: 'file', path: safePath(name), mode, data: Buffer.from(data) });
+      const path = layout.add(safePath(name), 'file');
+      entries.push({ type: 'file', path, mode, data: Buffer.from(data) });
     } else if (typeFlag === '5') {
-      const path = safePath(name.replace(/\/+$/, ''));
+      const path = layout.add(safePath(name.replace(/\/+$/, '')), 'dir');
       entries.push({ type: 'dir', path, mode });
     } else {
       throw new TarError(`member "${name}" is a ${describeType(typeFlag)}; only files and directories are allowed`);
     }
   }
   return entries;
+}
+
+/**
+ * What each path of an archive is, so that no path is both a file and a
+ * directory (`a` a file and `a/b` a member), and no file appears twice:
+ * unpacking such an archive would fail half-way or depend on member order.
+ * A directory listed twice is harmless and allowed.
+ */
+class Layout {
+  private readonly kinds = new Map<string, 'file' | 'dir'>();
+
+  add(path: string, kind: 'file' | 'dir'): string {
+    const parts = path.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const parent = parts.slice(0, i).join('/');
+      if (this.kinds.get(parent) === 'file') throw new TarError(`member "${path}" is inside "${parent}", which is a file`);
+      this.kinds.set(parent, 'dir');
+    }
+    const known = this.kinds.get(path);
+    if (known === 'dir' && kind === 'file') throw new TarError(`member "${path}" is a file, and also a directory in the archive`);
+    if (known === 'file') throw new TarError(kind === 'file' ? `file "${path}" appears twice` : `member "${path}" is a directory, and also a file in the archive`);
+    this.kinds.set(path, kind);
+    return path;
+  }
 }
 
 /** Writes a gzipped ustar archive. Modification times are fixed, so the same entries give the same bytes. */

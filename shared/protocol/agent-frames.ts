@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { Attributes } from '../selector/labels.js';
 import { AgentId, ConfigDocument, ConfigSource, Signature } from './common.js';
+import { MAX_STATUS_PIPES } from './version.js';
 
 /** First frame on every connection: who the agent is and which config it runs. */
 export const HelloFrame = z.object({
@@ -132,7 +133,7 @@ export type PipeRealtime = z.infer<typeof PipeRealtime>;
 /** State of one pipe as the agent sees it. */
 export const PipeStatus = z.object({
   /** The pipe's id (its key under `pipes` in the config). */
-  id: z.string(),
+  id: z.string().min(1).max(128),
   /** `error`: the pipe failed `max_consecutive_errors` times in a row and retries with a backoff. */
   state: z.enum(['starting', 'running', 'error', 'stopped']),
   /** Records the pipe's sender has delivered since the pipe started. */
@@ -152,8 +153,11 @@ export type PipeStatus = z.infer<typeof PipeStatus>;
  */
 export const StatusFrame = z.object({
   type: z.literal('status'),
-  /** Every pipe the agent runs (the whole list each time, not a change). */
-  pipes: z.array(PipeStatus).max(10_000),
+  /**
+   * Every pipe the agent runs (the whole list each time, not a change), at
+   * most MAX_STATUS_PIPES; the frame at most FRAME_TYPE_MAX_BYTES.status bytes.
+   */
+  pipes: z.array(PipeStatus).max(MAX_STATUS_PIPES),
   /** The config the agent runs now, as in `hello.config` (optional for agents that predate it). */
   config: z
     .object({

@@ -1,5 +1,7 @@
+import { isUtf8 } from 'node:buffer';
 import type { z } from 'zod';
-import { DEFAULT_MAX_FRAME_BYTES } from './version.js';
+import { treeIssue } from '../plain-tree.js';
+import { DEFAULT_MAX_FRAME_BYTES, FRAME_TYPE_MAX_BYTES } from './version.js';
 import { ErrorCode } from './codes.js';
 
 /** Result of decoding one message: a typed frame, or a stable error code and message. */
@@ -8,7 +10,8 @@ export type DecodeResult<T> =
   | { ok: false; code: ErrorCode; message: string; details?: unknown };
 
 /**
- * The one codec both sides use: size limit, JSON parse, schema check.
+ * The one codec both sides use: size limit, UTF-8 check, JSON parse, nesting
+ * depth and reserved keys (see shared/plain-tree.ts), schema check.
  * Never throws; a bad message yields `{ ok: false }` with a code for the error frame and close status.
  */
 export function decodeFrame<S extends z.ZodType>(
@@ -16,17 +19,20 @@ export function decodeFrame<S extends z.ZodType>(
   data: string | Buffer | ArrayBuffer | Buffer[],
   maxBytes: number = DEFAULT_MAX_FRAME_BYTES,
 ): DecodeResult<z.infer<S>> {
-  const text = toText(data);
-  const size = Buffer.byteLength(text, 'utf8');
+  const bytes = typeof data === 'string' ? undefined : toBuffer(data);
+  const size = bytes ? bytes.length : Buffer.byteLength(data as string, 'utf8');
   if (size > maxBytes) {
     return { ok: false, code: ErrorCode.FrameTooLarge, message: `frame of ${size} bytes exceeds the limit of ${maxBytes}` };
   }
+  if (bytes && !isUtf8(bytes)) return { ok: false, code: ErrorCode.ProtocolError, message: 'frame is not valid UTF-8' };
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = JSON.parse(bytes ? bytes.toString('utf8') : (data as string));
   } catch (err) {
     return { ok: false, code: ErrorCode.ProtocolError, message: `frame is not JSON: ${(err as Error).message}` };
   }
+  const issue = treeIssue(value);
+  if (issue) return { ok: false, code: ErrorCode.ProtocolError, message: `frame at ${issue.path}: ${issue.message}`, details: { path: issue.path } };
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
     const type = typeof value === 'object' && value !== null && 'type' in value ? String((value as { type: unknown }).type) : '?';
@@ -38,6 +44,11 @@ export function decodeFrame<S extends z.ZodType>(
       details: issues,
     };
   }
+  const type = (parsed.data as { type?: unknown }).type;
+  const typeLimit = typeof type === 'string' && Object.hasOwn(FRAME_TYPE_MAX_BYTES, type) ? FRAME_TYPE_MAX_BYTES[type]! : Infinity;
+  if (size > typeLimit) {
+    return { ok: false, code: ErrorCode.FrameTooLarge, message: `${type} frame of ${size} bytes exceeds the limit of ${typeLimit} for ${type} frames` };
+  }
   return { ok: true, frame: parsed.data };
 }
 
@@ -46,9 +57,8 @@ export function encodeFrame<T extends { type: string }>(frame: T): string {
   return JSON.stringify(frame);
 }
 
-function toText(data: string | Buffer | ArrayBuffer | Buffer[]): string {
-  if (typeof data === 'string') return data;
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
-  return data.toString('utf8');
+function toBuffer(data: Buffer | ArrayBuffer | Buffer[]): Buffer {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  if (data instanceof ArrayBuffer) return Buffer.from(data);
+  return data;
 }

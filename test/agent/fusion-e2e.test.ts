@@ -68,10 +68,15 @@ describe('agent against a real Fusion', () => {
     await eventually(async () => (await state('node-1')).config.applied_signature === first.signature);
 
     const second = signed(configDoc(data, { sources: ['src', 'more'], pipes: { p1: 'src', p2: 'more' } }));
+    // The agent announces its apply after the ACK Fusion records, so wait for its own event too.
+    const secondApplied = new Promise<void>((resolve) => {
+      agent.on('config_applied', (event) => event.running.signature === second.signature && resolve());
+    });
     await save('node-1', second.document);
     await eventually(() => agent.snapshot().config.signature === second.signature);
     expect(agent.snapshot().pipes.map((p) => p.id).sort()).to.deep.equal(['p1', 'p2']);
     await eventually(async () => (await state('node-1')).config.applied_signature === second.signature);
+    await secondApplied;
 
     const applied: string[] = [];
     agent.on('config_applied', (event) => applied.push(event.running.signature ?? 'none'));

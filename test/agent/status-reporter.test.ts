@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { PipeStatus } from '../../shared/protocol/index.js';
+import { encodeFrame, FRAME_TYPE_MAX_BYTES, MAX_STATUS_PIPES, STATUS_ERROR_CHARS, type PipeStatus } from '../../shared/protocol/index.js';
 import { StatusReporter } from '../../agent/status-reporter.js';
 import { eventually } from '../harness/eventually.js';
 
@@ -34,5 +34,16 @@ describe('agent status reporter', () => {
     reporter.update(pipe('running', 3));
     reporter.stop();
     expect(sent).to.have.length(1);
+  });
+
+  it("keeps its frames within Fusion's status limits however many pipes fail, however long their errors", () => {
+    const sent: PipeStatus[][] = [];
+    const reporter = new StatusReporter((pipes) => (sent.push(pipes), true), 100);
+    const many = Array.from({ length: 2000 }, (_, i): PipeStatus => ({ id: `pipe-${'x'.repeat(100)}-${i}`, state: 'error', records_sent: i, last_error: 'e'.repeat(5000) }));
+    reporter.update(many);
+    expect(sent[0]).to.have.length(MAX_STATUS_PIPES);
+    expect(sent[0]![0]!.last_error!.length).to.equal(STATUS_ERROR_CHARS + 1);
+    expect(encodeFrame({ type: 'status', pipes: sent[0]! }).length).to.be.below(FRAME_TYPE_MAX_BYTES.status!);
+    reporter.stop();
   });
 });

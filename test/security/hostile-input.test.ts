@@ -48,15 +48,15 @@ describe('security: hostile input', () => {
     return client;
   };
 
-  it('rate-limits failed authentications per address with 429 and Retry-After; other addresses go on', async () => {
+  it('rate-limits a failing secret per address with 429 and Retry-After; other secrets and addresses go on', async () => {
     const url = `${fusion.url}/api/v1/management/agents`;
     for (let i = 0; i < 5; i++) expect((await getFrom('127.0.0.2', url, 'guess')).status).to.equal(401);
     const limited = await getFrom('127.0.0.2', url, 'guess');
     expect(limited.status).to.equal(429);
     expect(Number(limited.retryAfter)).to.be.within(1, 60);
-    expect((await getFrom('127.0.0.2', url, fusion.adminToken)).status, 'even a right token waits').to.equal(429);
-    expect((await getFrom('127.0.0.3', url, fusion.adminToken)).status).to.equal(200);
-    const upgrade = await RawAgentClient.connect(fusion.url, 'node-1', fusion.enrollmentToken, {}, { localAddress: '127.0.0.2' }).catch((e: { status?: number }) => e.status);
+    expect((await getFrom('127.0.0.2', url, fusion.adminToken)).status, 'another secret from the same address').to.equal(200);
+    expect((await getFrom('127.0.0.3', url, 'guess')).status).to.equal(401);
+    const upgrade = await RawAgentClient.connect(fusion.url, 'node-1', 'guess', {}, { localAddress: '127.0.0.2' }).catch((e: { status?: number }) => e.status);
     expect(upgrade).to.equal(429);
   });
 
@@ -64,7 +64,7 @@ describe('security: hostile input', () => {
     const bystander = await connect('bystander');
     const big = await connect('big');
     big.sendRaw(JSON.stringify({ type: 'status', pipes: [], pad: 'x'.repeat(5 * 1024 * 1024) }));
-    expect(await big.closed()).to.be.oneOf([1009, CloseCode.FrameTooLarge]);
+    expect(await big.closed()).to.equal(CloseCode.FrameTooLarge);
     const binary = await connect('binary');
     binary.sendRaw(Buffer.from([1, 2, 3]));
     expect(await binary.closed()).to.equal(CloseCode.ProtocolError);
