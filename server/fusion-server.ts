@@ -30,6 +30,13 @@ import { Authenticator } from './auth/authenticator.js';
 import type { FailedAuthLimits } from './auth/failed-auth-limiter.js';
 import { securityRoutes } from './auth/security-routes.js';
 import { createGroups, type Groups } from './groups/index.js';
+import type { CredentialPolicy } from './auth/agent-credentials.js';
+import { Enrollment } from './auth/enrollment.js';
+import { EnrollmentRequests } from './auth/enrollment-requests.js';
+import { identityRoutes } from './auth/identity-routes.js';
+import { controlIdentityRoutes } from './auth/control-identity-routes.js';
+import { enrollOnHello } from './gateway/enroll-on-hello.js';
+import { CredentialRotation } from './gateway/credential-rotation.js';
 
 export interface FusionOptions {
   /** Fusion's state directory (`FUSTOR_HOME`): fusion.db, fusion.yaml. */
@@ -59,6 +66,12 @@ export interface FusionOptions {
   failedAuthLimits?: FailedAuthLimits;
   /** Frames an agent may send per second (sustained) and in a burst before it is closed with `rate_limited`. Default 100 / 1000. */
   agentMessageRate?: { perSecond: number; burst: number };
+  /** Lifetime, rotation and grace of agent credentials (defaults 30 days, a third of it, 10 minutes), and how often connected agents are checked (default 1 minute). */
+  credentials?: Partial<CredentialPolicy> & { checkIntervalMs?: number };
+  /** Every new agent waits for an admin's approval before it is enrolled (FUSION_ENROLLMENT_APPROVAL=1). Default false. */
+  enrollmentApproval?: boolean;
+  /** How long an agent waiting for approval is told to wait before asking again. Default 30 s. */
+  enrollmentRetryMs?: number;
   logger?: Logger;
 }
 
@@ -75,6 +88,7 @@ interface Running {
   fusionConfig: FusionConfigService;
   groups: Groups;
   packages: Packages;
+  rotation: CredentialRotation;
   url: string;
 }
 
@@ -109,7 +123,15 @@ export class FusionServer {
     const db = openDatabase(join(o.home, 'fusion.db'));
     const commit = new GroupCommit(db, this.log);
     try {
-      const tokens = new TokenStore(db);
+      const tokens = new TokenStore(db, o.credentials);
+      const enrollment = new Enrollment({
+        db,
+        tokens,
+        credentials: tokens.credentials,
+        requests: new EnrollmentRequests(db),
+        requireApproval: () => Boolean(o.enrollmentApproval),
+        flushWrites: () => commit.flush(),
+      });
       Authenticator.for(tokens, o.failedAuthLimits);
       const audit = new AuditStore(db);
       this.initialSecrets = seedTokens(tokens, { adminToken: o.adminToken, enrollmentToken: o.enrollmentToken });
@@ -123,6 +145,14 @@ export class FusionServer {
         helloTimeoutMs: o.helloTimeoutMs ?? 10_000,
         messageRate: o.agentMessageRate ?? { perSecond: 100, burst: 1000 },
         batchWrites: (work) => commit.run(work),
+        admitHello: enrollOnHello(enrollment, o.enrollmentRetryMs ?? 30_000),
+      });
+      const rotation = new CredentialRotation({
+        gateway,
+        tokens,
+        log: this.log,
+        checkIntervalMs: o.credentials?.checkIntervalMs ?? 60_000,
+        flushWrites: () => commit.flush(),
       });
       const store = new CommandStore(db);
       const commands = new CommandService(store, gateway, this.log, o.commandSweepIntervalMs);
@@ -139,10 +169,10 @@ export class FusionServer {
         configs,
         service,
         heartbeatIntervalMs,
-        issueCredential: (conn) => (conn.tokenKind === 'enrollment' ? tokens.enroll(conn.agentId, conn.tokenId) : undefined),
         onEstablished: (conn) => {
           controlEvents.agentOnline(conn);
           commands.deliverPending(conn);
+          rotation.onEstablished(conn);
         },
       });
       // Groups handle an agent's hello before the config channel answers it (a prepended listener).
@@ -169,6 +199,8 @@ export class FusionServer {
         flushWrites: () => commit.flush(),
         mounts: [
           ['/api/v1/management', securityRoutes({ tokens, gateway, audit })],
+          ['/api/v1/management', identityRoutes({ tokens, gateway, rotation, requests: enrollment.requests })],
+          ['/api/v1/control', controlIdentityRoutes({ tokens, enrollment, agents, log: this.log })],
           ['/api/v1/management', commandRoutes({ tokens, commands, store, reports, agents, gateway })],
           ['/api/v1/management', groups.router],
           ['/api/v1/management', packages.managementRouter],
@@ -197,7 +229,7 @@ export class FusionServer {
       const address = http.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       const url = `${o.tls ? 'https' : 'http'}://${host}:${address.port}`;
-      this.running = { db, commit, http, gateway, dataPlane, commands, bus, fusionConfig, groups, packages, url };
+      this.running = { db, commit, http, gateway, dataPlane, commands, bus, fusionConfig, groups, packages, rotation, url };
       this.log.info({ url, home: o.home }, 'Fusion listening');
       return { url };
     } catch (err) {
@@ -223,6 +255,7 @@ export class FusionServer {
     // Rollouts stop first: no batch starts while the agents are being let go.
     running.groups.stop();
     running.packages.stop();
+    running.rotation.stop();
     await running.gateway.shutdown(this.options.shutdownRetryAfterMs ?? 1000);
     running.dataPlane.stop();
     running.commands.stop();

@@ -11,6 +11,7 @@ import {
   ErrorCode,
   decodeFrame,
   type AgentToFusionFrame as AgentFrame,
+  type HelloFrame,
 } from '../../shared/protocol/index.js';
 import type { Logger } from '../../shared/logger.js';
 import type { TokenStore } from '../auth/token-store.js';
@@ -31,6 +32,11 @@ export interface GatewayOptions {
    * transaction per event-loop turn (see server/store/group-commit.ts).
    */
   batchWrites?: <T>(work: () => T) => T;
+  /**
+   * Decides a `hello` on a connection opened with an enrollment token before
+   * any listener sees it: false when the connection was refused (and closed).
+   */
+  admitHello?: (conn: AgentConnection, hello: HelloFrame) => boolean;
 }
 
 export interface GatewayEvents {
@@ -118,14 +124,15 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
       rejectUpgrade(socket, auth.status, auth.code, auth.message, auth.retryAfterSeconds);
       return;
     }
-    const { agentId, tokenKind, tokenId } = auth;
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws, req, agentId, tokenKind, tokenId));
+    const { agentId, tokenKind, tokenId, expiresAt } = auth;
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws, req, agentId, tokenKind, tokenId, expiresAt));
   }
 
-  private onSocket(ws: WebSocket, req: IncomingMessage, agentId: string, tokenKind: 'enrollment' | 'agent', tokenId: string): void {
+  private onSocket(ws: WebSocket, req: IncomingMessage, agentId: string, tokenKind: 'enrollment' | 'agent', tokenId: string, expiresAt: number | null): void {
     const sessionId = nanoid(16);
     const log = this.options.log.child({ agent_id: agentId, session_id: sessionId });
     const conn = new AgentConnection(agentId, sessionId, req.socket.remoteAddress ?? null, ws, tokenKind, tokenId, log);
+    conn.credentialExpiresAt = expiresAt;
     const previous = this.connections.get(agentId);
     this.connections.set(agentId, conn);
     if (previous) {
@@ -172,7 +179,19 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
       conn.fail(decoded.code, decoded.message, decoded.details);
       return;
     }
-    this.emitSafely('frame', conn, decoded.frame);
+    const frame = decoded.frame;
+    if (frame.type === 'hello' && !conn.established && conn.tokenKind === 'enrollment' && this.options.admitHello) {
+      const admit = this.options.admitHello;
+      let admitted = false;
+      try {
+        admitted = admit(conn, frame);
+      } catch (err) {
+        conn.log.error({ err }, 'enrollment failed');
+        conn.fail(ErrorCode.InternalError, 'internal error');
+      }
+      if (!admitted) return;
+    }
+    this.emitSafely('frame', conn, frame);
   }
 
   private beat(): void {

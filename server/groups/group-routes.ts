@@ -24,9 +24,14 @@ const Variables = z
   .refine((v) => Object.keys(v).length <= 256, 'at most 256 variables');
 const Override = z.record(z.string(), z.unknown()).nullable();
 
-const CreateBody = z.object({ name: GroupName, description: z.string().max(1024).default(''), template: z.string().min(1) }).strict();
+const CreateBody = z
+  .object({ name: GroupName, description: z.string().max(1024).default(''), template: z.string().min(1), self_join: z.boolean().default(false) })
+  .strict();
 const SaveBody = z.object({ template: z.string().min(1), rollout: RolloutChoice }).strict();
-const DescribeBody = z.object({ description: z.string().max(1024) }).strict();
+const DescribeBody = z
+  .object({ description: z.string().max(1024).optional(), self_join: z.boolean().optional() })
+  .strict()
+  .refine((b) => b.description !== undefined || b.self_join !== undefined, 'give description or self_join');
 const RollbackBody = z.object({ revision: z.number().int().positive(), rollout: RolloutChoice }).strict();
 const AssignBody = z.object({ variables: Variables.default({}), override: Override.default(null) }).strict();
 const MemberPatch = z.object({ variables: Variables.optional(), override: Override.optional() }).strict();
@@ -51,7 +56,7 @@ export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; me
 
   router.post('/groups', write, jsonBody, (req, res) => {
     const body = parseBody(CreateBody, req.body, 'group');
-    const saved = deps.groups.create({ name: body.name, description: body.description, text: body.template, author: adminOf(req).name });
+    const saved = deps.groups.create({ name: body.name, description: body.description, text: body.template, author: adminOf(req).name, selfJoin: body.self_join });
     res.setHeader('ETag', `"${saved.revision.signature}"`);
     res.status(201).json(savedView(deps.groups.get(body.name), saved));
   });
@@ -65,7 +70,7 @@ export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; me
 
   router.patch('/groups/:name', write, jsonBody, (req, res) => {
     const body = parseBody(DescribeBody, req.body, 'group');
-    res.json(summary(deps.groups.setDescription(nameOf(req), body.description), deps.rollouts));
+    res.json(summary(deps.groups.setAttributes(nameOf(req), { description: body.description, selfJoin: body.self_join }), deps.rollouts));
   });
 
   router.delete('/groups/:name', write, (req, res) => {

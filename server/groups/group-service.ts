@@ -66,7 +66,7 @@ export class GroupService {
   }
 
   /** Creates a group with its first template (checked on its own: a new group has no members). */
-  create(input: { name: string; description: string; text: string; author: string }): SavedTemplate {
+  create(input: { name: string; description: string; text: string; author: string; selfJoin?: boolean }): SavedTemplate {
     if (this.deps.groups.get(input.name)) throw new HttpError(409, 'group_exists', `group ${input.name} already exists`);
     const { template, signature } = parseTemplate(input.text);
     const now = Date.now();
@@ -79,14 +79,17 @@ export class GroupService {
       created_at: now,
       restored_from: null,
     };
-    this.deps.groups.create({ name: input.name, description: input.description, revision: 1, signature, created_at: now, updated_at: now }, revision);
+    const group = { name: input.name, description: input.description, revision: 1, signature, created_at: now, updated_at: now, self_join: input.selfJoin ?? false };
+    this.deps.groups.create(group, revision);
     this.deps.templates.put(input.name, 1, template);
     return { revision, rollout: null };
   }
 
-  setDescription(name: string, description: string): GroupRecord {
+  /** Changes a group's description and whether agents may join it from their bootstrap. */
+  setAttributes(name: string, attributes: { description?: string | undefined; selfJoin?: boolean | undefined }): GroupRecord {
     this.get(name);
-    this.deps.groups.setDescription(name, description);
+    if (attributes.description !== undefined) this.deps.groups.setDescription(name, attributes.description);
+    if (attributes.selfJoin !== undefined) this.deps.groups.setSelfJoin(name, attributes.selfJoin);
     return this.get(name);
   }
 

@@ -11,6 +11,8 @@ export interface GroupRecord {
   signature: string;
   created_at: number;
   updated_at: number;
+  /** Agents may join it from their bootstrap `group:` (else only an admin or a token bound to it puts them in). */
+  self_join: boolean;
 }
 
 export interface GroupSummary extends GroupRecord {
@@ -87,11 +89,12 @@ export class GroupStore {
         `SELECT g.*, (SELECT COUNT(*) FROM group_members m WHERE m.group_name = g.name) AS members FROM config_groups g ORDER BY g.name`,
       ),
       insert: db.prepare(
-        `INSERT INTO config_groups (name, description, revision, signature, created_at, updated_at)
-         VALUES (@name, @description, @revision, @signature, @created_at, @updated_at)`,
+        `INSERT INTO config_groups (name, description, revision, signature, created_at, updated_at, self_join)
+         VALUES (@name, @description, @revision, @signature, @created_at, @updated_at, @self_join)`,
       ),
       setCurrent: db.prepare('UPDATE config_groups SET revision = ?, signature = ?, updated_at = ? WHERE name = ?'),
       setDescription: db.prepare('UPDATE config_groups SET description = ?, updated_at = ? WHERE name = ?'),
+      setSelfJoin: db.prepare('UPDATE config_groups SET self_join = ?, updated_at = ? WHERE name = ?'),
       delete: db.prepare('DELETE FROM config_groups WHERE name = ?'),
       insertRevision: db.prepare(
         `INSERT INTO group_template_revisions (group_name, revision, signature, template, author, created_at, restored_from)
@@ -124,17 +127,18 @@ export class GroupStore {
   }
 
   get(name: string): GroupRecord | undefined {
-    return this.stmts.get.get(name) as GroupRecord | undefined;
+    const row = this.stmts.get.get(name) as (Omit<GroupRecord, 'self_join'> & { self_join: number }) | undefined;
+    return row && { ...row, self_join: row.self_join === 1 };
   }
 
   list(): GroupSummary[] {
-    return this.stmts.list.all() as GroupSummary[];
+    return (this.stmts.list.all() as Array<Omit<GroupSummary, 'self_join'> & { self_join: number }>).map((row) => ({ ...row, self_join: row.self_join === 1 }));
   }
 
   /** Creates a group with its first template revision (one transaction). */
   create(group: GroupRecord, first: TemplateRevision): void {
     this.db.transaction(() => {
-      this.stmts.insert.run(group);
+      this.stmts.insert.run({ ...group, self_join: group.self_join ? 1 : 0 });
       this.stmts.insertRevision.run(first);
     })();
   }
@@ -147,6 +151,10 @@ export class GroupStore {
 
   setDescription(name: string, description: string): void {
     this.stmts.setDescription.run(description, Date.now(), name);
+  }
+
+  setSelfJoin(name: string, selfJoin: boolean): void {
+    this.stmts.setSelfJoin.run(selfJoin ? 1 : 0, Date.now(), name);
   }
 
   /** Deletes a group with its history and rollouts; the caller checks it has no members. */

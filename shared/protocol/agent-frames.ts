@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { AgentId, ConfigDocument, ConfigSource, Signature } from './common.js';
+import { CredentialAckFrame } from './credentials.js';
 
 /** First frame on every connection: who the agent is and which config it runs. */
 export const HelloFrame = z.object({
@@ -124,5 +125,6 @@ export const AgentToFusionFrame = z.discriminatedUnion('type', [
   CommandResultFrame,
   ConfigReportFrame,
   StatusFrame,
+  CredentialAckFrame,
 ]);
 export type AgentToFusionFrame = z.infer<typeof AgentToFusionFrame>;
