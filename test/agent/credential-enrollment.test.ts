@@ -27,7 +27,7 @@ describe('agent credential from enrollment', () => {
     );
   /** Stores a credential as an earlier run of the agent would have. */
   const preEnroll = (bootstrapToken: string, credential: string): Promise<void> =>
-    new CredentialStore({ home: home.path, agentId: AGENT_ID, bootstrapToken, logger: silentLogger() }).enrolled(credential);
+    new CredentialStore({ home: home.path, agentId: AGENT_ID, bootstrapToken, logger: silentLogger() }).enrolled(credential).then(() => undefined);
 
   beforeEach(async () => {
     home = await tempHome('agent-enroll-');

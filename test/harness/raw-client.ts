@@ -21,13 +21,19 @@ export class RawAgentClient {
   readonly frames: FusionFrame[] = [];
   closeCode: number | undefined;
   closeReason = '';
+  /** Called with each credential Fusion hands over (`welcome`, `credential`). */
+  onCredential: ((credential: string) => void) | undefined;
   private readonly waiters: Array<() => void> = [];
   private cursor = 0;
 
   private constructor(readonly agentId: string, readonly ws: WebSocket) {
     ws.on('message', (data) => {
       const decoded = decodeFrame(FusionToAgentFrame, data as Buffer);
-      if (decoded.ok) this.frames.push(decoded.frame);
+      if (decoded.ok) {
+        this.frames.push(decoded.frame);
+        const credential = decoded.frame.type === 'welcome' || decoded.frame.type === 'credential' ? decoded.frame.credential : undefined;
+        if (credential) this.onCredential?.(credential);
+      }
       else this.frames.push({ type: 'error', code: 'client_decode_failed', message: decoded.message });
       this.wake();
     });
@@ -38,7 +44,7 @@ export class RawAgentClient {
     });
   }
 
-  /** Opens a socket; rejects with the HTTP status when the upgrade is refused. */
+  /** Opens a socket; rejects with the HTTP `status` and the body's error `code` when the upgrade is refused. */
   static connect(
     url: string,
     agentId: string,
@@ -53,9 +59,19 @@ export class RawAgentClient {
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve(new RawAgentClient(agentId, ws)));
       ws.once('unexpected-response', (_req, res) => {
-        reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode }));
-        res.resume();
-        ws.terminate();
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.once('end', () => {
+          let code: string | undefined;
+          try {
+            code = (JSON.parse(body) as { error?: { code?: string } }).error?.code;
+          } catch {
+            code = undefined;
+          }
+          reject(Object.assign(new Error(`upgrade refused: ${res.statusCode} ${code ?? ''}`), { status: res.statusCode, code }));
+          ws.terminate();
+        });
       });
       ws.once('error', reject);
     });
