@@ -3,6 +3,7 @@ import { FusionClient, clientSettings } from './client.js';
 import { agentCommand, agentsCommand } from './commands/agents.js';
 import { commandCommand, commandsCommand } from './commands/command.js';
 import { configCommand } from './commands/config.js';
+import { credentialCommand, enrollmentsCommand } from './commands/identity.js';
 import { rolloutCommand } from './commands/rollout.js';
 import type { CliCommand } from './commands/context.js';
 import { watchCommand } from './commands/watch.js';
@@ -11,7 +12,17 @@ import type { CliIo } from './io.js';
 
 export type { CliIo } from './io.js';
 
-export const COMMANDS: readonly CliCommand[] = [agentsCommand, agentCommand, configCommand, rolloutCommand, commandCommand, commandsCommand, watchCommand];
+export const COMMANDS: readonly CliCommand[] = [
+  agentsCommand,
+  agentCommand,
+  configCommand,
+  rolloutCommand,
+  commandCommand,
+  commandsCommand,
+  watchCommand,
+  enrollmentsCommand,
+  credentialCommand,
+];
 
 const GLOBAL_OPTIONS = {
   json: { type: 'boolean' },

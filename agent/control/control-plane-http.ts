@@ -83,7 +83,7 @@ export class ControlPlaneHttp {
     const code = errorCodeOf(response.body.toString('utf8'));
     if (response.status >= 500) return 'unreachable';
     log?.error({ status: response.status, code }, code === 'agent_already_enrolled'
-      ? 'another agent is enrolled under this agent id; an admin can release the id (fustorctl agents release <id>)'
+      ? 'another agent is enrolled under this agent id; an admin can release the id (fustorctl credential <id> release)'
       : 'Fusion refused the enrollment; check the agent id and auth token');
     return 'refused';
   }

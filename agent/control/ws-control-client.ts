@@ -180,7 +180,7 @@ export class WsControlClient implements ControlClient {
     const fatal = revoked || (end.rejectedStatus !== undefined && FATAL_UPGRADE_STATUSES.has(end.rejectedStatus)) || FATAL_CLOSE_CODES.has(end.code);
     if (fatal) {
       if (errorCode === 'agent_already_enrolled') {
-        logger.error(details, 'another agent is enrolled under this agent id and this one has no credential for it; an admin can release the id (fustorctl agents release <id>)');
+        logger.error(details, 'another agent is enrolled under this agent id and this one has no credential for it; an admin can release the id (fustorctl credential <id> release)');
       } else if (!revoked) logger.error(details, 'Fusion refused this agent; check its agent id and auth token (retrying at the longest backoff)');
       this.backoff.next();
       return Math.max(bootstrap.backoff.capMs, hintMs);

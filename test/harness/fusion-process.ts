@@ -41,7 +41,7 @@ export class FusionProcess {
   /** SIGKILL: no shutdown hook runs. */
   async kill(): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    if (!child || hasExited(child)) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGKILL');
     await exited;
@@ -55,7 +55,7 @@ export class FusionProcess {
 
   async stop(): Promise<void> {
     const child = this.child;
-    if (child && child.exitCode === null) {
+    if (child && !hasExited(child)) {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
       await exited;
@@ -86,4 +86,9 @@ export class FusionProcess {
       { timeoutMs: 20_000, message: 'fusion process start' },
     );
   }
+}
+
+/** A child killed by a signal has a null exitCode and its signalCode set. */
+function hasExited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
 }

@@ -62,7 +62,8 @@ export class RawAgentClient {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => (body += chunk));
-        res.once('end', () => {
+        // A server that dies mid-answer ends the body with 'close' and no 'end'.
+        res.once('close', () => {
           let code: string | undefined;
           try {
             code = (JSON.parse(body) as { error?: { code?: string } }).error?.code;
