@@ -127,7 +127,7 @@ export class MemberAgent {
     agentId: string,
     options: { group?: string; from?: MemberAgent; hostname?: string; token?: string } = {},
   ): Promise<MemberAgent> {
-    const client = await RawAgentClient.connect(fusion.url, agentId, options.token ?? fusion.enrollmentToken);
+    const client = options.token === undefined ? await RawAgentClient.connectAs(fusion.url, agentId, fusion.enrollmentToken) : await RawAgentClient.connect(fusion.url, agentId, options.token);
     const member = new MemberAgent(client);
     if (options.from) {
       member.document = options.from.document;

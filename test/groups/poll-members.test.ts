@@ -168,7 +168,7 @@ describe('agents on the polling transport as group members', () => {
     expect(problem.error.message).to.include('status').and.to.include('signature');
     expect((await post(report, 'wrong-token')).status).to.equal(401);
 
-    const other = await RawAgentClient.connect(fusion.url, 'poll-2', fusion.enrollmentToken);
+    const other = await RawAgentClient.connectAs(fusion.url, 'poll-2', fusion.enrollmentToken);
     const welcome = await other.hello();
     other.terminate();
     expect(welcome.credential).to.be.a('string');

@@ -55,7 +55,6 @@ export async function startFusion(options: Partial<FusionOptions> = {}): Promise
   let server = make(options.port ?? 0);
   await server.start();
   const clients: RawAgentClient[] = [];
-  const credentials = new Map<string, string>();
   const handle: TestFusion = {
     get server() {
       return server;
@@ -79,16 +78,14 @@ export async function startFusion(options: Partial<FusionOptions> = {}): Promise
       const text = await res.text();
       return { status: res.status, body: text ? (JSON.parse(text) as unknown) : null };
     },
-    async rawAgent(agentId, { token = credentials.get(agentId) ?? TEST_ENROLLMENT_TOKEN, hello = true } = {}) {
-      const client = await RawAgentClient.connect(server.url, agentId, token);
+    async rawAgent(agentId, { token, hello = true } = {}) {
+      const client = token === undefined ? await RawAgentClient.connectAs(server.url, agentId, TEST_ENROLLMENT_TOKEN) : await RawAgentClient.connect(server.url, agentId, token);
       clients.push(client);
-      // A client that did not say hello itself keeps the credential it is given, too.
-      client.onCredential = (credential) => credentials.set(agentId, credential);
       if (hello) await client.hello();
       return client;
     },
     credentialOf(agentId) {
-      return credentials.get(agentId);
+      return RawAgentClient.credentialOf(server.url, agentId);
     },
     async restart() {
       const port = server.port;

@@ -44,6 +44,43 @@ export class RawAgentClient {
     });
   }
 
+  /**
+   * Credentials raw clients were handed, by Fusion URL and agent id, so a
+   * later client of the same id presents its credential as a real agent
+   * does (an enrollment token only enrols an id once).
+   */
+  private static readonly credentials = new Map<string, string>();
+
+  /**
+   * Connects as an agent that keeps its credential: with the one an earlier
+   * raw client of `agentId` got from this Fusion, else with `enrollmentToken`
+   * (it then enrols at `hello`). A credential Fusion does not know (another
+   * Fusion on a reused port) is dropped for the enrollment token, as an agent does.
+   */
+  static async connectAs(
+    url: string,
+    agentId: string,
+    enrollmentToken: string,
+    extraHeaders: Record<string, string> = {},
+    options: WebSocket.ClientOptions = {},
+  ): Promise<RawAgentClient> {
+    const key = `${url}|${agentId}`;
+    const credential = RawAgentClient.credentials.get(key);
+    if (credential === undefined) return RawAgentClient.connect(url, agentId, enrollmentToken, extraHeaders, options);
+    try {
+      return await RawAgentClient.connect(url, agentId, credential, extraHeaders, options);
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'credential_unknown') throw err;
+      RawAgentClient.credentials.delete(key);
+      return RawAgentClient.connect(url, agentId, enrollmentToken, extraHeaders, options);
+    }
+  }
+
+  /** The credential raw clients of `agentId` were handed by the Fusion at `url`, if any. */
+  static credentialOf(url: string, agentId: string): string | undefined {
+    return RawAgentClient.credentials.get(`${url}|${agentId}`);
+  }
+
   /** Opens a socket; rejects with the HTTP `status` and the body's error `code` when the upgrade is refused. */
   static connect(
     url: string,
@@ -57,7 +94,11 @@ export class RawAgentClient {
       headers: { authorization: `Bearer ${token}`, [AGENT_ID_HEADER]: agentId, ...extraHeaders },
     });
     return new Promise((resolve, reject) => {
-      ws.once('open', () => resolve(new RawAgentClient(agentId, ws)));
+      ws.once('open', () => {
+        const client = new RawAgentClient(agentId, ws);
+        client.onCredential = (credential) => RawAgentClient.credentials.set(`${url}|${agentId}`, credential);
+        resolve(client);
+      });
       ws.once('unexpected-response', (_req, res) => {
         let body = '';
         res.setEncoding('utf8');

@@ -65,11 +65,10 @@ describe('security: agent credential lifecycle', () => {
     expect(stored.previous.map((p: any) => p.credential)).to.include(first);
     // Acknowledged: the old credential lives on for the grace period only.
     await eventually(
-      () =>
-        RawAgentClient.connect(fusion!.url, 'rot-1', first).then(
-          (c) => (c.terminate(), false),
-          (e: { status?: number; code?: string }) => e.status === 401 && e.code === 'credential_expired',
-        ),
+      async () => {
+        const res = await fetch(`${fusion!.url}/api/v1/control/configs/pull?agent_id=rot-1`, { headers: { authorization: `Bearer ${first}` } });
+        return res.status === 401 && ((await res.json()) as any).error.code === 'credential_expired';
+      },
       { timeoutMs: 5000 },
     );
     expect((await agentView('rot-1')).online).to.equal(true);

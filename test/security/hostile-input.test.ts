@@ -42,7 +42,7 @@ describe('security: hostile input', () => {
   });
 
   const connect = async (agentId: string): Promise<RawAgentClient> => {
-    const client = await RawAgentClient.connect(fusion.url, agentId, fusion.enrollmentToken);
+    const client = await RawAgentClient.connectAs(fusion.url, agentId, fusion.enrollmentToken);
     clients.push(client);
     await client.hello();
     return client;
@@ -56,7 +56,7 @@ describe('security: hostile input', () => {
     expect(Number(limited.retryAfter)).to.be.within(1, 60);
     expect((await getFrom('127.0.0.2', url, fusion.adminToken)).status, 'even a right token waits').to.equal(429);
     expect((await getFrom('127.0.0.3', url, fusion.adminToken)).status).to.equal(200);
-    const upgrade = await RawAgentClient.connect(fusion.url, 'node-1', fusion.enrollmentToken, {}, { localAddress: '127.0.0.2' }).catch((e: { status?: number }) => e.status);
+    const upgrade = await RawAgentClient.connectAs(fusion.url, 'node-1', fusion.enrollmentToken, {}, { localAddress: '127.0.0.2' }).catch((e: { status?: number }) => e.status);
     expect(upgrade).to.equal(429);
   });
 
@@ -97,7 +97,7 @@ describe('security: hostile input', () => {
   });
 
   it('never writes a token or credential to the log', async () => {
-    const agent = await RawAgentClient.connect(fusion.url, 'node-1', fusion.enrollmentToken);
+    const agent = await RawAgentClient.connectAs(fusion.url, 'node-1', fusion.enrollmentToken);
     clients.push(agent);
     const credential = (await agent.hello()).credential!;
     await fusion.api('/api/v1/management/agents');
