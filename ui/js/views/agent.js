@@ -1,13 +1,15 @@
 /**
  * One agent: connection and config state at the top (live), then tabs for
  * the desired / applied / reported configs side by side, the config editor,
- * the config history, commands, and the agent's pipes.
+ * the config history, commands, the agent's pipes and its identity
+ * (credentials, rotation, release).
  */
 import { api, etagOf, getJson } from '../api.js';
 import { badge, errorBanner, h, load, loading, replace, table } from '../dom.js';
 import { ago, configBadge, count, dateTime, onlineBadge, pipeBadge, shortSig, sigCode } from '../format.js';
 import { createScope } from '../scope.js';
 import { commandPanel } from '../components/command-panel.js';
+import { identityPanel } from '../components/identity-panel.js';
 import { configCompare, loadConfigs } from '../components/config-compare.js';
 import { configEditor } from '../components/config-editor.js';
 import { diffView } from '../diff.js';
@@ -19,6 +21,7 @@ const TABS = [
   ['history', 'History'],
   ['commands', 'Commands'],
   ['pipes', 'Pipes'],
+  ['identity', 'Identity'],
 ];
 
 function meta(label, value) {
@@ -171,6 +174,7 @@ export function renderAgent(container, { id }, { live }) {
       commands ??= commandPanel({ agentId: id, live, scope });
       replace(panel, commands);
     } else if (name === 'pipes') replace(panel, pipesTable(agent));
+    else if (name === 'identity') replace(panel, identityPanel(id));
   }
 
   async function refresh() {
