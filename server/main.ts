@@ -18,7 +18,9 @@ Environment: FUSION_HOST, FUSION_PORT, FUSTOR_HOME, FUSION_ADMIN_TOKEN,
 FUSION_ENROLLMENT_TOKEN, FUSTOR_LOG_LEVEL (info), FUSION_TLS_CERT, FUSION_TLS_KEY,
 FUSION_TLS_CA (a CA makes client certificates required: mutual TLS),
 FUSION_HEARTBEAT_MS (agent ping interval, default 15000), FUSION_SHUTDOWN_RETRY_MS
-(reconnect delay hinted to agents at shutdown, default 1000).`;
+(reconnect delay hinted to agents at shutdown, default 1000), FUSION_ENROLLMENT_APPROVAL=1
+(every new agent waits for an admin's approval), FUSION_CREDENTIAL_LIFETIME_MS (agent
+credential lifetime, default 30 days; rotated when a third of it is left).`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -48,6 +50,8 @@ async function main(): Promise<void> {
     ...(process.env.FUSION_ENROLLMENT_TOKEN ? { enrollmentToken: process.env.FUSION_ENROLLMENT_TOKEN } : {}),
     ...msFromEnv('FUSION_HEARTBEAT_MS', 'heartbeatIntervalMs'),
     ...msFromEnv('FUSION_SHUTDOWN_RETRY_MS', 'shutdownRetryAfterMs'),
+    ...(process.env.FUSION_ENROLLMENT_APPROVAL === '1' || process.env.FUSION_ENROLLMENT_APPROVAL === 'true' ? { enrollmentApproval: true } : {}),
+    ...credentialLifetime(),
     ...tlsOptions(values),
   });
   const { url } = await server.start();
@@ -93,6 +97,15 @@ function msFromEnv<K extends 'heartbeatIntervalMs' | 'shutdownRetryAfterMs'>(nam
   const min = option === 'heartbeatIntervalMs' ? 1 : 0;
   if (!Number.isInteger(ms) || ms < min) throw new Error(`${name} must be a whole number of milliseconds (at least ${min}): ${raw}`);
   return { [option]: ms } as Partial<Pick<FusionOptions, K>>;
+}
+
+/** The agent credential lifetime from FUSION_CREDENTIAL_LIFETIME_MS (at least a minute). */
+function credentialLifetime(): Pick<FusionOptions, 'credentials'> | Record<string, never> {
+  const raw = process.env.FUSION_CREDENTIAL_LIFETIME_MS;
+  if (raw === undefined || raw === '') return {};
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms < 60_000) throw new Error(`FUSION_CREDENTIAL_LIFETIME_MS must be a whole number of milliseconds, at least 60000: ${raw}`);
+  return { credentials: { lifetimeMs: ms } };
 }
 
 /** HTTPS/WSS from --tls-cert and --tls-key (FUSION_TLS_CERT, FUSION_TLS_KEY), mTLS with --tls-ca (FUSION_TLS_CA). */
