@@ -105,18 +105,16 @@ export class AgentCredentials {
 
   /**
    * The agent holds `currentId` now: every live credential of it issued
-   * before that one ends after the grace period. Writes nothing when there is
-   * none (the usual case, checked on every authenticated request).
+   * before that one ends after the grace period. Checked on every
+   * authenticated request, so the usual case (nothing to retire) is one
+   * indexed read and no write.
    */
   retireOlder(agentId: string, currentId: string, now = Date.now()): number {
     const until = now + this.policy.graceMs;
-    return this.db
-      .prepare(
-        `UPDATE tokens SET expires_at = ? WHERE kind = 'agent' AND agent_id = ? AND id != ? AND revoked_at IS NULL
-           AND (expires_at IS NULL OR expires_at > ?)
-           AND rowid < (SELECT rowid FROM tokens WHERE id = ?)`,
-      )
-      .run(until, agentId, currentId, until, currentId).changes;
+    const older = `kind = 'agent' AND agent_id = ? AND id != ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
+      AND rowid < (SELECT rowid FROM tokens WHERE id = ?)`;
+    if (!this.db.prepare(`SELECT 1 FROM tokens WHERE ${older} LIMIT 1`).get(agentId, currentId, until, currentId)) return 0;
+    return this.db.prepare(`UPDATE tokens SET expires_at = ? WHERE ${older}`).run(until, agentId, currentId, until, currentId).changes;
   }
 
   /** Marks the agent's live credentials for rotation at its next contact; returns how many. */
