@@ -9,12 +9,12 @@
  * from a backup that predates a rotation still knows one of them.
  *
  * Which token is presented ({@link CredentialStore.current}):
- * - the stored credential, when it was issued to this agent id for the
- *   enrollment token the bootstrap options still name;
+ * - the stored credential, when it was issued to this agent id (whichever
+ *   enrollment token it was issued under: an enrolled id is not enrolled again);
  * - nothing, when that enrollment token was the one of a revoked credential:
  *   the agent never silently re-enrolls with the token it was revoked under;
- * - else the bootstrap token, so an operator re-enrolls an agent by giving
- *   it a new enrollment token.
+ * - else the bootstrap token, so an operator brings a revoked agent back by
+ *   giving it a new enrollment token.
  *
  * A credential Fusion does not know, or one that expired or was released,
  * is dropped for the previous one still held, else for the bootstrap token:
@@ -120,9 +120,9 @@ export class CredentialStore {
     await this.ready();
     await this.queue;
     const { agentId, bootstrapToken } = this.options;
-    if (this.stored && this.stored.agent_id === agentId && this.issuedForBootstrap(this.stored.enrollment_token_sha256)) {
-      return { token: this.stored.credential, kind: 'credential' };
-    }
+    // A credential outlives a change of the bootstrap token (a fleet's enrollment token rotated):
+    // Fusion enrols an id once, so presenting the new token instead would be refused.
+    if (this.stored && this.stored.agent_id === agentId) return { token: this.stored.credential, kind: 'credential' };
     if (this.revoked && this.revoked.agent_id === agentId && this.issuedForBootstrap(this.revoked.enrollment_token_sha256)) return null;
     return { token: bootstrapToken, kind: 'bootstrap' };
   }
