@@ -49,7 +49,7 @@ describe('agent control channel over TLS', () => {
 
     const pollHome = path.join(home.path, 'poller');
     const poller = track(
-      fastAgent(pollHome, { agentId: 'node-2', controlPlaneUri: fusion.url, authToken: fusion.enrollmentToken, caFile: pki.files.ca, transport: 'poll' }),
+      fastAgent(pollHome, { agentId: 'node-2', controlPlaneUri: fusion.url, authToken: fusion.enrollmentToken, caFile: pki.files.ca, transport: 'poll', pollIntervalSec: 0.1 }),
     );
     await poller.start();
     // It enrols over https first, then pulls.
