@@ -14,6 +14,8 @@
  * requests carry that credential and the TLS material.
  */
 import os from 'node:os';
+import { agentVersion } from '../agent-version.js';
+import { hostAttributes } from './hello.js';
 import { z } from 'zod';
 import type { Logger } from '../../shared/logger.js';
 import { ConfigDocument, Signature, type ConfigStatusFrame, type ConfigStatusReport, type PullIdentity } from '../../shared/protocol/index.js';
@@ -66,7 +68,13 @@ export class PollControlClient implements ControlClient {
       options.credentials ?? new CredentialStore({ home: bootstrap.home, agentId: bootstrap.agentId, bootstrapToken: bootstrap.authToken, logger });
     this.http = new ControlPlaneHttp({ bootstrap, credentials, logger });
     const hostname = (bootstrap.hostname ?? os.hostname()).slice(0, 255);
-    this.identity = { ...(bootstrap.group !== undefined && { group: bootstrap.group }), ...(hostname !== '' && { hostname }) };
+    this.identity = {
+      ...(bootstrap.group !== undefined && { group: bootstrap.group }),
+      ...(hostname !== '' && { hostname }),
+      agent_version: agentVersion(),
+      poll_interval_sec: bootstrap.pollIntervalSec,
+      attributes: hostAttributes(hostname, bootstrap.attributes ?? {}),
+    };
   }
 
   get connected(): boolean {

@@ -1,16 +1,22 @@
 import { EventEmitter } from 'node:events';
 import { configSignature, parseDocumentText, validateConfig, type ConfigIssue } from '../../shared/config/index.js';
 import type { AgentStore } from '../store/agent-store.js';
-import type { ConfigRevisionWithDocument, ConfigStore } from '../store/config-store.js';
+import type { ConfigRevision, ConfigRevisionWithDocument, ConfigStore } from '../store/config-store.js';
+import { ifMatchHolds, textVersion, type IfMatch } from '../http/conditional.js';
 import { HttpError } from '../http/errors.js';
 
 /** The config an agent should run. */
+/** What a listing needs of an agent's desired config. */
+export type DesiredHead = Pick<DesiredConfig, 'revision' | 'signature' | 'savedAt'>;
+
 export interface DesiredConfig {
   revision: number;
   signature: string;
   document: Record<string, unknown>;
   /** JSON.stringify(document), when it is at hand (a bulk save encodes it to store it). */
   documentText?: string;
+  /** When this revision was saved (epoch ms), when known. */
+  savedAt?: number;
 }
 
 export interface SaveInput {
@@ -20,8 +26,8 @@ export interface SaveInput {
   text?: string;
   document?: unknown;
   author: string;
-  /** From If-Match: the signature the writer last saw (`*` = any existing). */
-  ifMatch?: string | undefined;
+  /** The request's If-Match: the ETag (or, from older clients, the signature) the writer last saw, or `*`. */
+  ifMatch?: IfMatch | undefined;
 }
 
 /** A validated, normalised document to store as an agent's next revision (see {@link ConfigService.saveMany}). */
@@ -55,9 +61,15 @@ export class ConfigService extends EventEmitter<{ desired_changed: [agentId: str
     this.groupOf = lookup;
   }
 
+  /** Revision, signature and save time of the desired config, without its document (listings). */
+  desiredHead(agentId: string): DesiredHead | undefined {
+    const head = this.configs.head(agentId);
+    return head ? { revision: head.revision, signature: head.signature, savedAt: head.created_at } : undefined;
+  }
+
   desired(agentId: string): DesiredConfig | undefined {
     const latest = this.configs.latest(agentId);
-    return latest ? { revision: latest.revision, signature: latest.signature, document: latest.document } : undefined;
+    return latest ? { revision: latest.revision, signature: latest.signature, document: latest.document, savedAt: latest.created_at } : undefined;
   }
 
   /** Validates and stores a new revision; throws HttpError 400 (every issue listed) or 412 (stale If-Match). */
@@ -85,11 +97,13 @@ export class ConfigService extends EventEmitter<{ desired_changed: [agentId: str
       format: input.format,
       sourceText,
       author: input.author,
-      expectedSignature: input.ifMatch,
+      precondition: input.ifMatch && ((current) => ifMatchHolds(input.ifMatch, current && { version: revisionVersion(current), signature: current.signature })),
     });
     if ('conflict' in result) {
-      throw new HttpError(412, 'precondition_failed', `If-Match ${input.ifMatch} does not match the current config`, {
-        current_signature: result.conflict,
+      const current = result.conflict;
+      throw new HttpError(412, 'precondition_failed', `If-Match ${input.ifMatch!.header} does not match the current config`, {
+        current_signature: current?.signature ?? null,
+        current_version: current ? revisionVersion(current) : null,
       });
     }
     this.agents.ensure(input.agentId);
@@ -138,4 +152,9 @@ export class ConfigService extends EventEmitter<{ desired_changed: [agentId: str
 
 function invalid(errors: ConfigIssue[]): HttpError {
   return new HttpError(400, 'invalid_config', `config rejected: ${errors.length} problem(s)`, errors);
+}
+
+/** The version of a stored revision: its number and the hash of its text as written (see http/conditional). */
+export function revisionVersion(rev: ConfigRevision): string {
+  return textVersion(rev.revision, rev.source_text);
 }

@@ -41,6 +41,7 @@ export interface NewRevision {
 export class ConfigStore {
   private readonly insertDocument;
   private readonly insertRevision;
+  private readonly selectHead;
   private readonly selectLatest;
   private readonly selectRevision;
   private readonly selectHistory;
@@ -53,6 +54,7 @@ export class ConfigStore {
       `INSERT INTO agent_config_revisions (agent_id, revision, signature, format, source_text, author, created_at)
        VALUES (@agent_id, @revision, @signature, @format, @source_text, @author, @created_at)`,
     );
+    this.selectHead = db.prepare('SELECT revision, signature, created_at FROM agent_config_revisions WHERE agent_id = ? ORDER BY revision DESC LIMIT 1');
     this.selectLatest = db.prepare(
       `SELECT r.*, d.document FROM agent_config_revisions r JOIN config_documents d USING (signature)
        WHERE r.agent_id = ? ORDER BY r.revision DESC LIMIT 1`,
@@ -76,6 +78,11 @@ export class ConfigStore {
     );
   }
 
+  /** Revision, signature and time of an agent's newest config, without reading the document or text. */
+  head(agentId: string): { revision: number; signature: string; created_at: number } | undefined {
+    return this.selectHead.get(agentId) as { revision: number; signature: string; created_at: number } | undefined;
+  }
+
   /** The newest revision of an agent's config, or undefined when none was stored. */
   latest(agentId: string): ConfigRevisionWithDocument | undefined {
     return toRevision(this.selectLatest.get(agentId));
@@ -96,16 +103,16 @@ export class ConfigStore {
   }
 
   /**
-   * Stores a new revision unless `expectedSignature` is given and differs from the
-   * current one (then returns `{ conflict }`); the check and the insert are one transaction.
+   * Stores a new revision unless `precondition` is given and refuses what is
+   * stored now (then returns `{ conflict }` with the current revision, if
+   * any); the check and the insert are one transaction.
    */
-  save(input: Omit<NewRevision, 'documentText'> & { expectedSignature?: string | undefined }): { revision: ConfigRevisionWithDocument } | { conflict: string | null } {
+  save(
+    input: Omit<NewRevision, 'documentText'> & { precondition?: ((current: ConfigRevisionWithDocument | undefined) => boolean) | undefined },
+  ): { revision: ConfigRevisionWithDocument } | { conflict: ConfigRevisionWithDocument | undefined } {
     return this.db.transaction(() => {
       const current = this.latest(input.agentId);
-      if (input.expectedSignature !== undefined && input.expectedSignature !== '*' && current?.signature !== input.expectedSignature) {
-        return { conflict: current?.signature ?? null };
-      }
-      if (input.expectedSignature === '*' && !current) return { conflict: null };
+      if (input.precondition && !input.precondition(current)) return { conflict: current };
       const row: ConfigRevision = {
         agent_id: input.agentId,
         revision: (current?.revision ?? 0) + 1,

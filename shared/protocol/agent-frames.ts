@@ -4,6 +4,7 @@
  * {@link AgentToFusionFrame}.
  */
 import { z } from 'zod';
+import { Attributes } from '../selector/labels.js';
 import { AgentId, ConfigDocument, ConfigSource, Signature } from './common.js';
 import { CredentialAckFrame } from './credentials.js';
 
@@ -20,6 +21,12 @@ export const HelloFrame = z.object({
   hostname: z.string().max(255).default(''),
   /** Optional features the agent supports, e.g. "patch", "commands". */
   capabilities: z.array(z.string().max(64)).max(64).default([]),
+  /**
+   * What the agent says about itself: `os`, `arch`, `hostname`, `agent_version`
+   * and the bootstrap's `attributes:` (keys as label keys, values ≤ 256
+   * characters, at most 64). Shown and searchable, never trusted for targeting.
+   */
+  attributes: Attributes.optional(),
   /**
    * Group named in the agent's bootstrap (`group:`). Fusion puts an agent that
    * is in no group into this one when it exists; an admin's assignment wins.
@@ -44,14 +51,18 @@ export const ConfigStatusFrame = z.object({
   signature: Signature,
   /** Fusion revision of that config, when known. */
   revision: z.number().int().nonnegative().nullable().default(null),
+  /** `applying`: the agent accepted the document and is starting it; `applied`: it runs now (ACK); `failed`: it was refused or failed and the previous config keeps running (NACK). */
   status: z.enum(['applying', 'applied', 'failed']),
   /** Why applying failed (status `failed` only). */
   error: z.string().max(16_384).optional(),
   /** Pipe ids the apply started, stopped and restarted (status `applied`). */
   pipes: z
     .object({
+      /** Pipes that did not run before and were started. */
       added: z.array(z.string()),
+      /** Pipes that ran before and were stopped. */
       removed: z.array(z.string()),
+      /** Pipes whose settings, source or sender changed, stopped and started again. */
       restarted: z.array(z.string()),
     })
     .optional(),
@@ -71,6 +82,7 @@ export type ConfigRequestFrame = z.infer<typeof ConfigRequestFrame>;
 /** The agent received a command and will run it. */
 export const CommandAckFrame = z.object({
   type: z.literal('command_ack'),
+  /** The `command_id` of the `command` frame received. */
   command_id: z.string().min(1).max(64),
 });
 export type CommandAckFrame = z.infer<typeof CommandAckFrame>;
@@ -78,7 +90,9 @@ export type CommandAckFrame = z.infer<typeof CommandAckFrame>;
 /** The outcome of a command. */
 export const CommandResultFrame = z.object({
   type: z.literal('command_result'),
+  /** The `command_id` of the command this is the outcome of. */
   command_id: z.string().min(1).max(64),
+  /** Terminal state of the command; a command that ran, was cancelled or could not run ends with one of these. */
   status: z.enum(['succeeded', 'failed']),
   /** What the command produced (status `succeeded`). */
   output: z.unknown().optional(),
@@ -92,27 +106,48 @@ export const ConfigReportFrame = z.object({
   type: z.literal('config_report'),
   /** The command this answers, when it answers one. */
   command_id: z.string().min(1).max(64).optional(),
+  /** Signature of the config the agent runs (of its normalised document); null when it runs none. */
   signature: Signature.nullable(),
+  /** Fusion revision of that config when it came from Fusion, else null. */
   revision: z.number().int().nonnegative().nullable(),
+  /** Where that config came from. */
   source: ConfigSource,
+  /** The normalised document the agent runs; null when it runs none. */
   document: ConfigDocument.nullable(),
 });
 export type ConfigReportFrame = z.infer<typeof ConfigReportFrame>;
 
 /** State of one pipe as the agent sees it. */
 export const PipeStatus = z.object({
+  /** The pipe's id (its key under `pipes` in the config). */
   id: z.string(),
+  /** `error`: the pipe failed `max_consecutive_errors` times in a row and retries with a backoff. */
   state: z.enum(['starting', 'running', 'error', 'stopped']),
   /** Records the pipe's sender has delivered since the pipe started. */
   records_sent: z.number().int().nonnegative().default(0),
+  /** The last error the pipe met, null when none. */
   last_error: z.string().max(4096).nullable().default(null),
 });
 export type PipeStatus = z.infer<typeof PipeStatus>;
 
-/** Periodic or on-change report of the agent's pipes. */
+/**
+ * The agent's pipes and the config it runs: sent at once when a pipe changes
+ * state, at most once a second for counters, and at least every
+ * `STATUS_INTERVAL_MS` even when nothing changed, so Fusion's view of what
+ * the agent runs (and so its drift) is never older than that.
+ */
 export const StatusFrame = z.object({
   type: z.literal('status'),
+  /** Every pipe the agent runs (the whole list each time, not a change). */
   pipes: z.array(PipeStatus).max(10_000),
+  /** The config the agent runs now, as in `hello.config` (optional for agents that predate it). */
+  config: z
+    .object({
+      signature: Signature.nullable(),
+      revision: z.number().int().nonnegative().nullable(),
+      source: ConfigSource,
+    })
+    .optional(),
 });
 export type StatusFrame = z.infer<typeof StatusFrame>;
 

@@ -12,6 +12,7 @@ export const CommandArgs = {
   /** Walk `path` (relative to the pipe's source root) and push what is found. */
   scan: z
     .object({
+      /** What to walk: a path relative to the pipe's source root (`.` for the root), or an absolute path inside it. */
       path: z.string().min(1).max(4096),
       /** Pipe whose source is scanned; optional when the agent runs exactly one pipe. */
       pipe: z.string().min(1).optional(),
@@ -22,14 +23,31 @@ export const CommandArgs = {
   /** Replace the running agent with package `version` served by Fusion. */
   upgrade: z
     .object({
+      /** Version of an agent package uploaded to Fusion, e.g. "0.2.0". */
       version: z.string().min(1).max(64),
       /** sha256 (hex) Fusion recorded for the package; filled in by Fusion. */
       sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
     })
     .strict(),
+  /**
+   * Collect a diagnostics bundle — log tail, versions, host facts, pipe
+   * status and the effective config with secrets redacted — and return it as
+   * the result's output (at most DIAGNOSTICS_MAX_BYTES of JSON). Fusion
+   * stores it apart and serves it for download.
+   */
+  diagnostics: z
+    .object({
+      /** Log lines to include, newest last (default 200). */
+      log_lines: z.number().int().min(0).max(1000).optional(),
+    })
+    .strict(),
 } as const;
 
+/** Largest diagnostics bundle an agent sends, in bytes of JSON. */
+export const DIAGNOSTICS_MAX_BYTES = 512 * 1024;
+
 export type CommandType = keyof typeof CommandArgs;
+/** Every command type Fusion can send today (the keys of CommandArgs). */
 export const COMMAND_TYPES = Object.keys(CommandArgs) as CommandType[];
 export const CommandType = z.enum(COMMAND_TYPES as [CommandType, ...CommandType[]]);
 

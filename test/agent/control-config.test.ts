@@ -62,6 +62,7 @@ describe('agent control channel: hello and config', () => {
       agent_version: agentVersion(),
       hostname: 'storage-a',
       capabilities: ['patch', 'config_request', 'credential_rotation'],
+      attributes: { os: process.platform, arch: process.arch, hostname: 'storage-a', agent_version: agentVersion() },
       config: { signature: null, revision: null, source: 'none' },
     });
     expect(agentVersion()).to.match(/^\d+\.\d+\.\d+/);
@@ -97,8 +98,12 @@ describe('agent control channel: hello and config', () => {
       base_signature: base.signature,
       patch: diffDocuments(base.document, next.document) as PatchOperation[],
     });
-    await eventually(() => agent!.snapshot().config.signature === next.signature);
-    const applied = peer.framesOf('config_status').filter((s) => s.status === 'applied');
+    // The ACK goes out after the agent's own state changes: wait for the frame, not the snapshot.
+    const applied = await eventually(() => {
+      const acks = peer!.framesOf('config_status').filter((s) => s.status === 'applied');
+      expect(acks).to.have.length(2);
+      return acks;
+    });
     expect(applied.map((s) => s.revision)).to.deep.equal([1, 2]);
     expect(applied[1]!.pipes).to.deep.equal({ added: ['p2'], removed: [], restarted: [] });
     expect(agent.snapshot().config).to.deep.include({ revision: 2, source: 'remote', document: next.document });

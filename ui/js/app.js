@@ -4,6 +4,7 @@
  * then the fleet, agents, Fusion's data plane, groups and enrollment
  * approvals, updated live from the event stream.
  */
+import { renderWebhooks } from './views/webhooks.js';
 import { onUnauthorized, session } from './api.js';
 import { h, replace } from './dom.js';
 import { LiveEvents } from './live.js';
@@ -36,6 +37,7 @@ const router = createRouter(
     { path: '/fusion', render: renderFusion },
     { path: '/groups', render: renderGroups },
     { path: '/groups/:name', render: renderGroup },
+    { path: '/webhooks', render: renderWebhooks },
     { path: '/enrollments', render: renderEnrollments },
   ],
   {

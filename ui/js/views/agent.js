@@ -8,6 +8,7 @@ import { api, etagOf, getJson } from '../api.js';
 import { badge, errorBanner, h, load, loading, replace, table } from '../dom.js';
 import { ago, configBadge, count, dateTime, onlineBadge, pipeBadge, shortSig, sigCode } from '../format.js';
 import { createScope } from '../scope.js';
+import { agentManagePanel } from '../components/agent-manage.js';
 import { commandPanel } from '../components/command-panel.js';
 import { identityPanel } from '../components/identity-panel.js';
 import { configCompare, loadConfigs } from '../components/config-compare.js';
@@ -21,6 +22,7 @@ const TABS = [
   ['history', 'History'],
   ['commands', 'Commands'],
   ['pipes', 'Pipes'],
+  ['manage', 'Manage'],
   ['identity', 'Identity'],
 ];
 
@@ -33,7 +35,7 @@ function header(agent) {
   return h(
     'div',
     { class: 'agent-head', 'data-agent-header': '', 'data-online': String(agent.online), 'data-config-status': c.status ?? 'none' },
-    h('div', { class: 'agent-title' }, h('h1', {}, agent.agent_id), onlineBadge(agent.online), configBadge(c.status, c.error), agent.drift ? badge('drift', 'warn', 'The reported config differs from the desired one') : null),
+    h('div', { class: 'agent-title' }, h('h1', {}, agent.agent_id), onlineBadge(agent.online), configBadge(c.status, c.error), h('span', { 'data-health-badge': agent.health.status }, badge(agent.health.status, { healthy: 'ok', degraded: 'warn', unhealthy: 'bad' }[agent.health.status], agent.health.reasons.join('\n') || undefined)), agent.drift ? badge('drift', 'warn', 'The agent runs a config other than its desired one') : null),
     c.status === 'failed' && c.error ? h('div', { class: 'banner banner-error', 'data-config-error': '' }, h('strong', {}, 'The agent rejected the desired config: '), c.error) : null,
     h(
       'dl',
@@ -137,6 +139,8 @@ export function renderAgent(container, { id }, { live }) {
     async load() {
       try {
         const res = await api(base, { accept: 'application/yaml' });
+        // Anything but YAML text here (a cached JSON answer, say) must not reach the editor, where saving it would replace the config.
+        if (typeof res.body !== 'string') throw Object.assign(new Error(`expected the config as YAML, got ${res.headers.get('content-type') ?? 'no content type'}`), { code: 'unexpected_response' });
         return { text: res.body, etag: etagOf(res.headers) };
       } catch (err) {
         if (err.status === 404) return { text: '', etag: null };
@@ -144,8 +148,8 @@ export function renderAgent(container, { id }, { live }) {
       }
     },
     async save(text, etag) {
-      const { body } = await api(base, { method: 'POST', body: text, type: 'application/yaml', headers: etag ? { 'if-match': `"${etag}"` } : {} });
-      return { signature: body.signature, summary: `Saved revision ${body.revision}; pushing to the agent…` };
+      const { body, headers } = await api(base, { method: 'POST', body: text, type: 'application/yaml', headers: etag ? { 'if-match': `"${etag}"` } : {} });
+      return { etag: etagOf(headers), summary: `Saved revision ${body.revision}; pushing to the agent…` };
     },
   };
 
@@ -174,7 +178,13 @@ export function renderAgent(container, { id }, { live }) {
       commands ??= commandPanel({ agentId: id, live, scope });
       replace(panel, commands);
     } else if (name === 'pipes') replace(panel, pipesTable(agent));
+    else if (name === 'manage') showManage();
     else if (name === 'identity') replace(panel, identityPanel(id));
+  }
+
+  /** The Manage tab is drawn again only after its own changes, so a live refresh never clears what is being typed. */
+  function showManage() {
+    replace(panel, agentManagePanel({ agent, scope, onChanged: () => void refresh().then(() => tab === 'manage' && showManage()) }));
   }
 
   async function refresh() {
