@@ -123,7 +123,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.dispatcher = new FrameDispatcher(this.logger);
     const { controlPlaneUri, authToken, home } = this.options;
     this.credentials = controlPlaneUri && authToken ? new CredentialStore({ home, agentId, bootstrapToken: authToken, logger: this.logger }) : null;
-    this.controlPlane = this.credentials && new ControlPlaneHttp({ bootstrap: this.options, credentials: this.credentials });
+    this.controlPlane = this.credentials && new ControlPlaneHttp({ bootstrap: this.options, credentials: this.credentials, logger: this.logger });
     this.dispatcher.on('config', createConfigFrameHandler({ applier: this.applier, agentId, logger: this.logger }));
     this.journal = new CommandJournal(this.options.home, this.logger);
     const runner = new CommandRunner(this.journal, this.commandContext(), this.logger);

@@ -7,6 +7,7 @@ import { cancelCommand, commandCommand, commandsCommand } from './commands/comma
 import { configCommand } from './commands/config.js';
 import { decommissionCommand } from './commands/decommission.js';
 import { diagnosticsCommand } from './commands/diagnostics.js';
+import { credentialCommand, enrollmentsCommand } from './commands/identity.js';
 import { labelCommand } from './commands/label.js';
 import { webhookCommand } from './commands/webhook.js';
 import type { CliCommand } from './commands/context.js';
@@ -45,6 +46,8 @@ export const COMMANDS: readonly CliCommand[] = [
   upgradeCommand,
   upgradesCommand,
   auditCommand,
+  enrollmentsCommand,
+  credentialCommand,
 ];
 
 const GLOBAL_OPTIONS = {

@@ -43,6 +43,13 @@ import { Authenticator } from './auth/authenticator.js';
 import type { FailedAuthLimits } from './auth/failed-auth-limiter.js';
 import { securityRoutes } from './auth/security-routes.js';
 import { createGroups, type Groups } from './groups/index.js';
+import type { CredentialPolicy } from './auth/agent-credentials.js';
+import { Enrollment } from './auth/enrollment.js';
+import { EnrollmentRequests } from './auth/enrollment-requests.js';
+import { identityRoutes } from './auth/identity-routes.js';
+import { controlIdentityRoutes } from './auth/control-identity-routes.js';
+import { enrollOnHello } from './gateway/enroll-on-hello.js';
+import { CredentialRotation } from './gateway/credential-rotation.js';
 import { logTlsClientErrors } from './http/tls-client-errors.js';
 
 export interface FusionOptions {
@@ -97,6 +104,12 @@ export interface FusionOptions {
   initDatabase?: boolean;
   /** When commits are fsynced: `normal` (default; survives a killed process) or `full` (also a power loss). See docs/operations.md. */
   databaseSync?: DbSync;
+  /** Lifetime, rotation and grace of agent credentials (defaults 30 days, a third of it, 10 minutes), and how often connected agents are checked (default 1 minute). */
+  credentials?: Partial<CredentialPolicy> & { checkIntervalMs?: number };
+  /** Every new agent waits for an admin's approval before it is enrolled (FUSION_ENROLLMENT_APPROVAL=1). Default false. */
+  enrollmentApproval?: boolean;
+  /** How long an agent waiting for approval is told to wait before asking again. Default 30 s. */
+  enrollmentRetryMs?: number;
   /** An agent offline longer than this shows as `inactive` (FUSION_AGENT_INACTIVE_AFTER_SECONDS). Default 7 days. */
   agentInactiveAfterMs?: number;
   /** How long an agent may run a config other than its desired one before it shows drift. Default 60 s. */
@@ -123,6 +136,7 @@ interface Running {
   fusionConfig: FusionConfigService;
   groups: Groups;
   packages: Packages;
+  rotation: CredentialRotation;
   retention: RetentionSweeper;
   webhooks: WebhookDispatcher;
   url: string;
@@ -163,7 +177,16 @@ export class FusionServer {
     const storage = new StorageHealth(db, this.log);
     const commit = new GroupCommit(db, this.log, (outcome) => storage.record(outcome));
     try {
-      const tokens = new TokenStore(db);
+      const tokens = new TokenStore(db, o.credentials);
+      const enrollment = new Enrollment({
+        db,
+        tokens,
+        credentials: tokens.credentials,
+        requests: new EnrollmentRequests(db),
+        requireApproval: () => Boolean(o.enrollmentApproval),
+        // Throws when the commit fails: a credential is never handed out unless it is committed.
+        flushWrites: () => commit.commit(),
+      });
       const authenticator = Authenticator.for(tokens, { limits: o.failedAuthLimits, trustedProxies: o.trustedProxies });
       const audit = new AuditStore(db);
       this.initialSecrets = seedTokens(tokens, { adminToken: o.adminToken, enrollmentToken: o.enrollmentToken });
@@ -178,6 +201,15 @@ export class FusionServer {
         ...(o.maxPendingPerAddress !== undefined ? { maxPendingPerAddress: o.maxPendingPerAddress } : {}),
         messageRate: o.agentMessageRate ?? { perSecond: 100, burst: 1000 },
         batchWrites: (work) => commit.run(work),
+        admitHello: enrollOnHello(enrollment, o.enrollmentRetryMs ?? 30_000),
+      });
+      const rotation = new CredentialRotation({
+        gateway,
+        tokens,
+        log: this.log,
+        checkIntervalMs: o.credentials?.checkIntervalMs ?? 60_000,
+        // Throws when the commit fails: a credential is never handed out unless it is committed.
+        flushWrites: () => commit.commit(),
       });
       const store = new CommandStore(db);
       const commands = new CommandService(store, gateway, this.log, o.commandSweepIntervalMs);
@@ -194,16 +226,10 @@ export class FusionServer {
         configs,
         service,
         heartbeatIntervalMs,
-        // The credential is committed before `welcome` carries it: an agent never holds one Fusion could forget.
-        issueCredential: (conn) => {
-          if (conn.tokenKind !== 'enrollment') return undefined;
-          const credential = tokens.enroll(conn.agentId, conn.tokenId);
-          commit.commit();
-          return credential;
-        },
         onEstablished: (conn) => {
           controlEvents.agentOnline(conn);
           commands.deliverPending(conn);
+          rotation.onEstablished(conn);
         },
       });
       // Groups handle an agent's hello before the config channel answers it (a prepended listener).
@@ -249,6 +275,8 @@ export class FusionServer {
         mounts: [
           ['/api/v1/management', securityRoutes({ tokens, gateway, audit })],
           ['/api/v1/management', backupRoutes({ tokens, home: o.home, log: this.log })],
+          ['/api/v1/management', identityRoutes({ tokens, gateway, rotation, requests: enrollment.requests })],
+          ['/api/v1/control', controlIdentityRoutes({ tokens, enrollment, agents, log: this.log })],
           ['/api/v1/management', commandRoutes({ tokens, commands, store, reports, agents, gateway })],
           ['/api/v1/management', groups.router],
           ['/api/v1/management', packages.managementRouter],
@@ -287,7 +315,7 @@ export class FusionServer {
       const url = `${o.tls ? 'https' : 'http'}://${host}:${address.port}`;
       retention.start(o.retentionSweepIntervalMs);
       webhooks.start();
-      this.running = { db, commit, http, gateway, dataPlane, commands, bus, fusionConfig, groups, packages, retention, webhooks, url };
+      this.running = { db, commit, http, gateway, dataPlane, commands, bus, fusionConfig, groups, packages, retention, webhooks, rotation, url };
       this.log.info({ url, home: o.home }, 'Fusion listening');
       return { url };
     } catch (err) {
@@ -313,6 +341,7 @@ export class FusionServer {
     // Rollouts stop first: no batch starts while the agents are being let go.
     running.groups.stop();
     running.packages.stop();
+    running.rotation.stop();
     await running.gateway.shutdown(this.options.shutdownRetryAfterMs ?? 1000);
     running.dataPlane.stop();
     running.commands.stop();

@@ -28,7 +28,9 @@ FUSION_TLS_CA (a CA makes client certificates required: mutual TLS),
 FUSION_HEARTBEAT_MS (agent ping interval, default 15000), FUSION_SHUTDOWN_RETRY_MS
 (reconnect delay hinted to agents at shutdown, default 1000), FUSION_DB_SYNC
 (normal: commits survive a killed process; full: also a power loss, one fsync a commit),
-FUSION_TRUSTED_PROXIES (comma-separated addresses or CIDR ranges whose X-Forwarded-For names the client).`;
+FUSION_TRUSTED_PROXIES (comma-separated addresses or CIDR ranges whose X-Forwarded-For names the client), FUSION_ENROLLMENT_APPROVAL=1
+(every new agent waits for an admin's approval), FUSION_CREDENTIAL_LIFETIME_MS (agent
+credential lifetime, default 30 days; rotated when a third of it is left).`;
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -65,6 +67,8 @@ async function main(): Promise<void> {
     ...(process.env.FUSION_ENROLLMENT_TOKEN ? { enrollmentToken: process.env.FUSION_ENROLLMENT_TOKEN } : {}),
     ...msFromEnv('FUSION_HEARTBEAT_MS', 'heartbeatIntervalMs'),
     ...msFromEnv('FUSION_SHUTDOWN_RETRY_MS', 'shutdownRetryAfterMs'),
+    ...(process.env.FUSION_ENROLLMENT_APPROVAL === '1' || process.env.FUSION_ENROLLMENT_APPROVAL === 'true' ? { enrollmentApproval: true } : {}),
+    ...credentialLifetime(),
     ...secondsFromEnv('FUSION_AGENT_INACTIVE_AFTER_SECONDS', 'agentInactiveAfterMs'),
     ...secondsFromEnv('FUSION_DRIFT_GRACE_SECONDS', 'driftGraceMs'),
     retention: retentionFromEnv(),
@@ -125,6 +129,15 @@ function msFromEnv<K extends 'heartbeatIntervalMs' | 'shutdownRetryAfterMs'>(nam
   const min = option === 'heartbeatIntervalMs' ? 1 : 0;
   if (!Number.isInteger(ms) || ms < min) throw new Error(`${name} must be a whole number of milliseconds (at least ${min}): ${raw}`);
   return { [option]: ms } as Partial<Pick<FusionOptions, K>>;
+}
+
+/** The agent credential lifetime from FUSION_CREDENTIAL_LIFETIME_MS (at least a minute). */
+function credentialLifetime(): Pick<FusionOptions, 'credentials'> | Record<string, never> {
+  const raw = process.env.FUSION_CREDENTIAL_LIFETIME_MS;
+  if (raw === undefined || raw === '') return {};
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms < 60_000) throw new Error(`FUSION_CREDENTIAL_LIFETIME_MS must be a whole number of milliseconds, at least 60000: ${raw}`);
+  return { credentials: { lifetimeMs: ms } };
 }
 
 /** A whole number of seconds from the environment, as the option's milliseconds. */

@@ -50,6 +50,7 @@ export class ControlConnection implements ControlChannel {
   private session: string | null = null;
   private openedAt = 0;
   private rejectedStatus: number | undefined;
+  private rejectedCode: string | undefined;
   private retryAfterMs: number | undefined;
   private tlsFailure: string | undefined;
   private localReason: string | undefined;
@@ -76,6 +77,7 @@ export class ControlConnection implements ControlChannel {
           code,
           reason: this.localReason ?? reason.toString('utf8'),
           ...(this.rejectedStatus !== undefined && { rejectedStatus: this.rejectedStatus }),
+          ...(this.rejectedCode !== undefined && { rejectedCode: this.rejectedCode }),
           ...(this.retryAfterMs !== undefined && { retryAfterMs: this.retryAfterMs }),
           ...(this.tlsFailure !== undefined && { tlsFailure: this.tlsFailure }),
           opened: this.openedAt > 0,
@@ -87,8 +89,20 @@ export class ControlConnection implements ControlChannel {
       this.rejectedStatus = response.statusCode;
       this.retryAfterMs = retryAfterMs(response.headers['retry-after']);
       this.localReason = `upgrade refused with HTTP ${response.statusCode}`;
-      response.resume();
-      this.socket.terminate();
+      // The error code in the body tells a revoked credential from one Fusion does not know: read a little of it.
+      let body = '';
+      const done = (): void => {
+        clearTimeout(timer);
+        this.rejectedCode = errorCodeOf(body);
+        this.socket.terminate();
+      };
+      const timer = setTimeout(done, 1000);
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        if (body.length < REFUSAL_BODY_LIMIT) body += chunk;
+      });
+      response.once('end', done);
+      response.once('error', done);
     });
     this.socket.on('error', (err) => {
       this.options.logger.debug({ err: err.message }, 'control socket error');
@@ -164,6 +178,19 @@ export class ControlConnection implements ControlChannel {
       this.options.logger.error({ err: (err as Error).message }, 'cannot start the control session');
       this.terminate('hello failed');
     }
+  }
+}
+
+/** How much of a refused upgrade's body is read for its error code. */
+const REFUSAL_BODY_LIMIT = 4096;
+
+/** The `error.code` of a JSON error body, if it has one. */
+export function errorCodeOf(body: string): string | undefined {
+  try {
+    const code = (JSON.parse(body) as { error?: { code?: unknown } } | null)?.error?.code;
+    return typeof code === 'string' ? code.slice(0, 64) : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -30,7 +30,8 @@ export function controlStatusUrl(base: string): string {
   return httpEndpoint(base, CONTROL_STATUS_PATH);
 }
 
-function httpEndpoint(base: string, endpointPath: string): string {
+/** An HTTP endpoint of Fusion from its base URL (http(s) or ws(s), with any path prefix). */
+export function httpEndpoint(base: string, endpointPath: string): string {
   return endpoint(base, endpointPath, { 'ws:': 'http:', 'wss:': 'https:' });
 }
 

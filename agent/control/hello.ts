@@ -4,7 +4,7 @@ import { agentVersion } from '../agent-version.js';
 import type { RunningConfig } from '../config/config-applier.js';
 
 /** Optional protocol features this agent implements, announced in `hello`. */
-export const AGENT_CAPABILITIES: readonly string[] = ['patch', 'config_request'];
+export const AGENT_CAPABILITIES: readonly string[] = ['patch', 'config_request', 'credential_rotation'];
 
 /**
  * The first frame of every connection. It carries the signature of the config

@@ -9,8 +9,9 @@
  * applying a pulled config the agent posts its ACK (`applied`) or NACK
  * (`failed`, with the applier's error) to the status endpoint; a report that
  * gets no answer is sent again before the next poll (until a newer one
- * replaces it). Requests carry the agent's current token and TLS material
- * (see {@link ControlPlaneHttp}).
+ * replaces it). Before its first pull the agent enrols over HTTP (its
+ * enrollment token buys it a credential, see {@link ControlPlaneHttp.enroll});
+ * requests carry that credential and the TLS material.
  */
 import os from 'node:os';
 import { agentVersion } from '../agent-version.js';
@@ -65,7 +66,7 @@ export class PollControlClient implements ControlClient {
     if (!bootstrap.controlPlaneUri || !bootstrap.authToken) throw new Error('the poll transport needs control_plane_uri and auth_token');
     const credentials =
       options.credentials ?? new CredentialStore({ home: bootstrap.home, agentId: bootstrap.agentId, bootstrapToken: bootstrap.authToken, logger });
-    this.http = new ControlPlaneHttp({ bootstrap, credentials });
+    this.http = new ControlPlaneHttp({ bootstrap, credentials, logger });
     const hostname = (bootstrap.hostname ?? os.hostname()).slice(0, 255);
     this.identity = {
       ...(bootstrap.group !== undefined && { group: bootstrap.group }),
@@ -107,6 +108,19 @@ export class PollControlClient implements ControlClient {
   /** One poll: ask, and apply what comes back. Never throws. */
   async pollOnce(): Promise<void> {
     const { bootstrap, applier, logger } = this.options;
+    try {
+      // The enrollment token only enrols: pulls, reports and downloads present the agent's own credential.
+      const step = await this.http.enroll(this.abort.signal);
+      if (step !== 'enrolled') {
+        this.setReachable(step === 'pending');
+        return;
+      }
+    } catch (err) {
+      if (err instanceof EnrollmentRequiredError) logger.error(err.message);
+      else if (!this.stopped) logger.info({ err: (err as Error).message }, 'cannot reach Fusion to enrol');
+      this.setReachable(false);
+      return;
+    }
     if (this.pendingReport) await this.sendReport();
     const url = controlPullUrl(bootstrap.controlPlaneUri as string, bootstrap.agentId, applier.running.signature, this.identity);
     let response: HttpResponse;

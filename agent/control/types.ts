@@ -20,6 +20,8 @@ export interface ConnectionEnd {
   reason: string;
   /** HTTP status when Fusion refused the upgrade (e.g. 401). */
   rejectedStatus?: number;
+  /** The error code of a refused upgrade's body (e.g. `credential_unknown`, `agent_already_enrolled`). */
+  rejectedCode?: string;
   /** Fusion's Retry-After on a refused upgrade (e.g. 429 after too many failed authentications), in ms. */
   retryAfterMs?: number;
   /** The TLS handshake failed (untrusted or mismatched certificate, client certificate refused): the error. */

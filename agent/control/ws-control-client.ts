@@ -16,7 +16,7 @@
  */
 import { Backoff } from '../../shared/backoff.js';
 import type { Logger } from '../../shared/logger.js';
-import { CloseCode, errorCodeForClose, FATAL_CLOSE_CODES, type AgentToFusionFrame } from '../../shared/protocol/index.js';
+import { CloseCode, errorCodeForClose, FATAL_CLOSE_CODES, REENROLL_ERROR_CODES, type AgentToFusionFrame } from '../../shared/protocol/index.js';
 import type { BootstrapOptions } from '../bootstrap.js';
 import type { RunningConfig } from '../config/config-applier.js';
 import { CredentialStore, type PresentedToken } from '../credentials/credential-store.js';
@@ -28,7 +28,7 @@ import { Sleeper } from './sleeper.js';
 import type { ConnectionEnd, ControlClient, ControlClientEvents } from './types.js';
 
 /** HTTP statuses on the upgrade that a retry with the same token cannot fix. */
-const FATAL_UPGRADE_STATUSES: ReadonlySet<number> = new Set([401, 403]);
+const FATAL_UPGRADE_STATUSES: ReadonlySet<number> = new Set([401, 403, 409]);
 
 export interface WsControlClientOptions {
   bootstrap: BootstrapOptions;
@@ -70,7 +70,11 @@ export class WsControlClient implements ControlClient {
         this.options.logger.info({ sessionId: frame.session_id, heartbeatMs: frame.heartbeat_interval_ms }, 'control session established');
         // Listeners never see the credential, so none can log it.
         this.options.events?.welcome?.(session);
-        return credential === undefined ? undefined : this.credentials.enrolled(credential);
+        return credential === undefined ? undefined : this.credentials.enrolled(credential, frame.credential_expires_at).then(() => undefined);
+      })
+      .on('credential', async (frame, channel) => {
+        // Stored before the ack: Fusion retires the old credential only once the new one is safe on disk.
+        if (await this.credentials.enrolled(frame.credential, frame.expires_at)) channel.send({ type: 'credential_ack', expires_at: frame.expires_at });
       })
       .on('reconnect', (frame) => {
         this.retryHintMs = frame.retry_after_ms;
@@ -122,8 +126,12 @@ export class WsControlClient implements ControlClient {
       }
       const end = await this.runOneCycle(presented);
       if (this.stopped) break;
-      const revoked = await this.credentials.refused(presented, { closeCode: end.code, ...(end.rejectedStatus !== undefined && { status: end.rejectedStatus }) });
-      const delayMs = this.nextDelay(end, revoked);
+      const revoked = await this.credentials.refused(presented, {
+        closeCode: end.code,
+        ...(end.rejectedStatus !== undefined && { status: end.rejectedStatus }),
+        code: end.rejectedCode,
+      });
+      const delayMs = this.nextDelay(end, revoked, presented);
       logger.info({ delayMs, attempt: this.backoff.attempts }, 'reconnecting to Fusion after a backoff');
       await this.sleeper.sleep(delayMs);
     }
@@ -154,15 +162,26 @@ export class WsControlClient implements ControlClient {
   }
 
   /** The wait before the next dial, by how the last connection ended (`revoked`: the credential store already said so). */
-  private nextDelay(end: ConnectionEnd, revoked: boolean): number {
+  private nextDelay(end: ConnectionEnd, revoked: boolean, presented: PresentedToken): number {
     const { logger, bootstrap } = this.options;
     if (end.opened && end.uptimeMs >= bootstrap.backoff.stableAfterMs) this.backoff.reset();
     const hintMs = Math.max(this.retryHintMs, end.retryAfterMs ?? 0);
     this.retryHintMs = 0;
+    const errorCode = end.rejectedCode ?? errorCodeForClose(end.code);
+    const details = { code: end.code, errorCode, reason: end.reason, status: end.rejectedStatus, uptimeMs: end.uptimeMs };
+    if (presented.kind === 'credential' && errorCode !== undefined && REENROLL_ERROR_CODES.has(errorCode)) {
+      logger.warn(details, 'Fusion does not accept this credential; trying again with the previous credential or the enrollment token');
+      return this.backoff.next(hintMs);
+    }
+    if (end.code === CloseCode.EnrollmentPending) {
+      logger.warn(details, 'enrollment awaits an admin\'s approval (fustorctl enrollments accept <agent id>); asking again later');
+      return Math.max(hintMs, this.backoff.next());
+    }
     const fatal = revoked || (end.rejectedStatus !== undefined && FATAL_UPGRADE_STATUSES.has(end.rejectedStatus)) || FATAL_CLOSE_CODES.has(end.code);
-    const details = { code: end.code, errorCode: errorCodeForClose(end.code), reason: end.reason, status: end.rejectedStatus, uptimeMs: end.uptimeMs };
     if (fatal) {
-      if (!revoked) logger.error(details, 'Fusion refused this agent; check its agent id and auth token (retrying at the longest backoff)');
+      if (errorCode === 'agent_already_enrolled') {
+        logger.error(details, 'another agent is enrolled under this agent id and this one has no credential for it; an admin can release the id (fustorctl credential <id> release)');
+      } else if (!revoked) logger.error(details, 'Fusion refused this agent; check its agent id and auth token (retrying at the longest backoff)');
       this.backoff.next();
       return Math.max(bootstrap.backoff.capMs, hintMs);
     }

@@ -1,17 +1,25 @@
 /**
  * The agent's per-agent credential. An agent enrolls with the enrollment
  * token of its bootstrap options; Fusion answers with a credential bound to
- * the agent id (in `welcome`), which the agent keeps in
- * `$FUSTOR_HOME/agent-state/credential.json` (mode 0600) and presents from
- * then on, so revoking the enrollment token leaves it connected.
+ * the agent id (in `welcome`, or the enroll endpoint's answer), which the
+ * agent keeps in `$FUSTOR_HOME/agent-state/credential.json` (mode 0600) and
+ * presents from then on, so revoking the enrollment token leaves it
+ * connected. Fusion replaces it before it expires (rotation); the agent keeps
+ * the credentials it held before, until they expire, so a Fusion restored
+ * from a backup that predates a rotation still knows one of them.
  *
  * Which token is presented ({@link CredentialStore.current}):
- * - the stored credential, when it was issued to this agent id for the
- *   enrollment token the bootstrap options still name;
+ * - the stored credential, when it was issued to this agent id (whichever
+ *   enrollment token it was issued under: an enrolled id is not enrolled again);
  * - nothing, when that enrollment token was the one of a revoked credential:
  *   the agent never silently re-enrolls with the token it was revoked under;
- * - else the bootstrap token, so an operator re-enrolls an agent by giving
- *   it a new enrollment token.
+ * - else the bootstrap token, so an operator brings a revoked agent back by
+ *   giving it a new enrollment token.
+ *
+ * A credential Fusion does not know, or one that expired or was released,
+ * is dropped for the previous one still held, else for the bootstrap token:
+ * the agent enrols again, so no fault on Fusion's side locks it out. Only a
+ * revocation keeps it out.
  *
  * Secrets never reach a log; tokens are compared by their sha256 digests in
  * constant time.
@@ -21,7 +29,7 @@ import { chmod, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Logger } from '../../shared/logger.js';
-import { CloseCode } from '../../shared/protocol/index.js';
+import { CloseCode, REENROLL_ERROR_CODES } from '../../shared/protocol/index.js';
 import { writeFileAtomic } from '../../shared/atomic-write.js';
 
 /** Directory of the agent's state files inside its home. */
@@ -32,6 +40,8 @@ export const CREDENTIAL_FILE = 'credential.json';
 export const REVOKED_ENROLLMENT_FILE = 'revoked-enrollment.json';
 
 const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
+/** Older credentials kept after rotations. */
+const MAX_PREVIOUS = 8;
 
 /** credential.json. */
 export const StoredCredential = z.object({
@@ -42,6 +52,10 @@ export const StoredCredential = z.object({
   enrolled_at: z.string(),
   /** sha256 (hex) of the enrollment token the agent enrolled with. */
   enrollment_token_sha256: Sha256Hex,
+  /** Epoch ms Fusion stops accepting it; absent when Fusion gave none. */
+  expires_at: z.number().int().nonnegative().optional(),
+  /** Credentials held before a rotation, newest first, kept until they expire. */
+  previous: z.array(z.object({ credential: z.string().min(1).max(4096), expires_at: z.number().int().nonnegative().optional() })).max(MAX_PREVIOUS).default([]),
 });
 export type StoredCredential = z.infer<typeof StoredCredential>;
 
@@ -65,6 +79,8 @@ export interface PresentedToken {
 export interface Refusal {
   /** HTTP status of a refused request or upgrade. */
   status?: number;
+  /** The error code of a refused request or upgrade's body (`{error:{code}}`). */
+  code?: string | undefined;
   /** WebSocket close code of an ended connection. */
   closeCode?: number;
 }
@@ -104,35 +120,56 @@ export class CredentialStore {
     await this.ready();
     await this.queue;
     const { agentId, bootstrapToken } = this.options;
-    if (this.stored && this.stored.agent_id === agentId && this.issuedForBootstrap(this.stored.enrollment_token_sha256)) {
-      return { token: this.stored.credential, kind: 'credential' };
-    }
+    // A credential outlives a change of the bootstrap token (a fleet's enrollment token rotated):
+    // Fusion enrols an id once, so presenting the new token instead would be refused.
+    if (this.stored && this.stored.agent_id === agentId) return { token: this.stored.credential, kind: 'credential' };
     if (this.revoked && this.revoked.agent_id === agentId && this.issuedForBootstrap(this.revoked.enrollment_token_sha256)) return null;
     return { token: bootstrapToken, kind: 'bootstrap' };
   }
 
-  /** Keeps a credential Fusion issued (on enrollment, or a replacement). Never rejects; a failed write is logged. */
-  enrolled(credential: string): Promise<void> {
+  /**
+   * Keeps a credential Fusion issued: on enrollment, or the successor of the
+   * one held (rotation; the one held is kept as a previous one until it
+   * expires). Resolves true once it is on disk (only then may a
+   * `credential_ack` follow); never rejects, a failed write is logged.
+   */
+  enrolled(credential: string, expiresAt?: number): Promise<boolean> {
     return this.enqueue(async () => {
+      const now = Date.now();
+      const held = this.stored && this.stored.agent_id === this.options.agentId ? this.stored : null;
+      const previous = held
+        ? [{ credential: held.credential, ...(held.expires_at !== undefined && { expires_at: held.expires_at }) }, ...held.previous]
+            .filter((p) => p.credential !== credential && (p.expires_at === undefined || p.expires_at > now))
+            .slice(0, MAX_PREVIOUS)
+        : [];
       const record: StoredCredential = {
         agent_id: this.options.agentId,
         credential,
-        enrolled_at: new Date().toISOString(),
+        enrolled_at: new Date(now).toISOString(),
         enrollment_token_sha256: this.bootstrapDigest.toString('hex'),
+        ...(expiresAt !== undefined && { expires_at: expiresAt }),
+        previous,
       };
       this.stored = record;
       await writeFileAtomic(this.file, `${JSON.stringify(record, null, 2)}\n`, 0o600);
-      this.options.logger.info({ file: this.file }, 'enrolled with Fusion; stored the per-agent credential');
+      this.options.logger.info({ file: this.file, expiresAt }, held ? 'stored the next per-agent credential' : 'enrolled with Fusion; stored the per-agent credential');
     }, 'cannot store the per-agent credential; it is used until the agent restarts');
   }
 
   /**
    * Fusion refused what `presented`, or ended its connection. A close with
-   * the revoked code, or a 401 to the stored credential, is a revocation: the
-   * credential is deleted and its enrollment token is not presented again.
-   * Resolves whether it was a revocation; never rejects.
+   * the revoked code, or a 401 `revoked` to the stored credential, is a
+   * revocation: the credential is deleted and its enrollment token is not
+   * presented again. A credential Fusion does not know, or that expired or was
+   * released, is replaced by the previous one held, else by the bootstrap
+   * token (the agent enrols again). Resolves whether it was a revocation;
+   * never rejects.
    */
   async refused(presented: PresentedToken, how: Refusal): Promise<boolean> {
+    if (presented.kind === 'credential' && this.reenrollable(how)) {
+      await this.dropCredential(presented.token);
+      return false;
+    }
     const revoked = how.closeCode === CloseCode.Revoked || (how.status === 401 && presented.kind === 'credential');
     if (!revoked) return false;
     await this.enqueue(async () => {
@@ -153,6 +190,31 @@ export class CredentialStore {
       'Fusion revoked this agent; a new enrollment token is needed (set auth_token in bootstrap.yaml or --auth-token, then restart the agent)',
     );
     return true;
+  }
+
+  private reenrollable(how: Refusal): boolean {
+    if (how.closeCode === CloseCode.CredentialUnknown || how.closeCode === CloseCode.CredentialExpired) return true;
+    return how.status === 401 && how.code !== undefined && REENROLL_ERROR_CODES.has(how.code);
+  }
+
+  /** Stops presenting `credential`: the newest previous one still valid takes its place, else none (enrol again). */
+  private dropCredential(credential: string): Promise<boolean> {
+    return this.enqueue(async () => {
+      const held = this.stored;
+      if (!held || held.credential !== credential) return;
+      const now = Date.now();
+      const [next, ...rest] = held.previous.filter((p) => p.expires_at === undefined || p.expires_at > now);
+      if (next) {
+        this.stored = { ...held, credential: next.credential, previous: rest, ...(next.expires_at !== undefined ? { expires_at: next.expires_at } : {}) };
+        if (next.expires_at === undefined) delete this.stored.expires_at;
+        await writeFileAtomic(this.file, `${JSON.stringify(this.stored, null, 2)}\n`, 0o600);
+        this.options.logger.warn('Fusion does not accept the current credential; trying the previous one');
+        return;
+      }
+      this.stored = null;
+      await rm(this.file, { force: true });
+      this.options.logger.warn('Fusion does not know this credential (restored from a backup, expired or released); enrolling again with the enrollment token');
+    }, 'cannot drop the refused credential');
   }
 
   private issuedForBootstrap(digestHex: string): boolean {
@@ -199,14 +261,19 @@ export class CredentialStore {
     return parsed.data;
   }
 
-  private enqueue(work: () => Promise<void>, failure: string): Promise<void> {
+  /** Runs `work` after the writes before it; resolves whether it succeeded (a failure is logged). */
+  private enqueue(work: () => Promise<void>, failure: string): Promise<boolean> {
     const run = this.queue
       .then(() => this.ready())
       .then(work)
-      .catch((err: unknown) => {
-      this.options.logger.error({ err: err instanceof Error ? err.message : String(err) }, failure);
-    });
-    this.queue = run;
+      .then(
+        () => true,
+        (err: unknown) => {
+          this.options.logger.error({ err: err instanceof Error ? err.message : String(err) }, failure);
+          return false;
+        },
+      );
+    this.queue = run.then(() => undefined);
     return run;
   }
 }

@@ -61,13 +61,14 @@ export class FusionClient {
    * Resolves with the parsed answer or a classified failure; rejects only
    * when `signal` aborts (with the signal's reason).
    */
-  async request(method: 'POST' | 'DELETE', path: string, body: unknown, signal: AbortSignal): Promise<FusionResult> {
+  async request(method: 'POST' | 'DELETE', path: string, body: unknown, signal: AbortSignal, headers: Record<string, string> = {}): Promise<FusionResult> {
     const what = `${method} ${path}`;
     let response: HttpResponse;
     try {
       response = await httpRequest(this.base + path, {
         method,
         headers: {
+          ...headers,
           'x-api-key': this.apiKey,
           accept: 'application/json',
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),

@@ -88,7 +88,7 @@ export class FusionSender implements Sender {
     for (;;) {
       const session = await this.open();
       const path = `${SESSIONS_PATH}/${encodeURIComponent(session.id)}/events`;
-      const result = await this.client.request('POST', path, body, this.ctx.signal);
+      const result = await this.client.request('POST', path, body, this.ctx.signal, ownerHeader(session));
       if (result.ok) {
         this.recordsSent += count;
         this.ctx.report({ records_sent: this.recordsSent });
@@ -117,7 +117,7 @@ export class FusionSender implements Sender {
     if (!session || this.ctx.signal.aborted) return;
     try {
       const path = `${SESSIONS_PATH}/${encodeURIComponent(session.id)}/heartbeat`;
-      const result = await this.client.request('POST', path, undefined, this.ctx.signal);
+      const result = await this.client.request('POST', path, undefined, this.ctx.signal, ownerHeader(session));
       if (result.ok) {
         const role = (result.body as { role?: unknown } | undefined)?.role;
         if (role === 'leader' || role === 'follower') session.role = role;
@@ -157,7 +157,7 @@ export class FusionSender implements Sender {
   private async closeSession(session: SenderSession, retire = false): Promise<void> {
     try {
       const path = `${SESSIONS_PATH}/${encodeURIComponent(session.id)}${retire ? '?retire=true' : ''}`;
-      const result = await this.client.request('DELETE', path, undefined, AbortSignal.timeout(this.options.closeTimeoutMs ?? 2_000));
+      const result = await this.client.request('DELETE', path, undefined, AbortSignal.timeout(this.options.closeTimeoutMs ?? 2_000), ownerHeader(session));
       if (!result.ok && result.failure.kind !== 'not_found') {
         this.ctx.logger.warn({ session: session.id }, `closing the session failed: ${result.failure.message}`);
       }
@@ -294,8 +294,14 @@ function decoded(records: readonly FileRecord[] | EncodedRecords): readonly File
 }
 
 function sessionFrom(body: unknown): SenderSession | null {
-  const b = body as { session_id?: unknown; role?: unknown; heartbeat_interval_seconds?: unknown } | undefined;
+  const b = body as { session_id?: unknown; role?: unknown; heartbeat_interval_seconds?: unknown; session_token?: unknown } | undefined;
   if (!b || typeof b.session_id !== 'string' || b.session_id === '') return null;
   const seconds = typeof b.heartbeat_interval_seconds === 'number' && b.heartbeat_interval_seconds > 0 ? b.heartbeat_interval_seconds : 10;
-  return { id: b.session_id, role: b.role === 'follower' ? 'follower' : 'leader', heartbeatIntervalMs: seconds * 1000 };
+  const token = typeof b.session_token === 'string' && b.session_token !== '' ? b.session_token : undefined;
+  return { id: b.session_id, role: b.role === 'follower' ? 'follower' : 'leader', heartbeatIntervalMs: seconds * 1000, ...(token && { token }) };
+}
+
+/** The header that proves this sender opened the session (the receiver refuses others' pushes, heartbeats and closes). */
+function ownerHeader(session: SenderSession): Record<string, string> {
+  return session.token ? { 'x-session-token': session.token } : {};
 }

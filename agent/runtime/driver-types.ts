@@ -146,6 +146,8 @@ export interface SenderSession {
   role: 'leader' | 'follower';
   /** How often the receiver expects a heartbeat, in ms. */
   heartbeatIntervalMs: number;
+  /** The session's owner secret, given only to its opener; every later request on the session presents it. */
+  token?: string;
 }
 
 /** Where records go, e.g. a Fusion receiver. Created per pipe instance; all calls end when the pipe's signal aborts. */

@@ -16,7 +16,7 @@ export interface SimPollerHooks {
 export interface SimPollerSettings {
   /** Fusion's base URL (http or https). */
   baseUrl: string;
-  /** Bearer token presented on every poll (an enrollment token or a credential). */
+  /** The enrollment token: the agent enrols with it once, then polls with the credential it is given. */
   token: string;
   intervalMs: number;
   /** A poll still unanswered after this long is abandoned. */
@@ -28,7 +28,8 @@ export interface SimPollerSettings {
  * One simulated agent on the polling fallback: it asks the pull endpoint
  * every `intervalMs` with the signature it runs, and takes a 200's document
  * when its signature is the announced one. Each poll is a fresh connection,
- * as a poller behind a proxy would make once every half minute.
+ * as a poller behind a proxy would make once every half minute. Its first
+ * turn enrols it (`POST /api/v1/control/enroll`), as a real agent does.
  */
 export class SimulatedPoller {
   running: SimRunning = { signature: null, revision: null, document: null };
@@ -36,6 +37,8 @@ export class SimulatedPoller {
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private inFlight: http.ClientRequest | null = null;
+  /** The agent's own credential, once enrolled. */
+  private credential: string | null = null;
 
   constructor(
     readonly agentId: string,
@@ -65,12 +68,13 @@ export class SimulatedPoller {
 
   private poll(): void {
     if (this.inFlight) return; // the previous poll is still out: skip this turn
+    if (this.credential === null) return this.enroll();
     const { settings } = this;
     const url = new URL('/api/v1/control/configs/pull', settings.baseUrl);
     url.searchParams.set('agent_id', this.agentId);
     if (this.running.signature) url.searchParams.set('current_signature', this.running.signature);
     const get = url.protocol === 'https:' ? https.get : http.get;
-    const req = get(url, { agent: false, headers: { authorization: `Bearer ${settings.token}` }, timeout: settings.requestTimeoutMs }, (res) => {
+    const req = get(url, { agent: false, headers: { authorization: `Bearer ${this.credential}` }, timeout: settings.requestTimeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('error', (err) => this.done(0, `response failed: ${err.message}`));
@@ -78,6 +82,29 @@ export class SimulatedPoller {
     });
     req.on('timeout', () => req.destroy(new Error('poll timed out')));
     req.on('error', (err) => this.done(0, `poll failed: ${err.message}`));
+    this.inFlight = req;
+  }
+
+  private enroll(): void {
+    const { settings } = this;
+    const url = new URL('/api/v1/control/enroll', settings.baseUrl);
+    const request = url.protocol === 'https:' ? https.request : http.request;
+    const headers = { authorization: `Bearer ${settings.token}`, 'content-type': 'application/json' };
+    const req = request(url, { method: 'POST', agent: false, headers, timeout: settings.requestTimeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', (err) => this.done(0, `enroll answer failed: ${err.message}`));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        if (res.statusCode !== 201) return this.done(res.statusCode ?? 0, `enroll answered ${res.statusCode}: ${body.slice(0, 200)}`);
+        this.credential = (JSON.parse(body) as { credential: string }).credential;
+        this.done(201);
+        this.poll();
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('enroll timed out')));
+    req.on('error', (err) => this.done(0, `enroll failed: ${err.message}`));
+    req.end(JSON.stringify({ agent_id: this.agentId }));
     this.inFlight = req;
   }
 

@@ -38,7 +38,7 @@ const OPEN = ['queued', 'sent'] as const;
  */
 export function decommissionAgent(deps: DecommissionDeps, agentId: string): Decommissioned | undefined {
   if (!deps.db.prepare('SELECT 1 FROM agents WHERE agent_id = ?').get(agentId)) return undefined;
-  const revoked = deps.tokens.revokeAgentCredentials(agentId);
+  const revoked = deps.tokens.credentials.revokeAll(agentId);
   const conn = deps.gateway.get(agentId);
   conn?.fail('revoked', 'this agent was decommissioned');
   let cancelled = 0;

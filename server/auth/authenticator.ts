@@ -1,6 +1,8 @@
 import type { IncomingMessage } from 'node:http';
+import { ErrorCode } from '../../shared/protocol/index.js';
 import type { TokenRecord, TokenStore } from './token-store.js';
 import { bearerToken } from './secrets.js';
+import type { CredentialRefusal } from './agent-credentials.js';
 import { ClientAddress } from './client-address.js';
 import { FailedAuthLimiter, type FailedAuthLimits } from './failed-auth-limiter.js';
 
@@ -8,8 +10,8 @@ const byStore = new WeakMap<TokenStore, Authenticator>();
 
 /** Why an agent request was refused; `status` is the HTTP status to answer with. */
 export interface AuthRefusal {
-  status: 401 | 403 | 429;
-  code: 'unauthorized' | 'forbidden' | 'rate_limited';
+  status: 401 | 403 | 409 | 429;
+  code: 'unauthorized' | 'forbidden' | 'rate_limited' | 'credential_required' | ErrorCode;
   message: string;
   retryAfterSeconds?: number;
 }
@@ -74,8 +76,11 @@ export class Authenticator {
   }
 
   /**
-   * An agent's Bearer token: its own credential (valid only for its agent id)
-   * or an enrollment token (valid for any id; the agent then gets a credential).
+   * An agent's Bearer token: its own credential (valid only for its agent id;
+   * refused with a code that says whether it is unknown, expired or revoked)
+   * or an enrollment token, which the caller may only use to enrol an id
+   * (see {@link Enrollment}). A credential used here retires the older ones
+   * of its agent (rotation), after their grace period.
    */
   agent(req: IncomingMessage, agentId: string): AgentAuth {
     const address = this.addressOf(req);
@@ -83,13 +88,14 @@ export class Authenticator {
     const limited = this.limited(address, secret);
     if (limited) return limited;
     if (!secret) return { ok: false, status: 401, code: 'unauthorized', message: 'missing Authorization: Bearer <token>' };
-    const credential = this.tokens.verify('agent', secret);
-    if (credential) {
-      if (credential.agent_id !== agentId) {
+    if (secret.startsWith('fagt_')) {
+      const checked = this.tokens.credentials.check(secret, agentId);
+      if (!checked.ok) {
         this.limiter.fail(address, secret);
-        return { ok: false, status: 403, code: 'forbidden', message: 'this credential belongs to another agent' };
+        return { ok: false, ...CREDENTIAL_REFUSALS[checked.reason] };
       }
-      return { ok: true, token: credential, kind: 'agent' };
+      this.tokens.credentials.retireOlder(agentId, checked.credential.id);
+      return { ok: true, token: checked.credential, kind: 'agent' };
     }
     const enrollment = this.tokens.verify('enrollment', secret);
     if (!enrollment) {
@@ -99,9 +105,33 @@ export class Authenticator {
     return { ok: true, token: enrollment, kind: 'enrollment' };
   }
 
+  /**
+   * An enrolled agent's own credential, the only token that reads a config,
+   * reports, or downloads for an agent id: an enrollment token is refused
+   * with 403 `credential_required` (enrol first).
+   */
+  credential(req: IncomingMessage, agentId: string): AgentAuth {
+    const auth = this.agent(req, agentId);
+    if (!auth.ok || auth.kind === 'agent') return auth;
+    this.limiter.fail(this.addressOf(req), bearerToken(req.headers.authorization));
+    return {
+      ok: false,
+      status: 403,
+      code: 'credential_required',
+      message: 'an enrollment token only enrols: present the agent credential (enrol first at POST /api/v1/control/enroll)',
+    };
+  }
+
   private limited(address: string, secret: string | undefined): AuthRefusal & { ok: false } | undefined {
     const wait = this.limiter.retryAfter(address, secret);
     if (wait === 0) return undefined;
     return { ok: false, status: 429, code: 'rate_limited', message: `too many failed authentications; retry in ${wait} s`, retryAfterSeconds: wait };
   }
 }
+
+const CREDENTIAL_REFUSALS: Record<CredentialRefusal, AuthRefusal> = {
+  unknown: { status: 401, code: ErrorCode.CredentialUnknown, message: 'Fusion does not know this credential; enrol again with the enrollment token' },
+  expired: { status: 401, code: ErrorCode.CredentialExpired, message: 'this credential expired or was released; enrol again with the enrollment token' },
+  revoked: { status: 401, code: ErrorCode.Revoked, message: 'this credential was revoked; the agent needs a new enrollment token' },
+  other_agent: { status: 403, code: 'forbidden', message: 'this credential belongs to another agent' },
+};

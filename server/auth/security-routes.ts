@@ -19,6 +19,8 @@ const EnrollmentRequest = z
     expires_at: z.union([z.number().int().positive(), z.iso.datetime({ offset: true })]).optional(),
     max_uses: z.number().int().positive().max(1_000_000).optional(),
     group: z.string().min(1).max(128).optional(),
+    /** Agents enrolling with this token wait as `pending` until an admin accepts them. */
+    requires_approval: z.boolean().optional(),
   })
   .strict();
 const AdminTokenRequest = z.object({ name: Name, role: z.enum(['viewer', 'operator', 'admin']) }).strict();
@@ -34,9 +36,14 @@ const AuditQuery = z.object({
 });
 
 
-const publicToken = (t: TokenRecord): Omit<TokenRecord, 'agent_id' | 'kind' | 'group_name'> & { group: string | null } => {
-  const { agent_id: _a, kind: _k, group_name, ...rest } = t;
-  return { ...rest, group: group_name };
+type PublicToken = Omit<TokenRecord, 'agent_id' | 'kind' | 'group_name' | 'enrollment_token_id' | 'requires_approval' | 'rotate_requested_at'> & {
+  group: string | null;
+  requires_approval?: boolean;
+};
+
+const publicToken = (t: TokenRecord): PublicToken => {
+  const { agent_id: _a, kind, group_name, enrollment_token_id: _e, requires_approval, rotate_requested_at: _r, ...rest } = t;
+  return { ...rest, group: group_name, ...(kind === 'enrollment' && { requires_approval: requires_approval === 1 }) };
 };
 
 /**
@@ -53,7 +60,7 @@ export function securityRoutes(deps: { tokens: TokenStore; gateway: WsGateway; a
     const body = parseBody(EnrollmentRequest, req.body ?? {}, 'enrollment token');
     const expiresAt = body.expires_at === undefined ? null : typeof body.expires_at === 'number' ? body.expires_at : Date.parse(body.expires_at);
     if (expiresAt !== null && expiresAt <= Date.now()) throw new HttpError(400, 'bad_request', 'expires_at is in the past');
-    const { secret, token } = deps.tokens.create({ kind: 'enrollment', name: body.name, expiresAt, maxUses: body.max_uses ?? null, group: body.group ?? null });
+    const { secret, token } = deps.tokens.create({ kind: 'enrollment', name: body.name, expiresAt, maxUses: body.max_uses ?? null, group: body.group ?? null, requiresApproval: body.requires_approval ?? false });
     res.status(201).json({ ...publicToken(token), secret });
   });
   router.get('/enrollment-tokens', admin, (_req, res) => {
@@ -80,7 +87,7 @@ export function securityRoutes(deps: { tokens: TokenStore; gateway: WsGateway; a
 
   router.post('/agents/:agent_id/revoke', admin, (req, res) => {
     const agentId = agentIdParam(req.params.agent_id as string);
-    const revoked = deps.tokens.revokeAgentCredentials(agentId);
+    const revoked = deps.tokens.credentials.revokeAll(agentId);
     const conn = deps.gateway.get(agentId);
     conn?.fail('revoked', 'this agent was revoked; it needs a new enrollment token to come back');
     res.json({ agent_id: agentId, revoked_credentials: revoked, disconnected: Boolean(conn), close_code: conn ? CloseCode.Revoked : null });

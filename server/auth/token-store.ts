@@ -1,6 +1,7 @@
 import { nanoid } from 'nanoid';
 import type { Db } from '../store/database.js';
 import { generateSecret, hashSecret, secretMatches } from './secrets.js';
+import { AgentCredentials, credentialPolicy, type CredentialPolicy } from './agent-credentials.js';
 
 export type TokenKind = 'admin' | 'enrollment' | 'agent';
 export type AdminRole = 'viewer' | 'operator' | 'admin';
@@ -19,6 +20,12 @@ export interface TokenRecord {
   revoked_at: number | null;
   /** Enrollment tokens: the group an agent enrolled with it joins. */
   group_name: string | null;
+  /** Agent credentials: the enrollment token the agent enrolled with (its group is the agent's). */
+  enrollment_token_id: string | null;
+  /** Enrollment tokens: 1 when an agent enrolling with it waits for an admin's approval. */
+  requires_approval: number;
+  /** Agent credentials: when an admin asked for a new one (rotated at the agent's next contact). */
+  rotate_requested_at: number | null;
 }
 
 interface TokenRow extends TokenRecord {
@@ -31,7 +38,15 @@ interface TokenRow extends TokenRecord {
  * constant time, so neither timing nor an index lookup reveals a near miss.
  */
 export class TokenStore {
-  constructor(private readonly db: Db) {}
+  /** The per-agent credentials among these tokens. */
+  readonly credentials: AgentCredentials;
+
+  constructor(
+    private readonly db: Db,
+    policy: Partial<CredentialPolicy> = {},
+  ) {
+    this.credentials = new AgentCredentials(db, this, credentialPolicy(policy));
+  }
 
   /** Creates a token and returns its secret; the secret is not kept. */
   create(input: {
@@ -42,6 +57,8 @@ export class TokenStore {
     expiresAt?: number | null;
     maxUses?: number | null;
     group?: string | null;
+    enrollmentTokenId?: string | null;
+    requiresApproval?: boolean;
     secret?: string;
     id?: string;
   }): { secret: string; token: TokenRecord } {
@@ -58,33 +75,38 @@ export class TokenStore {
       uses: 0,
       revoked_at: null,
       group_name: input.group ?? null,
+      enrollment_token_id: input.enrollmentTokenId ?? null,
+      requires_approval: input.requiresApproval ? 1 : 0,
+      rotate_requested_at: null,
     };
     this.db
       .prepare(
-        `INSERT INTO tokens (id, kind, name, hash, role, agent_id, created_at, expires_at, max_uses, uses, revoked_at, group_name)
-         VALUES (@id, @kind, @name, @hash, @role, @agent_id, @created_at, @expires_at, @max_uses, @uses, @revoked_at, @group_name)`,
+        `INSERT INTO tokens (id, kind, name, hash, role, agent_id, created_at, expires_at, max_uses, uses, revoked_at, group_name, enrollment_token_id, requires_approval)
+         VALUES (@id, @kind, @name, @hash, @role, @agent_id, @created_at, @expires_at, @max_uses, @uses, @revoked_at, @group_name, @enrollment_token_id, @requires_approval)`,
       )
       .run({ ...token, hash: hashSecret(secret) });
     return { secret, token };
   }
 
-  /** The live token the secret belongs to, or undefined. */
-  verify(kind: TokenKind, secret: string, now = Date.now()): TokenRecord | undefined {
-    // Per-agent credentials are many: they are found by their id prefix, then compared in constant time.
-    const rows = (
-      kind === 'agent'
-        ? this.db.prepare('SELECT * FROM tokens WHERE kind = ? AND revoked_at IS NULL AND id = ?').all(kind, credentialId(secret))
-        : this.db.prepare('SELECT * FROM tokens WHERE kind = ? AND revoked_at IS NULL').all(kind)
-    ) as TokenRow[];
+  /**
+   * The live admin or enrollment token the secret belongs to, or undefined.
+   * Agent credentials are checked by {@link AgentCredentials.check}, which
+   * also says why one is refused.
+   */
+  verify(kind: 'admin' | 'enrollment', secret: string, now = Date.now()): TokenRecord | undefined {
+    const rows = this.db.prepare('SELECT * FROM tokens WHERE kind = ? AND revoked_at IS NULL').all(kind) as TokenRow[];
     let found: TokenRow | undefined;
     for (const row of rows) {
       if (secretMatches(secret, row.hash) && !found) found = row;
     }
-    if (!found) return undefined;
-    if (found.expires_at !== null && found.expires_at <= now) return undefined;
-    if (found.max_uses !== null && found.uses >= found.max_uses) return undefined;
+    if (!found || !usable(found, now)) return undefined;
     const { hash: _hash, ...record } = found;
     return record;
+  }
+
+  /** The row of one token with its hash, for the stores that check secrets themselves. */
+  row(id: string): (TokenRecord & { hash: string }) | undefined {
+    return this.db.prepare('SELECT * FROM tokens WHERE id = ?').get(id) as TokenRow | undefined;
   }
 
   /** Counts one use of a token (enrollment). */
@@ -94,7 +116,10 @@ export class TokenStore {
 
   list(kind: TokenKind): TokenRecord[] {
     return this.db
-      .prepare('SELECT id, kind, name, role, agent_id, created_at, expires_at, max_uses, uses, revoked_at, group_name FROM tokens WHERE kind = ? ORDER BY created_at')
+      .prepare(
+        `SELECT id, kind, name, role, agent_id, created_at, expires_at, max_uses, uses, revoked_at, group_name, enrollment_token_id, requires_approval, rotate_requested_at
+         FROM tokens WHERE kind = ? ORDER BY created_at`,
+      )
       .all(kind) as TokenRecord[];
   }
 
@@ -107,27 +132,6 @@ export class TokenStore {
     if (!row) return undefined;
     const { hash: _hash, ...record } = row;
     return record;
-  }
-
-  /**
-   * Issues the per-agent credential of an agent enrolling with an enrollment
-   * token: earlier credentials of that agent are revoked, one use of the
-   * enrollment token is counted, all in one transaction.
-   */
-  enroll(agentId: string, enrollmentTokenId: string): string {
-    return this.db.transaction(() => {
-      this.revokeAgentCredentials(agentId);
-      this.use(enrollmentTokenId);
-      const id = nanoid(12);
-      const secret = `fagt_${id}_${generateSecret('x').slice(2)}`;
-      this.create({ kind: 'agent', name: `agent:${agentId}`, agentId, secret, id });
-      return secret;
-    })();
-  }
-
-  /** Revokes every live credential of an agent; returns how many. */
-  revokeAgentCredentials(agentId: string): number {
-    return this.db.prepare("UPDATE tokens SET revoked_at = ? WHERE kind = 'agent' AND agent_id = ? AND revoked_at IS NULL").run(Date.now(), agentId).changes;
   }
 
   revoke(id: string): boolean {
@@ -148,8 +152,8 @@ export class TokenStore {
   }
 }
 
-/** Credentials look like `fagt_<id>_<secret>`; the id finds the row, the secret is compared in constant time. */
-function credentialId(secret: string): string {
-  const match = /^fagt_([A-Za-z0-9_-]{12})_/.exec(secret);
-  return match?.[1] ?? '';
+/** Whether a live token may be used now: not expired, and uses left. */
+export function usable(token: Pick<TokenRecord, 'expires_at' | 'max_uses' | 'uses'>, now = Date.now()): boolean {
+  if (token.expires_at !== null && token.expires_at <= now) return false;
+  return token.max_uses === null || token.uses < token.max_uses;
 }

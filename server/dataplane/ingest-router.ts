@@ -8,6 +8,9 @@ import type { ViewOrigin } from './fs-view.js';
 import type { SessionInfo } from './sessions.js';
 import { jsonBody } from '../http/json-body.js';
 
+/** Header carrying a session's owner secret on every request after the open. */
+export const SESSION_TOKEN_HEADER = 'x-session-token';
+
 /** Largest ingest request body: 10,000 records with long paths fit well within it. */
 export const MAX_INGEST_BODY_BYTES = 16 * 1024 * 1024;
 
@@ -19,7 +22,9 @@ export const MAX_INGEST_BODY_BYTES = 16 * 1024 * 1024;
  *
  * Authentication runs before the body is read, so an unknown caller cannot
  * make Fusion parse 16 MiB. A session is found only with a key of its own
- * pipe; any other key gets `session_not_found`, as if it did not exist.
+ * pipe and the owner secret its opener was given (`session_token`, sent back
+ * as `X-Session-Token`); anything else gets `session_not_found`, as if it did
+ * not exist, so another holder of the pipe's key cannot push into or end it.
  */
 export function createIngestRouter(ctx: DataPlaneContext): Router {
   const router = express.Router();
@@ -50,6 +55,7 @@ export function createIngestRouter(ctx: DataPlaneContext): Router {
       role: session.role,
       session_timeout_seconds: receiver.session_timeout_seconds,
       heartbeat_interval_seconds: receiver.heartbeat_interval_seconds,
+      session_token: session.owner_token,
     });
   });
 
@@ -118,7 +124,7 @@ function sessionNotFound(): HttpError {
 function sessionOf(ctx: DataPlaneContext, req: Request, res: Response): SessionInfo {
   const id = req.params.session_id;
   const session = typeof id === 'string' ? ctx.sessions.get(id) : undefined;
-  if (!session || session.pipe_id !== grantOf(res).pipeId) throw sessionNotFound();
+  if (!session || session.pipe_id !== grantOf(res).pipeId || !ctx.sessions.isOwner(session.session_id, req.get(SESSION_TOKEN_HEADER))) throw sessionNotFound();
   return session;
 }
 

@@ -1,3 +1,4 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { nanoid } from 'nanoid';
 import type { Logger } from '../../shared/logger.js';
@@ -70,6 +71,8 @@ export type SessionPlan = { viewIds: readonly string[]; timeoutMs: number } | { 
 
 interface Session extends SessionSpec {
   id: string;
+  /** sha256 of the owner secret handed to the opener only (see {@link SessionRegistry.isOwner}). */
+  ownerHash: Buffer;
   createdAt: number;
   lastSeen: number;
   eventsPushed: number;
@@ -106,16 +109,30 @@ export class SessionRegistry extends EventEmitter<SessionEvents> {
     return this.sessions.size;
   }
 
-  open(spec: SessionSpec): SessionInfo {
+  /**
+   * Opens a session. `owner_token` goes to the opener alone: session ids are
+   * listed to view readers, so only this secret lets a client push into,
+   * heartbeat or close the session.
+   */
+  open(spec: SessionSpec): SessionInfo & { owner_token: string } {
     const at = this.now();
-    const session: Session = { ...spec, viewIds: [...spec.viewIds], id: nanoid(), createdAt: at, lastSeen: at, eventsPushed: 0, lastScan: null };
+    const ownerToken = randomBytes(24).toString('base64url');
+    const ownerHash = createHash('sha256').update(ownerToken).digest();
+    const session: Session = { ...spec, viewIds: [...spec.viewIds], id: nanoid(), ownerHash, createdAt: at, lastSeen: at, eventsPushed: 0, lastScan: null };
     this.sessions.set(session.id, session);
     const changes = this.elect(session.viewIds);
     const info = this.describe(session, at);
     this.logger?.info({ session_id: session.id, agent_id: spec.agentId, pipe_id: spec.pipeId, role: info.role }, 'ingest session opened');
     this.emitSafely('session_created', info);
     for (const change of changes) this.emitSafely('leader_changed', change);
-    return info;
+    return { ...info, owner_token: ownerToken };
+  }
+
+  /** Whether `token` is the owner secret of the open session `id` (compared in constant time). */
+  isOwner(id: string, token: string | undefined): boolean {
+    const session = this.sessions.get(id);
+    if (!session || token === undefined) return false;
+    return timingSafeEqual(createHash('sha256').update(token).digest(), session.ownerHash);
   }
 
   get(id: string): SessionInfo | undefined {

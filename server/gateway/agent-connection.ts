@@ -20,6 +20,12 @@ export class AgentConnection {
   /** Signature of the last config frame sent, so a repeat push is skipped. */
   sentSignature: string | null = null;
   agentVersion = '';
+  /** Capabilities from `hello`. */
+  capabilities: readonly string[] = [];
+  /** Expiry (epoch ms) of the credential this connection holds now; null for one without expiry or before enrollment. */
+  credentialExpiresAt: number | null = null;
+  /** A credential issued on this connection and not yet handed over (enrollment: it goes in `welcome`). */
+  issued: { secret: string; expiresAt: number } | undefined;
   readonly connectedAt = Date.now();
   private bucket = { tokens: Number.POSITIVE_INFINITY, at: 0 };
 
@@ -28,9 +34,10 @@ export class AgentConnection {
     readonly sessionId: string,
     readonly address: string | null,
     readonly socket: WebSocket,
-    readonly tokenKind: 'enrollment' | 'agent',
-    /** Id of the token that authenticated this connection (revocation closes connections by it). */
-    readonly tokenId: string,
+    /** What authenticated the connection; an enrollment connection becomes `agent` once its credential is issued. */
+    public tokenKind: 'enrollment' | 'agent',
+    /** Id of the token that authenticated this connection, then of the credential it holds. */
+    public tokenId: string,
     readonly log: Logger,
   ) {}
 
@@ -38,6 +45,14 @@ export class AgentConnection {
     if (this.established) return;
     this.established = true;
     this.onEstablished?.();
+  }
+
+  /** The connection now holds a newly issued credential (enrollment or rotation). */
+  holds(credential: { id: string; secret: string; expiresAt: number }, handOver: boolean): void {
+    this.tokenKind = 'agent';
+    this.tokenId = credential.id;
+    this.credentialExpiresAt = credential.expiresAt;
+    if (handOver) this.issued = { secret: credential.secret, expiresAt: credential.expiresAt };
   }
 
   /** Token bucket of the per-connection message rate: false when the frame is over the limit. */

@@ -22,8 +22,6 @@ export interface ConfigChannelOptions {
   heartbeatIntervalMs: number;
   /** Called after `welcome` went out; other modules (commands) start their work for the agent here. */
   onEstablished?: (conn: AgentConnection) => void;
-  /** A per-agent credential to hand over in `welcome` (agents that connected with an enrollment token). */
-  issueCredential?: (conn: AgentConnection) => string | undefined;
 }
 
 /**
@@ -96,13 +94,17 @@ export class ConfigChannel {
       runningSignature: hello.config.signature,
       runningSource: hello.config.source,
     });
-    const credential = this.options.issueCredential?.(conn);
+    conn.capabilities = hello.capabilities;
+    // The credential of an enrollment was committed before it goes out (see enroll-on-hello.ts).
+    const issued = conn.issued;
+    conn.issued = undefined;
     conn.send({
       type: 'welcome',
       session_id: conn.sessionId,
       protocol_version: PROTOCOL_VERSION,
       heartbeat_interval_ms: this.options.heartbeatIntervalMs,
-      ...(credential ? { credential } : {}),
+      ...(issued ? { credential: issued.secret } : {}),
+      ...(conn.credentialExpiresAt !== null ? { credential_expires_at: conn.credentialExpiresAt } : {}),
     });
     conn.log.info({ version: hello.agent_version, signature: hello.config.signature, source: hello.config.source }, 'agent connected');
     const desired = this.options.service.desired(conn.agentId);

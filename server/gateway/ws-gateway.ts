@@ -11,6 +11,7 @@ import {
   ErrorCode,
   decodeFrame,
   type AgentToFusionFrame as AgentFrame,
+  type HelloFrame,
 } from '../../shared/protocol/index.js';
 import type { Logger } from '../../shared/logger.js';
 import type { TokenStore } from '../auth/token-store.js';
@@ -38,6 +39,11 @@ export interface GatewayOptions {
    * transaction per event-loop turn (see server/store/group-commit.ts).
    */
   batchWrites?: <T>(work: () => T) => T;
+  /**
+   * Decides a `hello` on a connection opened with an enrollment token before
+   * any listener sees it: false when the connection was refused (and closed).
+   */
+  admitHello?: (conn: AgentConnection, hello: HelloFrame) => boolean;
 }
 
 export interface GatewayEvents {
@@ -136,20 +142,21 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
       rejectUpgrade(socket, auth.status, auth.code, auth.message, auth.retryAfterSeconds);
       return;
     }
-    const { agentId, tokenKind, tokenId } = auth;
+    const { agentId, tokenKind, tokenId, expiresAt } = auth;
     // The handshake is answered at once; a socket that is not upgraded within the hello timeout is dropped.
     const upgradeTimer = setTimeout(() => socket.destroy(), this.options.helloTimeoutMs);
     upgradeTimer.unref();
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       clearTimeout(upgradeTimer);
-      this.onSocket(ws, address, agentId, tokenKind, tokenId);
+      this.onSocket(ws, address, agentId, tokenKind, tokenId, expiresAt);
     });
   }
 
-  private onSocket(ws: WebSocket, address: string, agentId: string, tokenKind: 'enrollment' | 'agent', tokenId: string): void {
+  private onSocket(ws: WebSocket, address: string, agentId: string, tokenKind: 'enrollment' | 'agent', tokenId: string, expiresAt: number | null): void {
     const sessionId = nanoid(16);
     const log = this.options.log.child({ agent_id: agentId, session_id: sessionId });
     const conn = new AgentConnection(agentId, sessionId, address, ws, tokenKind, tokenId, log);
+    conn.credentialExpiresAt = expiresAt;
     const release = this.holdPending(address, conn);
     onLibraryError(ws, conn, this.maxFrameBytes);
     const previous = this.connections.get(agentId);
@@ -199,7 +206,19 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
       conn.fail(decoded.code, decoded.message, decoded.details);
       return;
     }
-    this.emitSafely('frame', conn, decoded.frame);
+    const frame = decoded.frame;
+    if (frame.type === 'hello' && !conn.established && conn.tokenKind === 'enrollment' && this.options.admitHello) {
+      const admit = this.options.admitHello;
+      let admitted = false;
+      try {
+        admitted = admit(conn, frame);
+      } catch (err) {
+        conn.log.error({ err }, 'enrollment failed');
+        conn.fail(ErrorCode.InternalError, 'internal error');
+      }
+      if (!admitted) return;
+    }
+    this.emitSafely('frame', conn, frame);
   }
 
   /**

@@ -35,13 +35,19 @@ const Variables = z
 const Override = z.record(z.string(), z.unknown()).nullable();
 
 const CreateBody = z
-  .object({ name: GroupName, description: z.string().max(1024).default(''), template: z.string().min(1), require_review: z.boolean().default(false) })
+  .object({
+    name: GroupName,
+    description: z.string().max(1024).default(''),
+    template: z.string().min(1),
+    require_review: z.boolean().default(false),
+    self_join: z.boolean().default(false),
+  })
   .strict();
 const SaveBody = z.object({ template: z.string().min(1), rollout: RolloutChoice }).strict();
 const SettingsBody = z
-  .object({ description: z.string().max(1024).optional(), require_review: z.boolean().optional() })
+  .object({ description: z.string().max(1024).optional(), require_review: z.boolean().optional(), self_join: z.boolean().optional() })
   .strict()
-  .refine((b) => b.description !== undefined || b.require_review !== undefined, 'give description and/or require_review');
+  .refine((b) => b.description !== undefined || b.require_review !== undefined || b.self_join !== undefined, 'give description, require_review and/or self_join');
 const RollbackBody = z.object({ revision: z.number().int().positive(), rollout: RolloutChoice }).strict();
 const AssignBody = z.object({ variables: Variables.default({}), override: Override.default(null) }).strict();
 const MemberPatch = z.object({ variables: Variables.optional(), override: Override.optional() }).strict();
@@ -74,7 +80,15 @@ export function groupRoutes(deps: {
   router.post('/groups', write, parseJson, async (req, res) => {
     const body = parseBody(CreateBody, req.body, 'group');
     const parsed = await parseTemplateText(body.template);
-    const saved = deps.groups.create({ name: body.name, description: body.description, text: body.template, parsed, author: adminOf(req).name, requireReview: body.require_review });
+    const saved = deps.groups.create({
+      name: body.name,
+      description: body.description,
+      text: body.template,
+      parsed,
+      author: adminOf(req).name,
+      requireReview: body.require_review,
+      selfJoin: body.self_join,
+    });
     savedValidators(res, saved);
     res.status(201).json(savedView(deps.groups.get(body.name), saved));
   });

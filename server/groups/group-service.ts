@@ -77,7 +77,7 @@ export class GroupService {
   }
 
   /** Creates a group with its first template (checked on its own: a new group has no members). */
-  create(input: { name: string; description: string; text: string; author: string; requireReview?: boolean | undefined; parsed?: { value: unknown } | undefined }): SavedTemplate {
+  create(input: { name: string; description: string; text: string; author: string; requireReview?: boolean | undefined; selfJoin?: boolean | undefined; parsed?: { value: unknown } | undefined }): SavedTemplate {
     if (this.deps.groups.get(input.name)) throw new HttpError(409, 'group_exists', `group ${input.name} already exists`);
     const { template, signature } = parseTemplate(input.text, input.parsed);
     const now = Date.now();
@@ -90,17 +90,18 @@ export class GroupService {
       created_at: now,
       restored_from: null,
     };
-    const group = { name: input.name, description: input.description, revision: 1, signature, created_at: now, updated_at: now, require_review: input.requireReview ?? false };
+    const group = { name: input.name, description: input.description, revision: 1, signature, created_at: now, updated_at: now, require_review: input.requireReview ?? false, self_join: input.selfJoin ?? false };
     this.deps.groups.create(group, revision);
     this.deps.templates.put(input.name, 1, template);
     return { revision, rollout: null };
   }
 
-  /** Changes a group's description and/or whether its template changes need a review. */
-  setSettings(name: string, settings: { description?: string | undefined; require_review?: boolean | undefined }): GroupRecord {
+  /** Changes a group's description, whether its template changes need a review, and whether agents may join it from their bootstrap. */
+  setSettings(name: string, settings: { description?: string | undefined; require_review?: boolean | undefined; self_join?: boolean | undefined }): GroupRecord {
     this.get(name);
     if (settings.description !== undefined) this.deps.groups.setDescription(name, settings.description);
     if (settings.require_review !== undefined) this.deps.groups.setRequireReview(name, settings.require_review);
+    if (settings.self_join !== undefined) this.deps.groups.setSelfJoin(name, settings.self_join);
     return this.get(name);
   }
 

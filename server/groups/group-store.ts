@@ -13,6 +13,8 @@ export interface GroupRecord {
   updated_at: number;
   /** A template change (save, roll back) waits for another admin's approval (see ChangeService). */
   require_review: boolean;
+  /** Agents may join it from their bootstrap `group:` (else only an admin or a token bound to it puts them in). */
+  self_join: boolean;
 }
 
 export interface GroupSummary extends GroupRecord {
@@ -89,12 +91,13 @@ export class GroupStore {
         `SELECT g.*, (SELECT COUNT(*) FROM group_members m WHERE m.group_name = g.name) AS members FROM config_groups g ORDER BY g.name`,
       ),
       insert: db.prepare(
-        `INSERT INTO config_groups (name, description, revision, signature, created_at, updated_at, require_review)
-         VALUES (@name, @description, @revision, @signature, @created_at, @updated_at, @require_review)`,
+        `INSERT INTO config_groups (name, description, revision, signature, created_at, updated_at, require_review, self_join)
+         VALUES (@name, @description, @revision, @signature, @created_at, @updated_at, @require_review, @self_join)`,
       ),
       setCurrent: db.prepare('UPDATE config_groups SET revision = ?, signature = ?, updated_at = ? WHERE name = ?'),
       setDescription: db.prepare('UPDATE config_groups SET description = ?, updated_at = ? WHERE name = ?'),
       setRequireReview: db.prepare('UPDATE config_groups SET require_review = ?, updated_at = ? WHERE name = ?'),
+      setSelfJoin: db.prepare('UPDATE config_groups SET self_join = ?, updated_at = ? WHERE name = ?'),
       delete: db.prepare('DELETE FROM config_groups WHERE name = ?'),
       insertRevision: db.prepare(
         `INSERT INTO group_template_revisions (group_name, revision, signature, template, author, created_at, restored_from)
@@ -136,9 +139,9 @@ export class GroupStore {
   }
 
   /** Creates a group with its first template revision (one transaction). */
-  create(group: Omit<GroupRecord, 'require_review'> & { require_review?: boolean }, first: TemplateRevision): void {
+  create(group: Omit<GroupRecord, 'require_review' | 'self_join'> & { require_review?: boolean; self_join?: boolean }, first: TemplateRevision): void {
     this.db.transaction(() => {
-      this.stmts.insert.run({ ...group, require_review: group.require_review ? 1 : 0 });
+      this.stmts.insert.run({ ...group, require_review: group.require_review ? 1 : 0, self_join: group.self_join ? 1 : 0 });
       this.stmts.insertRevision.run(first);
     })();
   }
@@ -155,6 +158,10 @@ export class GroupStore {
 
   setRequireReview(name: string, required: boolean): void {
     this.stmts.setRequireReview.run(required ? 1 : 0, Date.now(), name);
+  }
+
+  setSelfJoin(name: string, selfJoin: boolean): void {
+    this.stmts.setSelfJoin.run(selfJoin ? 1 : 0, Date.now(), name);
   }
 
   /** Deletes a group with its history and rollouts; the caller checks it has no members. */
@@ -225,10 +232,10 @@ export class GroupStore {
   }
 }
 
-type GroupRow = Omit<GroupRecord, 'require_review'> & { require_review: number };
+type GroupRow = Omit<GroupRecord, 'require_review' | 'self_join'> & { require_review: number; self_join: number };
 
-function toGroup<T extends GroupRow>(row: T): Omit<T, 'require_review'> & { require_review: boolean } {
-  return { ...row, require_review: row.require_review === 1 };
+function toGroup<T extends GroupRow>(row: T): Omit<T, 'require_review' | 'self_join'> & { require_review: boolean; self_join: boolean } {
+  return { ...row, require_review: row.require_review === 1, self_join: row.self_join === 1 };
 }
 
 function toMember<T extends MemberRow>(row: T): Omit<T, 'variables' | 'override'> & Pick<MemberRecord, 'variables' | 'override'> {

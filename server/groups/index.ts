@@ -78,7 +78,11 @@ export function createGroups(deps: GroupsDeps): Groups {
     service: deps.service,
     agents: deps.agents,
     log: deps.log,
-    enrollmentGroup: (conn) => (conn.tokenKind === 'enrollment' ? (deps.tokens.get(conn.tokenId)?.group_name ?? null) : null),
+    enrollmentGroup: (conn) => {
+      // The connection holds a credential by now (enrollment happens before any listener sees hello).
+      const enrolledWith = deps.tokens.get(conn.tokenId)?.enrollment_token_id ?? null;
+      return enrolledWith === null ? null : (deps.tokens.get(enrolledWith)?.group_name ?? null);
+    },
   });
   deps.service.setGroupLookup((agentId) => members.groupOf(agentId));
   deps.gateway.prependListener('frame', (conn, frame) => {

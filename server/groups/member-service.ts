@@ -173,9 +173,9 @@ export class MemberService {
 
   /**
    * An agent in no group joins the group of its enrollment token, else the one
-   * its bootstrap names, when that group exists (an unknown one is ignored with
-   * a log line; an admin's assignment is never overridden); a member whose host
-   * name changed is rendered again.
+   * its bootstrap names when that group exists and allows self-join (anything
+   * else is ignored with a log line; an admin's assignment is never
+   * overridden); a member whose host name changed is rendered again.
    */
   /** `log` is called only when there is something to log (a poll makes no child logger for nothing). */
   private onContact(contact: AgentContact, log: () => Logger, on: 'hello' | 'poll'): void {
@@ -197,8 +197,14 @@ export class MemberService {
   }
 
   private joinOnContact(contact: AgentContact, group: string, via: 'bootstrap' | 'enrollment', log: () => Logger): void {
-    if (!this.deps.groups.get(group)) {
+    const record = this.deps.groups.get(group);
+    if (!record) {
       log().info({ group, via }, 'the agent asks for a group that does not exist; ignored');
+      return;
+    }
+    // Membership is not self-service: a bootstrap's word counts only for a group that allows self-join.
+    if (via === 'bootstrap' && !record.self_join) {
+      log().warn({ group }, 'the agent asks to join a group that does not allow self-join and its enrollment token is not bound to it; ignored');
       return;
     }
     this.assign({ group, agentId: contact.agentId, variables: {}, override: null, assignedBy: via, hostname: contact.hostname || undefined });

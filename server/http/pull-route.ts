@@ -25,11 +25,13 @@ export interface PullRouteDeps {
  * `GET /api/v1/control/configs/pull?agent_id=&current_signature=[&group=&hostname=&agent_version=&poll_interval_sec=]`:
  * the polling fallback for agents that cannot hold a WebSocket. Same
  * credentials as the socket; 304 when the agent is current (its ACK), else the
- * desired document. `group` and `hostname` do what they do in a `hello`: an
- * agent in no group joins that group before the pull is answered, and the
- * host name is recorded (a member whose host name changed is rendered again).
- * Each pull keeps the agent online for twice its `poll_interval_sec` (plus
- * jitter) and records its version and address.
+ * desired document. Only the agent's own credential opens it (an enrollment
+ * token only enrols, see control-identity-routes.ts). `group` and `hostname`
+ * do what they do in a `hello`: an agent in no group joins that group (when
+ * its enrollment token is bound to it, or the group allows self-join) before
+ * the pull is answered, and the host name is recorded (a member whose host
+ * name changed is rendered again). Each pull keeps the agent online for twice
+ * its `poll_interval_sec` (plus jitter) and records its version and address.
  */
 export function pullRoute(deps: PullRouteDeps): Router {
   const router = Router();
@@ -54,7 +56,7 @@ export function pullRoute(deps: PullRouteDeps): Router {
     const auth = authenticateAgent(deps.tokens, req, res, id.data);
     deps.agents.ensure(id.data);
     deps.agents.touch(id.data);
-    deps.members.onPoll({ agentId: id.data, ...identity, tokenGroup: () => tokenGroup(auth) }, () => deps.log.child({ agent_id: id.data }));
+    deps.members.onPoll({ agentId: id.data, ...identity, tokenGroup: () => tokenGroup(deps.tokens, auth) }, () => deps.log.child({ agent_id: id.data }));
     if (identity.hostname !== undefined) deps.agents.recordHostname(id.data, identity.hostname);
     const address = req.socket.remoteAddress ?? null;
     deps.presence.polled(id.data, interval, address);

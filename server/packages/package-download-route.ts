@@ -1,14 +1,14 @@
 /**
  * `GET /api/v1/control/packages/:version`: agents download packages here,
- * authenticated like the WebSocket and the pull endpoint (their credential,
- * bound to the `X-Fustor-Agent-Id` they send, or an enrollment token). The
+ * authenticated by their own credential, bound to the `X-Fustor-Agent-Id`
+ * they send (an enrollment token is refused: it only enrols). The
  * body is the .tgz; `X-Package-Sha256` carries the recorded hash, though the
  * agent verifies against the hash its upgrade command carries.
  */
 import { createReadStream, fstatSync } from 'node:fs';
 import { Router } from 'express';
 import { AGENT_ID_HEADER, AgentId } from '../../shared/protocol/index.js';
-import { Authenticator } from '../auth/authenticator.js';
+import { authenticateAgent } from '../http/agent-request-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
 import { HttpError, notFound } from '../http/errors.js';
 import { versionParam } from './package-routes.js';
@@ -20,11 +20,7 @@ export function packageDownloadRoute(deps: { tokens: TokenStore; packages: Packa
     const rawId = req.headers[AGENT_ID_HEADER];
     const agentId = AgentId.safeParse(Array.isArray(rawId) ? rawId[0] : rawId);
     if (!agentId.success) throw new HttpError(400, 'bad_request', `missing or invalid ${AGENT_ID_HEADER} header`);
-    const auth = Authenticator.for(deps.tokens).agent(req, agentId.data);
-    if (!auth.ok) {
-      if (auth.retryAfterSeconds) res.setHeader('Retry-After', String(auth.retryAfterSeconds));
-      throw new HttpError(auth.status, auth.code, auth.message);
-    }
+    authenticateAgent(deps.tokens, req, res, agentId.data);
     const version = versionParam(req.params.version);
     const record = deps.packages.get(version);
     if (!record) throw notFound(`package ${version}`);

@@ -307,6 +307,27 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX group_changes_group ON group_changes(group_name, status, created_at);
   `,
+  // Agent identity: a credential remembers the enrollment token it came from
+  // (its group) and whether an admin asked for its rotation; enrollment tokens
+  // may require an admin's approval, recorded per agent id; a group may let
+  // agents join it from their bootstrap.
+  `
+  ALTER TABLE tokens ADD COLUMN enrollment_token_id TEXT;
+  ALTER TABLE tokens ADD COLUMN requires_approval INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE tokens ADD COLUMN rotate_requested_at INTEGER;
+  CREATE TABLE enrollment_requests (
+    agent_id     TEXT PRIMARY KEY,
+    token_id     TEXT NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('pending', 'accepted', 'rejected')),
+    hostname     TEXT,
+    address      TEXT,
+    requested_at INTEGER NOT NULL,
+    last_seen    INTEGER NOT NULL,
+    decided_at   INTEGER,
+    decided_by   TEXT
+  );
+  ALTER TABLE config_groups ADD COLUMN self_join INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 /** The schema version this Fusion writes (`PRAGMA user_version`). */

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { Attributes } from '../selector/labels.js';
 import { AgentId, ConfigDocument, ConfigSource, Signature } from './common.js';
 import { MAX_STATUS_PIPES } from './version.js';
+import { CredentialAckFrame } from './credentials.js';
 
 /** First frame on every connection: who the agent is and which config it runs. */
 export const HelloFrame = z.object({
@@ -178,5 +179,6 @@ export const AgentToFusionFrame = z.discriminatedUnion('type', [
   CommandResultFrame,
   ConfigReportFrame,
   StatusFrame,
+  CredentialAckFrame,
 ]);
 export type AgentToFusionFrame = z.infer<typeof AgentToFusionFrame>;

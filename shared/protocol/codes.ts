@@ -25,6 +25,19 @@ export const ErrorCode = {
   FrameTooLarge: 'frame_too_large',
   /** Something failed inside Fusion; the connection may be retried. */
   InternalError: 'internal_error',
+  /**
+   * Fusion does not know the credential (e.g. it was restored from a backup):
+   * the agent enrols again with its enrollment token.
+   */
+  CredentialUnknown: 'credential_unknown',
+  /** The credential's lifetime ran out, or an admin released the agent: the agent enrols again. */
+  CredentialExpired: 'credential_expired',
+  /** An enrollment token was presented for an agent id that holds a live credential. */
+  AgentAlreadyEnrolled: 'agent_already_enrolled',
+  /** The enrollment waits for an admin's approval; the agent asks again later. */
+  EnrollmentPending: 'enrollment_pending',
+  /** An admin rejected the enrollment of this agent id. */
+  EnrollmentRejected: 'enrollment_rejected',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -46,6 +59,11 @@ export const CloseCode = {
   RateLimited: 4008,
   FrameTooLarge: 4009,
   InternalError: 4010,
+  CredentialUnknown: 4011,
+  CredentialExpired: 4012,
+  AgentAlreadyEnrolled: 4013,
+  EnrollmentPending: 4014,
+  EnrollmentRejected: 4015,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
@@ -61,6 +79,11 @@ const closeByError: Record<ErrorCode, CloseCode> = {
   rate_limited: CloseCode.RateLimited,
   frame_too_large: CloseCode.FrameTooLarge,
   internal_error: CloseCode.InternalError,
+  credential_unknown: CloseCode.CredentialUnknown,
+  credential_expired: CloseCode.CredentialExpired,
+  agent_already_enrolled: CloseCode.AgentAlreadyEnrolled,
+  enrollment_pending: CloseCode.EnrollmentPending,
+  enrollment_rejected: CloseCode.EnrollmentRejected,
 };
 
 /** The close status that goes with an error code. */
@@ -84,4 +107,13 @@ export const FATAL_CLOSE_CODES: ReadonlySet<number> = new Set([
   CloseCode.Unauthorized,
   CloseCode.Revoked,
   CloseCode.UnsupportedVersion,
+  CloseCode.AgentAlreadyEnrolled,
+  CloseCode.EnrollmentRejected,
 ]);
+
+/**
+ * Refusals of a credential after which the agent enrols again with its
+ * enrollment token (when that still allows it), so no fault on Fusion's side
+ * (a restore from backup, a lapse) locks an agent out. A revocation is not one.
+ */
+export const REENROLL_ERROR_CODES: ReadonlySet<string> = new Set([ErrorCode.CredentialUnknown, ErrorCode.CredentialExpired]);

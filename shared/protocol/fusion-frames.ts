@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { ConfigDocument, EpochMs, PatchOperation, Signature } from './common.js';
+import { CredentialFrame } from './credentials.js';
 
 /** Answer to `hello`: the session is established. */
 export const WelcomeFrame = z.object({
@@ -16,6 +17,8 @@ export const WelcomeFrame = z.object({
   heartbeat_interval_ms: z.number().int().positive(),
   /** A per-agent credential, given once at enrollment; the agent stores it and uses it from then on. */
   credential: z.string().optional(),
+  /** Epoch ms the credential of this connection (or the one given above) expires; absent for one without expiry. */
+  credential_expires_at: EpochMs.optional(),
 });
 export type WelcomeFrame = z.infer<typeof WelcomeFrame>;
 
@@ -100,5 +103,5 @@ export const ReconnectFrame = z.object({
 export type ReconnectFrame = z.infer<typeof ReconnectFrame>;
 
 /** Every frame Fusion may send. */
-export const FusionToAgentFrame = z.union([WelcomeFrame, ConfigFrame, CommandFrame, CommandCancelFrame, ErrorFrame, ReconnectFrame]);
+export const FusionToAgentFrame = z.union([WelcomeFrame, ConfigFrame, CommandFrame, CommandCancelFrame, ErrorFrame, ReconnectFrame, CredentialFrame]);
 export type FusionToAgentFrame = z.infer<typeof FusionToAgentFrame>;

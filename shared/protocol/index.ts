@@ -6,3 +6,4 @@ export * from './agent-frames.js';
 export * from './fusion-frames.js';
 export * from './codec.js';
 export * from './polling.js';
+export * from './credentials.js';

@@ -61,7 +61,7 @@ describe('agent control channel: hello and config', () => {
       agent_id: AGENT_ID,
       agent_version: agentVersion(),
       hostname: 'storage-a',
-      capabilities: ['patch', 'config_request'],
+      capabilities: ['patch', 'config_request', 'credential_rotation'],
       attributes: { os: process.platform, arch: process.arch, hostname: 'storage-a', agent_version: agentVersion() },
       config: { signature: null, revision: null, source: 'none' },
     });

@@ -27,7 +27,7 @@ describe('agent credential from enrollment', () => {
     );
   /** Stores a credential as an earlier run of the agent would have. */
   const preEnroll = (bootstrapToken: string, credential: string): Promise<void> =>
-    new CredentialStore({ home: home.path, agentId: AGENT_ID, bootstrapToken, logger: silentLogger() }).enrolled(credential);
+    new CredentialStore({ home: home.path, agentId: AGENT_ID, bootstrapToken, logger: silentLogger() }).enrolled(credential).then(() => undefined);
 
   beforeEach(async () => {
     home = await tempHome('agent-enroll-');
@@ -72,14 +72,13 @@ describe('agent credential from enrollment', () => {
     expect(peer.upgrades.at(-1)!.authorization).to.equal(`Bearer ${CREDENTIAL}`);
   });
 
-  it('re-enrolls with a new bootstrap token and replaces the stored credential', async () => {
-    await preEnroll('old-enroll-token', 'old-credential');
+  it('keeps presenting its credential when the bootstrap token changes (an enrolled id is not enrolled again)', async () => {
+    await preEnroll('old-enroll-token', CREDENTIAL);
     peer = await FusionPeer.start({ token: 'new-enroll-token', credential: CREDENTIAL });
     agent = fastAgent(home.path, { controlPlaneUri: peer.url, authToken: 'new-enroll-token' });
     await agent.start();
-    expect(peer.upgrades[0]!.authorization).to.equal('Bearer new-enroll-token');
-    await eventually(async () => JSON.parse(await readFile(credentialFile(), 'utf8')).credential === CREDENTIAL);
-    expect(JSON.parse(await readFile(credentialFile(), 'utf8'))).to.include({ enrollment_token_sha256: sha256('new-enroll-token') });
+    expect(peer.upgrades[0]!.authorization).to.equal(`Bearer ${CREDENTIAL}`);
+    expect(JSON.parse(await readFile(credentialFile(), 'utf8'))).to.include({ credential: CREDENTIAL, enrollment_token_sha256: sha256('old-enroll-token') });
   });
 
   it('after a revoked close deletes the credential, says a new enrollment token is needed and never re-enrolls with the old one', async () => {

@@ -35,13 +35,34 @@ describe('agent credential store', () => {
     expect(await open('enroll-1').store.current()).to.deep.equal({ token: 'cred-1', kind: 'credential' });
   });
 
-  it('presents a new bootstrap token instead of a credential enrolled with another one, or for another agent id', async () => {
+  it('presents its credential after the bootstrap token changed, and the bootstrap token for another agent id', async () => {
     await open('enroll-1').store.enrolled('cred-1');
-    expect(await open('enroll-2').store.current()).to.deep.equal({ token: 'enroll-2', kind: 'bootstrap' });
+    expect(await open('enroll-2').store.current()).to.deep.equal({ token: 'cred-1', kind: 'credential' });
     expect(await open('enroll-1', 'node-2').store.current()).to.deep.equal({ token: 'enroll-1', kind: 'bootstrap' });
     const { store } = open('enroll-2');
     await store.enrolled('cred-2');
     expect(JSON.parse(await readFile(store.file, 'utf8'))).to.include({ credential: 'cred-2', enrollment_token_sha256: sha256('enroll-2') });
+  });
+
+  it('on an unknown or expired credential falls back to the previous one, then to enrolling again, never to a revocation', async () => {
+    const { store } = open('enroll-1');
+    const later = Date.now() + 3_600_000;
+    await store.enrolled('cred-1', later);
+    await store.enrolled('cred-2', later + 1);
+    expect(JSON.parse(await readFile(store.file, 'utf8')).previous).to.deep.equal([{ credential: 'cred-1', expires_at: later }]);
+    const first = (await store.current())!;
+    expect(first).to.deep.equal({ token: 'cred-2', kind: 'credential' });
+    expect(await store.refused(first, { status: 401, code: 'credential_unknown' })).to.equal(false);
+    const second = (await store.current())!;
+    expect(second).to.deep.equal({ token: 'cred-1', kind: 'credential' });
+    expect(await store.refused(second, { closeCode: CloseCode.CredentialExpired })).to.equal(false);
+    expect(await store.current()).to.deep.equal({ token: 'enroll-1', kind: 'bootstrap' });
+    expect(await stat(store.revokedFile).then(() => true, () => false)).to.equal(false);
+    // An expired previous credential is not tried.
+    await store.enrolled('cred-3', Date.now() - 1);
+    await store.enrolled('cred-4', later);
+    expect(await store.refused((await store.current())!, { status: 401, code: 'credential_expired' })).to.equal(false);
+    expect(await store.current()).to.deep.equal({ token: 'enroll-1', kind: 'bootstrap' });
   });
 
   it('on a revocation deletes the credential and never presents the enrollment token it was revoked under', async () => {

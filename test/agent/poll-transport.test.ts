@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { configSignature } from '../../shared/config/index.js';
-import { AGENT_ID_HEADER, CONTROL_PULL_PATH, CONTROL_STATUS_PATH, ConfigStatusReport } from '../../shared/protocol/index.js';
+import { AGENT_ID_HEADER, CONTROL_ENROLL_PATH, CONTROL_PULL_PATH, CONTROL_STATUS_PATH, ConfigStatusReport } from '../../shared/protocol/index.js';
 import type { Agent } from '../../agent/agent.js';
 import { eventually } from '../harness/eventually.js';
 import { tempHome } from '../harness/temp-home.js';
@@ -26,6 +26,16 @@ class PullServer {
   statusAnswer: number | null = null;
   private readonly server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (req.method === 'POST' && url.pathname === CONTROL_ENROLL_PATH) {
+      // Enrollment hands over a credential that equals the token, so the pull checks below hold for both.
+      req.resume();
+      const ok = req.headers.authorization === 'Bearer poll-token';
+      if (!ok) this.requests.push({ url, authorization: req.headers.authorization, status: 401 });
+      res
+        .writeHead(ok ? 201 : 401, { 'content-type': 'application/json' })
+        .end(JSON.stringify(ok ? { status: 'enrolled', agent_id: AGENT_ID, credential: 'poll-token', expires_at: Date.now() + 3_600_000 } : { error: { code: 'unauthorized', message: 'bad token' } }));
+      return;
+    }
     if (req.method === 'POST' && url.pathname === CONTROL_STATUS_PATH && req.headers.authorization === 'Bearer poll-token') {
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -100,7 +110,7 @@ describe('agent poll transport', () => {
   });
 
   function pollingAgent(token = 'poll-token'): Agent {
-    return fastAgent(home.path, { controlPlaneUri: server.url, authToken: token, transport: 'poll', pollIntervalSec: 0.04 });
+    return fastAgent(home.path, { controlPlaneUri: server.url, authToken: token, transport: 'poll', pollIntervalSec: 0.04, connectTimeoutMs: 2000 });
   }
 
   it('applies a 200, then polls with its signature and gets 304s', async () => {

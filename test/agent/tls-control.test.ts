@@ -49,10 +49,12 @@ describe('agent control channel over TLS', () => {
 
     const pollHome = path.join(home.path, 'poller');
     const poller = track(
-      fastAgent(pollHome, { agentId: 'node-2', controlPlaneUri: fusion.url, authToken: fusion.enrollmentToken, caFile: pki.files.ca, transport: 'poll' }),
+      fastAgent(pollHome, { agentId: 'node-2', controlPlaneUri: fusion.url, authToken: fusion.enrollmentToken, caFile: pki.files.ca, transport: 'poll', pollIntervalSec: 0.1 }),
     );
     await poller.start();
-    expect(poller.snapshot().connected, 'the pull endpoint answered over https').to.equal(true);
+    // It enrols over https first, then pulls.
+    await eventually(() => poller.snapshot().connected, { message: 'the pull endpoint answered over https' });
+    expect((await stat(path.join(pollHome, 'agent-state', 'credential.json'))).isFile()).to.equal(true);
   });
 
   it('presents its client certificate when Fusion requires one; without one it cannot connect and keeps retrying', async () => {

@@ -89,8 +89,19 @@ export async function ok(fusion: TestFusion, method: string, path: string, body?
   return res.body;
 }
 
-export const createGroup = (fusion: TestFusion, name: string, template: string): Promise<any> =>
-  ok(fusion, 'POST', '/api/v1/management/groups', { name, template }, 201);
+export const createGroup = (fusion: TestFusion, name: string, template: string, attributes: { self_join?: boolean } = {}): Promise<any> =>
+  ok(fusion, 'POST', '/api/v1/management/groups', { name, template, ...attributes }, 201);
+
+/** Enrols `agentId` over HTTP as a polling agent does; resolves with its credential. */
+export async function enrollPoller(fusion: TestFusion, agentId: string, token = fusion.enrollmentToken): Promise<string> {
+  const res = await fetch(`${fusion.url}/api/v1/control/enroll`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ agent_id: agentId }),
+  });
+  if (res.status !== 201) throw new Error(`enroll ${agentId}: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { credential: string }).credential;
+}
 
 export const assign = (fusion: TestFusion, group: string, agentId: string, body: { variables?: Record<string, string>; override?: unknown } = {}): Promise<any> =>
   ok(fusion, 'PUT', `/api/v1/management/groups/${group}/members/${agentId}`, body);
@@ -140,7 +151,7 @@ export class MemberAgent {
     agentId: string,
     options: { group?: string; from?: MemberAgent; hostname?: string; token?: string } = {},
   ): Promise<MemberAgent> {
-    const client = await RawAgentClient.connect(fusion.url, agentId, options.token ?? fusion.enrollmentToken);
+    const client = options.token === undefined ? await RawAgentClient.connectAs(fusion.url, agentId, fusion.enrollmentToken) : await RawAgentClient.connect(fusion.url, agentId, options.token);
     const member = new MemberAgent(client);
     if (options.from) {
       member.document = options.from.document;

@@ -37,7 +37,7 @@ describe('groups with real agents', () => {
 
   it('agents naming the group in their bootstrap join it, run its rendered config, and follow a template change', async () => {
     const root = path.join(home.path, 'data');
-    await createGroup(fusion, 'nfs', template(root));
+    await createGroup(fusion, 'nfs', template(root), { self_join: true });
     for (const id of ['node-1', 'node-2']) {
       const agent = fastAgent(path.join(home.path, id), {
         agentId: id,

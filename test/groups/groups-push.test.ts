@@ -25,7 +25,7 @@ describe('group changes reach the members', () => {
   });
 
   it('pushes a template change to every online member at once as a patch; they apply it; an offline one gets it on reconnect', async () => {
-    await createGroup(fusion, 'nfs', MOUNT_TEMPLATE);
+    await createGroup(fusion, 'nfs', MOUNT_TEMPLATE, { self_join: true });
     const online = await Promise.all(['node-1', 'node-2', 'node-3'].map((id) => connect(id)));
     for (const [i, id] of ['node-1', 'node-2', 'node-3', 'node-4'].entries()) await assign(fusion, 'nfs', id, { variables: { mount_point: `m${i}` } });
     await eventually(() => online.every((m) => m.signature !== null));
@@ -57,7 +57,7 @@ describe('group changes reach the members', () => {
   });
 
   it('puts an agent in the group its bootstrap names before answering its hello, so the first config is the group\'s', async () => {
-    await createGroup(fusion, 'nfs', HOST_TEMPLATE);
+    await createGroup(fusion, 'nfs', HOST_TEMPLATE, { self_join: true });
     const agent = await connect('node-1', { group: 'nfs', hostname: 'nfs-host-1' });
     await eventually(() => agent.signature !== null);
     expect(agent.received).to.have.length(1);
@@ -74,8 +74,8 @@ describe('group changes reach the members', () => {
   });
 
   it('ignores a bootstrap group that does not exist, and never overrides an admin\'s assignment', async () => {
-    await createGroup(fusion, 'nfs', HOST_TEMPLATE);
-    await createGroup(fusion, 'other', MOUNT_TEMPLATE);
+    await createGroup(fusion, 'nfs', HOST_TEMPLATE, { self_join: true });
+    await createGroup(fusion, 'other', MOUNT_TEMPLATE, { self_join: true });
     const stray = await connect('node-1', { group: 'missing', hostname: 'h1' });
     await assign(fusion, 'other', 'node-2', { variables: { mount_point: 'two' } });
     const assigned = await connect('node-2', { group: 'nfs', hostname: 'h2' });
@@ -87,7 +87,7 @@ describe('group changes reach the members', () => {
   });
 
   it('puts an agent enrolling with a group\'s enrollment token in that group', async () => {
-    await createGroup(fusion, 'nfs', HOST_TEMPLATE);
+    await createGroup(fusion, 'nfs', HOST_TEMPLATE, { self_join: true });
     const token = await ok(fusion, 'POST', '/api/v1/management/enrollment-tokens', { name: 'nfs fleet', group: 'nfs' }, 201);
     const agent = await connect('node-7', { hostname: 'h7', token: token.secret });
     await eventually(() => agent.signature !== null);
@@ -96,7 +96,7 @@ describe('group changes reach the members', () => {
   });
 
   it('publishes rollout progress on the management event stream', async () => {
-    await createGroup(fusion, 'nfs', MOUNT_TEMPLATE);
+    await createGroup(fusion, 'nfs', MOUNT_TEMPLATE, { self_join: true });
     const agent = await connect('node-1');
     await assign(fusion, 'nfs', 'node-1', { variables: { mount_point: 'a' } });
     await eventually(() => agent.signature !== null);

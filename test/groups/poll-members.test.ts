@@ -9,7 +9,7 @@ import { startFusion, type TestFusion } from '../harness/fusion.js';
 import { RawAgentClient } from '../harness/raw-client.js';
 import { tempHome } from '../harness/temp-home.js';
 import { TestEventStream } from '../management/event-stream-client.js';
-import { call, createGroup, desired, ok, rollout, saveTemplate, states } from './group-fixture.js';
+import { call, createGroup, desired, enrollPoller, ok, rollout, saveTemplate, states } from './group-fixture.js';
 
 /** Each agent reads `<root>/<agent_id><suffix>`; a suffix whose directory does not exist makes the agent's apply fail. */
 function template(root: string, suffix = '', auditSeconds = 300): string {
@@ -64,7 +64,7 @@ describe('agents on the polling transport as group members', () => {
   const agentView = (id: string): Promise<any> => ok(fusion, 'GET', `/api/v1/management/agents/${id}`);
 
   it('joins its bootstrap group on its first poll, runs the rendered config, and ACKs a staged rollout, which shows it applied', async () => {
-    await createGroup(fusion, 'nfs', template(root));
+    await createGroup(fusion, 'nfs', template(root), { self_join: true });
     stream = await TestEventStream.open(fusion.url, { headers: { authorization: `Bearer ${fusion.adminToken}` } });
     const agent = await pollingAgent('poll-1', { group: 'nfs' });
     expect(agent.snapshot().config.source).to.equal('remote');
@@ -87,7 +87,7 @@ describe('agents on the polling transport as group members', () => {
   });
 
   it('reports a config it cannot apply: the row fails, the rollout halts past max_failures, the agent view and the event stream show the error', async () => {
-    await createGroup(fusion, 'nfs', template(root));
+    await createGroup(fusion, 'nfs', template(root), { self_join: true });
     const first = await pollingAgent('poll-1', { group: 'nfs' });
     const second = await pollingAgent('poll-2', { group: 'nfs' });
     const before = { 'poll-1': first.snapshot().config.signature, 'poll-2': second.snapshot().config.signature };
@@ -117,29 +117,36 @@ describe('agents on the polling transport as group members', () => {
   });
 
   it('an enrollment token\'s group wins over the poll\'s, an unknown group is ignored, and an agent in a group stays there', async () => {
-    await createGroup(fusion, 'nfs', template(root));
+    await createGroup(fusion, 'nfs', template(root), { self_join: true });
     await createGroup(fusion, 'lab', template(root, '', 60));
+    await createGroup(fusion, 'closed', template(root, '', 90));
     const token = await ok(fusion, 'POST', '/api/v1/management/enrollment-tokens', { name: 'lab nodes', group: 'lab' }, 201);
     const pull = (id: string, query: string, secret: string): Promise<Response> =>
       fetch(`${fusion.url}/api/v1/control/configs/pull?agent_id=${id}&${query}`, { headers: { authorization: `Bearer ${secret}` } });
+    const poll1 = await enrollPoller(fusion, 'poll-1', token.secret);
+    const poll2 = await enrollPoller(fusion, 'poll-2');
 
-    expect((await pull('poll-1', 'group=nfs&hostname=h1', token.secret)).status).to.equal(200);
+    expect((await pull('poll-1', 'group=nfs&hostname=h1', poll1)).status).to.equal(200);
     expect((await ok(fusion, 'GET', '/api/v1/management/groups/lab/members/poll-1')).assigned_by).to.equal('enrollment');
 
-    expect((await pull('poll-2', 'group=nowhere', fusion.enrollmentToken)).status).to.equal(404);
+    expect((await pull('poll-2', 'group=nowhere', poll2)).status).to.equal(404);
     expect((await call(fusion, 'GET', '/api/v1/management/groups/nowhere/members/poll-2')).status).to.equal(404);
     expect((await call(fusion, 'GET', '/api/v1/management/groups/nfs/members/poll-2')).status).to.equal(404);
+    // Membership is not self-service: a group that does not allow self-join ignores a bootstrap's word.
+    expect((await pull('poll-2', 'group=closed', poll2)).status).to.equal(404);
+    expect((await call(fusion, 'GET', '/api/v1/management/groups/closed/members/poll-2')).status).to.equal(404);
 
-    expect((await pull('poll-1', 'group=nfs', fusion.enrollmentToken)).status).to.equal(200);
+    expect((await pull('poll-1', 'group=nfs', poll1)).status).to.equal(200);
     expect((await ok(fusion, 'GET', '/api/v1/management/groups/lab/members/poll-1')).assigned_by).to.equal('enrollment');
-    expect((await pull('poll-2', 'group=', fusion.enrollmentToken)).status).to.equal(400);
+    expect((await pull('poll-2', 'group=', poll2)).status).to.equal(400);
   });
 
   it('renders `${hostname}` with the host name a pull carries, keeps it for later saves, and renders again when it changes', async () => {
-    await createGroup(fusion, 'hosts', template(root).replace('${agent_id}', '${hostname}'));
+    await createGroup(fusion, 'hosts', template(root).replace('${agent_id}', '${hostname}'), { self_join: true });
+    const credential = await enrollPoller(fusion, 'poll-1');
     const pull = async (hostname: string): Promise<any> => {
       const res = await fetch(`${fusion.url}/api/v1/control/configs/pull?agent_id=poll-1&group=hosts&hostname=${hostname}`, {
-        headers: { authorization: `Bearer ${fusion.enrollmentToken}` },
+        headers: { authorization: `Bearer ${credential}` },
       });
       expect(res.status).to.equal(200);
       return res.json();
@@ -168,7 +175,7 @@ describe('agents on the polling transport as group members', () => {
     expect(problem.error.message).to.include('status').and.to.include('signature');
     expect((await post(report, 'wrong-token')).status).to.equal(401);
 
-    const other = await RawAgentClient.connect(fusion.url, 'poll-2', fusion.enrollmentToken);
+    const other = await RawAgentClient.connectAs(fusion.url, 'poll-2', fusion.enrollmentToken);
     const welcome = await other.hello();
     other.terminate();
     expect(welcome.credential).to.be.a('string');

@@ -14,11 +14,15 @@ export interface TestFusion {
   /** An admin request with a JSON body (when given); resolves with the status and the parsed answer (null when empty). */
   json(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
   /**
-   * A raw protocol client for `agentId`, connected with the enrollment token
-   * (or `token`) and past `hello` → `welcome` (unless `hello: false`);
-   * `stop()` terminates it, so a test need not track it.
+   * A raw protocol client for `agentId`, connected with the credential an
+   * earlier raw client of that id was given in `welcome` (else the
+   * enrollment token, so it enrols), or with `token`, and past `hello` →
+   * `welcome` (unless `hello: false`); `stop()` terminates it, so a test
+   * need not track it.
    */
   rawAgent(agentId: string, options?: { token?: string; hello?: boolean }): Promise<RawAgentClient>;
+  /** The credential raw clients of `agentId` were given, if any. */
+  credentialOf(agentId: string): string | undefined;
   /** Stops and starts Fusion again on the same home and port (a clean restart). */
   restart(): Promise<void>;
   /** Stops Fusion and removes its home (unless it was given). */
@@ -74,11 +78,14 @@ export async function startFusion(options: Partial<FusionOptions> = {}): Promise
       const text = await res.text();
       return { status: res.status, body: text ? (JSON.parse(text) as unknown) : null };
     },
-    async rawAgent(agentId, { token = TEST_ENROLLMENT_TOKEN, hello = true } = {}) {
-      const client = await RawAgentClient.connect(server.url, agentId, token);
+    async rawAgent(agentId, { token, hello = true } = {}) {
+      const client = token === undefined ? await RawAgentClient.connectAs(server.url, agentId, TEST_ENROLLMENT_TOKEN) : await RawAgentClient.connect(server.url, agentId, token);
       clients.push(client);
       if (hello) await client.hello();
       return client;
+    },
+    credentialOf(agentId) {
+      return RawAgentClient.credentialOf(server.url, agentId);
     },
     async restart() {
       const port = server.port;

@@ -21,13 +21,19 @@ export class RawAgentClient {
   readonly frames: FusionFrame[] = [];
   closeCode: number | undefined;
   closeReason = '';
+  /** Called with each credential Fusion hands over (`welcome`, `credential`). */
+  onCredential: ((credential: string) => void) | undefined;
   private readonly waiters: Array<() => void> = [];
   private cursor = 0;
 
   private constructor(readonly agentId: string, readonly ws: WebSocket) {
     ws.on('message', (data) => {
       const decoded = decodeFrame(FusionToAgentFrame, data as Buffer);
-      if (decoded.ok) this.frames.push(decoded.frame);
+      if (decoded.ok) {
+        this.frames.push(decoded.frame);
+        const credential = decoded.frame.type === 'welcome' || decoded.frame.type === 'credential' ? decoded.frame.credential : undefined;
+        if (credential) this.onCredential?.(credential);
+      }
       else this.frames.push({ type: 'error', code: 'client_decode_failed', message: decoded.message });
       this.wake();
     });
@@ -38,7 +44,44 @@ export class RawAgentClient {
     });
   }
 
-  /** Opens a socket; rejects with the HTTP status when the upgrade is refused. */
+  /**
+   * Credentials raw clients were handed, by Fusion URL and agent id, so a
+   * later client of the same id presents its credential as a real agent
+   * does (an enrollment token only enrols an id once).
+   */
+  private static readonly credentials = new Map<string, string>();
+
+  /**
+   * Connects as an agent that keeps its credential: with the one an earlier
+   * raw client of `agentId` got from this Fusion, else with `enrollmentToken`
+   * (it then enrols at `hello`). A credential Fusion does not know (another
+   * Fusion on a reused port) is dropped for the enrollment token, as an agent does.
+   */
+  static async connectAs(
+    url: string,
+    agentId: string,
+    enrollmentToken: string,
+    extraHeaders: Record<string, string> = {},
+    options: WebSocket.ClientOptions = {},
+  ): Promise<RawAgentClient> {
+    const key = `${url}|${agentId}`;
+    const credential = RawAgentClient.credentials.get(key);
+    if (credential === undefined) return RawAgentClient.connect(url, agentId, enrollmentToken, extraHeaders, options);
+    try {
+      return await RawAgentClient.connect(url, agentId, credential, extraHeaders, options);
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'credential_unknown') throw err;
+      RawAgentClient.credentials.delete(key);
+      return RawAgentClient.connect(url, agentId, enrollmentToken, extraHeaders, options);
+    }
+  }
+
+  /** The credential raw clients of `agentId` were handed by the Fusion at `url`, if any. */
+  static credentialOf(url: string, agentId: string): string | undefined {
+    return RawAgentClient.credentials.get(`${url}|${agentId}`);
+  }
+
+  /** Opens a socket; rejects with the HTTP `status` and the body's error `code` when the upgrade is refused. */
   static connect(
     url: string,
     agentId: string,
@@ -51,11 +94,26 @@ export class RawAgentClient {
       headers: { authorization: `Bearer ${token}`, [AGENT_ID_HEADER]: agentId, ...extraHeaders },
     });
     return new Promise((resolve, reject) => {
-      ws.once('open', () => resolve(new RawAgentClient(agentId, ws)));
+      ws.once('open', () => {
+        const client = new RawAgentClient(agentId, ws);
+        client.onCredential = (credential) => RawAgentClient.credentials.set(`${url}|${agentId}`, credential);
+        resolve(client);
+      });
       ws.once('unexpected-response', (_req, res) => {
-        reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode }));
-        res.resume();
-        ws.terminate();
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        // A server that dies mid-answer ends the body with 'close' and no 'end'.
+        res.once('close', () => {
+          let code: string | undefined;
+          try {
+            code = (JSON.parse(body) as { error?: { code?: string } }).error?.code;
+          } catch {
+            code = undefined;
+          }
+          reject(Object.assign(new Error(`upgrade refused: ${res.statusCode} ${code ?? ''}`), { status: res.statusCode, code }));
+          ws.terminate();
+        });
       });
       ws.once('error', reject);
     });

@@ -38,7 +38,7 @@ describe('management dashboard and drivers', () => {
       body: JSON.stringify(sampleConfig()),
     });
     expect(saved.status).to.equal(201);
-    const client = await RawAgentClient.connect(fusion.url, 'node-1', fusion.enrollmentToken);
+    const client = await RawAgentClient.connectAs(fusion.url, 'node-1', fusion.enrollmentToken);
     clients.push(client);
     await client.hello();
     await client.next('config');

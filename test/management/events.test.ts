@@ -3,7 +3,7 @@ import { RawAgentClient } from '../harness/raw-client.js';
 import { configSignature, validateConfig } from '../harness/protocol-imports.js';
 import { sampleConfig } from '../harness/sample-config.js';
 import { TestEventStream } from './event-stream-client.js';
-import { INGEST_KEY, createAdminToken, openSession, revokeToken, startManagedFusion, type ManagedFusion } from './management-harness.js';
+import { INGEST_KEY, createAdminToken, openSession, revokeToken, sessionHeaders, startManagedFusion, type ManagedFusion } from './management-harness.js';
 
 describe('management event stream', () => {
   let fusion: ManagedFusion;
@@ -15,7 +15,7 @@ describe('management event stream', () => {
     return stream;
   };
   const agent = async (id: string): Promise<RawAgentClient> => {
-    const client = await RawAgentClient.connect(fusion.url, id, fusion.enrollmentToken);
+    const client = await RawAgentClient.connectAs(fusion.url, id, fusion.enrollmentToken);
     clients.push(client);
     return client;
   };
@@ -130,7 +130,7 @@ describe('management event stream', () => {
     const second = await openSession(fusion.url, INGEST_KEY, 'node-2', 'research');
     expect((await stream.next('session.created')).data.data).to.include({ session_id: second.body.session_id, role: 'follower' });
 
-    const closed = await fetch(`${fusion.url}/api/v1/pipe/sessions/${first.body.session_id}`, { method: 'DELETE', headers: { 'x-api-key': INGEST_KEY } });
+    const closed = await fetch(`${fusion.url}/api/v1/pipe/sessions/${first.body.session_id}`, { method: 'DELETE', headers: sessionHeaders(INGEST_KEY, first.body.session_id) });
     expect(closed.status).to.equal(204);
     expect((await stream.next('session.closed')).data.data).to.include({ session_id: first.body.session_id, reason: 'closed' });
     expect((await stream.next('session.leader_changed')).data.data).to.deep.equal({

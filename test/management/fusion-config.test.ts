@@ -11,6 +11,7 @@ import {
   getJson,
   openSession,
   pushEvents,
+  sessionHeaders,
   startManagedFusion,
   type ManagedFusion,
 } from './management-harness.js';
@@ -160,7 +161,7 @@ pipes:
     expect(removed.status).to.equal(200);
     expect(removed.body.changes.pipes).to.deep.equal({ added: [], removed: ['main'], changed: [] });
     expect((await stream.next('session.closed')).data.data).to.include({ session_id: session.body.session_id, reason: 'pipe_removed' });
-    const heartbeat = await fetch(`${fusion.url}/api/v1/pipe/sessions/${archive.body.session_id}/heartbeat`, { method: 'POST', headers: { 'x-api-key': ARCHIVE_KEY } });
+    const heartbeat = await fetch(`${fusion.url}/api/v1/pipe/sessions/${archive.body.session_id}/heartbeat`, { method: 'POST', headers: sessionHeaders(ARCHIVE_KEY, archive.body.session_id) });
     expect(heartbeat.status).to.equal(200, 'the archive session lives on');
     await heartbeat.arrayBuffer();
   });

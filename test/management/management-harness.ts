@@ -81,6 +81,15 @@ export function revokeToken(home: string, id: string): void {
   }
 }
 
+/** Owner secrets of the sessions opened here, by session id (only a session's opener may use it). */
+const sessionOwners = new Map<string, string>();
+
+/** The headers that make a request on `sessionId` its opener's: the key and the session's owner secret. */
+export function sessionHeaders(key: string, sessionId: string): Record<string, string> {
+  const token = sessionOwners.get(sessionId);
+  return { 'x-api-key': key, ...(token && { 'x-session-token': token }) };
+}
+
 /** Opens an ingest session the way an agent's sender does. */
 export async function openSession(url: string, key: string, agentId: string, pipeId: string): Promise<{ status: number; body: any }> {
   const res = await fetch(`${url}/api/v1/pipe/sessions`, {
@@ -88,7 +97,9 @@ export async function openSession(url: string, key: string, agentId: string, pip
     headers: { 'x-api-key': key, 'content-type': 'application/json' },
     body: JSON.stringify({ agent_id: agentId, pipe_id: pipeId }),
   });
-  return { status: res.status, body: await res.json() };
+  const body = (await res.json()) as any;
+  if (res.status === 201) sessionOwners.set(body.session_id, body.session_token);
+  return { status: res.status, body };
 }
 
 /** Pushes file records into a session. */
@@ -96,7 +107,7 @@ export async function pushEvents(url: string, key: string, sessionId: string, pa
   const events = paths.map((path) => ({ op: 'upsert', path, type: 'file', size: 100, mtime_ms: 1_700_000_000_000, mode: 0o100644 }));
   const res = await fetch(`${url}/api/v1/pipe/sessions/${sessionId}/events`, {
     method: 'POST',
-    headers: { 'x-api-key': key, 'content-type': 'application/json' },
+    headers: { ...sessionHeaders(key, sessionId), 'content-type': 'application/json' },
     body: JSON.stringify({ events }),
   });
   await res.arrayBuffer();

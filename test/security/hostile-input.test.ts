@@ -42,7 +42,7 @@ describe('security: hostile input', () => {
   });
 
   const connect = async (agentId: string): Promise<RawAgentClient> => {
-    const client = await RawAgentClient.connect(fusion.url, agentId, fusion.enrollmentToken);
+    const client = await RawAgentClient.connectAs(fusion.url, agentId, fusion.enrollmentToken);
     clients.push(client);
     await client.hello();
     return client;
@@ -97,7 +97,7 @@ describe('security: hostile input', () => {
   });
 
   it('never writes a token or credential to the log', async () => {
-    const agent = await RawAgentClient.connect(fusion.url, 'node-1', fusion.enrollmentToken);
+    const agent = await RawAgentClient.connectAs(fusion.url, 'node-1', fusion.enrollmentToken);
     clients.push(agent);
     const credential = (await agent.hello()).credential!;
     await fusion.api('/api/v1/management/agents');

@@ -43,7 +43,7 @@ describe('security: TLS and mutual TLS', function () {
     expect(await httpsGet(`${fusion.url}/healthz`, { ca: certs.ca })).to.equal(200);
     const untrusted = await httpsGet(`${fusion.url}/healthz`, {}).catch((e: Error) => e.message);
     expect(untrusted).to.match(/self.signed|unable to verify|certificate/i);
-    const agent = await RawAgentClient.connect(fusion.url, 'node-1', fusion.enrollmentToken, {}, { ca: certs.ca });
+    const agent = await RawAgentClient.connectAs(fusion.url, 'node-1', fusion.enrollmentToken, {}, { ca: certs.ca });
     const welcome = await agent.hello();
     expect(welcome.credential).to.be.a('string');
     agent.terminate();
@@ -54,12 +54,12 @@ describe('security: TLS and mutual TLS', function () {
     const without = await httpsGet(`${fusion.url}/healthz`, { ca: certs.ca }).catch((e: Error) => e.message);
     expect(without).to.be.a('string');
     expect(await httpsGet(`${fusion.url}/healthz`, { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey })).to.equal(200);
-    const noCert = await RawAgentClient.connect(fusion.url, 'node-1', fusion.enrollmentToken, {}, { ca: certs.ca }).then(
+    const noCert = await RawAgentClient.connectAs(fusion.url, 'node-1', fusion.enrollmentToken, {}, { ca: certs.ca }).then(
       (c) => (c.terminate(), 'connected'),
       () => 'refused',
     );
     expect(noCert).to.equal('refused');
-    const agent = await RawAgentClient.connect(fusion.url, 'node-1', fusion.enrollmentToken, {}, { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey });
+    const agent = await RawAgentClient.connectAs(fusion.url, 'node-1', fusion.enrollmentToken, {}, { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey });
     await agent.hello();
     agent.terminate();
   });

@@ -55,7 +55,7 @@ describe('agent config status: `applying` in memory, `applied` / `failed` writte
     const agents = new AgentStore(db);
     const groups = new GroupStore(db, (id) => agents.applyingOf(id));
     const now = Date.now();
-    groups.create({ name: 'g', description: '', revision: 1, signature: 's', created_at: now, updated_at: now }, {
+    groups.create({ name: 'g', description: '', revision: 1, signature: 's', created_at: now, updated_at: now, self_join: false }, {
       group_name: 'g',
       revision: 1,
       signature: 's',

@@ -25,7 +25,7 @@ describe('Fusion commands across a crash (kill -9)', function () {
       expect(res.status).to.equal(202);
       return ((await res.json()) as { id: string }).id;
     };
-    const first = await RawAgentClient.connect(fusion.url, 'node-1', fusion.enrollmentToken);
+    const first = await RawAgentClient.connectAs(fusion.url, 'node-1', fusion.enrollmentToken);
     clients.push(first);
     await first.hello();
     const sent = await post('node-1', 'report_config');
@@ -41,7 +41,7 @@ describe('Fusion commands across a crash (kill -9)', function () {
       [sent, 'acknowledged'],
       [queued, 'queued'],
     ]);
-    const second = await RawAgentClient.connect(fusion.url, 'node-1', fusion.enrollmentToken);
+    const second = await RawAgentClient.connectAs(fusion.url, 'node-1', fusion.enrollmentToken);
     clients.push(second);
     await second.hello();
     const redelivered = [await second.next('command'), await second.next('command')];

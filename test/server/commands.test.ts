@@ -9,7 +9,7 @@ describe('Fusion commands', () => {
   let fusion: TestFusion;
   const clients: RawAgentClient[] = [];
   const online = async (agentId: string): Promise<RawAgentClient> => {
-    const client = await RawAgentClient.connect(fusion.url, agentId, fusion.enrollmentToken);
+    const client = await RawAgentClient.connectAs(fusion.url, agentId, fusion.enrollmentToken);
     clients.push(client);
     await client.hello();
     return client;

@@ -94,7 +94,14 @@ describe('Fusion config API', () => {
   });
 
   it('serves the polling endpoint: 304 when current, 200 with the document otherwise', async () => {
-    const pull = (sig?: string, token = fusion.enrollmentToken): Promise<Response> =>
+    const enrolled = await fetch(`${fusion.url}/api/v1/control/enroll`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${fusion.enrollmentToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ agent_id: 'node-1' }),
+    });
+    expect(enrolled.status).to.equal(201);
+    const credential = ((await enrolled.json()) as any).credential as string;
+    const pull = (sig?: string, token = credential): Promise<Response> =>
       fetch(`${fusion.url}/api/v1/control/configs/pull?agent_id=node-1${sig ? `&current_signature=${sig}` : ''}`, {
         headers: { authorization: `Bearer ${token}` },
       });
@@ -111,6 +118,7 @@ describe('Fusion config API', () => {
     const state = (await (await fusion.api('/api/v1/management/agents/node-1')).json()) as any;
     expect(state.config).to.include({ status: 'applied', applied_signature: saved.signature });
     expect((await pull(undefined, 'wrong')).status).to.equal(401);
+    expect((await pull(undefined, fusion.enrollmentToken)).status, 'an enrollment token only enrols').to.equal(403);
     expect((await pull('garbage')).status).to.equal(400);
   });
 });

@@ -29,7 +29,7 @@ describe('Fusion control channel', () => {
   let fusion: TestFusion;
   const clients: RawAgentClient[] = [];
   const connect = async (agentId: string, token = fusion.enrollmentToken): Promise<RawAgentClient> => {
-    const client = await RawAgentClient.connect(fusion.url, agentId, token);
+    const client = token === fusion.enrollmentToken ? await RawAgentClient.connectAs(fusion.url, agentId, token) : await RawAgentClient.connect(fusion.url, agentId, token);
     clients.push(client);
     return client;
   };

@@ -10,8 +10,13 @@ export interface DataPlaneHarness {
   plane: DataPlane;
   baseUrl: string;
   home: string;
-  /** Sends a request with an optional X-API-Key and JSON body; returns status, headers and the parsed body. */
-  request(method: string, path: string, options?: { key?: string; body?: unknown; rawBody?: string }): Promise<ApiAnswer>;
+  /**
+   * Sends a request with an optional X-API-Key and JSON body; returns status,
+   * headers and the parsed body. A session opened through it is remembered
+   * with its owner secret, which later requests on that session present
+   * (as its opener would) unless `sessionToken` says otherwise.
+   */
+  request(method: string, path: string, options?: { key?: string; body?: unknown; rawBody?: string; sessionToken?: string | null }): Promise<ApiAnswer>;
   close(): Promise<void>;
 }
 
@@ -51,13 +56,17 @@ export async function startDataPlane(options: { config?: unknown; sweepIntervalM
   const started = server;
   const startedPlane = plane;
   const baseUrl = `http://127.0.0.1:${(started.address() as AddressInfo).port}`;
+  const owners = new Map<string, string>();
   return {
     plane: startedPlane,
     baseUrl,
     home: home.path,
-    async request(method, path, { key, body, rawBody } = {}) {
+    async request(method, path, { key, body, rawBody, sessionToken } = {}) {
       const headers: Record<string, string> = {};
       if (key !== undefined) headers['x-api-key'] = key;
+      const sessionId = /^\/api\/v1\/pipe\/sessions\/([^/]+)/.exec(path)?.[1];
+      const token = sessionToken === undefined ? (sessionId && owners.get(sessionId)) : sessionToken;
+      if (token) headers['x-session-token'] = token;
       if (body !== undefined || rawBody !== undefined) headers['content-type'] = 'application/json';
       const res = await fetch(`${baseUrl}${path}`, {
         method,
@@ -65,7 +74,9 @@ export async function startDataPlane(options: { config?: unknown; sweepIntervalM
         ...(rawBody !== undefined ? { body: rawBody } : body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
       const text = await res.text();
-      return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+      const answer = { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+      if (path === '/api/v1/pipe/sessions' && res.status === 201) owners.set(answer.body.session_id, answer.body.session_token);
+      return answer;
     },
     async close() {
       startedPlane.stop();

@@ -13,7 +13,7 @@ describe('dataplane ingest over HTTP', () => {
   async function openSession(key: string, agentId = 'node-1', pipeId = 'scan-home') {
     const res = await fusion!.request('POST', '/api/v1/pipe/sessions', { key, body: { agent_id: agentId, pipe_id: pipeId, source_uri: '/srv/data' } });
     expect(res.status, JSON.stringify(res.body)).to.equal(201);
-    return res.body as { session_id: string; role: string; view_ids: string[]; pipe_id: string };
+    return res.body as { session_id: string; role: string; view_ids: string[]; pipe_id: string; session_token: string };
   }
 
   it('accepts the generated key of a default config: session, heartbeat, events, tree, stats, close', async () => {
@@ -69,6 +69,27 @@ describe('dataplane ingest over HTTP', () => {
     expect(after.status).to.equal(404);
     expect(after.body.error.code).to.equal('session_not_found');
     expect(fusion.plane.sessions.size).to.equal(0);
+  });
+
+  it('lets only the opener of a session push into, heartbeat or close it, though others hold the same key and see its id', async () => {
+    fusion = await startDataPlane({ config: twoPipeConfig() });
+    const session = await openSession(KEY_A);
+    expect(session.session_token).to.be.a('string');
+    // A view reader sees the session id; a second sender holds the same pipe key.
+    const listed = await fusion.request('GET', '/api/v1/views/shared/sessions', { key: VIEW_KEY });
+    expect(listed.body.sessions.map((s: any) => s.session_id)).to.include(session.session_id);
+    expect(JSON.stringify(listed.body)).to.not.include(session.session_token);
+    const base = `/api/v1/pipe/sessions/${session.session_id}`;
+    for (const sessionToken of [null, 'forged-token']) {
+      const pushed = await fusion.request('POST', `${base}/events`, { key: KEY_A, sessionToken, body: { events: [record('upsert', 'intruder')] } });
+      expect(pushed.status).to.equal(404);
+      expect(pushed.body.error.code).to.equal('session_not_found');
+      expect((await fusion.request('POST', `${base}/heartbeat`, { key: KEY_A, sessionToken })).status).to.equal(404);
+      expect((await fusion.request('DELETE', base, { key: KEY_A, sessionToken })).status).to.equal(404);
+    }
+    expect((await fusion.request('GET', '/api/v1/views/shared/stats', { key: VIEW_KEY })).body.files).to.equal(0);
+    expect((await fusion.request('POST', `${base}/events`, { key: KEY_A, body: { events: [record('upsert', 'mine')] } })).status).to.equal(200);
+    expect((await fusion.request('DELETE', base, { key: KEY_A })).status).to.equal(204);
   });
 
   it('answers 401 for a missing or unknown key, and a session only to a key of its own pipe', async () => {

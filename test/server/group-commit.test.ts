@@ -192,7 +192,7 @@ describe('group commit in Fusion', () => {
       });
       signatures.set(id, ((await res.json()) as { signature: string }).signature);
     }
-    for (const id of ids) clients.push(await RawAgentClient.connect(fusion.url, id, fusion.enrollmentToken));
+    for (const id of ids) clients.push(await RawAgentClient.connectAs(fusion.url, id, fusion.enrollmentToken));
     const configs = await Promise.all(clients.map(async (c) => (await c.hello(), c.next('config'))));
     clients.forEach((c, i) => {
       const { signature, revision } = configs[i]!;

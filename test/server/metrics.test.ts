@@ -14,7 +14,7 @@ describe('Fusion metrics', () => {
 
   it('serves Prometheus text to a viewer: connected agents, frames by type, commands by status', async () => {
     expect((await fetch(`${fusion.url}/metrics`)).status).to.equal(401);
-    const agent = await RawAgentClient.connect(fusion.url, 'node-1', fusion.enrollmentToken);
+    const agent = await RawAgentClient.connectAs(fusion.url, 'node-1', fusion.enrollmentToken);
     try {
       await agent.hello();
       await fusion.api('/api/v1/management/agents/node-2/command', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"type":"report_config"}' });

@@ -118,13 +118,11 @@ describe('agent packages in Fusion: upload, list, download, delete', function ()
     expect(await errorCode(res)).to.equal('payload_too_large');
   });
 
-  it('serves a package to an agent with its credential or an enrollment token, and to no one else', async () => {
+  it('serves a package to an agent with its own credential, and to no one else (an enrollment token only enrols)', async () => {
     expect((await upload(tgz)).status).to.equal(201);
     const byEnrollment = await download('1.2.3', 'any-agent', fusion.enrollmentToken);
-    expect(byEnrollment.status).to.equal(200);
-    expect(byEnrollment.headers.get('content-type')).to.equal('application/gzip');
-    expect(byEnrollment.headers.get('x-package-sha256')).to.equal(createHash('sha256').update(tgz).digest('hex'));
-    expect(Buffer.from(await byEnrollment.arrayBuffer()).equals(tgz)).to.equal(true);
+    expect(byEnrollment.status).to.equal(403);
+    expect(await errorCode(byEnrollment)).to.equal('credential_required');
 
     const client = await RawAgentClient.connect(fusion.url, 'pkg-agent', fusion.enrollmentToken);
     const welcome = await client.hello();
@@ -132,6 +130,8 @@ describe('agent packages in Fusion: upload, list, download, delete', function ()
     expect(welcome.credential).to.be.a('string');
     const byCredential = await download('1.2.3', 'pkg-agent', welcome.credential);
     expect(byCredential.status).to.equal(200);
+    expect(byCredential.headers.get('content-type')).to.equal('application/gzip');
+    expect(byCredential.headers.get('x-package-sha256')).to.equal(createHash('sha256').update(tgz).digest('hex'));
     expect(Buffer.from(await byCredential.arrayBuffer()).equals(tgz)).to.equal(true);
 
     expect((await download('1.2.3', 'another-agent', welcome.credential)).status).to.equal(403);
@@ -139,7 +139,7 @@ describe('agent packages in Fusion: upload, list, download, delete', function ()
     expect((await download('1.2.3', 'pkg-agent', undefined)).status).to.equal(401);
     expect((await download('1.2.3', undefined, fusion.enrollmentToken)).status).to.equal(400);
     expect((await download('1.2.3', 'pkg-agent', fusion.adminToken)).status).to.equal(401);
-    const unknown = await download('4.5.6', 'pkg-agent', fusion.enrollmentToken);
+    const unknown = await download('4.5.6', 'pkg-agent', welcome.credential);
     expect(unknown.status).to.equal(404);
     expect(await errorCode(unknown)).to.equal('not_found');
   });
@@ -171,7 +171,10 @@ describe('agent packages in Fusion: upload, list, download, delete', function ()
     expect((await upload(tgz)).status).to.equal(201);
     expect((await fusion.api('/api/v1/management/packages/1.2.3', { method: 'DELETE' })).status).to.equal(204);
     expect(((await (await fusion.api('/api/v1/management/packages')).json()) as { packages: unknown[] }).packages).to.deep.equal([]);
-    expect((await download('1.2.3', 'pkg-agent', fusion.enrollmentToken)).status).to.equal(404);
+    const client = await RawAgentClient.connect(fusion.url, 'pkg-agent', fusion.enrollmentToken);
+    const { credential } = await client.hello();
+    client.close();
+    expect((await download('1.2.3', 'pkg-agent', credential)).status).to.equal(404);
     expect((await command('1.2.3')).status).to.equal(400);
     expect((await fusion.api('/api/v1/management/packages/1.2.3', { method: 'DELETE' })).status).to.equal(404);
     expect((await fusion.api('/api/v1/management/packages/..%2Fx', { method: 'DELETE' })).status).to.equal(400);

@@ -1,8 +1,8 @@
 /**
  * The Fusion dashboard: a static page that talks only to the public
  * management API. Sign in with an admin token (kept in sessionStorage),
- * then the fleet, agents, Fusion's data plane and groups, updated live from
- * the event stream.
+ * then the fleet, agents, Fusion's data plane, groups and enrollment
+ * approvals, updated live from the event stream.
  */
 import { renderWebhooks } from './views/webhooks.js';
 import { onUnauthorized, session } from './api.js';
@@ -10,6 +10,7 @@ import { h, replace } from './dom.js';
 import { LiveEvents } from './live.js';
 import { createRouter } from './router.js';
 import { renderAgent } from './views/agent.js';
+import { renderEnrollments } from './views/enrollments.js';
 import { renderFleet } from './views/fleet.js';
 import { renderFusion } from './views/fusion.js';
 import { renderGroup, renderGroups } from './views/groups.js';
@@ -37,6 +38,7 @@ const router = createRouter(
     { path: '/groups', render: renderGroups },
     { path: '/groups/:name', render: renderGroup },
     { path: '/webhooks', render: renderWebhooks },
+    { path: '/enrollments', render: renderEnrollments },
   ],
   {
     container: view,

@@ -1,7 +1,8 @@
 /**
  * One agent: connection and config state at the top (live), then tabs for
  * the desired / applied / reported configs side by side, the config editor,
- * the config history, commands, and the agent's pipes.
+ * the config history, commands, the agent's pipes and its identity
+ * (credentials, rotation, release).
  */
 import { api, etagOf, getJson } from '../api.js';
 import { badge, errorBanner, h, load, loading, replace, table } from '../dom.js';
@@ -9,6 +10,7 @@ import { ago, configBadge, count, dateTime, onlineBadge, pipeBadge, shortSig, si
 import { createScope } from '../scope.js';
 import { agentManagePanel } from '../components/agent-manage.js';
 import { commandPanel } from '../components/command-panel.js';
+import { identityPanel } from '../components/identity-panel.js';
 import { configCompare, loadConfigs } from '../components/config-compare.js';
 import { configEditor } from '../components/config-editor.js';
 import { diffView } from '../diff.js';
@@ -21,6 +23,7 @@ const TABS = [
   ['commands', 'Commands'],
   ['pipes', 'Pipes'],
   ['manage', 'Manage'],
+  ['identity', 'Identity'],
 ];
 
 function meta(label, value) {
@@ -180,6 +183,7 @@ export function renderAgent(container, { id }, { live }) {
       replace(panel, commands);
     } else if (name === 'pipes') replace(panel, pipesTable(agent));
     else if (name === 'manage') showManage();
+    else if (name === 'identity') replace(panel, identityPanel(id));
   }
 
   /** The Manage tab is drawn again only after its own changes, so a live refresh never clears what is being typed. */

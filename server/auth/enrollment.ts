@@ -1,0 +1,80 @@
+import { ErrorCode } from '../../shared/protocol/index.js';
+import type { Db } from '../store/database.js';
+import type { AgentCredentials, IssuedCredential } from './agent-credentials.js';
+import type { EnrollmentRequests } from './enrollment-requests.js';
+import { usable, type TokenStore } from './token-store.js';
+
+/** What an enrollment attempt came to. */
+export type EnrollOutcome =
+  | ({ outcome: 'issued' } & IssuedCredential)
+  | { outcome: 'pending' }
+  | { outcome: 'refused'; status: 401 | 403 | 409; code: ErrorCode; message: string };
+
+export interface EnrollInput {
+  agentId: string;
+  /** Id of the enrollment token the agent presented (already verified once). */
+  enrollmentTokenId: string;
+  hostname: string | null;
+  address: string | null;
+}
+
+export interface EnrollmentDeps {
+  db: Db;
+  tokens: TokenStore;
+  credentials: AgentCredentials;
+  requests: EnrollmentRequests;
+  /** Every enrollment waits for an admin's approval (else only those with a token that says so). */
+  requireApproval: () => boolean;
+  /** Commits writes batched in the open group commit, so the enrollment is its own transaction. */
+  flushWrites: () => void;
+}
+
+/** The refusal of an enrollment for an id that holds a live credential. */
+export function alreadyEnrolled(agentId: string): EnrollOutcome & { outcome: 'refused' } {
+  return {
+    outcome: 'refused',
+    status: 409,
+    code: ErrorCode.AgentAlreadyEnrolled,
+    message: `agent ${agentId} is already enrolled; an enrollment token cannot take it over (an admin can release it)`,
+  };
+}
+
+/**
+ * Turns an agent id without a live credential into an enrolled agent. The
+ * enrollment token's revocation, expiry and `max_uses`, the id's live
+ * credentials and the approval are checked, the use counted and the
+ * credential stored in ONE transaction, committed before this returns: a
+ * credential that leaves Fusion survives a crash, and parallel attempts
+ * cannot exceed `max_uses` or enrol one id twice.
+ */
+export class Enrollment {
+  constructor(private readonly deps: EnrollmentDeps) {}
+
+  get requests(): EnrollmentRequests {
+    return this.deps.requests;
+  }
+
+  enroll(input: EnrollInput, now = Date.now()): EnrollOutcome {
+    const { db, tokens, credentials, requests } = this.deps;
+    this.deps.flushWrites();
+    return db.transaction((): EnrollOutcome => {
+      const token = tokens.get(input.enrollmentTokenId);
+      if (!token || token.kind !== 'enrollment' || token.revoked_at !== null || !usable(token, now)) {
+        return { outcome: 'refused', status: 401, code: ErrorCode.Unauthorized, message: 'the enrollment token is revoked, expired or used up' };
+      }
+      if (credentials.hasLive(input.agentId, now)) return alreadyEnrolled(input.agentId);
+      const request = requests.get(input.agentId);
+      if (request?.state === 'rejected') {
+        return { outcome: 'refused', status: 403, code: ErrorCode.EnrollmentRejected, message: `an admin rejected the enrollment of agent ${input.agentId}` };
+      }
+      const needsApproval = this.deps.requireApproval() || token.requires_approval === 1;
+      if (needsApproval && request?.state !== 'accepted') {
+        requests.seen({ agentId: input.agentId, tokenId: token.id, hostname: input.hostname, address: input.address }, now);
+        return { outcome: 'pending' };
+      }
+      if (request) requests.remove(input.agentId);
+      tokens.use(token.id);
+      return { outcome: 'issued', ...credentials.issue(input.agentId, token.id, now) };
+    })();
+  }
+}
