@@ -220,7 +220,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       const remote = this.applier.lastRemote;
       const candidate: ConfigCandidate =
         remote?.document != null
-          ? { config: remote.document, source: 'remote', revision: remote.revision }
+          ? { config: remote.document, source: 'remote', revision: remote.revision, secrets: this.applier.lastRemoteSecrets }
           : ((await this.readFallback()) ?? { config: EMPTY_CONFIG, source: 'none', revision: null });
       this.logger.info({ source: candidate.source }, 'reloading config');
       return this.applier.applyExclusive(candidate.config, candidate);

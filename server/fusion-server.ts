@@ -30,6 +30,8 @@ import { Authenticator } from './auth/authenticator.js';
 import type { FailedAuthLimits } from './auth/failed-auth-limiter.js';
 import { securityRoutes } from './auth/security-routes.js';
 import { createGroups, type Groups } from './groups/index.js';
+import { createSecrets } from './secrets/index.js';
+import { secureHome } from './store/home-permissions.js';
 
 export interface FusionOptions {
   /** Fusion's state directory (`FUSTOR_HOME`): fusion.db, fusion.yaml. */
@@ -106,6 +108,7 @@ export class FusionServer {
     if (this.running) throw new Error('Fusion is already running');
     const o = this.options;
     const heartbeatIntervalMs = o.heartbeatIntervalMs ?? 15_000;
+    secureHome(o.home);
     const db = openDatabase(join(o.home, 'fusion.db'));
     const commit = new GroupCommit(db, this.log);
     try {
@@ -116,6 +119,11 @@ export class FusionServer {
       const configs = new ConfigStore(db);
       const agents = new AgentStore(db);
       const service = new ConfigService(configs, agents);
+      const secrets = createSecrets({ db, home: o.home, tokens });
+      service.setSecretCheck((document) => secrets.service.requireKnown(document));
+      const secretsFor = (document: Record<string, unknown>) => secrets.service.bundleFor(document);
+      // A rotation changes what the configs that use the secret resolve to: they are pushed again.
+      secrets.service.on('rotated', (_name, users) => service.announce(users.agents));
       const gateway = new WsGateway({
         tokens,
         log: this.log,
@@ -139,6 +147,7 @@ export class FusionServer {
         configs,
         service,
         heartbeatIntervalMs,
+        secretsFor,
         issueCredential: (conn) => (conn.tokenKind === 'enrollment' ? tokens.enroll(conn.agentId, conn.tokenId) : undefined),
         onEstablished: (conn) => {
           controlEvents.agentOnline(conn);
@@ -167,7 +176,9 @@ export class FusionServer {
         engine: groups.engine,
         bus,
         flushWrites: () => commit.flush(),
+        secretsFor,
         mounts: [
+          ['/api/v1/management', secrets.router],
           ['/api/v1/management', securityRoutes({ tokens, gateway, audit })],
           ['/api/v1/management', commandRoutes({ tokens, commands, store, reports, agents, gateway })],
           ['/api/v1/management', groups.router],

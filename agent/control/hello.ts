@@ -20,7 +20,12 @@ export function buildHello(agentId: string, running: RunningConfig, hostname?: s
     agent_version: agentVersion(),
     hostname: (hostname ?? os.hostname()).slice(0, 255),
     capabilities: [...AGENT_CAPABILITIES],
-    config: { signature: running.signature, revision: running.revision, source: running.source },
+    config: {
+      signature: running.signature,
+      revision: running.revision,
+      source: running.source,
+      ...(running.secretsDigest !== null && { secrets_digest: running.secretsDigest }),
+    },
     ...(group !== undefined && { group }),
   };
 }

@@ -42,6 +42,8 @@ export interface RenderedConfig {
 export class ConfigService extends EventEmitter<{ desired_changed: [agentId: string, desired: DesiredConfig] }> {
   /** The group whose template renders an agent's config, if any. */
   private groupOf: (agentId: string) => string | undefined = () => undefined;
+  /** Throws 400 `unknown_secret` when a document references a secret that is not stored. */
+  private requireSecrets: (document: object) => void = () => undefined;
 
   constructor(
     private readonly configs: ConfigStore,
@@ -53,6 +55,28 @@ export class ConfigService extends EventEmitter<{ desired_changed: [agentId: str
   /** Agents in a group get their config from the group: a direct save is refused with 409 `agent_in_group`. */
   setGroupLookup(lookup: (agentId: string) => string | undefined): void {
     this.groupOf = lookup;
+  }
+
+  /** Set by the secrets module: every save checks the secrets its document references exist. */
+  setSecretCheck(check: (document: object) => void): void {
+    this.requireSecrets = check;
+  }
+
+  /** Throws 400 `unknown_secret` when `document` (a config or a group template) references a secret that is not stored. */
+  checkSecrets(document: object): void {
+    this.requireSecrets(document);
+  }
+
+  /**
+   * Announces agents' unchanged desired configs again (`desired_changed`), so
+   * a connected agent gets what the config now resolves to, e.g. after a
+   * secret it references was rotated.
+   */
+  announce(agentIds: readonly string[]): void {
+    for (const agentId of agentIds) {
+      const desired = this.desired(agentId);
+      if (desired) this.emit('desired_changed', agentId, desired);
+    }
   }
 
   desired(agentId: string): DesiredConfig | undefined {
@@ -77,6 +101,7 @@ export class ConfigService extends EventEmitter<{ desired_changed: [agentId: str
     const checked = validateConfig(value, { agentId: input.agentId });
     if (!checked.ok) throw invalid(checked.errors);
     const document = checked.config as Record<string, unknown>;
+    this.requireSecrets(document);
     const sourceText = input.text ?? JSON.stringify(input.document, null, 2);
     const result = this.configs.save({
       agentId: input.agentId,
@@ -109,6 +134,12 @@ export class ConfigService extends EventEmitter<{ desired_changed: [agentId: str
     // source (stored once, see NewRevision.sourceText). Its JSON is encoded once
     // per document object (members rendered alike share one).
     const texts = new Map<Record<string, unknown>, string>();
+    const checked = new Set<Record<string, unknown>>();
+    for (const entry of entries) {
+      if (checked.has(entry.document)) continue;
+      this.requireSecrets(entry.document);
+      checked.add(entry.document);
+    }
     const saved = this.configs.saveMany(
       entries.map((e) => {
         let text = texts.get(e.document);

@@ -10,6 +10,8 @@ export interface GroupServiceDeps {
   rollouts: RolloutStore;
   templates: TemplateCache;
   engine: RolloutEngine;
+  /** Throws 400 `unknown_secret` when the template references a secret that is not stored. */
+  checkSecrets?: (template: object) => void;
 }
 
 export interface SaveTemplateInput {
@@ -69,6 +71,7 @@ export class GroupService {
   create(input: { name: string; description: string; text: string; author: string }): SavedTemplate {
     if (this.deps.groups.get(input.name)) throw new HttpError(409, 'group_exists', `group ${input.name} already exists`);
     const { template, signature } = parseTemplate(input.text);
+    this.deps.checkSecrets?.(template);
     const now = Date.now();
     const revision: TemplateRevision = {
       group_name: input.name,
@@ -151,6 +154,7 @@ export class GroupService {
     rollback: { restoredFrom: number; rollsBack?: string } | null,
   ): SavedTemplate {
     const { template, signature } = parseTemplate(text);
+    this.deps.checkSecrets?.(template);
     const { rendered, failures } = renderMembers(template, this.deps.groups.membersForRender(group.name));
     if (failures.length > 0) throw invalidGroupConfig(group.name, failures);
     const revision: TemplateRevision = {

@@ -48,7 +48,7 @@ export function createGroups(deps: GroupsDeps): Groups {
   const rollouts = new RolloutStore(deps.db);
   const templates = new TemplateCache(store);
   const engine = new RolloutEngine({ groups: store, rollouts, templates, service: deps.service, gateway: deps.gateway, log: deps.log });
-  const groups = new GroupService({ groups: store, rollouts, templates, engine });
+  const groups = new GroupService({ groups: store, rollouts, templates, engine, checkSecrets: (template) => deps.service.checkSecrets(template) });
   const members = new MemberService({
     groups: store,
     templates,

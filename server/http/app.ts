@@ -41,6 +41,8 @@ export interface AppDeps {
    * request, so an admin's write is its own transaction, durable before its answer.
    */
   flushWrites?: () => void;
+  /** Values and version digest of the secrets a document references, for the pull answer. */
+  secretsFor?: (document: Record<string, unknown>) => import('../config/config-plan.js').SecretBundle | null;
   /** Extra routers mounted by path (data plane, commands, ...), before the 404 handler. */
   mounts?: Array<[path: string, router: Router]>;
 }

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { createPrivateFile, narrowFile } from './home-permissions.js';
 
 export type Db = Database.Database;
 
@@ -231,17 +232,33 @@ const MIGRATIONS: string[] = [
   `
   ALTER TABLE audit_log ADD COLUMN query TEXT;
   `,
+  // Secrets an agent config references as \${secret:name}; the value is AES-256-GCM ciphertext (see SecretCipher).
+  `
+  CREATE TABLE secrets (
+    name        TEXT PRIMARY KEY,
+    version     INTEGER NOT NULL,
+    version_id  TEXT NOT NULL,
+    value       BLOB NOT NULL,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    updated_by  TEXT NOT NULL
+  );
+  `,
 ];
 
 /**
  * Opens (creating if needed) Fusion's SQLite database in WAL mode and brings
- * its schema up to date. WAL with synchronous=NORMAL survives a killed process
+ * its schema up to date. The file and its -wal / -shm are mode 0600. WAL with synchronous=NORMAL survives a killed process
  * without losing committed transactions.
  */
 export function openDatabase(file: string): Db {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  if (file !== ':memory:') {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    createPrivateFile(file);
+  }
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
+  if (file !== ':memory:') for (const suffix of ['-wal', '-shm']) narrowFile(`${file}${suffix}`);
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');

@@ -3,3 +3,4 @@ export * from './drivers.js';
 export * from './signature.js';
 export * from './validate.js';
 export * from './patch.js';
+export * from './secret-refs.js';

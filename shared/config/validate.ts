@@ -1,6 +1,7 @@
 import YAML from 'yaml';
 import { AgentConfig } from './schema.js';
 import { AGENT_DRIVERS, knownDrivers } from './drivers.js';
+import { malformedSecretNames, secretNames } from './secret-refs.js';
 
 /** One problem found in a config document, with the path to it (dotted, `(root)` for the whole). */
 export interface ConfigIssue {
@@ -73,6 +74,9 @@ export function validateConfig(document: unknown, options: { agentId?: string } 
     if (!(pipe.sender in config.senders)) {
       errors.push({ path: `pipes.${id}.sender`, message: `unknown sender "${pipe.sender}"` });
     }
+  }
+  for (const name of malformedSecretNames(secretNames(config))) {
+    errors.push({ path: '(root)', message: `malformed secret reference \${secret:${name}}: a secret name is letters, digits, dot, dash and underscore` });
   }
   return errors.length ? { ok: false, errors } : { ok: true, config };
 }

@@ -98,7 +98,11 @@ describe('agent control channel: hello and config', () => {
       patch: diffDocuments(base.document, next.document) as PatchOperation[],
     });
     await eventually(() => agent!.snapshot().config.signature === next.signature);
-    const applied = peer.framesOf('config_status').filter((s) => s.status === 'applied');
+    // The ACK follows the apply (after the cache is written): wait for it rather than race it.
+    const applied = await eventually(() => {
+      const acks = peer!.framesOf('config_status').filter((s) => s.status === 'applied');
+      return acks.length === 2 && acks;
+    });
     expect(applied.map((s) => s.revision)).to.deep.equal([1, 2]);
     expect(applied[1]!.pipes).to.deep.equal({ added: ['p2'], removed: [], restarted: [] });
     expect(agent.snapshot().config).to.deep.include({ revision: 2, source: 'remote', document: next.document });
