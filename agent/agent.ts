@@ -137,6 +137,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         // Downloads present the agent's current token and its TLS settings, like every control-plane request.
         get: (url, limits) => (this.controlPlane ? this.controlPlane.get(url, limits) : Promise.reject(new Error('no control plane configured'))),
         runningVersion: agentVersion(),
+        packagePublicKey: this.options.packagePublicKey,
         launcher: options.launcher,
         logger: this.logger,
       });

@@ -4,8 +4,12 @@
  * - `POST /packages[?version=X]` (admin): the raw .tgz as the body
  *   (`Content-Type: application/gzip` or `application/octet-stream`). The
  *   version is read from the package's own package.json; a `version` query
- *   parameter must agree with it. 201 with the record (version, sha256, size,
- *   uploaded_at, uploaded_by); 400 `invalid_package`, 400 `version_mismatch`,
+ *   parameter must agree with it. An `X-Package-Signature` header carries the
+ *   package's Ed25519 signature (base64, from `npm run package:agent --
+ *   --sign-key`): it is stored and passed on in upgrade commands, for agents
+ *   that pin the signing key to verify. 201 with the record (version, sha256,
+ *   size, uploaded_at, uploaded_by, signature); 400 `invalid_package`, 400
+ *   `invalid_signature` (malformed header), 400 `version_mismatch`,
  *   409 `package_exists`, 413 `payload_too_large`, 415 `unsupported_media_type`.
  * - `GET /packages` (viewer): `{ packages: [...] }`, oldest upload first.
  * - `GET /packages/:version` (viewer): one record.
@@ -18,6 +22,7 @@
  */
 import express, { Router } from 'express';
 import { inspectAgentPackage, InvalidPackageError, PackageVersion } from '../../shared/package/agent-package.js';
+import { PACKAGE_SIGNATURE_HEADER, PackageSignature } from '../../shared/package/package-signature.js';
 import { adminOf, requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
 import { HttpError, notFound } from '../http/errors.js';
@@ -34,6 +39,14 @@ export const DEFAULT_MAX_PACKAGE_BYTES = 128 * 1024 * 1024;
 export function versionParam(value: unknown): string {
   const parsed = PackageVersion.safeParse(value);
   if (!parsed.success) throw new HttpError(400, 'bad_request', `invalid package version: ${parsed.error.issues[0]?.message ?? 'malformed'}`);
+  return parsed.data;
+}
+
+/** The upload's signature header: null when absent, 400 `invalid_signature` when malformed. */
+function signatureHeader(value: string | string[] | undefined): string | null {
+  if (value === undefined || value === '') return null;
+  const parsed = PackageSignature.safeParse(Array.isArray(value) ? value[0] : value.trim());
+  if (!parsed.success) throw new HttpError(400, 'invalid_signature', `${PACKAGE_SIGNATURE_HEADER}: ${parsed.error.issues[0]?.message ?? 'malformed'}`);
   return parsed.data;
 }
 
@@ -74,7 +87,8 @@ export function packageRoutes(deps: {
         throw new HttpError(400, 'version_mismatch', `the package's package.json says version ${manifest.version}, the request says ${claimed}`);
       }
     }
-    const record = deps.packages.add(manifest.version, req.body, adminOf(req).name);
+    const signature = signatureHeader(req.headers[PACKAGE_SIGNATURE_HEADER]);
+    const record = deps.packages.add(manifest.version, req.body, adminOf(req).name, signature);
     res.status(201).json(record);
   });
 

@@ -244,6 +244,10 @@ const MIGRATIONS: string[] = [
     updated_by  TEXT NOT NULL
   );
   `,
+  // The Ed25519 signature (base64) an upload carried, passed on in upgrade commands.
+  `
+  ALTER TABLE agent_packages ADD COLUMN signature TEXT;
+  `,
 ];
 
 /**
