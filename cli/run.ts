@@ -4,6 +4,7 @@ import { agentCommand, agentsCommand } from './commands/agents.js';
 import { commandCommand, commandsCommand } from './commands/command.js';
 import { configCommand } from './commands/config.js';
 import { rolloutCommand } from './commands/rollout.js';
+import { secretCommand } from './commands/secret.js';
 import type { CliCommand } from './commands/context.js';
 import { watchCommand } from './commands/watch.js';
 import { CliError, usageError } from './errors.js';
@@ -11,7 +12,7 @@ import type { CliIo } from './io.js';
 
 export type { CliIo } from './io.js';
 
-export const COMMANDS: readonly CliCommand[] = [agentsCommand, agentCommand, configCommand, rolloutCommand, commandCommand, commandsCommand, watchCommand];
+export const COMMANDS: readonly CliCommand[] = [agentsCommand, agentCommand, configCommand, rolloutCommand, secretCommand, commandCommand, commandsCommand, watchCommand];
 
 const GLOBAL_OPTIONS = {
   json: { type: 'boolean' },
