@@ -1,7 +1,7 @@
 /**
  * The Fusion dashboard: a static page that talks only to the public
  * management API. Sign in with an admin token (kept in sessionStorage),
- * then the fleet, agents, Fusion's data plane and groups, updated live from
+ * then the fleet, agents, Fusion's data plane, groups and secrets, updated live from
  * the event stream.
  */
 import { onUnauthorized, session } from './api.js';
@@ -12,6 +12,7 @@ import { renderAgent } from './views/agent.js';
 import { renderFleet } from './views/fleet.js';
 import { renderFusion } from './views/fusion.js';
 import { renderGroup, renderGroups } from './views/groups.js';
+import { renderSecrets } from './views/secrets.js';
 import { renderSignIn } from './views/sign-in.js';
 
 const view = document.getElementById('view');
@@ -35,6 +36,7 @@ const router = createRouter(
     { path: '/fusion', render: renderFusion },
     { path: '/groups', render: renderGroups },
     { path: '/groups/:name', render: renderGroup },
+    { path: '/secrets', render: renderSecrets },
   ],
   {
     container: view,
