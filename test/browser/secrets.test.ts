@@ -54,7 +54,7 @@ describe('web dashboard: secrets page (chromium)', function () {
 
     const html = await page.content();
     expect(html).to.not.contain('first-value-123').and.not.contain('second-value-456');
-    expect(await page.locator('[data-secret-value]').evaluateAll((inputs) => inputs.map((i) => (i as HTMLInputElement).value))).to.deep.equal(['', '']);
+    expect(await page.locator('[data-secret-value]').evaluateAll((inputs) => inputs.map((i) => (i as unknown as { value: string }).value))).to.deep.equal(['', '']);
 
     // Once no config uses it, it can be deleted.
     await fusion.json('POST', '/api/v1/management/agents/node-7/config/structured', { sources: {}, senders: {}, pipes: {} });
