@@ -123,7 +123,7 @@ export class FusionServer {
       service.setSecretCheck((document) => secrets.service.requireKnown(document));
       const secretsFor = (document: Record<string, unknown>) => secrets.service.bundleFor(document);
       // A rotation changes what the configs that use the secret resolve to: they are pushed again.
-      secrets.service.on('rotated', (_name, users) => service.announce(users.agents));
+      secrets.service.on('rotated', (_name, users) => service.announceResolved(users.agents));
       const gateway = new WsGateway({
         tokens,
         log: this.log,

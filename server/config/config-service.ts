@@ -39,7 +39,11 @@ export interface RenderedConfig {
  * schema, references, drivers) before anything is stored; a stored change is
  * announced with `desired_changed` so the gateway can push it.
  */
-export class ConfigService extends EventEmitter<{ desired_changed: [agentId: string, desired: DesiredConfig] }> {
+export class ConfigService extends EventEmitter<{
+  desired_changed: [agentId: string, desired: DesiredConfig];
+  /** The desired config is unchanged but what it resolves to is not (a secret it references was rotated). */
+  desired_resolved_changed: [agentId: string, desired: DesiredConfig];
+}> {
   /** The group whose template renders an agent's config, if any. */
   private groupOf: (agentId: string) => string | undefined = () => undefined;
   /** Throws 400 `unknown_secret` when a document references a secret that is not stored. */
@@ -68,14 +72,14 @@ export class ConfigService extends EventEmitter<{ desired_changed: [agentId: str
   }
 
   /**
-   * Announces agents' unchanged desired configs again (`desired_changed`), so
-   * a connected agent gets what the config now resolves to, e.g. after a
-   * secret it references was rotated.
+   * Announces agents' unchanged desired configs (`desired_resolved_changed`),
+   * so a connected agent gets what the config now resolves to after a secret
+   * it references was rotated.
    */
-  announce(agentIds: readonly string[]): void {
+  announceResolved(agentIds: readonly string[]): void {
     for (const agentId of agentIds) {
       const desired = this.desired(agentId);
-      if (desired) this.emit('desired_changed', agentId, desired);
+      if (desired) this.emit('desired_resolved_changed', agentId, desired);
     }
   }
 

@@ -43,6 +43,7 @@ export class ConfigChannel {
       if (current && conn.established) options.agents.touch(conn.agentId, conn.lastSeen);
     });
     options.service.on('desired_changed', (agentId, desired) => this.push(agentId, desired));
+    options.service.on('desired_resolved_changed', (agentId, desired) => this.push(agentId, desired));
   }
 
   private onFrame(conn: AgentConnection, frame: AgentToFusionFrame): void {
