@@ -77,10 +77,17 @@ export class ConfigService extends EventEmitter<{
    * it references was rotated.
    */
   announceResolved(agentIds: readonly string[]): void {
+    // One agent's failing push must not keep the others from theirs.
+    let failure: unknown;
     for (const agentId of agentIds) {
-      const desired = this.desired(agentId);
-      if (desired) this.emit('desired_resolved_changed', agentId, desired);
+      try {
+        const desired = this.desired(agentId);
+        if (desired) this.emit('desired_resolved_changed', agentId, desired);
+      } catch (err) {
+        failure ??= err;
+      }
     }
+    if (failure !== undefined) throw failure;
   }
 
   desired(agentId: string): DesiredConfig | undefined {
