@@ -158,6 +158,8 @@ describe('secrets as references', function () {
     const groupSecret = await fusion.json('GET', '/api/v1/management/secrets/group-key');
     expect(groupSecret.body.users).to.deep.equal({ agents: ['poller'], groups: ['g'] });
 
+    // A value put in the query string by mistake is not taken, and not audited either.
+    expect((await fusion.json('PUT', `/api/v1/management/secrets/ingest?value=${wrongKey}`, {})).status).to.equal(400);
     // The audit of secret writes names the secret, not the value.
     const audit = await fusion.json('GET', '/api/v1/management/audit?target=secrets');
     expect(audit.body.entries.map((e: { target: string }) => e.target)).to.include('secrets/ingest');
