@@ -139,7 +139,7 @@ export class FusionServer {
       const bus = new EventBus(this.log);
       const controlEvents = connectControlEvents({ bus, gateway, service, commands });
       gateway.on('frame', (conn, frame) => {
-        if (frame.type === 'config_report' && conn.established) reports.save(conn.agentId, frame);
+        if (frame.type === 'config_report' && conn.established) reports.save(conn.agentId, { ...frame, document: secrets.service.redactReported(frame.document) });
       });
       new ConfigChannel({
         gateway,

@@ -5,13 +5,15 @@
  * whose config uses a secret when it is rotated.
  */
 import { EventEmitter } from 'node:events';
-import { MAX_SECRET_BYTES, SECRET_NAME, secretNames, secretsDigest } from '../../shared/config/index.js';
+import { MAX_SECRET_BYTES, SECRET_NAME, secretNames, secretReference, secretsDigest } from '../../shared/config/index.js';
 import type { SecretBundle } from '../config/config-plan.js';
 import { HttpError, notFound } from '../http/errors.js';
 import type { SecretRecord, SecretStore, SecretUsers } from './secret-store.js';
 
 /** Bundles kept for documents sent lately (a fan-out sends one document to many agents). */
 const BUNDLE_CACHE_LIMIT = 256;
+/** Shortest value {@link SecretService.redactReported} looks for. */
+const MIN_REDACTED_LENGTH = 8;
 
 export class SecretService extends EventEmitter<{ rotated: [name: string, users: SecretUsers] }> {
   /** By the sorted names a document references; emptied by every write, so it never serves a stale version. */
@@ -82,6 +84,32 @@ export class SecretService extends EventEmitter<{ rotated: [name: string, users:
     if (this.bundles.size >= BUNDLE_CACHE_LIMIT) this.bundles.delete(this.bundles.keys().next().value!);
     this.bundles.set(key, bundle);
     return bundle;
+  }
+
+  /**
+   * A reported document with every stored secret's value put back as its
+   * reference. Agents report references; this keeps a value out of the
+   * reports table even if an agent of another version reports what it resolved.
+   * Values shorter than {@link MIN_REDACTED_LENGTH} are left alone: replacing
+   * a two-letter value everywhere would mangle the document, not protect it.
+   */
+  redactReported<T>(document: T): T {
+    if (document === null || typeof document !== 'object') return document;
+    const values = Object.entries(this.store.allValues()).filter(([, value]) => value.length >= MIN_REDACTED_LENGTH);
+    if (values.length === 0) return document;
+    // Longest first, so a value that contains another is replaced whole.
+    values.sort((a, b) => b[1].length - a[1].length);
+    const redact = (value: unknown): unknown => {
+      if (typeof value === 'string') {
+        let text = value;
+        for (const [name, secret] of values) if (text.includes(secret)) text = text.split(secret).join(secretReference(name));
+        return text;
+      }
+      if (Array.isArray(value)) return value.map(redact);
+      if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redact(v)]));
+      return value;
+    };
+    return redact(document) as T;
   }
 
   private names(document: object): string[] {

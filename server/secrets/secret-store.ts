@@ -95,6 +95,12 @@ export class SecretStore {
     return { values, versions };
   }
 
+  /** Every stored secret's value (decrypted), by name. */
+  allValues(): Record<string, string> {
+    const rows = this.db.prepare('SELECT name, value FROM secrets').all() as Pick<SecretRow, 'name' | 'value'>[];
+    return Object.fromEntries(rows.map((row) => [row.name, this.cipher.decrypt(row.name, row.value)]));
+  }
+
   /** Agents and groups whose current config or template references `name`. */
   users(name: string): SecretUsers {
     const pattern = `%${secretReference(name).replace(/[\\%_]/g, '\\$&')}%`;

@@ -186,7 +186,7 @@ describe('secrets as references', function () {
     for (const file of ['fusion.db', 'fusion.db-wal', 'fusion.db-shm', 'fusion.yaml', 'secret.key']) expect(await mode(file), file).to.equal(0o600);
   });
 
-  it('sends the values with the document; an agent given references without values NACKs naming them', async () => {
+  it('sends the values with the document; stores a resolved report with references; an agent given references without values NACKs naming them', async () => {
     await fusion.json('POST', '/api/v1/management/secrets', { name: 'k', value: 'v' });
     const client = await fusion.rawAgent('raw-1');
     const document = { sources: {}, senders: { out: { driver: 'fusion', uri: 'http://x', credential: { key: '${secret:k}' } } }, pipes: {} };
@@ -194,6 +194,17 @@ describe('secrets as references', function () {
     const frame = await client.next('config');
     expect(frame).to.deep.include({ secrets: { k: 'v' } });
     expect(frame.secrets_digest).to.match(/^sha256:/);
+
+    // A report of the resolved document (an agent of another version) is stored with the reference.
+    const longValue = `long-${randomBytes(12).toString('hex')}`;
+    await fusion.json('PUT', '/api/v1/management/secrets/k', { value: longValue });
+    const resolved = { ...document, senders: { out: { ...document.senders.out, credential: { key: `x-${longValue}` } } } };
+    client.send({ type: 'config_report', signature: frame.signature, revision: 1, source: 'remote', document: resolved });
+    const reported = await eventually(async () => {
+      const r = await fusion.json('GET', '/api/v1/management/agents/raw-1/config/reported');
+      return r.status === 200 ? r.body : null;
+    });
+    expect(JSON.stringify(reported)).to.contain('x-${secret:k}').and.not.contain(longValue);
 
     const peer = await FusionPeer.start({
       onHello: (_hello, socket, p) => {
