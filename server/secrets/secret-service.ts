@@ -5,7 +5,7 @@
  * whose config uses a secret when it is rotated.
  */
 import { EventEmitter } from 'node:events';
-import { MAX_SECRET_BYTES, SECRET_NAME, secretNames, secretReference, secretsDigest } from '../../shared/config/index.js';
+import { mapStrings, MAX_SECRET_BYTES, SECRET_NAME, secretNames, secretReference, secretsDigest } from '../../shared/config/index.js';
 import type { SecretBundle } from '../config/config-plan.js';
 import { HttpError, notFound } from '../http/errors.js';
 import type { SecretRecord, SecretStore, SecretUsers } from './secret-store.js';
@@ -99,17 +99,11 @@ export class SecretService extends EventEmitter<{ rotated: [name: string, users:
     if (values.length === 0) return document;
     // Longest first, so a value that contains another is replaced whole.
     values.sort((a, b) => b[1].length - a[1].length);
-    const redact = (value: unknown): unknown => {
-      if (typeof value === 'string') {
-        let text = value;
-        for (const [name, secret] of values) if (text.includes(secret)) text = text.split(secret).join(secretReference(name));
-        return text;
-      }
-      if (Array.isArray(value)) return value.map(redact);
-      if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redact(v)]));
-      return value;
+    const redact = (text: string): string => {
+      for (const [name, secret] of values) if (text.includes(secret)) text = text.split(secret).join(secretReference(name));
+      return text;
     };
-    return redact(document) as T;
+    return mapStrings(document, redact) as T;
   }
 
   private names(document: object): string[] {

@@ -48,7 +48,8 @@ export type SecretResolution = { ok: true; document: Record<string, unknown> } |
 export function resolveSecrets(document: Record<string, unknown>, values: Readonly<Record<string, string>>): SecretResolution {
   const missing = secretNames(document).filter((name) => !Object.hasOwn(values, name));
   if (missing.length > 0) return { ok: false, missing };
-  return { ok: true, document: replaceStrings(document, values) as Record<string, unknown> };
+  const replace = (text: string): string => (text.includes('${secret:') ? text.replace(SECRET_REFERENCE, (_whole, name: string) => values[name]!) : text);
+  return { ok: true, document: mapStrings(document, replace) as Record<string, unknown> };
 }
 
 /**
@@ -61,14 +62,14 @@ export function secretsDigest(versions: Readonly<Record<string, string>>): strin
   return `sha256:${createHash('sha256').update(canonicalJson(versions)).digest('hex')}`;
 }
 
-function replaceStrings(value: unknown, values: Readonly<Record<string, string>>): unknown {
-  if (typeof value === 'string') {
-    return value.includes('${secret:') ? value.replace(SECRET_REFERENCE, (_whole, name: string) => values[name]!) : value;
-  }
-  if (Array.isArray(value)) return value.map((item) => replaceStrings(item, values));
+/** A copy of `value` with every string (at any depth) passed through `map`; keys are kept as they are. */
+export function mapStrings(value: unknown, map: (text: string) => string): unknown {
+  if (typeof value === 'string') return map(value);
+  if (Array.isArray(value)) return value.map((item) => mapStrings(item, map));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) Object.defineProperty(out, key, { value: replaceStrings(item, values), enumerable: true, writable: true, configurable: true });
+    // defineProperty: a key named `__proto__` stays a plain key.
+    for (const [key, item] of Object.entries(value)) Object.defineProperty(out, key, { value: mapStrings(item, map), enumerable: true, writable: true, configurable: true });
     return out;
   }
   return value;
