@@ -26,10 +26,11 @@ export interface PullRouteDeps {
  * `GET /api/v1/control/configs/pull?agent_id=&current_signature=[&current_secrets_digest=&group=&hostname=]`:
  * the polling fallback for agents that cannot hold a WebSocket. Same
  * credentials as the socket; 304 when the agent is current (its ACK), else the
- * desired document ({@link PullAnswer}), with the values of the secrets it
- * references: a rotation (same signature, another digest) is a new answer. `group` and `hostname` do what they do in a `hello`: an
- * agent in no group joins that group before the pull is answered, and the
- * host name is recorded (a member whose host name changed is rendered again).
+ * desired document ({@link PullAnswer}) with the values of the secrets it
+ * references: a rotation (same signature, another digest) is a new answer.
+ * `group` and `hostname` do what they do in a `hello`: an agent in no group
+ * joins that group before the pull is answered, and the host name is recorded
+ * (a member whose host name changed is rendered again).
  */
 export function pullRoute(deps: PullRouteDeps): Router {
   const router = Router();
