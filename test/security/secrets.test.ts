@@ -223,4 +223,34 @@ describe('secrets as references', function () {
       await peer.stop();
     }
   });
+
+  it('takes the digest an agent replays: nothing is resent when current; a rotation is an empty patch with the new values', async () => {
+    const document = { sources: {}, senders: { out: { driver: 'fusion', uri: 'http://x', credential: { key: '${secret:k}' } } }, pipes: {} };
+    await fusion.json('POST', '/api/v1/management/secrets', { name: 'k', value: 'first-value' });
+    expect((await fusion.json('POST', '/api/v1/management/agents/d-1/config/structured', document)).status).to.equal(201);
+    const first = await fusion.rawAgent('d-1', { hello: false });
+    const welcome = await first.hello();
+    const full = await first.next('config');
+    expect(full).to.deep.include({ encoding: 'full', secrets: { k: 'first-value' } });
+    const token = welcome.credential ?? fusion.enrollmentToken;
+    const running = { signature: full.signature, revision: full.revision, source: 'remote' as const };
+
+    // Back with the signature and the digest it runs: the next frame is the command, no config before it.
+    const again = await fusion.rawAgent('d-1', { token, hello: false });
+    await again.hello({ ...running, secrets_digest: full.secrets_digest! });
+    await fusion.json('POST', '/api/v1/management/agents/d-1/command', { type: 'report_config' });
+    await again.next('command');
+    expect(again.frames.map((f) => f.type)).to.deep.equal(['welcome', 'command']);
+
+    // A rotation reaches it as an empty patch to the same signature.
+    await fusion.json('PUT', '/api/v1/management/secrets/k', { value: 'second-value' });
+    const rotation = await again.next('config');
+    expect(rotation).to.deep.include({ encoding: 'patch', patch: [], base_signature: full.signature, signature: full.signature, secrets: { k: 'second-value' } });
+    expect(rotation.secrets_digest).to.match(/^sha256:/).and.not.equal(full.secrets_digest);
+
+    // An agent that comes back with the old digest gets the rotation at once.
+    const stale = await fusion.rawAgent('d-1', { token, hello: false });
+    await stale.hello({ ...running, secrets_digest: full.secrets_digest! });
+    expect(await stale.next('config')).to.deep.include({ encoding: 'patch', patch: [], secrets: { k: 'second-value' } });
+  });
 });
