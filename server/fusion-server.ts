@@ -57,6 +57,8 @@ export interface FusionOptions {
   tls?: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer; requireClientCert?: boolean };
   /** Largest agent package an admin may upload, in bytes. Default 128 MiB. */
   maxPackageBytes?: number;
+  /** Ed25519 public key (PEM) uploads must be signed with; without it a signature is optional. */
+  packagePublicKey?: string;
   /** Failed authentications allowed per address and window before 429. Default 30 a minute. */
   failedAuthLimits?: FailedAuthLimits;
   /** Frames an agent may send per second (sustained) and in a burst before it is closed with `rate_limited`. Default 100 / 1000. */
@@ -135,7 +137,7 @@ export class FusionServer {
       const store = new CommandStore(db);
       const commands = new CommandService(store, gateway, this.log, o.commandSweepIntervalMs);
       const reports = new ReportStore(db);
-      const packages = createPackages({ db, home: o.home, log: this.log, tokens, commands, agents, gateway, maxPackageBytes: o.maxPackageBytes });
+      const packages = createPackages({ db, home: o.home, log: this.log, tokens, commands, agents, gateway, maxPackageBytes: o.maxPackageBytes, packagePublicKey: o.packagePublicKey });
       const bus = new EventBus(this.log);
       const controlEvents = connectControlEvents({ bus, gateway, service, commands });
       gateway.on('frame', (conn, frame) => {

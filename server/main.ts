@@ -12,13 +12,15 @@ import { readFileSync } from 'node:fs';
 import { FusionServer, type FusionOptions } from './fusion-server.js';
 
 const USAGE = `Usage: fusion [--host 127.0.0.1] [--port 8102] [--home ~/.fustor]
-              [--tls-cert cert.pem --tls-key key.pem [--tls-ca ca.pem]]
+              [--tls-cert cert.pem --tls-key key.pem [--tls-ca ca.pem]] [--package-public-key pub.pem]
 
 Environment: FUSION_HOST, FUSION_PORT, FUSTOR_HOME, FUSION_ADMIN_TOKEN,
 FUSION_ENROLLMENT_TOKEN, FUSTOR_LOG_LEVEL (info), FUSION_TLS_CERT, FUSION_TLS_KEY,
 FUSION_TLS_CA (a CA makes client certificates required: mutual TLS),
 FUSION_HEARTBEAT_MS (agent ping interval, default 15000), FUSION_SHUTDOWN_RETRY_MS
-(reconnect delay hinted to agents at shutdown, default 1000).`;
+(reconnect delay hinted to agents at shutdown, default 1000), FUSION_SECRET_KEY (key of the
+secrets store, default <home>/secret.key), FUSION_PACKAGE_PUBLIC_KEY or --package-public-key
+(an Ed25519 public key PEM file: agent package uploads must be signed with it).`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -30,6 +32,7 @@ async function main(): Promise<void> {
       'tls-key': { type: 'string' },
       'tls-ca': { type: 'string' },
       'tls-require-client-cert': { type: 'boolean' },
+      'package-public-key': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -49,6 +52,7 @@ async function main(): Promise<void> {
     ...msFromEnv('FUSION_HEARTBEAT_MS', 'heartbeatIntervalMs'),
     ...msFromEnv('FUSION_SHUTDOWN_RETRY_MS', 'shutdownRetryAfterMs'),
     ...tlsOptions(values),
+    ...packageKeyOption(values['package-public-key'] ?? process.env.FUSION_PACKAGE_PUBLIC_KEY),
   });
   const { url } = await server.start();
   printInitialSecrets(server, url);
@@ -93,6 +97,16 @@ function msFromEnv<K extends 'heartbeatIntervalMs' | 'shutdownRetryAfterMs'>(nam
   const min = option === 'heartbeatIntervalMs' ? 1 : 0;
   if (!Number.isInteger(ms) || ms < min) throw new Error(`${name} must be a whole number of milliseconds (at least ${min}): ${raw}`);
   return { [option]: ms } as Partial<Pick<FusionOptions, K>>;
+}
+
+/** The package signing key uploads must verify with, read from its PEM file. */
+function packageKeyOption(file: string | undefined): { packagePublicKey?: string } {
+  if (!file) return {};
+  try {
+    return { packagePublicKey: readFileSync(file, 'utf8') };
+  } catch (err) {
+    throw new Error(`cannot read the package public key ${file}: ${(err as Error).message}`);
+  }
 }
 
 /** HTTPS/WSS from --tls-cert and --tls-key (FUSION_TLS_CERT, FUSION_TLS_KEY), mTLS with --tls-ca (FUSION_TLS_CA). */

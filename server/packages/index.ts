@@ -33,6 +33,8 @@ export interface PackagesDeps {
   gateway: WsGateway;
   /** Upload limit in bytes (default DEFAULT_MAX_PACKAGE_BYTES). */
   maxPackageBytes?: number | undefined;
+  /** Ed25519 public key (PEM): every upload must carry a signature it verifies. */
+  packagePublicKey?: string | undefined;
 }
 
 export interface Packages {
@@ -53,7 +55,7 @@ export function createPackages(deps: PackagesDeps): Packages {
   const rollouts = new UpgradeRolloutEngine({ store: rolloutStore, commands: deps.commands, packages: store, log: deps.log });
   const managementRouter = Router();
   const usage = new PackageUsageGuard({ commands: deps.commands, rollouts, rolloutStore });
-  managementRouter.use(packageRoutes({ tokens: deps.tokens, packages: store, usage, maxPackageBytes: deps.maxPackageBytes }));
+  managementRouter.use(packageRoutes({ tokens: deps.tokens, packages: store, usage, maxPackageBytes: deps.maxPackageBytes, packagePublicKey: deps.packagePublicKey }));
   managementRouter.use(upgradeRolloutRoutes({ tokens: deps.tokens, engine: rollouts, store: rolloutStore, agents: deps.agents, gateway: deps.gateway }));
   return {
     store,

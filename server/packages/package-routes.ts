@@ -9,7 +9,9 @@
  *   --sign-key`): it is stored and passed on in upgrade commands, for agents
  *   that pin the signing key to verify. 201 with the record (version, sha256,
  *   size, uploaded_at, uploaded_by, signature); 400 `invalid_package`, 400
- *   `invalid_signature` (malformed header), 400 `version_mismatch`,
+ *   `invalid_signature` (malformed header, or one that does not verify with
+ *   Fusion's own `packagePublicKey` when it has one: then a signature is
+ *   required too, 400 `signature_required`), 400 `version_mismatch`,
  *   409 `package_exists`, 413 `payload_too_large`, 415 `unsupported_media_type`.
  * - `GET /packages` (viewer): `{ packages: [...] }`, oldest upload first.
  * - `GET /packages/:version` (viewer): one record.
@@ -22,7 +24,7 @@
  */
 import express, { Router } from 'express';
 import { inspectAgentPackage, InvalidPackageError, PackageVersion } from '../../shared/package/agent-package.js';
-import { PACKAGE_SIGNATURE_HEADER, PackageSignature } from '../../shared/package/package-signature.js';
+import { keyFingerprint, PACKAGE_SIGNATURE_HEADER, PackageSignature, verifyingKey, verifyPackage } from '../../shared/package/package-signature.js';
 import { adminOf, requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
 import { HttpError, notFound } from '../http/errors.js';
@@ -62,12 +64,15 @@ export function packageRoutes(deps: {
   packages: PackageStore;
   usage: PackageUsageGuard;
   maxPackageBytes?: number | undefined;
+  /** When set (PEM), an upload must carry a signature this key verifies. */
+  packagePublicKey?: string | undefined;
 }): Router {
   const router = Router();
   const viewer = requireAdmin(deps.tokens, 'viewer');
   const admin = requireAdmin(deps.tokens, 'admin');
   const maxBytes = deps.maxPackageBytes ?? DEFAULT_MAX_PACKAGE_BYTES;
   const raw = express.raw({ type: PACKAGE_TYPES, limit: maxBytes });
+  const pinned = deps.packagePublicKey === undefined ? undefined : verifyingKey(deps.packagePublicKey);
 
   router.post('/packages', admin, raw, (req, res) => {
     if (!Buffer.isBuffer(req.body)) {
@@ -88,6 +93,12 @@ export function packageRoutes(deps: {
       }
     }
     const signature = signatureHeader(req.headers[PACKAGE_SIGNATURE_HEADER]);
+    if (pinned && signature === null) {
+      throw new HttpError(400, 'signature_required', `this Fusion accepts only packages signed by ${keyFingerprint(pinned)}: send the signature in ${PACKAGE_SIGNATURE_HEADER}`);
+    }
+    if (pinned && signature !== null && !verifyPackage(req.body, signature, pinned)) {
+      throw new HttpError(400, 'invalid_signature', `the package's signature does not verify with ${keyFingerprint(pinned)}`);
+    }
     const record = deps.packages.add(manifest.version, req.body, adminOf(req).name, signature);
     res.status(201).json(record);
   });

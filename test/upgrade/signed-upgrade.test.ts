@@ -79,6 +79,30 @@ describe('signed agent packages', function () {
     expect((await upgrade('offline-1', '0.8.2')).args).to.not.have.property('signature');
   });
 
+  it('a Fusion given the public key takes only uploads signed with it', async () => {
+    const strict = await startFusion({ packagePublicKey: pinned.publicKeyPem });
+    try {
+      const post = async (body: Buffer, signature?: string) => {
+        const res = await strict.api('/api/v1/management/packages', {
+          method: 'POST',
+          headers: { 'content-type': 'application/gzip', ...(signature !== undefined && { 'x-package-signature': signature }) },
+          body,
+        });
+        return { status: res.status, body: (await res.json()) as any };
+      };
+      const archive = placeholderPackage('0.7.1');
+      const missing = await post(archive);
+      expect(missing.status).to.equal(400);
+      expect(missing.body.error.code).to.equal('signature_required');
+      const wrong = await post(archive, signPackage(archive, signingKey(other.privateKeyPem)));
+      expect(wrong.body.error).to.include({ code: 'invalid_signature' });
+      expect(wrong.body.error.message).to.match(/does not verify with ed25519:[0-9a-f]{16}/);
+      expect((await post(archive, signPackage(archive, signingKey(pinned.privateKeyPem)))).status).to.equal(201);
+    } finally {
+      await strict.stop();
+    }
+  });
+
   it('an agent that pins the key refuses an unsigned package and one signed by another key, and installs one signed by its key', async () => {
     const keyFile = path.join(dir.path, 'fustor-package.pub');
     await writeFile(keyFile, pinned.publicKeyPem);
