@@ -118,6 +118,8 @@ export function configEditor({ source, onSaved, placeholder = '', name = 'config
   }
 
   async function save(ifMatch) {
+    // A syntax check still pending from the last keystroke would clear the issues this save shows.
+    clearTimeout(checkTimer);
     const text = textarea.value;
     const syntax = syntaxErrors(text);
     if (syntax.length) {
