@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createLogger, type Logger } from '../shared/logger.js';
@@ -32,6 +32,7 @@ import { securityRoutes } from './auth/security-routes.js';
 import { createGroups, type Groups } from './groups/index.js';
 import { createSecrets } from './secrets/index.js';
 import { secureHome } from './store/home-permissions.js';
+import { logTlsClientErrors } from './http/tls-client-errors.js';
 
 export interface FusionOptions {
   /** Fusion's state directory (`FUSTOR_HOME`): fusion.db, fusion.yaml. */
@@ -202,6 +203,7 @@ export class FusionServer {
       const http = o.tls
         ? createHttpsServer({ cert: o.tls.cert, key: o.tls.key, ...(o.tls.ca ? { ca: o.tls.ca } : {}), requestCert: Boolean(o.tls.requireClientCert), rejectUnauthorized: Boolean(o.tls.requireClientCert) }, app)
         : createServer(app);
+      if (http instanceof HttpsServer) logTlsClientErrors(http, this.log);
       gateway.attach(http);
       await new Promise<void>((resolve, reject) => {
         http.once('error', reject);

@@ -1,5 +1,5 @@
 import type { Logger } from '../../shared/logger.js';
-import { parseCommandArgs, type CommandCancelFrame, type CommandFrame } from '../../shared/protocol/index.js';
+import { CommandArgs, parseCommandArgs, type CommandCancelFrame, type CommandFrame } from '../../shared/protocol/index.js';
 import type { ControlChannel } from '../control/types.js';
 import { COMMAND_HANDLERS, type CommandContext } from './command-handlers.js';
 import type { CommandJournal } from './command-journal.js';
@@ -48,6 +48,8 @@ export class CommandRunner {
     try {
       await this.journal.record(id, { state: 'started' });
       channel.send({ type: 'command_ack', command_id: id });
+      // A type this agent does not know (a newer Fusion's) is acknowledged and failed, never dropped: the command ends at once instead of waiting to expire.
+      if (!Object.hasOwn(CommandArgs, frame.command_type)) throw new Error(`unsupported command type "${frame.command_type}"`);
       if (!parsed.ok) throw new Error(`invalid args: ${parsed.errors.join('; ')}`);
       this.logger.info({ command_id: id, type: frame.command_type }, 'running command');
       const output = (await COMMAND_HANDLERS[parsed.type](parsed.args, this.context, id)) ?? null;

@@ -84,7 +84,7 @@ async function getConfig(ctx: CommandContext): Promise<number> {
   if (file && file !== '-') {
     // Configs carry sender credentials: the copy is readable by its owner only.
     await writeFile(file, text, { mode: 0o600 });
-    ctx.io.stderr.write(`wrote ${file} (revision ${res.headers.get(target.revisionHeader) ?? '?'}, ${unquote(res.headers.get('etag'))})\n`);
+    ctx.io.stderr.write(`wrote ${file} (revision ${res.headers.get(target.revisionHeader) ?? '?'}, ${res.headers.get('x-config-signature') ?? unquote(res.headers.get('etag'))})\n`);
   } else {
     ctx.io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
   }

@@ -31,5 +31,7 @@ export function answerCommand(frame: CommandFrame, running: SimRunning, now = Da
       return [ack, { type: 'command_result', command_id: id, status: 'failed', error: 'a simulated agent runs no pipes, so it has nothing to scan' }];
     case 'upgrade':
       return [ack, { type: 'command_result', command_id: id, status: 'failed', error: 'a simulated agent cannot install packages' }];
+    default:
+      return [ack, { type: 'command_result', command_id: id, status: 'failed', error: `unsupported command type "${frame.command_type}"` }];
   }
 }

@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { configSignature, parseDocumentText, validateConfig, type ConfigIssue } from '../../shared/config/index.js';
 import type { AgentStore } from '../store/agent-store.js';
-import type { ConfigRevisionWithDocument, ConfigStore } from '../store/config-store.js';
+import type { ConfigRevision, ConfigRevisionWithDocument, ConfigStore } from '../store/config-store.js';
+import { ifMatchHolds, textVersion, type IfMatch } from '../http/conditional.js';
 import { HttpError } from '../http/errors.js';
 
 /** The config an agent should run. */
@@ -20,8 +21,8 @@ export interface SaveInput {
   text?: string;
   document?: unknown;
   author: string;
-  /** From If-Match: the signature the writer last saw (`*` = any existing). */
-  ifMatch?: string | undefined;
+  /** The request's If-Match: the ETag (or, from older clients, the signature) the writer last saw, or `*`. */
+  ifMatch?: IfMatch | undefined;
 }
 
 /** A validated, normalised document to store as an agent's next revision (see {@link ConfigService.saveMany}). */
@@ -121,11 +122,13 @@ export class ConfigService extends EventEmitter<{
       format: input.format,
       sourceText,
       author: input.author,
-      expectedSignature: input.ifMatch,
+      precondition: input.ifMatch && ((current) => ifMatchHolds(input.ifMatch, current && { version: revisionVersion(current), signature: current.signature })),
     });
     if ('conflict' in result) {
-      throw new HttpError(412, 'precondition_failed', `If-Match ${input.ifMatch} does not match the current config`, {
-        current_signature: result.conflict,
+      const current = result.conflict;
+      throw new HttpError(412, 'precondition_failed', `If-Match ${input.ifMatch!.header} does not match the current config`, {
+        current_signature: current?.signature ?? null,
+        current_version: current ? revisionVersion(current) : null,
       });
     }
     this.agents.ensure(input.agentId);
@@ -180,4 +183,9 @@ export class ConfigService extends EventEmitter<{
 
 function invalid(errors: ConfigIssue[]): HttpError {
   return new HttpError(400, 'invalid_config', `config rejected: ${errors.length} problem(s)`, errors);
+}
+
+/** The version of a stored revision: its number and the hash of its text as written (see http/conditional). */
+export function revisionVersion(rev: ConfigRevision): string {
+  return textVersion(rev.revision, rev.source_text);
 }

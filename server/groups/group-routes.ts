@@ -4,8 +4,9 @@ import { MAX_CONFIG_BYTES, parseDocumentText } from '../../shared/config/index.j
 import { adminOf, requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
 import { agentIdParam } from '../http/agent-routes.js';
+import { ifMatchOf, setValidators } from '../http/conditional.js';
 import { HttpError } from '../http/errors.js';
-import type { GroupService, SavedTemplate } from './group-service.js';
+import { templateVersion, type GroupService, type SavedTemplate } from './group-service.js';
 import type { GroupRecord } from './group-store.js';
 import { parseBody, RolloutChoice, strategyFromQuery } from './request-schemas.js';
 import type { MemberService } from './member-service.js';
@@ -52,14 +53,14 @@ export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; me
   router.post('/groups', write, jsonBody, (req, res) => {
     const body = parseBody(CreateBody, req.body, 'group');
     const saved = deps.groups.create({ name: body.name, description: body.description, text: body.template, author: adminOf(req).name });
-    res.setHeader('ETag', `"${saved.revision.signature}"`);
+    savedValidators(res, saved);
     res.status(201).json(savedView(deps.groups.get(body.name), saved));
   });
 
   router.get('/groups/:name', read, (req, res) => {
     const group = deps.groups.summary(nameOf(req));
     const current = deps.groups.template(group.name);
-    res.setHeader('ETag', `"${group.signature}"`);
+    setValidators(res, { version: templateVersion(current), representation: 'json', signature: current.signature, negotiated: false });
     res.json({ ...summary(group, deps.rollouts), template: current.template, variables: variablesOf(current.template) });
   });
 
@@ -89,8 +90,8 @@ export function groupRoutes(deps: { tokens: TokenStore; groups: GroupService; me
     } else {
       throw new HttpError(415, 'unsupported_media_type', 'send the template as application/yaml, or application/json { template, rollout? }');
     }
-    const saved = deps.groups.saveTemplate({ name, text, strategy, author: adminOf(req).name, ifMatch: ifMatch(req) });
-    res.setHeader('ETag', `"${saved.revision.signature}"`);
+    const saved = deps.groups.saveTemplate({ name, text, strategy, author: adminOf(req).name, ifMatch: ifMatchOf(req) });
+    savedValidators(res, saved);
     res.json(savedView(deps.groups.get(name), saved));
   });
 
@@ -153,7 +154,7 @@ function savedView(group: GroupRecord, saved: SavedTemplate): Record<string, unk
 
 function sendTemplate(res: Response, groups: GroupService, name: string, revision?: number): void {
   const stored = groups.template(name, revision);
-  res.setHeader('ETag', `"${stored.signature}"`);
+  setValidators(res, { version: templateVersion(stored), representation: 'yaml', signature: stored.signature, negotiated: false });
   res.setHeader('X-Template-Revision', String(stored.revision));
   res.type('application/yaml').send(stored.template);
 }
@@ -163,8 +164,7 @@ function variablesOf(text: string): string[] {
   return parsed.ok ? templateVariables(parsed.value) : [];
 }
 
-function ifMatch(req: Request): string | undefined {
-  const header = req.headers['if-match'];
-  if (!header) return undefined;
-  return header.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+/** The saved revision's template ETag (what the next If-Match should send) and its signature. */
+function savedValidators(res: Response, saved: SavedTemplate): void {
+  setValidators(res, { version: templateVersion(saved.revision), representation: 'yaml', signature: saved.revision.signature, negotiated: false });
 }

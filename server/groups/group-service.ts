@@ -1,4 +1,5 @@
 import { HttpError, notFound } from '../http/errors.js';
+import { ifMatchHolds, textVersion, type IfMatch } from '../http/conditional.js';
 import type { GroupRecord, GroupStore, GroupSummary, TemplateRevision } from './group-store.js';
 import { invalidGroupConfig, parseTemplate, renderMembers, type TemplateCache } from './member-renderer.js';
 import type { RolloutEngine } from './rollout-engine.js';
@@ -19,8 +20,8 @@ export interface SaveTemplateInput {
   /** The template as YAML text. */
   text: string;
   author: string;
-  /** From If-Match: the template signature the writer last saw (`*` = any). */
-  ifMatch?: string | undefined;
+  /** The request's If-Match: the template ETag (or, from older clients, its signature) the writer last saw, or `*`. */
+  ifMatch?: IfMatch | undefined;
   strategy?: RolloutStrategy | undefined;
 }
 
@@ -100,10 +101,15 @@ export class GroupService {
    */
   saveTemplate(input: SaveTemplateInput): SavedTemplate {
     const group = this.get(input.name);
-    if (input.ifMatch !== undefined && input.ifMatch !== '*' && input.ifMatch !== group.signature) {
-      throw new HttpError(412, 'precondition_failed', `If-Match ${input.ifMatch} does not match the current template of group ${input.name}`, {
-        current_signature: group.signature,
-      });
+    if (input.ifMatch !== undefined) {
+      const current = this.template(input.name);
+      const version = templateVersion(current);
+      if (!ifMatchHolds(input.ifMatch, { version, signature: current.signature })) {
+        throw new HttpError(412, 'precondition_failed', `If-Match ${input.ifMatch.header} does not match the current template of group ${input.name}`, {
+          current_signature: current.signature,
+          current_version: version,
+        });
+      }
     }
     return this.store(group, input.text, input.author, input.strategy ?? ALL_AT_ONCE, null);
   }
@@ -177,4 +183,9 @@ export class GroupService {
     this.deps.templates.put(group.name, revision.revision, template);
     return { revision, rollout };
   }
+}
+
+/** The version of a template revision: its number and the hash of its text as written (see http/conditional). */
+export function templateVersion(rev: TemplateRevision): string {
+  return textVersion(rev.revision, rev.template);
 }

@@ -3,9 +3,10 @@ import YAML from 'yaml';
 import { MAX_CONFIG_BYTES } from '../../shared/config/index.js';
 import { adminOf, requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
-import type { ConfigService } from '../config/config-service.js';
+import { revisionVersion, type ConfigService } from '../config/config-service.js';
 import type { ConfigStore, ConfigRevisionWithDocument } from '../store/config-store.js';
 import { agentIdParam } from './agent-routes.js';
+import { ifMatchOf, setValidators, wantsJson } from './conditional.js';
 import { HttpError, notFound } from './errors.js';
 
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
@@ -49,37 +50,39 @@ export function agentConfigRoutes(deps: { tokens: TokenStore; service: ConfigSer
     if (!format || typeof req.body !== 'string') {
       throw new HttpError(415, 'unsupported_media_type', 'send the config as application/yaml or application/json');
     }
-    const saved = deps.service.save({ agentId: id, format, text: req.body, author: adminOf(req).name, ifMatch: ifMatch(req) });
+    const saved = deps.service.save({ agentId: id, format, text: req.body, author: adminOf(req).name, ifMatch: ifMatchOf(req) });
     respondSaved(res, saved);
   });
 
   router.post('/structured', write, jsonBody, (req, res) => {
     const id = agentIdParam(req.params.agent_id as string);
     if (!req.is('application/json')) throw new HttpError(415, 'unsupported_media_type', 'send the document as application/json');
-    const saved = deps.service.save({ agentId: id, format: 'json', document: req.body, author: adminOf(req).name, ifMatch: ifMatch(req) });
+    const saved = deps.service.save({ agentId: id, format: 'json', document: req.body, author: adminOf(req).name, ifMatch: ifMatchOf(req) });
     respondSaved(res, saved);
   });
 
   return router;
 }
 
-function ifMatch(req: Request): string | undefined {
-  const header = req.headers['if-match'];
-  if (!header) return undefined;
-  return header.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
-}
-
+/**
+ * One revision as YAML (the text as written; a document saved as JSON is
+ * printed as YAML) or, when Accept asks for JSON, as the JSON envelope. Each
+ * has its own ETag and the answer varies by Accept (see http/conditional).
+ */
 function sendRevision(req: Request, res: Response, rev: ConfigRevisionWithDocument): void {
-  res.setHeader('ETag', `"${rev.signature}"`);
+  const json = wantsJson(req);
+  setValidators(res, { version: revisionVersion(rev), representation: json ? 'json' : 'yaml', signature: rev.signature });
   res.setHeader('X-Config-Revision', String(rev.revision));
-  if (req.accepts(['application/yaml', 'application/json']) === 'application/json' && !String(req.headers.accept ?? '').includes('yaml')) {
+  if (json) {
     res.json({ agent_id: rev.agent_id, revision: rev.revision, signature: rev.signature, author: rev.author, created_at: rev.created_at, document: rev.document });
     return;
   }
   res.type('application/yaml').send(rev.format === 'yaml' ? rev.source_text : YAML.stringify(rev.document));
 }
 
+/** 201 with the new revision's YAML ETag (what the next If-Match should send) and its signature. */
 function respondSaved(res: Response, saved: ConfigRevisionWithDocument): void {
-  res.setHeader('ETag', `"${saved.signature}"`);
+  setValidators(res, { version: revisionVersion(saved), representation: 'yaml', signature: saved.signature });
+  res.setHeader('X-Config-Revision', String(saved.revision));
   res.status(201).json({ agent_id: saved.agent_id, revision: saved.revision, signature: saved.signature, created_at: saved.created_at });
 }

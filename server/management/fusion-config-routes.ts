@@ -1,7 +1,8 @@
-import express, { Router, type Request } from 'express';
+import express, { Router } from 'express';
 import { MAX_CONFIG_BYTES } from '../../shared/config/index.js';
 import { adminOf, requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
+import { ifMatchOf, setValidators, wantsJson } from '../http/conditional.js';
 import { HttpError } from '../http/errors.js';
 import type { FusionConfigService } from './fusion-config-service.js';
 
@@ -21,9 +22,11 @@ export function fusionConfigRoutes(deps: { tokens: TokenStore; fusionConfig: Fus
 
   router.get('/config', admin, async (req, res) => {
     const file = await deps.fusionConfig.read();
-    if (file.signature) res.setHeader('ETag', `"${file.signature}"`);
     res.setHeader('Cache-Control', 'no-store');
-    if (wantsJson(req)) {
+    const json = wantsJson(req);
+    if (file.version) setValidators(res, { version: file.version, representation: json ? 'json' : 'yaml', signature: file.signature });
+    else res.vary('Accept');
+    if (json) {
       res.json(file);
       return;
     }
@@ -37,27 +40,16 @@ export function fusionConfigRoutes(deps: { tokens: TokenStore; fusionConfig: Fus
     if (!format || typeof req.body !== 'string') {
       throw new HttpError(415, 'unsupported_media_type', 'send fusion.yaml as application/yaml or application/json');
     }
-    const applied = await deps.fusionConfig.save({ text: req.body, format, ifMatch: ifMatch(req), author: adminOf(req).name });
-    res.setHeader('ETag', `"${applied.signature}"`);
+    const applied = await deps.fusionConfig.save({ text: req.body, format, ifMatch: ifMatchOf(req), author: adminOf(req).name });
+    if (applied.version) setValidators(res, { version: applied.version, representation: 'yaml', signature: applied.signature, negotiated: false });
     res.json(applied);
   });
 
   router.post('/reload', admin, async (_req, res) => {
     const applied = await deps.fusionConfig.reload('reload');
-    res.setHeader('ETag', `"${applied.signature}"`);
+    if (applied.version) setValidators(res, { version: applied.version, representation: 'yaml', signature: applied.signature, negotiated: false });
     res.json(applied);
   });
 
   return router;
-}
-
-function wantsJson(req: Request): boolean {
-  const accept = String(req.headers.accept ?? '');
-  return accept.includes('application/json') && !accept.includes('yaml');
-}
-
-function ifMatch(req: Request): string | undefined {
-  const header = req.headers['if-match'];
-  if (!header) return undefined;
-  return header.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
 }

@@ -5,6 +5,7 @@ import type { Logger } from '../../shared/logger.js';
 import { fusionConfigYaml, parseFusionConfigText, type DataPlane, type FusionConfig } from '../dataplane/index.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { FusionConfigChanges, FusionConfigTrigger } from '../events/event-types.js';
+import { ifMatchHolds, textVersion, type IfMatch } from '../http/conditional.js';
 import { HttpError } from '../http/errors.js';
 import { writeFileAtomic } from '../../shared/atomic-write.js';
 import { diffFusionConfig } from './fusion-config-diff.js';
@@ -21,6 +22,8 @@ export interface FusionConfigFile {
    * text; null when the file does not exist.
    */
   signature: string | null;
+  /** Version of the file's text (changes with any byte, comments included; see http/conditional); null when it does not exist. */
+  version: string | null;
   valid: boolean;
   /** Every problem when the file does not parse or validate. */
   errors: ConfigIssue[];
@@ -34,6 +37,8 @@ export interface FusionConfigFile {
 export interface FusionConfigApplied {
   path: string;
   signature: string;
+  /** Version of the file's text now (see FusionConfigFile.version). */
+  version: string | null;
   changes: FusionConfigChanges;
 }
 
@@ -41,8 +46,8 @@ export interface SaveFusionConfig {
   /** YAML or JSON text, as the admin wrote it. */
   text: string;
   format: 'yaml' | 'json';
-  /** From If-Match: the signature the writer last saw; `*` = any existing file. */
-  ifMatch?: string | undefined;
+  /** The request's If-Match: the file's ETag (or, from older clients, its signature) the writer last saw, or `*`. */
+  ifMatch?: IfMatch | undefined;
   author: string;
 }
 
@@ -79,19 +84,17 @@ export class FusionConfigService {
     if (!check.ok) return Promise.reject(invalid(check.errors));
     return this.exclusive(async () => {
       const current = await this.readFile();
-      if (input.ifMatch !== undefined) {
-        const stale = input.ifMatch === '*' ? !current.exists : input.ifMatch !== current.signature;
-        if (stale) {
-          throw new HttpError(412, 'precondition_failed', `If-Match ${input.ifMatch} does not match the current fusion.yaml`, {
-            current_signature: current.signature,
-          });
-        }
+      if (!ifMatchHolds(input.ifMatch, current.exists ? { version: current.version!, signature: current.signature } : undefined)) {
+        throw new HttpError(412, 'precondition_failed', `If-Match ${input.ifMatch!.header} does not match the current fusion.yaml`, {
+          current_signature: current.signature,
+          current_version: current.version,
+        });
       }
       // YAML keeps the admin's comments and layout; a JSON document is written as YAML.
       const text = input.format === 'yaml' ? input.text : fusionConfigYaml(check.config);
       await writeFileAtomic(this.path, text);
       this.options.log.info({ author: input.author, path: this.path }, 'fusion.yaml saved');
-      return this.apply(check.config, 'api');
+      return { ...this.apply(check.config, 'api'), version: fileVersion(text) };
     });
   }
 
@@ -101,11 +104,11 @@ export class FusionConfigService {
       const file = await this.readFile();
       if (!file.exists) throw new HttpError(404, 'not_found', `${this.path} does not exist; the config in force is unchanged`);
       if (!file.valid || !file.document) throw invalid(file.errors);
-      return this.apply(file.document, trigger);
+      return { ...this.apply(file.document, trigger), version: file.version };
     });
   }
 
-  private apply(config: FusionConfig, trigger: FusionConfigTrigger): FusionConfigApplied {
+  private apply(config: FusionConfig, trigger: FusionConfigTrigger): Omit<FusionConfigApplied, 'version'> {
     const { dataPlane, bus, log } = this.options;
     const previous = dataPlane.config;
     dataPlane.reload(config);
@@ -123,12 +126,13 @@ export class FusionConfigService {
       text = await readFile(this.path, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      return { ...base, exists: false, text: '', signature: null, valid: false, errors: [{ path: '(root)', message: 'the file does not exist' }], document: null };
+      return { ...base, exists: false, text: '', signature: null, version: null, valid: false, errors: [{ path: '(root)', message: 'the file does not exist' }], document: null };
     }
     const check = parseFusionConfigText(text, 'yaml');
-    if (check.ok) return { ...base, exists: true, text, signature: configSignature(check.config), valid: true, errors: [], document: check.config };
+    const version = fileVersion(text);
+    if (check.ok) return { ...base, exists: true, text, version, signature: configSignature(check.config), valid: true, errors: [], document: check.config };
     const hash = `sha256:${createHash('sha256').update(text, 'utf8').digest('hex')}`;
-    return { ...base, exists: true, text, signature: hash, valid: false, errors: check.errors, document: null };
+    return { ...base, exists: true, text, version, signature: hash, valid: false, errors: check.errors, document: null };
   }
 
   private exclusive<T>(task: () => Promise<T>): Promise<T> {
@@ -140,4 +144,9 @@ export class FusionConfigService {
 
 function invalid(errors: ConfigIssue[]): HttpError {
   return new HttpError(400, 'invalid_fusion_config', `fusion config rejected: ${errors.length} problem(s)`, errors);
+}
+
+/** A file has no revision number: its version is its name and the hash of its text. */
+function fileVersion(text: string): string {
+  return textVersion('file', text);
 }

@@ -96,16 +96,16 @@ export class ConfigStore {
   }
 
   /**
-   * Stores a new revision unless `expectedSignature` is given and differs from the
-   * current one (then returns `{ conflict }`); the check and the insert are one transaction.
+   * Stores a new revision unless `precondition` is given and refuses what is
+   * stored now (then returns `{ conflict }` with the current revision, if
+   * any); the check and the insert are one transaction.
    */
-  save(input: Omit<NewRevision, 'documentText'> & { expectedSignature?: string | undefined }): { revision: ConfigRevisionWithDocument } | { conflict: string | null } {
+  save(
+    input: Omit<NewRevision, 'documentText'> & { precondition?: ((current: ConfigRevisionWithDocument | undefined) => boolean) | undefined },
+  ): { revision: ConfigRevisionWithDocument } | { conflict: ConfigRevisionWithDocument | undefined } {
     return this.db.transaction(() => {
       const current = this.latest(input.agentId);
-      if (input.expectedSignature !== undefined && input.expectedSignature !== '*' && current?.signature !== input.expectedSignature) {
-        return { conflict: current?.signature ?? null };
-      }
-      if (input.expectedSignature === '*' && !current) return { conflict: null };
+      if (input.precondition && !input.precondition(current)) return { conflict: current };
       const row: ConfigRevision = {
         agent_id: input.agentId,
         revision: (current?.revision ?? 0) + 1,

@@ -1,35 +1,92 @@
 import { createHash } from 'node:crypto';
 
+/** Why a value has no canonical JSON: it is not I-JSON (RFC 7493), as RFC 8785 requires. */
+export class CanonicalJsonError extends Error {}
+
 /**
- * JSON with object keys sorted at every level and no white space, so two
- * documents that differ only in key order or formatting serialise alike.
- * `undefined` members are dropped, as JSON.stringify does.
+ * RFC 8785 (JCS) canonical JSON: object members sorted by their names as
+ * arrays of UTF-16 code units, no white space, strings as ECMAScript's
+ * JSON.stringify writes them (only `"`, `\` and control characters escaped,
+ * everything else raw UTF-8) and numbers as ECMAScript's Number-to-String
+ * (shortest round-trip digits, `1e+21` from 1e21 up, `1e-7` below 1e-6,
+ * `-0` as `0`). Those are exactly what JSON.stringify and the default
+ * Array.prototype.sort do, so this function leans on them.
+ *
+ * A value with no JSON form in I-JSON throws {@link CanonicalJsonError}: a
+ * non-finite number, or a string or member name with a lone surrogate.
+ * `undefined` members are dropped and `undefined` array items written as
+ * `null`, as JSON.stringify does; a document parsed from JSON or YAML has neither.
  */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (value === null || value === undefined) return 'null';
+  switch (typeof value) {
+    case 'number':
+      if (!Number.isFinite(value)) throw new CanonicalJsonError(`${value} is not a JSON number`);
+      return JSON.stringify(value);
+    case 'string':
+      return jsonString(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object':
+      break;
+    default:
+      throw new CanonicalJsonError(`a ${typeof value} has no JSON form`);
+  }
   if (Array.isArray(value)) {
     let out = '[';
     for (let i = 0; i < value.length; i++) {
       const item: unknown = value[i];
-      out += (i === 0 ? '' : ',') + (item === undefined ? 'null' : canonicalJson(item));
+      out += (i === 0 ? '' : ',') + canonicalJson(item);
     }
     return `${out}]`;
   }
   const object = value as Record<string, unknown>;
   let out = '{';
+  // The default sort compares UTF-16 code units, which is the order RFC 8785 §3.2.3 asks for.
   for (const key of Object.keys(object).sort()) {
     const item = object[key];
     if (item === undefined) continue;
-    out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${canonicalJson(item)}`;
+    out += `${out.length === 1 ? '' : ','}${jsonString(key)}:${canonicalJson(item)}`;
   }
   return `${out}}`;
 }
 
+/** A lone (unpaired) UTF-16 surrogate: not a Unicode scalar value, so not I-JSON. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function jsonString(text: string): string {
+  if (LONE_SURROGATE.test(text)) throw new CanonicalJsonError(`string ${JSON.stringify(text.slice(0, 40))} holds a lone surrogate`);
+  return JSON.stringify(text);
+}
+
 /**
- * The signature of a config document: `sha256:<hex>` of its canonical JSON.
- * Both Fusion and the agent sign the normalised document (see normalizeConfig),
- * so a comment, white space or a spelled-out default is no change.
+ * Every place in a parsed document that has no canonical JSON (see
+ * {@link canonicalJson}), with a dotted path, so a document is refused with
+ * a clear message before anything tries to sign it.
+ */
+export function nonCanonicalValues(value: unknown, path = ''): { path: string; message: string }[] {
+  const here = path || '(root)';
+  if (typeof value === 'number') return Number.isFinite(value) ? [] : [{ path: here, message: `${value} is not a finite number` }];
+  if (typeof value === 'string') return LONE_SURROGATE.test(value) ? [{ path: here, message: 'text holds a lone UTF-16 surrogate (not Unicode)' }] : [];
+  if (value === null || typeof value !== 'object') return [];
+  const issues: { path: string; message: string }[] = [];
+  const entries: [string, unknown][] = Array.isArray(value) ? value.map((v, i) => [String(i), v]) : Object.entries(value);
+  for (const [key, item] of entries) {
+    const at = path ? `${path}.${key}` : key;
+    if (LONE_SURROGATE.test(key)) issues.push({ path: at, message: 'name holds a lone UTF-16 surrogate (not Unicode)' });
+    issues.push(...nonCanonicalValues(item, at));
+    if (issues.length >= 100) break;
+  }
+  return issues;
+}
+
+/**
+ * The signature of a config document: `sha256:<hex>` of the UTF-8 bytes of
+ * its RFC 8785 canonical JSON. Both Fusion and the agent sign the normalised
+ * document (what validateConfig returns: defaults filled in), so a comment,
+ * white space, key order or a spelled-out default is no change.
+ * docs/protocol.md defines it; docs/vectors/signatures.json has test vectors.
  */
 export function configSignature(document: unknown): string {
-  return `sha256:${createHash('sha256').update(canonicalJson(document)).digest('hex')}`;
+  return `sha256:${createHash('sha256').update(canonicalJson(document), 'utf8').digest('hex')}`;
 }

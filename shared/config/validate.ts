@@ -2,6 +2,7 @@ import YAML from 'yaml';
 import { AgentConfig } from './schema.js';
 import { AGENT_DRIVERS, knownDrivers } from './drivers.js';
 import { malformedSecretNames, secretNames } from './secret-refs.js';
+import { nonCanonicalValues } from './signature.js';
 
 /** One problem found in a config document, with the path to it (dotted, `(root)` for the whole). */
 export interface ConfigIssue {
@@ -27,7 +28,7 @@ export function parseDocumentText(text: string, format: 'yaml' | 'json'): { ok: 
   }
   if (format === 'json') {
     try {
-      return { ok: true, value: JSON.parse(text) };
+      return checkedValue(JSON.parse(text));
     } catch (err) {
       return { ok: false, errors: [{ path: '(root)', message: `invalid JSON: ${(err as Error).message}` }] };
     }
@@ -40,10 +41,16 @@ export function parseDocumentText(text: string, format: 'yaml' | 'json'): { ok: 
     };
   }
   try {
-    return { ok: true, value: doc.toJS({ maxAliasCount: MAX_YAML_ALIASES }) ?? {} };
+    return checkedValue(doc.toJS({ maxAliasCount: MAX_YAML_ALIASES }) ?? {});
   } catch (err) {
     return { ok: false, errors: [{ path: '(root)', message: `invalid YAML: ${(err as Error).message}` }] };
   }
+}
+
+/** A parsed value is accepted only when it has a canonical JSON form (it can be signed). */
+function checkedValue(value: unknown): { ok: true; value: unknown } | { ok: false; errors: ConfigIssue[] } {
+  const errors = nonCanonicalValues(value);
+  return errors.length ? { ok: false, errors } : { ok: true, value };
 }
 
 /**
@@ -53,6 +60,8 @@ export function parseDocumentText(text: string, format: 'yaml' | 'json'): { ok: 
  * On success the config is normalised (defaults filled in).
  */
 export function validateConfig(document: unknown, options: { agentId?: string } = {}): ConfigCheck {
+  const unsignable = nonCanonicalValues(document);
+  if (unsignable.length) return { ok: false, errors: unsignable };
   const parsed = AgentConfig.safeParse(document);
   if (!parsed.success) {
     return {

@@ -45,14 +45,18 @@ export const ConfigStatusFrame = z.object({
   signature: Signature,
   /** Fusion revision of that config, when known. */
   revision: z.number().int().nonnegative().nullable().default(null),
+  /** `applying`: the agent accepted the document and is starting it; `applied`: it runs now (ACK); `failed`: it was refused or failed and the previous config keeps running (NACK). */
   status: z.enum(['applying', 'applied', 'failed']),
   /** Why applying failed (status `failed` only). */
   error: z.string().max(16_384).optional(),
   /** Pipe ids the apply started, stopped and restarted (status `applied`). */
   pipes: z
     .object({
+      /** Pipes that did not run before and were started. */
       added: z.array(z.string()),
+      /** Pipes that ran before and were stopped. */
       removed: z.array(z.string()),
+      /** Pipes whose settings, source or sender changed, stopped and started again. */
       restarted: z.array(z.string()),
     })
     .optional(),
@@ -72,6 +76,7 @@ export type ConfigRequestFrame = z.infer<typeof ConfigRequestFrame>;
 /** The agent received a command and will run it. */
 export const CommandAckFrame = z.object({
   type: z.literal('command_ack'),
+  /** The `command_id` of the `command` frame received. */
   command_id: z.string().min(1).max(64),
 });
 export type CommandAckFrame = z.infer<typeof CommandAckFrame>;
@@ -79,7 +84,9 @@ export type CommandAckFrame = z.infer<typeof CommandAckFrame>;
 /** The outcome of a command. */
 export const CommandResultFrame = z.object({
   type: z.literal('command_result'),
+  /** The `command_id` of the command this is the outcome of. */
   command_id: z.string().min(1).max(64),
+  /** Terminal state of the command; a command that ran, was cancelled or could not run ends with one of these. */
   status: z.enum(['succeeded', 'failed']),
   /** What the command produced (status `succeeded`). */
   output: z.unknown().optional(),
@@ -96,19 +103,26 @@ export const ConfigReportFrame = z.object({
   type: z.literal('config_report'),
   /** The command this answers, when it answers one. */
   command_id: z.string().min(1).max(64).optional(),
+  /** Signature of the config the agent runs (of its normalised document); null when it runs none. */
   signature: Signature.nullable(),
+  /** Fusion revision of that config when it came from Fusion, else null. */
   revision: z.number().int().nonnegative().nullable(),
+  /** Where that config came from. */
   source: ConfigSource,
+  /** The normalised document the agent runs; null when it runs none. */
   document: ConfigDocument.nullable(),
 });
 export type ConfigReportFrame = z.infer<typeof ConfigReportFrame>;
 
 /** State of one pipe as the agent sees it. */
 export const PipeStatus = z.object({
+  /** The pipe's id (its key under `pipes` in the config). */
   id: z.string(),
+  /** `error`: the pipe failed `max_consecutive_errors` times in a row and retries with a backoff. */
   state: z.enum(['starting', 'running', 'error', 'stopped']),
   /** Records the pipe's sender has delivered since the pipe started. */
   records_sent: z.number().int().nonnegative().default(0),
+  /** The last error the pipe met, null when none. */
   last_error: z.string().max(4096).nullable().default(null),
 });
 export type PipeStatus = z.infer<typeof PipeStatus>;
@@ -116,6 +130,7 @@ export type PipeStatus = z.infer<typeof PipeStatus>;
 /** Periodic or on-change report of the agent's pipes. */
 export const StatusFrame = z.object({
   type: z.literal('status'),
+  /** Every pipe the agent runs (the whole list each time, not a change). */
   pipes: z.array(PipeStatus).max(10_000),
 });
 export type StatusFrame = z.infer<typeof StatusFrame>;

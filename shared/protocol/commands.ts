@@ -13,6 +13,7 @@ export const CommandArgs = {
   /** Walk `path` (relative to the pipe's source root) and push what is found. */
   scan: z
     .object({
+      /** What to walk: a path relative to the pipe's source root (`.` for the root), or an absolute path inside it. */
       path: z.string().min(1).max(4096),
       /** Pipe whose source is scanned; optional when the agent runs exactly one pipe. */
       pipe: z.string().min(1).optional(),
@@ -23,6 +24,7 @@ export const CommandArgs = {
   /** Replace the running agent with package `version` served by Fusion. */
   upgrade: z
     .object({
+      /** Version of an agent package uploaded to Fusion, e.g. "0.2.0". */
       version: z.string().min(1).max(64),
       /** sha256 (hex) Fusion recorded for the package; filled in by Fusion. */
       sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
@@ -33,6 +35,7 @@ export const CommandArgs = {
 } as const;
 
 export type CommandType = keyof typeof CommandArgs;
+/** Every command type Fusion can send today (the keys of CommandArgs). */
 export const COMMAND_TYPES = Object.keys(CommandArgs) as CommandType[];
 export const CommandType = z.enum(COMMAND_TYPES as [CommandType, ...CommandType[]]);
 

@@ -16,9 +16,13 @@ export type ConfigSource = z.infer<typeof ConfigSource>;
 
 /** One RFC 6902 JSON Patch operation. */
 export const PatchOperation = z.object({
+  /** The RFC 6902 operation. */
   op: z.enum(['add', 'remove', 'replace', 'move', 'copy', 'test']),
+  /** RFC 6901 JSON Pointer to the target location. */
   path: z.string(),
+  /** JSON Pointer to the source location (`move` and `copy`). */
   from: z.string().optional(),
+  /** The value to add, replace with or test for (`add`, `replace`, `test`). */
   value: z.unknown().optional(),
 });
 export type PatchOperation = z.infer<typeof PatchOperation>;

@@ -4,7 +4,6 @@
  */
 import { z } from 'zod';
 import { ConfigDocument, EpochMs, PatchOperation, SecretValues, Signature } from './common.js';
-import { CommandType } from './commands.js';
 
 /** Answer to `hello`: the session is established. */
 export const WelcomeFrame = z.object({
@@ -39,7 +38,9 @@ const configBase = {
 /** The desired config as a whole document. */
 export const FullConfigFrame = z.object({
   ...configBase,
+  /** `full`: the whole document follows. */
   encoding: z.literal('full'),
+  /** The normalised desired document; its signature is `signature`. */
   document: ConfigDocument,
 });
 
@@ -50,9 +51,11 @@ export const FullConfigFrame = z.object({
  */
 export const PatchConfigFrame = z.object({
   ...configBase,
+  /** `patch`: an RFC 6902 patch against the document whose signature is `base_signature`. */
   encoding: z.literal('patch'),
   /** Signature of the document the patch applies to. */
   base_signature: Signature,
+  /** RFC 6902 operations that turn the base document into the target, applied in order. */
   patch: z.array(PatchOperation).max(100_000),
 });
 
@@ -63,8 +66,15 @@ export type ConfigFrame = z.infer<typeof ConfigFrame>;
 /** A command to run. */
 export const CommandFrame = z.object({
   type: z.literal('command'),
+  /** Unique id of the command; a redelivered command keeps its id. */
   command_id: z.string().min(1).max(64),
-  command_type: CommandType,
+  /**
+   * What to run: one of the types in CommandArgs today. Any string parses,
+   * so an agent older than a new command type still answers it (with a
+   * failed `command_result`) instead of dropping the frame.
+   */
+  command_type: z.string().min(1).max(64),
+  /** The command's arguments, as CommandArgs defines them for its type. */
   args: z.record(z.string(), z.unknown()),
   /** The command is void after this time (epoch ms); null for no expiry. */
   expires_at: EpochMs.nullable(),
@@ -74,6 +84,7 @@ export type CommandFrame = z.infer<typeof CommandFrame>;
 /** An admin cancelled a command before the agent acknowledged it: do not run it. */
 export const CommandCancelFrame = z.object({
   type: z.literal('command_cancel'),
+  /** The command not to run. */
   command_id: z.string().min(1).max(64),
 });
 export type CommandCancelFrame = z.infer<typeof CommandCancelFrame>;
@@ -83,7 +94,9 @@ export const ErrorFrame = z.object({
   type: z.literal('error'),
   /** A stable code from ErrorCode. */
   code: z.string(),
+  /** A human sentence naming the problem. */
   message: z.string(),
+  /** Structured detail, e.g. the schema issues of a refused frame (`[{ path, message }]`). */
   details: z.unknown().optional(),
 });
 export type ErrorFrame = z.infer<typeof ErrorFrame>;
@@ -91,7 +104,9 @@ export type ErrorFrame = z.infer<typeof ErrorFrame>;
 /** Fusion is about to close the connection; reconnect after `retry_after_ms` (plus jitter). */
 export const ReconnectFrame = z.object({
   type: z.literal('reconnect'),
+  /** Wait at least this long (milliseconds) before dialling again. */
   retry_after_ms: z.number().int().nonnegative(),
+  /** Why, for the agent's log, e.g. "server shutdown". */
   reason: z.string(),
 });
 export type ReconnectFrame = z.infer<typeof ReconnectFrame>;

@@ -10,7 +10,7 @@ export const CONTROL_WS_PATH = '/api/v1/control/ws';
 /** Path of the polling fallback endpoint, relative to Fusion's base URL. */
 export const CONTROL_PULL_PATH = '/api/v1/control/configs/pull';
 
-/** Header that carries the agent id on the WebSocket upgrade and the pull endpoint. */
+/** Header that carries the agent id on the WebSocket upgrade and on package downloads (the pull and status endpoints name the agent in `agent_id`). */
 export const AGENT_ID_HEADER = 'x-fustor-agent-id';
 
 /** Largest frame either side accepts, in bytes of UTF-8 JSON. */

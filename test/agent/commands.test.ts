@@ -196,6 +196,17 @@ describe('agent command delivery is idempotent', () => {
     expect(peer.framesOf('config_report')).to.have.length(0);
   });
 
+  it('acknowledges a command type it does not know and fails it at once, naming the type', async () => {
+    const { agent } = start();
+    await agent.start();
+    await eventually(() => peer.framesOf('hello').length === 1);
+    peer.send({ type: 'command', command_id: 'cmd-future', command_type: 'defragment', args: { level: 3 }, expires_at: null });
+    const result = await eventually(() => peer.framesOf('command_result').find((f) => f.command_id === 'cmd-future'));
+    expect(result).to.deep.include({ status: 'failed', error: 'unsupported command type "defragment"' });
+    expect(peer.framesOf('command_ack').map((f) => f.command_id)).to.include('cmd-future');
+    expect(agent.snapshot().connected).to.equal(true);
+  });
+
   it('skips a command that expired before it arrived and refuses bad args with a failure', async () => {
     const { agent } = start();
     await agent.start();

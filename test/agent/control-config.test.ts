@@ -97,11 +97,11 @@ describe('agent control channel: hello and config', () => {
       base_signature: base.signature,
       patch: diffDocuments(base.document, next.document) as PatchOperation[],
     });
-    await eventually(() => agent!.snapshot().config.signature === next.signature);
-    // The ACK follows the apply (after the cache is written): wait for it rather than race it.
+    // The ACK goes out after the agent's own state changes: wait for the frame, not the snapshot.
     const applied = await eventually(() => {
       const acks = peer!.framesOf('config_status').filter((s) => s.status === 'applied');
-      return acks.length === 2 && acks;
+      expect(acks).to.have.length(2);
+      return acks;
     });
     expect(applied.map((s) => s.revision)).to.deep.equal([1, 2]);
     expect(applied[1]!.pipes).to.deep.equal({ added: ['p2'], removed: [], restarted: [] });

@@ -33,17 +33,20 @@ describe('management: fusion.yaml', () => {
     await fusion.close();
   });
 
-  it('serves the file as YAML with its signature as ETag, or as JSON with the document and validity', async () => {
+  it('serves the file as YAML or as JSON with the document and validity, each with its own ETag and the signature beside it', async () => {
     const yaml = await fusion.api('/api/v1/management/config');
     expect(yaml.status).to.equal(200);
     expect(yaml.headers.get('content-type')).to.match(/^application\/yaml/);
     expect(await yaml.text()).to.equal(FUSION_YAML);
     const etag = yaml.headers.get('etag');
-    expect(etag).to.match(/^"sha256:[0-9a-f]{64}"$/);
+    expect(etag).to.match(/^"file-[0-9a-f]{16}\.yaml"$/);
+    expect(yaml.headers.get('vary')).to.match(/accept/i);
+    expect(yaml.headers.get('x-config-signature')).to.match(/^sha256:[0-9a-f]{64}$/);
 
     const json = await getJson(fusion, '/api/v1/management/config');
     expect(json.body).to.include({ exists: true, valid: true, text: FUSION_YAML, path: join(fusion.home, 'fusion.yaml') });
-    expect(`"${json.body.signature}"`).to.equal(etag);
+    expect(json.body.signature).to.equal(yaml.headers.get('x-config-signature'));
+    expect(json.body.version).to.equal(etag!.slice(1, -'.yaml"'.length));
     expect(json.body.applied_signature).to.equal(json.body.signature);
     expect(json.body.document.receivers.main).to.include({ driver: 'http', session_timeout_seconds: 30 });
     expect(json.body.document.pipes.main).to.deep.equal({ receiver: 'main', views: ['tree'], disabled: false });
@@ -103,12 +106,19 @@ pipes:
     const current = await getJson(fusion, '/api/v1/management/config');
     const stale = await post('/api/v1/management/config', FUSION_YAML_WITH_ARCHIVE, { 'if-match': '"sha256:' + '0'.repeat(64) + '"' });
     expect(stale.status).to.equal(412);
-    expect(stale.body.error).to.deep.include({ code: 'precondition_failed', details: { current_signature: current.body.signature } });
+    expect(stale.body.error).to.deep.include({ code: 'precondition_failed', details: { current_signature: current.body.signature, current_version: current.body.version } });
     expect(await fileText()).to.equal(FUSION_YAML);
 
     const fresh = await post('/api/v1/management/config', FUSION_YAML_WITH_ARCHIVE, { 'if-match': `"${current.body.signature}"` });
     expect(fresh.status).to.equal(200);
-    expect(fresh.headers.get('etag')).to.equal(`"${fresh.body.signature}"`);
+    expect(fresh.headers.get('x-config-signature')).to.equal(fresh.body.signature);
+    expect(fresh.headers.get('etag')).to.equal(`"${fresh.body.version}.yaml"`);
+    // A comment-only edit keeps the signature but changes the ETag, so a writer holding the old ETag is stale.
+    const commented = await post('/api/v1/management/config', `# note\n${FUSION_YAML_WITH_ARCHIVE}`, { 'if-match': fresh.headers.get('etag')! });
+    expect(commented.status).to.equal(200);
+    expect(commented.body.signature).to.equal(fresh.body.signature);
+    const racing = await post('/api/v1/management/config', `# other note\n${FUSION_YAML_WITH_ARCHIVE}`, { 'if-match': fresh.headers.get('etag')! });
+    expect(racing.status).to.equal(412);
     // The writer who saw the old signature is now stale too.
     const late = await post('/api/v1/management/config', FUSION_YAML, { 'if-match': `"${current.body.signature}"` });
     expect(late.status).to.equal(412);

@@ -1,5 +1,8 @@
 import { expect } from 'chai';
 import https from 'node:https';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { eventually } from '../harness/eventually.js';
 import { startFusion, type TestFusion } from '../harness/fusion.js';
 import { RawAgentClient } from '../harness/raw-client.js';
 import { makeCerts, type TestCerts } from '../harness/certs.js';
@@ -60,4 +63,31 @@ describe('security: TLS and mutual TLS', function () {
     await agent.hello();
     agent.terminate();
   });
+
+  it('logs a refused client certificate as a warning that names TLS', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    const logger = pino({ level: 'info' }, sink);
+    fusion = await startFusion({ logger, tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.ca, requireClientCert: true } });
+    const refused = await RawAgentClient.connect(fusion.url, 'node-1', fusion.enrollmentToken, {}, { ca: certs.ca }).then(
+      (c) => (c.terminate(), 'connected'),
+      () => 'refused',
+    );
+    expect(refused).to.equal('refused');
+    const warning = await eventually(() => {
+      const found = lines.find((l) => String(l.msg).includes('TLS handshake'));
+      expect(found, 'a TLS warning in the log').to.not.equal(undefined);
+      return found!;
+    });
+    expect(warning.level).to.equal(40);
+    expect(String(warning.tlsError)).to.match(/CERTIFICATE/i);
+    expect(warning.remote).to.be.a('string');
+    expect(lines.some((l) => String(l.msg).includes('socket hang up'))).to.equal(false);
+  });
 });
+

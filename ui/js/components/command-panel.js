@@ -27,6 +27,9 @@ const HELP = {
   upgrade: 'Install another agent version served by Fusion, then restart.',
 };
 
+/** A command's states in the order they happen; the last four are terminal. */
+const LIFECYCLE = ['queued', 'sent', 'acknowledged', 'succeeded', 'failed', 'expired', 'cancelled'];
+
 export function commandPanel({ agentId, live, scope }) {
   const typeSelect = h('select', { name: 'type', 'data-command-type': '' }, Object.keys(ARGS).map((t) => h('option', { value: t }, t)));
   const argsBox = h('div', { class: 'form-args' });
@@ -85,11 +88,24 @@ export function commandPanel({ agentId, live, scope }) {
     const statusSlot = h('span', {}, commandBadge(record.status));
     const timeline = h('ol', { class: 'timeline' });
     const output = h('div');
-    const seen = [];
+    const seen = new Set();
+    // Transitions arrive from two channels (the event stream and the long-poll) in any order;
+    // the timeline keeps lifecycle order, and the badge never steps back to an earlier state.
     const addStep = (status, at) => {
-      if (seen.includes(status)) return;
-      seen.push(status);
-      timeline.append(h('li', { class: `step step-${status}` }, h('span', { class: 'step-name' }, status), h('span', { class: 'muted' }, new Date(at).toLocaleTimeString())));
+      if (seen.has(status)) return;
+      seen.add(status);
+      const rank = LIFECYCLE.indexOf(status);
+      const step = h('li', { class: `step step-${status}`, 'data-step': status, 'data-rank': String(rank) }, h('span', { class: 'step-name' }, status), h('span', { class: 'muted' }, new Date(at).toLocaleTimeString()));
+      const later = [...timeline.children].find((li) => Number(li.dataset.rank) > rank);
+      timeline.insertBefore(step, later ?? null);
+    };
+    let shownRank = LIFECYCLE.indexOf(record.status);
+    const setStatus = (status) => {
+      const rank = LIFECYCLE.indexOf(status);
+      if (rank < shownRank) return;
+      shownRank = rank;
+      card.dataset.status = status;
+      replace(statusSlot, commandBadge(status));
     };
     addStep(record.status, record.created_at);
     const card = h(
@@ -100,8 +116,7 @@ export function commandPanel({ agentId, live, scope }) {
       output,
     );
     const show = (r) => {
-      card.dataset.status = r.status;
-      replace(statusSlot, commandBadge(r.status));
+      setStatus(r.status);
       for (const t of r.transitions ?? []) addStep(t.status, t.at);
       if (TERMINAL_COMMAND.has(r.status)) {
         replace(
@@ -114,8 +129,7 @@ export function commandPanel({ agentId, live, scope }) {
     const off = live.on('command.transition', (event) => {
       if (event.data.id !== record.id) return;
       addStep(event.data.status, event.at);
-      card.dataset.status = event.data.status;
-      replace(statusSlot, commandBadge(event.data.status));
+      setStatus(event.data.status);
     });
     scope.onCleanup(off);
     void follow(record.id, show).finally(off);

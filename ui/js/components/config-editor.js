@@ -7,7 +7,7 @@
  *
  * source: {
  *   load(): Promise<{ text, etag }>      // etag null when nothing is stored yet
- *   save(text, etag): Promise<{ signature, summary }>
+ *   save(text, etag): Promise<{ etag, summary }>   // etag: the saved version's ETag, the next If-Match
  * }
  */
 import { h, replace } from '../dom.js';
@@ -18,6 +18,9 @@ export function configEditor({ source, onSaved, placeholder = '', name = 'config
   let baseText = '';
   let baseEtag = null;
   let checkTimer = null;
+  // Fusion's verdict on a save stays on screen while the text is the one it
+  // judged: the syntax check that follows typing must not wipe it.
+  let verdict = null;
 
   const textarea = h('textarea', { class: 'editor-text', spellcheck: 'false', autocomplete: 'off', autocapitalize: 'off', 'aria-label': `${name} YAML`, placeholder, 'data-editor': name });
   const status = h('span', { class: 'editor-status muted' });
@@ -42,10 +45,16 @@ export function configEditor({ source, onSaved, placeholder = '', name = 'config
     status.textContent = dirty() ? 'Unsaved changes' : baseEtag ? 'Saved' : 'Nothing stored yet';
   };
 
+  const checkSyntax = () => {
+    checkTimer = null;
+    const syntax = syntaxErrors(textarea.value).map((e) => ({ path: 'YAML', message: e.message, line: e.line }));
+    if (syntax.length || verdict?.text !== textarea.value) showIssues(syntax);
+    else showIssues(verdict.issues, verdict.heading);
+  };
   textarea.addEventListener('input', () => {
     refreshState();
     clearTimeout(checkTimer);
-    checkTimer = setTimeout(() => showIssues(syntaxErrors(textarea.value).map((e) => ({ path: 'YAML', message: e.message, line: e.line }))), 250);
+    checkTimer = setTimeout(checkSyntax, 250);
   });
   const updatePosition = () => {
     position.textContent = `Ln ${textarea.value.slice(0, textarea.selectionStart).split('\n').length}`;
@@ -107,6 +116,7 @@ export function configEditor({ source, onSaved, placeholder = '', name = 'config
       const loaded = await source.load();
       baseText = loaded.text;
       baseEtag = loaded.etag;
+      verdict = null;
       textarea.value = loaded.text;
       showIssues([]);
     } catch (err) {
@@ -118,8 +128,9 @@ export function configEditor({ source, onSaved, placeholder = '', name = 'config
   }
 
   async function save(ifMatch) {
-    // A syntax check still pending from the last keystroke would clear the issues this save shows.
+    // A check still pending from the last keystroke would land after Fusion's answer and hide it.
     clearTimeout(checkTimer);
+    checkTimer = null;
     const text = textarea.value;
     const syntax = syntaxErrors(text);
     if (syntax.length) {
@@ -131,7 +142,8 @@ export function configEditor({ source, onSaved, placeholder = '', name = 'config
     try {
       const result = await source.save(text, ifMatch);
       baseText = text;
-      baseEtag = result.signature;
+      baseEtag = result.etag;
+      verdict = null;
       replace(conflictBox);
       showIssues([]);
       status.textContent = result.summary ?? 'Saved';
@@ -140,7 +152,8 @@ export function configEditor({ source, onSaved, placeholder = '', name = 'config
       if (err.status === 412) await showConflict(text);
       else if (Array.isArray(err.details)) {
         const lines = issueLines(text, err.details);
-        showIssues(err.details.map((d, i) => ({ ...d, line: lines[i] })), err.message);
+        verdict = { text, issues: err.details.map((d, i) => ({ ...d, line: lines[i] })), heading: err.message };
+        showIssues(verdict.issues, verdict.heading);
       } else showIssues([{ path: err.code ?? 'error', message: err.message }], 'Not saved');
       status.textContent = 'Not saved';
     } finally {

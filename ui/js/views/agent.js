@@ -134,6 +134,8 @@ export function renderAgent(container, { id }, { live }) {
     async load() {
       try {
         const res = await api(base, { accept: 'application/yaml' });
+        // Anything but YAML text here (a cached JSON answer, say) must not reach the editor, where saving it would replace the config.
+        if (typeof res.body !== 'string') throw Object.assign(new Error(`expected the config as YAML, got ${res.headers.get('content-type') ?? 'no content type'}`), { code: 'unexpected_response' });
         return { text: res.body, etag: etagOf(res.headers) };
       } catch (err) {
         if (err.status === 404) return { text: '', etag: null };
@@ -141,8 +143,8 @@ export function renderAgent(container, { id }, { live }) {
       }
     },
     async save(text, etag) {
-      const { body } = await api(base, { method: 'POST', body: text, type: 'application/yaml', headers: etag ? { 'if-match': `"${etag}"` } : {} });
-      return { signature: body.signature, summary: `Saved revision ${body.revision}; pushing to the agent…` };
+      const { body, headers } = await api(base, { method: 'POST', body: text, type: 'application/yaml', headers: etag ? { 'if-match': `"${etag}"` } : {} });
+      return { etag: etagOf(headers), summary: `Saved revision ${body.revision}; pushing to the agent…` };
     },
   };
 

@@ -79,13 +79,14 @@ function fusionConfigCard(scope, onApplied) {
   const reload = h('button', { type: 'button', class: 'btn btn-small', 'data-action': 'reload' }, 'Reload from disk');
   const source = {
     async load() {
-      const file = await getJson('/api/v1/management/config');
+      const res = await api('/api/v1/management/config');
+      const file = res.body;
       replace(note, file.valid ? null : h('div', { class: 'banner banner-warn' }, 'The file on disk is not valid; Fusion keeps running the last valid config (', h('code', {}, shortSig(file.applied_signature)), ').'));
-      return { text: file.text, etag: file.signature };
+      return { text: file.text, etag: etagOf(res.headers) };
     },
     async save(text, etag) {
       const res = await api('/api/v1/management/config', { method: 'POST', body: text, type: 'application/yaml', headers: etag ? { 'if-match': `"${etag}"` } : {} });
-      return { signature: etagOf(res.headers) ?? res.body.signature, summary: `Applied: ${summarize(res.body.changes)}` };
+      return { etag: etagOf(res.headers), summary: `Applied: ${summarize(res.body.changes)}` };
     },
   };
   reload.addEventListener('click', async () => {
