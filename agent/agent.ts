@@ -13,9 +13,10 @@
  * await agent.stop();
  */
 import { EventEmitter } from 'node:events';
+import { LogTail } from '../shared/log-tail.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import type { AgentConfig } from '../shared/config/index.js';
-import type { ConfigSource, PipeStatus, WelcomeFrame } from '../shared/protocol/index.js';
+import { STATUS_INTERVAL_MS, type ConfigSource, type PipeStatus, type WelcomeFrame } from '../shared/protocol/index.js';
 import { describeBootstrap, resolveBootstrapOptions, type BootstrapInput, type BootstrapOptions } from './bootstrap.js';
 import { ConfigApplier, type ConfigAppliedEvent, type ConfigFailedEvent } from './config/config-applier.js';
 import { ConfigCache } from './config/config-cache.js';
@@ -46,6 +47,8 @@ export interface AgentOptions extends BootstrapInput {
   runtime?: (options: { agentId: string; logger: Logger; tls?: TlsMaterial }) => PipeRuntime;
   /** The launcher that runs this process; with it the agent can upgrade itself (the `upgrade` command). */
   launcher?: LauncherLink;
+  /** Longest time between two `status` frames while connected; default STATUS_INTERVAL_MS (tests shorten it). */
+  statusIntervalMs?: number;
 }
 
 /** A read-only view of the agent's state. */
@@ -91,18 +94,20 @@ export class Agent extends EventEmitter<AgentEvents> {
   private cancelStartupWait: (() => void) | null = null;
   private readonly journal: CommandJournal;
   private unsubscribeStatus: (() => void) | null = null;
-  private readonly status = new StatusReporter((pipes) => this.client?.send({ type: 'status', pipes }) ?? false);
+  private readonly status = new StatusReporter((pipes) => this.client?.send({ type: 'status', pipes, config: this.runningConfig() }) ?? false);
   /** Installs a package and restarts; set when the agent runs under the launcher. */
   upgrader: CommandContext['upgrade'] | undefined;
   /** Reports the outcome of an upgrade that restarted the agent. */
   private readonly upgrades: UpgradeCompletion;
+  private readonly logTail = new LogTail();
 
   /** Throws a BootstrapError when the options are invalid. */
   constructor(options: AgentOptions) {
     super();
     this.options = resolveBootstrapOptions(options);
     this.ownsLogger = options.logger === undefined;
-    this.logger = options.logger ?? createLogger('fustor-agent');
+    // An agent that owns its logger keeps its last lines for diagnostics bundles.
+    this.logger = options.logger ?? createLogger('fustor-agent', undefined, this.logTail);
     const { agentId } = this.options;
     // Senders to an https receiver trust the same CA and present the same client certificate as the control channel.
     const { tls } = this.options;
@@ -148,10 +153,17 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (typeof withStatus.onStatus === 'function') {
       this.unsubscribeStatus = withStatus.onStatus((pipes) => this.status.update(pipes));
     }
+    this.status.every(options.statusIntervalMs ?? STATUS_INTERVAL_MS, () => this.runtime.status());
     this.on('welcome', () => {
       this.status.flush(this.runtime.status());
       this.upgrades.onWelcome();
     });
+  }
+
+  /** The config this agent runs, as `hello` and `status` report it. */
+  private runningConfig(): { signature: string | null; revision: number | null; source: ConfigSource } {
+    const running = this.applier.running;
+    return { signature: running.signature, revision: running.revision, source: running.source };
   }
 
   /** What command handlers may use: reload, the running config, scans, upgrades and the live connection. */
@@ -172,6 +184,11 @@ export class Agent extends EventEmitter<AgentEvents> {
         return this.upgrader(args, commandId);
       },
       send: (frame) => this.client?.send(frame) ?? false,
+      diagnostics: () => ({
+        agentId: this.options.agentId,
+        pipes: this.runtime.status(),
+        logLines: (count) => this.logTail.lines(count),
+      }),
     };
   }
 

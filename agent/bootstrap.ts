@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { Attributes } from '../shared/selector/labels.js';
 import { parseDocumentText } from '../shared/config/index.js';
 import { AgentId } from '../shared/protocol/index.js';
 import { readTlsFiles, type TlsMaterial } from './control/tls-files.js';
@@ -48,6 +49,8 @@ export const BootstrapDocument = z
     hostname: z.string().min(1).max(255).optional(),
     /** Operator-defined group label of this agent. */
     group: z.string().min(1).max(128).optional(),
+    /** Custom attributes the agent reports in `hello` (e.g. `rack: r12`); shown and searchable, never trusted for targeting. */
+    attributes: Attributes.optional(),
     /** PEM file of the CA(s) Fusion's certificate must chain to (https/wss control plane and https sender uris); default: the system CAs. */
     ca: z.string().min(1).max(4096).optional(),
     /** PEM file of the client certificate presented to Fusion (mutual TLS, control and data plane); needs `key`. */
@@ -93,6 +96,7 @@ export interface BootstrapOptions {
   connectTimeoutMs: number;
   hostname?: string;
   group?: string;
+  attributes?: Record<string, string>;
   /** Absolute paths of the TLS files (`ca`, `cert`, `key`), as configured. */
   caFile?: string;
   certFile?: string;
@@ -162,6 +166,7 @@ export function resolveBootstrapOptions(input: BootstrapInput): BootstrapOptions
     connect_timeout_ms: input.connectTimeoutMs,
     hostname: input.hostname,
     group: input.group,
+    attributes: input.attributes,
     ca: input.caFile,
     cert: input.certFile,
     key: input.keyFile,
@@ -209,6 +214,7 @@ function validateBootstrap(home: string, doc: unknown, context: string): Bootstr
     connectTimeoutMs: d.connect_timeout_ms,
     ...(d.hostname !== undefined && { hostname: d.hostname }),
     ...(d.group !== undefined && { group: d.group }),
+    ...(d.attributes !== undefined && { attributes: d.attributes }),
     ...(files.ca !== undefined && { caFile: files.ca }),
     ...(files.cert !== undefined && { certFile: files.cert }),
     ...(files.key !== undefined && { keyFile: files.key }),

@@ -12,10 +12,24 @@ export class StatusReporter {
   private timer: NodeJS.Timeout | null = null;
   private lastSentAt = 0;
 
+  private keepalive: NodeJS.Timeout | null = null;
+
   constructor(
     private readonly send: (pipes: PipeStatus[]) => boolean,
     private readonly minIntervalMs = 1000,
   ) {}
+
+  /**
+   * Also sends `current()` whenever `intervalMs` passes without a frame, so
+   * Fusion hears what the agent runs even when nothing changes.
+   */
+  every(intervalMs: number, current: () => PipeStatus[]): void {
+    if (this.keepalive) clearInterval(this.keepalive);
+    this.keepalive = setInterval(() => {
+      if (Date.now() - this.lastSentAt >= intervalMs - 50) this.flush(current());
+    }, intervalMs);
+    this.keepalive.unref();
+  }
 
   update(pipes: PipeStatus[]): void {
     const key = JSON.stringify(pipes.map((p) => [p.id, p.state, p.last_error]));
@@ -43,6 +57,8 @@ export class StatusReporter {
   }
 
   stop(): void {
+    if (this.keepalive) clearInterval(this.keepalive);
+    this.keepalive = null;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.pending = null;

@@ -3,6 +3,10 @@ import { FusionClient, clientSettings } from './client.js';
 import { agentCommand, agentsCommand } from './commands/agents.js';
 import { commandCommand, commandsCommand } from './commands/command.js';
 import { configCommand } from './commands/config.js';
+import { labelCommand } from './commands/label.js';
+import { decommissionCommand } from './commands/decommission.js';
+import { webhookCommand } from './commands/webhook.js';
+import { diagnosticsCommand } from './commands/diagnostics.js';
 import { rolloutCommand } from './commands/rollout.js';
 import { secretCommand } from './commands/secret.js';
 import type { CliCommand } from './commands/context.js';
@@ -12,7 +16,7 @@ import type { CliIo } from './io.js';
 
 export type { CliIo } from './io.js';
 
-export const COMMANDS: readonly CliCommand[] = [agentsCommand, agentCommand, configCommand, rolloutCommand, secretCommand, commandCommand, commandsCommand, watchCommand];
+export const COMMANDS: readonly CliCommand[] = [agentsCommand, agentCommand, labelCommand, decommissionCommand, webhookCommand, diagnosticsCommand, configCommand, rolloutCommand, secretCommand, commandCommand, commandsCommand, watchCommand];
 
 const GLOBAL_OPTIONS = {
   json: { type: 'boolean' },

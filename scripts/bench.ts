@@ -21,6 +21,8 @@ Benchmarks:
   memory     Fusion RSS and heap per connected idle agent, vs a bare ws server [--rounds 3]
   reconnect  restart Fusion under N connected agents: time until all are back, peak connects/s; with and without jitter
   pushpoll   N agents polling every 30 s vs N on the WebSocket: delivery latency and Fusion CPU s/min [--window 60]
+  fleet-ops  a page of 100 agents by selector (Fusion time), and Fusion's event-loop delay p99 with a web UI
+             session open during a group fan-out and a reconnect storm
 
 Each N needs one open file per agent in the load process and one in Fusion
 (ulimit -n; 10,000 agents fit under a limit of 20,000).`;

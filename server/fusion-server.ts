@@ -9,6 +9,16 @@ import { ConfigChannel } from './gateway/config-channel.js';
 import { WsGateway } from './gateway/ws-gateway.js';
 import { createApp } from './http/app.js';
 import { AgentDirectory } from './agents/agent-directory.js';
+import { AgentLabelStore } from './store/agent-labels.js';
+import { PollPresence } from './agents/poll-presence.js';
+import { decommissionAgent } from './agents/decommission.js';
+import { WebhookDispatcher, type DispatcherOptions } from './webhooks/webhook-dispatcher.js';
+import { webhookRoutes } from './webhooks/webhook-routes.js';
+import { DiagnosticsStore } from './diagnostics/diagnostics-store.js';
+import { diagnosticsRoutes } from './diagnostics/diagnostics-routes.js';
+import { WebhookSigning } from './webhooks/webhook-signing.js';
+import { WebhookStore } from './webhooks/webhook-store.js';
+import { DEFAULT_RETENTION, RetentionSweeper, type RetentionSettings } from './store/retention.js';
 import { FusionMetrics } from './metrics/metrics.js';
 import { AgentStore } from './store/agent-store.js';
 import { ConfigStore } from './store/config-store.js';
@@ -64,6 +74,16 @@ export interface FusionOptions {
   failedAuthLimits?: FailedAuthLimits;
   /** Frames an agent may send per second (sustained) and in a burst before it is closed with `rate_limited`. Default 100 / 1000. */
   agentMessageRate?: { perSecond: number; burst: number };
+  /** An agent offline longer than this shows as `inactive` (FUSION_AGENT_INACTIVE_AFTER_SECONDS). Default 7 days. */
+  agentInactiveAfterMs?: number;
+  /** How long an agent may run a config other than its desired one before it shows drift. Default 60 s. */
+  driftGraceMs?: number;
+  /** How long history is kept (commands, audit, config revisions); see RetentionSettings. */
+  retention?: Partial<RetentionSettings>;
+  /** How often the retention sweep runs. Default hourly. */
+  retentionSweepIntervalMs?: number;
+  /** Webhook delivery: attempts, backoff, timeout, concurrency (tests shorten them). */
+  webhooks?: DispatcherOptions;
   logger?: Logger;
 }
 
@@ -80,6 +100,8 @@ interface Running {
   fusionConfig: FusionConfigService;
   groups: Groups;
   packages: Packages;
+  retention: RetentionSweeper;
+  webhooks: WebhookDispatcher;
   url: string;
 }
 
@@ -159,8 +181,19 @@ export class FusionServer {
       });
       // Groups handle an agent's hello before the config channel answers it (a prepended listener).
       const groups = createGroups({ db, tokens, service, agents, gateway, log: this.log });
-      const directory = new AgentDirectory({ agents, service, gateway, reports, groupOf: (id) => groups.members.groupOf(id) });
+      const presence = new PollPresence();
+      const directory = new AgentDirectory({
+        db, agents, presence, service, inactiveAfterMs: o.agentInactiveAfterMs, driftGraceMs: o.driftGraceMs, gateway, reports, groupOf: (id) => groups.members.groupOf(id) });
       groups.engine.on('progress', (progress) => bus.publish('rollout.progress', { ...progress }));
+      const diagnostics = new DiagnosticsStore(db);
+      commands.setOutputKeeper('diagnostics', (record, output) => {
+        const summary = diagnostics.save(record.id, record.agent_id, output);
+        return { bytes: summary.bytes, download: `/api/v1/management/diagnostics/${record.id}` };
+      });
+      const webhookStore = new WebhookStore(db);
+      const signing = new WebhookSigning(o.home);
+      const webhooks = new WebhookDispatcher({ store: webhookStore, signing, bus, log: this.log }, o.webhooks);
+      const retention = new RetentionSweeper(db, { ...DEFAULT_RETENTION, ...o.retention }, this.log);
       const dataPlane = await createDataPlane({ home: o.home, logger: this.log });
       if (dataPlane.generatedApiKey) this.initialSecrets.dataApiKey = dataPlane.generatedApiKey;
       connectSessionEvents(bus, dataPlane.sessions);
@@ -175,6 +208,9 @@ export class FusionServer {
         reports,
         audit,
         directory,
+        labels: new AgentLabelStore(db),
+        presence,
+        decommission: (agentId) => decommissionAgent({ db, tokens, gateway, commands, commandStore: store, members: groups.members, presence }, agentId),
         members: groups.members,
         engine: groups.engine,
         bus,
@@ -186,6 +222,8 @@ export class FusionServer {
           ['/api/v1/management', commandRoutes({ tokens, commands, store, reports, agents, gateway })],
           ['/api/v1/management', groups.router],
           ['/api/v1/management', packages.managementRouter],
+          ['/api/v1/management', diagnosticsRoutes({ tokens, store: diagnostics })],
+          ['/api/v1/management', webhookRoutes({ tokens, store: webhookStore, dispatcher: webhooks, signing })],
           ['/api/v1/control/packages', packages.downloadRouter],
           ['/api/v1/pipe', dataPlane.ingestRouter],
           ['/api/v1/views', dataPlane.viewsRouter],
@@ -197,7 +235,7 @@ export class FusionServer {
             }),
           ],
           ['/ui', uiRouter()],
-          ['/metrics', new FusionMetrics({ db, gateway, dataPlane }).router(tokens)],
+          ['/metrics', new FusionMetrics({ db, gateway, dataPlane, fleet: () => directory.summary.counts() }).router(tokens)],
         ],
       });
       const http = o.tls
@@ -212,7 +250,9 @@ export class FusionServer {
       const address = http.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       const url = `${o.tls ? 'https' : 'http'}://${host}:${address.port}`;
-      this.running = { db, commit, http, gateway, dataPlane, commands, bus, fusionConfig, groups, packages, url };
+      retention.start(o.retentionSweepIntervalMs);
+      webhooks.start();
+      this.running = { db, commit, http, gateway, dataPlane, commands, bus, fusionConfig, groups, packages, retention, webhooks, url };
       this.log.info({ url, home: o.home }, 'Fusion listening');
       return { url };
     } catch (err) {
@@ -241,6 +281,8 @@ export class FusionServer {
     await running.gateway.shutdown(this.options.shutdownRetryAfterMs ?? 1000);
     running.dataPlane.stop();
     running.commands.stop();
+    await running.retention.stop();
+    running.webhooks.stop();
     running.bus.close();
     running.http.closeAllConnections();
     await new Promise<void>((resolve) => running.http.close(() => resolve()));

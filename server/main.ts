@@ -9,6 +9,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
+import type { RetentionSettings } from './store/retention.js';
 import { FusionServer, type FusionOptions } from './fusion-server.js';
 
 const USAGE = `Usage: fusion [--host 127.0.0.1] [--port 8102] [--home ~/.fustor]
@@ -51,6 +52,9 @@ async function main(): Promise<void> {
     ...(process.env.FUSION_ENROLLMENT_TOKEN ? { enrollmentToken: process.env.FUSION_ENROLLMENT_TOKEN } : {}),
     ...msFromEnv('FUSION_HEARTBEAT_MS', 'heartbeatIntervalMs'),
     ...msFromEnv('FUSION_SHUTDOWN_RETRY_MS', 'shutdownRetryAfterMs'),
+    ...secondsFromEnv('FUSION_AGENT_INACTIVE_AFTER_SECONDS', 'agentInactiveAfterMs'),
+    ...secondsFromEnv('FUSION_DRIFT_GRACE_SECONDS', 'driftGraceMs'),
+    retention: retentionFromEnv(),
     ...tlsOptions(values),
     ...packageKeyOption(values['package-public-key'] ?? process.env.FUSION_PACKAGE_PUBLIC_KEY),
   });
@@ -107,6 +111,34 @@ function packageKeyOption(file: string | undefined): { packagePublicKey?: string
   } catch (err) {
     throw new Error(`cannot read the package public key ${file}: ${(err as Error).message}`);
   }
+}
+
+/** A whole number of seconds from the environment, as the option's milliseconds. */
+function secondsFromEnv<K extends 'agentInactiveAfterMs' | 'driftGraceMs'>(name: string, option: K): Partial<Pick<FusionOptions, K>> {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return {};
+  const seconds = Number(raw);
+  if (!Number.isInteger(seconds) || seconds < 0) throw new Error(`${name} must be a whole number of seconds: ${raw}`);
+  return { [option]: seconds * 1000 } as Partial<Pick<FusionOptions, K>>;
+}
+
+/** FUSION_RETENTION_COMMANDS_DAYS, _AUDIT_DAYS, _REVISIONS_DAYS and _REVISIONS_KEEP (0 keeps forever). */
+function retentionFromEnv(): Partial<RetentionSettings> {
+  const settings: Partial<RetentionSettings> = {};
+  const names: Array<[string, keyof RetentionSettings]> = [
+    ['FUSION_RETENTION_COMMANDS_DAYS', 'commandsDays'],
+    ['FUSION_RETENTION_AUDIT_DAYS', 'auditDays'],
+    ['FUSION_RETENTION_REVISIONS_DAYS', 'revisionsDays'],
+    ['FUSION_RETENTION_REVISIONS_KEEP', 'revisionsKeep'],
+  ];
+  for (const [name, key] of names) {
+    const raw = process.env[name];
+    if (raw === undefined || raw === '') continue;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a number of at least 0: ${raw}`);
+    settings[key] = value;
+  }
+  return settings;
 }
 
 /** HTTPS/WSS from --tls-cert and --tls-key (FUSION_TLS_CERT, FUSION_TLS_KEY), mTLS with --tls-ca (FUSION_TLS_CA). */

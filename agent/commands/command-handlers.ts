@@ -1,5 +1,6 @@
 import type { AgentToFusionFrame, CommandType } from '../../shared/protocol/index.js';
 import type { PipeChange } from '../runtime/types.js';
+import { diagnosticsBundle, type DiagnosticsSources } from './diagnostics.js';
 
 /** What a command handler may use of the agent. */
 export interface CommandContext {
@@ -13,6 +14,8 @@ export interface CommandContext {
   upgrade?(args: { version: string; sha256?: string; signature?: string }, commandId: string): Promise<Record<string, unknown>>;
   /** Sends a frame on the current connection. */
   send(frame: AgentToFusionFrame): boolean;
+  /** What a diagnostics bundle reads besides the config: pipe status and the log tail. */
+  diagnostics(): Pick<DiagnosticsSources, 'agentId' | 'pipes' | 'logLines'>;
 }
 
 export type CommandHandler = (args: Record<string, unknown>, ctx: CommandContext, commandId: string) => Promise<unknown>;
@@ -33,6 +36,11 @@ export const COMMAND_HANDLERS: Record<CommandType, CommandHandler> = {
 
   async scan(args, ctx) {
     return ctx.scan(args as { path: string; pipe?: string; recursive?: boolean });
+  },
+
+  async diagnostics(args, ctx) {
+    const { log_lines: logLines } = args as { log_lines?: number };
+    return diagnosticsBundle({ ...ctx.diagnostics(), config: ctx.effectiveConfig() }, logLines ?? 200);
   },
 
   async upgrade(args, ctx, commandId) {

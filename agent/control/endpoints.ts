@@ -21,6 +21,9 @@ export function controlPullUrl(base: string, agentId: string, currentSignature: 
   if (secretsDigest !== null) url.searchParams.set('current_secrets_digest', secretsDigest);
   if (identity.group !== undefined) url.searchParams.set('group', identity.group);
   if (identity.hostname !== undefined) url.searchParams.set('hostname', identity.hostname);
+  if (identity.agent_version !== undefined) url.searchParams.set('agent_version', identity.agent_version);
+  if (identity.poll_interval_sec !== undefined) url.searchParams.set('poll_interval_sec', String(identity.poll_interval_sec));
+  if (identity.attributes !== undefined) url.searchParams.set('attributes', JSON.stringify(identity.attributes));
   return url.toString();
 }
 

@@ -12,14 +12,22 @@ export const AGENT_CAPABILITIES: readonly string[] = ['patch', 'config_request']
  * the bootstrap's `group`, so Fusion can put a new agent in its group before
  * it decides what config to send.
  */
-export function buildHello(agentId: string, running: RunningConfig, hostname?: string, group?: string): HelloFrame {
+export function buildHello(
+  agentId: string,
+  running: RunningConfig,
+  hostname?: string,
+  group?: string,
+  attributes: Readonly<Record<string, string>> = {},
+): HelloFrame {
+  const host = (hostname ?? os.hostname()).slice(0, 255);
   return {
     type: 'hello',
     protocol_version: PROTOCOL_VERSION,
     agent_id: agentId,
     agent_version: agentVersion(),
-    hostname: (hostname ?? os.hostname()).slice(0, 255),
+    hostname: host,
     capabilities: [...AGENT_CAPABILITIES],
+    attributes: hostAttributes(host, attributes),
     config: {
       signature: running.signature,
       revision: running.revision,
@@ -27,5 +35,20 @@ export function buildHello(agentId: string, running: RunningConfig, hostname?: s
       ...(running.secretsDigest !== null && { secrets_digest: running.secretsDigest }),
     },
     ...(group !== undefined && { group }),
+  };
+}
+
+/**
+ * The attributes an agent reports: the host facts Fusion shows (`os`, `arch`,
+ * `hostname`, `agent_version`), then the bootstrap's own, which win on a
+ * clash so an operator can correct what the host says.
+ */
+export function hostAttributes(hostname: string, custom: Readonly<Record<string, string>>): Record<string, string> {
+  return {
+    os: process.platform,
+    arch: process.arch,
+    ...(hostname !== '' && { hostname }),
+    agent_version: agentVersion(),
+    ...custom,
   };
 }

@@ -13,6 +13,8 @@
  * (see {@link ControlPlaneHttp}).
  */
 import os from 'node:os';
+import { agentVersion } from '../agent-version.js';
+import { hostAttributes } from './hello.js';
 import { z } from 'zod';
 import type { Logger } from '../../shared/logger.js';
 import { PullAnswer, type ConfigStatusFrame, type ConfigStatusReport, type PullIdentity } from '../../shared/protocol/index.js';
@@ -57,7 +59,13 @@ export class PollControlClient implements ControlClient {
       options.credentials ?? new CredentialStore({ home: bootstrap.home, agentId: bootstrap.agentId, bootstrapToken: bootstrap.authToken, logger });
     this.http = new ControlPlaneHttp({ bootstrap, credentials });
     const hostname = (bootstrap.hostname ?? os.hostname()).slice(0, 255);
-    this.identity = { ...(bootstrap.group !== undefined && { group: bootstrap.group }), ...(hostname !== '' && { hostname }) };
+    this.identity = {
+      ...(bootstrap.group !== undefined && { group: bootstrap.group }),
+      ...(hostname !== '' && { hostname }),
+      agent_version: agentVersion(),
+      poll_interval_sec: bootstrap.pollIntervalSec,
+      attributes: hostAttributes(hostname, bootstrap.attributes ?? {}),
+    };
   }
 
   get connected(): boolean {

@@ -140,7 +140,7 @@ export class WsControlClient implements ControlClient {
       connectTimeoutMs: bootstrap.connectTimeoutMs,
       dispatcher: this.options.dispatcher,
       logger,
-      hello: () => buildHello(bootstrap.agentId, this.options.running(), bootstrap.hostname, bootstrap.group),
+      hello: () => buildHello(bootstrap.agentId, this.options.running(), bootstrap.hostname, bootstrap.group, bootstrap.attributes),
       onOpen: () => {
         logger.info({ url: this.url }, 'connected to Fusion');
         this.options.events?.connected?.();

@@ -3,6 +3,12 @@ import { usageError } from '../errors.js';
 import { ago, fields, isoTime, json, shortSignature, table } from '../format.js';
 import { required, type CliCommand, type CommandContext } from './context.js';
 
+/** `k=v,k2=v2`, or `-` when there are none. */
+export function labelText(labels: Record<string, string> | undefined): string {
+  const entries = Object.entries(labels ?? {});
+  return entries.length ? entries.map(([k, v]) => `${k}=${v}`).join(',') : '-';
+}
+
 /** An agent id from the command line, checked before it goes into a URL. */
 export function agentIdArg(ctx: CommandContext, index: number, usage: string): string {
   const id = required(ctx, index, 'agent', usage);
@@ -10,19 +16,44 @@ export function agentIdArg(ctx: CommandContext, index: number, usage: string): s
   return id;
 }
 
+/** Fetches agents a page at a time: one page, or with `all` every page (the listing is keyset-paged, so this is stable). */
+async function fetchAgents(ctx: CommandContext, query: URLSearchParams, all: boolean): Promise<{ agents: any[]; next: string | null }> {
+  const agents: any[] = [];
+  for (;;) {
+    const page = await ctx.client.json<{ agents: any[]; next_cursor: string | null }>(`/api/v1/management/agents?${query}`);
+    agents.push(...page.agents);
+    if (!all || !page.next_cursor) return { agents, next: page.next_cursor };
+    query.set('cursor', page.next_cursor);
+  }
+}
+
 export const agentsCommand: CliCommand = {
   name: 'agents',
-  usage: 'agents [--json]',
-  summary: 'list agents: status, version, address, config state, drift, last seen',
-  options: {},
+  usage: 'agents [--selector SEL] [--status online|offline] [--search TEXT] [--sort KEY] [--limit N] [--cursor C | --all] [--json]',
+  summary: 'list agents a page at a time: status, version, address, labels, config state, drift, last seen',
+  options: {
+    selector: { type: 'string', short: 'l' },
+    status: { type: 'string' },
+    search: { type: 'string' },
+    sort: { type: 'string' },
+    limit: { type: 'string' },
+    cursor: { type: 'string' },
+    all: { type: 'boolean' },
+  },
   async run(ctx) {
-    const { agents } = await ctx.client.json<{ agents: any[] }>('/api/v1/management/agents');
+    const query = new URLSearchParams();
+    for (const [flag, param] of [['selector', 'selector'], ['status', 'status'], ['search', 'q'], ['sort', 'sort'], ['limit', 'limit'], ['cursor', 'cursor']] as const) {
+      const value = ctx.flags[flag];
+      if (typeof value === 'string') query.set(param, value);
+    }
+    if (ctx.flags.all && ctx.flags.cursor) throw usageError('--all and --cursor do not go together');
+    const { agents, next } = await fetchAgents(ctx, query, Boolean(ctx.flags.all));
     if (ctx.json) {
-      ctx.io.stdout.write(json(agents));
+      ctx.io.stdout.write(json({ agents, next_cursor: next }));
       return 0;
     }
     if (!agents.length) {
-      ctx.io.stdout.write('no agents yet\n');
+      ctx.io.stdout.write(query.has('selector') || query.has('status') || query.has('q') ? 'no agents match\n' : 'no agents yet\n');
       return 0;
     }
     const now = Date.now();
@@ -35,8 +66,10 @@ export const agentsCommand: CliCommand = {
       shortSignature(a.config.desired_signature),
       a.drift ? 'DRIFT' : '-',
       a.online ? 'now' : ago(a.last_seen, now),
+      labelText(a.labels),
     ]);
-    ctx.io.stdout.write(table(['AGENT', 'STATUS', 'VERSION', 'ADDRESS', 'CONFIG', 'DESIRED', 'DRIFT', 'LAST SEEN'], rows));
+    ctx.io.stdout.write(table(['AGENT', 'STATUS', 'VERSION', 'ADDRESS', 'CONFIG', 'DESIRED', 'DRIFT', 'LAST SEEN', 'LABELS'], rows));
+    if (next) ctx.io.stderr.write(`more agents: --cursor ${next} (or --all)\n`);
     return 0;
   },
 };
@@ -61,6 +94,8 @@ export const agentCommand: CliCommand = {
         ['status', a.online ? `online since ${isoTime(a.connected_at)} (session ${a.session_id})` : `offline, last seen ${ago(a.last_seen, now)}`],
         ['version', a.version ?? '-'],
         ['host', `${a.hostname ?? '-'} (${a.address ?? '-'})`],
+        ['labels', labelText(a.labels)],
+        ['attributes', labelText(a.attributes)],
         ['config', c.status ?? 'no config stored'],
         ['desired', c.desired_signature ? `${c.desired_signature} (revision ${c.desired_revision})` : '-'],
         ['applied', c.applied_signature ?? '-'],

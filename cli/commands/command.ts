@@ -5,7 +5,7 @@ import { ago, duration, json, table } from '../format.js';
 import { agentIdArg } from './agents.js';
 import { required, type CliCommand, type CommandContext } from './context.js';
 
-const USAGE = 'command <agent> <type> [--arg key=value]... [--wait] [--timeout SECONDS] [--ttl SECONDS] [--json]';
+const USAGE = 'command (<agent> | --selector SEL) <type> [--arg key=value]... [--wait] [--timeout SECONDS] [--ttl SECONDS] [--json]';
 /** Longest single long-poll Fusion allows, in seconds. */
 const MAX_POLL_SECONDS = 60;
 const DEFAULT_WAIT_SECONDS = 120;
@@ -36,7 +36,7 @@ function seconds(value: unknown, flag: string, fallback?: number): number | unde
 }
 
 /** Long-polls the command until it is terminal or `timeoutSeconds` pass. */
-async function waitTerminal(ctx: CommandContext, id: string, timeoutSeconds: number): Promise<any> {
+export async function waitTerminal(ctx: CommandContext, id: string, timeoutSeconds: number): Promise<any> {
   const deadline = Date.now() + timeoutSeconds * 1000;
   for (;;) {
     const left = Math.max(0, (deadline - Date.now()) / 1000);
@@ -59,12 +59,29 @@ export const commandCommand: CliCommand = {
   name: 'command',
   usage: USAGE,
   summary: `send a command (${COMMAND_TYPES.join(', ')}); --wait follows it to the end`,
-  options: { arg: { type: 'string', multiple: true }, wait: { type: 'boolean' }, timeout: { type: 'string' }, ttl: { type: 'string' } },
+  options: {
+    arg: { type: 'string', multiple: true },
+    wait: { type: 'boolean' },
+    timeout: { type: 'string' },
+    ttl: { type: 'string' },
+    selector: { type: 'string', short: 'l' },
+  },
   async run(ctx) {
-    const agentId = agentIdArg(ctx, 0, USAGE);
-    const type = required(ctx, 1, 'type', USAGE);
     const args = Object.fromEntries(((ctx.flags.arg as string[] | undefined) ?? []).map(parseArg));
     const ttl = seconds(ctx.flags.ttl, '--ttl');
+    if (typeof ctx.flags.selector === 'string') {
+      if (ctx.flags.wait) throw usageError('--wait follows one command; with --selector, watch them with `fustorctl commands`');
+      const type = required(ctx, 0, 'type', USAGE);
+      const created = await ctx.client.json<any>('/api/v1/management/commands', {
+        method: 'POST',
+        contentType: 'application/json',
+        body: JSON.stringify({ type, args, agents: { selector: ctx.flags.selector }, ...(ttl !== undefined ? { ttl_seconds: Math.round(ttl) } : {}) }),
+      });
+      ctx.io.stdout.write(ctx.json ? json(created) : `${created.count} ${type} commands queued (batch ${created.batch_id})\n`);
+      return 0;
+    }
+    const agentId = agentIdArg(ctx, 0, USAGE);
+    const type = required(ctx, 1, 'type', USAGE);
     const timeout = seconds(ctx.flags.timeout, '--timeout', DEFAULT_WAIT_SECONDS)!;
     const created = await ctx.client.json<any>(`/api/v1/management/agents/${encodeURIComponent(agentId)}/command`, {
       method: 'POST',

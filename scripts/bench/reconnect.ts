@@ -8,7 +8,7 @@
  * with every agent in lock-step.
  */
 import { BENCH_ENROLLMENT_TOKEN, BenchScope, until } from '../lib/bench-scope.js';
-import { createGroup, fleetTemplate } from '../lib/group-api.js';
+import { createGroup, fleetTemplate, listAllAgents } from '../lib/group-api.js';
 
 /** Fusion's reconnect hint at shutdown (FUSION_SHUTDOWN_RETRY_MS). */
 const RETRY_HINT_MS = 500;
@@ -79,8 +79,7 @@ async function storm(n: number, jitter: boolean): Promise<StormRun> {
     // Fusion's own view, asked only once the fleet says everyone is back (listing 10,000 agents is not free).
     const deadline = Math.max(t0 + STORM_LIMIT_MS, Date.now() + 10_000);
     while (Date.now() < deadline) {
-      const res = await second.api('/api/v1/management/agents');
-      const { agents } = (await res.json()) as { agents: AgentRow[] };
+      const agents = await listAllAgents<AgentRow>(second);
       leftBehind = n - agents.filter((a) => a.online && a.config.status === 'applied').length;
       if (leftBehind === 0) {
         allApplied = Date.now() - t0;

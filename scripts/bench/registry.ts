@@ -2,6 +2,7 @@ import { fanout, type FanoutResult } from './fanout.js';
 import { memory, type MemoryResult } from './memory.js';
 import { pushPoll, type PushPollResult } from './pushpoll.js';
 import { reconnect, type ReconnectResult } from './reconnect.js';
+import { fleetOps, type FleetOpsResult } from './fleet-ops.js';
 import { printTable } from '../lib/report.js';
 
 const kib = (bytes: number): number => Math.round((bytes / 1024) * 10) / 10;
@@ -111,6 +112,28 @@ export const BENCHMARKS = {
             'polls/s': run.polls_per_s,
           })),
         ),
+      );
+    },
+  },
+  'fleet-ops': {
+    run: (n) => fleetOps(n),
+    print(results) {
+      printTable(
+        'Fleet operations: a page of 100 agents by selector (Fusion ms), event-loop delay p99 with a web UI session open',
+        (results as FleetOpsResult[]).map((r) => ({
+          N: r.n,
+          'page p50': r.page_first.p50,
+          'page p99': r.page_first.p99,
+          'deep page p99': r.page_deep.p99,
+          'target page <=10': r.n >= 10_000 ? (r.page_first.p99 <= 10 && r.page_deep.p99 <= 10 ? 'met' : 'missed') : null,
+          'loop p99 idle': r.loop_p99_idle_ms,
+          'loop p99 fan-out': r.loop_p99_fanout_ms,
+          'loop p99 storm': r.loop_p99_storm_ms,
+          'target loop <=50': r.n >= 10_000 ? (Math.max(r.loop_p99_fanout_ms, r.loop_p99_storm_ms) <= 50 ? 'met' : 'missed') : null,
+          'fan-out ms': r.fanout_ms,
+          'storm ms': r.storm_ms,
+          'UI requests': r.ui_requests,
+        })),
       );
     },
   },

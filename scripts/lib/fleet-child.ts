@@ -36,6 +36,11 @@ const handlers = {
   welcomeTimes(): number[] {
     return current().welcomeTimes;
   },
+  /** Drops every agent's connection at once (a reconnect storm without restarting Fusion). */
+  dropAll(): null {
+    for (const agent of current().agents) agent.drop();
+    return null;
+  },
   resetCounters(): null {
     current().resetCounters();
     return null;

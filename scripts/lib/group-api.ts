@@ -67,3 +67,20 @@ export async function groupMembers(fusion: FusionRun, name: string): Promise<num
   const res = await fusion.api(`/api/v1/management/groups/${name}/members`);
   return (await ok<{ members: unknown[] }>(res, `members of ${name}`, 200)).members.length;
 }
+
+/** Every agent Fusion lists, following the listing's cursors (`query` adds filters, e.g. `status=online`). */
+export async function listAllAgents<T>(fusion: FusionRun, query = ''): Promise<T[]> {
+  const agents: T[] = [];
+  let cursor: string | null = null;
+  do {
+    const params = new URLSearchParams(query);
+    params.set('limit', '500');
+    if (cursor) params.set('cursor', cursor);
+    const res = await fusion.api(`/api/v1/management/agents?${params}`);
+    if (!res.ok) throw new Error(`listing agents: HTTP ${res.status} ${await res.text()}`);
+    const page = (await res.json()) as { agents: T[]; next_cursor: string | null };
+    agents.push(...page.agents);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return agents;
+}

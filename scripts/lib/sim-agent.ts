@@ -111,6 +111,11 @@ export class SimulatedAgent {
     });
   }
 
+  /** Drops the connection as a network fault would; the agent reconnects with its backoff. */
+  drop(): void {
+    this.ws?.terminate();
+  }
+
   /** Drops a connection whose server has been silent (no ping, no frame) for 2.5 heartbeats; true when it did. */
   checkAlive(now: number): boolean {
     if (!this.welcomed || this.heartbeatMs <= 0 || !this.ws) return true;

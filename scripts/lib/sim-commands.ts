@@ -31,6 +31,8 @@ export function answerCommand(frame: CommandFrame, running: SimRunning, now = Da
       return [ack, { type: 'command_result', command_id: id, status: 'failed', error: 'a simulated agent runs no pipes, so it has nothing to scan' }];
     case 'upgrade':
       return [ack, { type: 'command_result', command_id: id, status: 'failed', error: 'a simulated agent cannot install packages' }];
+    case 'diagnostics':
+      return [ack, { type: 'command_result', command_id: id, status: 'failed', error: 'a simulated agent has no host, logs or pipes to collect' }];
     default:
       return [ack, { type: 'command_result', command_id: id, status: 'failed', error: `unsupported command type "${frame.command_type}"` }];
   }

@@ -2,7 +2,15 @@ import type { ReportStore } from '../commands/report-store.js';
 import type { ConfigService } from '../config/config-service.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
 import type { AgentRecord, AgentStore } from '../store/agent-store.js';
+import type { Db } from '../store/database.js';
+import type { PollPresence } from './poll-presence.js';
+import { DRIFT_GRACE_MS } from './agent-health.js';
+import { FleetSummary } from './fleet-summary.js';
+import { listAgents, type AgentListQuery } from './agent-list.js';
 import { agentView, type AgentView } from './agent-view.js';
+
+/** An agent offline this long shows as `inactive` unless configured otherwise. */
+export const DEFAULT_INACTIVE_AFTER_MS = 7 * 24 * 3600_000;
 
 /**
  * The fleet as admins see it: each stored agent joined with its desired
@@ -12,7 +20,13 @@ import { agentView, type AgentView } from './agent-view.js';
 export class AgentDirectory {
   constructor(
     private readonly deps: {
+      db: Db;
       agents: AgentStore;
+      presence: PollPresence;
+      /** Offline longer than this (ms) shows as `inactive`; default 7 days. */
+      inactiveAfterMs?: number | undefined;
+      /** How long a running config may differ from the desired one before it is drift; default DRIFT_GRACE_MS. */
+      driftGraceMs?: number | undefined;
       service: ConfigService;
       gateway: WsGateway;
       reports: ReportStore;
@@ -24,7 +38,15 @@ export class AgentDirectory {
   view(record: AgentRecord): AgentView {
     const id = record.agent_id;
     return {
-      ...agentView(record, this.deps.service.desired(id), this.deps.gateway.get(id), this.deps.reports.get(id)),
+      ...agentView(record, {
+        desired: this.deps.service.desiredHead(id),
+        conn: this.deps.gateway.get(id),
+        poll: this.deps.presence.live(id),
+        report: this.deps.reports.head(id),
+        now: Date.now(),
+        inactiveAfterMs: this.deps.inactiveAfterMs ?? DEFAULT_INACTIVE_AFTER_MS,
+        driftGraceMs: this.deps.driftGraceMs ?? DRIFT_GRACE_MS,
+      }),
       group: this.deps.groupOf?.(id) ?? null,
     };
   }
@@ -36,5 +58,21 @@ export class AgentDirectory {
 
   all(): AgentView[] {
     return this.deps.agents.all().map((r) => this.view(r));
+  }
+
+  /** The fleet's counts by state, taken a slice at a time (see FleetSummary). */
+  readonly summary = new FleetSummary((cursor, limit) =>
+    this.page({ sort: 'agent_id', limit, ...(cursor !== undefined && { cursor }) }),
+  );
+
+  /** One page of the agents that pass the query's filters (see listAgents); views are built for that page only. */
+  page(query: AgentListQuery): { agents: AgentView[]; next_cursor: string | null } {
+    const page = listAgents(this.deps.db, query, (row) => {
+      const view = this.view(this.deps.agents.fromRow(row));
+      if (query.status && view.status !== query.status && !(query.status === 'offline' && view.status === 'inactive')) return undefined;
+      if (query.health && view.health.status !== query.health) return undefined;
+      return view;
+    });
+    return { agents: page.items, next_cursor: page.next_cursor };
   }
 }

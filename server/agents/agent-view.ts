@@ -1,7 +1,25 @@
-import type { DesiredConfig } from '../config/config-service.js';
+import type { DesiredHead } from '../config/config-service.js';
 import type { AgentRecord } from '../store/agent-store.js';
 import type { AgentConnection } from '../gateway/agent-connection.js';
 import type { ConfigReport } from '../commands/report-store.js';
+import { agentHealth, isDrifting, type Health } from './agent-health.js';
+import type { PollVisit } from './poll-presence.js';
+
+/** `online`: connected (socket) or polling on time; `offline`; `inactive`: offline longer than the inactivity setting. */
+export type AgentStatus = 'online' | 'offline' | 'inactive';
+export const AGENT_STATUSES: readonly AgentStatus[] = ['online', 'offline', 'inactive'];
+
+/** What a view needs besides the agent's own record. */
+export interface ViewContext {
+  desired: DesiredHead | undefined;
+  conn: AgentConnection | undefined;
+  poll: PollVisit | undefined;
+  report: Pick<ConfigReport, 'signature' | 'reported_at'> | undefined;
+  now: number;
+  /** Offline longer than this (ms) shows as `inactive`. */
+  inactiveAfterMs: number;
+  driftGraceMs: number;
+}
 
 /** How far an agent is from its desired config. Null when no config is stored for it. */
 export type ConfigState = 'pending' | 'applying' | 'applied' | 'failed' | null;
@@ -10,6 +28,11 @@ export type ConfigState = 'pending' | 'applying' | 'applied' | 'failed' | null;
 export interface AgentView {
   agent_id: string;
   online: boolean;
+  status: AgentStatus;
+  /** How it reaches Fusion now: `websocket`, `poll`, or null while offline. */
+  transport: 'websocket' | 'poll' | null;
+  /** `healthy`, `degraded` or `unhealthy`, with the reasons (offline, a refused config, a pipe in error, drift). */
+  health: { status: Health; reasons: string[] };
   version: string | null;
   hostname: string | null;
   address: string | null;
@@ -29,10 +52,18 @@ export interface AgentView {
     reported_signature: string | null;
     reported_at: number | null;
   };
-  /** True when the agent's latest report differs from its desired config. */
+  /**
+   * True when the config the agent runs (as it last said: hello, ACK, its
+   * periodic status, else its latest report) differs from the desired one for
+   * longer than a minute after the desired was saved and the agent connected.
+   */
   drift: boolean;
   /** The config group the agent belongs to, or null. */
   group: string | null;
+  /** Admin-set labels: what selectors choose agents by. */
+  labels: Record<string, string>;
+  /** What the agent reported about itself in its latest hello (os, arch, hostname, agent_version, bootstrap attributes). */
+  attributes: Record<string, string>;
   /** The agent's pipes (id, state, records_sent, last_error) as its latest `status` frame gave them. */
   pipes: unknown[];
   /**
@@ -50,30 +81,42 @@ export interface AgentView {
   pipes_as_of: number | null;
 }
 
-export function configState(record: AgentRecord, desired: DesiredConfig | undefined): ConfigState {
+export function configState(record: AgentRecord, desired: DesiredHead | undefined): ConfigState {
   if (!desired) return null;
   if (record.running_signature === desired.signature || record.applied_signature === desired.signature) return 'applied';
   if (record.status_signature === desired.signature && (record.status === 'applying' || record.status === 'failed')) return record.status;
   return 'pending';
 }
 
-export function agentView(
-  record: AgentRecord,
-  desired: DesiredConfig | undefined,
-  conn: AgentConnection | undefined,
-  report: ConfigReport | undefined,
-): AgentView {
+export function agentView(record: AgentRecord, ctx: ViewContext): AgentView {
+  const { desired, conn, poll, report, now } = ctx;
   const state = configState(record, desired);
-  const online = Boolean(conn?.established);
-  const lastSeen = online ? conn!.lastSeen : record.last_seen;
+  const onSocket = Boolean(conn?.established);
+  const online = onSocket || poll !== undefined;
+  const lastSeen = onSocket ? conn!.lastSeen : poll ? Math.max(poll.at, record.last_seen ?? 0) : record.last_seen;
+  const status: AgentStatus = online ? 'online' : lastSeen !== null && now - lastSeen > ctx.inactiveAfterMs ? 'inactive' : 'offline';
+  const drift = isDrifting({
+    desiredSignature: desired?.signature ?? null,
+    desiredSavedAt: desired?.savedAt ?? null,
+    running: record.running_signature,
+    runningAt: record.running_at,
+    reported: report?.signature ? { signature: report.signature, at: report.reported_at } : null,
+    connectedAt: onSocket ? conn!.connectedAt : null,
+    configState: state,
+    now,
+    graceMs: ctx.driftGraceMs,
+  });
   return {
     agent_id: record.agent_id,
     online,
+    status,
+    transport: onSocket ? 'websocket' : poll ? 'poll' : null,
+    health: agentHealth({ online, configState: state, configError: record.status_error, drift, pipes: record.pipes }),
     version: record.version,
     hostname: record.hostname,
-    address: record.address,
-    session_id: online ? conn!.sessionId : null,
-    connected_at: online ? conn!.connectedAt : null,
+    address: onSocket ? record.address : (poll?.address ?? record.address),
+    session_id: onSocket ? conn!.sessionId : null,
+    connected_at: onSocket ? conn!.connectedAt : null,
     last_seen: lastSeen,
     first_seen: record.first_seen,
     config: {
@@ -87,10 +130,12 @@ export function agentView(
       reported_signature: report?.signature ?? null,
       reported_at: report?.reported_at ?? null,
     },
-    drift: report !== undefined && desired !== undefined && report.signature !== desired.signature,
+    drift,
     group: null,
+    labels: { ...record.labels },
+    attributes: { ...record.attributes },
     pipes: record.pipes,
-    pipes_stale: !online,
+    pipes_stale: !onSocket,
     pipes_as_of: lastSeen,
   };
 }

@@ -28,6 +28,8 @@ export interface AuditFilter {
   since?: number | undefined;
   until?: number | undefined;
   limit?: number | undefined;
+  /** Only entries older than this id (paging). */
+  before?: number | undefined;
 }
 
 /** The audit log: append-only, newest first when read. */
@@ -46,8 +48,15 @@ export class AuditStore {
   }
 
   list(filter: AuditFilter): AuditEntry[] {
+    return this.page(filter).entries;
+  }
+
+  /** Newest first, with the id to pass as `before` for the next page (null on the last). */
+  page(filter: AuditFilter): { entries: AuditEntry[]; next: number | null } {
+    const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
     const where: string[] = [];
-    const params: Record<string, unknown> = { limit: Math.min(Math.max(filter.limit ?? 100, 1), 1000) };
+    const params: Record<string, unknown> = { limit: limit + 1 };
+    if (filter.before !== undefined) (where.push('id < @before'), (params.before = filter.before));
     if (filter.actor !== undefined) (where.push('actor = @actor'), (params.actor = filter.actor));
     if (filter.method !== undefined) (where.push('method = @method'), (params.method = filter.method.toUpperCase()));
     if (filter.outcome !== undefined) (where.push('outcome = @outcome'), (params.outcome = filter.outcome));
@@ -55,6 +64,9 @@ export class AuditStore {
     if (filter.since !== undefined) (where.push('at >= @since'), (params.since = filter.since));
     if (filter.until !== undefined) (where.push('at <= @until'), (params.until = filter.until));
     const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`;
-    return this.db.prepare(sql).all(params) as AuditEntry[];
+    const entries = this.db.prepare(sql).all(params) as AuditEntry[];
+    const more = entries.length > limit;
+    if (more) entries.pop();
+    return { entries, next: more ? entries.at(-1)!.id : null };
   }
 }

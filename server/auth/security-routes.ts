@@ -5,6 +5,7 @@ import type { WsGateway } from '../gateway/ws-gateway.js';
 import { agentIdParam } from '../http/agent-routes.js';
 import { HttpError, notFound } from '../http/errors.js';
 import { parseBody } from '../http/parse-body.js';
+import { decodePosition, encodePosition } from '../http/position-cursor.js';
 import type { AuditStore } from '../audit/audit-store.js';
 import { requireAdmin } from './admin-auth.js';
 import type { TokenRecord, TokenStore } from './token-store.js';
@@ -28,6 +29,7 @@ const AuditQuery = z.object({
   since: z.coerce.number().int().nonnegative().optional(),
   until: z.coerce.number().int().nonnegative().optional(),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
+  cursor: z.string().max(200).optional(),
 });
 
 
@@ -84,7 +86,9 @@ export function securityRoutes(deps: { tokens: TokenStore; gateway: WsGateway; a
   });
 
   router.get('/audit', requireAdmin(deps.tokens, 'viewer'), (req, res) => {
-    res.json({ entries: deps.audit.list(parseBody(AuditQuery, req.query ?? {}, 'query')) });
+    const { cursor, ...query } = parseBody(AuditQuery, req.query ?? {}, 'query');
+    const page = deps.audit.page({ ...query, ...(cursor !== undefined && { before: decodePosition('audit', cursor) }) });
+    res.json({ entries: page.entries, next_cursor: page.next === null ? null : encodePosition('audit', page.next) });
   });
 
   return router;

@@ -7,6 +7,7 @@ import type { WsGateway } from '../gateway/ws-gateway.js';
 import { agentIdParam } from '../http/agent-routes.js';
 import { HttpError, notFound } from '../http/errors.js';
 import { parseBody } from '../http/parse-body.js';
+import { decodePosition, encodePosition } from '../http/position-cursor.js';
 import { AgentTargets, resolveAgentTargets } from '../agents/agent-targets.js';
 import type { AgentStore } from '../store/agent-store.js';
 import type { CommandService } from './command-service.js';
@@ -27,6 +28,7 @@ const ListQuery = z.object({
   type: CommandType.optional(),
   batch_id: z.string().optional(),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
+  cursor: z.string().max(200).optional(),
 });
 /** Longest long-poll, in seconds. */
 const MAX_WAIT_SECONDS = 60;
@@ -61,8 +63,9 @@ export function commandRoutes(deps: {
   });
 
   router.get('/commands', viewer, (req, res) => {
-    const query = parseBody(ListQuery, req.query, 'query');
-    res.json({ commands: deps.store.list(query) });
+    const { cursor, ...query } = parseBody(ListQuery, req.query, 'query');
+    const page = deps.store.page({ ...query, ...(cursor !== undefined && { before: decodePosition('commands', cursor) }) });
+    res.json({ commands: page.records, next_cursor: page.next === null ? null : encodePosition('commands', page.next) });
   });
 
   router.get('/commands/:id', viewer, async (req, res) => {

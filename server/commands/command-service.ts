@@ -35,6 +35,7 @@ export class CommandService extends EventEmitter<{ transition: [record: CommandR
   private sweeper: NodeJS.Timeout | undefined;
   /** Hooks that add to a command's args before it is stored (e.g. the package hash for upgrade). */
   private readonly enrichers = new Map<CommandType, (args: Record<string, unknown>) => Record<string, unknown>>();
+  private readonly keepers = new Map<CommandType, (record: CommandRecord, output: unknown) => unknown>();
 
   constructor(
     private readonly store: CommandStore,
@@ -54,6 +55,14 @@ export class CommandService extends EventEmitter<{ transition: [record: CommandR
 
   setEnricher(type: CommandType, enrich: (args: Record<string, unknown>) => Record<string, unknown>): void {
     this.enrichers.set(type, enrich);
+  }
+
+  /**
+   * Keeps a type's successful output somewhere of its own (e.g. a diagnostics
+   * bundle); what `keep` returns is stored as the command's output instead.
+   */
+  setOutputKeeper(type: CommandType, keep: (record: CommandRecord, output: unknown) => unknown): void {
+    this.keepers.set(type, keep);
   }
 
   stop(): void {
@@ -171,7 +180,12 @@ export class CommandService extends EventEmitter<{ transition: [record: CommandR
       conn.log.warn({ command_id: frame.command_id }, 'result for a command this agent does not have');
       return;
     }
-    if (frame.status === 'succeeded') this.finish(frame.command_id, 'succeeded', { output: frame.output ?? null });
+    if (frame.status === 'succeeded') {
+      const keep = this.keepers.get(record.type as CommandType);
+      if (keep && (record.status === 'sent' || record.status === 'acknowledged')) {
+        this.finish(frame.command_id, 'succeeded', { output: keep(record, frame.output ?? null) });
+      } else this.finish(frame.command_id, 'succeeded', { output: frame.output ?? null });
+    }
     else this.finish(frame.command_id, 'failed', { error: frame.error ?? 'failed without a reason' });
   }
 

@@ -35,6 +35,8 @@ export interface CommandFilter {
   type?: CommandType | undefined;
   batch_id?: string | undefined;
   limit?: number | undefined;
+  /** Only commands older than this sequence number (paging). */
+  before?: number | undefined;
 }
 
 /** Which states a transition may come from. Terminal states never change. */
@@ -119,8 +121,18 @@ export class CommandStore {
   }
 
   list(filter: CommandFilter): CommandRecord[] {
+    return this.page(filter).records;
+  }
+
+  /** Newest first, with the sequence number to pass as `before` for the next page (null on the last). */
+  page(filter: CommandFilter): { records: CommandRecord[]; next: number | null } {
+    const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
     const where: string[] = [];
-    const params: Record<string, unknown> = { limit: Math.min(Math.max(filter.limit ?? 100, 1), 1000) };
+    const params: Record<string, unknown> = { limit: limit + 1 };
+    if (filter.before !== undefined) {
+      where.push('seq < @before');
+      params.before = filter.before;
+    }
     for (const key of ['agent_id', 'status', 'type', 'batch_id'] as const) {
       if (filter[key] !== undefined) {
         where.push(`${key} = @${key}`);
@@ -128,7 +140,10 @@ export class CommandStore {
       }
     }
     const sql = `SELECT * FROM commands ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit`;
-    return (this.db.prepare(sql).all(params) as CommandRow[]).map(toRecord);
+    const rows = this.db.prepare(sql).all(params) as CommandRow[];
+    const more = rows.length > limit;
+    if (more) rows.pop();
+    return { records: rows.map(toRecord), next: more ? rows.at(-1)!.seq : null };
   }
 
   /** Commands still owed to an agent (not terminal), oldest first: what to (re)deliver on connect. */

@@ -27,6 +27,11 @@ export class ReportStore {
       .run(agentId, frame.signature, frame.revision, frame.source, frame.document ? JSON.stringify(frame.document) : null, frame.command_id ?? null, Date.now());
   }
 
+  /** Signature and time of the agent's latest report, without its document (listings). */
+  head(agentId: string): Pick<ConfigReport, 'signature' | 'reported_at'> | undefined {
+    return this.db.prepare('SELECT signature, reported_at FROM config_reports WHERE agent_id = ?').get(agentId) as Pick<ConfigReport, 'signature' | 'reported_at'> | undefined;
+  }
+
   get(agentId: string): ConfigReport | undefined {
     const row = this.db.prepare('SELECT * FROM config_reports WHERE agent_id = ?').get(agentId) as (Omit<ConfigReport, 'document'> & { document: string | null }) | undefined;
     return row ? { ...row, document: row.document ? (JSON.parse(row.document) as Record<string, unknown>) : null } : undefined;

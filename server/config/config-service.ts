@@ -6,12 +6,17 @@ import { ifMatchHolds, textVersion, type IfMatch } from '../http/conditional.js'
 import { HttpError } from '../http/errors.js';
 
 /** The config an agent should run. */
+/** What a listing needs of an agent's desired config. */
+export type DesiredHead = Pick<DesiredConfig, 'revision' | 'signature' | 'savedAt'>;
+
 export interface DesiredConfig {
   revision: number;
   signature: string;
   document: Record<string, unknown>;
   /** JSON.stringify(document), when it is at hand (a bulk save encodes it to store it). */
   documentText?: string;
+  /** When this revision was saved (epoch ms), when known. */
+  savedAt?: number;
 }
 
 export interface SaveInput {
@@ -91,9 +96,15 @@ export class ConfigService extends EventEmitter<{
     if (failure !== undefined) throw failure;
   }
 
+  /** Revision, signature and save time of the desired config, without its document (listings). */
+  desiredHead(agentId: string): DesiredHead | undefined {
+    const head = this.configs.head(agentId);
+    return head ? { revision: head.revision, signature: head.signature, savedAt: head.created_at } : undefined;
+  }
+
   desired(agentId: string): DesiredConfig | undefined {
     const latest = this.configs.latest(agentId);
-    return latest ? { revision: latest.revision, signature: latest.signature, document: latest.document } : undefined;
+    return latest ? { revision: latest.revision, signature: latest.signature, document: latest.document, savedAt: latest.created_at } : undefined;
   }
 
   /** Validates and stores a new revision; throws HttpError 400 (every issue listed) or 412 (stale If-Match). */

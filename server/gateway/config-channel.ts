@@ -62,6 +62,10 @@ export class ConfigChannel {
       }
       case 'status':
         this.options.agents.recordPipes(conn.agentId, frame.pipes);
+        if (frame.config) {
+          this.options.agents.recordRunning(conn.agentId, frame.config.signature, frame.config.source);
+          conn.runningSignature = frame.config.signature;
+        }
         return;
       default:
         // Other frame types belong to other channels (commands, reports).
@@ -92,6 +96,7 @@ export class ConfigChannel {
       hostname: hello.hostname,
       address: conn.address,
       capabilities: hello.capabilities,
+      attributes: hello.attributes ?? {},
       runningSignature: hello.config.signature,
       runningSource: hello.config.source,
     });

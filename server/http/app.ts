@@ -8,6 +8,9 @@ import type { AgentStore } from '../store/agent-store.js';
 import type { ConfigStore } from '../store/config-store.js';
 import { agentRoutes } from './agent-routes.js';
 import type { AgentDirectory } from '../agents/agent-directory.js';
+import type { AgentLabelStore } from '../store/agent-labels.js';
+import type { PollPresence } from '../agents/poll-presence.js';
+import type { Decommissioned } from '../agents/decommission.js';
 import { agentConfigRoutes } from './config-routes.js';
 import { errorHandler, unknownRoute } from './errors.js';
 import { pullRoute } from './pull-route.js';
@@ -30,6 +33,11 @@ export interface AppDeps {
   reports: ReportStore;
   audit: AuditStore;
   directory: AgentDirectory;
+  labels: AgentLabelStore;
+  /** Decommissions an agent (DELETE /api/v1/management/agents/{id}). */
+  decommission: (agentId: string) => Decommissioned | undefined;
+  /** Online state of polling agents: each pull keeps one online for twice its interval. */
+  presence: PollPresence;
   /** Group membership: a poll's `group` joins an agent in no group. */
   members: Pick<MemberService, 'onPoll'>;
   /** Rollouts: a polling agent's ACK / NACK resolves its rows. */

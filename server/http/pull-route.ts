@@ -5,6 +5,7 @@ import type { TokenStore } from '../auth/token-store.js';
 import type { SecretBundle } from '../config/config-plan.js';
 import type { ConfigService } from '../config/config-service.js';
 import type { MemberService } from '../groups/member-service.js';
+import type { PollPresence } from '../agents/poll-presence.js';
 import type { AgentStore } from '../store/agent-store.js';
 import { authenticateAgent, tokenGroup } from './agent-request-auth.js';
 import { HttpError, notFound } from './errors.js';
@@ -17,20 +18,23 @@ export interface PullRouteDeps {
   agents: AgentStore;
   members: Pick<MemberService, 'onPoll'>;
   acknowledgements: PollAcknowledgements;
+  presence: PollPresence;
   log: Logger;
   /** Values and version digest of the secrets a document references (null when none). */
   secretsFor?: (document: Record<string, unknown>) => SecretBundle | null;
 }
 
 /**
- * `GET /api/v1/control/configs/pull?agent_id=&current_signature=[&current_secrets_digest=&group=&hostname=]`:
+ * `GET /api/v1/control/configs/pull?agent_id=&current_signature=[&current_secrets_digest=&group=&hostname=&agent_version=&poll_interval_sec=]`:
  * the polling fallback for agents that cannot hold a WebSocket. Same
  * credentials as the socket; 304 when the agent is current (its ACK), else the
  * desired document ({@link PullAnswer}) with the values of the secrets it
  * references: a rotation (same signature, another digest) is a new answer.
  * `group` and `hostname` do what they do in a `hello`: an agent in no group
  * joins that group before the pull is answered, and the host name is recorded
- * (a member whose host name changed is rendered again).
+ * (a member whose host name changed is rendered again). Each pull keeps the
+ * agent online for twice its `poll_interval_sec` (plus jitter) and records its
+ * version and address.
  */
 export function pullRoute(deps: PullRouteDeps): Router {
   const router = Router();
@@ -45,12 +49,26 @@ export function pullRoute(deps: PullRouteDeps): Router {
     if (currentDigest !== undefined && currentDigest !== '' && !Signature.safeParse(currentDigest).success) {
       throw new HttpError(400, 'bad_request', 'current_secrets_digest must be sha256:<64 hex digits>');
     }
-    const identity = parseBody(PullIdentity, { group: req.query.group, hostname: req.query.hostname }, 'query parameters');
+    const { agent_version: version, poll_interval_sec: interval, attributes, ...identity } = parseBody(
+      PullIdentity,
+      {
+        group: req.query.group,
+        hostname: req.query.hostname,
+        agent_version: req.query.agent_version,
+        poll_interval_sec: req.query.poll_interval_sec,
+        attributes: req.query.attributes,
+      },
+      'query parameters',
+    );
     const auth = authenticateAgent(deps.tokens, req, res, id.data);
     deps.agents.ensure(id.data);
     deps.agents.touch(id.data);
     deps.members.onPoll({ agentId: id.data, ...identity, tokenGroup: () => tokenGroup(auth) }, () => deps.log.child({ agent_id: id.data }));
     if (identity.hostname !== undefined) deps.agents.recordHostname(id.data, identity.hostname);
+    const address = req.socket.remoteAddress ?? null;
+    deps.presence.polled(id.data, interval, address);
+    if (version !== undefined) deps.agents.recordPollIdentity(id.data, version, address);
+    if (attributes !== undefined) deps.agents.recordAttributes(id.data, attributes);
     const desired = deps.service.desired(id.data);
     if (!desired) throw notFound(`config for agent ${id.data}`);
     res.setHeader('X-Config-Signature', desired.signature);

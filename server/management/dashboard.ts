@@ -1,4 +1,4 @@
-import type { AgentView } from '../agents/agent-view.js';
+import type { FleetCounts } from '../agents/fleet-summary.js';
 import type { AgentDirectory } from '../agents/agent-directory.js';
 import type { CommandRecord, CommandStore } from '../commands/command-store.js';
 import type { ReportStore } from '../commands/report-store.js';
@@ -24,29 +24,19 @@ export interface DashboardDeps {
   startedAt: number;
 }
 
-/** An agent as the dashboard lists it: the agent view plus its status word and ingest sessions. */
-export interface DashboardAgent extends AgentView {
-  status: 'online' | 'offline';
-  session_count: number;
-}
-
 /** A command on the dashboard: the record without args and output (one GET away). */
 export type DashboardCommand = Omit<CommandRecord, 'args' | 'output' | 'transitions'>;
 
 export interface Dashboard {
   generated_at: number;
   fusion: { started_at: number; uptime_seconds: number; config_signature: string };
-  totals: {
-    agents: number;
-    online: number;
-    offline: number;
-    drift: number;
-    config_failed: number;
+  /** Agent counts by state (taken a slice at a time, at most 2 s old: `agents_as_of`), then Fusion's own. */
+  totals: Omit<FleetCounts, 'as_of'> & {
+    agents_as_of: number;
     pipes: Record<'RUNNING' | 'STOPPED' | 'ERROR', number>;
     sessions: number;
     views: number;
   };
-  agents: DashboardAgent[];
   pipes: FusionPipeView[];
   receivers: ReceiverView[];
   views: FusionViewView[];
@@ -54,37 +44,30 @@ export interface Dashboard {
   commands: DashboardCommand[];
 }
 
-/** Everything the fleet overview shows, read in one pass. */
-export function buildDashboard(deps: DashboardDeps): Dashboard {
+/**
+ * What the fleet overview shows: counts of agents by state (never every
+ * agent: the agent table pages through GET /agents), Fusion's pipes,
+ * receivers, views and sessions, and the latest commands.
+ */
+export async function buildDashboard(deps: DashboardDeps): Promise<Dashboard> {
+  const { as_of: agentsAsOf, ...agentCounts } = await deps.directory.summary.counts();
   const now = Date.now();
   const sessions = deps.dataPlane.sessions.list();
-  const sessionsByAgent = new Map<string, number>();
-  for (const s of sessions) sessionsByAgent.set(s.agent_id, (sessionsByAgent.get(s.agent_id) ?? 0) + 1);
-
-  const agents = deps.agents.all().map((record): DashboardAgent => {
-    const view = deps.directory.view(record);
-    return { ...view, status: view.online ? 'online' : 'offline', session_count: sessionsByAgent.get(record.agent_id) ?? 0 };
-  });
   const topology = fusionTopology(deps.dataPlane.config, deps.dataPlane.views.list(), sessions);
   const commands = deps.commandStore.list({ limit: DASHBOARD_COMMANDS }).map(({ args: _a, output: _o, transitions: _t, ...rest }) => rest);
   const pipeStates = { RUNNING: 0, STOPPED: 0, ERROR: 0 };
   for (const p of topology.pipes) pipeStates[p.state]++;
-  const online = agents.filter((a) => a.online).length;
 
   return {
     generated_at: now,
     fusion: { started_at: deps.startedAt, uptime_seconds: Math.round((now - deps.startedAt) / 1000), config_signature: deps.fusionConfigSignature() },
     totals: {
-      agents: agents.length,
-      online,
-      offline: agents.length - online,
-      drift: agents.filter((a) => a.drift).length,
-      config_failed: agents.filter((a) => a.config.status === 'failed').length,
+      ...agentCounts,
+      agents_as_of: agentsAsOf,
       pipes: pipeStates,
       sessions: sessions.length,
       views: topology.views.length,
     },
-    agents,
     pipes: topology.pipes,
     receivers: topology.receivers,
     views: topology.views,

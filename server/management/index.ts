@@ -30,9 +30,9 @@ export function managementRoutes(deps: ManagementDeps): Router {
   const router = Router();
   const viewer = requireAdmin(deps.tokens, 'viewer');
 
-  router.get('/dashboard', viewer, (_req, res) => {
+  router.get('/dashboard', viewer, async (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');
-    res.json(buildDashboard({ ...deps, fusionConfigSignature: () => deps.fusionConfig.appliedSignature() }));
+    res.json(await buildDashboard({ ...deps, fusionConfigSignature: () => deps.fusionConfig.appliedSignature() }));
   });
 
   router.get('/drivers', viewer, (_req, res) => {

@@ -5,11 +5,14 @@ import type { TokenStore } from '../auth/token-store.js';
 import type { DataPlane } from '../dataplane/index.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
 import type { Db } from '../store/database.js';
+import type { FleetCounts } from '../agents/fleet-summary.js';
 
 export interface MetricsDeps {
   db: Db;
   gateway: WsGateway;
   dataPlane: DataPlane;
+  /** The fleet's counts by state (status, health, drift), as the dashboard shows them. */
+  fleet: () => Promise<FleetCounts>;
 }
 
 /**
@@ -29,10 +32,19 @@ export class FusionMetrics {
     const known = new Gauge({ name: 'fusion_agents_known', help: 'Agents Fusion has a record of', registers: [registry] });
     const commands = new Gauge({ name: 'fusion_commands', help: 'Stored commands, by status', labelNames: ['status'], registers: [registry] });
     const sessions = new Gauge({ name: 'fusion_ingest_sessions', help: 'Live data-plane sessions', registers: [registry] });
+    const byStatus = new Gauge({ name: 'fusion_agents_by_status', help: 'Agents by status (online, offline, inactive)', labelNames: ['status'], registers: [registry] });
+    const byHealth = new Gauge({ name: 'fusion_agents_by_health', help: 'Agents by health (healthy, degraded, unhealthy)', labelNames: ['health'], registers: [registry] });
+    const drifting = new Gauge({ name: 'fusion_agents_drifting', help: 'Agents running a config other than their desired one past the grace period', registers: [registry] });
+    const configFailed = new Gauge({ name: 'fusion_agents_config_failed', help: 'Agents whose desired config they refused', registers: [registry] });
     const countAgents = deps.db.prepare('SELECT COUNT(*) AS n FROM agents');
     const countCommands = deps.db.prepare('SELECT status, COUNT(*) AS n FROM commands GROUP BY status');
     // Gauges are filled in just before a scrape is serialised.
-    this.refresh = () => {
+    this.refresh = async () => {
+      const fleet = await deps.fleet();
+      for (const status of ['online', 'offline', 'inactive'] as const) byStatus.set({ status }, fleet[status]);
+      for (const health of ['healthy', 'degraded', 'unhealthy'] as const) byHealth.set({ health }, fleet.health[health]);
+      drifting.set(fleet.drift);
+      configFailed.set(fleet.config_failed);
       connected.set(deps.gateway.established().length);
       known.set((countAgents.get() as { n: number }).n);
       commands.reset();
@@ -42,13 +54,13 @@ export class FusionMetrics {
     deps.gateway.on('frame', (_conn, frame) => this.frames.inc({ type: frame.type }));
   }
 
-  private readonly refresh: () => void;
+  private readonly refresh: () => Promise<void>;
 
   /** `GET /metrics` in Prometheus text format; needs a viewer token (Prometheus: `authorization: credentials`). */
   router(tokens: TokenStore): Router {
     const router = Router();
     router.get('/', requireAdmin(tokens, 'viewer'), async (_req, res) => {
-      this.refresh();
+      await this.refresh();
       res.type(this.registry.contentType).send(await this.registry.metrics());
     });
     return router;

@@ -15,6 +15,8 @@ export interface AgentRecord {
   /** Signature of the config the agent said it runs (hello) or last applied. */
   running_signature: string | null;
   running_source: string | null;
+  /** When the agent last said (hello, ACK, status) that it runs a different config than before. */
+  running_at: number | null;
   /** Last signature the agent acknowledged as applied. */
   applied_signature: string | null;
   /** Signature the last config_status frame was about, with its status and error. */
@@ -23,11 +25,17 @@ export interface AgentRecord {
   status_error: string | null;
   status_at: number | null;
   pipes: unknown[];
+  /** What the agent said about itself in its latest hello (os, arch, hostname, version, bootstrap attributes). */
+  attributes: Record<string, string>;
+  /** What admins set on it: the only thing selectors trust. */
+  labels: Record<string, string>;
 }
 
-interface AgentRow extends Omit<AgentRecord, 'capabilities' | 'pipes'> {
+export interface AgentRow extends Omit<AgentRecord, 'capabilities' | 'pipes' | 'attributes' | 'labels'> {
   capabilities: string | null;
   pipes: string | null;
+  attributes: string | null;
+  labels: string | null;
 }
 
 /** An `applying` acknowledgement, held in memory only. */
@@ -49,6 +57,9 @@ export class AgentStore {
   private readonly ensureStmt;
   private readonly helloStmt;
   private readonly seenStmt;
+  private readonly pollIdentityStmt;
+  private readonly attributesStmt;
+  private readonly runningStmt;
   private readonly hostnameStmt;
   private readonly appliedStmt;
   private readonly failedStmt;
@@ -59,21 +70,28 @@ export class AgentStore {
   constructor(db: Db) {
     this.ensureStmt = db.prepare('INSERT OR IGNORE INTO agents (agent_id) VALUES (?)');
     this.helloStmt = db.prepare(
-      `INSERT INTO agents (agent_id, version, hostname, address, capabilities, first_seen, last_seen, connected_at, running_signature, running_source)
-       VALUES (@agent_id, @version, @hostname, @address, @capabilities, @now, @now, @now, @running_signature, @running_source)
+      `INSERT INTO agents (agent_id, version, hostname, address, capabilities, attributes, first_seen, last_seen, connected_at, running_signature, running_source, running_at)
+       VALUES (@agent_id, @version, @hostname, @address, @capabilities, @attributes, @now, @now, @now, @running_signature, @running_source, @now)
        ON CONFLICT(agent_id) DO UPDATE SET version = excluded.version, hostname = excluded.hostname,
-         address = excluded.address, capabilities = excluded.capabilities, first_seen = COALESCE(agents.first_seen, excluded.first_seen),
+         address = excluded.address, capabilities = excluded.capabilities, attributes = excluded.attributes, first_seen = COALESCE(agents.first_seen, excluded.first_seen),
          last_seen = excluded.last_seen, connected_at = excluded.connected_at,
-         running_signature = excluded.running_signature, running_source = excluded.running_source,
+         running_signature = excluded.running_signature, running_source = excluded.running_source, running_at = excluded.running_at,
          applied_signature = CASE WHEN excluded.running_source = 'remote' THEN excluded.running_signature ELSE agents.applied_signature END`,
     );
     this.seenStmt = db.prepare('UPDATE agents SET last_seen = ? WHERE agent_id = ?');
+    this.attributesStmt = db.prepare('UPDATE agents SET attributes = ? WHERE agent_id = ? AND attributes IS NOT ?');
+    this.pollIdentityStmt = db.prepare('UPDATE agents SET version = ?, address = ? WHERE agent_id = ? AND (version IS NOT ? OR address IS NOT ?)');
+    this.runningStmt = db.prepare(
+      `UPDATE agents SET running_signature = ?, running_source = ?, running_at = ?,
+         applied_signature = CASE WHEN ? = 'remote' THEN ? ELSE applied_signature END
+       WHERE agent_id = ? AND (running_signature IS NOT ? OR running_source IS NOT ?)`,
+    );
     // Matches no row, and so writes nothing, while the host name is unchanged (a polling agent sends it with every pull).
     this.hostnameStmt = db.prepare('UPDATE agents SET hostname = ? WHERE agent_id = ? AND hostname IS NOT ?');
     // One statement per outcome, with positional parameters: an acknowledgement is the most frequent write there is.
     this.appliedStmt = db.prepare(
       `UPDATE agents SET status_signature = ?, status = 'applied', status_error = NULL, status_at = ?,
-         applied_signature = ?, running_signature = ?, running_source = 'remote', last_seen = ?
+         applied_signature = ?, running_signature = ?, running_source = 'remote', running_at = ?, last_seen = ?
        WHERE agent_id = ?`,
     );
     this.failedStmt = db.prepare(
@@ -95,6 +113,7 @@ export class AgentStore {
     hostname: string;
     address: string | null;
     capabilities: string[];
+    attributes: Record<string, string>;
     runningSignature: string | null;
     runningSource: string;
   }): void {
@@ -104,10 +123,30 @@ export class AgentStore {
       hostname: input.hostname,
       address: input.address,
       capabilities: JSON.stringify(input.capabilities),
+      attributes: JSON.stringify(input.attributes),
       now: Date.now(),
       running_signature: input.runningSignature,
       running_source: input.runningSource,
     });
+  }
+
+  /** Version and address of an agent on the polling transport (written only when they change: every pull sends them). */
+  recordPollIdentity(agentId: string, version: string, address: string | null): void {
+    this.pollIdentityStmt.run(version, address, agentId, version, address);
+  }
+
+  /** What a polling agent says about itself (written only when it changed: every pull sends it). */
+  recordAttributes(agentId: string, attributes: Record<string, string>): void {
+    const json = JSON.stringify(attributes);
+    this.attributesStmt.run(json, agentId, json);
+  }
+
+  /**
+   * The config an agent says it runs (its periodic `status`), written only
+   * when it changed. A remote config it runs counts as applied, as in hello.
+   */
+  recordRunning(agentId: string, signature: string | null, source: string): void {
+    this.runningStmt.run(signature, source, Date.now(), source, signature, agentId, signature, source);
   }
 
   /** The host name an agent on the polling transport reports with its pulls (a socket agent's comes with its hello). */
@@ -126,7 +165,7 @@ export class AgentStore {
       return;
     }
     this.applying.delete(agentId);
-    if (status === 'applied') this.appliedStmt.run(signature, now, signature, signature, now, agentId);
+    if (status === 'applied') this.appliedStmt.run(signature, now, signature, signature, now, now, agentId);
     else this.failedStmt.run(signature, error, now, now, agentId);
   }
 
@@ -137,6 +176,11 @@ export class AgentStore {
   get(agentId: string): AgentRecord | undefined {
     const row = this.getStmt.get(agentId) as AgentRow | undefined;
     return row ? this.withApplying(toRecord(row)) : undefined;
+  }
+
+  /** A row read elsewhere (e.g. a paged listing) as {@link get} would return it. */
+  fromRow(row: AgentRow): AgentRecord {
+    return this.withApplying(toRecord(row));
   }
 
   all(): AgentRecord[] {
@@ -163,11 +207,20 @@ export class AgentStore {
   }
 }
 
-function toRecord(row: AgentRow): AgentRecord {
+export function toRecord(row: AgentRow): AgentRecord {
   return {
     ...row,
     status: row.status as ConfigStatus | null,
     capabilities: row.capabilities ? (JSON.parse(row.capabilities) as string[]) : [],
     pipes: row.pipes ? (JSON.parse(row.pipes) as unknown[]) : [],
+    attributes: stringMap(row.attributes),
+    labels: stringMap(row.labels),
   };
+}
+
+/** A stored JSON object of strings, as a null-prototype map (its keys are user-chosen). */
+export function stringMap(json: string | null): Record<string, string> {
+  const map = Object.create(null) as Record<string, string>;
+  if (json) Object.assign(map, JSON.parse(json) as Record<string, string>);
+  return map;
 }

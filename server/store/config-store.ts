@@ -41,6 +41,7 @@ export interface NewRevision {
 export class ConfigStore {
   private readonly insertDocument;
   private readonly insertRevision;
+  private readonly selectHead;
   private readonly selectLatest;
   private readonly selectRevision;
   private readonly selectHistory;
@@ -53,6 +54,7 @@ export class ConfigStore {
       `INSERT INTO agent_config_revisions (agent_id, revision, signature, format, source_text, author, created_at)
        VALUES (@agent_id, @revision, @signature, @format, @source_text, @author, @created_at)`,
     );
+    this.selectHead = db.prepare('SELECT revision, signature, created_at FROM agent_config_revisions WHERE agent_id = ? ORDER BY revision DESC LIMIT 1');
     this.selectLatest = db.prepare(
       `SELECT r.*, d.document FROM agent_config_revisions r JOIN config_documents d USING (signature)
        WHERE r.agent_id = ? ORDER BY r.revision DESC LIMIT 1`,
@@ -74,6 +76,11 @@ export class ConfigStore {
        VALUES (?, (SELECT COALESCE(MAX(revision), 0) + 1 FROM agent_config_revisions WHERE agent_id = ?), ?, ?, ?, ?, ?)
        RETURNING revision`,
     );
+  }
+
+  /** Revision, signature and time of an agent's newest config, without reading the document or text. */
+  head(agentId: string): { revision: number; signature: string; created_at: number } | undefined {
+    return this.selectHead.get(agentId) as { revision: number; signature: string; created_at: number } | undefined;
   }
 
   /** The newest revision of an agent's config, or undefined when none was stored. */

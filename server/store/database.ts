@@ -232,6 +232,49 @@ const MIGRATIONS: string[] = [
   `
   ALTER TABLE audit_log ADD COLUMN query TEXT;
   `,
+  // What an agent says about itself (hello) and what admins say of it (labels), kept apart: JSON objects.
+  `
+  ALTER TABLE agents ADD COLUMN attributes TEXT;
+  ALTER TABLE agents ADD COLUMN labels TEXT;
+  ALTER TABLE agents ADD COLUMN running_at INTEGER;
+  `,
+  // Webhooks: subscriptions by event type, and a delivery log that is also the retry queue.
+  `
+  CREATE TABLE webhooks (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    url         TEXT NOT NULL,
+    events      TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    author      TEXT NOT NULL
+  );
+  CREATE TABLE webhook_deliveries (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    webhook_id       TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+    event_type       TEXT NOT NULL,
+    payload          TEXT NOT NULL,
+    status           TEXT NOT NULL CHECK (status IN ('pending', 'succeeded', 'failed')),
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at  INTEGER,
+    last_status      INTEGER,
+    last_error       TEXT,
+    created_at       INTEGER NOT NULL,
+    finished_at      INTEGER
+  );
+  CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at) WHERE status = 'pending';
+  CREATE INDEX webhook_deliveries_hook ON webhook_deliveries(webhook_id, id);
+  `,
+  // Diagnostics bundles agents sent in answer to a `diagnostics` command.
+  `
+  CREATE TABLE diagnostics_bundles (
+    command_id  TEXT PRIMARY KEY,
+    agent_id    TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    bytes       INTEGER NOT NULL,
+    bundle      TEXT NOT NULL
+  );
+  CREATE INDEX diagnostics_bundles_agent ON diagnostics_bundles(agent_id, created_at);
+  `,
   // Secrets an agent config references as \${secret:name}; the value is AES-256-GCM ciphertext (see SecretCipher).
   `
   CREATE TABLE secrets (

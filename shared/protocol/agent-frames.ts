@@ -4,6 +4,7 @@
  * {@link AgentToFusionFrame}.
  */
 import { z } from 'zod';
+import { Attributes } from '../selector/labels.js';
 import { AgentId, ConfigDocument, ConfigSource, Signature } from './common.js';
 
 /** First frame on every connection: who the agent is and which config it runs. */
@@ -19,6 +20,12 @@ export const HelloFrame = z.object({
   hostname: z.string().max(255).default(''),
   /** Optional features the agent supports, e.g. "patch", "commands". */
   capabilities: z.array(z.string().max(64)).max(64).default([]),
+  /**
+   * What the agent says about itself: `os`, `arch`, `hostname`, `agent_version`
+   * and the bootstrap's `attributes:` (keys as label keys, values ≤ 256
+   * characters, at most 64). Shown and searchable, never trusted for targeting.
+   */
+  attributes: Attributes.optional(),
   /**
    * Group named in the agent's bootstrap (`group:`). Fusion puts an agent that
    * is in no group into this one when it exists; an admin's assignment wins.
@@ -127,11 +134,24 @@ export const PipeStatus = z.object({
 });
 export type PipeStatus = z.infer<typeof PipeStatus>;
 
-/** Periodic or on-change report of the agent's pipes. */
+/**
+ * The agent's pipes and the config it runs: sent at once when a pipe changes
+ * state, at most once a second for counters, and at least every
+ * `STATUS_INTERVAL_MS` even when nothing changed, so Fusion's view of what
+ * the agent runs (and so its drift) is never older than that.
+ */
 export const StatusFrame = z.object({
   type: z.literal('status'),
   /** Every pipe the agent runs (the whole list each time, not a change). */
   pipes: z.array(PipeStatus).max(10_000),
+  /** The config the agent runs now, as in `hello.config` (optional for agents that predate it). */
+  config: z
+    .object({
+      signature: Signature.nullable(),
+      revision: z.number().int().nonnegative().nullable(),
+      source: ConfigSource,
+    })
+    .optional(),
 });
 export type StatusFrame = z.infer<typeof StatusFrame>;
 

@@ -32,7 +32,22 @@ export const CommandArgs = {
       signature: PackageSignature.optional(),
     })
     .strict(),
+  /**
+   * Collect a diagnostics bundle — log tail, versions, host facts, pipe
+   * status and the effective config with secrets redacted — and return it as
+   * the result's output (at most DIAGNOSTICS_MAX_BYTES of JSON). Fusion
+   * stores it apart and serves it for download.
+   */
+  diagnostics: z
+    .object({
+      /** Log lines to include, newest last (default 200). */
+      log_lines: z.number().int().min(0).max(1000).optional(),
+    })
+    .strict(),
 } as const;
+
+/** Largest diagnostics bundle an agent sends, in bytes of JSON. */
+export const DIAGNOSTICS_MAX_BYTES = 512 * 1024;
 
 export type CommandType = keyof typeof CommandArgs;
 /** Every command type Fusion can send today (the keys of CommandArgs). */

@@ -6,6 +6,7 @@
  * the agent parse with these schemas.
  */
 import { z } from 'zod';
+import { Attributes } from '../selector/labels.js';
 import { AgentId, ConfigDocument, SecretValues, Signature } from './common.js';
 
 /** Path of the endpoint a polling agent posts its ACK / NACK to, relative to Fusion's base URL. */
@@ -25,6 +26,31 @@ export const PullIdentity = z.object({
   group: z.string().min(1).max(128).optional(),
   /** Host name of the node the agent runs on (rendered as `${hostname}` when it joins a group). */
   hostname: z.string().min(1).max(255).optional(),
+  /** Agent software version, as in `hello.agent_version`. */
+  agent_version: z.string().min(1).max(64).optional(),
+  /**
+   * Seconds the agent waits between pulls (before its ±20% jitter). Fusion
+   * shows the agent online while pulls keep coming within twice this plus the
+   * jitter; 30 when absent.
+   */
+  poll_interval_sec: z.coerce.number().positive().max(86_400).optional(),
+  /**
+   * What the agent says about itself, as `hello.attributes`: a JSON object in
+   * one query parameter (at most 4 KiB). Shown and searchable, never trusted.
+   */
+  attributes: z
+    .string()
+    .max(4096)
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'attributes must be a JSON object' });
+        return z.NEVER;
+      }
+    })
+    .pipe(Attributes)
+    .optional(),
 });
 export type PullIdentity = z.infer<typeof PullIdentity>;
 

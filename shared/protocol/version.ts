@@ -15,3 +15,6 @@ export const AGENT_ID_HEADER = 'x-fustor-agent-id';
 
 /** Largest frame either side accepts, in bytes of UTF-8 JSON. */
 export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
+
+/** Longest an agent goes without a `status` frame while connected, in milliseconds. */
+export const STATUS_INTERVAL_MS = 60_000;

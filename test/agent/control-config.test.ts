@@ -62,6 +62,7 @@ describe('agent control channel: hello and config', () => {
       agent_version: agentVersion(),
       hostname: 'storage-a',
       capabilities: ['patch', 'config_request'],
+      attributes: { os: process.platform, arch: process.arch, hostname: 'storage-a', agent_version: agentVersion() },
       config: { signature: null, revision: null, source: 'none' },
     });
     expect(agentVersion()).to.match(/^\d+\.\d+\.\d+/);

@@ -34,11 +34,11 @@ describe('fustorctl', () => {
     const list = await ctl(['agents']);
     expect(list.status).to.equal(0);
     const [header, row] = list.stdout.trim().split('\n');
-    expect(header).to.match(/^AGENT\s+STATUS\s+VERSION\s+ADDRESS\s+CONFIG\s+DESIRED\s+DRIFT\s+LAST SEEN$/);
-    expect(row).to.match(/^node-1\s+online\s+0\.0\.0-test\s+\S+\s+no config\s+-\s+-\s+now$/);
+    expect(header).to.match(/^AGENT\s+STATUS\s+VERSION\s+ADDRESS\s+CONFIG\s+DESIRED\s+DRIFT\s+LAST SEEN\s+LABELS$/);
+    expect(row).to.match(/^node-1\s+online\s+0\.0\.0-test\s+\S+\s+no config\s+-\s+-\s+now\s+-$/);
 
     const asJson = await ctl(['agents', '--json']);
-    expect(JSON.parse(asJson.stdout)[0]).to.include({ agent_id: 'node-1', online: true });
+    expect(JSON.parse(asJson.stdout).agents[0]).to.include({ agent_id: 'node-1', online: true });
     const one = await ctl(['agent', 'node-1']);
     expect(one.stdout).to.match(/^agent:\s+node-1$/m);
     expect(one.stdout).to.match(/^status:\s+online since /m);
@@ -257,7 +257,7 @@ describe('fustorctl', () => {
     const run = promisify(execFile);
     const env = { ...process.env, FUSION_URL: fusion.url, FUSION_TOKEN: fusion.adminToken };
     const ok = await run(process.execPath, ['bin/fustorctl.js', 'agents', '--json'], { cwd: ROOT, env });
-    expect(JSON.parse(ok.stdout)).to.deep.equal([]);
+    expect(JSON.parse(ok.stdout)).to.deep.equal({ agents: [], next_cursor: null });
     const failed = await run(process.execPath, ['bin/fustorctl.js', 'agent', 'ghost'], { cwd: ROOT, env }).then(
       () => undefined,
       (err: { code: number; stderr: string }) => err,

@@ -15,8 +15,9 @@ describe("an agent's pipes: live while it is online, last reported while it is o
   let fusion: TestFusion;
 
   const agentView = async (id: string): Promise<PipesView> => (await (await fusion.api(`/api/v1/management/agents/${id}`)).json()) as PipesView;
-  const dashboardView = async (id: string): Promise<PipesView & { status: string }> => {
-    const body = (await (await fusion.api('/api/v1/management/dashboard')).json()) as { agents: Array<PipesView & { agent_id: string; status: string }> };
+  /** The agent as the paged listing shows it. */
+  const listedView = async (id: string): Promise<PipesView & { status: string }> => {
+    const body = (await (await fusion.api(`/api/v1/management/agents?q=${id}`)).json()) as { agents: Array<PipesView & { agent_id: string; status: string }> };
     return body.agents.find((a) => a.agent_id === id)!;
   };
 
@@ -47,8 +48,8 @@ describe("an agent's pipes: live while it is online, last reported while it is o
     expect(offline.pipes_stale).to.equal(true);
     expect(offline.pipes_as_of).to.equal(offline.last_seen);
     expect(offline.pipes_as_of).to.be.at.least(live.pipes_as_of!);
-    const onDashboard = await dashboardView('node-1');
-    expect(onDashboard).to.deep.include({ status: 'offline', pipes_stale: true, pipes_as_of: onDashboard.last_seen });
+    const listed = await listedView('node-1');
+    expect(listed).to.deep.include({ status: 'offline', pipes_stale: true, pipes_as_of: listed.last_seen });
 
     const again = await fusion.rawAgent('node-1');
     again.send({ type: 'status', pipes: [{ id: 'research', state: 'error', records_sent: 0, last_error: 'source gone' }] });
@@ -58,7 +59,7 @@ describe("an agent's pipes: live while it is online, last reported while it is o
     });
     expect(back).to.deep.include({ online: true, pipes_stale: false });
     expect(back.pipes_as_of).to.be.at.least(offline.pipes_as_of!);
-    expect(await dashboardView('node-1')).to.deep.include({ status: 'online', pipes_stale: false });
+    expect(await listedView('node-1')).to.deep.include({ status: 'online', pipes_stale: false });
   });
 
   it('keeps the last reported pipes across a Fusion restart, stale until the agent is back', async () => {

@@ -22,7 +22,7 @@ describe('management dashboard and drivers', () => {
   const clients: RawAgentClient[] = [];
 
   beforeEach(async () => {
-    fusion = await startManagedFusion({ yaml: YAML_WITH_IDLE_PIPES });
+    fusion = await startManagedFusion({ yaml: YAML_WITH_IDLE_PIPES, driftGraceMs: 0 });
   });
   afterEach(async () => {
     for (const c of clients.splice(0)) c.terminate();
@@ -46,35 +46,46 @@ describe('management dashboard and drivers', () => {
     const session = await openSession(fusion.url, INGEST_KEY, 'node-1', 'research');
     expect(await pushEvents(fusion.url, INGEST_KEY, session.body.session_id, ['x', 'y', 'z'])).to.equal(200);
 
-    const applied = await eventually(async () => {
-      const { body } = await getJson(fusion, '/api/v1/management/dashboard');
-      return body.agents[0]?.config.status === 'applied' && body;
+    const agentView = async () => (await getJson(fusion, '/api/v1/management/agents/node-1')).body;
+    const totals = async () => (await getJson(fusion, '/api/v1/management/dashboard')).body.totals;
+    const agent = await eventually(async () => {
+      const body = await agentView();
+      return body.config.status === 'applied' && body;
     });
-    expect(applied.agents).to.have.length(1);
-    const agent = applied.agents[0];
-    expect(agent).to.deep.include({ agent_id: 'node-1', status: 'online', online: true, version: '0.0.0-test', hostname: 'test-host', session_count: 1, drift: false });
+    expect(agent).to.deep.include({ agent_id: 'node-1', status: 'online', online: true, transport: 'websocket', version: '0.0.0-test', hostname: 'test-host', drift: false });
     expect(agent.address).to.be.a('string');
     expect(agent.last_seen).to.be.a('number');
     expect(agent.config).to.include({ desired_signature: desired, desired_revision: 1, applied_signature: desired, reported_signature: null });
-    expect(applied.totals).to.deep.include({ agents: 1, online: 1, offline: 0, drift: 0, sessions: 1, views: 1 });
+    // The dashboard counts agents by state instead of listing them.
+    const applied = await eventually(async () => {
+      const t = await totals();
+      return t.online === 1 && t;
+    });
+    expect(applied).to.deep.include({ agents: 1, online: 1, offline: 0, inactive: 0, drift: 0, config_failed: 0, sessions: 1, views: 1 });
+    expect(applied.health).to.deep.equal({ healthy: 1, degraded: 0, unhealthy: 0 });
+    expect((await getJson(fusion, '/api/v1/management/dashboard')).body).to.not.have.property('agents');
 
-    // A report that differs from the desired config is drift.
+    // A report newer than what the agent last said it runs, that differs from the desired config, is drift.
     const other = (validateConfig(sampleConfig({ pipes: 2 })) as { ok: true; config: Record<string, unknown> }).config;
     client.send({ type: 'config_report', signature: configSignature(other), revision: 1, source: 'remote', document: other });
     const drifted = await eventually(async () => {
-      const { body } = await getJson(fusion, '/api/v1/management/dashboard');
-      return body.agents[0].drift === true && body;
+      const body = await agentView();
+      return body.drift === true && body;
     });
-    expect(drifted.agents[0].config.reported_signature).to.equal(configSignature(other));
-    expect(drifted.totals.drift).to.equal(1);
+    expect(drifted.config.reported_signature).to.equal(configSignature(other));
+    expect(drifted.health).to.deep.equal({ status: 'degraded', reasons: ['runs a config other than its desired one'] });
+    await eventually(async () => (await totals()).drift === 1);
 
     client.close();
     const offline = await eventually(async () => {
-      const { body } = await getJson(fusion, '/api/v1/management/dashboard');
-      return body.agents[0].status === 'offline' && body;
+      const body = await agentView();
+      return body.status === 'offline' && body;
     });
-    expect(offline.agents[0]).to.include({ online: false, session_id: null });
-    expect(offline.totals).to.include({ online: 0, offline: 1 });
+    expect(offline).to.include({ online: false, session_id: null, transport: null });
+    await eventually(async () => {
+      const t = await totals();
+      return t.online === 0 && t.offline === 1;
+    });
   });
 
   it('shows Fusion pipes with their state, receivers without keys, views with totals and leaders, and sessions', async () => {

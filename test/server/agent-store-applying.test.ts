@@ -18,7 +18,7 @@ describe('agent config status: `applying` in memory, `applied` / `failed` writte
   });
 
   const hello = (agents: AgentStore, agentId: string): void =>
-    agents.recordHello({ agentId, version: '1', hostname: 'h', address: null, capabilities: [], runningSignature: null, runningSource: 'none' });
+    agents.recordHello({ agentId, version: '1', hostname: 'h', address: null, capabilities: [], attributes: {}, runningSignature: null, runningSource: 'none' });
 
   it('shows an applying agent as applying without writing it; the outcome that follows is written and replaces it', () => {
     const agents = new AgentStore(db);

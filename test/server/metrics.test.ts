@@ -28,6 +28,10 @@ describe('Fusion metrics', () => {
       expect(text).to.match(/^fusion_agent_frames_total\{type="hello"\} 1$/m);
       expect(text).to.match(/^fusion_commands\{status="queued"\} 1$/m);
       expect(text).to.match(/^fusion_process_resident_memory_bytes \d+/m);
+      expect(text).to.match(/^fusion_agents_by_status\{status="online"\} 1$/m);
+      expect(text).to.match(/^fusion_agents_by_health\{health="healthy"\} 1$/m);
+      expect(text).to.match(/^fusion_agents_drifting 0$/m);
+      expect(text).to.match(/^fusion_agents_config_failed 0$/m);
     } finally {
       agent.terminate();
     }

@@ -4,6 +4,7 @@
  * then the fleet, agents, Fusion's data plane, groups and secrets, updated live from
  * the event stream.
  */
+import { renderWebhooks } from './views/webhooks.js';
 import { onUnauthorized, session } from './api.js';
 import { h, replace } from './dom.js';
 import { LiveEvents } from './live.js';
@@ -37,6 +38,7 @@ const router = createRouter(
     { path: '/groups', render: renderGroups },
     { path: '/groups/:name', render: renderGroup },
     { path: '/secrets', render: renderSecrets },
+    { path: '/webhooks', render: renderWebhooks },
   ],
   {
     container: view,

@@ -21,6 +21,18 @@ export function createScope() {
         }, ms);
       };
     },
+    /** Calls `fn` once, `ms` after the first call since it last ran (later calls meanwhile join it); cancelled on close. */
+    throttle(fn, ms = 1000) {
+      let timer = null;
+      scope.onCleanup(() => clearTimeout(timer));
+      return () => {
+        if (timer !== null) return;
+        timer = setTimeout(() => {
+          timer = null;
+          if (!scope.closed) fn();
+        }, ms);
+      };
+    },
     every(fn, ms) {
       const timer = setInterval(() => {
         if (!scope.closed) fn();

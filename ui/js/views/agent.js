@@ -7,6 +7,7 @@ import { api, etagOf, getJson } from '../api.js';
 import { badge, errorBanner, h, load, loading, replace, table } from '../dom.js';
 import { ago, configBadge, count, dateTime, onlineBadge, pipeBadge, shortSig, sigCode } from '../format.js';
 import { createScope } from '../scope.js';
+import { agentManagePanel } from '../components/agent-manage.js';
 import { commandPanel } from '../components/command-panel.js';
 import { configCompare, loadConfigs } from '../components/config-compare.js';
 import { configEditor } from '../components/config-editor.js';
@@ -19,6 +20,7 @@ const TABS = [
   ['history', 'History'],
   ['commands', 'Commands'],
   ['pipes', 'Pipes'],
+  ['manage', 'Manage'],
 ];
 
 function meta(label, value) {
@@ -30,7 +32,7 @@ function header(agent) {
   return h(
     'div',
     { class: 'agent-head', 'data-agent-header': '', 'data-online': String(agent.online), 'data-config-status': c.status ?? 'none' },
-    h('div', { class: 'agent-title' }, h('h1', {}, agent.agent_id), onlineBadge(agent.online), configBadge(c.status, c.error), agent.drift ? badge('drift', 'warn', 'The reported config differs from the desired one') : null),
+    h('div', { class: 'agent-title' }, h('h1', {}, agent.agent_id), onlineBadge(agent.online), configBadge(c.status, c.error), h('span', { 'data-health-badge': agent.health.status }, badge(agent.health.status, { healthy: 'ok', degraded: 'warn', unhealthy: 'bad' }[agent.health.status], agent.health.reasons.join('\n') || undefined)), agent.drift ? badge('drift', 'warn', 'The agent runs a config other than its desired one') : null),
     c.status === 'failed' && c.error ? h('div', { class: 'banner banner-error', 'data-config-error': '' }, h('strong', {}, 'The agent rejected the desired config: '), c.error) : null,
     h(
       'dl',
@@ -173,6 +175,12 @@ export function renderAgent(container, { id }, { live }) {
       commands ??= commandPanel({ agentId: id, live, scope });
       replace(panel, commands);
     } else if (name === 'pipes') replace(panel, pipesTable(agent));
+    else if (name === 'manage') showManage();
+  }
+
+  /** The Manage tab is drawn again only after its own changes, so a live refresh never clears what is being typed. */
+  function showManage() {
+    replace(panel, agentManagePanel({ agent, scope, onChanged: () => void refresh().then(() => tab === 'manage' && showManage()) }));
   }
 
   async function refresh() {

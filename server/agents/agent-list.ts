@@ -1,0 +1,116 @@
+import { z } from 'zod';
+import { HttpError } from '../http/errors.js';
+import type { Db } from '../store/database.js';
+import type { AgentRow } from '../store/agent-store.js';
+import { stringMap } from '../store/agent-store.js';
+import { agentSelector, type AgentSelector } from './agent-selector.js';
+
+export const AGENT_PAGE_DEFAULT = 100;
+export const AGENT_PAGE_MAX = 500;
+
+/** `GET /api/v1/management/agents` query parameters. */
+export const AgentListQuery = z.object({
+  selector: z.string().max(1024).optional(),
+  /** `online`, `offline` (includes inactive ones) or `inactive`. */
+  status: z.enum(['online', 'offline', 'inactive']).optional(),
+  health: z.enum(['healthy', 'degraded', 'unhealthy']).optional(),
+  /** Case-insensitive substring of the agent id or host name. */
+  q: z.string().min(1).max(128).optional(),
+  sort: z.enum(['agent_id', '-agent_id', 'last_seen', '-last_seen']).default('agent_id'),
+  cursor: z.string().max(512).optional(),
+  limit: z.coerce.number().int().min(1).max(AGENT_PAGE_MAX).default(AGENT_PAGE_DEFAULT),
+});
+export type AgentListQuery = z.infer<typeof AgentListQuery>;
+
+type Sort = AgentListQuery['sort'];
+type Position = [sortValue: string | number, agentId: string];
+
+/** Cursors are opaque to clients: base64url JSON of the last row's sort key, bound to the sort they came from. */
+function encodeCursor(sort: Sort, position: Position): string {
+  return Buffer.from(JSON.stringify([sort, ...position])).toString('base64url');
+}
+
+function decodeCursor(sort: Sort, cursor: string): Position {
+  try {
+    const [cursorSort, value, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    if (cursorSort === sort && typeof id === 'string' && (typeof value === 'string' || typeof value === 'number')) return [value, id];
+  } catch {
+    // falls through to the refusal
+  }
+  throw new HttpError(400, 'bad_cursor', `cursor is not one this listing (sort=${sort}) gave out; start again without it`);
+}
+
+/**
+ * Keyset statements per sort: each reads rows strictly after a position, in
+ * order, so a page costs the rows it walks, not the table. `last_seen` sorts
+ * by the stored time (a never-seen agent counts as 0), ties by agent id.
+ */
+const STATEMENTS: Record<Sort, { first: string; after: string; position: (row: AgentRow) => Position }> = {
+  agent_id: {
+    first: 'SELECT * FROM agents ORDER BY agent_id',
+    after: 'SELECT * FROM agents WHERE agent_id > @id ORDER BY agent_id',
+    position: (row) => [row.agent_id, row.agent_id],
+  },
+  '-agent_id': {
+    first: 'SELECT * FROM agents ORDER BY agent_id DESC',
+    after: 'SELECT * FROM agents WHERE agent_id < @id ORDER BY agent_id DESC',
+    position: (row) => [row.agent_id, row.agent_id],
+  },
+  last_seen: {
+    first: 'SELECT * FROM agents ORDER BY COALESCE(last_seen, 0), agent_id',
+    after: `SELECT * FROM agents WHERE COALESCE(last_seen, 0) > @value OR (COALESCE(last_seen, 0) = @value AND agent_id > @id)
+            ORDER BY COALESCE(last_seen, 0), agent_id`,
+    position: (row) => [row.last_seen ?? 0, row.agent_id],
+  },
+  '-last_seen': {
+    first: 'SELECT * FROM agents ORDER BY COALESCE(last_seen, 0) DESC, agent_id',
+    after: `SELECT * FROM agents WHERE COALESCE(last_seen, 0) < @value OR (COALESCE(last_seen, 0) = @value AND agent_id > @id)
+            ORDER BY COALESCE(last_seen, 0) DESC, agent_id`,
+    position: (row) => [row.last_seen ?? 0, row.agent_id],
+  },
+};
+
+export interface AgentPage<T> {
+  items: T[];
+  /** Pass as `cursor` for the next page; null on the last one. */
+  next_cursor: string | null;
+}
+
+/**
+ * One page of the stored agents that pass the filters, in the asked order.
+ * Rows are filtered as they are read — the search and the selector first
+ * (labels and attributes parsed, nothing else), then `pick`, which builds
+ * what the page holds and may still refuse the row (status, health) — and
+ * reading stops once the page is full, so the cost is bounded by the rows
+ * walked rather than by the fleet.
+ */
+export function listAgents<T>(db: Db, query: AgentListQuery, pick: (row: AgentRow) => T | undefined): AgentPage<T> {
+  const selector: AgentSelector | undefined = query.selector ? agentSelector(query.selector, 'listing') : undefined;
+  const needle = query.q?.toLowerCase();
+  const plan = STATEMENTS[query.sort];
+  const items: T[] = [];
+  let last: AgentRow | undefined;
+  let more = false;
+  const iterator = query.cursor
+    ? db.prepare(plan.after).iterate(positionParams(plan.after, decodeCursor(query.sort, query.cursor)))
+    : db.prepare(plan.first).iterate();
+  for (const raw of iterator) {
+    const row = raw as AgentRow;
+    if (needle && !row.agent_id.toLowerCase().includes(needle) && !(row.hostname ?? '').toLowerCase().includes(needle)) continue;
+    if (selector && !selector.matches({ labels: stringMap(row.labels), attributes: stringMap(row.attributes) })) continue;
+    const item = pick(row);
+    if (item === undefined) continue;
+    if (items.length === query.limit) {
+      more = true;
+      break;
+    }
+    items.push(item);
+    last = row;
+  }
+  return { items, next_cursor: more && last ? encodeCursor(query.sort, plan.position(last)) : null };
+}
+
+/** The named parameters a keyset statement uses (better-sqlite3 refuses unused ones). */
+function positionParams(sql: string, [value, id]: Position): Record<string, string | number> {
+  return sql.includes('@value') ? { value, id } : { id };
+}

@@ -1,0 +1,72 @@
+import type { TokenStore } from '../auth/token-store.js';
+import type { CommandService } from '../commands/command-service.js';
+import type { CommandStore } from '../commands/command-store.js';
+import type { WsGateway } from '../gateway/ws-gateway.js';
+import type { MemberService } from '../groups/member-service.js';
+import type { Db } from '../store/database.js';
+import type { PollPresence } from './poll-presence.js';
+
+export interface DecommissionDeps {
+  db: Db;
+  tokens: TokenStore;
+  gateway: WsGateway;
+  commands: CommandService;
+  commandStore: CommandStore;
+  members: Pick<MemberService, 'groupOf' | 'unassign'>;
+  presence: PollPresence;
+}
+
+export interface Decommissioned {
+  agent_id: string;
+  revoked_credentials: number;
+  disconnected: boolean;
+  cancelled_commands: number;
+  left_group: string | null;
+  forgotten: { config_revisions: number; reports: number };
+}
+
+/** Command states a decommissioned agent can no longer reach an end from. */
+const OPEN = ['queued', 'sent'] as const;
+
+/**
+ * Decommissions an agent: revokes its credentials and closes its socket
+ * (close 4002, so it does not come back with them), cancels the commands it
+ * has not taken, takes it out of its group, and forgets it — its record,
+ * config history and latest report. The audit log keeps what admins did to
+ * it; commands it ran stay in their history until retention removes them.
+ * Returns undefined for an agent Fusion does not know.
+ */
+export function decommissionAgent(deps: DecommissionDeps, agentId: string): Decommissioned | undefined {
+  if (!deps.db.prepare('SELECT 1 FROM agents WHERE agent_id = ?').get(agentId)) return undefined;
+  const revoked = deps.tokens.revokeAgentCredentials(agentId);
+  const conn = deps.gateway.get(agentId);
+  conn?.fail('revoked', 'this agent was decommissioned');
+  let cancelled = 0;
+  for (const status of OPEN) {
+    for (const command of deps.commandStore.list({ agent_id: agentId, status, limit: 1000 })) {
+      try {
+        deps.commands.cancel(command.id);
+        cancelled++;
+      } catch {
+        // Taken meanwhile: it runs to its end or expires.
+      }
+    }
+  }
+  const group = deps.members.groupOf(agentId) ?? null;
+  if (group !== null) deps.members.unassign(group, agentId);
+  deps.presence.forget(agentId);
+  const forgotten = deps.db.transaction(() => {
+    const revisions = deps.db.prepare('DELETE FROM agent_config_revisions WHERE agent_id = ?').run(agentId).changes;
+    const reports = deps.db.prepare('DELETE FROM config_reports WHERE agent_id = ?').run(agentId).changes;
+    deps.db.prepare('DELETE FROM agents WHERE agent_id = ?').run(agentId);
+    return { config_revisions: revisions, reports };
+  })();
+  return {
+    agent_id: agentId,
+    revoked_credentials: revoked,
+    disconnected: Boolean(conn),
+    cancelled_commands: cancelled,
+    left_group: group,
+    forgotten,
+  };
+}
