@@ -142,6 +142,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         // Downloads present the agent's current token and its TLS settings, like every control-plane request.
         get: (url, limits) => (this.controlPlane ? this.controlPlane.get(url, limits) : Promise.reject(new Error('no control plane configured'))),
         runningVersion: agentVersion(),
+        packagePublicKey: this.options.packagePublicKey,
         launcher: options.launcher,
         logger: this.logger,
       });
@@ -237,7 +238,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       const remote = this.applier.lastRemote;
       const candidate: ConfigCandidate =
         remote?.document != null
-          ? { config: remote.document, source: 'remote', revision: remote.revision }
+          ? { config: remote.document, source: 'remote', revision: remote.revision, secrets: this.applier.lastRemoteSecrets }
           : ((await this.readFallback()) ?? { config: EMPTY_CONFIG, source: 'none', revision: null });
       this.logger.info({ source: candidate.source }, 'reloading config');
       return this.applier.applyExclusive(candidate.config, candidate);

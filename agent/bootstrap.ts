@@ -3,6 +3,7 @@
  * Read from `$FUSTOR_HOME/bootstrap.yaml`, overridden by command-line flags;
  * validated with one schema so every problem is reported at once.
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import { Attributes } from '../shared/selector/labels.js';
 import { parseDocumentText } from '../shared/config/index.js';
 import { AgentId } from '../shared/protocol/index.js';
 import { readTlsFiles, type TlsMaterial } from './control/tls-files.js';
+import { verifyingKey } from '../shared/package/package-signature.js';
 
 /** Name of the bootstrap file inside the agent's home directory. */
 export const BOOTSTRAP_FILE = 'bootstrap.yaml';
@@ -55,6 +57,12 @@ export const BootstrapDocument = z
     cert: z.string().min(1).max(4096).optional(),
     /** PEM file of the client certificate's private key (unencrypted); needs `cert`. */
     key: z.string().min(1).max(4096).optional(),
+    /**
+     * Ed25519 public key that signs agent packages: a PEM file (relative to the
+     * home) or the PEM itself. With it the agent installs only packages whose
+     * signature verifies; without it, the sha256 check alone.
+     */
+    package_public_key: z.string().min(1).max(8192).optional(),
   })
   .strict()
   .superRefine((doc, ctx) => {
@@ -95,6 +103,8 @@ export interface BootstrapOptions {
   keyFile?: string;
   /** Contents of those files, read and checked when the options were resolved. Holds a private key: never log it. */
   tls?: TlsMaterial;
+  /** The pinned package signing key, as PEM (input: a file path or the PEM); checked to be Ed25519 when resolved. */
+  packagePublicKey?: string;
 }
 
 /** Bootstrap options as a program passes them: home and agent id, the rest defaulted (TLS files are read from their paths). */
@@ -160,6 +170,7 @@ export function resolveBootstrapOptions(input: BootstrapInput): BootstrapOptions
     ca: input.caFile,
     cert: input.certFile,
     key: input.keyFile,
+    package_public_key: input.packagePublicKey,
   });
   if (typeof input.home !== 'string' || input.home.length === 0) throw new BootstrapError('invalid agent options', ['home: required']);
   return validateBootstrap(path.resolve(input.home), doc, 'invalid agent options');
@@ -208,7 +219,27 @@ function validateBootstrap(home: string, doc: unknown, context: string): Bootstr
     ...(files.cert !== undefined && { certFile: files.cert }),
     ...(files.key !== undefined && { keyFile: files.key }),
     ...(tls !== undefined && { tls }),
+    ...(d.package_public_key !== undefined && { packagePublicKey: readPackageKey(home, d.package_public_key) }),
   };
+}
+
+/** The pinned package key's PEM, from the PEM itself or a file (relative to the home); a BootstrapError unless it is an Ed25519 public key. */
+function readPackageKey(home: string, value: string): string {
+  const inline = value.trimStart().startsWith('-----BEGIN');
+  let pem = value;
+  if (!inline) {
+    try {
+      pem = readFileSync(path.resolve(home, value), 'utf8');
+    } catch (err) {
+      throw new BootstrapError('cannot use package_public_key', [(err as Error).message]);
+    }
+  }
+  try {
+    verifyingKey(pem);
+  } catch (err) {
+    throw new BootstrapError('cannot use package_public_key', [(err as Error).message]);
+  }
+  return pem;
 }
 
 async function readBootstrapFile(file: string): Promise<Record<string, unknown>> {

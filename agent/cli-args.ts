@@ -37,6 +37,7 @@ Options (each overrides the same key in $FUSTOR_HOME/bootstrap.yaml):
   --ca <file>                    PEM CA(s) that Fusion's certificate must chain to (ca)
   --cert <file>                  PEM client certificate for mutual TLS (cert; needs --key)
   --key <file>                   PEM private key of that certificate (key)
+  --package-public-key <file>    Ed25519 public key packages must be signed with (package_public_key)
   --log-level <level>            trace|debug|info|warn|error|fatal|silent (default $FUSTOR_LOG_LEVEL or info)
   -h, --help                     show this help
 
@@ -62,6 +63,7 @@ const STRING_FLAGS = [
   'ca',
   'cert',
   'key',
+  'package-public-key',
   'log-level',
 ] as const;
 
@@ -111,6 +113,7 @@ export function parseAgentArgs(argv: readonly string[]): AgentCliArgs {
     ca: file('ca'),
     cert: file('cert'),
     key: file('key'),
+    package_public_key: file('package-public-key'),
     backoff: {
       base_ms: number('backoff-base-ms'),
       cap_ms: number('backoff-cap-ms'),

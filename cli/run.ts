@@ -10,6 +10,7 @@ import { diagnosticsCommand } from './commands/diagnostics.js';
 import { credentialCommand, enrollmentsCommand } from './commands/identity.js';
 import { labelCommand } from './commands/label.js';
 import { webhookCommand } from './commands/webhook.js';
+import { secretCommand } from './commands/secret.js';
 import type { CliCommand } from './commands/context.js';
 import { fusionCommand } from './commands/fusion.js';
 import { packagesCommand } from './commands/packages.js';
@@ -48,6 +49,7 @@ export const COMMANDS: readonly CliCommand[] = [
   auditCommand,
   enrollmentsCommand,
   credentialCommand,
+  secretCommand,
 ];
 
 const GLOBAL_OPTIONS = {

@@ -18,7 +18,9 @@ import {
   inspectAgentPackage,
   packageFileName,
 } from '../shared/package/agent-package.js';
+import { signPackage } from '../shared/package/package-signature.js';
 import { writeTarGz, type TarEntry } from '../shared/package/tar.js';
+import type { KeyObject } from 'node:crypto';
 
 /** The repository root. */
 export const REPOSITORY_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -28,6 +30,8 @@ export interface BuildAgentPackageOptions {
   outDir: string;
   /** Version to stamp; defaults to the repository's package.json version. */
   version?: string;
+  /** Ed25519 private key: the package is signed and the signature written beside it as `<file>.sig` (base64). */
+  signKey?: KeyObject;
 }
 
 export interface BuiltAgentPackage {
@@ -35,6 +39,10 @@ export interface BuiltAgentPackage {
   version: string;
   sha256: string;
   size: number;
+  /** Base64 Ed25519 signature of the file, when it was signed. */
+  signature?: string;
+  /** Where the signature was written. */
+  signatureFile?: string;
 }
 
 /**
@@ -95,7 +103,13 @@ export async function buildAgentPackage(options: BuildAgentPackageOptions): Prom
   const temp = `${file}.${process.pid}.tmp`;
   await writeFile(temp, archive);
   await rename(temp, file);
-  return { file, version, sha256: createHash('sha256').update(archive).digest('hex'), size: archive.length };
+  const built: BuiltAgentPackage = { file, version, sha256: createHash('sha256').update(archive).digest('hex'), size: archive.length };
+  if (options.signKey) {
+    const signature = signPackage(archive, options.signKey);
+    await writeFile(`${file}.sig`, `${signature}\n`);
+    Object.assign(built, { signature, signatureFile: `${file}.sig` });
+  }
+  return built;
 }
 
 /** The agent must run on any node without a compiler: a native addon in the bundle graph is a build error. */

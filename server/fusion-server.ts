@@ -50,6 +50,8 @@ import { identityRoutes } from './auth/identity-routes.js';
 import { controlIdentityRoutes } from './auth/control-identity-routes.js';
 import { enrollOnHello } from './gateway/enroll-on-hello.js';
 import { CredentialRotation } from './gateway/credential-rotation.js';
+import { createSecrets } from './secrets/index.js';
+import { secureHome } from './store/home-permissions.js';
 import { logTlsClientErrors } from './http/tls-client-errors.js';
 
 export interface FusionOptions {
@@ -76,6 +78,8 @@ export interface FusionOptions {
   tls?: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer; requireClientCert?: boolean };
   /** Largest agent package an admin may upload, in bytes. Default 128 MiB. */
   maxPackageBytes?: number;
+  /** Ed25519 public key (PEM) uploads must be signed with; without it a signature is optional. */
+  packagePublicKey?: string;
   /** Largest size an uploaded package may unpack to, in bytes. Default 64 MiB. */
   maxUnpackedPackageBytes?: number;
   /**
@@ -170,6 +174,7 @@ export class FusionServer {
     if (this.running) throw new Error('Fusion is already running');
     const o = this.options;
     const heartbeatIntervalMs = o.heartbeatIntervalMs ?? 15_000;
+    secureHome(o.home);
     const file = join(o.home, 'fusion.db');
     const movedAside = checkDatabaseFile(file, { initialise: o.initDatabase, schemaVersion: SCHEMA_VERSION });
     if (movedAside) this.log.warn({ file, movedAside }, 'the database file was not a Fusion database; moved aside, a new one is created (--init-database)');
@@ -193,6 +198,11 @@ export class FusionServer {
       const configs = new ConfigStore(db);
       const agents = new AgentStore(db);
       const service = new ConfigService(configs, agents);
+      const secrets = createSecrets({ db, home: o.home, tokens });
+      service.setSecretCheck((document) => secrets.service.requireKnown(document));
+      const secretsFor = (document: Record<string, unknown>) => secrets.service.bundleFor(document);
+      // A rotation changes what the configs that use the secret resolve to: they are pushed again.
+      secrets.service.on('rotated', (_name, users) => service.announceResolved(users.agents));
       const gateway = new WsGateway({
         tokens,
         log: this.log,
@@ -214,11 +224,11 @@ export class FusionServer {
       const store = new CommandStore(db);
       const commands = new CommandService(store, gateway, this.log, o.commandSweepIntervalMs);
       const reports = new ReportStore(db);
-      const packages = createPackages({ db, home: o.home, log: this.log, tokens, commands, agents, gateway, maxPackageBytes: o.maxPackageBytes, maxUnpackedPackageBytes: o.maxUnpackedPackageBytes });
+      const packages = createPackages({ db, home: o.home, log: this.log, tokens, commands, agents, gateway, maxPackageBytes: o.maxPackageBytes, maxUnpackedPackageBytes: o.maxUnpackedPackageBytes, packagePublicKey: o.packagePublicKey });
       const bus = new EventBus(this.log);
       const controlEvents = connectControlEvents({ bus, gateway, service, commands });
       gateway.on('frame', (conn, frame) => {
-        if (frame.type === 'config_report' && conn.established) reports.save(conn.agentId, frame);
+        if (frame.type === 'config_report' && conn.established) reports.save(conn.agentId, { ...frame, document: secrets.service.redactReported(frame.document) });
       });
       new ConfigChannel({
         gateway,
@@ -226,6 +236,7 @@ export class FusionServer {
         configs,
         service,
         heartbeatIntervalMs,
+        secretsFor,
         onEstablished: (conn) => {
           controlEvents.agentOnline(conn);
           commands.deliverPending(conn);
@@ -272,7 +283,9 @@ export class FusionServer {
         bus,
         commitWrites: () => commit.commit(),
         storage,
+        secretsFor,
         mounts: [
+          ['/api/v1/management', secrets.router],
           ['/api/v1/management', securityRoutes({ tokens, gateway, audit })],
           ['/api/v1/management', backupRoutes({ tokens, home: o.home, log: this.log })],
           ['/api/v1/management', identityRoutes({ tokens, gateway, rotation, requests: enrollment.requests })],

@@ -16,6 +16,7 @@ import { FusionServer, type FusionOptions } from './fusion-server.js';
 
 const USAGE = `Usage: fusion [--host 127.0.0.1] [--port 8102] [--home ~/.fustor]
               [--tls-cert cert.pem --tls-key key.pem [--tls-ca ca.pem]] [--init-database]
+              [--package-public-key pub.pem]
        fusion backup <file> [--home ~/.fustor]
 
 --init-database (FUSION_INIT_DATABASE=1): an existing fusion.db that is empty or
@@ -30,7 +31,9 @@ FUSION_HEARTBEAT_MS (agent ping interval, default 15000), FUSION_SHUTDOWN_RETRY_
 (normal: commits survive a killed process; full: also a power loss, one fsync a commit),
 FUSION_TRUSTED_PROXIES (comma-separated addresses or CIDR ranges whose X-Forwarded-For names the client), FUSION_ENROLLMENT_APPROVAL=1
 (every new agent waits for an admin's approval), FUSION_CREDENTIAL_LIFETIME_MS (agent
-credential lifetime, default 30 days; rotated when a third of it is left).`;
+credential lifetime, default 30 days; rotated when a third of it is left), FUSION_SECRET_KEY (key of the
+secrets store, default <home>/secret.key), FUSION_PACKAGE_PUBLIC_KEY or --package-public-key
+(an Ed25519 public key PEM file: agent package uploads must be signed with it).`;
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -44,6 +47,7 @@ async function main(): Promise<void> {
       'tls-ca': { type: 'string' },
       'tls-require-client-cert': { type: 'boolean' },
       'init-database': { type: 'boolean' },
+      'package-public-key': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -76,6 +80,7 @@ async function main(): Promise<void> {
     initDatabase: Boolean(values['init-database']) || process.env.FUSION_INIT_DATABASE === '1',
     databaseSync: sync,
     ...(process.env.FUSION_TRUSTED_PROXIES ? { trustedProxies: process.env.FUSION_TRUSTED_PROXIES.split(',').map((p) => p.trim()).filter(Boolean) } : {}),
+    ...packageKeyOption(values['package-public-key'] ?? process.env.FUSION_PACKAGE_PUBLIC_KEY),
   });
   const { url } = await server.start();
   printInitialSecrets(server, url);
@@ -138,6 +143,16 @@ function credentialLifetime(): Pick<FusionOptions, 'credentials'> | Record<strin
   const ms = Number(raw);
   if (!Number.isInteger(ms) || ms < 60_000) throw new Error(`FUSION_CREDENTIAL_LIFETIME_MS must be a whole number of milliseconds, at least 60000: ${raw}`);
   return { credentials: { lifetimeMs: ms } };
+}
+
+/** The package signing key uploads must verify with, read from its PEM file. */
+function packageKeyOption(file: string | undefined): { packagePublicKey?: string } {
+  if (!file) return {};
+  try {
+    return { packagePublicKey: readFileSync(file, 'utf8') };
+  } catch (err) {
+    throw new Error(`cannot read the package public key ${file}: ${(err as Error).message}`);
+  }
 }
 
 /** A whole number of seconds from the environment, as the option's milliseconds. */

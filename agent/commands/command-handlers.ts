@@ -11,7 +11,7 @@ export interface CommandContext {
   /** Runs a scan through a pipe's source and pushes what it finds; resolves when Fusion has it all. */
   scan(args: { path: string; pipe?: string; recursive?: boolean }): Promise<Record<string, unknown>>;
   /** Installs another agent version and restarts; resolves only if the agent keeps running (it normally exits). */
-  upgrade?(args: { version: string; sha256?: string }, commandId: string): Promise<Record<string, unknown>>;
+  upgrade?(args: { version: string; sha256?: string; signature?: string }, commandId: string): Promise<Record<string, unknown>>;
   /** Sends a frame on the current connection. */
   send(frame: AgentToFusionFrame): boolean;
   /** What a diagnostics bundle reads besides the config: pipe status and the log tail. */
@@ -45,6 +45,6 @@ export const COMMAND_HANDLERS: Record<CommandType, CommandHandler> = {
 
   async upgrade(args, ctx, commandId) {
     if (!ctx.upgrade) throw new Error('this agent was started without a package installer (run it under the fustor-agent launcher to upgrade)');
-    return ctx.upgrade(args as { version: string; sha256?: string }, commandId);
+    return ctx.upgrade(args as { version: string; sha256?: string; signature?: string }, commandId);
   },
 };

@@ -5,6 +5,7 @@
  */
 import type { Logger } from '../../shared/logger.js';
 import { configSignature, type AgentConfig } from '../../shared/config/index.js';
+import { resolveConfigSecrets, type ReceivedSecrets } from './secret-resolution.js';
 import type { ConfigSource } from '../../shared/protocol/index.js';
 import type { PipeChange, PipeRuntime } from '../runtime/types.js';
 import type { ConfigCache } from './config-cache.js';
@@ -15,8 +16,17 @@ export interface RunningConfig {
   /** Fusion revision, for remote and cached configs. */
   revision: number | null;
   source: ConfigSource;
-  /** The normalised document (validateConfig output). */
+  /** The normalised document (validateConfig output), with its secret references, never their values. */
   document: AgentConfig | null;
+  /** Digest of the secret versions the document was resolved with; null when it uses none. */
+  secretsDigest: string | null;
+}
+
+/** Where a config to apply comes from, and the secret values that came with it (remote and cached configs only). */
+export interface ConfigOrigin {
+  source: ConfigSource;
+  revision: number | null;
+  secrets?: ReceivedSecrets | undefined;
 }
 
 export interface ConfigAppliedEvent {
@@ -37,7 +47,7 @@ export interface ConfigApplierListener {
   failed?(event: ConfigFailedEvent): void;
 }
 
-export const NO_CONFIG: RunningConfig = Object.freeze({ signature: null, revision: null, source: 'none', document: null });
+export const NO_CONFIG: RunningConfig = Object.freeze({ signature: null, revision: null, source: 'none', document: null, secretsDigest: null });
 
 /** Raised for work queued after {@link ConfigApplier.close}. */
 export class ApplierClosedError extends Error {
@@ -51,6 +61,8 @@ export class ApplierClosedError extends Error {
 export class ConfigApplier {
   private current: RunningConfig = NO_CONFIG;
   private remote: RunningConfig | null = null;
+  /** The secret values the last remote config came with (kept for a reload; never logged or reported). */
+  private remoteSecrets: ReceivedSecrets | undefined;
   private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
 
@@ -85,32 +97,44 @@ export class ConfigApplier {
     return run;
   }
 
+  /** The secret values the last remote config came with, for a reload of it. */
+  get lastRemoteSecrets(): ReceivedSecrets | undefined {
+    return this.remoteSecrets;
+  }
+
   /** Applies `config` in turn with other changes. See {@link applyExclusive}. */
-  apply(config: AgentConfig, origin: { source: ConfigSource; revision: number | null }): Promise<PipeChange> {
+  apply(config: AgentConfig, origin: ConfigOrigin): Promise<PipeChange> {
     return this.exclusive(() => this.applyExclusive(config, origin));
   }
 
   /**
    * Applies a validated, normalised config through the runtime. Call it only
-   * inside {@link exclusive}. On success the config is what runs (and, when
-   * remote, is cached); on failure the runtime keeps the previous pipes, this
-   * records nothing, reports `failed` and rethrows.
+   * inside {@link exclusive}. Secret references are resolved with the values
+   * of `origin.secrets` for the runtime only: what is recorded as running,
+   * cached as the document and reported keeps the references. On success the
+   * config is what runs (and, when remote, is cached with its secret values,
+   * mode 0600); on failure the runtime keeps the previous pipes, this records
+   * nothing, reports `failed` and rethrows.
    */
-  async applyExclusive(config: AgentConfig, origin: { source: ConfigSource; revision: number | null }): Promise<PipeChange> {
+  async applyExclusive(config: AgentConfig, origin: ConfigOrigin): Promise<PipeChange> {
     const signature = configSignature(config);
     let change: PipeChange;
+    let secretsDigest: string | null = null;
     try {
-      change = await this.runtime.apply(config);
+      const resolved = resolveConfigSecrets(config, origin.source, origin.secrets);
+      secretsDigest = resolved.secretsDigest;
+      change = await this.runtime.apply(resolved.config);
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
       this.fail({ signature, revision: origin.revision, source: origin.source, error });
       throw err;
     }
     // Source `none` is the empty config that stops everything: the agent then runs no config at all.
-    this.current = origin.source === 'none' ? NO_CONFIG : { signature, revision: origin.revision, source: origin.source, document: config };
+    this.current = origin.source === 'none' ? NO_CONFIG : { signature, revision: origin.revision, source: origin.source, document: config, secretsDigest };
     if (origin.source === 'remote') {
       this.remote = this.current;
-      if (origin.revision !== null) await this.saveCache(origin.revision, signature, config);
+      this.remoteSecrets = secretsDigest === null ? undefined : origin.secrets;
+      if (origin.revision !== null) await this.saveCache(origin.revision, signature, config, this.remoteSecrets);
     }
     this.logger.info({ signature, revision: origin.revision, source: origin.source, pipes: change }, 'config applied');
     this.listener.applied?.({ running: this.current, change });
@@ -130,9 +154,9 @@ export class ConfigApplier {
     await drained;
   }
 
-  private async saveCache(revision: number, signature: string, config: AgentConfig): Promise<void> {
+  private async saveCache(revision: number, signature: string, config: AgentConfig, secrets: ReceivedSecrets | undefined): Promise<void> {
     try {
-      await this.cache.save({ revision, signature, document: config as Record<string, unknown> });
+      await this.cache.save({ revision, signature, document: config as Record<string, unknown>, ...(secrets && { secrets: secrets.values, secrets_digest: secrets.digest }) });
     } catch (err) {
       // The config runs; only the fallback for the next start-up is stale.
       this.logger.error({ file: this.cache.path, err: (err as Error).message }, 'cannot write the config cache');

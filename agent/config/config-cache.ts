@@ -7,7 +7,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { Logger } from '../../shared/logger.js';
 import { configSignature } from '../../shared/config/index.js';
-import { ConfigDocument, Signature } from '../../shared/protocol/index.js';
+import { ConfigDocument, SecretValues, Signature } from '../../shared/protocol/index.js';
 import { writeFileAtomic } from '../../shared/atomic-write.js';
 
 /** Path of the cache file under the agent's home. */
@@ -23,6 +23,10 @@ export const CachedConfig = z.object({
   signature: Signature,
   /** The normalised config document. */
   document: ConfigDocument,
+  /** Values of the secrets the document references, as Fusion sent them (the file is mode 0600). */
+  secrets: SecretValues.optional(),
+  /** Digest of those secrets' versions. */
+  secrets_digest: Signature.optional(),
   /** When it was written (ISO 8601). */
   saved_at: z.string(),
 });
@@ -73,7 +77,7 @@ export class ConfigCache {
   }
 
   /** Atomically replaces the cache (mode 0600). */
-  async save(entry: { revision: number; signature: string; document: Record<string, unknown> }): Promise<CachedConfig> {
+  async save(entry: Omit<CachedConfig, 'saved_at'>): Promise<CachedConfig> {
     const cached: CachedConfig = { ...entry, saved_at: new Date().toISOString() };
     await writeFileAtomic(this.path, `${JSON.stringify(cached, null, 2)}\n`, 0o600);
     return cached;

@@ -7,11 +7,14 @@ import { formatIssues, validateConfig, type AgentConfig } from '../../shared/con
 import type { ConfigSource } from '../../shared/protocol/index.js';
 import type { ConfigCache } from './config-cache.js';
 import { loadLocalConfig } from './local-config.js';
+import type { ReceivedSecrets } from './secret-resolution.js';
 
 export interface ConfigCandidate {
   config: AgentConfig;
   source: ConfigSource;
   revision: number | null;
+  /** Secret values the config came with (a cached remote config). */
+  secrets?: ReceivedSecrets | undefined;
 }
 
 /** The local config files are invalid; `errors` lists every problem with its file. */
@@ -32,7 +35,8 @@ export async function readFallbackConfig(deps: { home: string; agentId: string; 
   const cached = await deps.cache.load();
   if (cached) {
     const checked = validateConfig(cached.document, { agentId: deps.agentId });
-    if (checked.ok) return { config: checked.config, source: 'cache', revision: cached.revision };
+    const secrets = cached.secrets && cached.secrets_digest ? { values: cached.secrets, digest: cached.secrets_digest } : undefined;
+    if (checked.ok) return { config: checked.config, source: 'cache', revision: cached.revision, secrets };
     deps.logger.warn({ file: deps.cache.path, problems: formatIssues(checked.errors) }, 'cached config is no longer valid; ignoring it');
   }
   const local = await loadLocalConfig(deps.home, { agentId: deps.agentId });

@@ -2,7 +2,9 @@
  * Handles `config` frames. A patch is applied to the document the agent runs,
  * which must be the patch's base; when the base is not what runs, or the
  * patched document does not reproduce the target signature, the agent asks
- * for the full document (`config_request`) instead of guessing.
+ * for the full document (`config_request`) instead of guessing. An empty
+ * patch to the running signature with new `secrets` is a rotation: the same
+ * document is applied again with the new values.
  */
 import type { Logger } from '../../shared/logger.js';
 import { applyDocumentPatch, type Operation } from '../../shared/config/index.js';
@@ -33,6 +35,8 @@ export function createConfigFrameHandler(deps: { applier: ConfigApplier; agentId
           revision: frame.revision,
           signature: frame.signature,
           document,
+          secrets: frame.secrets,
+          secretsDigest: frame.secrets_digest,
         });
       })
       .catch((err: unknown) => {

@@ -10,13 +10,15 @@ export function controlSocketUrl(base: string): string {
 
 /**
  * The pull endpoint for `agentId`, with the signature it runs (omitted when it
- * runs none) and what the agent says about itself (its bootstrap `group`, its
+ * runs none), the digest of the secret versions it runs with (when it uses
+ * secrets) and what the agent says about itself (its bootstrap `group`, its
  * host name), as a `hello` would.
  */
-export function controlPullUrl(base: string, agentId: string, currentSignature: string | null, identity: PullIdentity = {}): string {
+export function controlPullUrl(base: string, agentId: string, currentSignature: string | null, identity: PullIdentity = {}, secretsDigest: string | null = null): string {
   const url = new URL(httpEndpoint(base, CONTROL_PULL_PATH));
   url.searchParams.set('agent_id', agentId);
   if (currentSignature !== null) url.searchParams.set('current_signature', currentSignature);
+  if (secretsDigest !== null) url.searchParams.set('current_secrets_digest', secretsDigest);
   if (identity.group !== undefined) url.searchParams.set('group', identity.group);
   if (identity.hostname !== undefined) url.searchParams.set('hostname', identity.hostname);
   if (identity.agent_version !== undefined) url.searchParams.set('agent_version', identity.agent_version);

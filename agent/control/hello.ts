@@ -28,7 +28,12 @@ export function buildHello(
     hostname: host,
     capabilities: [...AGENT_CAPABILITIES],
     attributes: hostAttributes(host, attributes),
-    config: { signature: running.signature, revision: running.revision, source: running.source },
+    config: {
+      signature: running.signature,
+      revision: running.revision,
+      source: running.source,
+      ...(running.secretsDigest !== null && { secrets_digest: running.secretsDigest }),
+    },
     ...(group !== undefined && { group }),
   };
 }

@@ -18,7 +18,7 @@ import { agentVersion } from '../agent-version.js';
 import { hostAttributes } from './hello.js';
 import { z } from 'zod';
 import type { Logger } from '../../shared/logger.js';
-import { ConfigDocument, Signature, type ConfigStatusFrame, type ConfigStatusReport, type PullIdentity } from '../../shared/protocol/index.js';
+import { PullAnswer, type ConfigStatusFrame, type ConfigStatusReport, type PullIdentity } from '../../shared/protocol/index.js';
 import type { BootstrapOptions } from '../bootstrap.js';
 import { ApplierClosedError, type ConfigApplier } from '../config/config-applier.js';
 import { CredentialStore } from '../credentials/credential-store.js';
@@ -28,14 +28,6 @@ import type { HttpResponse } from './http-client.js';
 import { applyRemoteConfig } from './remote-config.js';
 import { Sleeper } from './sleeper.js';
 import type { ControlClient, ControlClientEvents } from './types.js';
-
-/** Body of a 200 from the pull endpoint. */
-export const PullResponse = z.object({
-  agent_id: z.string(),
-  revision: z.number().int().nonnegative(),
-  signature: Signature,
-  document: ConfigDocument,
-});
 
 export interface PollControlClientOptions {
   bootstrap: BootstrapOptions;
@@ -55,7 +47,7 @@ export class PollControlClient implements ControlClient {
   private loop: Promise<void> | null = null;
   private stopped = false;
   private reachable = false;
-  /** Signature of the last desired config that could not be applied. */
+  /** Signature (and secrets digest) of the last desired config that could not be applied. */
   private failedSignature: string | null = null;
   /** The ACK / NACK of the last applied or refused pull, until Fusion has it. */
   private pendingReport: z.input<typeof ConfigStatusReport> | null = null;
@@ -122,7 +114,7 @@ export class PollControlClient implements ControlClient {
       return;
     }
     if (this.pendingReport) await this.sendReport();
-    const url = controlPullUrl(bootstrap.controlPlaneUri as string, bootstrap.agentId, applier.running.signature, this.identity);
+    const url = controlPullUrl(bootstrap.controlPlaneUri as string, bootstrap.agentId, applier.running.signature, this.identity, applier.running.secretsDigest);
     let response: HttpResponse;
     try {
       response = await this.http.get(url, { headers: { Accept: 'application/json' }, signal: this.abort.signal });
@@ -161,7 +153,7 @@ export class PollControlClient implements ControlClient {
       return;
     }
     this.setReachable(true);
-    const parsed = PullResponse.safeParse(JSON.parse(response.body.toString('utf8')));
+    const parsed = PullAnswer.safeParse(JSON.parse(response.body.toString('utf8')));
     if (!parsed.success) {
       logger.warn({ problems: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, 'malformed answer from the pull endpoint');
       return;
@@ -169,9 +161,10 @@ export class PollControlClient implements ControlClient {
     await this.apply(parsed.data);
   }
 
-  private async apply(target: z.infer<typeof PullResponse>): Promise<void> {
+  private async apply(target: PullAnswer): Promise<void> {
     const { applier, bootstrap, logger } = this.options;
-    if (target.signature === this.failedSignature) {
+    const attempt = `${target.signature}#${target.secrets_digest ?? ''}`;
+    if (attempt === this.failedSignature) {
       logger.debug({ signature: target.signature }, 'desired config already failed; waiting for a new one');
       return;
     }
@@ -187,11 +180,11 @@ export class PollControlClient implements ControlClient {
     };
     try {
       const applied = await applier.exclusive(() =>
-        applier.running.signature === target.signature && applier.running.source === 'remote'
+        applier.running.signature === target.signature && applier.running.source === 'remote' && applier.running.secretsDigest === (target.secrets_digest ?? null)
           ? Promise.resolve(true)
-          : applyRemoteConfig({ applier, agentId: bootstrap.agentId, report }, target),
+          : applyRemoteConfig({ applier, agentId: bootstrap.agentId, report }, { ...target, secretsDigest: target.secrets_digest }),
       );
-      this.failedSignature = applied ? null : target.signature;
+      this.failedSignature = applied ? null : attempt;
     } catch (err) {
       if (!(err instanceof ApplierClosedError)) throw err;
       return;

@@ -1,12 +1,14 @@
 /**
  * Applying a config document that came from Fusion, whichever transport
  * brought it: validate it for this agent, check it is the document Fusion
- * signed, apply it, and report each step (`applying`, then `applied` or
+ * signed (its secret references, not their values, are signed), apply it
+ * with the secret values that came with it, and report each step (`applying`, then `applied` or
  * `failed`). A refused config leaves the previous one running.
  */
 import { configSignature, formatIssues, validateConfig } from '../../shared/config/index.js';
 import type { ConfigStatusFrame } from '../../shared/protocol/index.js';
 import type { ConfigApplier } from '../config/config-applier.js';
+import type { ReceivedSecrets } from '../config/secret-resolution.js';
 
 /** Longest error text sent in a `config_status` frame (the schema's limit). */
 const MAX_ERROR_CHARS = 16_384;
@@ -16,6 +18,15 @@ export interface RemoteTarget {
   signature: string;
   /** The document as received (or as rebuilt from a patch); validated here. */
   document: unknown;
+  /** Values of the secrets the document references, as received with it. */
+  secrets?: Record<string, string> | undefined;
+  /** Digest of their versions (with `secrets`). */
+  secretsDigest?: string | undefined;
+}
+
+/** The received secrets of a target, when it came with them. */
+export function receivedSecrets(target: Pick<RemoteTarget, 'secrets' | 'secretsDigest'>): ReceivedSecrets | undefined {
+  return target.secrets && target.secretsDigest ? { values: target.secrets, digest: target.secretsDigest } : undefined;
 }
 
 export interface RemoteApplyDeps {
@@ -48,7 +59,7 @@ export async function applyRemoteConfig(deps: RemoteApplyDeps, target: RemoteTar
 
   status({ status: 'applying' });
   try {
-    const change = await applier.applyExclusive(checked.config, { source: 'remote', revision: target.revision });
+    const change = await applier.applyExclusive(checked.config, { source: 'remote', revision: target.revision, secrets: receivedSecrets(target) });
     status({ status: 'applied', pipes: change });
     return true;
   } catch (err) {

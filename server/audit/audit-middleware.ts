@@ -52,8 +52,12 @@ function auditDetailOf(res: Response): string | null {
   return (res.locals.auditDetail as string | undefined) ?? null;
 }
 
-/** Query parameters that carry a secret: kept by name, their value replaced. */
-const SECRET_PARAMS = new Set(['access_token', 'token']);
+/**
+ * Query parameters that carry a secret: kept by name, their value replaced.
+ * `value` too: the secrets API takes values only in the body, but one put in
+ * the query string by mistake must not land in the audit log.
+ */
+const SECRET_PARAMS = new Set(['access_token', 'token', 'value']);
 
 /** The query string as recorded: null when empty, secret values redacted, at most 2,000 characters. */
 export function auditedQuery(raw: string | undefined): string | null {

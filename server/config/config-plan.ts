@@ -8,41 +8,59 @@ export interface PlannedConfig {
   text: string;
 }
 
+/** The values of the secrets a document references and the digest of their versions. */
+export interface SecretBundle {
+  values: Record<string, string>;
+  digest: string;
+}
+
 /**
  * What to send an agent that runs `runningSignature` so it reaches `desired`:
- * nothing when it already runs it; a JSON Patch when Fusion knows the agent's
- * document and the patch is smaller than the document; else the full document.
- * The result depends only on the arguments' signatures and revision (documents
- * are stored by signature and never change), so callers may reuse it.
+ * nothing when it already runs it (with the secret versions of `secrets`); a
+ * JSON Patch when Fusion knows the agent's document and the patch is smaller
+ * than the document; else the full document. A document that references
+ * secrets travels with their values (`secrets`); when only the secrets
+ * changed (a rotation), the frame is an empty patch to the same signature.
+ * The result depends only on the arguments' signatures, revision and secrets
+ * digests (documents are stored by signature and never change), so callers may reuse it.
  */
 export function planConfigFrame(
   desired: DesiredConfig,
   runningSignature: string | null,
   lookupDocument: (signature: string) => Record<string, unknown> | undefined,
   forceFull = false,
+  secrets: { bundle: SecretBundle | null; runningDigest: string | null } = { bundle: null, runningDigest: null },
 ): PlannedConfig | null {
-  if (runningSignature === desired.signature && !forceFull) return null;
+  const bundle = secrets.bundle;
+  const withSecrets = bundle ? { secrets: bundle.values, secrets_digest: bundle.digest } : {};
+  const patchFrame = (base: string, patch: PatchOperation[]): ConfigFrame => ({
+    type: 'config',
+    encoding: 'patch',
+    revision: desired.revision,
+    signature: desired.signature,
+    ...withSecrets,
+    base_signature: base,
+    patch,
+  });
+  if (runningSignature === desired.signature && !forceFull) {
+    if (!bundle || secrets.runningDigest === bundle.digest) return null;
+    const rotation = patchFrame(runningSignature, []);
+    return { frame: rotation, text: encodeFrame(rotation) };
+  }
   const full: ConfigFrame = {
     type: 'config',
     encoding: 'full',
     revision: desired.revision,
     signature: desired.signature,
+    ...withSecrets,
     document: desired.document,
   };
   if (forceFull || runningSignature === null) return { frame: full, text: encodeFrame(full) };
   const base = lookupDocument(runningSignature);
   if (!base) return { frame: full, text: encodeFrame(full) };
-  const patch = diffDocuments(base, desired.document);
-  const patchFrame: ConfigFrame = {
-    type: 'config',
-    encoding: 'patch',
-    revision: desired.revision,
-    signature: desired.signature,
-    base_signature: runningSignature,
-    patch: patch as PatchOperation[],
-  };
-  const patchText = encodeFrame(patchFrame);
-  if (patchText.length < fullFrameLength(full, desired.documentText)) return { frame: patchFrame, text: patchText };
+  const patch = patchFrame(runningSignature, diffDocuments(base, desired.document) as PatchOperation[]);
+  const patchText = encodeFrame(patch);
+  if (patchText.length < fullFrameLength(full, desired.documentText)) return { frame: patch, text: patchText };
   return { frame: full, text: encodeFrame(full) };
 }
 

@@ -51,9 +51,15 @@ export interface RenderedConfig {
  * schema, references, drivers) before anything is stored; a stored change is
  * announced with `desired_changed` so the gateway can push it.
  */
-export class ConfigService extends EventEmitter<{ desired_changed: [agentId: string, desired: DesiredConfig] }> {
+export class ConfigService extends EventEmitter<{
+  desired_changed: [agentId: string, desired: DesiredConfig];
+  /** The desired config is unchanged but what it resolves to is not (a secret it references was rotated). */
+  desired_resolved_changed: [agentId: string, desired: DesiredConfig];
+}> {
   /** The group whose template renders an agent's config, if any. */
   private groupOf: (agentId: string) => string | undefined = () => undefined;
+  /** Throws 400 `unknown_secret` when a document references a secret that is not stored. */
+  private requireSecrets: (document: object) => void = () => undefined;
 
   constructor(
     private readonly configs: ConfigStore,
@@ -65,6 +71,35 @@ export class ConfigService extends EventEmitter<{ desired_changed: [agentId: str
   /** Agents in a group get their config from the group: a direct save is refused with 409 `agent_in_group`. */
   setGroupLookup(lookup: (agentId: string) => string | undefined): void {
     this.groupOf = lookup;
+  }
+
+  /** Set by the secrets module: every save checks the secrets its document references exist. */
+  setSecretCheck(check: (document: object) => void): void {
+    this.requireSecrets = check;
+  }
+
+  /** Throws 400 `unknown_secret` when `document` (a config or a group template) references a secret that is not stored. */
+  checkSecrets(document: object): void {
+    this.requireSecrets(document);
+  }
+
+  /**
+   * Announces agents' unchanged desired configs (`desired_resolved_changed`),
+   * so a connected agent gets what the config now resolves to after a secret
+   * it references was rotated.
+   */
+  announceResolved(agentIds: readonly string[]): void {
+    // One agent's failing push must not keep the others from theirs.
+    let failure: unknown;
+    for (const agentId of agentIds) {
+      try {
+        const desired = this.desired(agentId);
+        if (desired) this.emit('desired_resolved_changed', agentId, desired);
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+    if (failure !== undefined) throw failure;
   }
 
   /** Revision, signature and save time of the desired config, without its document (listings). */
@@ -115,6 +150,7 @@ export class ConfigService extends EventEmitter<{ desired_changed: [agentId: str
     const checked = this.check(input);
     if ('errors' in checked) throw invalid(checked.errors);
     const { document, signature, documentText } = checked;
+    this.requireSecrets(document);
     const sourceText = input.text ?? JSON.stringify(input.document, null, 2);
     const result = this.configs.save({
       agentId: input.agentId,
@@ -159,6 +195,12 @@ export class ConfigService extends EventEmitter<{ desired_changed: [agentId: str
     // source (stored once, see NewRevision.sourceText). Its JSON is encoded once
     // per document object (members rendered alike share one).
     const texts = new Map<Record<string, unknown>, string>();
+    const checked = new Set<Record<string, unknown>>();
+    for (const entry of entries) {
+      if (checked.has(entry.document)) continue;
+      this.requireSecrets(entry.document);
+      checked.add(entry.document);
+    }
     const saved = this.configs.saveMany(
       entries.map((e) => {
         let text = texts.get(e.document);

@@ -19,6 +19,10 @@ export class AgentConnection {
   runningSignature: string | null = null;
   /** Signature of the last config frame sent, so a repeat push is skipped. */
   sentSignature: string | null = null;
+  /** Digest of the secret versions the running config was resolved with (from hello and applied acks). */
+  runningSecretsDigest: string | null = null;
+  /** `secrets_digest` of the last config frame sent (null when it carried no secrets). */
+  sentSecretsDigest: string | null = null;
   agentVersion = '';
   /** Capabilities from `hello`. */
   capabilities: readonly string[] = [];

@@ -7,7 +7,7 @@ import {
   type HelloFrame,
 } from '../../shared/protocol/index.js';
 import type { ConfigService, DesiredConfig } from '../config/config-service.js';
-import { planConfigFrame } from '../config/config-plan.js';
+import { planConfigFrame, type SecretBundle } from '../config/config-plan.js';
 import { PlannedFrames } from './planned-frames.js';
 import type { AgentStore } from '../store/agent-store.js';
 import type { ConfigStore } from '../store/config-store.js';
@@ -22,6 +22,8 @@ export interface ConfigChannelOptions {
   heartbeatIntervalMs: number;
   /** Called after `welcome` went out; other modules (commands) start their work for the agent here. */
   onEstablished?: (conn: AgentConnection) => void;
+  /** Values and version digest of the secrets a document references (null when none); none without it. */
+  secretsFor?: (document: Record<string, unknown>) => SecretBundle | null;
 }
 
 /**
@@ -39,6 +41,7 @@ export class ConfigChannel {
       if (current && conn.established) options.agents.touch(conn.agentId, conn.lastSeen);
     });
     options.service.on('desired_changed', (agentId, desired) => this.push(agentId, desired));
+    options.service.on('desired_resolved_changed', (agentId, desired) => this.push(agentId, desired));
   }
 
   private onFrame(conn: AgentConnection, frame: AgentToFusionFrame): void {
@@ -84,6 +87,7 @@ export class ConfigChannel {
     conn.markEstablished();
     conn.agentVersion = hello.agent_version;
     conn.runningSignature = hello.config.signature;
+    conn.runningSecretsDigest = hello.config.secrets_digest ?? null;
     this.options.agents.recordHello({
       agentId: conn.agentId,
       version: hello.agent_version,
@@ -114,7 +118,11 @@ export class ConfigChannel {
 
   private onConfigStatus(conn: AgentConnection, frame: ConfigStatusFrame): void {
     this.options.agents.recordConfigStatus(conn.agentId, frame.signature, frame.status, frame.status === 'failed' ? (frame.error ?? 'failed') : null);
-    if (frame.status === 'applied') conn.runningSignature = frame.signature;
+    if (frame.status === 'applied') {
+      // Frames are applied in the order sent: an ACK of what was sent last ran with the secrets sent with it.
+      if (frame.signature === conn.sentSignature) conn.runningSecretsDigest = conn.sentSecretsDigest;
+      conn.runningSignature = frame.signature;
+    }
     if (frame.status === 'failed') conn.log.warn({ signature: frame.signature, error: frame.error }, 'agent rejected config');
   }
 
@@ -125,11 +133,16 @@ export class ConfigChannel {
 
   private sendConfig(conn: AgentConnection, desired: DesiredConfig, forceFull: boolean): void {
     const running = conn.runningSignature;
-    const plan = this.planned.get(running, desired.signature, desired.revision, forceFull, () =>
-      planConfigFrame(desired, running, (s) => this.options.configs.document(s), forceFull),
+    const bundle = this.options.secretsFor?.(desired.document) ?? null;
+    const runningDigest = conn.runningSecretsDigest;
+    // With secrets, the step also depends on the versions the agent runs and the ones to send.
+    const target = bundle ? `${desired.signature}#${bundle.digest}#${runningDigest ?? '-'}` : desired.signature;
+    const plan = this.planned.get(running, target, desired.revision, forceFull, () =>
+      planConfigFrame(desired, running, (s) => this.options.configs.document(s), forceFull, { bundle, runningDigest }),
     );
     if (!plan) return;
     conn.sentSignature = plan.frame.signature;
+    conn.sentSecretsDigest = plan.frame.secrets_digest ?? null;
     conn.sendText(plan.text, 'config');
   }
 }

@@ -11,6 +11,8 @@ export interface GroupServiceDeps {
   rollouts: RolloutStore;
   templates: TemplateCache;
   engine: RolloutEngine;
+  /** Throws 400 `unknown_secret` when the template references a secret that is not stored. */
+  checkSecrets?: (template: object) => void;
 }
 
 export interface SaveTemplateInput {
@@ -80,6 +82,7 @@ export class GroupService {
   create(input: { name: string; description: string; text: string; author: string; requireReview?: boolean | undefined; selfJoin?: boolean | undefined; parsed?: { value: unknown } | undefined }): SavedTemplate {
     if (this.deps.groups.get(input.name)) throw new HttpError(409, 'group_exists', `group ${input.name} already exists`);
     const { template, signature } = parseTemplate(input.text, input.parsed);
+    this.deps.checkSecrets?.(template);
     const now = Date.now();
     const revision: TemplateRevision = {
       group_name: input.name,
@@ -184,6 +187,7 @@ export class GroupService {
   /** Stores a template change (after its review, when the group requires one); `parsed` is the text already parsed off the event loop. */
   store(group: GroupRecord, text: string, author: string, strategy: RolloutStrategy, rollback: TemplateSource['rollback'], parsed?: { value: unknown }): SavedTemplate {
     const { template, signature } = parseTemplate(text, parsed);
+    this.deps.checkSecrets?.(template);
     const { rendered, failures } = renderMembers(template, this.deps.groups.membersForRender(group.name));
     if (failures.length > 0) throw invalidGroupConfig(group.name, failures);
     const revision: TemplateRevision = {

@@ -65,7 +65,7 @@ export function createGroups(deps: GroupsDeps): Groups {
     log: deps.log,
     pipesOf: (agentId) => deps.agents.get(agentId)?.pipes ?? [],
   });
-  const groups = new GroupService({ groups: store, rollouts, templates, engine });
+  const groups = new GroupService({ groups: store, rollouts, templates, engine, checkSecrets: (template) => deps.service.checkSecrets(template) });
   engine.onHaltRollback((record, reason) => {
     const saved = groups.rollbackRollout(record.id, AUTOMATIC_ROLLBACK_AUTHOR, ALL_AT_ONCE, `halted (${reason}); rolled back automatically (on_halt: rollback)`);
     deps.log.warn({ rollout_id: record.id, group: record.group_name, rollback: saved.rollout?.id ?? null }, 'halted rollout rolled back (on_halt: rollback)');

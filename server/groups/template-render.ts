@@ -11,7 +11,11 @@ export const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
  */
 export const BUILTIN_VARIABLES: readonly string[] = ['agent_id', 'hostname'];
 
-/** `${name}` is a reference; `$${name}` is the literal text `${name}`. */
+/**
+ * `${name}` is a reference; `$${name}` is the literal text `${name}`.
+ * `${secret:name}` is a secret reference, kept as it is in the rendered
+ * document (the agent resolves it; see shared/config/secret-refs).
+ */
 const REFERENCE = /\$(\$?)\{([^{}]*)\}/g;
 
 /** What a template needs from one agent to render its config. */
@@ -128,6 +132,7 @@ function substituteString(text: string, lookup: Lookup, path: readonly string[],
   if (!text.includes('${')) return text;
   return text.replace(REFERENCE, (whole, escape: string, name: string) => {
     if (escape) return whole.slice(1);
+    if (name.startsWith('secret:')) return whole;
     const where = path.length ? path.join('.') : '(root)';
     if (!VARIABLE_NAME.test(name)) {
       errors.push({ path: where, message: `malformed variable reference ${whole} (write $${whole} for the literal text)` });

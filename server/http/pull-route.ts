@@ -1,7 +1,8 @@
 import { Router } from 'express';
 import type { Logger } from '../../shared/logger.js';
-import { AgentId, PullIdentity, Signature } from '../../shared/protocol/index.js';
+import { AgentId, PullIdentity, Signature, type PullAnswer } from '../../shared/protocol/index.js';
 import type { TokenStore } from '../auth/token-store.js';
+import type { SecretBundle } from '../config/config-plan.js';
 import type { ConfigService } from '../config/config-service.js';
 import type { MemberService } from '../groups/member-service.js';
 import type { PollPresence } from '../agents/poll-presence.js';
@@ -19,13 +20,16 @@ export interface PullRouteDeps {
   acknowledgements: PollAcknowledgements;
   presence: PollPresence;
   log: Logger;
+  /** Values and version digest of the secrets a document references (null when none). */
+  secretsFor?: (document: Record<string, unknown>) => SecretBundle | null;
 }
 
 /**
- * `GET /api/v1/control/configs/pull?agent_id=&current_signature=[&group=&hostname=&agent_version=&poll_interval_sec=]`:
+ * `GET /api/v1/control/configs/pull?agent_id=&current_signature=[&current_secrets_digest=&group=&hostname=&agent_version=&poll_interval_sec=]`:
  * the polling fallback for agents that cannot hold a WebSocket. Same
  * credentials as the socket; 304 when the agent is current (its ACK), else the
- * desired document. Only the agent's own credential opens it (an enrollment
+ * desired document ({@link PullAnswer}) with the values of the secrets it
+ * references (a rotation, same signature but another digest, is a new answer). Only the agent's own credential opens it (an enrollment
  * token only enrols, see control-identity-routes.ts). `group` and `hostname`
  * do what they do in a `hello`: an agent in no group joins that group (when
  * its enrollment token is bound to it, or the group allows self-join) before
@@ -41,6 +45,10 @@ export function pullRoute(deps: PullRouteDeps): Router {
     const current = req.query.current_signature;
     if (current !== undefined && current !== '' && !Signature.safeParse(current).success) {
       throw new HttpError(400, 'bad_request', 'current_signature must be sha256:<64 hex digits>');
+    }
+    const currentDigest = req.query.current_secrets_digest;
+    if (currentDigest !== undefined && currentDigest !== '' && !Signature.safeParse(currentDigest).success) {
+      throw new HttpError(400, 'bad_request', 'current_secrets_digest must be sha256:<64 hex digits>');
     }
     const { agent_version: version, poll_interval_sec: interval, attributes, ...identity } = parseBody(
       PullIdentity,
@@ -66,12 +74,17 @@ export function pullRoute(deps: PullRouteDeps): Router {
     if (!desired) throw notFound(`config for agent ${id.data}`);
     res.setHeader('X-Config-Signature', desired.signature);
     res.setHeader('ETag', `"${desired.signature}"`);
-    if (current === desired.signature) {
+    const bundle = deps.secretsFor?.(desired.document) ?? null;
+    // The answer carries secret values: no proxy or browser may keep it.
+    res.setHeader('Cache-Control', 'no-store');
+    if (current === desired.signature && (bundle === null || currentDigest === bundle.digest)) {
       deps.acknowledgements.current(id.data, current, desired.revision);
       res.status(304).end();
       return;
     }
-    res.json({ agent_id: id.data, revision: desired.revision, signature: desired.signature, document: desired.document });
+    const answer: PullAnswer = { agent_id: id.data, revision: desired.revision, signature: desired.signature, document: desired.document };
+    if (bundle) Object.assign(answer, { secrets: bundle.values, secrets_digest: bundle.digest });
+    res.json(answer);
   });
   return router;
 }

@@ -35,6 +35,8 @@ export interface PackagesDeps {
   maxPackageBytes?: number | undefined;
   /** Limit on what an upload unpacks to (default DEFAULT_MAX_UNPACKED_PACKAGE_BYTES). */
   maxUnpackedPackageBytes?: number | undefined;
+  /** Ed25519 public key (PEM): every upload must carry a signature it verifies. */
+  packagePublicKey?: string | undefined;
 }
 
 export interface Packages {
@@ -55,7 +57,7 @@ export function createPackages(deps: PackagesDeps): Packages {
   const rollouts = new UpgradeRolloutEngine({ store: rolloutStore, commands: deps.commands, packages: store, log: deps.log });
   const managementRouter = Router();
   const usage = new PackageUsageGuard({ commands: deps.commands, rollouts, rolloutStore });
-  managementRouter.use(packageRoutes({ tokens: deps.tokens, packages: store, usage, maxPackageBytes: deps.maxPackageBytes, maxUnpackedBytes: deps.maxUnpackedPackageBytes }));
+  managementRouter.use(packageRoutes({ tokens: deps.tokens, packages: store, usage, maxPackageBytes: deps.maxPackageBytes, maxUnpackedBytes: deps.maxUnpackedPackageBytes, packagePublicKey: deps.packagePublicKey }));
   managementRouter.use(upgradeRolloutRoutes({ tokens: deps.tokens, engine: rollouts, store: rolloutStore, agents: deps.agents, gateway: deps.gateway }));
   return {
     store,

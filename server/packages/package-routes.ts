@@ -4,8 +4,14 @@
  * - `POST /packages[?version=X]` (admin): the raw .tgz as the body
  *   (`Content-Type: application/gzip` or `application/octet-stream`). The
  *   version is read from the package's own package.json; a `version` query
- *   parameter must agree with it. 201 with the record (version, sha256, size,
- *   uploaded_at, uploaded_by); 400 `invalid_package`, 400 `version_mismatch`,
+ *   parameter must agree with it. An `X-Package-Signature` header carries the
+ *   package's Ed25519 signature (base64, from `npm run package:agent --
+ *   --sign-key`): it is stored and passed on in upgrade commands, for agents
+ *   that pin the signing key to verify. 201 with the record (version, sha256,
+ *   size, uploaded_at, uploaded_by, signature); 400 `invalid_package`, 400
+ *   `invalid_signature` (malformed header, or one that does not verify with
+ *   Fusion's own `packagePublicKey` when it has one: then a signature is
+ *   required too, 400 `signature_required`), 400 `version_mismatch`,
  *   409 `package_exists`, 413 `payload_too_large`, 415 `unsupported_media_type`.
  *   The archive is unpacked as a stream, off the event loop, and refused
  *   (`invalid_package`) once it unpacks past 64 MiB, or when a path is both
@@ -21,6 +27,7 @@
  */
 import express, { Router } from 'express';
 import { inspectAgentPackageStreamed, InvalidPackageError, PackageVersion } from '../../shared/package/agent-package.js';
+import { keyFingerprint, PACKAGE_SIGNATURE_HEADER, PackageSignature, verifyingKey, verifyPackage } from '../../shared/package/package-signature.js';
 import { adminOf, requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
 import { HttpError, notFound } from '../http/errors.js';
@@ -42,6 +49,14 @@ export function versionParam(value: unknown): string {
   return parsed.data;
 }
 
+/** The upload's signature header: null when absent, 400 `invalid_signature` when malformed. */
+function signatureHeader(value: string | string[] | undefined): string | null {
+  if (value === undefined || value === '') return null;
+  const parsed = PackageSignature.safeParse(Array.isArray(value) ? value[0] : value.trim());
+  if (!parsed.success) throw new HttpError(400, 'invalid_signature', `${PACKAGE_SIGNATURE_HEADER}: ${parsed.error.issues[0]?.message ?? 'malformed'}`);
+  return parsed.data;
+}
+
 /** `?force=` of a delete: absent or "false" is false, "true" is true, anything else a 400. */
 function forceParam(value: unknown): boolean {
   if (value === undefined || value === 'false') return false;
@@ -55,12 +70,15 @@ export function packageRoutes(deps: {
   usage: PackageUsageGuard;
   maxPackageBytes?: number | undefined;
   maxUnpackedBytes?: number | undefined;
+  /** When set (PEM), an upload must carry a signature this key verifies. */
+  packagePublicKey?: string | undefined;
 }): Router {
   const router = Router();
   const viewer = requireAdmin(deps.tokens, 'viewer');
   const admin = requireAdmin(deps.tokens, 'admin');
   const maxBytes = deps.maxPackageBytes ?? DEFAULT_MAX_PACKAGE_BYTES;
   const raw = express.raw({ type: PACKAGE_TYPES, limit: maxBytes });
+  const pinned = deps.packagePublicKey === undefined ? undefined : verifyingKey(deps.packagePublicKey);
 
   const maxUnpacked = deps.maxUnpackedBytes ?? DEFAULT_MAX_UNPACKED_PACKAGE_BYTES;
 
@@ -82,7 +100,14 @@ export function packageRoutes(deps: {
         throw new HttpError(400, 'version_mismatch', `the package's package.json says version ${manifest.version}, the request says ${claimed}`);
       }
     }
-    const record = deps.packages.add(manifest.version, req.body, adminOf(req).name);
+    const signature = signatureHeader(req.headers[PACKAGE_SIGNATURE_HEADER]);
+    if (pinned && signature === null) {
+      throw new HttpError(400, 'signature_required', `this Fusion accepts only packages signed by ${keyFingerprint(pinned)}: send the signature in ${PACKAGE_SIGNATURE_HEADER}`);
+    }
+    if (pinned && signature !== null && !verifyPackage(req.body, signature, pinned)) {
+      throw new HttpError(400, 'invalid_signature', `the package's signature does not verify with ${keyFingerprint(pinned)}`);
+    }
+    const record = deps.packages.add(manifest.version, req.body, adminOf(req).name, signature);
     res.status(201).json(record);
   });
 

@@ -21,6 +21,8 @@ export interface PackageRecord {
   uploaded_at: number;
   /** Name of the admin token that uploaded it. */
   uploaded_by: string;
+  /** Ed25519 signature of the .tgz (base64) given at upload, or null for an unsigned package. */
+  signature: string | null;
 }
 
 export class PackageStore {
@@ -50,13 +52,14 @@ export class PackageStore {
   }
 
   /** Stores a package; 409 `package_exists` when the version is already there. */
-  add(version: string, data: Buffer, uploadedBy: string): PackageRecord {
+  add(version: string, data: Buffer, uploadedBy: string, signature: string | null = null): PackageRecord {
     const record: PackageRecord = {
       version,
       sha256: createHash('sha256').update(data).digest('hex'),
       size: data.length,
       uploaded_at: Date.now(),
       uploaded_by: uploadedBy,
+      signature,
     };
     if (this.get(version)) throw exists(version);
     const temp = path.join(this.dir, `.${version}.${randomBytes(6).toString('hex')}.tmp`);
@@ -64,7 +67,7 @@ export class PackageStore {
     try {
       try {
         this.db
-          .prepare('INSERT INTO agent_packages (version, sha256, size, uploaded_at, uploaded_by) VALUES (@version, @sha256, @size, @uploaded_at, @uploaded_by)')
+          .prepare('INSERT INTO agent_packages (version, sha256, size, uploaded_at, uploaded_by, signature) VALUES (@version, @sha256, @size, @uploaded_at, @uploaded_by, @signature)')
           .run(record);
       } catch (err) {
         if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw exists(version);

@@ -1,7 +1,8 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { checkDatabaseFile, FUSION_APPLICATION_ID } from './database-file.js';
+import { createPrivateFile, narrowFile } from './home-permissions.js';
 
 export type Db = Database.Database;
 
@@ -328,6 +329,22 @@ const MIGRATIONS: string[] = [
   );
   ALTER TABLE config_groups ADD COLUMN self_join INTEGER NOT NULL DEFAULT 0;
   `,
+  // Secrets an agent config references as \${secret:name}; the value is AES-256-GCM ciphertext (see SecretCipher).
+  `
+  CREATE TABLE secrets (
+    name        TEXT PRIMARY KEY,
+    version     INTEGER NOT NULL,
+    version_id  TEXT NOT NULL,
+    value       BLOB NOT NULL,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    updated_by  TEXT NOT NULL
+  );
+  `,
+  // The Ed25519 signature (base64) an upload carried, passed on in upgrade commands.
+  `
+  ALTER TABLE agent_packages ADD COLUMN signature TEXT;
+  `,
 ];
 
 /** The schema version this Fusion writes (`PRAGMA user_version`). */
@@ -336,7 +353,8 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 /**
  * Opens (creating if missing) Fusion's SQLite database in WAL mode and brings
  * its schema up to date. An existing file that is not a Fusion database
- * (empty, foreign, newer) is refused: see checkDatabaseFile.
+ * (empty, foreign, newer) is refused: see checkDatabaseFile. The file and its
+ * -wal / -shm are mode 0600.
  *
  * Durability (docs/operations.md, "Durability"): in WAL mode every commit
  * is written to the log before it returns, so it survives a killed process.
@@ -348,8 +366,14 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 export function openDatabase(file: string, options: { synchronous?: DbSync } = {}): Db {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   checkDatabaseFile(file, { schemaVersion: SCHEMA_VERSION });
+  if (file !== ':memory:') {
+    // A new file is created private before SQLite opens it; an existing one is narrowed.
+    if (existsSync(file)) narrowFile(file);
+    else createPrivateFile(file);
+  }
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
+  if (file !== ':memory:') for (const suffix of ['-wal', '-shm']) narrowFile(`${file}${suffix}`);
   db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');

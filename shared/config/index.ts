@@ -4,3 +4,4 @@ export * from './signature.js';
 export * from './document-text.js';
 export * from './validate.js';
 export * from './patch.js';
+export * from './secret-refs.js';

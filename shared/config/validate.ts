@@ -1,6 +1,7 @@
 import { parseDocumentText, type ConfigIssue } from './document-text.js';
 import { AgentConfig } from './schema.js';
 import { AGENT_DRIVERS, knownDrivers } from './drivers.js';
+import { malformedSecretNames, secretNames } from './secret-refs.js';
 import { nonCanonicalValues } from './signature.js';
 
 export type ConfigCheck = { ok: true; config: AgentConfig } | { ok: false; errors: ConfigIssue[] };
@@ -35,6 +36,9 @@ export function validateConfig(document: unknown, options: { agentId?: string } 
     if (!Object.hasOwn(config.senders, pipe.sender)) {
       errors.push({ path: `pipes.${id}.sender`, message: `unknown sender "${pipe.sender}"` });
     }
+  }
+  for (const name of malformedSecretNames(secretNames(config))) {
+    errors.push({ path: '(root)', message: `malformed secret reference \${secret:${name}}: a secret name is letters, digits, dot, dash and underscore` });
   }
   return errors.length ? { ok: false, errors } : { ok: true, config };
 }

@@ -41,6 +41,8 @@ export const HelloFrame = z.object({
     revision: z.number().int().nonnegative().nullable(),
     /** Where the running config came from. */
     source: ConfigSource,
+    /** `secrets_digest` of the config frame the running config came with, when it used secrets; a rotation since then is pushed. */
+    secrets_digest: Signature.nullable().optional(),
   }),
 });
 export type HelloFrame = z.infer<typeof HelloFrame>;
@@ -102,7 +104,10 @@ export const CommandResultFrame = z.object({
 });
 export type CommandResultFrame = z.infer<typeof CommandResultFrame>;
 
-/** The effective config the agent runs, sent in answer to `report_config`. */
+/**
+ * The effective config the agent runs, sent in answer to `report_config`: the
+ * document with its secret references (`${secret:name}`), never their values.
+ */
 export const ConfigReportFrame = z.object({
   type: z.literal('config_report'),
   /** The command this answers, when it answers one. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PackageSignature } from '../package/package-signature.js';
 
 /**
  * The commands an admin can send an agent, each with the schema of its `args`.
@@ -32,6 +33,8 @@ export const CommandArgs = {
       version: z.string().min(1).max(64),
       /** sha256 (hex) Fusion recorded for the package; filled in by Fusion. */
       sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+      /** Ed25519 signature (base64) uploaded with the package; filled in by Fusion. Agents that pin a key require it. */
+      signature: PackageSignature.optional(),
     })
     .strict(),
   /**

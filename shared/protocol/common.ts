@@ -33,3 +33,12 @@ export type ConfigDocument = z.infer<typeof ConfigDocument>;
 
 /** Milliseconds since the Unix epoch. */
 export const EpochMs = z.number().int().nonnegative();
+
+/**
+ * Values of the secrets a config document references (`${secret:name}`),
+ * by name, with the digest of their versions (see shared/config/secret-refs).
+ * Sent only beside the document that references them, only to the agent that
+ * runs it; never stored or logged by Fusion.
+ */
+export const SecretValues = z.record(z.string().max(128), z.string().max(16 * 1024)).refine((v) => Object.keys(v).length <= 1000, 'at most 1000 secrets');
+export type SecretValues = z.infer<typeof SecretValues>;

@@ -3,7 +3,7 @@
  * incoming message with {@link FusionToAgentFrame}.
  */
 import { z } from 'zod';
-import { ConfigDocument, EpochMs, PatchOperation, Signature } from './common.js';
+import { ConfigDocument, EpochMs, PatchOperation, SecretValues, Signature } from './common.js';
 import { CredentialFrame } from './credentials.js';
 
 /** Answer to `hello`: the session is established. */
@@ -26,8 +26,16 @@ const configBase = {
   type: z.literal('config'),
   /** Fusion revision of the target config. */
   revision: z.number().int().nonnegative(),
-  /** Signature the agent must reach after applying. */
+  /** Signature the agent must reach after applying (of the document with its secret references, never of values). */
   signature: Signature,
+  /**
+   * Values of exactly the secrets the target document references, when it
+   * references any. The agent substitutes them at apply time and keeps the
+   * document with its references as what it runs and reports.
+   */
+  secrets: SecretValues.optional(),
+  /** Digest of the versions of `secrets` (present with it); the agent replays it in `hello`. */
+  secrets_digest: Signature.optional(),
 };
 
 /** The desired config as a whole document. */
@@ -39,7 +47,11 @@ export const FullConfigFrame = z.object({
   document: ConfigDocument,
 });
 
-/** The desired config as a JSON Patch against a document the agent runs. */
+/**
+ * The desired config as a JSON Patch against a document the agent runs. An
+ * empty patch to the signature the agent already runs, with `secrets`, is a
+ * rotation: same document, new secret values.
+ */
 export const PatchConfigFrame = z.object({
   ...configBase,
   /** `patch`: an RFC 6902 patch against the document whose signature is `base_signature`. */

@@ -7,14 +7,16 @@
  */
 import { z } from 'zod';
 import { Attributes } from '../selector/labels.js';
-import { AgentId, Signature } from './common.js';
+import { AgentId, ConfigDocument, SecretValues, Signature } from './common.js';
 
 /** Path of the endpoint a polling agent posts its ACK / NACK to, relative to Fusion's base URL. */
 export const CONTROL_STATUS_PATH = '/api/v1/control/configs/status';
 
 /**
  * Optional query parameters of a pull (`GET /api/v1/control/configs/pull`)
- * beside `agent_id` and `current_signature`.
+ * beside `agent_id`, `current_signature` and `current_secrets_digest` (the
+ * `secrets_digest` of the answer the running config came with: with the
+ * signature it decides between a 304 and a new answer after a rotation).
  */
 export const PullIdentity = z.object({
   /**
@@ -51,6 +53,21 @@ export const PullIdentity = z.object({
     .optional(),
 });
 export type PullIdentity = z.infer<typeof PullIdentity>;
+
+/**
+ * Body of a 200 from the pull: the desired document (with its secret
+ * references) and, when it references secrets, their values and the digest
+ * of their versions, as in a `config` frame.
+ */
+export const PullAnswer = z.object({
+  agent_id: AgentId,
+  revision: z.number().int().nonnegative(),
+  signature: Signature,
+  document: ConfigDocument,
+  secrets: SecretValues.optional(),
+  secrets_digest: Signature.optional(),
+});
+export type PullAnswer = z.infer<typeof PullAnswer>;
 
 /**
  * Body of `POST /api/v1/control/configs/status` (JSON, agent credentials as

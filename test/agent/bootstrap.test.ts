@@ -154,4 +154,19 @@ describe('agent bootstrap options', () => {
       await peer.stop();
     }
   });
+
+  it('pins a package signing key from a file (relative to the home) or inline PEM, and refuses one that is not Ed25519', async () => {
+    const { generateSigningKeyPair } = await import('../../shared/package/package-signature.js');
+    const { generateKeyPairSync } = await import('node:crypto');
+    const { publicKeyPem } = generateSigningKeyPair();
+    await writeFile(path.join(home.path, 'signing.pub'), publicKeyPem);
+    await bootstrapYaml('agent_id: a\npackage_public_key: signing.pub\n');
+    expect((await loadBootstrap(home.path)).packagePublicKey).to.equal(publicKeyPem);
+    expect((await loadBootstrap(home.path, { package_public_key: publicKeyPem })).packagePublicKey).to.equal(publicKeyPem);
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const refused = await failure(loadBootstrap(home.path, { package_public_key: rsa }));
+    expect(refused.message).to.contain('package_public_key').and.contain('not Ed25519');
+    const missing = await failure(loadBootstrap(home.path, { package_public_key: 'no-such.pub' }));
+    expect(missing.message).to.contain('ENOENT');
+  });
 });

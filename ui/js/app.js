@@ -1,8 +1,8 @@
 /**
  * The Fusion dashboard: a static page that talks only to the public
  * management API. Sign in with an admin token (kept in sessionStorage),
- * then the fleet, agents, Fusion's data plane, groups and enrollment
- * approvals, updated live from the event stream.
+ * then the fleet, agents, Fusion's data plane, groups, enrollment approvals
+ * and secrets, updated live from the event stream.
  */
 import { renderWebhooks } from './views/webhooks.js';
 import { onUnauthorized, session } from './api.js';
@@ -14,6 +14,7 @@ import { renderEnrollments } from './views/enrollments.js';
 import { renderFleet } from './views/fleet.js';
 import { renderFusion } from './views/fusion.js';
 import { renderGroup, renderGroups } from './views/groups.js';
+import { renderSecrets } from './views/secrets.js';
 import { renderSignIn } from './views/sign-in.js';
 
 const view = document.getElementById('view');
@@ -37,6 +38,7 @@ const router = createRouter(
     { path: '/fusion', render: renderFusion },
     { path: '/groups', render: renderGroups },
     { path: '/groups/:name', render: renderGroup },
+    { path: '/secrets', render: renderSecrets },
     { path: '/webhooks', render: renderWebhooks },
     { path: '/enrollments', render: renderEnrollments },
   ],
