@@ -13,8 +13,22 @@ const PRIVATE_FILES = ['fusion.db', 'fusion.db-wal', 'fusion.db-shm', 'fusion.ya
 /** Creates `home` if needed and narrows it to 0700 and its private files to 0600. */
 export function secureHome(home: string): void {
   mkdirSync(home, { recursive: true, mode: 0o700 });
-  chmodSync(home, 0o700);
+  narrow(home, 0o700);
   for (const name of PRIVATE_FILES) narrowFile(path.join(home, name));
+}
+
+/**
+ * chmod that passes over what is missing and a read-only file system (whose
+ * modes nobody can change; opening the database then refuses it, naming the
+ * storage error).
+ */
+function narrow(file: string, mode: number): void {
+  try {
+    chmodSync(file, mode);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'EROFS') throw err;
+  }
 }
 
 /**
@@ -29,9 +43,5 @@ export function createPrivateFile(file: string): void {
 
 /** Narrows `file` to 0600 if it exists. */
 export function narrowFile(file: string): void {
-  try {
-    chmodSync(file, 0o600);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
+  narrow(file, 0o600);
 }
