@@ -64,8 +64,13 @@ describe('web dashboard: the fleet table pages and filters (chromium)', function
     await page.locator('tr[data-agent-id="node-57"][data-status="online"]').waitFor();
     await fusion.json('POST', '/api/v1/management/agents/node-57/revoke');
     await page.locator('tr[data-agent-id="node-57"][data-status="offline"]').waitFor();
+    // Of all 60, only node-57 is offline. The page shown before holds node-57 too, so wait for the
+    // answer to the status-filtered request before reading the table.
+    const offlinePage = page.waitForResponse((r) => r.url().includes('status=offline') && !r.url().includes('q='));
+    await page.fill('[data-filter="q"]', '');
     await page.selectOption('[data-filter="status"]', 'offline');
-    await page.locator('tr[data-agent-id="node-57"]').waitFor();
-    expect(await rows().count()).to.equal(1);
+    await offlinePage;
+    await page.waitForFunction(`document.querySelector('[data-page-info]')?.textContent === 'page 1 · 1 agent(s)'`);
+    expect(await rows().evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-agent-id')))).to.deep.equal(['node-57']);
   });
 });

@@ -114,15 +114,18 @@ export function renderFleet(container, _params, { live }) {
     pageInfo.textContent = `page ${history.length + 1} · ${page.agents.length} agent(s)`;
   }
 
+  /** Only the answer to the latest request is shown: an older one may arrive after it. */
+  let loadSeq = 0;
   async function loadPage() {
+    const seq = ++loadSeq;
     try {
       const loaded = await getJson(`/api/v1/management/agents?${query()}`);
-      if (scope.closed) return;
+      if (scope.closed || seq !== loadSeq) return;
       page = loaded;
       filterError.textContent = '';
       showPage();
     } catch (err) {
-      if (scope.closed) return;
+      if (scope.closed || seq !== loadSeq) return;
       if (err?.status === 400) filterError.textContent = err.message;
       else replace(agentsBox, errorBanner(err, () => void loadPage()));
     }
