@@ -61,14 +61,14 @@ export class RuleService {
     const text = selector === null ? null : RuleService.check(selector);
     if (!this.deps.groups.get(group)) throw notFound(`group ${group}`);
     this.deps.rules.set(group, text);
-    return this.apply(this.plan(this.deps.agents.all(), this.matchers()));
+    return this.apply(this.planAll(this.matchers()));
   }
 
   /** What setting `selector` (null: removing the rule) on `group` would do; nothing stored. */
   preview(group: string, selector: string | null): RuleOutcome {
     const text = selector === null ? null : RuleService.check(selector);
     if (!this.deps.groups.get(group)) throw notFound(`group ${group}`);
-    const plan = this.plan(this.deps.agents.all(), this.matchers({ group, selector: text }));
+    const plan = this.planAll(this.matchers({ group, selector: text }));
     const joined = plan.steps.filter((s) => s.action === 'join');
     const not_claimed = joined.flatMap((step) => {
       const reason = this.renderProblem(step);
@@ -100,7 +100,12 @@ export class RuleService {
 
   /** Applies every rule to every agent (after a group with a rule was deleted). Never throws. */
   reconcileAll(): RuleOutcome | null {
-    return this.reconcile(this.deps.agents.all().map((a) => a.agent_id));
+    try {
+      return this.apply(this.planAll(this.matchers()));
+    } catch (err) {
+      this.deps.log.error({ err }, 'applying the group rules failed');
+      return null;
+    }
   }
 
   /** The group an agent in no group joins by the rules: the only one whose rule matches it, else null. */
@@ -123,7 +128,7 @@ export class RuleService {
   /** The group's rule with how many members it claimed and the agents it matches but does not hold. */
   view(group: string, selector: string | null): RuleView | null {
     if (selector === null) return null;
-    const plan = this.plan(this.deps.agents.all(), this.matchers());
+    const plan = this.planAll(this.matchers());
     const claimed = this.deps.groups.members(group).filter((m) => m.assigned_by === 'rule').length;
     const pending = plan.steps.filter((s) => s.group === group && s.action === 'join');
     const conflicts: Array<RuleConflict | NotClaimed> = plan.conflicts.filter((c) => c.group === group);
@@ -136,6 +141,17 @@ export class RuleService {
 
   private plan(agents: Array<{ agent_id: string; labels: Readonly<Record<string, string>> }>, rules: RuleMatcher[]): RulePlan {
     return planRules(agents, (id) => this.deps.groups.member(id), rules);
+  }
+
+  /** The plan for the whole fleet: labels and memberships read in one query each. */
+  private planAll(rules: RuleMatcher[]): RulePlan {
+    if (rules.length === 0) {
+      // No rule matches anything: only members some rule claimed before have to leave.
+      const claimed = [...this.deps.rules.memberships()].filter(([, m]) => m.assigned_by === 'rule');
+      return planRules(claimed.map(([agent_id]) => ({ agent_id, labels: {} })), (id) => this.deps.groups.member(id), rules);
+    }
+    const memberships = this.deps.rules.memberships();
+    return planRules(this.deps.rules.labelled(), (id) => memberships.get(id), rules);
   }
 
   /** Every stored rule; `change` stands in for one group's (a dry run). */
