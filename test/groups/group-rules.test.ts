@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { eventually } from '../harness/eventually.js';
-import { MOUNT_TEMPLATE, MemberAgent, assign, call, createGroup, desired, fusionPerTest, ok, withAudit } from './group-fixture.js';
+import { MOUNT_TEMPLATE, MemberAgent, assign, call, createGroup, desired, enrollPoller, fusionPerTest, ok, withAudit } from './group-fixture.js';
 import { sampleConfig } from '../harness/sample-config.js';
 
 /** A template with no per-agent variable: every agent a rule claims renders it. */
@@ -183,5 +183,21 @@ describe('group rules: a selector claims the agents whose admin labels match', (
     await agent('booted', { group: 'boot' });
     expect(await members('boot')).to.deep.equal({ booted: 'bootstrap' });
     expect((await group('all')).rule.conflicts.map((c: any) => c.agent_id)).to.deep.equal(['booted']);
+  });
+
+  it('an agent on the polling transport is claimed on its first pull, and released by a label', async () => {
+    await createGroup(f(), 'all', PLAIN_TEMPLATE);
+    await ok(f(), 'PATCH', '/api/v1/management/groups/all', { selector: '!quarantine' });
+    const secret = await enrollPoller(f(), 'poller');
+    const pull = () => fetch(`${f().url}/api/v1/control/configs/pull?agent_id=poller`, { headers: { authorization: `Bearer ${secret}` } });
+    const first = await pull();
+    expect(first.status).to.equal(200);
+    expect(((await first.json()) as any).document.sources.data.uri).to.equal('/srv/data');
+    expect(await members('all')).to.deep.equal({ poller: 'rule' });
+    await label('poller', { quarantine: 'yes' });
+    expect(await members('all')).to.deep.equal({});
+    // Out of the group and matching no rule, its next pull does not put it back.
+    expect((await pull()).status).to.equal(200);
+    expect(await members('all')).to.deep.equal({});
   });
 });
