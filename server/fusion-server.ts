@@ -276,6 +276,7 @@ export class FusionServer {
         audit,
         directory,
         labels: new AgentLabelStore(db),
+        onLabelsChanged: (agentIds) => groups.rules.reconcile(agentIds),
         presence,
         decommission: (agentId) => decommissionAgent({ db, tokens, gateway, commands, commandStore: store, members: groups.members, presence }, agentId),
         members: groups.members,

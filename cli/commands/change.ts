@@ -5,7 +5,6 @@ import { printPreview, type PreviewJson } from './preview-print.js';
 
 const CHANGE_USAGE = 'change <id> [approve|reject] [--comment TEXT] [--json]';
 const CHANGES_USAGE = 'changes <group> [--status pending|approved|rejected|withdrawn] [--json]';
-const GROUP_USAGE = 'group <name> [--require-review on|off] [--json]';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /** A reviewed change as the API shows it (the fields printed here). */
@@ -86,38 +85,6 @@ export const changesCommand: CliCommand = {
     if (ctx.json) ctx.io.stdout.write(json(changes));
     else if (changes.length === 0) ctx.io.stdout.write('no changes\n');
     else ctx.io.stdout.write(table(['CHANGE', 'KIND', 'AGAINST', 'STATUS', 'AUTHOR', 'REVIEWER', 'PROPOSED'], changes.map((c) => [c.id, c.kind, `r${c.base_revision}`, c.status, c.author, c.reviewer ?? '-', ago(c.created_at)])));
-    return 0;
-  },
-};
-
-export const groupCommand: CliCommand = {
-  name: 'group',
-  usage: GROUP_USAGE,
-  summary: 'a group and whether its changes need review; --require-review on|off sets it',
-  options: { 'require-review': { type: 'string' } },
-  async run(ctx) {
-    const name = required(ctx, 0, 'name', GROUP_USAGE);
-    if (!NAME.test(name)) throw usageError(`invalid group name "${name}"`);
-    const path = `/api/v1/management/groups/${encodeURIComponent(name)}`;
-    const flag = ctx.flags['require-review'];
-    if (flag !== undefined && flag !== 'on' && flag !== 'off') throw usageError('--require-review takes on or off');
-    const group =
-      flag === undefined
-        ? await ctx.client.json<Record<string, any>>(path)
-        : await ctx.client.json<Record<string, any>>(path, { method: 'PATCH', body: JSON.stringify({ require_review: flag === 'on' }), contentType: 'application/json' });
-    if (ctx.json) {
-      ctx.io.stdout.write(json(group));
-      return 0;
-    }
-    ctx.io.stdout.write(
-      fields([
-        ['group', String(group.name)],
-        ['template', `revision ${group.revision}`],
-        ['members', String(group.members ?? '-')],
-        ['review', group.require_review ? 'required: a template save or roll back waits for another admin' : 'not required: saves roll out at once'],
-        ['rollout', group.open_rollout ? `${group.open_rollout.id} ${group.open_rollout.status}` : '-'],
-      ]),
-    );
     return 0;
   },
 };

@@ -1,6 +1,7 @@
 import express, { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { MAX_CONFIG_BYTES } from '../../shared/config/index.js';
+import { SELECTOR_MAX_LENGTH } from '../../shared/selector/index.js';
 import { adminOf, requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
 import { agentIdParam } from '../http/agent-routes.js';
@@ -17,6 +18,8 @@ import type { GroupRecord } from './group-store.js';
 import { parseBody, RolloutChoice, strategyFromQuery } from './request-schemas.js';
 import type { MemberService } from './member-service.js';
 import type { RolloutStore } from './rollout-store.js';
+import { RuleService } from './rule-service.js';
+import { memberView, ruleChangeView } from './rule-view.js';
 import { templateVariables } from './template-render.js';
 import { invalidTemplate } from './member-renderer.js';
 import { parsePool } from '../parse/parse-pool.js';
@@ -33,6 +36,8 @@ const Variables = z
   .refine((v) => !Object.hasOwn(v, 'agent_id'), 'agent_id is set by Fusion and cannot be a variable')
   .refine((v) => Object.keys(v).length <= 256, 'at most 256 variables');
 const Override = z.record(z.string(), z.unknown()).nullable();
+/** A group rule as sent; parsed (with the position of a problem) by RuleService.check. */
+const RuleText = z.string().max(SELECTOR_MAX_LENGTH);
 
 const CreateBody = z
   .object({
@@ -41,13 +46,22 @@ const CreateBody = z
     template: z.string().min(1),
     require_review: z.boolean().default(false),
     self_join: z.boolean().default(false),
+    selector: RuleText.nullable().default(null),
   })
   .strict();
 const SaveBody = z.object({ template: z.string().min(1), rollout: RolloutChoice }).strict();
 const SettingsBody = z
-  .object({ description: z.string().max(1024).optional(), require_review: z.boolean().optional(), self_join: z.boolean().optional() })
+  .object({
+    description: z.string().max(1024).optional(),
+    require_review: z.boolean().optional(),
+    self_join: z.boolean().optional(),
+    selector: RuleText.nullable().optional(),
+  })
   .strict()
-  .refine((b) => b.description !== undefined || b.require_review !== undefined || b.self_join !== undefined, 'give description, require_review and/or self_join');
+  .refine(
+    (b) => b.description !== undefined || b.require_review !== undefined || b.self_join !== undefined || b.selector !== undefined,
+    'give description, require_review, self_join and/or selector',
+  );
 const RollbackBody = z.object({ revision: z.number().int().positive(), rollout: RolloutChoice }).strict();
 const AssignBody = z.object({ variables: Variables.default({}), override: Override.default(null) }).strict();
 const MemberPatch = z.object({ variables: Variables.optional(), override: Override.optional() }).strict();
@@ -67,6 +81,7 @@ export function groupRoutes(deps: {
   rollouts: RolloutStore;
   previews: GroupPreviews;
   changes: ChangeService;
+  rules: RuleService;
 }): Router {
   const router = Router();
   const read = requireAdmin(deps.tokens, 'viewer');
@@ -79,6 +94,8 @@ export function groupRoutes(deps: {
 
   router.post('/groups', write, parseJson, async (req, res) => {
     const body = parseBody(CreateBody, req.body, 'group');
+    // A bad rule is refused before anything is stored.
+    if (body.selector !== null) RuleService.check(body.selector);
     const parsed = await parseTemplateText(body.template);
     const saved = deps.groups.create({
       name: body.name,
@@ -89,8 +106,9 @@ export function groupRoutes(deps: {
       requireReview: body.require_review,
       selfJoin: body.self_join,
     });
+    const applied = body.selector === null ? null : deps.rules.set(body.name, body.selector);
     savedValidators(res, saved);
-    res.status(201).json(savedView(deps.groups.get(body.name), saved));
+    res.status(201).json({ ...savedView(deps.groups.get(body.name), saved), ...(applied && { rule_change: ruleChangeView(applied) }) });
   });
 
   router.get('/groups/:name', read, async (req, res) => {
@@ -98,16 +116,28 @@ export function groupRoutes(deps: {
     const current = deps.groups.template(group.name);
     const variables = await variablesOf(current.template);
     setValidators(res, { version: templateVersion(current), representation: 'json', signature: current.signature, negotiated: false });
-    res.json({ ...summary(group, deps.rollouts), template: current.template, variables });
+    res.json({ ...summary(group, deps.rollouts), template: current.template, variables, rule: deps.rules.view(group.name, group.selector) });
   });
 
   router.patch('/groups/:name', write, parseJson, (req, res) => {
     const body = parseBody(SettingsBody, req.body, 'group');
-    res.json(summary(deps.groups.setSettings(nameOf(req), body), deps.rollouts));
+    const name = nameOf(req);
+    const dryRun = dryRunOf(req);
+    if (dryRun) {
+      if (body.selector === undefined) throw new HttpError(400, 'bad_request', 'a dry run of a group change previews its selector: give "selector"');
+      return void res.json({ dry_run: true, group: name, selector: body.selector, ...ruleChangeView(deps.rules.preview(name, body.selector), dryRun.limit) });
+    }
+    if (typeof body.selector === 'string') RuleService.check(body.selector);
+    const group = deps.groups.setSettings(name, body);
+    const applied = body.selector === undefined ? null : deps.rules.set(name, body.selector);
+    res.json({ ...summary(applied ? deps.groups.get(name) : group, deps.rollouts), ...(applied && { rule_change: ruleChangeView(applied) }) });
   });
 
   router.delete('/groups/:name', write, (req, res) => {
+    const hadRule = deps.groups.get(nameOf(req)).selector !== null;
     deps.groups.delete(nameOf(req));
+    // Agents its rule left unclaimed (matching it and another group's rule) may now match one rule only.
+    if (hadRule) deps.rules.reconcileAll();
     res.status(204).end();
   });
 
@@ -159,11 +189,11 @@ export function groupRoutes(deps: {
 
   router.get('/groups/:name/members', read, (req, res) => {
     const name = nameOf(req);
-    res.json({ group: name, members: deps.members.list(name) });
+    res.json({ group: name, members: deps.members.list(name).map(memberView) });
   });
 
   router.get('/groups/:name/members/:agent_id', read, (req, res) => {
-    res.json(deps.members.get(nameOf(req), agentIdParam(req.params.agent_id as string)));
+    res.json(memberView(deps.members.get(nameOf(req), agentIdParam(req.params.agent_id as string))));
   });
 
   router.put('/groups/:name/members/:agent_id', write, parseJson, (req, res) => {
@@ -184,7 +214,11 @@ export function groupRoutes(deps: {
   });
 
   router.delete('/groups/:name/members/:agent_id', write, (req, res) => {
-    deps.members.unassign(nameOf(req), agentIdParam(req.params.agent_id as string));
+    const [group, agentId] = [nameOf(req), agentIdParam(req.params.agent_id as string)];
+    deps.rules.checkRemovable(group, agentId);
+    deps.members.unassign(group, agentId);
+    // An agent in no group is claimed by the one rule that matches it, if any.
+    deps.rules.reconcile([agentId]);
     res.status(204).end();
   });
 

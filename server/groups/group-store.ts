@@ -15,6 +15,8 @@ export interface GroupRecord {
   require_review: boolean;
   /** Agents may join it from their bootstrap `group:` (else only an admin or a token bound to it puts them in). */
   self_join: boolean;
+  /** Its rule: a label selector claiming matching agents in no other group (see rule-service.ts); null: no rule. */
+  selector: string | null;
 }
 
 export interface GroupSummary extends GroupRecord {
@@ -33,8 +35,8 @@ export interface TemplateRevision {
   restored_from: number | null;
 }
 
-/** How an agent came to be in its group. */
-export type AssignedBy = 'admin' | 'bootstrap' | 'enrollment';
+/** How an agent came to be in its group (`rule`: its labels match the group's selector). */
+export type AssignedBy = 'admin' | 'bootstrap' | 'enrollment' | 'rule';
 
 export interface MemberRecord {
   agent_id: string;
@@ -139,7 +141,7 @@ export class GroupStore {
   }
 
   /** Creates a group with its first template revision (one transaction). */
-  create(group: Omit<GroupRecord, 'require_review' | 'self_join'> & { require_review?: boolean; self_join?: boolean }, first: TemplateRevision): void {
+  create(group: Omit<GroupRecord, 'require_review' | 'self_join' | 'selector'> & { require_review?: boolean; self_join?: boolean }, first: TemplateRevision): void {
     this.db.transaction(() => {
       this.stmts.insert.run({ ...group, require_review: group.require_review ? 1 : 0, self_join: group.self_join ? 1 : 0 });
       this.stmts.insertRevision.run(first);

@@ -17,6 +17,8 @@ import { MemberService } from './member-service.js';
 import { RolloutEngine } from './rollout-engine.js';
 import { rolloutRoutes } from './rollout-routes.js';
 import { RolloutStore } from './rollout-store.js';
+import { RuleService } from './rule-service.js';
+import { RuleStore } from './rule-store.js';
 import { ALL_AT_ONCE } from './rollout-strategy.js';
 
 export type { RolloutProgress } from './rollout-engine.js';
@@ -39,6 +41,8 @@ export interface Groups {
   members: MemberService;
   engine: RolloutEngine;
   changes: ChangeService;
+  /** Group rules: call `reconcile(agentIds)` after agents' labels change. */
+  rules: RuleService;
   /** Mount at `/api/v1/management`. */
   router: Router;
   stop(): void;
@@ -85,14 +89,16 @@ export function createGroups(deps: GroupsDeps): Groups {
     },
   });
   deps.service.setGroupLookup((agentId) => members.groupOf(agentId));
+  const rules = new RuleService({ groups: store, rules: new RuleStore(deps.db), members, agents: deps.agents, log: deps.log });
+  members.setRuleLookup((agentId) => rules.groupFor(agentId));
   deps.gateway.prependListener('frame', (conn, frame) => {
     if (frame.type === 'hello') members.onHello(conn, frame);
   });
   const previews = new GroupPreviews({ groups: store, gateway: deps.gateway, service: deps.service });
   const changes = new ChangeService({ changes: new ChangeStore(deps.db), groups, store });
   const router = Router();
-  router.use(groupRoutes({ tokens: deps.tokens, groups, members, rollouts, previews, changes }));
+  router.use(groupRoutes({ tokens: deps.tokens, groups, members, rollouts, previews, changes, rules }));
   router.use(rolloutRoutes({ tokens: deps.tokens, groups, engine, rollouts, gateway: deps.gateway, previews, changes }));
   router.use(changeRoutes({ tokens: deps.tokens, changes, groups, previews }));
-  return { groups, members, engine, changes, router, stop: () => engine.stop() };
+  return { groups, members, engine, changes, rules, router, stop: () => engine.stop() };
 }

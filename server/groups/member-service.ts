@@ -65,7 +65,14 @@ export interface MemberSaved extends MemberRecord {
  * at once.
  */
 export class MemberService {
+  private ruleGroupFor: (agentId: string) => string | null = () => null;
+
   constructor(private readonly deps: MemberServiceDeps) {}
+
+  /** Where the group rules put an agent in no group (RuleService.groupFor); set once when groups are wired. */
+  setRuleLookup(lookup: (agentId: string) => string | null): void {
+    this.ruleGroupFor = lookup;
+  }
 
   /** The group an agent is in, if any. */
   groupOf(agentId: string): string | undefined {
@@ -175,7 +182,8 @@ export class MemberService {
    * An agent in no group joins the group of its enrollment token, else the one
    * its bootstrap names when that group exists and allows self-join (anything
    * else is ignored with a log line; an admin's assignment is never
-   * overridden); a member whose host name changed is rendered again.
+   * overridden), else the one group whose rule its admin labels match; a
+   * member whose host name changed is rendered again.
    */
   /** `log` is called only when there is something to log (a poll makes no child logger for nothing). */
   private onContact(contact: AgentContact, log: () => Logger, on: 'hello' | 'poll'): void {
@@ -184,7 +192,7 @@ export class MemberService {
       if (!member) {
         const fromToken = contact.tokenGroup();
         if (fromToken !== null) this.joinOnContact(contact, fromToken, 'enrollment', log);
-        else if (contact.group !== undefined) this.joinOnContact(contact, contact.group, 'bootstrap', log);
+        else if (contact.group === undefined || !this.joinOnContact(contact, contact.group, 'bootstrap', log)) this.joinByRule(contact, log);
         return;
       }
       if (!contact.hostname || member.rendered_revision === null) return;
@@ -196,19 +204,29 @@ export class MemberService {
     }
   }
 
-  private joinOnContact(contact: AgentContact, group: string, via: 'bootstrap' | 'enrollment', log: () => Logger): void {
+  /** Whether the agent joined. */
+  private joinOnContact(contact: AgentContact, group: string, via: 'bootstrap' | 'enrollment', log: () => Logger): boolean {
     const record = this.deps.groups.get(group);
     if (!record) {
       log().info({ group, via }, 'the agent asks for a group that does not exist; ignored');
-      return;
+      return false;
     }
     // Membership is not self-service: a bootstrap's word counts only for a group that allows self-join.
     if (via === 'bootstrap' && !record.self_join) {
       log().warn({ group }, 'the agent asks to join a group that does not allow self-join and its enrollment token is not bound to it; ignored');
-      return;
+      return false;
     }
     this.assign({ group, agentId: contact.agentId, variables: {}, override: null, assignedBy: via, hostname: contact.hostname || undefined });
     log().info({ group, via }, 'the agent joined a group');
+    return true;
+  }
+
+  /** An agent in no group whose admin labels match exactly one group's rule joins it (labels only: nothing the agent reports counts). */
+  private joinByRule(contact: AgentContact, log: () => Logger): void {
+    const group = this.ruleGroupFor(contact.agentId);
+    if (group === null) return;
+    this.assign({ group, agentId: contact.agentId, variables: {}, override: null, assignedBy: 'rule', hostname: contact.hostname || undefined });
+    log().info({ group, via: 'rule' }, "the agent joined a group by the group's rule");
   }
 
   /** Renders one member's config; throws 400 `invalid_group_config` naming it when it does not render. */

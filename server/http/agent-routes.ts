@@ -40,6 +40,8 @@ export function agentRoutes(deps: {
   tokens: TokenStore;
   agents: AgentStore;
   labels: AgentLabelStore;
+  /** Called with the agents whose labels changed, after the change is stored (group rules apply to them). */
+  onLabelsChanged?: ((agentIds: string[]) => void) | undefined;
   decommission: (agentId: string) => Decommissioned | undefined;
 }): Router {
   const router = Router();
@@ -61,6 +63,7 @@ export function agentRoutes(deps: {
     const selector = agentSelector(body.selector, 'targeting');
     const matched = deps.agents.all().filter((record) => selector.matches(record));
     const changed = deps.labels.changeMany(matched, body);
+    if (changed > 0) deps.onLabelsChanged?.(matched.map((record) => record.agent_id));
     res.json({ selector: selector.text, matched: matched.length, changed });
   });
 
@@ -83,6 +86,7 @@ export function agentRoutes(deps: {
     const id = agentIdParam(req.params.agent_id as string);
     const { labels } = parseBody(ReplaceLabels, req.body, 'labels');
     if (!deps.labels.replace(id, labels)) throw notFound(`agent ${id}`);
+    deps.onLabelsChanged?.([id]);
     res.json({ agent_id: id, labels: deps.labels.get(id) });
   });
 
@@ -92,6 +96,7 @@ export function agentRoutes(deps: {
     const current = deps.labels.get(id);
     if (!current) throw notFound(`agent ${id}`);
     deps.labels.replace(id, applyLabelChange(current, change));
+    deps.onLabelsChanged?.([id]);
     res.json({ agent_id: id, labels: deps.labels.get(id) });
   });
   return router;

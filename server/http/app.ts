@@ -36,6 +36,8 @@ export interface AppDeps {
   audit: AuditStore;
   directory: AgentDirectory;
   labels: AgentLabelStore;
+  /** Called with the agents whose labels an admin changed, after the change is stored (group rules apply to them). */
+  onLabelsChanged?: (agentIds: string[]) => void;
   /** Decommissions an agent (DELETE /api/v1/management/agents/{id}). */
   decommission: (agentId: string) => Decommissioned | undefined;
   /** Online state of polling agents: each pull keeps one online for twice its interval. */

@@ -334,4 +334,9 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE agent_packages ADD COLUMN signature TEXT;
   `,
+  // A group's rule: a label selector whose every matching agent (in no other group) is a member
+  // (assigned_by 'rule'); NULL: the group has no rule.
+  `
+  ALTER TABLE config_groups ADD COLUMN selector TEXT;
+  `,
 ];

@@ -149,7 +149,7 @@ export class MemberAgent {
   static async connect(
     fusion: TestFusion,
     agentId: string,
-    options: { group?: string; from?: MemberAgent; hostname?: string; token?: string } = {},
+    options: { group?: string; from?: MemberAgent; hostname?: string; token?: string; attributes?: Record<string, string> } = {},
   ): Promise<MemberAgent> {
     const client = options.token === undefined ? await RawAgentClient.connectAs(fusion.url, agentId, fusion.enrollmentToken) : await RawAgentClient.connect(fusion.url, agentId, options.token);
     const member = new MemberAgent(client);
@@ -160,7 +160,11 @@ export class MemberAgent {
     }
     await client.hello(
       { signature: member.signature, source: member.signature ? 'remote' : 'none' },
-      { ...(options.group !== undefined && { group: options.group }), ...(options.hostname !== undefined && { hostname: options.hostname }) },
+      {
+        ...(options.group !== undefined && { group: options.group }),
+        ...(options.hostname !== undefined && { hostname: options.hostname }),
+        ...(options.attributes !== undefined && { attributes: options.attributes }),
+      },
     );
     return member;
   }

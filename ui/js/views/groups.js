@@ -5,6 +5,7 @@
  */
 import { api, ApiError, getJson } from '../api.js';
 import { changeList } from '../components/change-list.js';
+import { groupRuleEditor } from '../components/group-rule-editor.js';
 import { groupTemplateEditor } from '../components/group-template-editor.js';
 import { rolloutDetail } from '../components/rollout-detail.js';
 import { badge, card, errorBanner, h, loading, replace, table } from '../dom.js';
@@ -55,11 +56,11 @@ function membersTable(members) {
       { label: 'Agent', cell: (m) => h('a', { href: `#/agents/${encodeURIComponent(m.agent_id)}`, class: 'strong' }, m.agent_id) },
       { label: 'Variables', cell: (m) => h('span', { class: 'mono' }, Object.entries(m.variables ?? {}).map(([k, v]) => `${k}=${v}`).join(', ') || '—') },
       { label: 'Override', cell: (m) => (m.override ? badge('override', 'info') : '—') },
-      { label: 'Assigned by', cell: (m) => m.assigned_by ?? '—' },
+      { label: 'Source', cell: (m) => badge(m.source ?? m.assigned_by ?? '—', m.source === 'rule' ? 'info' : 'muted', m.source === 'rule' ? "its labels match the group's rule" : undefined) },
       { label: 'Rendered from', cell: (m) => (m.rendered_revision ? `r${m.rendered_revision}` : '—') },
     ],
     members,
-    { empty: 'No members.', name: 'members', rowData: (m) => ({ agentId: m.agent_id }) },
+    { empty: 'No members.', name: 'members', rowData: (m) => ({ agentId: m.agent_id, source: m.source ?? m.assigned_by }) },
   );
 }
 
@@ -82,6 +83,7 @@ export function renderGroups(container, _params, { live }) {
             { label: 'Group', cell: (g) => h('a', { href: `#/groups/${encodeURIComponent(g.name)}`, class: 'strong' }, g.name) },
             { label: 'Description', cell: (g) => g.description ?? '' },
             { label: 'Members', cell: (g) => count(g.members ?? g.member_count), class: 'num' },
+            { label: 'Rule', cell: (g) => (g.selector ? h('code', { class: 'code-tag' }, g.selector) : '—') },
             { label: 'Template', cell: (g) => (g.revision ? `r${g.revision} · ${shortSig(g.signature)}` : '—') },
             { label: 'Updated', cell: (g) => h('span', { title: dateTime(g.updated_at) }, ago(g.updated_at)) },
           ],
@@ -110,10 +112,12 @@ export function renderGroup(container, { name }, { live }) {
   };
   const changes = changeList({ group: name, onDecided: () => void refresh() });
   const editor = groupTemplateEditor({ name, onSaved: () => void refresh().then(() => changes.refresh()) });
+  const rule = groupRuleEditor({ name, onChanged: () => void refresh() });
   replace(
     container,
     h('p', { class: 'crumbs' }, h('a', { href: '#/groups' }, 'Groups'), ' / ', name),
     body,
+    card('Rule', rule),
     card('Rollout members', rolloutBox),
     card('Changes waiting for review', changes),
     card('Edit template', editor),
@@ -132,6 +136,7 @@ export function renderGroup(container, { name }, { live }) {
       }
       const [members, rollouts] = await Promise.all([optional(`${base}/members`), optional(`${base}/rollouts`)]);
       if (scope.closed) return;
+      rule.update(group);
       replace(
         body,
         h(

@@ -1,0 +1,209 @@
+import type { Logger } from '../../shared/logger.js';
+import { agentSelector } from '../agents/agent-selector.js';
+import { HttpError, notFound } from '../http/errors.js';
+import type { AgentStore } from '../store/agent-store.js';
+import type { GroupStore } from './group-store.js';
+import type { MemberService } from './member-service.js';
+import { planRules, type RuleConflict, type RuleMatcher, type RulePlan, type RuleStep } from './rule-plan.js';
+import type { RuleStore } from './rule-store.js';
+
+/** An agent a rule would claim whose config does not render: it is not claimed. */
+export interface NotClaimed {
+  agent_id: string;
+  group: string;
+  reason: string;
+}
+
+/** What applying the rules did (or, in a dry run, would do). */
+export interface RuleOutcome {
+  joined: RuleStep[];
+  left: RuleStep[];
+  not_claimed: NotClaimed[];
+  conflicts: RuleConflict[];
+}
+
+/** A group's rule as its view shows it. */
+export interface RuleView {
+  selector: string;
+  /** Members the rule claimed. */
+  claimed: number;
+  /** Agents the rule matches that are not members, with the reason (at most {@link VIEW_LIMIT}). */
+  conflicts: Array<RuleConflict | NotClaimed>;
+  conflict_count: number;
+}
+
+const VIEW_LIMIT = 100;
+
+/**
+ * Group rules: a group's `selector` claims every agent whose admin labels
+ * match it (see rule-plan.ts for the precedence). Claims and releases go
+ * through MemberService's assign and unassign, so a claimed member's config
+ * is rendered, stored and pushed as an admin's assignment is. Only admin
+ * labels count: a selector naming a self-reported attribute is refused, so
+ * an agent can never put itself into a group by what it reports.
+ */
+export class RuleService {
+  constructor(
+    private readonly deps: { groups: GroupStore; rules: RuleStore; members: MemberService; agents: AgentStore; log: Logger },
+  ) {}
+
+  /** Checks a rule; 400 `bad_selector` naming the position of a problem, or an empty or attribute selector. */
+  static check(text: string): string {
+    const selector = agentSelector(text, 'targeting');
+    if (selector.text === '') {
+      throw new HttpError(400, 'bad_selector', 'an empty selector would claim every agent in no group; give a selector, or null to remove the rule');
+    }
+    return selector.text;
+  }
+
+  /** Sets or (null) removes a group's rule and applies it: matching agents join, those it no longer matches leave. */
+  set(group: string, selector: string | null): RuleOutcome {
+    const text = selector === null ? null : RuleService.check(selector);
+    if (!this.deps.groups.get(group)) throw notFound(`group ${group}`);
+    this.deps.rules.set(group, text);
+    return this.apply(this.planAll(this.matchers()));
+  }
+
+  /** What setting `selector` (null: removing the rule) on `group` would do; nothing stored. */
+  preview(group: string, selector: string | null): RuleOutcome {
+    const text = selector === null ? null : RuleService.check(selector);
+    if (!this.deps.groups.get(group)) throw notFound(`group ${group}`);
+    const plan = this.planAll(this.matchers({ group, selector: text }));
+    const joined = plan.steps.filter((s) => s.action === 'join');
+    const not_claimed = joined.flatMap((step) => {
+      const reason = this.renderProblem(step);
+      return reason === null ? [] : [{ agent_id: step.agent_id, group: step.group, reason }];
+    });
+    const failed = new Set(not_claimed.map((n) => `${n.agent_id}\0${n.group}`));
+    return {
+      joined: joined.filter((s) => !failed.has(`${s.agent_id}\0${s.group}`)),
+      left: plan.steps.filter((s) => s.action === 'leave'),
+      not_claimed,
+      conflicts: plan.conflicts,
+    };
+  }
+
+  /** Applies every rule to these agents (after their labels changed, or they left a group). Never throws. */
+  reconcile(agentIds: Iterable<string>): RuleOutcome | null {
+    try {
+      const agents = [...agentIds].flatMap((id) => {
+        const record = this.deps.agents.get(id);
+        return record ? [record] : [];
+      });
+      if (agents.length === 0) return null;
+      return this.apply(this.plan(agents, this.matchers()));
+    } catch (err) {
+      this.deps.log.error({ err }, 'applying the group rules failed');
+      return null;
+    }
+  }
+
+  /** Applies every rule to every agent (after a group with a rule was deleted). Never throws. */
+  reconcileAll(): RuleOutcome | null {
+    try {
+      return this.apply(this.planAll(this.matchers()));
+    } catch (err) {
+      this.deps.log.error({ err }, 'applying the group rules failed');
+      return null;
+    }
+  }
+
+  /** The group an agent in no group joins by the rules: the only one whose rule matches it, else null. */
+  groupFor(agentId: string): string | null {
+    const labels = this.deps.agents.get(agentId)?.labels ?? {};
+    const matching = this.matchers().filter((rule) => rule.matches(labels));
+    return matching.length === 1 ? matching[0]!.group : null;
+  }
+
+  /** 409 `claimed_by_rule` when the member was claimed by its group's rule and still matches it (it would be claimed again). */
+  checkRemovable(group: string, agentId: string): void {
+    const member = this.deps.groups.member(agentId);
+    if (member?.group_name !== group || member.assigned_by !== 'rule') return;
+    const rule = this.matchers().find((r) => r.group === group);
+    if (rule?.matches(this.deps.agents.get(agentId)?.labels ?? {})) {
+      throw new HttpError(409, 'claimed_by_rule', `agent ${agentId} is in group ${group} by the group's rule; change its labels or the rule, or assign it to a group explicitly`);
+    }
+  }
+
+  /** The group's rule with how many members it claimed and the agents it matches but does not hold. */
+  view(group: string, selector: string | null): RuleView | null {
+    if (selector === null) return null;
+    const plan = this.planAll(this.matchers());
+    const claimed = this.deps.groups.members(group).filter((m) => m.assigned_by === 'rule').length;
+    const pending = plan.steps.filter((s) => s.group === group && s.action === 'join');
+    const conflicts: Array<RuleConflict | NotClaimed> = plan.conflicts.filter((c) => c.group === group);
+    for (const step of pending) {
+      if (conflicts.length >= VIEW_LIMIT) break;
+      conflicts.push({ agent_id: step.agent_id, group, reason: this.renderProblem(step) ?? 'not claimed yet: it joins when its labels or a rule next change' });
+    }
+    return { selector, claimed, conflicts: conflicts.slice(0, VIEW_LIMIT), conflict_count: plan.conflicts.filter((c) => c.group === group).length + pending.length };
+  }
+
+  private plan(agents: Array<{ agent_id: string; labels: Readonly<Record<string, string>> }>, rules: RuleMatcher[]): RulePlan {
+    return planRules(agents, (id) => this.deps.groups.member(id), rules);
+  }
+
+  /** The plan for the whole fleet: labels and memberships read in one query each. */
+  private planAll(rules: RuleMatcher[]): RulePlan {
+    if (rules.length === 0) {
+      // No rule matches anything: only members some rule claimed before have to leave.
+      const claimed = [...this.deps.rules.memberships()].filter(([, m]) => m.assigned_by === 'rule');
+      return planRules(claimed.map(([agent_id]) => ({ agent_id, labels: {} })), (id) => this.deps.groups.member(id), rules);
+    }
+    const memberships = this.deps.rules.memberships();
+    return planRules(this.deps.rules.labelled(), (id) => memberships.get(id), rules);
+  }
+
+  /** Every stored rule; `change` stands in for one group's (a dry run). */
+  private matchers(change?: { group: string; selector: string | null }): RuleMatcher[] {
+    const stored = new Map(this.deps.rules.all().map((r) => [r.group_name, r.selector]));
+    if (change) {
+      if (change.selector === null) stored.delete(change.group);
+      else stored.set(change.group, change.selector);
+    }
+    return [...stored.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .flatMap(([group, text]) => {
+        try {
+          const selector = agentSelector(text, 'targeting');
+          return [{ group, matches: (labels: Readonly<Record<string, string>>) => selector.matches({ labels, attributes: {} }) }];
+        } catch {
+          // A stored rule always parsed when it was set; one that no longer does claims nothing.
+          return [];
+        }
+      });
+  }
+
+  /** Why claiming would fail (the agent's config does not render), or null when it renders. */
+  private renderProblem(step: RuleStep): string | null {
+    try {
+      const candidate = this.deps.members.previewAssign({ group: step.group, agentId: step.agent_id, variables: {}, override: null, assignedBy: 'rule' });
+      if (candidate.errors.length === 0) return null;
+      return `its config does not render: ${candidate.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`;
+    } catch (err) {
+      return err instanceof Error ? err.message : String(err);
+    }
+  }
+
+  /** Leaves first, then joins (a move is a leave and a join); a join whose config does not render is skipped and reported. */
+  private apply(plan: RulePlan): RuleOutcome {
+    const outcome: RuleOutcome = { joined: [], left: [], not_claimed: [], conflicts: plan.conflicts };
+    for (const step of plan.steps.filter((s) => s.action === 'leave')) {
+      this.deps.members.unassign(step.group, step.agent_id);
+      outcome.left.push(step);
+      this.deps.log.info({ agent_id: step.agent_id, group: step.group }, 'the agent left the group: its rule no longer matches it');
+    }
+    for (const step of plan.steps.filter((s) => s.action === 'join')) {
+      try {
+        this.deps.members.assign({ group: step.group, agentId: step.agent_id, variables: {}, override: null, assignedBy: 'rule' });
+        outcome.joined.push(step);
+        this.deps.log.info({ agent_id: step.agent_id, group: step.group }, "the agent joined the group by the group's rule");
+      } catch (err) {
+        if (!(err instanceof HttpError)) throw err;
+        outcome.not_claimed.push({ agent_id: step.agent_id, group: step.group, reason: err.message });
+        this.deps.log.warn({ agent_id: step.agent_id, group: step.group, reason: err.message }, "the group's rule matches the agent but its config does not render; not claimed");
+      }
+    }
+    return outcome;
+  }
+}
