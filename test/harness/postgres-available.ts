@@ -27,7 +27,7 @@ export function postgresUnavailable(): Promise<string | undefined> {
  * is skipped with a message, except in CI, where it fails: there both
  * backends must run.
  */
-export async function postgresUrlOrSkip(context: Mocha.Context): Promise<string> {
+export async function postgresUrlOrSkip(context: { skip(): void }): Promise<string> {
   const reason = await postgresUnavailable();
   if (reason !== undefined) {
     if (process.env.CI) throw new Error(`PostgreSQL is needed in CI and does not answer at ${TEST_POSTGRES_URL}: ${reason}`);
