@@ -15,7 +15,8 @@
  * a fleet does not arrive at the next replica in the same millisecond.
  *
  * A replica that said when to come back (the reconnect hint of a planned
- * shutdown) is held off until then: the others are tried meanwhile.
+ * shutdown) is held off until then: the next URL chosen skips it while any
+ * other is free, so its agents move to the other replicas at once.
  */
 export interface ControlPlaneTargetsOptions {
   /** The URLs as configured (at least one, no duplicates: bootstrap validates this). */
@@ -56,11 +57,12 @@ export class ControlPlaneTargets {
 
   /**
    * The current URL failed (no answer, refused, a connection that ended):
-   * moves to the next. True when that completed a round, i.e. every URL has
+   * moves to the next one that is not held off (when every one is, to the
+   * one free soonest). True when that completed a round, i.e. every URL has
    * failed since the last {@link succeeded} (with one URL: every failure).
    */
   failed(): boolean {
-    this.index = (this.index + 1) % this.order.length;
+    this.index = this.nextIndex();
     this.failuresInRound += 1;
     if (this.failuresInRound < this.order.length) return false;
     this.failuresInRound = 0;
@@ -70,6 +72,19 @@ export class ControlPlaneTargets {
   /** The current URL answered (a poll) or held a stable connection: a new round starts from it. */
   succeeded(): void {
     this.failuresInRound = 0;
+  }
+
+  /** The index after the current one in order, skipping URLs still held off. */
+  private nextIndex(): number {
+    const now = this.now();
+    let soonest = (this.index + 1) % this.order.length;
+    for (let step = 1; step <= this.order.length; step += 1) {
+      const i = (this.index + step) % this.order.length;
+      const until = this.heldUntil.get(this.order[i]!) ?? 0;
+      if (until <= now) return i;
+      if (until < (this.heldUntil.get(this.order[soonest]!) ?? 0)) soonest = i;
+    }
+    return soonest;
   }
 
   /** `uri` asked not to be dialled for `ms` (a planned shutdown's hint). */
