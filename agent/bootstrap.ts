@@ -32,7 +32,7 @@ export const BootstrapDocument = z
      * Fusion's base URL (http, https, ws or wss), or a list of them (replicas
      * of one Fusion, tried in a random order); absent means local config only.
      */
-    control_plane_uri: z.union([ControlPlaneUri, z.array(ControlPlaneUri).min(1).max(MAX_CONTROL_PLANE_URIS, `at most ${MAX_CONTROL_PLANE_URIS} URLs`)]).optional(),
+    control_plane_uri: z.union([ControlPlaneUri, z.array(ControlPlaneUri)]).optional(),
     /** Bearer token for the control channel; required with control_plane_uri. */
     auth_token: z.string().min(1).max(4096).optional(),
     /** `websocket` keeps a socket open; `poll` asks the pull endpoint periodically. */
@@ -82,6 +82,14 @@ export const BootstrapDocument = z
       ctx.addIssue({ code: 'custom', path: [doc.cert === undefined ? 'cert' : 'key'], message: 'cert and key go together (mutual TLS needs both)' });
     }
     const uris = doc.control_plane_uri === undefined ? [] : typeof doc.control_plane_uri === 'string' ? [doc.control_plane_uri] : doc.control_plane_uri;
+    // Counted here, not on the array: inside a union zod reports a failed length check only as "Invalid input".
+    if (Array.isArray(doc.control_plane_uri) && doc.control_plane_uri.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['control_plane_uri'], message: 'expected at least one URL' });
+    }
+    if (uris.length > MAX_CONTROL_PLANE_URIS) {
+      ctx.addIssue({ code: 'custom', path: ['control_plane_uri'], message: `at most ${MAX_CONTROL_PLANE_URIS} URLs (got ${uris.length})` });
+      return;
+    }
     const seen = new Map<string, number>();
     uris.forEach((uri, index) => {
       const key = normalUri(uri);
