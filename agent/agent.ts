@@ -198,6 +198,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         agentId: this.options.agentId,
         pipes: this.runtime.status(),
         logLines: (count) => this.logTail.lines(count),
+        ...(this.controlPlaneTargets && { controlPlane: { uri: this.controlPlaneTargets.current, order: this.controlPlaneTargets.order } }),
       }),
     };
   }

@@ -133,7 +133,8 @@ describe('agent with several control plane URLs', function () {
         transport,
         pollIntervalSec: 0.1,
       });
-      expect(running.controlPlaneTargets!.order).to.deep.equal([first.url, second.url]);
+      const urls = [first.url, second.url];
+      expect(running.controlPlaneTargets!.order).to.deep.equal(urls);
       expect(running.snapshot().config.signature, 'runs the first Fusion\'s config').to.equal(fromFirst.signature);
       expect(running.controlPlaneUri).to.equal(first.url);
 
@@ -144,6 +145,17 @@ describe('agent with several control plane URLs', function () {
       });
       expect(running.controlPlaneUri).to.equal(second.url);
       await eventually(() => running.snapshot().connected, { message: 'connected to the second Fusion' });
+      if (transport === 'websocket') {
+        // An operator asks the agent where it is connected: the diagnostics bundle names the URL in use.
+        const sent = await second.json('POST', '/api/v1/management/agents/node-1/command', { type: 'diagnostics', args: { log_lines: 10 } });
+        expect(sent.status, JSON.stringify(sent.body)).to.equal(202);
+        const done = await eventually(async () => {
+          const { body } = await second.json('GET', `/api/v1/management/commands/${sent.body.id}`);
+          return body.status === 'succeeded' && body;
+        });
+        const bundle = (await (await second.api(done.output.download)).json()) as { control_plane: unknown };
+        expect(bundle.control_plane).to.deep.equal({ uri: second.url, order: urls });
+      }
     });
   }
 });
