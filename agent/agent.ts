@@ -27,6 +27,7 @@ import { PollControlClient } from './control/poll-control-client.js';
 import type { ConnectionEnd, ControlClient, ControlClientEvents } from './control/types.js';
 import { WsControlClient } from './control/ws-control-client.js';
 import { ControlPlaneHttp } from './control/control-plane-http.js';
+import { ControlPlaneTargets, targetsOf } from './control/control-plane-targets.js';
 import type { TlsMaterial } from './control/tls-files.js';
 import { CredentialStore } from './credentials/credential-store.js';
 import { createPipeRuntime, type AgentPipeRuntime } from './runtime/pipe-runtime.js';
@@ -49,6 +50,8 @@ export interface AgentOptions extends BootstrapInput {
   launcher?: LauncherLink;
   /** Longest time between two `status` frames while connected; default STATUS_INTERVAL_MS (tests shorten it). */
   statusIntervalMs?: number;
+  /** Random source in [0, 1) that shuffles the control plane URLs (and jitters the steps between them); tests pass a seeded one. */
+  uriOrderRandom?: () => number;
 }
 
 /** A read-only view of the agent's state. */
@@ -56,6 +59,8 @@ export interface AgentSnapshot {
   agentId: string;
   connected: boolean;
   sessionId: string | null;
+  /** The control plane URL in use (connected to, or being tried); null without a control plane. */
+  controlPlaneUri: string | null;
   config: { signature: string | null; revision: number | null; source: ConfigSource; document: AgentConfig | null };
   pipes: PipeStatus[];
 }
@@ -83,6 +88,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   readonly credentials: CredentialStore | null;
   /** Authenticated GETs to the control plane (token, agent id, CA and client certificate); null without one. */
   readonly controlPlane: ControlPlaneHttp | null;
+  /** Fusion's URLs in the order this agent tries them, and the one in use; null without a control plane. */
+  readonly controlPlaneTargets: ControlPlaneTargets | null;
   private readonly logger: Logger;
   private readonly ownsLogger: boolean;
   private readonly runtime: PipeRuntime;
@@ -123,7 +130,10 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.dispatcher = new FrameDispatcher(this.logger);
     const { controlPlaneUri, authToken, home } = this.options;
     this.credentials = controlPlaneUri && authToken ? new CredentialStore({ home, agentId, bootstrapToken: authToken, logger: this.logger }) : null;
-    this.controlPlane = this.credentials && new ControlPlaneHttp({ bootstrap: this.options, credentials: this.credentials, logger: this.logger });
+    this.controlPlaneTargets = this.credentials && targetsOf(this.options, options.uriOrderRandom);
+    const targets = this.controlPlaneTargets;
+    this.controlPlane =
+      this.credentials && targets && new ControlPlaneHttp({ bootstrap: this.options, credentials: this.credentials, logger: this.logger, targets });
     this.dispatcher.on('config', createConfigFrameHandler({ applier: this.applier, agentId, logger: this.logger }));
     this.journal = new CommandJournal(this.options.home, this.logger);
     const runner = new CommandRunner(this.journal, this.commandContext(), this.logger);
@@ -138,7 +148,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (options.launcher) {
       this.upgrader = createUpgrader({
         home: this.options.home,
-        controlPlaneUri: this.options.controlPlaneUri,
+        controlPlaneUri: targets ? () => targets.current : undefined,
         // Downloads present the agent's current token and its TLS settings, like every control-plane request.
         get: (url, limits) => (this.controlPlane ? this.controlPlane.get(url, limits) : Promise.reject(new Error('no control plane configured'))),
         runningVersion: agentVersion(),
@@ -188,6 +198,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         agentId: this.options.agentId,
         pipes: this.runtime.status(),
         logLines: (count) => this.logTail.lines(count),
+        ...(this.controlPlaneTargets && { controlPlane: { uri: this.controlPlaneTargets.current, order: this.controlPlaneTargets.order } }),
       }),
     };
   }
@@ -202,7 +213,10 @@ export class Agent extends EventEmitter<AgentEvents> {
   async start(): Promise<void> {
     if (this.state !== 'new') throw new Error('an Agent can be started once');
     this.state = 'running';
-    this.logger.info(describeBootstrap(this.options), 'agent starting');
+    this.logger.info(
+      { ...describeBootstrap(this.options), ...(this.controlPlaneTargets && { controlPlaneOrder: this.controlPlaneTargets.order }) },
+      'agent starting',
+    );
     await this.journal.load();
     await this.upgrades.prepare();
     if (!this.options.controlPlaneUri) {
@@ -245,6 +259,11 @@ export class Agent extends EventEmitter<AgentEvents> {
     });
   }
 
+  /** The control plane URL in use now (the one connected to, or being tried); null without a control plane. */
+  get controlPlaneUri(): string | null {
+    return this.controlPlaneTargets?.current ?? null;
+  }
+
   /** What the agent runs and whether it is connected, as a detached copy. */
   snapshot(): AgentSnapshot {
     const running = this.applier.running;
@@ -252,6 +271,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       agentId: this.options.agentId,
       connected: this.client?.connected ?? false,
       sessionId: this.client?.sessionId ?? null,
+      controlPlaneUri: this.controlPlaneUri,
       config: {
         signature: running.signature,
         revision: running.revision,
@@ -268,7 +288,13 @@ export class Agent extends EventEmitter<AgentEvents> {
       disconnected: (end) => this.safeEmit('disconnected', end),
       welcome: (frame) => this.safeEmit('welcome', frame),
     };
-    const common = { bootstrap: this.options, logger: this.logger, events, ...(this.credentials && { credentials: this.credentials }) };
+    const common = {
+      bootstrap: this.options,
+      logger: this.logger,
+      events,
+      ...(this.credentials && { credentials: this.credentials }),
+      ...(this.controlPlaneTargets && { targets: this.controlPlaneTargets }),
+    };
     if (this.options.transport === 'poll') return new PollControlClient({ ...common, applier: this.applier });
     return new WsControlClient({ ...common, dispatcher: this.dispatcher, running: () => this.applier.running });
   }

@@ -17,16 +17,22 @@ import { verifyingKey } from '../shared/package/package-signature.js';
 /** Name of the bootstrap file inside the agent's home directory. */
 export const BOOTSTRAP_FILE = 'bootstrap.yaml';
 
+/** Most control plane URLs one agent may list. */
+export const MAX_CONTROL_PLANE_URIS = 16;
+
+/** One control plane URL. */
+const ControlPlaneUri = z.string().max(2048).refine(isControlPlaneUri, 'expected an http://, https://, ws:// or wss:// URL');
+
 /** The bootstrap document as written in bootstrap.yaml (snake_case keys). */
 export const BootstrapDocument = z
   .object({
     /** The agent's id; must match what Fusion knows it as. */
     agent_id: AgentId,
-    /** Fusion's base URL (http, https, ws or wss); absent means local config only. */
-    control_plane_uri: z
-      .string()
-      .refine(isControlPlaneUri, 'expected an http://, https://, ws:// or wss:// URL')
-      .optional(),
+    /**
+     * Fusion's base URL (http, https, ws or wss), or a list of them (replicas
+     * of one Fusion, tried in a random order); absent means local config only.
+     */
+    control_plane_uri: z.union([ControlPlaneUri, z.array(ControlPlaneUri)]).optional(),
     /** Bearer token for the control channel; required with control_plane_uri. */
     auth_token: z.string().min(1).max(4096).optional(),
     /** `websocket` keeps a socket open; `poll` asks the pull endpoint periodically. */
@@ -75,9 +81,28 @@ export const BootstrapDocument = z
     if ((doc.cert === undefined) !== (doc.key === undefined)) {
       ctx.addIssue({ code: 'custom', path: [doc.cert === undefined ? 'cert' : 'key'], message: 'cert and key go together (mutual TLS needs both)' });
     }
+    const uris = doc.control_plane_uri === undefined ? [] : typeof doc.control_plane_uri === 'string' ? [doc.control_plane_uri] : doc.control_plane_uri;
+    // Counted here, not on the array: inside a union zod reports a failed length check only as "Invalid input".
+    if (Array.isArray(doc.control_plane_uri) && doc.control_plane_uri.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['control_plane_uri'], message: 'expected at least one URL' });
+    }
+    if (uris.length > MAX_CONTROL_PLANE_URIS) {
+      ctx.addIssue({ code: 'custom', path: ['control_plane_uri'], message: `at most ${MAX_CONTROL_PLANE_URIS} URLs (got ${uris.length})` });
+      return;
+    }
+    const seen = new Map<string, number>();
+    uris.forEach((uri, index) => {
+      const key = normalUri(uri);
+      if (key === undefined) return;
+      const first = seen.get(key);
+      if (first === undefined) seen.set(key, index);
+      else ctx.addIssue({ code: 'custom', path: ['control_plane_uri', index], message: `duplicate of control_plane_uri[${first}]` });
+    });
     const tlsKey = (['ca', 'cert', 'key'] as const).find((k) => doc[k] !== undefined);
-    if (tlsKey !== undefined && doc.control_plane_uri !== undefined && !/^(https|wss):/i.test(doc.control_plane_uri)) {
-      ctx.addIssue({ code: 'custom', path: [tlsKey], message: 'needs an https:// or wss:// control_plane_uri' });
+    const plain = uris.findIndex((uri) => !/^(https|wss):/i.test(uri));
+    if (tlsKey !== undefined && plain >= 0) {
+      const which = typeof doc.control_plane_uri === 'string' ? '' : ` (control_plane_uri[${plain}] is not)`;
+      ctx.addIssue({ code: 'custom', path: [tlsKey], message: `needs an https:// or wss:// control_plane_uri${which}` });
     }
   });
 export type BootstrapDocument = z.infer<typeof BootstrapDocument>;
@@ -87,7 +112,14 @@ export interface BootstrapOptions {
   /** The agent's home directory ($FUSTOR_HOME). */
   home: string;
   agentId: string;
+  /**
+   * The first control plane URL as configured, for callers that only ask
+   * whether there is a control plane. The one in use changes as the agent
+   * fails over: see `Agent.controlPlaneUri` (agent/control/control-plane-targets.ts).
+   */
   controlPlaneUri?: string;
+  /** Every control plane URL, as configured (1 to {@link MAX_CONTROL_PLANE_URIS}); set together with controlPlaneUri. */
+  controlPlaneUris?: string[];
   /** Secret: never log it (see {@link describeBootstrap}). */
   authToken?: string;
   transport: 'websocket' | 'poll';
@@ -107,9 +139,18 @@ export interface BootstrapOptions {
   packagePublicKey?: string;
 }
 
-/** Bootstrap options as a program passes them: home and agent id, the rest defaulted (TLS files are read from their paths). */
+/**
+ * Bootstrap options as a program passes them: home and agent id, the rest
+ * defaulted (TLS files are read from their paths). `controlPlaneUri` may be one
+ * URL or a list; `controlPlaneUris`, when given, wins over it (so a resolved
+ * BootstrapOptions passes through unchanged).
+ */
 export type BootstrapInput = Pick<BootstrapOptions, 'home' | 'agentId'> &
-  Partial<Omit<BootstrapOptions, 'home' | 'agentId' | 'backoff' | 'tls'>> & { backoff?: Partial<BootstrapOptions['backoff']> };
+  Partial<Omit<BootstrapOptions, 'home' | 'agentId' | 'backoff' | 'tls' | 'controlPlaneUri' | 'controlPlaneUris'>> & {
+    backoff?: Partial<BootstrapOptions['backoff']>;
+    controlPlaneUri?: string | readonly string[];
+    controlPlaneUris?: readonly string[];
+  };
 
 /** Overrides from the command line, in bootstrap.yaml's shape. */
 export type BootstrapOverrides = Partial<Omit<z.input<typeof BootstrapDocument>, 'backoff'>> & {
@@ -156,7 +197,7 @@ export async function loadBootstrap(home: string, overrides: BootstrapOverrides 
 export function resolveBootstrapOptions(input: BootstrapInput): BootstrapOptions {
   const doc = dropUndefined({
     agent_id: input.agentId,
-    control_plane_uri: input.controlPlaneUri,
+    control_plane_uri: input.controlPlaneUris ?? input.controlPlaneUri,
     auth_token: input.authToken,
     transport: input.transport,
     poll_interval_sec: input.pollIntervalSec,
@@ -188,12 +229,13 @@ function validateBootstrap(home: string, doc: unknown, context: string): Bootstr
     throw new BootstrapError(
       context,
       parsed.error.issues.map((i) => {
-        const where = i.path.length ? i.path.join('.') : '(root)';
+        const where = i.path.length ? formatPath(i.path) : '(root)';
         return `${where}: ${i.message}${hintFor(where)}`;
       }),
     );
   }
   const d = parsed.data;
+  const uris = d.control_plane_uri === undefined ? undefined : typeof d.control_plane_uri === 'string' ? [d.control_plane_uri] : [...d.control_plane_uri];
   // Relative TLS paths are relative to the home (command-line flags arrive already absolute).
   const files = dropUndefined({ ca: d.ca, cert: d.cert, key: d.key });
   for (const name of ['ca', 'cert', 'key'] as const) if (files[name] !== undefined) files[name] = path.resolve(home, files[name]);
@@ -206,7 +248,7 @@ function validateBootstrap(home: string, doc: unknown, context: string): Bootstr
   return {
     home,
     agentId: d.agent_id,
-    ...(d.control_plane_uri !== undefined && { controlPlaneUri: d.control_plane_uri }),
+    ...(uris !== undefined && { controlPlaneUri: uris[0], controlPlaneUris: uris }),
     ...(d.auth_token !== undefined && { authToken: d.auth_token }),
     transport: d.transport,
     pollIntervalSec: d.poll_interval_sec,
@@ -257,6 +299,11 @@ async function readBootstrapFile(file: string): Promise<Record<string, unknown>>
   return parsed.value;
 }
 
+/** An issue's path as written in the YAML: `backoff.cap_ms`, `control_plane_uri[2]`. */
+function formatPath(segments: readonly PropertyKey[]): string {
+  return segments.map((s, i) => (typeof s === 'number' ? `[${s}]` : `${i > 0 ? '.' : ''}${String(s)}`)).join('');
+}
+
 function hintFor(where: string): string {
   if (where === 'agent_id') return ' (set agent_id in bootstrap.yaml or pass --agent-id)';
   if (where === 'auth_token') return ' (set auth_token in bootstrap.yaml or pass --auth-token)';
@@ -269,6 +316,15 @@ function isControlPlaneUri(value: string): boolean {
     return ['http:', 'https:', 'ws:', 'wss:'].includes(url.protocol) && url.hostname.length > 0;
   } catch {
     return false;
+  }
+}
+
+/** The URL as the WHATWG parser writes it (lower-case host, default port dropped), so spelling variants count as duplicates. */
+function normalUri(value: string): string | undefined {
+  try {
+    return new URL(value).href;
+  } catch {
+    return undefined;
   }
 }
 

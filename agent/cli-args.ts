@@ -24,7 +24,8 @@ configured by Fusion (control plane), a cached remote config, or local files.
 Options (each overrides the same key in $FUSTOR_HOME/bootstrap.yaml):
   --home <dir>                   agent home (default $FUSTOR_HOME, else ~/.fustor)
   --agent-id <id>                agent id (agent_id)
-  --control-plane-uri <url>      Fusion base URL, e.g. http://fusion:8102 (control_plane_uri)
+  --control-plane-uri <url,...>  Fusion base URL, e.g. http://fusion:8102, or several replicas'
+                                 URLs separated by commas (control_plane_uri)
   --auth-token <token>           bearer token for the control channel (auth_token)
   --transport <websocket|poll>   control transport (transport, default websocket)
   --poll-interval-sec <n>        seconds between polls (poll_interval_sec, default 30)
@@ -67,6 +68,12 @@ const STRING_FLAGS = [
   'log-level',
 ] as const;
 
+/** One URL stays a string (as in bootstrap.yaml); `a,b` becomes a list, empty entries kept so validation names them. */
+function uriList(raw: string | undefined): string | string[] | undefined {
+  if (raw === undefined || !raw.includes(',')) return raw;
+  return raw.split(',').map((entry) => entry.trim());
+}
+
 /** Parses argv (without node and script). Throws BootstrapError on unknown flags or non-numeric numbers. */
 export function parseAgentArgs(argv: readonly string[]): AgentCliArgs {
   const options = Object.fromEntries(STRING_FLAGS.map((name) => [name, { type: 'string' as const }]));
@@ -103,7 +110,7 @@ export function parseAgentArgs(argv: readonly string[]): AgentCliArgs {
   };
   const overrides: BootstrapOverrides = {
     agent_id: text('agent-id'),
-    control_plane_uri: text('control-plane-uri'),
+    control_plane_uri: uriList(text('control-plane-uri')),
     auth_token: text('auth-token'),
     transport: text('transport') as BootstrapOverrides['transport'],
     poll_interval_sec: number('poll-interval-sec'),

@@ -15,7 +15,7 @@ export interface CommandContext {
   /** Sends a frame on the current connection. */
   send(frame: AgentToFusionFrame): boolean;
   /** What a diagnostics bundle reads besides the config: pipe status and the log tail. */
-  diagnostics(): Pick<DiagnosticsSources, 'agentId' | 'pipes' | 'logLines'>;
+  diagnostics(): Pick<DiagnosticsSources, 'agentId' | 'pipes' | 'logLines' | 'controlPlane'>;
 }
 
 export type CommandHandler = (args: Record<string, unknown>, ctx: CommandContext, commandId: string) => Promise<unknown>;

@@ -19,11 +19,13 @@ export interface DiagnosticsSources {
   config: { signature: string | null; revision: number | null; source: string; document: Record<string, unknown> | null };
   pipes: unknown[];
   logLines(count: number): string[];
+  /** The control plane URL in use and the order the agent tries its URLs in; absent without a control plane. */
+  controlPlane?: { uri: string; order: readonly string[] };
 }
 
 /**
  * The diagnostics bundle: versions, host facts, the effective config with
- * secrets redacted, pipe status and the log tail. Bounded: oldest log lines
+ * secrets redacted, the control plane URL in use, pipe status and the log tail. Bounded: oldest log lines
  * are dropped until the JSON fits DIAGNOSTICS_MAX_BYTES.
  */
 export function diagnosticsBundle(sources: DiagnosticsSources, logLines = 200): Record<string, unknown> {
@@ -43,6 +45,7 @@ export function diagnosticsBundle(sources: DiagnosticsSources, logLines = 200): 
       process: { pid: process.pid, uptime_seconds: Math.round(process.uptime()), rss_bytes: process.memoryUsage().rss },
     },
     config: { ...sources.config, document: redactSecrets(sources.config.document) },
+    control_plane: sources.controlPlane ? { uri: sources.controlPlane.uri, order: [...sources.controlPlane.order] } : null,
     pipes: sources.pipes,
     log_tail: sources.logLines(logLines),
   };

@@ -6,7 +6,8 @@
  * saying Fusion does not know it (or it expired) makes the agent enrol again.
  * An answer flagging the credential for rotation gets the next one fetched
  * and stored ({@link CONTROL_CREDENTIAL_PATH}). {@link enroll} is the
- * polling transport's enrollment step.
+ * polling transport's enrollment step. Requests built by this class go to
+ * the control plane URL in use ({@link ControlPlaneTargets.current}).
  *
  * @example
  * const res = await agent.controlPlane?.get(`${base}/api/v1/...`, { maxBodyBytes: 256 * 1024 * 1024 });
@@ -21,6 +22,7 @@ import {
 } from '../../shared/protocol/index.js';
 import type { Logger } from '../../shared/logger.js';
 import { errorCodeOf } from './control-connection.js';
+import { ControlPlaneTargets, targetsOf } from './control-plane-targets.js';
 import { httpEndpoint } from './endpoints.js';
 import type { BootstrapOptions } from '../bootstrap.js';
 import type { CredentialStore } from '../credentials/credential-store.js';
@@ -49,7 +51,12 @@ export type EnrollStep = 'enrolled' | 'pending' | 'refused' | 'unreachable';
 export class ControlPlaneHttp {
   private rotating: Promise<void> | null = null;
 
-  constructor(private readonly options: { bootstrap: BootstrapOptions; credentials: CredentialStore; logger?: Logger }) {}
+  /** Fusion's URLs and the one in use; enrollment and rotation go to the current one. */
+  readonly targets: ControlPlaneTargets;
+
+  constructor(private readonly options: { bootstrap: BootstrapOptions; credentials: CredentialStore; logger?: Logger; targets?: ControlPlaneTargets }) {
+    this.targets = options.targets ?? targetsOf(options.bootstrap);
+  }
 
   /**
    * Makes sure the agent holds a credential: when it would present its
@@ -61,7 +68,7 @@ export class ControlPlaneHttp {
     const presented = await credentials.current();
     if (presented === null) throw new EnrollmentRequiredError();
     if (presented.kind === 'credential') return 'enrolled';
-    const response = await httpRequest(httpEndpoint(bootstrap.controlPlaneUri as string, CONTROL_ENROLL_PATH), {
+    const response = await httpRequest(httpEndpoint(this.targets.current, CONTROL_ENROLL_PATH), {
       method: 'POST',
       body: JSON.stringify({ agent_id: bootstrap.agentId, ...(bootstrap.hostname ? { hostname: bootstrap.hostname.slice(0, 255) } : {}) }),
       headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${presented.token}` },
@@ -128,7 +135,7 @@ export class ControlPlaneHttp {
   private async rotate(current: string): Promise<void> {
     const { bootstrap, credentials } = this.options;
     try {
-      const response = await httpRequest(httpEndpoint(bootstrap.controlPlaneUri as string, CONTROL_CREDENTIAL_PATH), {
+      const response = await httpRequest(httpEndpoint(this.targets.current, CONTROL_CREDENTIAL_PATH), {
         method: 'POST',
         headers: { Authorization: `Bearer ${current}`, [AGENT_ID_HEADER]: bootstrap.agentId },
         timeoutMs: bootstrap.connectTimeoutMs,

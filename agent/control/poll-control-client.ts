@@ -12,6 +12,10 @@
  * replaces it). Before its first pull the agent enrols over HTTP (its
  * enrollment token buys it a credential, see {@link ControlPlaneHttp.enroll});
  * requests carry that credential and the TLS material.
+ *
+ * With several control plane URLs, a poll that gets no answer (or a 5xx)
+ * moves to the next URL, which is asked after a short jittered step; once
+ * every URL failed in a row, the next try waits the poll interval again.
  */
 import os from 'node:os';
 import { agentVersion } from '../agent-version.js';
@@ -23,6 +27,7 @@ import type { BootstrapOptions } from '../bootstrap.js';
 import { ApplierClosedError, type ConfigApplier } from '../config/config-applier.js';
 import { CredentialStore } from '../credentials/credential-store.js';
 import { ControlPlaneHttp, EnrollmentRequiredError } from './control-plane-http.js';
+import { ControlPlaneTargets, targetsOf } from './control-plane-targets.js';
 import { controlPullUrl, controlStatusUrl } from './endpoints.js';
 import type { HttpResponse } from './http-client.js';
 import { applyRemoteConfig } from './remote-config.js';
@@ -38,12 +43,17 @@ export interface PollControlClientOptions {
   credentials?: CredentialStore;
   /** Random source in [0, 1) for the jitter; swappable for tests. */
   random?: () => number;
+  /** Fusion's URLs and which one is in use (shared with the agent's other requests); defaults to the bootstrap's, shuffled. */
+  targets?: ControlPlaneTargets;
 }
 
 export class PollControlClient implements ControlClient {
   private readonly sleeper = new Sleeper();
   private readonly abort = new AbortController();
   private readonly http: ControlPlaneHttp;
+  private readonly targets: ControlPlaneTargets;
+  /** The last poll found its URL unreachable and other URLs of the round are left: try the next one soon. */
+  private stepNext = false;
   private loop: Promise<void> | null = null;
   private stopped = false;
   private reachable = false;
@@ -58,7 +68,8 @@ export class PollControlClient implements ControlClient {
     if (!bootstrap.controlPlaneUri || !bootstrap.authToken) throw new Error('the poll transport needs control_plane_uri and auth_token');
     const credentials =
       options.credentials ?? new CredentialStore({ home: bootstrap.home, agentId: bootstrap.agentId, bootstrapToken: bootstrap.authToken, logger });
-    this.http = new ControlPlaneHttp({ bootstrap, credentials, logger });
+    this.targets = options.targets ?? targetsOf(bootstrap);
+    this.http = new ControlPlaneHttp({ bootstrap, credentials, logger, targets: this.targets });
     const hostname = (bootstrap.hostname ?? os.hostname()).slice(0, 255);
     this.identity = {
       ...(bootstrap.group !== undefined && { group: bootstrap.group }),
@@ -104,23 +115,31 @@ export class PollControlClient implements ControlClient {
       // The enrollment token only enrols: pulls, reports and downloads present the agent's own credential.
       const step = await this.http.enroll(this.abort.signal);
       if (step !== 'enrolled') {
+        if (step === 'unreachable') this.urlFailed();
+        else this.targets.succeeded();
         this.setReachable(step === 'pending');
         return;
       }
     } catch (err) {
       if (err instanceof EnrollmentRequiredError) logger.error(err.message);
-      else if (!this.stopped) logger.info({ err: (err as Error).message }, 'cannot reach Fusion to enrol');
+      else if (!this.stopped) {
+        logger.info({ err: (err as Error).message, uri: this.targets.current }, 'cannot reach Fusion to enrol');
+        this.urlFailed();
+      }
       this.setReachable(false);
       return;
     }
     if (this.pendingReport) await this.sendReport();
-    const url = controlPullUrl(bootstrap.controlPlaneUri as string, bootstrap.agentId, applier.running.signature, this.identity, applier.running.secretsDigest);
+    const url = controlPullUrl(this.targets.current, bootstrap.agentId, applier.running.signature, this.identity, applier.running.secretsDigest);
     let response: HttpResponse;
     try {
       response = await this.http.get(url, { headers: { Accept: 'application/json' }, signal: this.abort.signal });
     } catch (err) {
       if (err instanceof EnrollmentRequiredError) logger.error(err.message);
-      else if (!this.stopped) logger.info({ err: (err as Error).message }, 'cannot reach Fusion to poll for config');
+      else if (!this.stopped) {
+        logger.info({ err: (err as Error).message, uri: this.targets.current }, 'cannot reach Fusion to poll for config');
+        this.urlFailed();
+      }
       this.setReachable(false);
       return;
     }
@@ -133,6 +152,9 @@ export class PollControlClient implements ControlClient {
 
   private async handle(response: HttpResponse): Promise<void> {
     const { logger } = this.options;
+    // A 5xx is this replica's trouble (e.g. its database connection): another URL may answer.
+    if (response.status >= 500) this.urlFailed();
+    else this.targets.succeeded();
     if (response.status === 304) {
       this.setReachable(true);
       return;
@@ -149,7 +171,7 @@ export class PollControlClient implements ControlClient {
     }
     if (response.status !== 200) {
       this.setReachable(false);
-      logger.warn({ status: response.status }, 'unexpected answer from the pull endpoint');
+      logger.warn({ status: response.status, uri: this.targets.current }, 'unexpected answer from the pull endpoint');
       return;
     }
     this.setReachable(true);
@@ -199,11 +221,11 @@ export class PollControlClient implements ControlClient {
    * when no answer came or Fusion could not take it now. Never throws.
    */
   private async sendReport(): Promise<void> {
-    const { bootstrap, logger } = this.options;
+    const { logger } = this.options;
     const report = this.pendingReport;
     if (!report) return;
     try {
-      const response = await this.http.postJson(controlStatusUrl(bootstrap.controlPlaneUri as string), report, { signal: this.abort.signal });
+      const response = await this.http.postJson(controlStatusUrl(this.targets.current), report, { signal: this.abort.signal });
       const done = (response.status >= 200 && response.status < 300) || response.status === 400 || response.status === 404;
       if (done && this.pendingReport === report) this.pendingReport = null;
       if (!done) logger.warn({ status: response.status, signature: report.signature }, 'Fusion could not take the config status report; it is sent again before the next poll');
@@ -217,10 +239,19 @@ export class PollControlClient implements ControlClient {
     const intervalMs = this.options.bootstrap.pollIntervalSec * 1000;
     const random = this.options.random ?? Math.random;
     while (!this.stopped) {
+      this.stepNext = false;
       await this.pollOnce();
       if (this.stopped) break;
-      await this.sleeper.sleep(intervalMs * (0.8 + 0.4 * random()));
+      // Inside a round the next URL is asked after a short step; after a full round, at the poll interval.
+      await this.sleeper.sleep(this.stepNext ? this.targets.stepDelayMs() : intervalMs * (0.8 + 0.4 * random()));
     }
+  }
+
+  /** The current URL gave no usable answer: move to the next one. */
+  private urlFailed(): void {
+    const uri = this.targets.current;
+    this.stepNext = !this.targets.failed();
+    if (this.targets.size > 1) this.options.logger.info({ uri, next: this.targets.current }, 'moving to the next control plane URL');
   }
 
   private setReachable(reachable: boolean): void {

@@ -6,6 +6,12 @@
  * after a refusal that retrying cannot fix (bad token, revoked, unsupported
  * version) it logs an error and retries at the longest backoff.
  *
+ * With several control plane URLs (replicas), each end of a connection moves
+ * to the next URL ({@link ControlPlaneTargets}): inside a round the next one
+ * is dialled after a short jittered step, and the backoff grows only once
+ * every URL has failed. A replica's retry-after hint holds that replica off,
+ * so a planned shutdown sends its agents to the other replicas at once.
+ *
  * Each dial presents the agent's current token ({@link CredentialStore}): a
  * credential in `welcome` is stored, and a revocation (close 4002, or a 401
  * to the stored credential) deletes it; while no token may be presented the
@@ -21,6 +27,7 @@ import type { BootstrapOptions } from '../bootstrap.js';
 import type { RunningConfig } from '../config/config-applier.js';
 import { CredentialStore, type PresentedToken } from '../credentials/credential-store.js';
 import { ControlConnection } from './control-connection.js';
+import { ControlPlaneTargets, targetsOf } from './control-plane-targets.js';
 import { controlSocketUrl } from './endpoints.js';
 import type { FrameDispatcher } from './frame-dispatcher.js';
 import { buildHello } from './hello.js';
@@ -42,12 +49,14 @@ export interface WsControlClientOptions {
   credentials?: CredentialStore;
   /** Swappable reconnect policy (tests count its calls); defaults to the bootstrap backoff. */
   backoff?: Backoff;
+  /** Fusion's URLs and which one is in use (shared with the agent's HTTP requests); defaults to the bootstrap's, shuffled. */
+  targets?: ControlPlaneTargets;
 }
 
 export class WsControlClient implements ControlClient {
   private readonly backoff: Backoff;
   private readonly sleeper = new Sleeper();
-  private readonly url: string;
+  private readonly targets: ControlPlaneTargets;
   private readonly credentials: CredentialStore;
   private connection: ControlConnection | null = null;
   private loop: Promise<void> | null = null;
@@ -58,7 +67,7 @@ export class WsControlClient implements ControlClient {
   constructor(private readonly options: WsControlClientOptions) {
     const { bootstrap } = options;
     if (!bootstrap.controlPlaneUri || !bootstrap.authToken) throw new Error('the WebSocket transport needs control_plane_uri and auth_token');
-    this.url = controlSocketUrl(bootstrap.controlPlaneUri);
+    this.targets = options.targets ?? targetsOf(bootstrap);
     this.backoff = options.backoff ?? new Backoff({ baseMs: bootstrap.backoff.baseMs, capMs: bootstrap.backoff.capMs });
     this.credentials =
       options.credentials ??
@@ -132,7 +141,7 @@ export class WsControlClient implements ControlClient {
         code: end.rejectedCode,
       });
       const delayMs = this.nextDelay(end, revoked, presented);
-      logger.info({ delayMs, attempt: this.backoff.attempts }, 'reconnecting to Fusion after a backoff');
+      logger.info({ delayMs, attempt: this.backoff.attempts, uri: this.targets.current }, 'reconnecting to Fusion after a backoff');
       await this.sleeper.sleep(delayMs);
     }
   }
@@ -140,8 +149,9 @@ export class WsControlClient implements ControlClient {
   /** Dials once with `presented` and serves the connection until it ends. */
   private async runOneCycle(presented: PresentedToken): Promise<ConnectionEnd> {
     const { bootstrap, logger } = this.options;
+    const url = controlSocketUrl(this.targets.current);
     const connection = new ControlConnection({
-      url: this.url,
+      url,
       agentId: bootstrap.agentId,
       authToken: presented.token,
       ...(bootstrap.tls && { tls: bootstrap.tls }),
@@ -150,7 +160,7 @@ export class WsControlClient implements ControlClient {
       logger,
       hello: () => buildHello(bootstrap.agentId, this.options.running(), bootstrap.hostname, bootstrap.group, bootstrap.attributes),
       onOpen: () => {
-        logger.info({ url: this.url }, 'connected to Fusion');
+        logger.info({ uri: this.targets.current, url }, 'connected to Fusion');
         this.options.events?.connected?.();
       },
     });
@@ -161,19 +171,36 @@ export class WsControlClient implements ControlClient {
     return end;
   }
 
-  /** The wait before the next dial, by how the last connection ended (`revoked`: the credential store already said so). */
+  /**
+   * The wait before the next dial, by how the last connection ended
+   * (`revoked`: the credential store already said so). Every end moves to the
+   * next URL; a retry-after hint holds off the URL that gave it (the other
+   * replicas are tried meanwhile); the backoff grows only once a whole round
+   * of URLs has failed, and inside a round the next URL is tried after a
+   * short jittered step.
+   */
   private nextDelay(end: ConnectionEnd, revoked: boolean, presented: PresentedToken): number {
     const { logger, bootstrap } = this.options;
-    if (end.opened && end.uptimeMs >= bootstrap.backoff.stableAfterMs) this.backoff.reset();
+    const targets = this.targets;
+    if (end.opened && end.uptimeMs >= bootstrap.backoff.stableAfterMs) {
+      this.backoff.reset();
+      targets.succeeded();
+    }
     const hintMs = Math.max(this.retryHintMs, end.retryAfterMs ?? 0);
     this.retryHintMs = 0;
+    const leaving = targets.current;
+    targets.holdOff(leaving, hintMs);
+    const roundDone = targets.failed();
     const errorCode = end.rejectedCode ?? errorCodeForClose(end.code);
-    const details = { code: end.code, errorCode, reason: end.reason, status: end.rejectedStatus, uptimeMs: end.uptimeMs };
+    const details = { uri: leaving, next: targets.current, code: end.code, errorCode, reason: end.reason, status: end.rejectedStatus, uptimeMs: end.uptimeMs };
+    /** The usual wait: a step to the next URL, or a grown backoff after a full round (honouring the next URL's hold-off). */
+    const step = (): number => (roundDone ? this.backoff.next(targets.heldMs()) : targets.stepDelayMs());
     if (presented.kind === 'credential' && errorCode !== undefined && REENROLL_ERROR_CODES.has(errorCode)) {
       logger.warn(details, 'Fusion does not accept this credential; trying again with the previous credential or the enrollment token');
-      return this.backoff.next(hintMs);
+      return step();
     }
     if (end.code === CloseCode.EnrollmentPending) {
+      // Pending is the cluster's answer, not one replica's: its hint applies whichever URL comes next.
       logger.warn(details, 'enrollment awaits an admin\'s approval (fustorctl enrollments accept <agent id>); asking again later');
       return Math.max(hintMs, this.backoff.next());
     }
@@ -187,7 +214,8 @@ export class WsControlClient implements ControlClient {
     }
     if (end.code === CloseCode.Replaced) logger.warn(details, 'another connection with this agent id replaced this one');
     else if (end.tlsFailure !== undefined) logger.warn({ ...details, tlsError: end.tlsFailure }, 'TLS handshake with Fusion failed; check the ca, cert and key options');
+    else if (end.code === CloseCode.ServerShutdown && targets.size > 1) logger.info(details, 'Fusion is shutting down; moving to the next control plane URL');
     else logger.info(details, end.opened ? 'disconnected from Fusion' : 'cannot reach Fusion');
-    return this.backoff.next(hintMs);
+    return step();
   }
 }

@@ -20,7 +20,8 @@ import { readCurrentVersion, switchCurrentVersion } from './version-pointer.js';
 
 export interface UpgraderOptions {
   home: string;
-  controlPlaneUri?: string | undefined;
+  /** The control plane URL in use, read when a download starts (it changes as the agent fails over between replicas). */
+  controlPlaneUri?: (() => string) | undefined;
   /** GETs from the control plane with the agent's credential. */
   get: PackageGetter;
   /** The version this agent runs. */
@@ -79,7 +80,7 @@ async function prepareAndSwitch(
   logger.info({ command_id: commandId, version, from: options.runningVersion }, 'downloading agent package');
   const archive = await downloadPackage({
     get: options.get,
-    controlPlaneUri: options.controlPlaneUri!,
+    controlPlaneUri: options.controlPlaneUri!(),
     version,
     sha256,
     maxBytes: options.maxPackageBytes ?? 256 * 1024 * 1024,

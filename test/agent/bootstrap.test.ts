@@ -39,6 +39,7 @@ describe('agent bootstrap options', () => {
       home: home.path,
       agentId: 'nfs-01',
       controlPlaneUri: 'http://fusion:8102',
+      controlPlaneUris: ['http://fusion:8102'],
       authToken: 's3cret',
       transport: 'websocket',
       pollIntervalSec: 30,
