@@ -63,7 +63,12 @@ export async function copyToPostgres(home: string, databaseUrl: string): Promise
     if (occupied.length > 0) {
       const previous = await compare(source, target, tables);
       if (!previous.verified) {
-        throw new CopyRefused(`${where} already holds rows (${occupied.join(', ')}) and is not an exact copy of ${file}; copy into an empty database`);
+        const differing = previous.tables.filter((t) => t.sqlite.rows !== t.postgres.rows || t.sqlite.digest !== t.postgres.digest).map((t) => t.table);
+        const mismatched = previous.signatures.mismatches.length;
+        throw new CopyRefused(
+          `${where} already holds rows (${occupied.join(', ')}) and is not an exact copy of ${file} (differs in: ${differing.join(', ') || 'none'}` +
+            `${mismatched > 0 ? `; ${mismatched} stored config signature(s) do not match their configs` : ''}); copy into an empty database`,
+        );
       }
       outcome = 'already_copied';
       source.exec('COMMIT');

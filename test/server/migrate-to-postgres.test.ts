@@ -96,7 +96,16 @@ describe('fusion migrate-to-postgres', function () {
     await sql.close();
     const err = await copyToPostgres(home.path, target.url).catch((e: unknown) => e);
     expect(err).to.be.instanceOf(CopyRefused);
-    expect((err as Error).message).to.match(/already holds rows .* and is not an exact copy/);
+    expect((err as Error).message).to.match(/already holds rows .* and is not an exact copy .*\(differs in: agents\)/);
+
+    // A config document changed behind its signature: the digest and the signature check both see it.
+    const tampered = await database();
+    await copyToPostgres(home.path, tampered.url);
+    const other = new PgSql(tampered.url);
+    await other.run("UPDATE config_documents SET document = '{\"sources\":{}}' WHERE signature = (SELECT min(signature) FROM config_documents)");
+    await other.close();
+    const refused = await copyToPostgres(home.path, tampered.url).catch((e: unknown) => e);
+    expect((refused as Error).message).to.match(/differs in: config_documents; 1 stored config signature\(s\) do not match/);
 
     const fusion = await startFusion({ home: home.path });
     try {
