@@ -35,6 +35,12 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
  * outside a transaction run on any pooled connection and commit by
  * themselves; a transaction holds one connection, carried in
  * AsyncLocalStorage so every statement its work issues goes to it.
+ *
+ * One difference from SQLite a store must respect: inside a transaction, a
+ * statement that fails (a unique violation, say) aborts the whole
+ * PostgreSQL transaction, even if the work catches the error. A statement
+ * expected to fail goes in a nested transaction() (a savepoint, undone
+ * alone), or is written not to fail (ON CONFLICT).
  */
 export class PgSql implements Sql {
   readonly dialect = 'postgres' as const;
