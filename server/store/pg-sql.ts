@@ -168,6 +168,12 @@ export class PgSql implements Sql {
     if (this.closed) throw new Error('the PostgreSQL connection pool is closed');
     const client = await this.pool.connect();
     let broken: Error | undefined;
+    // A checked-out connection that dies emits 'error' on the client (the pool listens only while it is idle):
+    // unheard, that would end the process. The statement in flight fails on its own.
+    const onError = (err: Error): void => {
+      broken ??= err;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       let result: T;
@@ -186,6 +192,7 @@ export class PgSql implements Sql {
       throw err;
     } finally {
       // A connection whose state is unknown is closed rather than handed to the next caller.
+      client.off('error', onError);
       client.release(broken);
     }
   }

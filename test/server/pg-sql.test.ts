@@ -66,6 +66,18 @@ describe('PgSql on PostgreSQL', function () {
     expect((timeout as Error).message).to.match(/57014/);
   });
 
+  it('answers StorageError when the connection is lost mid-transaction, and serves again on a new one', async () => {
+    sql = new PgSql(database.url, { maxConnections: 1 });
+    const s = sql;
+    const err = await s.transaction(() => s.get('SELECT pg_terminate_backend(pg_backend_pid())')).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(StorageError);
+    expect((err as StorageError).code).to.equal('storage_error');
+    expect(await s.get('SELECT 1 AS one')).to.deep.equal({ one: 1 });
+    const outside = await s.get('SELECT pg_terminate_backend(pg_backend_pid())').catch((e: unknown) => e);
+    expect(outside).to.be.instanceOf(StorageError);
+    expect(await s.get('SELECT 2 AS two')).to.deep.equal({ two: 2 });
+  });
+
   it('refuses lock() outside a transaction', async () => {
     sql = new PgSql(database.url);
     const err = await sql.lock('k').catch((e: unknown) => e);
