@@ -5,12 +5,14 @@
  * --home (FUSTOR_HOME, default ~/.fustor). FUSION_ADMIN_TOKEN and FUSION_ENROLLMENT_TOKEN
  * seed the tokens instead of generating them on first start.
  * `fusion backup <file>`: an online backup of the home's database (Fusion may be running).
+ * `fusion migrate-to-postgres --database <url>`: copies a stopped home's database into PostgreSQL and verifies it.
  */
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { existsSync, readFileSync } from 'node:fs';
 import { backupDatabase } from './store/backup.js';
+import { migrateToPostgresCommand } from './migrate-to-postgres.js';
 import type { RetentionSettings } from './store/retention.js';
 import { FusionServer, type FusionOptions } from './fusion-server.js';
 
@@ -18,10 +20,14 @@ const USAGE = `Usage: fusion [--host 127.0.0.1] [--port 8102] [--home ~/.fustor]
               [--tls-cert cert.pem --tls-key key.pem [--tls-ca ca.pem]] [--init-database]
               [--package-public-key pub.pem]
        fusion backup <file> [--home ~/.fustor]
+       fusion migrate-to-postgres --database postgres://user@host:5432/db [--home ~/.fustor]
 
 --init-database (FUSION_INIT_DATABASE=1): an existing fusion.db that is empty or
 not Fusion's is moved aside and a new database created; without it Fusion
 refuses to start on such a file. A missing fusion.db is always created.
+
+migrate-to-postgres copies the home's fusion.db (Fusion stopped) into an empty
+PostgreSQL database and verifies the copy; exit code 0 only when verified.
 
 Environment: FUSION_HOST, FUSION_PORT, FUSTOR_HOME, FUSION_ADMIN_TOKEN,
 FUSION_ENROLLMENT_TOKEN, FUSTOR_LOG_LEVEL (info), FUSION_TLS_CERT, FUSION_TLS_KEY,
@@ -48,6 +54,7 @@ async function main(): Promise<void> {
       'tls-require-client-cert': { type: 'boolean' },
       'init-database': { type: 'boolean' },
       'package-public-key': { type: 'string' },
+      database: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -58,6 +65,7 @@ async function main(): Promise<void> {
   const home = resolve(values.home ?? process.env.FUSTOR_HOME ?? join(homedir(), '.fustor'));
   const [command, ...args] = positionals;
   if (command === 'backup') return backupCommand(home, args);
+  if (command === 'migrate-to-postgres') return migrateToPostgresCommand(home, values.database ?? process.env.FUSION_DATABASE_URL);
   if (command !== undefined) throw new Error(`unknown command "${command}"\n${USAGE}`);
   const port = Number(values.port ?? process.env.FUSION_PORT ?? 8102);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port: ${values.port ?? process.env.FUSION_PORT}`);

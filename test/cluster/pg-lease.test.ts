@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { PgLease, leaseKey } from '../../server/cluster/lease.js';
 import { eventually } from '../harness/eventually.js';
-import { postgresUrlOrSkip } from '../harness/postgres-available.js';
+import { requirePostgres, TEST_POSTGRES_URL } from '../harness/postgres.js';
 
 describe('leases on PostgreSQL (work that runs once in the cluster)', function () {
   this.timeout(30_000);
@@ -11,7 +11,8 @@ describe('leases on PostgreSQL (work that runs once in the cluster)', function (
   const leases: PgLease[] = [];
 
   before(async function () {
-    url = await postgresUrlOrSkip(this);
+    await requirePostgres(this);
+    url = TEST_POSTGRES_URL;
   });
   afterEach(async () => {
     for (const lease of leases.splice(0)) await lease.release();

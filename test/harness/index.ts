@@ -28,3 +28,4 @@ export { tempHome } from './temp-home.js';
 export { makeCerts, type TestCerts } from './certs.js';
 export { sampleConfig, sampleYaml } from './sample-config.js';
 export * from './protocol-imports.js';
+export { createTempDatabase, postgresUnavailable, requirePostgres, withTempPostgres, TEST_POSTGRES_URL, type TempDatabase } from './postgres.js';
