@@ -9,11 +9,11 @@ import { ifMatchOf, setValidators } from '../http/conditional.js';
 import { HttpError } from '../http/errors.js';
 import { dryRunOf } from '../http/preview-query.js';
 import type { ChangeService } from './change-service.js';
-import { proposeChange } from './change-routes.js';
+import { proposeChange, proposeMemberChange } from './change-routes.js';
 import type { GroupPreviews } from './group-preview.js';
 import { ALL_AT_ONCE } from './rollout-strategy.js';
 import { templateVersion, type GroupService, type SavedTemplate } from './group-service.js';
-import type { GroupRecord } from './group-store.js';
+import type { GroupRecord, GroupStore } from './group-store.js';
 import { parseBody, RolloutChoice, strategyFromQuery } from './request-schemas.js';
 import type { MemberService } from './member-service.js';
 import type { RolloutStore } from './rollout-store.js';
@@ -67,6 +67,7 @@ export function groupRoutes(deps: {
   rollouts: RolloutStore;
   previews: GroupPreviews;
   changes: ChangeService;
+  store: GroupStore;
 }): Router {
   const router = Router();
   const read = requireAdmin(deps.tokens, 'viewer');
@@ -172,6 +173,9 @@ export function groupRoutes(deps: {
     const input = { group: nameOf(req), agentId, variables: body.variables, override: body.override, assignedBy: 'admin' } as const;
     const dryRun = dryRunOf(req);
     if (dryRun) return void res.json(memberPreview(deps.previews, input.group, deps.members.previewAssign(input), dryRun));
+    if (deps.groups.get(input.group).require_review) {
+      return proposeMemberChange(res, deps, { group: input.group, agentId, replace: true, variables: body.variables, override: body.override }, adminOf(req));
+    }
     res.json(deps.members.assign(input));
   });
 
@@ -180,6 +184,7 @@ export function groupRoutes(deps: {
     const [group, agentId] = [nameOf(req), agentIdParam(req.params.agent_id as string)];
     const dryRun = dryRunOf(req);
     if (dryRun) return void res.json(memberPreview(deps.previews, group, deps.members.previewUpdate(group, agentId, body), dryRun));
+    if (deps.groups.get(group).require_review) return proposeMemberChange(res, deps, { group, agentId, replace: false, ...body }, adminOf(req));
     res.json(deps.members.update(group, agentId, body));
   });
 
