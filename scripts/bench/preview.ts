@@ -32,11 +32,13 @@ export interface PreviewResult {
 }
 
 const GROUP = 'bench';
+const REQUEST_TIMEOUT_MS = 120_000;
 
 async function timed(fusion: FusionRun, path: string, init: RequestInit): Promise<{ ms: number; cpu: number; bytes: number; body: any }> {
   const cpu0 = await fusion.cpuSeconds();
   const t0 = performance.now();
-  const res = await fusion.api(path, init);
+  // Bounded like every wait here: a preview that never answers fails the run instead of stalling it.
+  const res = await fusion.api(path, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
   const text = await res.text();
   const ms = performance.now() - t0;
   const cpu = (await fusion.cpuSeconds()) - cpu0;
