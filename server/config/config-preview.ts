@@ -6,7 +6,11 @@ import type { PatchOperation } from '../../shared/protocol/index.js';
 /** One agent a change would reach, as the change would leave it (nothing stored). */
 export interface PreviewCandidate {
   agent_id: string;
-  /** The config the change gives it (null when it does not render or validate). */
+  /**
+   * The config the change gives it (null when it does not render or
+   * validate; may also be null until the candidate is listed, see
+   * PreviewBuilder.page's `complete`).
+   */
   document: Record<string, unknown> | null;
   signature: string | null;
   /** Why it does not render or validate (empty when it does). */
@@ -92,7 +96,13 @@ export class PreviewBuilder {
 
   constructor(private readonly lookupDocument: (signature: string) => Record<string, unknown> | undefined) {}
 
-  page(candidates: readonly PreviewCandidate[], options: PreviewPageOptions): PreviewPage {
+  /**
+   * The counts of every candidate and the page the options select. Counts
+   * need only signatures: `complete`, when given, fills in the documents of
+   * the listed candidates alone (a large preview renders documents, patches
+   * and diffs only for the agents it answers with).
+   */
+  page(candidates: readonly PreviewCandidate[], options: PreviewPageOptions, complete?: (listed: PreviewCandidate[]) => PreviewCandidate[]): PreviewPage {
     const counts: PreviewCounts = { total: candidates.length, changed: 0, unchanged: 0, invalid: 0, offline: 0 };
     const matching: PreviewCandidate[] = [];
     for (const c of candidates) {
@@ -104,7 +114,8 @@ export class PreviewBuilder {
       if (!c.online) counts.offline++;
       if (matches(options.filter, c, valid, changed)) matching.push(c);
     }
-    const listed = matching.slice(options.offset, options.offset + options.limit);
+    const sliced = matching.slice(options.offset, options.offset + options.limit);
+    const listed = complete ? complete(sliced) : sliced;
     return {
       dry_run: true,
       counts,
@@ -117,7 +128,7 @@ export class PreviewBuilder {
   }
 
   entry(c: PreviewCandidate, details = true): PreviewEntry {
-    const valid = c.signature !== null && c.document !== null;
+    const valid = c.signature !== null;
     const { base, signature: from, document: baseDocument } = this.baseOf(c);
     const entry: PreviewEntry = {
       agent_id: c.agent_id,
@@ -130,7 +141,7 @@ export class PreviewBuilder {
       from_signature: from,
       to_signature: c.signature,
     };
-    if (valid && details) Object.assign(entry, this.step(from, baseDocument ?? {}, c.signature!, c.document!));
+    if (valid && details && c.document !== null) Object.assign(entry, this.step(from, baseDocument ?? {}, c.signature!, c.document));
     return entry;
   }
 

@@ -46,7 +46,7 @@ export function changeRoutes(deps: {
     res.json({ group: group.name, changes: deps.changes.list(group.name, query.status, query.limit) });
   });
 
-  router.get('/changes/:id', read, (req, res) => {
+  router.get('/changes/:id', read, async (req, res) => {
     const change = deps.changes.get(req.params.id as string);
     const group = deps.groups.get(change.group_name);
     let preview: Record<string, unknown> | null = null;
@@ -54,7 +54,7 @@ export function changeRoutes(deps: {
       const candidate = memberChangeCandidate(deps.members, deps.store, change);
       preview = { group: group.name, agent_id: candidate.agent_id, ...deps.previews.builder().page([candidate], previewPageOf(req)) };
     } else if (change.status === 'pending') {
-      preview = { ...deps.previews.template(group, change.template, change.strategy, previewPageOf(req)) };
+      preview = { ...(await deps.previews.template(group, change.template, change.strategy, previewPageOf(req))) };
     }
     res.json({ ...change, stale: deps.changes.isStale(change), preview });
   });
@@ -90,15 +90,15 @@ export function changeRoutes(deps: {
  * Answers a save of a group that requires review: 202 with the pending
  * change and its preview's counts; nothing reaches an agent.
  */
-export function proposeChange(
+export async function proposeChange(
   res: Response,
   deps: { changes: ChangeService; previews: GroupPreviews },
   source: TemplateSource,
   strategy: RolloutStrategy,
   author: { id: string; name: string },
-): void {
+): Promise<void> {
   const change: ChangeRecord = deps.changes.propose(source, strategy, author);
-  const { counts, batch_count } = deps.previews.template(source.group, source.text, strategy, { ...DEFAULT_PREVIEW_PAGE, limit: 1, details: false });
+  const { counts, batch_count } = await deps.previews.template(source.group, source.text, strategy, { ...DEFAULT_PREVIEW_PAGE, limit: 1, details: false });
   auditDetail(res, `change ${change.id} of group ${change.group_name} proposed for review`);
   res.status(202).json({ change, preview: { counts, batch_count } });
 }

@@ -132,8 +132,8 @@ export function groupRoutes(deps: {
     const parsed = await parseTemplateText(text);
     const dryRun = dryRunOf(req);
     const group = deps.groups.checkIfMatch(name, ifMatchOf(req));
-    if (dryRun) return void res.json(deps.previews.template(group, text, strategy ?? ALL_AT_ONCE, dryRun));
-    if (group.require_review) return proposeChange(res, deps, { group, text, rollback: null }, strategy ?? ALL_AT_ONCE, adminOf(req));
+    if (dryRun) return void res.json(await deps.previews.template(group, text, strategy ?? ALL_AT_ONCE, dryRun, parsed));
+    if (group.require_review) return await proposeChange(res, deps, { group, text, rollback: null }, strategy ?? ALL_AT_ONCE, adminOf(req));
     const saved = deps.groups.saveTemplate({ name, text, parsed, strategy, author: adminOf(req).name, ifMatch: ifMatchOf(req) });
     savedValidators(res, saved);
     res.json(savedView(deps.groups.get(name), saved));
@@ -151,8 +151,8 @@ export function groupRoutes(deps: {
     const body = parseBody(RollbackBody, req.body ?? {}, 'roll back');
     const dryRun = dryRunOf(req);
     const source = deps.groups.revisionSource(nameOf(req), body.revision);
-    if (dryRun) return void res.json({ restored_from: body.revision, ...deps.previews.template(source.group, source.text, body.rollout ?? ALL_AT_ONCE, dryRun) });
-    if (source.group.require_review) return proposeChange(res, deps, source, body.rollout ?? ALL_AT_ONCE, adminOf(req));
+    if (dryRun) return void res.json({ restored_from: body.revision, ...(await deps.previews.template(source.group, source.text, body.rollout ?? ALL_AT_ONCE, dryRun)) });
+    if (source.group.require_review) return await proposeChange(res, deps, source, body.rollout ?? ALL_AT_ONCE, adminOf(req));
     const parsed = await parseTemplateText(source.text);
     const saved = deps.groups.rollbackTo(nameOf(req), body.revision, adminOf(req).name, body.rollout, parsed);
     res.json(savedView(deps.groups.get(saved.revision.group_name), saved));
