@@ -97,8 +97,10 @@ export async function proposeChange(
   strategy: RolloutStrategy,
   author: { id: string; name: string },
 ): Promise<void> {
-  const change: ChangeRecord = deps.changes.propose(source, strategy, author);
+  // The preview renders every member (in slices); its invalid ones are what refuse the change, so nobody is rendered twice.
   const { counts, batch_count } = await deps.previews.template(source.group, source.text, strategy, { ...DEFAULT_PREVIEW_PAGE, limit: 1, details: false });
+  const failures = counts.invalid === 0 ? [] : await deps.previews.failures(source.group, source.text);
+  const change: ChangeRecord = deps.changes.propose(source, strategy, author, failures);
   auditDetail(res, `change ${change.id} of group ${change.group_name} proposed for review`);
   res.status(202).json({ change, preview: { counts, batch_count } });
 }

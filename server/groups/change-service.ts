@@ -5,7 +5,7 @@ import type { ChangeRecord, ChangeStatus, ChangeStore, MemberProposal } from './
 import type { SavedTemplate, TemplateSource } from './group-service.js';
 import type { GroupService } from './group-service.js';
 import type { GroupStore } from './group-store.js';
-import { invalidGroupConfig, parseTemplate, renderMembers } from './member-renderer.js';
+import { invalidGroupConfig, parseTemplate, renderMembers, type MemberFailure } from './member-renderer.js';
 import type { MemberSaved, MemberService } from './member-service.js';
 import { applyMemberChange, memberChangeStale, memberProposal, type MemberChangeInput } from './member-change.js';
 import { ALL_AT_ONCE, type RolloutStrategy } from './rollout-strategy.js';
@@ -42,11 +42,15 @@ export class ChangeService extends EventEmitter<{ change: [ChangeRecord] }> {
     super();
   }
 
-  /** Stores a pending change; 400 (nothing stored) when a member's config does not render. */
-  propose(source: TemplateSource, strategy: RolloutStrategy, author: Actor): ChangeRecord {
+  /**
+   * Stores a pending change; 400 (nothing stored) when a member's config does
+   * not render. `failures`: the members that do not render, when the caller
+   * rendered them already (a preview); else they are rendered here.
+   */
+  propose(source: TemplateSource, strategy: RolloutStrategy, author: Actor, failures?: MemberFailure[]): ChangeRecord {
     const { template, signature } = parseTemplate(source.text);
-    const { failures } = renderMembers(template, this.deps.store.membersForRender(source.group.name));
-    if (failures.length > 0) throw invalidGroupConfig(source.group.name, failures);
+    const broken = failures ?? renderMembers(template, this.deps.store.membersForRender(source.group.name)).failures;
+    if (broken.length > 0) throw invalidGroupConfig(source.group.name, broken);
     const change: ChangeRecord = {
       id: nanoid(12),
       group_name: source.group.name,

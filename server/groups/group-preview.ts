@@ -95,6 +95,13 @@ export class GroupPreviews {
     return { group: group.name, from_revision: group.revision, strategy, batch_count: batches.length, ...built };
   }
 
+  /** The members a template does not render for, in member order, with every problem (remembered outcomes are reused). */
+  async failures(group: { name: string }, text: string): Promise<MemberFailure[]> {
+    const { template, signature } = parseTemplate(text);
+    const outcomes = await this.renderer.outcomes(group.name, template, signature, this.deps.groups.membersForRender(group.name));
+    return outcomes.filter((o) => o.signature === null).map((o) => ({ agent_id: o.member.agent_id, errors: o.errors }));
+  }
+
   /** A builder that reads base documents from the config store. */
   builder(): PreviewBuilder {
     return new PreviewBuilder((signature) => this.deps.service.document(signature));
