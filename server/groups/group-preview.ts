@@ -88,7 +88,7 @@ export class GroupPreviews {
       if (o.signature === null) candidates.push(outcomeCandidate(o, live.get(o.member.agent_id)!, null));
     }
     candidates.sort((a, b) => (a.agent_id < b.agent_id ? -1 : a.agent_id > b.agent_id ? 1 : 0));
-    const built = this.builder().page(candidates, page, (listed) => {
+    const built = await this.builder().pageInSlices(candidates, page, (listed) => {
       const documents = this.renderer.documents(template, listed.filter((c) => c.signature !== null && page.details).map((c) => byId.get(c.agent_id)!));
       return listed.map((c) => ({ ...c, document: documents.get(c.agent_id) ?? null }));
     });
