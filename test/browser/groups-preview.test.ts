@@ -114,7 +114,7 @@ describe('web dashboard: preview before save, reviewed changes (chromium)', func
     expect(await page.locator('[data-changes]').textContent()).to.include('/mnt/moved/data');
     await browser.screenshot('groups-03-member-change');
     await page.click('[data-changes] [data-action="approve"]');
-    await page.locator('[data-decided="approve"]').waitFor();
+    await page.locator('[data-decided="approve"]').getByText("n1's config is pushed").waitFor();
     await eventually(() => (n1.document?.sources as any)?.data.uri === '/mnt/moved/data');
     expect(browser.pageErrors).to.deep.equal([]);
   });

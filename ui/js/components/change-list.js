@@ -13,10 +13,12 @@ export function changeList({ group, onDecided }) {
   const root = h('div', { 'data-changes': '' });
   const detail = h('div');
 
-  async function decide(id, verdict) {
+  async function decide(change, verdict) {
+    const id = change.id;
+    const approved = change.kind === 'member' ? `approved; ${change.agent_id}'s config is pushed` : 'approved and rolling out';
     try {
       await api(`/api/v1/management/changes/${encodeURIComponent(id)}/${verdict}`, { method: 'POST', body: {} });
-      replace(detail, h('p', { class: 'banner banner-info', 'data-decided': verdict }, `Change ${id} ${verdict === 'approve' ? 'approved and rolling out' : 'rejected'}.`));
+      replace(detail, h('p', { class: 'banner banner-info', 'data-decided': verdict }, `Change ${id} ${verdict === 'approve' ? approved : 'rejected'}.`));
       onDecided?.();
     } catch (err) {
       replace(detail, errorBanner(err));
@@ -32,8 +34,8 @@ export function changeList({ group, onDecided }) {
         return shown.preview;
       },
       actions: [
-        h('button', { type: 'button', class: 'btn btn-primary', 'data-action': 'approve', onclick: () => void decide(change.id, 'approve') }, 'Approve'),
-        h('button', { type: 'button', class: 'btn btn-danger', 'data-action': 'reject', onclick: () => void decide(change.id, 'reject') }, 'Reject'),
+        h('button', { type: 'button', class: 'btn btn-primary', 'data-action': 'approve', onclick: () => void decide(change, 'approve') }, 'Approve'),
+        h('button', { type: 'button', class: 'btn btn-danger', 'data-action': 'reject', onclick: () => void decide(change, 'reject') }, 'Reject'),
       ],
     });
     replace(detail, ...(change.kind === 'member' ? [memberSummary(change)] : []), stale, panel);
