@@ -52,7 +52,7 @@ async function timed(fusion: FusionRun, path: string, init: RequestInit): Promis
     for (let i = 0; running && i < MAX_PROBES; i++) {
       const t = performance.now();
       // A probe that fails (a socket reset under load) still tells how long it waited; it does not end the run.
-      await fetch(`${fusion.url}/healthz`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }).then((r) => r.arrayBuffer(), () => undefined);
+      await fetch(`${fusion.url}/healthz`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }).then((r) => r.arrayBuffer()).catch(() => undefined);
       slowest = Math.max(slowest, performance.now() - t);
       await sleep(PROBE_EVERY_MS);
     }
