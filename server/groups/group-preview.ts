@@ -108,7 +108,7 @@ export class GroupPreviews {
   }
 }
 
-/** A member's outcome as a preview candidate; its document is filled in only if it is listed (see PreviewBuilder.page). */
+/** A member's outcome as a preview candidate; its document is filled in only if it is listed (see PreviewBuilder.pageInSlices). */
 function outcomeCandidate(o: RenderOutcome, live: LiveState, batch: number | null): PreviewCandidate {
   return {
     agent_id: o.member.agent_id,
