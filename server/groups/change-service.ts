@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { nanoid } from 'nanoid';
 import { HttpError, notFound } from '../http/errors.js';
-import type { ChangeRecord, ChangeStatus, ChangeStore, MemberProposal } from './change-store.js';
+import type { ChangeRecord, ChangeStatus, ChangeStore } from './change-store.js';
 import type { SavedTemplate, TemplateSource } from './group-service.js';
 import type { GroupService } from './group-service.js';
 import type { GroupStore } from './group-store.js';
@@ -119,11 +119,6 @@ export class ChangeService extends EventEmitter<{ change: [ChangeRecord] }> {
     const group = this.deps.groups.get(change.group_name);
     if (group.revision !== change.base_revision) return true;
     return change.kind === 'member' && memberChangeStale(this.deps.store, change) !== null;
-  }
-
-  /** What a pending member change would give its agent, as things are now. */
-  memberProposalOf(change: ChangeRecord): { agentId: string; proposal: MemberProposal } | null {
-    return change.kind === 'member' && change.agent_id !== null && change.member !== null ? { agentId: change.agent_id, proposal: change.member } : null;
   }
 
   private store(change: ChangeRecord): ChangeRecord {
