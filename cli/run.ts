@@ -10,6 +10,7 @@ import { decommissionCommand } from './commands/decommission.js';
 import { diagnosticsCommand } from './commands/diagnostics.js';
 import { credentialCommand, enrollmentsCommand } from './commands/identity.js';
 import { labelCommand } from './commands/label.js';
+import { memberCommand } from './commands/member.js';
 import { webhookCommand } from './commands/webhook.js';
 import { secretCommand } from './commands/secret.js';
 import type { CliCommand } from './commands/context.js';
@@ -34,6 +35,7 @@ export const COMMANDS: readonly CliCommand[] = [
   diagnosticsCommand,
   configCommand,
   groupCommand,
+  memberCommand,
   rolloutCommand,
   changesCommand,
   changeCommand,

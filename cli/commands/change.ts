@@ -11,7 +11,9 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 interface ChangeJson {
   id: string;
   group_name: string;
-  kind: 'template' | 'rollback';
+  kind: 'template' | 'rollback' | 'member';
+  agent_id?: string | null;
+  member?: { variables: Record<string, string>; override: Record<string, unknown> | null } | null;
   base_revision: number;
   restored_from: number | null;
   status: string;
@@ -26,14 +28,20 @@ interface ChangeJson {
 }
 
 function describe(c: ChangeJson): Array<[string, string]> {
-  const what = c.kind === 'rollback' ? `roll back to the template of revision ${c.restored_from}` : 'template save';
+  const what = c.kind === 'rollback' ? `roll back to the template of revision ${c.restored_from}` : c.kind === 'member' ? `member ${c.agent_id}` : 'template save';
   return [
     ['change', c.id],
     ['group', `${c.group_name} (${what}, against revision ${c.base_revision}${c.stale ? ', stale: the group moved on' : ''})`],
     ['status', `${c.status}${c.reviewer ? ` by ${c.reviewer}` : ''}${c.review_comment ? ` ("${c.review_comment}")` : ''}`],
     ['author', `${c.author}, ${ago(c.created_at)}`],
+    ...(c.member ? [['sets', memberSummary(c.member)] as [string, string]] : []),
     ...(c.revision !== null ? [['revision', `${c.revision}${c.rollout_id ? `, rollout ${c.rollout_id} (fustorctl rollout ${c.rollout_id})` : ''}`] as [string, string]] : []),
   ];
+}
+
+function memberSummary(m: NonNullable<ChangeJson['member']>): string {
+  const vars = Object.entries(m.variables);
+  return `variables ${vars.length === 0 ? '-' : vars.map(([k, v]) => `${k}=${v}`).join(', ')}; override ${m.override === null ? '-' : JSON.stringify(m.override)}`;
 }
 
 function changeId(ctx: CommandContext): string {
@@ -84,7 +92,7 @@ export const changesCommand: CliCommand = {
     const { changes } = await ctx.client.json<{ changes: ChangeJson[] }>(`/api/v1/management/groups/${encodeURIComponent(group)}/changes${query}`);
     if (ctx.json) ctx.io.stdout.write(json(changes));
     else if (changes.length === 0) ctx.io.stdout.write('no changes\n');
-    else ctx.io.stdout.write(table(['CHANGE', 'KIND', 'AGAINST', 'STATUS', 'AUTHOR', 'REVIEWER', 'PROPOSED'], changes.map((c) => [c.id, c.kind, `r${c.base_revision}`, c.status, c.author, c.reviewer ?? '-', ago(c.created_at)])));
+    else ctx.io.stdout.write(table(['CHANGE', 'KIND', 'AGAINST', 'STATUS', 'AUTHOR', 'REVIEWER', 'PROPOSED'], changes.map((c) => [c.id, c.kind === 'member' ? `member ${c.agent_id}` : c.kind, `r${c.base_revision}`, c.status, c.author, c.reviewer ?? '-', ago(c.created_at)])));
     return 0;
   },
 };

@@ -74,7 +74,7 @@ async function show(ctx: CommandContext, path: string, change: RuleChange | null
       ['template', `revision ${group.revision}`],
       ['members', `${members.length}${sources ? ` (${sources})` : ''}`],
       ['rule', rule ? `${rule.selector} (claims ${rule.claimed} member(s); ${rule.conflict_count} matching agent(s) not claimed)` : '-'],
-      ['review', group.require_review ? 'required: a template save or roll back waits for another admin' : 'not required: saves roll out at once'],
+      ['review', group.require_review ? 'required: a template save, a roll back or a member change waits for another admin' : 'not required: saves roll out at once'],
       ['rollout', group.open_rollout ? `${group.open_rollout.id} ${group.open_rollout.status}` : '-'],
     ]),
   );

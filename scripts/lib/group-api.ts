@@ -38,11 +38,18 @@ async function ok<T>(res: Response, what: string, status: number): Promise<T> {
   return (await res.json()) as T;
 }
 
+/**
+ * Creates the group the simulated fleet joins. The fleet joins by its
+ * bootstrap `group:`, which Fusion honours only for a group that allows
+ * self-join; without it no agent would ever become a member and a benchmark
+ * would wait for the whole of its start timeout before failing.
+ */
 export async function createGroup(fusion: FusionRun, name: string, template: string): Promise<void> {
   const res = await fusion.api('/api/v1/management/groups', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ name, description: 'benchmark fleet', template }),
+    body: JSON.stringify({ name, description: 'benchmark fleet', template, self_join: true }),
+    signal: AbortSignal.timeout(60_000),
   });
   await ok(res, `create group ${name}`, 201);
 }
@@ -53,6 +60,7 @@ export async function saveTemplate(fusion: FusionRun, name: string, template: st
     method: 'PUT',
     headers: { 'content-type': 'application/yaml' },
     body: template,
+    signal: AbortSignal.timeout(300_000),
   });
   const saved = await ok<{ rollout: { id: string } | null }>(res, `save template of ${name}`, 200);
   return saved.rollout?.id ?? null;

@@ -6,7 +6,11 @@ import type { PatchOperation } from '../../shared/protocol/index.js';
 /** One agent a change would reach, as the change would leave it (nothing stored). */
 export interface PreviewCandidate {
   agent_id: string;
-  /** The config the change gives it (null when it does not render or validate). */
+  /**
+   * The config the change gives it (null when it does not render or
+   * validate; may also be null until the candidate is listed, see
+   * PreviewBuilder.pageInSlices).
+   */
   document: Record<string, unknown> | null;
   signature: string | null;
   /** Why it does not render or validate (empty when it does). */
@@ -86,13 +90,42 @@ export interface PreviewPage {
  * computes each distinct step once; and only the listed page is diffed, while
  * the counts cover every agent.
  */
+/** Listed agents whose documents, patches and diffs are made between two yields to the event loop. */
+const PAGE_SLICE = 25;
+
 export class PreviewBuilder {
   private readonly steps = new Map<string, { patch: PatchOperation[]; diff: string }>();
   private readonly documents = new Map<string, Record<string, unknown> | undefined>();
 
   constructor(private readonly lookupDocument: (signature: string) => Record<string, unknown> | undefined) {}
 
+  /** The counts of every candidate and the page the options select, each listed agent with its patch and diff. */
   page(candidates: readonly PreviewCandidate[], options: PreviewPageOptions): PreviewPage {
+    const { head, listed } = this.select(candidates, options);
+    return { ...head, agents: listed.map((c) => this.entry(c, options.details)) };
+  }
+
+  /**
+   * {@link page} for a large preview: counts need only signatures, and
+   * `complete` fills in the documents of the listed candidates alone, a slice
+   * at a time; between slices (of documents, patches and diffs) the event loop
+   * serves others.
+   */
+  async pageInSlices(
+    candidates: readonly PreviewCandidate[],
+    options: PreviewPageOptions,
+    complete: (listed: PreviewCandidate[]) => PreviewCandidate[],
+  ): Promise<PreviewPage> {
+    const { head, listed } = this.select(candidates, options);
+    const agents: PreviewEntry[] = [];
+    for (let at = 0; at < listed.length; at += PAGE_SLICE) {
+      if (at > 0) await new Promise((resolve) => setImmediate(resolve));
+      for (const c of complete(listed.slice(at, at + PAGE_SLICE))) agents.push(this.entry(c, options.details));
+    }
+    return { ...head, agents };
+  }
+
+  private select(candidates: readonly PreviewCandidate[], options: PreviewPageOptions): { head: Omit<PreviewPage, 'agents'>; listed: PreviewCandidate[] } {
     const counts: PreviewCounts = { total: candidates.length, changed: 0, unchanged: 0, invalid: 0, offline: 0 };
     const matching: PreviewCandidate[] = [];
     for (const c of candidates) {
@@ -104,20 +137,12 @@ export class PreviewBuilder {
       if (!c.online) counts.offline++;
       if (matches(options.filter, c, valid, changed)) matching.push(c);
     }
-    const listed = matching.slice(options.offset, options.offset + options.limit);
-    return {
-      dry_run: true,
-      counts,
-      matching: matching.length,
-      filter: options.filter,
-      offset: options.offset,
-      limit: options.limit,
-      agents: listed.map((c) => this.entry(c, options.details)),
-    };
+    const head = { dry_run: true as const, counts, matching: matching.length, filter: options.filter, offset: options.offset, limit: options.limit };
+    return { head, listed: matching.slice(options.offset, options.offset + options.limit) };
   }
 
   entry(c: PreviewCandidate, details = true): PreviewEntry {
-    const valid = c.signature !== null && c.document !== null;
+    const valid = c.signature !== null;
     const { base, signature: from, document: baseDocument } = this.baseOf(c);
     const entry: PreviewEntry = {
       agent_id: c.agent_id,
@@ -130,7 +155,7 @@ export class PreviewBuilder {
       from_signature: from,
       to_signature: c.signature,
     };
-    if (valid && details) Object.assign(entry, this.step(from, baseDocument ?? {}, c.signature!, c.document!));
+    if (valid && details && c.document !== null) Object.assign(entry, this.step(from, baseDocument ?? {}, c.signature!, c.document));
     return entry;
   }
 

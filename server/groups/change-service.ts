@@ -5,8 +5,10 @@ import type { ChangeRecord, ChangeStatus, ChangeStore } from './change-store.js'
 import type { SavedTemplate, TemplateSource } from './group-service.js';
 import type { GroupService } from './group-service.js';
 import type { GroupStore } from './group-store.js';
-import { invalidGroupConfig, parseTemplate, renderMembers } from './member-renderer.js';
-import type { RolloutStrategy } from './rollout-strategy.js';
+import { invalidGroupConfig, parseTemplate, renderMembers, type MemberFailure } from './member-renderer.js';
+import type { MemberSaved, MemberService } from './member-service.js';
+import { applyMemberChange, memberChangeStale, memberProposal, type MemberChangeInput } from './member-change.js';
+import { ALL_AT_ONCE, type RolloutStrategy } from './rollout-strategy.js';
 
 /** Who acts: an admin token's id (the identity a review compares) and name (what people read). */
 export interface Actor {
@@ -14,27 +16,41 @@ export interface Actor {
   name: string;
 }
 
+/** What approving a change did: a template change saved a revision (and maybe started a rollout), a member change stored the member. */
+export interface Approval {
+  change: ChangeRecord;
+  saved: SavedTemplate | null;
+  member: MemberSaved | null;
+}
+
 /**
  * Reviewed changes. In a group with `require_review`, a template save or
  * roll back is checked as a save would be (every member must render) and
  * stored as a pending change; nothing reaches an agent until an admin other
  * than its author (another admin token) approves it, which saves it as the
- * group's next revision and starts its rollout. A change made against a
- * revision that is no longer current cannot be approved (409): the author
- * makes it again against the current one. Roll backs that Fusion makes by
- * itself (`on_halt: rollback`) are not reviewed: they undo a change that
- * was approved, and waiting would leave the failing config in place.
+ * group's next revision and starts its rollout. A change of what one member
+ * renders to (its variables or override, or an admin putting an agent in the
+ * group) is reviewed the same way (see member-change.ts). A change made
+ * against a revision that is no longer current, or a member change whose
+ * member changed since, cannot be approved (409): the author makes it again
+ * against the current state. Roll backs that Fusion makes by itself
+ * (`on_halt: rollback`) are not reviewed: they undo a change that was
+ * approved, and waiting would leave the failing config in place.
  */
 export class ChangeService extends EventEmitter<{ change: [ChangeRecord] }> {
-  constructor(private readonly deps: { changes: ChangeStore; groups: GroupService; store: GroupStore }) {
+  constructor(private readonly deps: { changes: ChangeStore; groups: GroupService; store: GroupStore; members: MemberService }) {
     super();
   }
 
-  /** Stores a pending change; 400 (nothing stored) when a member's config does not render. */
-  propose(source: TemplateSource, strategy: RolloutStrategy, author: Actor): ChangeRecord {
+  /**
+   * Stores a pending change; 400 (nothing stored) when a member's config does
+   * not render. `failures`: the members that do not render, when the caller
+   * rendered them already (a preview); else they are rendered here.
+   */
+  propose(source: TemplateSource, strategy: RolloutStrategy, author: Actor, failures?: MemberFailure[]): ChangeRecord {
     const { template, signature } = parseTemplate(source.text);
-    const { failures } = renderMembers(template, this.deps.store.membersForRender(source.group.name));
-    if (failures.length > 0) throw invalidGroupConfig(source.group.name, failures);
+    const broken = failures ?? renderMembers(template, this.deps.store.membersForRender(source.group.name)).failures;
+    if (broken.length > 0) throw invalidGroupConfig(source.group.name, broken);
     const change: ChangeRecord = {
       id: nanoid(12),
       group_name: source.group.name,
@@ -55,7 +71,57 @@ export class ChangeService extends EventEmitter<{ change: [ChangeRecord] }> {
       rollout_id: null,
       created_at: Date.now(),
       decided_at: null,
+      agent_id: null,
+      member: null,
+      base_member: null,
     };
+    return this.store(change);
+  }
+
+  /**
+   * Stores a pending member change; 400 (nothing stored) when the member's
+   * config would not render, 404 when a variables change names no member.
+   */
+  proposeMember(input: MemberChangeInput, author: Actor): ChangeRecord {
+    const group = this.deps.groups.get(input.group);
+    const { proposal, base, revision } = memberProposal(this.deps, group, input);
+    const template = this.deps.groups.template(group.name, revision);
+    const change: ChangeRecord = {
+      id: nanoid(12),
+      group_name: group.name,
+      kind: 'member',
+      base_revision: group.revision,
+      template: template.template,
+      signature: template.signature,
+      restored_from: null,
+      rolls_back: null,
+      strategy: ALL_AT_ONCE,
+      status: 'pending',
+      author: author.name,
+      author_token_id: author.id,
+      reviewer: null,
+      reviewer_token_id: null,
+      review_comment: null,
+      revision: null,
+      rollout_id: null,
+      created_at: Date.now(),
+      decided_at: null,
+      agent_id: input.agentId,
+      member: proposal,
+      base_member: base,
+    };
+    return this.store(change);
+  }
+
+  /** Whether a pending change can no longer be approved as it is: the group's template, or its member, changed since it was made. */
+  isStale(change: ChangeRecord): boolean {
+    if (change.status !== 'pending') return false;
+    const group = this.deps.groups.get(change.group_name);
+    if (group.revision !== change.base_revision) return true;
+    return change.kind === 'member' && memberChangeStale(this.deps.store, change) !== null;
+  }
+
+  private store(change: ChangeRecord): ChangeRecord {
     this.deps.changes.insert(change);
     this.emit('change', change);
     return change;
@@ -75,9 +141,10 @@ export class ChangeService extends EventEmitter<{ change: [ChangeRecord] }> {
   /**
    * Approves a pending change and rolls it out (the revision and rollout name
    * its author). 403 when the reviewer is its author; 409 when it is no
-   * longer pending or the group moved on since it was made.
+   * longer pending, the group moved on since it was made, or (a member
+   * change) the agent's membership changed since.
    */
-  approve(id: string, reviewer: Actor, comment: string | null): { change: ChangeRecord; saved: SavedTemplate } {
+  approve(id: string, reviewer: Actor, comment: string | null): Approval {
     const change = this.pending(id);
     if (reviewer.id === change.author_token_id) {
       throw new HttpError(403, 'review_by_author', `change ${id} was made with this admin token; another admin must review it`);
@@ -89,21 +156,38 @@ export class ChangeService extends EventEmitter<{ change: [ChangeRecord] }> {
         current_revision: group.revision,
       });
     }
+    if (change.kind === 'member') {
+      const moved = memberChangeStale(this.deps.store, change);
+      if (moved !== null) {
+        throw new HttpError(409, 'change_stale', `change ${id} was made against a membership of agent ${change.agent_id} that changed since (${moved}); make the change again`, {
+          agent_id: change.agent_id,
+          base_member: change.base_member,
+        });
+      }
+      const member = applyMemberChange(this.deps.members, change);
+      const decided = this.decided(change, reviewer, comment, null, null);
+      return { change: decided, saved: null, member };
+    }
     const rollback = change.restored_from === null ? null : { restoredFrom: change.restored_from, ...(change.rolls_back !== null && { rollsBack: change.rolls_back }) };
     const saved = this.deps.groups.store(group, change.template, change.author, change.strategy, rollback);
+    const decided = this.decided(change, reviewer, comment, saved.revision.revision, saved.rollout?.id ?? null);
+    return { change: decided, saved, member: null };
+  }
+
+  private decided(change: ChangeRecord, reviewer: Actor, comment: string | null, revision: number | null, rolloutId: string | null): ChangeRecord {
     const decided: ChangeRecord = {
       ...change,
       status: 'approved',
       reviewer: reviewer.name,
       reviewer_token_id: reviewer.id,
       review_comment: comment,
-      revision: saved.revision.revision,
-      rollout_id: saved.rollout?.id ?? null,
+      revision,
+      rollout_id: rolloutId,
       decided_at: Date.now(),
     };
     this.deps.changes.decide(decided);
     this.emit('change', decided);
-    return { change: decided, saved };
+    return decided;
   }
 
   /** Rejects a pending change (by its author: withdraws it); nothing is saved. */

@@ -10,11 +10,11 @@ import { ifMatchOf, setValidators } from '../http/conditional.js';
 import { HttpError } from '../http/errors.js';
 import { dryRunOf } from '../http/preview-query.js';
 import type { ChangeService } from './change-service.js';
-import { proposeChange } from './change-routes.js';
+import { proposeChange, proposeMemberChange } from './change-routes.js';
 import type { GroupPreviews } from './group-preview.js';
 import { ALL_AT_ONCE } from './rollout-strategy.js';
 import { templateVersion, type GroupService, type SavedTemplate } from './group-service.js';
-import type { GroupRecord } from './group-store.js';
+import type { GroupRecord, GroupStore } from './group-store.js';
 import { parseBody, RolloutChoice, strategyFromQuery } from './request-schemas.js';
 import type { MemberService } from './member-service.js';
 import type { RolloutStore } from './rollout-store.js';
@@ -82,6 +82,7 @@ export function groupRoutes(deps: {
   previews: GroupPreviews;
   changes: ChangeService;
   rules: RuleService;
+  store: GroupStore;
 }): Router {
   const router = Router();
   const read = requireAdmin(deps.tokens, 'viewer');
@@ -161,8 +162,8 @@ export function groupRoutes(deps: {
     const parsed = await parseTemplateText(text);
     const dryRun = dryRunOf(req);
     const group = deps.groups.checkIfMatch(name, ifMatchOf(req));
-    if (dryRun) return void res.json(deps.previews.template(group, text, strategy ?? ALL_AT_ONCE, dryRun));
-    if (group.require_review) return proposeChange(res, deps, { group, text, rollback: null }, strategy ?? ALL_AT_ONCE, adminOf(req));
+    if (dryRun) return void res.json(await deps.previews.template(group, text, strategy ?? ALL_AT_ONCE, dryRun, parsed));
+    if (group.require_review) return await proposeChange(res, deps, { group, text, rollback: null }, strategy ?? ALL_AT_ONCE, adminOf(req));
     const saved = deps.groups.saveTemplate({ name, text, parsed, strategy, author: adminOf(req).name, ifMatch: ifMatchOf(req) });
     savedValidators(res, saved);
     res.json(savedView(deps.groups.get(name), saved));
@@ -180,8 +181,8 @@ export function groupRoutes(deps: {
     const body = parseBody(RollbackBody, req.body ?? {}, 'roll back');
     const dryRun = dryRunOf(req);
     const source = deps.groups.revisionSource(nameOf(req), body.revision);
-    if (dryRun) return void res.json({ restored_from: body.revision, ...deps.previews.template(source.group, source.text, body.rollout ?? ALL_AT_ONCE, dryRun) });
-    if (source.group.require_review) return proposeChange(res, deps, source, body.rollout ?? ALL_AT_ONCE, adminOf(req));
+    if (dryRun) return void res.json({ restored_from: body.revision, ...(await deps.previews.template(source.group, source.text, body.rollout ?? ALL_AT_ONCE, dryRun)) });
+    if (source.group.require_review) return await proposeChange(res, deps, source, body.rollout ?? ALL_AT_ONCE, adminOf(req));
     const parsed = await parseTemplateText(source.text);
     const saved = deps.groups.rollbackTo(nameOf(req), body.revision, adminOf(req).name, body.rollout, parsed);
     res.json(savedView(deps.groups.get(saved.revision.group_name), saved));
@@ -202,6 +203,9 @@ export function groupRoutes(deps: {
     const input = { group: nameOf(req), agentId, variables: body.variables, override: body.override, assignedBy: 'admin' } as const;
     const dryRun = dryRunOf(req);
     if (dryRun) return void res.json(memberPreview(deps.previews, input.group, deps.members.previewAssign(input), dryRun));
+    if (deps.groups.get(input.group).require_review) {
+      return proposeMemberChange(res, deps, { group: input.group, agentId, replace: true, variables: body.variables, override: body.override }, adminOf(req));
+    }
     res.json(deps.members.assign(input));
   });
 
@@ -210,6 +214,7 @@ export function groupRoutes(deps: {
     const [group, agentId] = [nameOf(req), agentIdParam(req.params.agent_id as string)];
     const dryRun = dryRunOf(req);
     if (dryRun) return void res.json(memberPreview(deps.previews, group, deps.members.previewUpdate(group, agentId, body), dryRun));
+    if (deps.groups.get(group).require_review) return proposeMemberChange(res, deps, { group, agentId, replace: false, ...body }, adminOf(req));
     res.json(deps.members.update(group, agentId, body));
   });
 

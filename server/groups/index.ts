@@ -95,10 +95,10 @@ export function createGroups(deps: GroupsDeps): Groups {
     if (frame.type === 'hello') members.onHello(conn, frame);
   });
   const previews = new GroupPreviews({ groups: store, gateway: deps.gateway, service: deps.service });
-  const changes = new ChangeService({ changes: new ChangeStore(deps.db), groups, store });
+  const changes = new ChangeService({ changes: new ChangeStore(deps.db), groups, store, members });
   const router = Router();
-  router.use(groupRoutes({ tokens: deps.tokens, groups, members, rollouts, previews, changes, rules }));
+  router.use(groupRoutes({ tokens: deps.tokens, groups, members, rollouts, previews, changes, rules, store }));
   router.use(rolloutRoutes({ tokens: deps.tokens, groups, engine, rollouts, gateway: deps.gateway, previews, changes }));
-  router.use(changeRoutes({ tokens: deps.tokens, changes, groups, previews }));
+  router.use(changeRoutes({ tokens: deps.tokens, changes, groups, previews, members, store }));
   return { groups, members, engine, changes, rules, router, stop: () => engine.stop() };
 }

@@ -52,12 +52,12 @@ export function rolloutRoutes(deps: {
     res.json(rolloutView(deps.rollouts.get(record.id) ?? record, deps.rollouts, deps.gateway));
   });
 
-  router.post('/rollouts/:id/rollback', write, json, (req, res) => {
+  router.post('/rollouts/:id/rollback', write, json, async (req, res) => {
     const body = parseBody(RollbackBody, req.body ?? {}, 'roll back');
     const dryRun = dryRunOf(req);
     const source = deps.groups.rolloutSource(req.params.id as string);
-    if (dryRun) return void res.json({ rolls_back: req.params.id, ...deps.previews.template(source.group, source.text, body.rollout ?? ALL_AT_ONCE, dryRun) });
-    if (source.group.require_review) return proposeChange(res, deps, source, body.rollout ?? ALL_AT_ONCE, adminOf(req));
+    if (dryRun) return void res.json({ rolls_back: req.params.id, ...(await deps.previews.template(source.group, source.text, body.rollout ?? ALL_AT_ONCE, dryRun)) });
+    if (source.group.require_review) return await proposeChange(res, deps, source, body.rollout ?? ALL_AT_ONCE, adminOf(req));
     const saved = deps.groups.rollbackRollout(req.params.id as string, adminOf(req).name, body.rollout);
     const rolledBack = deps.rollouts.get(req.params.id as string)!;
     res.json({

@@ -339,4 +339,41 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE config_groups ADD COLUMN selector TEXT;
   `,
+  // Reviewed member changes (a member's variables or override, or an agent put
+  // in the group): the kind CHECK widens, so the table is rebuilt; \`member\`
+  // holds what the change sets, \`base_member\` the membership it was made against.
+  `
+  CREATE TABLE group_changes_next (
+    id              TEXT PRIMARY KEY,
+    group_name      TEXT NOT NULL REFERENCES config_groups(name) ON DELETE CASCADE,
+    kind            TEXT NOT NULL CHECK (kind IN ('template', 'rollback', 'member')),
+    base_revision   INTEGER NOT NULL,
+    template        TEXT NOT NULL,
+    signature       TEXT NOT NULL,
+    restored_from   INTEGER,
+    rolls_back      TEXT,
+    strategy        TEXT NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'withdrawn')),
+    author          TEXT NOT NULL,
+    author_token_id TEXT NOT NULL,
+    reviewer        TEXT,
+    reviewer_token_id TEXT,
+    review_comment  TEXT,
+    revision        INTEGER,
+    rollout_id      TEXT,
+    created_at      INTEGER NOT NULL,
+    decided_at      INTEGER,
+    agent_id        TEXT,
+    member          TEXT,
+    base_member     TEXT
+  );
+  INSERT INTO group_changes_next (id, group_name, kind, base_revision, template, signature, restored_from, rolls_back, strategy, status,
+      author, author_token_id, reviewer, reviewer_token_id, review_comment, revision, rollout_id, created_at, decided_at)
+    SELECT id, group_name, kind, base_revision, template, signature, restored_from, rolls_back, strategy, status,
+      author, author_token_id, reviewer, reviewer_token_id, review_comment, revision, rollout_id, created_at, decided_at
+    FROM group_changes ORDER BY rowid;
+  DROP TABLE group_changes;
+  ALTER TABLE group_changes_next RENAME TO group_changes;
+  CREATE INDEX group_changes_group ON group_changes(group_name, status, created_at);
+  `,
 ];

@@ -349,4 +349,12 @@ export const PG_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE config_groups ADD COLUMN selector TEXT;
   `,
+  // 17 → 18: reviewed member changes (PostgreSQL widens the CHECK in place; SQLite rebuilds the table)
+  `
+  ALTER TABLE group_changes DROP CONSTRAINT group_changes_kind_check;
+  ALTER TABLE group_changes ADD CONSTRAINT group_changes_kind_check CHECK (kind IN ('template', 'rollback', 'member'));
+  ALTER TABLE group_changes ADD COLUMN agent_id TEXT;
+  ALTER TABLE group_changes ADD COLUMN member TEXT;
+  ALTER TABLE group_changes ADD COLUMN base_member TEXT;
+  `,
 ];

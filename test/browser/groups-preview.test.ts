@@ -100,4 +100,22 @@ describe('web dashboard: preview before save, reviewed changes (chromium)', func
     await eventually(() => auditOf(n1.document) === 60);
     expect(browser.pageErrors).to.deep.equal([]);
   });
+
+  it('a member change waits in the same list: its variables, its preview, approved by the other admin', async () => {
+    const { page } = browser;
+    const proposed = await ok(fusion, 'PATCH', '/api/v1/management/groups/nfs/members/n1', { variables: { mount_point: 'moved' } }, 202);
+    // The list follows the live event; the reviewer (signed in) opens the member change.
+    const row = page.locator(`[data-table="changes"] tr[data-change-id="${proposed.change.id}"]`);
+    await row.waitFor();
+    await row.getByText('member n1').waitFor();
+    await row.locator('[data-action="show-change"]').click();
+    await page.locator('[data-member-change="n1"]').getByText('mount_point=moved').waitFor();
+    await page.locator('[data-changes] [data-preview-counts]').waitFor();
+    expect(await page.locator('[data-changes]').textContent()).to.include('/mnt/moved/data');
+    await browser.screenshot('groups-03-member-change');
+    await page.click('[data-changes] [data-action="approve"]');
+    await page.locator('[data-decided="approve"]').getByText("n1's config is pushed").waitFor();
+    await eventually(() => (n1.document?.sources as any)?.data.uri === '/mnt/moved/data');
+    expect(browser.pageErrors).to.deep.equal([]);
+  });
 });

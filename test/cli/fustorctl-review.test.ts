@@ -84,4 +84,42 @@ describe('fustorctl: dry runs, health-gated rollouts, reviewed changes', () => {
     expect(approved.stdout).to.match(/^revision: +2, rollout \S+/m);
     await eventually(() => auditOf(m) === 900);
   });
+
+  it('a member change in a group that requires review waits for another admin; --dry-run previews it', async () => {
+    const m = await fleet();
+    await ctl(['group', 'nfs', '--require-review', 'on']);
+    const rootOf = (): unknown => (m.document?.sources as any)?.data.uri;
+    const dry = await ctl(['member', 'nfs', 'n1', 'set', '--var', 'mount_point=moved', '--dry-run']);
+    expect(dry.status).to.equal(0, dry.stderr);
+    expect(dry.stdout).to.match(/^dry run, nothing stored: 1 agent\(s\): 1 changed/m);
+    expect(dry.stdout).to.include('+    uri: /mnt/moved/data');
+
+    const file = join(dir.path, 'override.yaml');
+    await writeFile(file, 'pipes:\n  main:\n    audit_interval_sec: 45\n');
+    const proposed = await ctl(['member', 'nfs', 'n1', 'set', '--var', 'mount_point=moved', '--override', file]);
+    expect(proposed.status).to.equal(0, proposed.stderr);
+    const id = /change (\S+) waits for another admin/.exec(proposed.stdout)![1]!;
+    expect((await ctl(['member', 'nfs', 'n1'])).stdout).to.match(/^variables: +mount_point=n1$/m);
+    const listed = await ctl(['changes', 'nfs', '--status', 'pending']);
+    expect(listed.stdout).to.match(new RegExp(`^${id} +member n1 +r1 +pending +env:FUSION_ADMIN_TOKEN +- +`, 'm'));
+    const shown = await ctl(['change', id]);
+    expect(shown.stdout).to.match(/^group: +nfs \(member n1, against revision 1\)$/m);
+    expect(shown.stdout).to.match(/^sets: +variables mount_point=moved; override \{"pipes":\{"main":\{"audit_interval_sec":45\}\}\}$/m);
+    expect(shown.stdout).to.include('+    uri: /mnt/moved/data');
+
+    expect((await ctl(['change', id, 'approve'])).stderr).to.include('[review_by_author]');
+    const other = (await ok(world.fusion, 'POST', '/api/v1/management/admin-tokens', { name: 'second-admin', role: 'admin' }, 201)).secret;
+    const approved = await ctl(['change', id, 'approve'], other);
+    expect(approved.status).to.equal(0, approved.stderr);
+    expect(approved.stdout).to.match(/^status: +approved by second-admin$/m);
+    await eventually(() => rootOf() === '/mnt/moved/data' && auditOf(m) === 45);
+    expect((await ctl(['member', 'nfs', 'n1'])).stdout).to.match(/^variables: +mount_point=moved$/m);
+
+    // Without review a member change applies at once.
+    await ctl(['group', 'nfs', '--require-review', 'off']);
+    const direct = await ctl(['member', 'nfs', 'n1', 'set', '--no-override']);
+    expect(direct.stdout).to.match(/^config: +revision \d+, \S+ \(changed, pushed\)$/m);
+    await eventually(() => auditOf(m) === 300);
+    expect((await ctl(['member', 'nfs', 'n1', 'set'])).status).to.equal(2);
+  });
 });

@@ -147,7 +147,7 @@ export function renderGroup(container, { name }, { live }) {
           h(
             'p',
             { 'data-review': String(Boolean(group.require_review)) },
-            group.require_review ? badge('changes need review', 'warn', 'A save waits for another admin to approve it') : badge('saves roll out at once', 'muted'),
+            group.require_review ? badge('changes need review', 'warn', 'A template save or a member change waits for another admin to approve it') : badge('saves roll out at once', 'muted'),
             ' ',
             h('button', { type: 'button', class: 'btn btn-small', 'data-action': 'toggle-review', onclick: () => void toggleReview(!group.require_review) }, group.require_review ? 'Stop requiring review' : 'Require review'),
           ),
