@@ -1,7 +1,7 @@
 /**
  * Fusion's start time: from spawning the process to its "Fusion listening"
  * log line, for what `npm start` runs (`node bin/fusion.js`: the esbuild
- * bundle dist/bin/fusion.mjs), for tsc's output file by file
+ * bundle dist/bin/fusion.cjs with its code cache), for tsc's output file by file
  * (`node dist/server/main.js`) and for the TypeScript sources through tsx
  * (`node --import tsx server/main.ts`).
  *
