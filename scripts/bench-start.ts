@@ -1,14 +1,16 @@
 /**
  * Fusion's start time: from spawning the process to its "Fusion listening"
  * log line, for what `npm start` runs (`node bin/fusion.js`: the esbuild
- * bundle dist/bin/fusion.mjs), for tsc's output file by file
+ * bundle dist/bin/fusion.cjs with its code cache), for tsc's output file by file
  * (`node dist/server/main.js`) and for the TypeScript sources through tsx
  * (`node --import tsx server/main.ts`).
  *
- *   npm run bench:start -- [--runs 10]
+ *   npm run bench:start -- [--runs 10] [--restart]
  *
  * Each run starts on a fresh temporary home (the first start: it creates the
- * database and the tokens) and is stopped with SIGTERM once it listens. Runs
+ * database and the tokens) and is stopped with SIGTERM once it listens. With
+ * --restart, each mode keeps one home, started once before the timed runs, so
+ * every timed run is a restart on a home with state (database, tokens, keys). Runs
  * alternate between the modes so a change in the machine's load hits each. A
  * last mode starts node on an empty program that prints the same line: the
  * part of every start that is Node's own.
@@ -39,8 +41,8 @@ interface Sample {
   cpuMs: number | null;
 }
 
-async function startOnce(args: readonly string[]): Promise<Sample> {
-  const home = await mkdtemp(path.join(os.tmpdir(), 'bench-start-'));
+async function startOnce(args: readonly string[], keptHome?: string): Promise<Sample> {
+  const home = keptHome ?? (await mkdtemp(path.join(os.tmpdir(), 'bench-start-')));
   try {
     const began = performance.now();
     const child = spawn(process.execPath, [...args, '--port', '0', '--home', home], {
@@ -63,23 +65,38 @@ async function startOnce(args: readonly string[]): Promise<Sample> {
     await exited;
     return { wallMs, cpuMs: cpu === null ? null : cpu * 1000 };
   } finally {
-    await rm(home, { recursive: true, force: true });
+    if (!keptHome) await rm(home, { recursive: true, force: true });
   }
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' } } });
+  const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' }, restart: { type: 'boolean', default: false } } });
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive whole number');
   if (!existsSync(path.join(ROOT, 'dist', 'server', 'main.js'))) throw new Error('dist/ is missing: run npm run build first');
   const samples = new Map<string, Sample[]>(Object.keys(MODES).map((m) => [m, []]));
-  const loadBefore = machineLoad();
-  for (let i = 0; i < runs; i++) {
-    for (const [mode, args] of Object.entries(MODES)) samples.get(mode)!.push(await startOnce(args));
+  const homes = new Map<string, string>();
+  try {
+    if (values.restart) {
+      for (const [mode, args] of Object.entries(MODES)) {
+        homes.set(mode, await mkdtemp(path.join(os.tmpdir(), 'bench-start-')));
+        await startOnce(args, homes.get(mode));
+      }
+    }
+    const loadBefore = machineLoad();
+    for (let i = 0; i < runs; i++) {
+      for (const [mode, args] of Object.entries(MODES)) samples.get(mode)!.push(await startOnce(args, homes.get(mode)));
+    }
+    report(samples, runs, values.restart ? 'a restart on a home with state' : 'a first start on a fresh home', loadBefore);
+  } finally {
+    for (const home of homes.values()) await rm(home, { recursive: true, force: true });
   }
+}
+
+function report(samples: Map<string, Sample[]>, runs: number, scenario: string, loadBefore: ReturnType<typeof machineLoad>): void {
   const round = (n: number): number => Math.round(n);
   printTable(
-    `Fusion start to listening, ${runs} runs per mode (${os.cpus().length} cores, Node ${process.version}, load ${loadBefore.load1} → ${machineLoad().load1})`,
+    `Fusion start to listening, ${scenario}, ${runs} runs per mode (${os.cpus().length} cores, Node ${process.version}, load ${loadBefore.load1} → ${machineLoad().load1})`,
     [...samples].map(([mode, list]) => {
       const wall = list.map((s) => s.wallMs);
       const cpu = list.flatMap((s) => (s.cpuMs === null ? [] : [s.cpuMs]));

@@ -94,7 +94,7 @@ describe('the compiled build (dist/)', function () {
     // The bundles the bins run hold every module of Fusion and fustorctl.
     let newest = 0;
     for (const dir of ['shared', 'server', 'cli']) for (const source of await sources(dir)) newest = Math.max(newest, (await stat(join(ROOT, source))).mtimeMs);
-    for (const bundle of ['dist/bin/fusion.mjs', 'dist/bin/fustorctl.mjs']) {
+    for (const bundle of ['dist/bin/fusion.cjs', 'dist/bin/fusion.cjs.cache', 'dist/bin/fustorctl.mjs']) {
       if (!existsSync(join(ROOT, bundle)) || (await stat(join(ROOT, bundle))).mtimeMs < newest) stale.push(bundle);
     }
     expect(stale, 'dist/ is missing or older than these sources: run npm run build').to.deep.equal([]);

@@ -8,11 +8,11 @@ import { tempHome } from './temp-home.js';
 /**
  * How the child runs Fusion: the harness from source starts `server/main.ts`
  * through tsx, the compiled harness (`fustor/testing` in another project)
- * starts the bundle `npm start` runs, `dist/bin/fusion.mjs`, with plain node.
+ * starts what `npm start` runs, bin/fusion.js (the bundle dist/bin/fusion.cjs), with plain node.
  */
 const FUSION_ARGS = runsFromSource(import.meta.url)
   ? ['--import', import.meta.resolve('tsx'), fileURLToPath(new URL('../../server/main.ts', import.meta.url))]
-  : [fileURLToPath(new URL('../../bin/fusion.mjs', import.meta.url))];
+  : [fileURLToPath(new URL('../../../bin/fusion.js', import.meta.url))];
 
 /**
  * Fusion in a child process (started as {@link FUSION_ARGS} says), for tests
