@@ -117,9 +117,9 @@ describe('fusion migrate-to-postgres', function () {
   });
 
   it('runs as the fusion bin, printing the table and exiting 0 once verified', async function () {
-    if (!existsSync(`${ROOT}/dist/bin/fusion.mjs`)) {
-      if (process.env.CI) throw new Error('dist/bin/fusion.mjs is missing: npm run build');
-      console.warn('    skipped: dist/bin/fusion.mjs is missing (npm run build)');
+    if (!existsSync(`${ROOT}/dist/bin/fusion.cjs`)) {
+      if (process.env.CI) throw new Error('dist/bin/fusion.cjs is missing: npm run build');
+      console.warn('    skipped: dist/bin/fusion.cjs is missing (npm run build)');
       this.skip();
     }
     const target = await database();
