@@ -24,7 +24,7 @@ import { AgentStore } from './store/agent-store.js';
 import { ConfigStore } from './store/config-store.js';
 import { openDatabase, SCHEMA_VERSION, type Db, type DbSync } from './store/database.js';
 import { checkDatabaseFile } from './store/database-file.js';
-import { GroupCommit } from './store/group-commit.js';
+import { SqliteSql } from './store/sqlite-sql.js';
 import { StorageHealth } from './store/storage-health.js';
 import { createDataPlane, type DataPlane } from './dataplane/index.js';
 import { seedTokens, type InitialSecrets } from './auth/seed-tokens.js';
@@ -130,8 +130,8 @@ export interface FusionOptions {
 /** Everything that exists while Fusion runs. */
 interface Running {
   db: Db;
-  /** Agents' small writes, one transaction per event-loop turn. */
-  commit: GroupCommit;
+  /** The database, as every store reaches it (agents' small writes share one transaction per event-loop turn). */
+  sql: SqliteSql;
   http: Server;
   gateway: WsGateway;
   dataPlane: DataPlane;
@@ -180,7 +180,7 @@ export class FusionServer {
     if (movedAside) this.log.warn({ file, movedAside }, 'the database file was not a Fusion database; moved aside, a new one is created (--init-database)');
     const db = openDatabase(file, { synchronous: o.databaseSync });
     const storage = new StorageHealth(db, this.log);
-    const commit = new GroupCommit(db, this.log, (outcome) => storage.record(outcome));
+    const sql = new SqliteSql(db, { log: this.log, onCommitted: (outcome) => storage.record(outcome) });
     try {
       const tokens = new TokenStore(db, o.credentials);
       const enrollment = new Enrollment({
@@ -190,7 +190,7 @@ export class FusionServer {
         requests: new EnrollmentRequests(db),
         requireApproval: () => Boolean(o.enrollmentApproval),
         // Throws when the commit fails: a credential is never handed out unless it is committed.
-        flushWrites: () => commit.commit(),
+        flushWrites: () => sql.flush(),
       });
       const authenticator = Authenticator.for(tokens, { limits: o.failedAuthLimits, trustedProxies: o.trustedProxies });
       const audit = new AuditStore(db);
@@ -210,7 +210,7 @@ export class FusionServer {
         helloTimeoutMs: o.helloTimeoutMs ?? 10_000,
         ...(o.maxPendingPerAddress !== undefined ? { maxPendingPerAddress: o.maxPendingPerAddress } : {}),
         messageRate: o.agentMessageRate ?? { perSecond: 100, burst: 1000 },
-        batchWrites: (work) => commit.run(work),
+        batchWrites: (work) => sql.batch(work),
         admitHello: enrollOnHello(enrollment, o.enrollmentRetryMs ?? 30_000),
       });
       const rotation = new CredentialRotation({
@@ -219,7 +219,7 @@ export class FusionServer {
         log: this.log,
         checkIntervalMs: o.credentials?.checkIntervalMs ?? 60_000,
         // Throws when the commit fails: a credential is never handed out unless it is committed.
-        flushWrites: () => commit.commit(),
+        flushWrites: () => sql.flush(),
       });
       const store = new CommandStore(db);
       const commands = new CommandService(store, gateway, this.log, o.commandSweepIntervalMs);
@@ -240,7 +240,7 @@ export class FusionServer {
         onEstablished: (conn) => {
           controlEvents.agentOnline(conn);
           commands.deliverPending(conn);
-          rotation.onEstablished(conn);
+          void rotation.onEstablished(conn).catch((err: unknown) => conn.log.error({ err }, 'credential rotation failed'));
         },
       });
       // Groups handle an agent's hello before the config channel answers it (a prepended listener).
@@ -281,7 +281,7 @@ export class FusionServer {
         members: groups.members,
         engine: groups.engine,
         bus,
-        commitWrites: () => commit.commit(),
+        commitWrites: () => sql.flush(),
         storage,
         secretsFor,
         mounts: [
@@ -328,12 +328,11 @@ export class FusionServer {
       const url = `${o.tls ? 'https' : 'http'}://${host}:${address.port}`;
       retention.start(o.retentionSweepIntervalMs);
       webhooks.start();
-      this.running = { db, commit, http, gateway, dataPlane, commands, bus, fusionConfig, groups, packages, retention, webhooks, rotation, url };
+      this.running = { db, sql, http, gateway, dataPlane, commands, bus, fusionConfig, groups, packages, retention, webhooks, rotation, url };
       this.log.info({ url, home: o.home }, 'Fusion listening');
       return { url };
     } catch (err) {
-      commit.flush();
-      db.close();
+      await sql.close();
       throw err;
     }
   }
@@ -363,8 +362,7 @@ export class FusionServer {
     running.bus.close();
     running.http.closeAllConnections();
     await new Promise<void>((resolve) => running.http.close(() => resolve()));
-    running.commit.flush();
-    running.db.close();
+    await running.sql.close();
     this.log.info('Fusion stopped');
   }
 }

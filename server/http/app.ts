@@ -50,7 +50,7 @@ export interface AppDeps {
    * Commits the agents' batched writes (group commit); throws when that commit
    * fails. Called before any answer is written (see commit-before-answer.ts).
    */
-  commitWrites?: () => void;
+  commitWrites?: () => Promise<void>;
   /** The database's storage state, shown on /healthz and fed by storage errors. */
   storage?: Pick<StorageHealth, 'record' | 'report'>;
   /** Values and version digest of the secrets a document references, for the pull answer. */
