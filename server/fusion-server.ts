@@ -193,7 +193,7 @@ export class FusionServer {
         flushWrites: () => sql.flush(),
       });
       const authenticator = Authenticator.for(tokens, { limits: o.failedAuthLimits, trustedProxies: o.trustedProxies });
-      const audit = new AuditStore(db);
+      const audit = new AuditStore(sql);
       this.initialSecrets = seedTokens(tokens, { adminToken: o.adminToken, enrollmentToken: o.enrollmentToken });
       const configs = new ConfigStore(db);
       const agents = new AgentStore(db);
@@ -221,14 +221,14 @@ export class FusionServer {
         // Throws when the commit fails: a credential is never handed out unless it is committed.
         flushWrites: () => sql.flush(),
       });
-      const store = new CommandStore(db);
+      const store = new CommandStore(sql);
       const commands = new CommandService(store, gateway, this.log, o.commandSweepIntervalMs);
-      const reports = new ReportStore(db);
-      const packages = createPackages({ db, home: o.home, log: this.log, tokens, commands, agents, gateway, maxPackageBytes: o.maxPackageBytes, maxUnpackedPackageBytes: o.maxUnpackedPackageBytes, packagePublicKey: o.packagePublicKey });
+      const reports = new ReportStore(sql);
+      const packages = await createPackages({ sql, home: o.home, log: this.log, tokens, commands, agents, gateway, maxPackageBytes: o.maxPackageBytes, maxUnpackedPackageBytes: o.maxUnpackedPackageBytes, packagePublicKey: o.packagePublicKey });
       const bus = new EventBus(this.log);
       const controlEvents = connectControlEvents({ bus, gateway, service, commands });
       gateway.on('frame', (conn, frame) => {
-        if (frame.type === 'config_report' && conn.established) reports.save(conn.agentId, { ...frame, document: secrets.service.redactReported(frame.document) });
+        if (frame.type === 'config_report' && conn.established) return reports.save(conn.agentId, { ...frame, document: secrets.service.redactReported(frame.document) });
       });
       new ConfigChannel({
         gateway,
@@ -239,22 +239,24 @@ export class FusionServer {
         secretsFor,
         onEstablished: (conn) => {
           controlEvents.agentOnline(conn);
-          commands.deliverPending(conn);
-          void rotation.onEstablished(conn).catch((err: unknown) => conn.log.error({ err }, 'credential rotation failed'));
+          void (async () => {
+            await commands.deliverPending(conn);
+            await rotation.onEstablished(conn);
+          })().catch((err: unknown) => conn.log.error({ err }, 'delivering pending commands or rotating the credential failed'));
         },
       });
       // Groups handle an agent's hello before the config channel answers it (a prepended listener).
       const groups = createGroups({ db, tokens, service, agents, gateway, log: this.log });
       const presence = new PollPresence();
       const directory = new AgentDirectory({
-        db, agents, presence, service, inactiveAfterMs: o.agentInactiveAfterMs, driftGraceMs: o.driftGraceMs, gateway, reports, groupOf: (id) => groups.members.groupOf(id) });
+        sql, agents, presence, service, inactiveAfterMs: o.agentInactiveAfterMs, driftGraceMs: o.driftGraceMs, gateway, reports, groupOf: (id) => groups.members.groupOf(id) });
       groups.engine.on('progress', (progress) => bus.publish('rollout.progress', { ...progress }));
-      const diagnostics = new DiagnosticsStore(db);
-      commands.setOutputKeeper('diagnostics', (record, output) => {
-        const summary = diagnostics.save(record.id, record.agent_id, output);
+      const diagnostics = new DiagnosticsStore(sql);
+      commands.setOutputKeeper('diagnostics', async (record, output) => {
+        const summary = await diagnostics.save(record.id, record.agent_id, output);
         return { bytes: summary.bytes, download: `/api/v1/management/diagnostics/${record.id}` };
       });
-      const webhookStore = new WebhookStore(db);
+      const webhookStore = new WebhookStore(sql);
       const signing = new WebhookSigning(o.home);
       const webhooks = new WebhookDispatcher({ store: webhookStore, signing, bus, log: this.log }, o.webhooks);
       const retention = new RetentionSweeper(db, { ...DEFAULT_RETENTION, ...o.retention }, this.log);
@@ -275,9 +277,9 @@ export class FusionServer {
         reports,
         audit,
         directory,
-        labels: new AgentLabelStore(db),
+        labels: new AgentLabelStore(sql),
         presence,
-        decommission: (agentId) => decommissionAgent({ db, tokens, gateway, commands, commandStore: store, members: groups.members, presence }, agentId),
+        decommission: (agentId) => decommissionAgent({ sql, tokens, gateway, commands, commandStore: store, members: groups.members, presence }, agentId),
         members: groups.members,
         engine: groups.engine,
         bus,
@@ -327,7 +329,7 @@ export class FusionServer {
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       const url = `${o.tls ? 'https' : 'http'}://${host}:${address.port}`;
       retention.start(o.retentionSweepIntervalMs);
-      webhooks.start();
+      await webhooks.start();
       this.running = { db, sql, http, gateway, dataPlane, commands, bus, fusionConfig, groups, packages, retention, webhooks, rotation, url };
       this.log.info({ url, home: o.home }, 'Fusion listening');
       return { url };

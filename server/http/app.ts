@@ -37,7 +37,7 @@ export interface AppDeps {
   directory: AgentDirectory;
   labels: AgentLabelStore;
   /** Decommissions an agent (DELETE /api/v1/management/agents/{id}). */
-  decommission: (agentId: string) => Decommissioned | undefined;
+  decommission: (agentId: string) => Promise<Decommissioned | undefined>;
   /** Online state of polling agents: each pull keeps one online for twice its interval. */
   presence: PollPresence;
   /** Group membership: a poll's `group` joins an agent in no group. */
