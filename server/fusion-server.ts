@@ -179,8 +179,9 @@ export class FusionServer {
     const movedAside = checkDatabaseFile(file, { initialise: o.initDatabase, schemaVersion: SCHEMA_VERSION });
     if (movedAside) this.log.warn({ file, movedAside }, 'the database file was not a Fusion database; moved aside, a new one is created (--init-database)');
     const db = openDatabase(file, { synchronous: o.databaseSync });
-    const storage = new StorageHealth(db, this.log);
-    const sql = new SqliteSql(db, { log: this.log, onCommitted: (outcome) => storage.record(outcome) });
+    // Every commit's outcome feeds the storage health (the callback runs only once both exist).
+    const sql: SqliteSql = new SqliteSql(db, { log: this.log, onCommitted: (outcome) => storage.record(outcome) });
+    const storage = new StorageHealth(sql, this.log);
     try {
       const tokens = new TokenStore(db, o.credentials);
       const enrollment = new Enrollment({
@@ -259,7 +260,7 @@ export class FusionServer {
       const webhookStore = new WebhookStore(sql);
       const signing = new WebhookSigning(o.home);
       const webhooks = new WebhookDispatcher({ store: webhookStore, signing, bus, log: this.log }, o.webhooks);
-      const retention = new RetentionSweeper(db, { ...DEFAULT_RETENTION, ...o.retention }, this.log);
+      const retention = new RetentionSweeper(sql, { ...DEFAULT_RETENTION, ...o.retention }, this.log);
       groups.changes.on('change', (c) => {
         bus.publish('group.change', { change_id: c.id, group: c.group_name, status: c.status, author: c.author, reviewer: c.reviewer, rollout_id: c.rollout_id });
       });
@@ -308,7 +309,7 @@ export class FusionServer {
             }),
           ],
           ['/ui', uiRouter()],
-          ['/metrics', new FusionMetrics({ db, gateway, dataPlane, fleet: () => directory.summary.counts() }).router(tokens)],
+          ['/metrics', new FusionMetrics({ sql, gateway, dataPlane, fleet: () => directory.summary.counts() }).router(tokens)],
         ],
       });
       const timeouts = {

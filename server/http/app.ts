@@ -70,8 +70,8 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api/v1/control/configs', pullRoute({ ...deps, acknowledgements }), configStatusRoute({ ...deps, acknowledgements }));
   app.use(auditWrites(deps.audit, deps.log));
   // 503 while the database cannot be written (disk full, read-only): reads still work, writes do not.
-  app.get('/healthz', (_req, res) => {
-    const storage = deps.storage?.report() ?? { state: 'ok' };
+  app.get('/healthz', async (_req, res) => {
+    const storage = (await deps.storage?.report()) ?? { state: 'ok' };
     res.status(storage.state === 'ok' ? 200 : 503).json({ status: storage.state === 'ok' ? 'ok' : 'degraded', storage });
   });
   const configRouter = agentConfigRoutes(deps);
