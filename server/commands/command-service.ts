@@ -48,8 +48,10 @@ export class CommandService extends EventEmitter<{ transition: [record: CommandR
     this.sweeper = setInterval(() => this.expireDue(), sweepIntervalMs);
     this.sweeper.unref();
     gateway.on('frame', (conn, frame) => {
-      if (frame.type === 'command_ack') this.onAck(conn, frame);
-      else if (frame.type === 'command_result') this.onResult(conn, frame);
+      // Returned, so the gateway awaits the write before the connection's next frame.
+      if (frame.type === 'command_ack') return this.onAck(conn, frame);
+      if (frame.type === 'command_result') return this.onResult(conn, frame);
+      return undefined;
     });
   }
 
