@@ -55,7 +55,9 @@ export class SqliteSql implements Sql {
   constructor(
     private readonly db: Db,
     private readonly options: SqliteSqlOptions = {},
-  ) {}
+  ) {
+    this.isolateSyncTransactions();
+  }
 
   get<T>(sql: string, params?: SqlParams): Promise<T | undefined> {
     return this.statement(() => bind(this.db.prepare(sql), params, 'get') as T | undefined);
@@ -242,6 +244,31 @@ export class SqliteSql implements Sql {
       throw StorageError.from(err) ?? err;
     }
     this.options.onCommitted?.(undefined);
+  }
+
+  /**
+   * Stores not yet on this interface still run `db.transaction(fn)()` on the
+   * same handle. One begun outside a batch commits the open batch first, so it
+   * is its own transaction and is committed when it returns (inside a batch
+   * it nests as a savepoint of the batch, as SQLite does by itself).
+   */
+  private isolateSyncTransactions(): void {
+    const db = this.db;
+    const transaction = db.transaction.bind(db);
+    db.transaction = ((fn: (...args: unknown[]) => unknown) => {
+      const tx = transaction(fn);
+      const isolate = <F extends (...args: unknown[]) => unknown>(run: F): F =>
+        ((...args: unknown[]) => {
+          if (this.owner === undefined && !this.scope.getStore()?.batch) this.commitBatch();
+          return run(...args);
+        }) as F;
+      return Object.assign(isolate(tx), {
+        default: isolate(tx.default),
+        deferred: isolate(tx.deferred),
+        immediate: isolate(tx.immediate),
+        exclusive: isolate(tx.exclusive),
+      });
+    }) as Db['transaction'];
   }
 
   private commitQuietly(): void {

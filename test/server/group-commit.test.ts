@@ -217,6 +217,13 @@ describe('SqliteSql: group commit, flush and transactions', () => {
     expect(keys()).to.deep.equal(['agent', 'one', 'two']);
   });
 
+  it('isolates a synchronous db.transaction of a store still on the handle: the batch commits first, then it commits on its own', async () => {
+    await sql.batch(() => insert('agent', 1));
+    db.transaction(() => db.prepare("INSERT INTO t VALUES ('legacy', 2)").run())();
+    expect(db.inTransaction).to.equal(false);
+    expect(keys()).to.deep.equal(['agent', 'legacy']);
+  });
+
   it('flush waits for an open transaction of another context', async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
