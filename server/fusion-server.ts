@@ -24,7 +24,7 @@ import { AgentStore } from './store/agent-store.js';
 import { ConfigStore } from './store/config-store.js';
 import { openDatabase, SCHEMA_VERSION, type Db, type DbSync } from './store/database.js';
 import { checkDatabaseFile } from './store/database-file.js';
-import { GroupCommit } from './store/group-commit.js';
+import { SqliteSql } from './store/sqlite-sql.js';
 import { StorageHealth } from './store/storage-health.js';
 import { createDataPlane, type DataPlane } from './dataplane/index.js';
 import { seedTokens, type InitialSecrets } from './auth/seed-tokens.js';
@@ -130,8 +130,8 @@ export interface FusionOptions {
 /** Everything that exists while Fusion runs. */
 interface Running {
   db: Db;
-  /** Agents' small writes, one transaction per event-loop turn. */
-  commit: GroupCommit;
+  /** The database, as every store reaches it (agents' small writes share one transaction per event-loop turn). */
+  sql: SqliteSql;
   http: Server;
   gateway: WsGateway;
   dataPlane: DataPlane;
@@ -179,8 +179,9 @@ export class FusionServer {
     const movedAside = checkDatabaseFile(file, { initialise: o.initDatabase, schemaVersion: SCHEMA_VERSION });
     if (movedAside) this.log.warn({ file, movedAside }, 'the database file was not a Fusion database; moved aside, a new one is created (--init-database)');
     const db = openDatabase(file, { synchronous: o.databaseSync });
-    const storage = new StorageHealth(db, this.log);
-    const commit = new GroupCommit(db, this.log, (outcome) => storage.record(outcome));
+    // Every commit's outcome feeds the storage health (the callback runs only once both exist).
+    const sql: SqliteSql = new SqliteSql(db, { log: this.log, onCommitted: (outcome) => storage.record(outcome) });
+    const storage = new StorageHealth(sql, this.log);
     try {
       const tokens = new TokenStore(db, o.credentials);
       const enrollment = new Enrollment({
@@ -190,10 +191,10 @@ export class FusionServer {
         requests: new EnrollmentRequests(db),
         requireApproval: () => Boolean(o.enrollmentApproval),
         // Throws when the commit fails: a credential is never handed out unless it is committed.
-        flushWrites: () => commit.commit(),
+        flushWrites: () => sql.flush(),
       });
       const authenticator = Authenticator.for(tokens, { limits: o.failedAuthLimits, trustedProxies: o.trustedProxies });
-      const audit = new AuditStore(db);
+      const audit = new AuditStore(sql);
       this.initialSecrets = seedTokens(tokens, { adminToken: o.adminToken, enrollmentToken: o.enrollmentToken });
       const configs = new ConfigStore(db);
       const agents = new AgentStore(db);
@@ -210,7 +211,7 @@ export class FusionServer {
         helloTimeoutMs: o.helloTimeoutMs ?? 10_000,
         ...(o.maxPendingPerAddress !== undefined ? { maxPendingPerAddress: o.maxPendingPerAddress } : {}),
         messageRate: o.agentMessageRate ?? { perSecond: 100, burst: 1000 },
-        batchWrites: (work) => commit.run(work),
+        batchWrites: (work) => sql.batch(work),
         admitHello: enrollOnHello(enrollment, o.enrollmentRetryMs ?? 30_000),
       });
       const rotation = new CredentialRotation({
@@ -219,16 +220,16 @@ export class FusionServer {
         log: this.log,
         checkIntervalMs: o.credentials?.checkIntervalMs ?? 60_000,
         // Throws when the commit fails: a credential is never handed out unless it is committed.
-        flushWrites: () => commit.commit(),
+        flushWrites: () => sql.flush(),
       });
-      const store = new CommandStore(db);
+      const store = new CommandStore(sql);
       const commands = new CommandService(store, gateway, this.log, o.commandSweepIntervalMs);
-      const reports = new ReportStore(db);
-      const packages = createPackages({ db, home: o.home, log: this.log, tokens, commands, agents, gateway, maxPackageBytes: o.maxPackageBytes, maxUnpackedPackageBytes: o.maxUnpackedPackageBytes, packagePublicKey: o.packagePublicKey });
+      const reports = new ReportStore(sql);
+      const packages = await createPackages({ sql, home: o.home, log: this.log, tokens, commands, agents, gateway, maxPackageBytes: o.maxPackageBytes, maxUnpackedPackageBytes: o.maxUnpackedPackageBytes, packagePublicKey: o.packagePublicKey });
       const bus = new EventBus(this.log);
       const controlEvents = connectControlEvents({ bus, gateway, service, commands });
       gateway.on('frame', (conn, frame) => {
-        if (frame.type === 'config_report' && conn.established) reports.save(conn.agentId, { ...frame, document: secrets.service.redactReported(frame.document) });
+        if (frame.type === 'config_report' && conn.established) return reports.save(conn.agentId, { ...frame, document: secrets.service.redactReported(frame.document) });
       });
       new ConfigChannel({
         gateway,
@@ -239,25 +240,27 @@ export class FusionServer {
         secretsFor,
         onEstablished: (conn) => {
           controlEvents.agentOnline(conn);
-          commands.deliverPending(conn);
-          rotation.onEstablished(conn);
+          void (async () => {
+            await commands.deliverPending(conn);
+            await rotation.onEstablished(conn);
+          })().catch((err: unknown) => conn.log.error({ err }, 'delivering pending commands or rotating the credential failed'));
         },
       });
       // Groups handle an agent's hello before the config channel answers it (a prepended listener).
       const groups = createGroups({ db, tokens, service, agents, gateway, log: this.log });
       const presence = new PollPresence();
       const directory = new AgentDirectory({
-        db, agents, presence, service, inactiveAfterMs: o.agentInactiveAfterMs, driftGraceMs: o.driftGraceMs, gateway, reports, groupOf: (id) => groups.members.groupOf(id) });
+        sql, agents, presence, service, inactiveAfterMs: o.agentInactiveAfterMs, driftGraceMs: o.driftGraceMs, gateway, reports, groupOf: (id) => groups.members.groupOf(id) });
       groups.engine.on('progress', (progress) => bus.publish('rollout.progress', { ...progress }));
-      const diagnostics = new DiagnosticsStore(db);
-      commands.setOutputKeeper('diagnostics', (record, output) => {
-        const summary = diagnostics.save(record.id, record.agent_id, output);
+      const diagnostics = new DiagnosticsStore(sql);
+      commands.setOutputKeeper('diagnostics', async (record, output) => {
+        const summary = await diagnostics.save(record.id, record.agent_id, output);
         return { bytes: summary.bytes, download: `/api/v1/management/diagnostics/${record.id}` };
       });
-      const webhookStore = new WebhookStore(db);
+      const webhookStore = new WebhookStore(sql);
       const signing = new WebhookSigning(o.home);
       const webhooks = new WebhookDispatcher({ store: webhookStore, signing, bus, log: this.log }, o.webhooks);
-      const retention = new RetentionSweeper(db, { ...DEFAULT_RETENTION, ...o.retention }, this.log);
+      const retention = new RetentionSweeper(sql, { ...DEFAULT_RETENTION, ...o.retention }, this.log);
       groups.changes.on('change', (c) => {
         bus.publish('group.change', { change_id: c.id, group: c.group_name, status: c.status, author: c.author, reviewer: c.reviewer, rollout_id: c.rollout_id });
       });
@@ -275,14 +278,14 @@ export class FusionServer {
         reports,
         audit,
         directory,
-        labels: new AgentLabelStore(db),
+        labels: new AgentLabelStore(sql),
         onLabelsChanged: (agentIds) => groups.rules.reconcile(agentIds),
         presence,
-        decommission: (agentId) => decommissionAgent({ db, tokens, gateway, commands, commandStore: store, members: groups.members, presence }, agentId),
+        decommission: (agentId) => decommissionAgent({ sql, tokens, gateway, commands, commandStore: store, members: groups.members, presence }, agentId),
         members: groups.members,
         engine: groups.engine,
         bus,
-        commitWrites: () => commit.commit(),
+        commitWrites: () => sql.flush(),
         storage,
         secretsFor,
         mounts: [
@@ -307,7 +310,7 @@ export class FusionServer {
             }),
           ],
           ['/ui', uiRouter()],
-          ['/metrics', new FusionMetrics({ db, gateway, dataPlane, fleet: () => directory.summary.counts() }).router(tokens)],
+          ['/metrics', new FusionMetrics({ sql, gateway, dataPlane, fleet: () => directory.summary.counts() }).router(tokens)],
         ],
       });
       const timeouts = {
@@ -328,13 +331,12 @@ export class FusionServer {
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       const url = `${o.tls ? 'https' : 'http'}://${host}:${address.port}`;
       retention.start(o.retentionSweepIntervalMs);
-      webhooks.start();
-      this.running = { db, commit, http, gateway, dataPlane, commands, bus, fusionConfig, groups, packages, retention, webhooks, rotation, url };
+      await webhooks.start();
+      this.running = { db, sql, http, gateway, dataPlane, commands, bus, fusionConfig, groups, packages, retention, webhooks, rotation, url };
       this.log.info({ url, home: o.home }, 'Fusion listening');
       return { url };
     } catch (err) {
-      commit.flush();
-      db.close();
+      await sql.close();
       throw err;
     }
   }
@@ -364,8 +366,7 @@ export class FusionServer {
     running.bus.close();
     running.http.closeAllConnections();
     await new Promise<void>((resolve) => running.http.close(() => resolve()));
-    running.commit.flush();
-    running.db.close();
+    await running.sql.close();
     this.log.info('Fusion stopped');
   }
 }

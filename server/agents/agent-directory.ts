@@ -2,7 +2,7 @@ import type { ReportStore } from '../commands/report-store.js';
 import type { ConfigService } from '../config/config-service.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
 import type { AgentRecord, AgentStore } from '../store/agent-store.js';
-import type { Db } from '../store/database.js';
+import type { Sql } from '../store/sql.js';
 import type { PollPresence } from './poll-presence.js';
 import { DRIFT_GRACE_MS } from './agent-health.js';
 import { FleetSummary } from './fleet-summary.js';
@@ -20,7 +20,7 @@ export const DEFAULT_INACTIVE_AFTER_MS = 7 * 24 * 3600_000;
 export class AgentDirectory {
   constructor(
     private readonly deps: {
-      db: Db;
+      sql: Sql;
       agents: AgentStore;
       presence: PollPresence;
       /** Offline longer than this (ms) shows as `inactive`; default 7 days. */
@@ -35,14 +35,14 @@ export class AgentDirectory {
     },
   ) {}
 
-  view(record: AgentRecord): AgentView {
+  async view(record: AgentRecord): Promise<AgentView> {
     const id = record.agent_id;
     return {
       ...agentView(record, {
         desired: this.deps.service.desiredHead(id),
         conn: this.deps.gateway.get(id),
         poll: this.deps.presence.live(id),
-        report: this.deps.reports.head(id),
+        report: await this.deps.reports.head(id),
         now: Date.now(),
         inactiveAfterMs: this.deps.inactiveAfterMs ?? DEFAULT_INACTIVE_AFTER_MS,
         driftGraceMs: this.deps.driftGraceMs ?? DRIFT_GRACE_MS,
@@ -51,13 +51,15 @@ export class AgentDirectory {
     };
   }
 
-  get(agentId: string): AgentView | undefined {
+  async get(agentId: string): Promise<AgentView | undefined> {
     const record = this.deps.agents.get(agentId);
     return record ? this.view(record) : undefined;
   }
 
-  all(): AgentView[] {
-    return this.deps.agents.all().map((r) => this.view(r));
+  async all(): Promise<AgentView[]> {
+    const views: AgentView[] = [];
+    for (const record of this.deps.agents.all()) views.push(await this.view(record));
+    return views;
   }
 
   /** The fleet's counts by state, taken a slice at a time (see FleetSummary). */
@@ -66,9 +68,9 @@ export class AgentDirectory {
   );
 
   /** One page of the agents that pass the query's filters (see listAgents); views are built for that page only. */
-  page(query: AgentListQuery): { agents: AgentView[]; next_cursor: string | null } {
-    const page = listAgents(this.deps.db, query, (row) => {
-      const view = this.view(this.deps.agents.fromRow(row));
+  async page(query: AgentListQuery): Promise<{ agents: AgentView[]; next_cursor: string | null }> {
+    const page = await listAgents(this.deps.sql, query, async (row) => {
+      const view = await this.view(this.deps.agents.fromRow(row));
       if (query.status && view.status !== query.status && !(query.status === 'offline' && view.status === 'inactive')) return undefined;
       if (query.health && view.health.status !== query.health) return undefined;
       return view;

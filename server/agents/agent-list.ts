@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { HttpError } from '../http/errors.js';
-import type { Db } from '../store/database.js';
+import type { Sql } from '../store/sql.js';
 import type { AgentRow } from '../store/agent-store.js';
 import { stringMap } from '../store/agent-store.js';
 import { agentSelector, type AgentSelector } from './agent-selector.js';
@@ -84,31 +84,34 @@ export interface AgentPage<T> {
  * reading stops once the page is full, so the cost is bounded by the rows
  * walked rather than by the fleet.
  */
-export function listAgents<T>(db: Db, query: AgentListQuery, pick: (row: AgentRow) => T | undefined): AgentPage<T> {
+export async function listAgents<T>(sql: Sql, query: AgentListQuery, pick: (row: AgentRow) => Promise<T | undefined>): Promise<AgentPage<T>> {
   const selector: AgentSelector | undefined = query.selector ? agentSelector(query.selector, 'listing') : undefined;
   const needle = query.q?.toLowerCase();
   const plan = STATEMENTS[query.sort];
   const items: T[] = [];
   let last: AgentRow | undefined;
-  let more = false;
-  const iterator = query.cursor
-    ? db.prepare(plan.after).iterate(positionParams(plan.after, decodeCursor(query.sort, query.cursor)))
-    : db.prepare(plan.first).iterate();
-  for (const raw of iterator) {
-    const row = raw as AgentRow;
-    if (needle && !row.agent_id.toLowerCase().includes(needle) && !(row.hostname ?? '').toLowerCase().includes(needle)) continue;
-    if (selector && !selector.matches({ labels: stringMap(row.labels), attributes: stringMap(row.attributes) })) continue;
-    const item = pick(row);
-    if (item === undefined) continue;
-    if (items.length === query.limit) {
-      more = true;
-      break;
+  let position = query.cursor ? decodeCursor(query.sort, query.cursor) : undefined;
+  // Rows are read a chunk at a time, each chunk after the previous one's last row.
+  for (;;) {
+    const rows = position
+      ? await sql.all<AgentRow>(`${plan.after} LIMIT @chunk`, { ...positionParams(plan.after, position), chunk: CHUNK })
+      : await sql.all<AgentRow>(`${plan.first} LIMIT @chunk`, { chunk: CHUNK });
+    for (const row of rows) {
+      if (needle && !row.agent_id.toLowerCase().includes(needle) && !(row.hostname ?? '').toLowerCase().includes(needle)) continue;
+      if (selector && !selector.matches({ labels: stringMap(row.labels), attributes: stringMap(row.attributes) })) continue;
+      const item = await pick(row);
+      if (item === undefined) continue;
+      if (items.length === query.limit) return { items, next_cursor: last ? encodeCursor(query.sort, plan.position(last)) : null };
+      items.push(item);
+      last = row;
     }
-    items.push(item);
-    last = row;
+    if (rows.length < CHUNK) return { items, next_cursor: null };
+    position = plan.position(rows.at(-1)!);
   }
-  return { items, next_cursor: more && last ? encodeCursor(query.sort, plan.position(last)) : null };
 }
+
+/** Rows read per statement while a page fills. */
+const CHUNK = 500;
 
 /** The named parameters a keyset statement uses (better-sqlite3 refuses unused ones). */
 function positionParams(sql: string, [value, id]: Position): Record<string, string | number> {

@@ -3,11 +3,11 @@ import type { CommandService } from '../commands/command-service.js';
 import type { CommandStore } from '../commands/command-store.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
 import type { MemberService } from '../groups/member-service.js';
-import type { Db } from '../store/database.js';
+import type { Sql } from '../store/sql.js';
 import type { PollPresence } from './poll-presence.js';
 
 export interface DecommissionDeps {
-  db: Db;
+  sql: Sql;
   tokens: TokenStore;
   gateway: WsGateway;
   commands: CommandService;
@@ -36,16 +36,16 @@ const OPEN = ['queued', 'sent'] as const;
  * it; commands it ran stay in their history until retention removes them.
  * Returns undefined for an agent Fusion does not know.
  */
-export function decommissionAgent(deps: DecommissionDeps, agentId: string): Decommissioned | undefined {
-  if (!deps.db.prepare('SELECT 1 FROM agents WHERE agent_id = ?').get(agentId)) return undefined;
+export async function decommissionAgent(deps: DecommissionDeps, agentId: string): Promise<Decommissioned | undefined> {
+  if (!(await deps.sql.get('SELECT 1 FROM agents WHERE agent_id = ?', [agentId]))) return undefined;
   const revoked = deps.tokens.credentials.revokeAll(agentId);
   const conn = deps.gateway.get(agentId);
   conn?.fail('revoked', 'this agent was decommissioned');
   let cancelled = 0;
   for (const status of OPEN) {
-    for (const command of deps.commandStore.list({ agent_id: agentId, status, limit: 1000 })) {
+    for (const command of await deps.commandStore.list({ agent_id: agentId, status, limit: 1000 })) {
       try {
-        deps.commands.cancel(command.id);
+        await deps.commands.cancel(command.id);
         cancelled++;
       } catch {
         // Taken meanwhile: it runs to its end or expires.
@@ -55,12 +55,12 @@ export function decommissionAgent(deps: DecommissionDeps, agentId: string): Deco
   const group = deps.members.groupOf(agentId) ?? null;
   if (group !== null) deps.members.unassign(group, agentId);
   deps.presence.forget(agentId);
-  const forgotten = deps.db.transaction(() => {
-    const revisions = deps.db.prepare('DELETE FROM agent_config_revisions WHERE agent_id = ?').run(agentId).changes;
-    const reports = deps.db.prepare('DELETE FROM config_reports WHERE agent_id = ?').run(agentId).changes;
-    deps.db.prepare('DELETE FROM agents WHERE agent_id = ?').run(agentId);
+  const forgotten = await deps.sql.transaction(async () => {
+    const revisions = (await deps.sql.run('DELETE FROM agent_config_revisions WHERE agent_id = ?', [agentId])).changes;
+    const reports = (await deps.sql.run('DELETE FROM config_reports WHERE agent_id = ?', [agentId])).changes;
+    await deps.sql.run('DELETE FROM agents WHERE agent_id = ?', [agentId]);
     return { config_revisions: revisions, reports };
-  })();
+  });
   return {
     agent_id: agentId,
     revoked_credentials: revoked,

@@ -27,7 +27,7 @@ export class FleetSummary {
   private running: Promise<FleetCounts> | undefined;
 
   constructor(
-    private readonly pages: (cursor: string | undefined, limit: number) => { agents: AgentView[]; next_cursor: string | null },
+    private readonly pages: (cursor: string | undefined, limit: number) => Promise<{ agents: AgentView[]; next_cursor: string | null }>,
     private readonly maxAgeMs = 2000,
   ) {}
 
@@ -47,7 +47,7 @@ export class FleetSummary {
     };
     let cursor: string | undefined;
     for (;;) {
-      const page = this.pages(cursor, SLICE);
+      const page = await this.pages(cursor, SLICE);
       for (const agent of page.agents) {
         counts.agents++;
         counts[agent.status]++;

@@ -19,8 +19,8 @@ export function auditWrites(store: AuditStore, log: Logger): RequestHandler {
     res.on('finish', () => {
       const admin = maybeAdminOf(req);
       const status = res.statusCode;
-      try {
-        store.record({
+      store
+        .record({
           at: Date.now(),
           actor: admin?.name ?? null,
           token_id: admin?.id ?? null,
@@ -34,10 +34,8 @@ export function auditWrites(store: AuditStore, log: Logger): RequestHandler {
           outcome: status === 401 || status === 403 || status === 429 ? 'denied' : status >= 400 ? 'failure' : 'success',
           error_code: (res.locals.errorCode as string | undefined) ?? null,
           detail: auditDetailOf(res),
-        });
-      } catch (err) {
-        log.error({ err, path }, 'cannot write the audit log');
-      }
+        })
+        .catch((err: unknown) => log.error({ err, path }, 'cannot write the audit log'));
     });
     next();
   };

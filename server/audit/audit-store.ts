@@ -1,4 +1,4 @@
-import type { Db } from '../store/database.js';
+import type { Sql } from '../store/sql.js';
 
 /** One recorded admin write. */
 export interface AuditEntry {
@@ -36,25 +36,22 @@ export interface AuditFilter {
 
 /** The audit log: append-only, newest first when read. */
 export class AuditStore {
-  private readonly insert;
+  constructor(private readonly sql: Sql) {}
 
-  constructor(private readonly db: Db) {
-    this.insert = db.prepare(
+  async record(entry: Omit<AuditEntry, 'id'>): Promise<void> {
+    await this.sql.run(
       `INSERT INTO audit_log (at, actor, token_id, role, address, method, path, query, target, status, outcome, error_code, detail)
        VALUES (@at, @actor, @token_id, @role, @address, @method, @path, @query, @target, @status, @outcome, @error_code, @detail)`,
+      entry,
     );
   }
 
-  record(entry: Omit<AuditEntry, 'id'>): void {
-    this.insert.run(entry);
-  }
-
-  list(filter: AuditFilter): AuditEntry[] {
-    return this.page(filter).entries;
+  async list(filter: AuditFilter): Promise<AuditEntry[]> {
+    return (await this.page(filter)).entries;
   }
 
   /** Newest first, with the id to pass as `before` for the next page (null on the last). */
-  page(filter: AuditFilter): { entries: AuditEntry[]; next: number | null } {
+  async page(filter: AuditFilter): Promise<{ entries: AuditEntry[]; next: number | null }> {
     const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
     const where: string[] = [];
     const params: Record<string, unknown> = { limit: limit + 1 };
@@ -62,11 +59,11 @@ export class AuditStore {
     if (filter.actor !== undefined) (where.push('actor = @actor'), (params.actor = filter.actor));
     if (filter.method !== undefined) (where.push('method = @method'), (params.method = filter.method.toUpperCase()));
     if (filter.outcome !== undefined) (where.push('outcome = @outcome'), (params.outcome = filter.outcome));
-    if (filter.target !== undefined) (where.push("target LIKE @target ESCAPE '\\'"), (params.target = `${filter.target.replace(/[\\%_]/g, '\\$&')}%`));
+    if (filter.target !== undefined) (where.push("lower(target) LIKE lower(@target) ESCAPE '\\'"), (params.target = `${filter.target.replace(/[\\%_]/g, '\\$&')}%`));
     if (filter.since !== undefined) (where.push('at >= @since'), (params.since = filter.since));
     if (filter.until !== undefined) (where.push('at <= @until'), (params.until = filter.until));
-    const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`;
-    const entries = this.db.prepare(sql).all(params) as AuditEntry[];
+    const text = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`;
+    const entries = await this.sql.all<AuditEntry>(text, params);
     const more = entries.length > limit;
     if (more) entries.pop();
     return { entries, next: more ? entries.at(-1)!.id : null };

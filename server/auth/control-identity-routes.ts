@@ -32,7 +32,7 @@ export interface ControlIdentityDeps {
  */
 export function controlIdentityRoutes(deps: ControlIdentityDeps): Router {
   const router = Router();
-  router.post('/enroll', jsonBody, (req, res) => {
+  router.post('/enroll', jsonBody, async (req, res) => {
     const body = parseBody(EnrollRequest, req.body ?? {}, 'enroll request');
     const authenticator = Authenticator.for(deps.tokens);
     const address = authenticator.addressOf(req);
@@ -45,7 +45,7 @@ export function controlIdentityRoutes(deps: ControlIdentityDeps): Router {
       const refusal = alreadyEnrolled(body.agent_id);
       throw new HttpError(refusal.status, refusal.code, refusal.message);
     }
-    const outcome = deps.enrollment.enroll({ agentId: body.agent_id, enrollmentTokenId: auth.token.id, hostname: body.hostname ?? null, address });
+    const outcome = await deps.enrollment.enroll({ agentId: body.agent_id, enrollmentTokenId: auth.token.id, hostname: body.hostname ?? null, address });
     if (outcome.outcome === 'refused') {
       if (outcome.code === 'agent_already_enrolled') authenticator.limiter.fail(address, bearerToken(req.headers.authorization));
       throw new HttpError(outcome.status, outcome.code, outcome.message);

@@ -26,7 +26,7 @@ export interface EnrollmentDeps {
   /** Every enrollment waits for an admin's approval (else only those with a token that says so). */
   requireApproval: () => boolean;
   /** Commits writes batched in the open group commit, so the enrollment is its own transaction. */
-  flushWrites: () => void;
+  flushWrites: () => Promise<void>;
 }
 
 /** The refusal of an enrollment for an id that holds a live credential. */
@@ -54,9 +54,9 @@ export class Enrollment {
     return this.deps.requests;
   }
 
-  enroll(input: EnrollInput, now = Date.now()): EnrollOutcome {
+  async enroll(input: EnrollInput, now = Date.now()): Promise<EnrollOutcome> {
     const { db, tokens, credentials, requests } = this.deps;
-    this.deps.flushWrites();
+    await this.deps.flushWrites();
     return db.transaction((): EnrollOutcome => {
       const token = tokens.get(input.enrollmentTokenId);
       if (!token || token.kind !== 'enrollment' || token.revoked_at !== null || !usable(token, now)) {

@@ -62,12 +62,12 @@ export function identityRoutes(deps: IdentityRoutesDeps): Router {
     res.json({ agent_id: agentId, credentials, enrollment_request: deps.requests.get(agentId) ?? null });
   });
 
-  router.post('/agents/:agent_id/rotate-credential', admin, (req, res) => {
+  router.post('/agents/:agent_id/rotate-credential', admin, async (req, res) => {
     const agentId = agentIdParam(req.params.agent_id as string);
     const requested = deps.tokens.credentials.requestRotation(agentId);
     if (requested === 0) throw new HttpError(409, 'not_enrolled', `agent ${agentId} holds no live credential`);
     const conn = deps.gateway.get(agentId);
-    const sent = conn ? deps.rotation.rotateNow(conn) : false;
+    const sent = conn ? await deps.rotation.rotateNow(conn) : false;
     // An agent away, on the polling transport or without rotation support gets it at its next contact.
     res.status(202).json({ agent_id: agentId, sent_now: sent, rotates_at_next_contact: !sent });
   });

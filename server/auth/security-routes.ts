@@ -93,9 +93,9 @@ export function securityRoutes(deps: { tokens: TokenStore; gateway: WsGateway; a
     res.json({ agent_id: agentId, revoked_credentials: revoked, disconnected: Boolean(conn), close_code: conn ? CloseCode.Revoked : null });
   });
 
-  router.get('/audit', requireAdmin(deps.tokens, 'viewer'), (req, res) => {
+  router.get('/audit', requireAdmin(deps.tokens, 'viewer'), async (req, res) => {
     const { cursor, ...query } = parseBody(AuditQuery, req.query ?? {}, 'query');
-    const page = deps.audit.page({ ...query, ...(cursor !== undefined && { before: decodePosition('audit', cursor) }) });
+    const page = await deps.audit.page({ ...query, ...(cursor !== undefined && { before: decodePosition('audit', cursor) }) });
     res.json({ entries: page.entries, next_cursor: page.next === null ? null : encodePosition('audit', page.next) });
   });
 

@@ -49,23 +49,23 @@ export function commandRoutes(deps: {
   const viewer = requireAdmin(deps.tokens, 'viewer');
   const operator = requireAdmin(deps.tokens, 'operator');
 
-  router.post('/agents/:agent_id/command', operator, json, (req, res) => {
+  router.post('/agents/:agent_id/command', operator, json, async (req, res) => {
     const agentId = agentIdParam(req.params.agent_id as string);
     const body = parseBody(CommandRequest, req.body, 'command');
-    const [record] = deps.commands.create({ agentIds: [agentId], type: body.type, args: body.args, ttlSeconds: body.ttl_seconds, author: adminOf(req).name });
+    const [record] = await deps.commands.create({ agentIds: [agentId], type: body.type, args: body.args, ttlSeconds: body.ttl_seconds, author: adminOf(req).name });
     res.status(202).json(record);
   });
 
-  router.post('/commands', operator, json, (req, res) => {
+  router.post('/commands', operator, json, async (req, res) => {
     const body = parseBody(FanOutRequest, req.body, 'command');
     const agentIds = resolveAgentTargets(body.agents, deps);
-    const records = deps.commands.create({ agentIds, type: body.type, args: body.args, ttlSeconds: body.ttl_seconds, author: adminOf(req).name });
+    const records = await deps.commands.create({ agentIds, type: body.type, args: body.args, ttlSeconds: body.ttl_seconds, author: adminOf(req).name });
     res.status(202).json({ batch_id: records[0]?.batch_id ?? null, count: records.length, commands: records.map((r) => ({ id: r.id, agent_id: r.agent_id, status: r.status })) });
   });
 
-  router.get('/commands', viewer, (req, res) => {
+  router.get('/commands', viewer, async (req, res) => {
     const { cursor, ...query } = parseBody(ListQuery, req.query, 'query');
-    const page = deps.store.page({ ...query, ...(cursor !== undefined && { before: decodePosition('commands', cursor) }) });
+    const page = await deps.store.page({ ...query, ...(cursor !== undefined && { before: decodePosition('commands', cursor) }) });
     res.json({ commands: page.records, next_cursor: page.next === null ? null : encodePosition('commands', page.next) });
   });
 
@@ -79,13 +79,13 @@ export function commandRoutes(deps: {
     res.json(record);
   });
 
-  router.delete('/commands/:id', operator, (req, res) => {
-    res.json(deps.commands.cancel(String(req.params.id)));
+  router.delete('/commands/:id', operator, async (req, res) => {
+    res.json(await deps.commands.cancel(String(req.params.id)));
   });
 
-  router.get('/agents/:agent_id/config/reported', viewer, (req, res) => {
+  router.get('/agents/:agent_id/config/reported', viewer, async (req, res) => {
     const agentId = agentIdParam(req.params.agent_id as string);
-    const report = deps.reports.get(agentId);
+    const report = await deps.reports.get(agentId);
     if (!report) throw notFound(`config report of agent ${agentId}`);
     res.json(report);
   });

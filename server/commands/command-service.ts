@@ -34,7 +34,7 @@ export interface CreateCommand {
 export class CommandService extends EventEmitter<{ transition: [record: CommandRecord] }> {
   private sweeper: NodeJS.Timeout | undefined;
   /** Hooks that add to a command's args before it is stored (e.g. the package hash for upgrade). */
-  private readonly enrichers = new Map<CommandType, (args: Record<string, unknown>) => Record<string, unknown>>();
+  private readonly enrichers = new Map<CommandType, (args: Record<string, unknown>) => Promise<Record<string, unknown>>>();
   private readonly keepers = new Map<CommandType, (record: CommandRecord, output: unknown) => unknown>();
 
   constructor(
@@ -48,12 +48,14 @@ export class CommandService extends EventEmitter<{ transition: [record: CommandR
     this.sweeper = setInterval(() => this.expireDue(), sweepIntervalMs);
     this.sweeper.unref();
     gateway.on('frame', (conn, frame) => {
-      if (frame.type === 'command_ack') this.onAck(conn, frame);
-      else if (frame.type === 'command_result') this.onResult(conn, frame);
+      // Returned, so the gateway awaits the write before the connection's next frame.
+      if (frame.type === 'command_ack') return this.onAck(conn, frame);
+      if (frame.type === 'command_result') return this.onResult(conn, frame);
+      return undefined;
     });
   }
 
-  setEnricher(type: CommandType, enrich: (args: Record<string, unknown>) => Record<string, unknown>): void {
+  setEnricher(type: CommandType, enrich: (args: Record<string, unknown>) => Promise<Record<string, unknown>>): void {
     this.enrichers.set(type, enrich);
   }
 
@@ -71,7 +73,7 @@ export class CommandService extends EventEmitter<{ transition: [record: CommandR
   }
 
   /** Validates, stores (all or none) and sends to the agents that are online. */
-  create(input: CreateCommand): CommandRecord[] {
+  async create(input: CreateCommand): Promise<CommandRecord[]> {
     const parsed = parseCommandArgs(input.type, input.args);
     if (!parsed.ok) throw new HttpError(400, 'invalid_command', parsed.errors.join('; '), parsed.errors);
     const ttl = input.ttlSeconds ?? DEFAULT_COMMAND_TTL_SECONDS;
@@ -79,7 +81,7 @@ export class CommandService extends EventEmitter<{ transition: [record: CommandR
       throw new HttpError(400, 'invalid_command', 'ttl_seconds must be a whole number from 1 to 2592000');
     }
     const enrich = this.enrichers.get(parsed.type);
-    const args = enrich ? enrich(parsed.args) : parsed.args;
+    const args = enrich ? await enrich(parsed.args) : parsed.args;
     const now = Date.now();
     const batchId = input.agentIds.length > 1 ? nanoid(12) : null;
     const records = input.agentIds.map((agentId) => ({
@@ -92,28 +94,29 @@ export class CommandService extends EventEmitter<{ transition: [record: CommandR
       expires_at: now + ttl * 1000,
       batch_id: batchId,
     }));
-    this.store.insert(records);
-    const created = records.map((r) => this.store.get(r.id, false)!);
+    await this.store.insert(records);
+    const created: CommandRecord[] = [];
+    for (const r of records) created.push((await this.store.get(r.id, false))!);
     for (const record of created) {
       this.emit('transition', record);
       const conn = this.gateway.get(record.agent_id);
-      if (conn?.established) this.deliver(conn, record);
+      if (conn?.established) await this.deliver(conn, record);
     }
     return created;
   }
 
   /** Sends every command still owed to a newly connected agent, in the order they were created. */
-  deliverPending(conn: AgentConnection): void {
-    for (const record of this.store.pending(conn.agentId)) this.deliver(conn, record);
+  async deliverPending(conn: AgentConnection): Promise<void> {
+    for (const record of await this.store.pending(conn.agentId)) await this.deliver(conn, record);
   }
 
   /** Cancels a queued or sent command (409 `not_cancellable` otherwise); `reason` is recorded with the transition. */
-  cancel(id: string, reason = 'cancelled by an admin'): CommandRecord {
-    const current = this.get(id);
+  async cancel(id: string, reason = 'cancelled by an admin'): Promise<CommandRecord> {
+    const current = await this.get(id);
     if (TERMINAL_COMMAND_STATUSES.has(current.status) || current.status === 'acknowledged') {
       throw new HttpError(409, 'not_cancellable', `command ${id} is ${current.status}; only queued or sent commands can be cancelled`);
     }
-    const record = this.store.transition(id, 'cancelled', { detail: reason });
+    const record = await this.store.transition(id, 'cancelled', { detail: reason });
     if (!record) throw new HttpError(409, 'not_cancellable', `command ${id} changed state; try again`);
     this.emit('transition', record);
     this.gateway.get(record.agent_id)?.send({ type: 'command_cancel', command_id: id });
@@ -121,19 +124,19 @@ export class CommandService extends EventEmitter<{ transition: [record: CommandR
   }
 
   /** Commands of `type` not yet finished (queued, sent, acknowledged) whose `args[arg]` is `value`, oldest first. */
-  liveWithArg(type: CommandType, arg: string, value: string): CommandRecord[] {
-    return this.store.liveWithArg(type, arg, value);
+  async liveWithArg(type: CommandType, arg: string, value: string): Promise<CommandRecord[]> {
+    return await this.store.liveWithArg(type, arg, value);
   }
 
-  get(id: string): CommandRecord {
-    const record = this.store.get(id);
+  async get(id: string): Promise<CommandRecord> {
+    const record = await this.store.get(id);
     if (!record) throw new HttpError(404, 'not_found', `command ${id} not found`);
     return record;
   }
 
   /** Resolves with the command once it is terminal, or as it is when `waitMs` ends. */
   async waitTerminal(id: string, waitMs: number): Promise<CommandRecord> {
-    const record = this.get(id);
+    const record = await this.get(id);
     if (TERMINAL_COMMAND_STATUSES.has(record.status) || waitMs <= 0) return record;
     await new Promise<void>((resolve) => {
       const done = (): void => {
@@ -147,35 +150,35 @@ export class CommandService extends EventEmitter<{ transition: [record: CommandR
       const timer = setTimeout(done, waitMs);
       this.on('transition', listener);
     });
-    return this.get(id);
+    return await this.get(id);
   }
 
-  private deliver(conn: AgentConnection, record: CommandRecord): void {
+  private async deliver(conn: AgentConnection, record: CommandRecord): Promise<void> {
     if (record.expires_at !== null && record.expires_at <= Date.now()) {
-      this.finish(record.id, 'expired', { error: 'expired before delivery' });
+      await this.finish(record.id, 'expired', { error: 'expired before delivery' });
       return;
     }
-    if (record.status === 'acknowledged') this.store.redelivered(record.id);
+    if (record.status === 'acknowledged') await this.store.redelivered(record.id);
     else {
-      const sent = this.store.transition(record.id, 'sent', { detail: `session ${conn.sessionId}` });
+      const sent = await this.store.transition(record.id, 'sent', { detail: `session ${conn.sessionId}` });
       if (!sent) return;
       this.emit('transition', sent);
     }
     conn.send({ type: 'command', command_id: record.id, command_type: record.type, args: record.args, expires_at: record.expires_at });
   }
 
-  private onAck(conn: AgentConnection, frame: CommandAckFrame): void {
-    const record = this.store.get(frame.command_id, false);
+  private async onAck(conn: AgentConnection, frame: CommandAckFrame): Promise<void> {
+    const record = await this.store.get(frame.command_id, false);
     if (!record || record.agent_id !== conn.agentId) {
       conn.log.warn({ command_id: frame.command_id }, 'ack for a command this agent does not have');
       return;
     }
-    const acked = this.store.transition(frame.command_id, 'acknowledged');
+    const acked = await this.store.transition(frame.command_id, 'acknowledged');
     if (acked) this.emit('transition', acked);
   }
 
-  private onResult(conn: AgentConnection, frame: CommandResultFrame): void {
-    const record = this.store.get(frame.command_id, false);
+  private async onResult(conn: AgentConnection, frame: CommandResultFrame): Promise<void> {
+    const record = await this.store.get(frame.command_id, false);
     if (!record || record.agent_id !== conn.agentId) {
       conn.log.warn({ command_id: frame.command_id }, 'result for a command this agent does not have');
       return;
@@ -183,20 +186,20 @@ export class CommandService extends EventEmitter<{ transition: [record: CommandR
     if (frame.status === 'succeeded') {
       const keep = this.keepers.get(record.type as CommandType);
       if (keep && (record.status === 'sent' || record.status === 'acknowledged')) {
-        this.finish(frame.command_id, 'succeeded', { output: keep(record, frame.output ?? null) });
-      } else this.finish(frame.command_id, 'succeeded', { output: frame.output ?? null });
+        await this.finish(frame.command_id, 'succeeded', { output: await keep(record, frame.output ?? null) });
+      } else await this.finish(frame.command_id, 'succeeded', { output: frame.output ?? null });
     }
-    else this.finish(frame.command_id, 'failed', { error: frame.error ?? 'failed without a reason' });
+    else await this.finish(frame.command_id, 'failed', { error: frame.error ?? 'failed without a reason' });
   }
 
-  private finish(id: string, to: 'succeeded' | 'failed' | 'expired', extra: { output?: unknown; error?: string }): void {
-    const record = this.store.transition(id, to, extra);
+  private async finish(id: string, to: 'succeeded' | 'failed' | 'expired', extra: { output?: unknown; error?: string }): Promise<void> {
+    const record = await this.store.transition(id, to, extra);
     if (record) this.emit('transition', record);
   }
 
-  private expireDue(): void {
+  private async expireDue(): Promise<void> {
     try {
-      for (const id of this.store.dueForExpiry()) this.finish(id, 'expired', { error: 'ttl passed before a result' });
+      for (const id of await this.store.dueForExpiry()) await this.finish(id, 'expired', { error: 'ttl passed before a result' });
     } catch (err) {
       this.log.error({ err }, 'command expiry sweep failed');
     }

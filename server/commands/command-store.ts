@@ -1,5 +1,5 @@
 import type { CommandStatus, CommandType } from '../../shared/protocol/index.js';
-import type { Db } from '../store/database.js';
+import type { Sql } from '../store/sql.js';
 
 /** A command as stored and shown to admins. Times are epoch ms. */
 export interface CommandRecord {
@@ -55,34 +55,33 @@ const FROM: Record<'sent' | 'acknowledged' | 'succeeded' | 'failed' | 'expired' 
  * result is recorded once.
  */
 export class CommandStore {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly sql: Sql) {}
 
-  insert(records: Array<Omit<CommandRecord, 'status' | 'sent_at' | 'acknowledged_at' | 'finished_at' | 'attempts' | 'output' | 'error'>>): void {
-    const insert = this.db.prepare(
-      `INSERT INTO commands (id, agent_id, type, args, status, author, created_at, expires_at, batch_id)
-       VALUES (@id, @agent_id, @type, @args, 'queued', @author, @created_at, @expires_at, @batch_id)`,
-    );
-    const log = this.db.prepare("INSERT INTO command_transitions (command_id, status, at) VALUES (?, 'queued', ?)");
-    this.db.transaction(() => {
+  async insert(records: Array<Omit<CommandRecord, 'status' | 'sent_at' | 'acknowledged_at' | 'finished_at' | 'attempts' | 'output' | 'error'>>): Promise<void> {
+    await this.sql.transaction(async () => {
       for (const r of records) {
-        insert.run({ ...r, args: JSON.stringify(r.args) });
-        log.run(r.id, r.created_at);
+        await this.sql.run(
+          `INSERT INTO commands (id, agent_id, type, args, status, author, created_at, expires_at, batch_id)
+           VALUES (@id, @agent_id, @type, @args, 'queued', @author, @created_at, @expires_at, @batch_id)`,
+          { ...r, args: JSON.stringify(r.args) },
+        );
+        await this.sql.run("INSERT INTO command_transitions (command_id, status, at) VALUES (?, 'queued', ?)", [r.id, r.created_at]);
       }
-    })();
+    });
   }
 
   /**
    * Moves a command to `to` if it is in a state that allows it; returns the
    * updated record, or undefined when the transition does not apply.
    */
-  transition(
+  async transition(
     id: string,
     to: keyof typeof FROM,
     extra: { output?: unknown; error?: string | null; detail?: string } = {},
     now = Date.now(),
-  ): CommandRecord | undefined {
-    return this.db.transaction(() => {
-      const row = this.db.prepare('SELECT status FROM commands WHERE id = ?').get(id) as { status: CommandStatus } | undefined;
+  ): Promise<CommandRecord | undefined> {
+    return await this.sql.transaction(async () => {
+      const row = await this.sql.get<{ status: CommandStatus }>('SELECT status FROM commands WHERE id = ?', [id]);
       if (!row || !FROM[to].includes(row.status)) return undefined;
       const sets: Record<string, string> = {
         sent: 'sent_at = @now, attempts = attempts + 1',
@@ -92,40 +91,36 @@ export class CommandStore {
         expired: 'finished_at = @now, error = @error',
         cancelled: 'finished_at = @now',
       };
-      this.db
-        .prepare(`UPDATE commands SET status = @to, ${sets[to]} WHERE id = @id`)
-        .run({ id, to, now, output: extra.output === undefined ? null : JSON.stringify(extra.output), error: extra.error ?? null });
-      this.db.prepare('INSERT INTO command_transitions (command_id, status, at, detail) VALUES (?, ?, ?, ?)').run(id, to, now, extra.detail ?? null);
+      await this.sql.run(`UPDATE commands SET status = @to, ${sets[to]} WHERE id = @id`, { id, to, now, output: extra.output === undefined ? null : JSON.stringify(extra.output), error: extra.error ?? null });
+      await this.sql.run('INSERT INTO command_transitions (command_id, status, at, detail) VALUES (?, ?, ?, ?)', [id, to, now, extra.detail ?? null]);
       return this.get(id, false);
-    })();
+    });
   }
 
   /** Counts a redelivery of a command the agent already acknowledged (after a reconnect). */
-  redelivered(id: string, now = Date.now()): void {
-    this.db.transaction(() => {
-      this.db.prepare('UPDATE commands SET attempts = attempts + 1 WHERE id = ?').run(id);
-      this.db.prepare("INSERT INTO command_transitions (command_id, status, at, detail) VALUES (?, 'acknowledged', ?, 'redelivered')").run(id, now);
-    })();
+  async redelivered(id: string, now = Date.now()): Promise<void> {
+    await this.sql.transaction(async () => {
+      await this.sql.run('UPDATE commands SET attempts = attempts + 1 WHERE id = ?', [id]);
+      await this.sql.run("INSERT INTO command_transitions (command_id, status, at, detail) VALUES (?, 'acknowledged', ?, 'redelivered')", [id, now]);
+    });
   }
 
-  get(id: string, withTransitions = true): CommandRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM commands WHERE id = ?').get(id) as CommandRow | undefined;
+  async get(id: string, withTransitions = true): Promise<CommandRecord | undefined> {
+    const row = await this.sql.get<CommandRow>('SELECT * FROM commands WHERE id = ?', [id]);
     if (!row) return undefined;
     const record = toRecord(row);
     if (withTransitions) {
-      record.transitions = this.db
-        .prepare('SELECT status, at, detail FROM command_transitions WHERE command_id = ? ORDER BY rowid')
-        .all(id) as CommandRecord['transitions'];
+      record.transitions = await this.sql.all<NonNullable<CommandRecord['transitions']>[number]>(`SELECT status, at, detail FROM command_transitions WHERE command_id = ? ORDER BY ${this.sql.dialect === 'sqlite' ? 'rowid' : TRANSITION_ORDER}`, [id]);
     }
     return record;
   }
 
-  list(filter: CommandFilter): CommandRecord[] {
-    return this.page(filter).records;
+  async list(filter: CommandFilter): Promise<CommandRecord[]> {
+    return (await this.page(filter)).records;
   }
 
   /** Newest first, with the sequence number to pass as `before` for the next page (null on the last). */
-  page(filter: CommandFilter): { records: CommandRecord[]; next: number | null } {
+  async page(filter: CommandFilter): Promise<{ records: CommandRecord[]; next: number | null }> {
     const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
     const where: string[] = [];
     const params: Record<string, unknown> = { limit: limit + 1 };
@@ -140,16 +135,16 @@ export class CommandStore {
       }
     }
     const sql = `SELECT * FROM commands ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit`;
-    const rows = this.db.prepare(sql).all(params) as CommandRow[];
+    const rows = await this.sql.all<CommandRow>(sql, [params]);
     const more = rows.length > limit;
     if (more) rows.pop();
     return { records: rows.map(toRecord), next: more ? rows.at(-1)!.seq : null };
   }
 
   /** Commands still owed to an agent (not terminal), oldest first: what to (re)deliver on connect. */
-  pending(agentId: string): CommandRecord[] {
+  async pending(agentId: string): Promise<CommandRecord[]> {
     return (
-      this.db.prepare("SELECT * FROM commands WHERE agent_id = ? AND status IN ('queued', 'sent', 'acknowledged') ORDER BY seq").all(agentId) as CommandRow[]
+      (await this.sql.all<CommandRow>("SELECT * FROM commands WHERE agent_id = ? AND status IN ('queued', 'sent', 'acknowledged') ORDER BY seq", [agentId]))
     ).map(toRecord);
   }
 
@@ -157,23 +152,26 @@ export class CommandStore {
    * Live commands (queued, sent, acknowledged) of one type whose `args[arg]`
    * equals `value`, oldest first: e.g. the upgrades that still need a package.
    */
-  liveWithArg(type: CommandType, arg: string, value: string): CommandRecord[] {
-    return (
-      this.db
-        .prepare("SELECT * FROM commands WHERE status IN ('queued', 'sent', 'acknowledged') AND type = ? AND json_extract(args, ?) = ? ORDER BY seq")
-        .all(type, `$.${JSON.stringify(arg)}`, value) as CommandRow[]
-    ).map(toRecord);
+  async liveWithArg(type: CommandType, arg: string, value: string): Promise<CommandRecord[]> {
+    // Live commands of one type are few; their args are matched here rather than with a dialect's JSON functions.
+    const rows = await this.sql.all<CommandRow>("SELECT * FROM commands WHERE status IN ('queued', 'sent', 'acknowledged') AND type = ? ORDER BY seq", [type]);
+    return rows.map(toRecord).filter((record) => record.args[arg] === value);
   }
 
   /** Ids of live commands whose expiry has passed. */
-  dueForExpiry(now = Date.now()): string[] {
+  async dueForExpiry(now = Date.now()): Promise<string[]> {
     return (
-      this.db
-        .prepare("SELECT id FROM commands WHERE status IN ('queued', 'sent', 'acknowledged') AND expires_at IS NOT NULL AND expires_at <= ?")
-        .all(now) as Array<{ id: string }>
+      (await this.sql.all<{ id: string }>("SELECT id FROM commands WHERE status IN ('queued', 'sent', 'acknowledged') AND expires_at IS NOT NULL AND expires_at <= ?", [now]))
     ).map((r) => r.id);
   }
 }
+
+/**
+ * Where there is no rowid (PostgreSQL), transitions are ordered by time and,
+ * within one millisecond, by the lifecycle (a command is queued before it is
+ * sent, sent before it is acknowledged, acknowledged before it ends).
+ */
+const TRANSITION_ORDER = "at, CASE status WHEN 'queued' THEN 0 WHEN 'sent' THEN 1 WHEN 'acknowledged' THEN 2 ELSE 3 END";
 
 function toRecord(row: CommandRow): CommandRecord {
   const { seq: _seq, ...rest } = row;

@@ -1,5 +1,5 @@
 import type { ConfigReportFrame } from '../../shared/protocol/index.js';
-import type { Db } from '../store/database.js';
+import type { Sql } from '../store/sql.js';
 
 /** The latest effective config an agent reported (answer to report_config). */
 export interface ConfigReport {
@@ -14,26 +14,22 @@ export interface ConfigReport {
 
 /** One report per agent, replaced by the next; survives restarts. */
 export class ReportStore {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly sql: Sql) {}
 
-  save(agentId: string, frame: ConfigReportFrame): void {
-    this.db
-      .prepare(
-        `INSERT INTO config_reports (agent_id, signature, revision, source, document, command_id, reported_at)
+  async save(agentId: string, frame: ConfigReportFrame): Promise<void> {
+    await this.sql.run(`INSERT INTO config_reports (agent_id, signature, revision, source, document, command_id, reported_at)
          VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(agent_id) DO UPDATE SET signature = excluded.signature, revision = excluded.revision, source = excluded.source,
-           document = excluded.document, command_id = excluded.command_id, reported_at = excluded.reported_at`,
-      )
-      .run(agentId, frame.signature, frame.revision, frame.source, frame.document ? JSON.stringify(frame.document) : null, frame.command_id ?? null, Date.now());
+           document = excluded.document, command_id = excluded.command_id, reported_at = excluded.reported_at`, [agentId, frame.signature, frame.revision, frame.source, frame.document ? JSON.stringify(frame.document) : null, frame.command_id ?? null, Date.now()]);
   }
 
   /** Signature and time of the agent's latest report, without its document (listings). */
-  head(agentId: string): Pick<ConfigReport, 'signature' | 'reported_at'> | undefined {
-    return this.db.prepare('SELECT signature, reported_at FROM config_reports WHERE agent_id = ?').get(agentId) as Pick<ConfigReport, 'signature' | 'reported_at'> | undefined;
+  async head(agentId: string): Promise<Pick<ConfigReport, 'signature' | 'reported_at'> | undefined> {
+    return await this.sql.get<Pick<ConfigReport, 'signature' | 'reported_at'>>('SELECT signature, reported_at FROM config_reports WHERE agent_id = ?', [agentId]);
   }
 
-  get(agentId: string): ConfigReport | undefined {
-    const row = this.db.prepare('SELECT * FROM config_reports WHERE agent_id = ?').get(agentId) as (Omit<ConfigReport, 'document'> & { document: string | null }) | undefined;
+  async get(agentId: string): Promise<ConfigReport | undefined> {
+    const row = await this.sql.get<Omit<ConfigReport, 'document'> & { document: string | null }>('SELECT * FROM config_reports WHERE agent_id = ?', [agentId]);
     return row ? { ...row, document: row.document ? (JSON.parse(row.document) as Record<string, unknown>) : null } : undefined;
   }
 }

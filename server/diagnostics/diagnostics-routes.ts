@@ -15,14 +15,14 @@ export function diagnosticsRoutes(deps: { tokens: TokenStore; store: Diagnostics
   const router = Router();
   const operator = requireAdmin(deps.tokens, 'operator');
 
-  router.get('/agents/:agent_id/diagnostics', operator, (req, res) => {
+  router.get('/agents/:agent_id/diagnostics', operator, async (req, res) => {
     const agentId = agentIdParam(req.params.agent_id as string);
-    res.json({ agent_id: agentId, bundles: deps.store.list(agentId) });
+    res.json({ agent_id: agentId, bundles: await deps.store.list(agentId) });
   });
 
-  router.get('/diagnostics/:command_id', operator, (req, res) => {
+  router.get('/diagnostics/:command_id', operator, async (req, res) => {
     const id = String(req.params.command_id);
-    const found = deps.store.text(id);
+    const found = await deps.store.text(id);
     if (!found) throw notFound(`diagnostics bundle ${id}`);
     res.setHeader('Content-Type', 'application/json; charset=utf-8');
     res.setHeader('Content-Disposition', `attachment; filename="diagnostics-${found.agent_id}-${id}.json"`);

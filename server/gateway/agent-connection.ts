@@ -32,6 +32,8 @@ export class AgentConnection {
   issued: { secret: string; expiresAt: number } | undefined;
   readonly connectedAt = Date.now();
   private bucket = { tokens: Number.POSITIVE_INFINITY, at: 0 };
+  /** The handling of this connection's events so far: each next one starts when it settled. */
+  private chain: Promise<void> = Promise.resolve();
 
   constructor(
     readonly agentId: string,
@@ -44,6 +46,16 @@ export class AgentConnection {
     public tokenId: string,
     readonly log: Logger,
   ) {}
+
+  /** Runs `work` after the connection's earlier events were handled; it must not throw (failures are the caller's to log). */
+  inOrder(work: () => Promise<void>): void {
+    this.chain = this.chain.then(work).catch((err: unknown) => this.log.error({ err }, 'agent event handling failed'));
+  }
+
+  /** Settles once every event queued so far was handled. */
+  settled(): Promise<void> {
+    return this.chain;
+  }
 
   markEstablished(): void {
     if (this.established) return;

@@ -16,7 +16,7 @@ export interface CredentialRotationOptions {
   /** How often connected agents' credentials are checked for rotation. */
   checkIntervalMs: number;
   /** Commits the open group commit, so a new credential is durable before it is sent. */
-  flushWrites: () => void;
+  flushWrites: () => Promise<void>;
 }
 
 /**
@@ -35,7 +35,7 @@ export class CredentialRotation {
     options.gateway.on('frame', (conn, frame) => {
       if (frame.type === 'credential_ack' && conn.established) this.acknowledged(conn, frame.expires_at);
     });
-    this.timer = setInterval(() => this.checkAll(), options.checkIntervalMs);
+    this.timer = setInterval(() => void this.checkAll(), options.checkIntervalMs);
     this.timer.unref();
   }
 
@@ -44,18 +44,18 @@ export class CredentialRotation {
   }
 
   /** After `welcome`: rotates a credential that is due (close to expiry, or asked for while the agent was away). */
-  onEstablished(conn: AgentConnection): void {
+  async onEstablished(conn: AgentConnection): Promise<void> {
     if (!this.capable(conn)) return;
     const record = this.options.tokens.get(conn.tokenId);
-    if (record && this.options.tokens.credentials.dueForRotation(record)) this.rotateNow(conn);
+    if (record && this.options.tokens.credentials.dueForRotation(record)) await this.rotateNow(conn);
   }
 
   /** Issues and sends the connection's next credential now; false when the agent cannot take one. */
-  rotateNow(conn: AgentConnection): boolean {
+  async rotateNow(conn: AgentConnection): Promise<boolean> {
     if (!this.capable(conn) || !conn.open) return false;
     const current = this.options.tokens.get(conn.tokenId);
     if (!current || current.kind !== 'agent') return false;
-    this.options.flushWrites();
+    await this.options.flushWrites();
     const next = this.options.tokens.credentials.rotate(current);
     this.pending.set(conn, { id: next.id, expiresAt: next.expiresAt, sentAt: Date.now() });
     conn.send({ type: 'credential', credential: next.secret, expires_at: next.expiresAt });
@@ -77,7 +77,7 @@ export class CredentialRotation {
     conn.log.info({ retired }, 'agent acknowledged its next credential');
   }
 
-  private checkAll(now = Date.now()): void {
+  private async checkAll(now = Date.now()): Promise<void> {
     const { rotateBeforeMs } = this.options.tokens.credentials.policy;
     for (const conn of this.options.gateway.established()) {
       const expiresAt = conn.credentialExpiresAt;
@@ -85,7 +85,7 @@ export class CredentialRotation {
       const pending = this.pending.get(conn);
       if (pending && now - pending.sentAt < ACK_WAIT_MS) continue;
       try {
-        this.rotateNow(conn);
+        await this.rotateNow(conn);
       } catch (err) {
         this.options.log.error({ err, agent_id: conn.agentId }, 'credential rotation failed');
       }

@@ -9,11 +9,11 @@ import type { AgentConnection } from './agent-connection.js';
  * waiting for approval is told when to ask again and closed with
  * `enrollment_pending`; any other refusal closes with its code.
  */
-export function enrollOnHello(enrollment: Enrollment, pendingRetryMs: number): (conn: AgentConnection, hello: HelloFrame) => boolean {
-  return (conn, hello) => {
+export function enrollOnHello(enrollment: Enrollment, pendingRetryMs: number): (conn: AgentConnection, hello: HelloFrame) => Promise<boolean> {
+  return async (conn, hello) => {
     // A hello the config channel refuses enrols nothing: no credential may be issued that nobody receives.
     if (hello.agent_id !== conn.agentId || !SUPPORTED_PROTOCOL_VERSIONS.includes(hello.protocol_version)) return true;
-    const outcome = enrollment.enroll({ agentId: conn.agentId, enrollmentTokenId: conn.tokenId, hostname: hello.hostname || null, address: conn.address });
+    const outcome = await enrollment.enroll({ agentId: conn.agentId, enrollmentTokenId: conn.tokenId, hostname: hello.hostname || null, address: conn.address });
     switch (outcome.outcome) {
       case 'issued':
         conn.holds(outcome, true);

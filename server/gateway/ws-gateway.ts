@@ -36,14 +36,14 @@ export interface GatewayOptions {
   messageRate?: { perSecond: number; burst: number };
   /**
    * Wraps what listeners do for each event, so their database writes share one
-   * transaction per event-loop turn (see server/store/group-commit.ts).
+   * transaction per event-loop turn (Sql.batch; see server/store/sqlite-sql.ts).
    */
-  batchWrites?: <T>(work: () => T) => T;
+  batchWrites?: <T>(work: () => Promise<T>) => Promise<T>;
   /**
    * Decides a `hello` on a connection opened with an enrollment token before
    * any listener sees it: false when the connection was refused (and closed).
    */
-  admitHello?: (conn: AgentConnection, hello: HelloFrame) => boolean;
+  admitHello?: (conn: AgentConnection, hello: HelloFrame) => Promise<boolean>;
 }
 
 export interface GatewayEvents {
@@ -112,7 +112,10 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
           conn.close(CloseCode.ServerShutdown, 'server shutdown');
         }),
     );
+    const handling = [...this.connections.values()].map((conn) => conn.settled());
     await Promise.all(closing);
+    // Frames already received finish their writes before the database closes.
+    await Promise.all(handling);
     this.connections.clear();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
@@ -207,16 +210,19 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
       return;
     }
     const frame = decoded.frame;
-    if (frame.type === 'hello' && !conn.established && conn.tokenKind === 'enrollment' && this.options.admitHello) {
-      const admit = this.options.admitHello;
-      let admitted = false;
-      try {
-        admitted = admit(conn, frame);
-      } catch (err) {
-        conn.log.error({ err }, 'enrollment failed');
-        conn.fail(ErrorCode.InternalError, 'internal error');
-      }
-      if (!admitted) return;
+    const admit = this.options.admitHello;
+    if (frame.type === 'hello' && !conn.established && conn.tokenKind === 'enrollment' && admit) {
+      conn.inOrder(async () => {
+        let admitted = false;
+        try {
+          admitted = await admit(conn, frame);
+        } catch (err) {
+          conn.log.error({ err }, 'enrollment failed');
+          conn.fail(ErrorCode.InternalError, 'internal error');
+        }
+        if (admitted) await this.dispatch('frame', conn, frame);
+      });
+      return;
     }
     this.emitSafely('frame', conn, frame);
   }
@@ -256,12 +262,24 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
     }
   }
 
-  /** Listener failures are logged, never thrown out of a socket handler. */
+  /** Queues the event behind the connection's earlier ones (frames are handled in order). */
   private emitSafely<K extends keyof GatewayEvents>(event: K, ...args: GatewayEvents[K]): void {
+    (args[0] as AgentConnection).inOrder(() => this.dispatch(event, ...args));
+  }
+
+  /**
+   * Runs the event's listeners one after the other, each awaited when it
+   * returns a promise (a listener registered first finishes its writes before
+   * the next one reads). Failures are logged, never thrown out of a socket handler.
+   */
+  private async dispatch<K extends keyof GatewayEvents>(event: K, ...args: GatewayEvents[K]): Promise<void> {
+    const listeners = this.listeners(event) as Array<(...a: GatewayEvents[K]) => unknown>;
+    const run = async (): Promise<void> => {
+      for (const listener of listeners) await listener(...args);
+    };
     try {
-      const emit = (): boolean => (this.emit as (e: K, ...a: GatewayEvents[K]) => boolean)(event, ...args);
-      if (this.options.batchWrites) this.options.batchWrites(emit);
-      else emit();
+      if (this.options.batchWrites) await this.options.batchWrites(run);
+      else await run();
     } catch (err) {
       this.options.log.error({ err, event }, 'gateway listener failed');
       const conn = args[0] as AgentConnection;

@@ -18,7 +18,7 @@ export interface AwaitingRow {
  * row's state and signature, and an entry whose row no longer matches (its
  * group was deleted, or the transaction that wrote it rolled back) is dropped
  * when it is next looked at. The one way back is a group commit that fails
- * after an acknowledgement was resolved (see server/store/group-commit.ts):
+ * after an acknowledgement was resolved (see server/store/sqlite-sql.ts):
  * the row stays `applying` in the database until Fusion restarts and reads it
  * again, as the engine's own waiting sets would. Memory: one small entry per
  * such row; rows leave when the agent applies their config or leaves the group.

@@ -42,62 +42,62 @@ export function agentRoutes(deps: {
   labels: AgentLabelStore;
   /** Called with the agents whose labels changed, after the change is stored (group rules apply to them). */
   onLabelsChanged?: ((agentIds: string[]) => void) | undefined;
-  decommission: (agentId: string) => Decommissioned | undefined;
+  decommission: (agentId: string) => Promise<Decommissioned | undefined>;
 }): Router {
   const router = Router();
   const json = express.json({ limit: '64kb' });
   const operator = requireAdmin(deps.tokens, 'operator');
 
-  router.get('/', (req, res) => {
+  router.get('/', async (req, res) => {
     const started = performance.now();
     const query = parseBody(AgentListQuery, req.query, 'query parameters');
-    const page = deps.directory.page(query);
+    const page = await deps.directory.page(query);
     // What the page cost Fusion (parse, walk, views), for benchmarks and browsers' dev tools.
     res.setHeader('Server-Timing', `list;dur=${(performance.now() - started).toFixed(2)}`);
     res.json(page);
   });
 
-  router.post('/labels', operator, json, (req, res) => {
+  router.post('/labels', operator, json, async (req, res) => {
     const body = parseBody(BulkLabelChange, req.body, 'label change');
     if (body.set === undefined && body.remove === undefined) throw new HttpError(400, 'bad_request', 'give "set", "remove" or both');
     const selector = agentSelector(body.selector, 'targeting');
     const matched = deps.agents.all().filter((record) => selector.matches(record));
-    const changed = deps.labels.changeMany(matched, body);
+    const changed = await deps.labels.changeMany(matched, body);
     if (changed > 0) deps.onLabelsChanged?.(matched.map((record) => record.agent_id));
     res.json({ selector: selector.text, matched: matched.length, changed });
   });
 
-  router.get('/:agent_id', (req, res) => {
+  router.get('/:agent_id', async (req, res) => {
     const id = agentIdParam(req.params.agent_id as string);
-    const view = deps.directory.get(id);
+    const view = await deps.directory.get(id);
     if (!view) throw notFound(`agent ${id}`);
     res.json(view);
   });
 
   // Decommission: revoke, disconnect, forget (see decommissionAgent); the audit log keeps the trail.
-  router.delete('/:agent_id', requireAdmin(deps.tokens, 'admin'), (req, res) => {
+  router.delete('/:agent_id', requireAdmin(deps.tokens, 'admin'), async (req, res) => {
     const id = agentIdParam(req.params.agent_id as string);
-    const done = deps.decommission(id);
+    const done = await deps.decommission(id);
     if (!done) throw notFound(`agent ${id}`);
     res.json(done);
   });
 
-  router.put('/:agent_id/labels', operator, json, (req, res) => {
+  router.put('/:agent_id/labels', operator, json, async (req, res) => {
     const id = agentIdParam(req.params.agent_id as string);
     const { labels } = parseBody(ReplaceLabels, req.body, 'labels');
-    if (!deps.labels.replace(id, labels)) throw notFound(`agent ${id}`);
+    if (!(await deps.labels.replace(id, labels))) throw notFound(`agent ${id}`);
     deps.onLabelsChanged?.([id]);
-    res.json({ agent_id: id, labels: deps.labels.get(id) });
+    res.json({ agent_id: id, labels: await deps.labels.get(id) });
   });
 
-  router.patch('/:agent_id/labels', operator, json, (req, res) => {
+  router.patch('/:agent_id/labels', operator, json, async (req, res) => {
     const id = agentIdParam(req.params.agent_id as string);
     const change = parseBody(LabelChange, req.body, 'label change');
-    const current = deps.labels.get(id);
+    const current = await deps.labels.get(id);
     if (!current) throw notFound(`agent ${id}`);
-    deps.labels.replace(id, applyLabelChange(current, change));
+    await deps.labels.replace(id, applyLabelChange(current, change));
     deps.onLabelsChanged?.([id]);
-    res.json({ agent_id: id, labels: deps.labels.get(id) });
+    res.json({ agent_id: id, labels: await deps.labels.get(id) });
   });
   return router;
 }

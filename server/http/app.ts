@@ -39,7 +39,7 @@ export interface AppDeps {
   /** Called with the agents whose labels an admin changed, after the change is stored (group rules apply to them). */
   onLabelsChanged?: (agentIds: string[]) => void;
   /** Decommissions an agent (DELETE /api/v1/management/agents/{id}). */
-  decommission: (agentId: string) => Decommissioned | undefined;
+  decommission: (agentId: string) => Promise<Decommissioned | undefined>;
   /** Online state of polling agents: each pull keeps one online for twice its interval. */
   presence: PollPresence;
   /** Group membership: a poll's `group` joins an agent in no group. */
@@ -52,7 +52,7 @@ export interface AppDeps {
    * Commits the agents' batched writes (group commit); throws when that commit
    * fails. Called before any answer is written (see commit-before-answer.ts).
    */
-  commitWrites?: () => void;
+  commitWrites?: () => Promise<void>;
   /** The database's storage state, shown on /healthz and fed by storage errors. */
   storage?: Pick<StorageHealth, 'record' | 'report'>;
   /** Values and version digest of the secrets a document references, for the pull answer. */
@@ -72,8 +72,8 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api/v1/control/configs', pullRoute({ ...deps, acknowledgements }), configStatusRoute({ ...deps, acknowledgements }));
   app.use(auditWrites(deps.audit, deps.log));
   // 503 while the database cannot be written (disk full, read-only): reads still work, writes do not.
-  app.get('/healthz', (_req, res) => {
-    const storage = deps.storage?.report() ?? { state: 'ok' };
+  app.get('/healthz', async (_req, res) => {
+    const storage = (await deps.storage?.report()) ?? { state: 'ok' };
     res.status(storage.state === 'ok' ? 200 : 503).json({ status: storage.state === 'ok' ? 'ok' : 'degraded', storage });
   });
   const configRouter = agentConfigRoutes(deps);

@@ -54,7 +54,7 @@ export async function buildDashboard(deps: DashboardDeps): Promise<Dashboard> {
   const now = Date.now();
   const sessions = deps.dataPlane.sessions.list();
   const topology = fusionTopology(deps.dataPlane.config, deps.dataPlane.views.list(), sessions);
-  const commands = deps.commandStore.list({ limit: DASHBOARD_COMMANDS }).map(({ args: _a, output: _o, transitions: _t, ...rest }) => rest);
+  const commands = (await deps.commandStore.list({ limit: DASHBOARD_COMMANDS })).map(({ args: _a, output: _o, transitions: _t, ...rest }) => rest);
   const pipeStates = { RUNNING: 0, STOPPED: 0, ERROR: 0 };
   for (const p of topology.pipes) pipeStates[p.state]++;
 

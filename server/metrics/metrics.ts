@@ -4,11 +4,11 @@ import { requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
 import type { DataPlane } from '../dataplane/index.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
-import type { Db } from '../store/database.js';
+import type { Sql } from '../store/sql.js';
 import type { FleetCounts } from '../agents/fleet-summary.js';
 
 export interface MetricsDeps {
-  db: Db;
+  sql: Sql;
   gateway: WsGateway;
   dataPlane: DataPlane;
   /** The fleet's counts by state (status, health, drift), as the dashboard shows them. */
@@ -36,8 +36,6 @@ export class FusionMetrics {
     const byHealth = new Gauge({ name: 'fusion_agents_by_health', help: 'Agents by health (healthy, degraded, unhealthy)', labelNames: ['health'], registers: [registry] });
     const drifting = new Gauge({ name: 'fusion_agents_drifting', help: 'Agents running a config other than their desired one past the grace period', registers: [registry] });
     const configFailed = new Gauge({ name: 'fusion_agents_config_failed', help: 'Agents whose desired config they refused', registers: [registry] });
-    const countAgents = deps.db.prepare('SELECT COUNT(*) AS n FROM agents');
-    const countCommands = deps.db.prepare('SELECT status, COUNT(*) AS n FROM commands GROUP BY status');
     // Gauges are filled in just before a scrape is serialised.
     this.refresh = async () => {
       const fleet = await deps.fleet();
@@ -46,9 +44,10 @@ export class FusionMetrics {
       drifting.set(fleet.drift);
       configFailed.set(fleet.config_failed);
       connected.set(deps.gateway.established().length);
-      known.set((countAgents.get() as { n: number }).n);
+      known.set(Number((await deps.sql.get<{ n: number }>('SELECT COUNT(*) AS n FROM agents'))?.n ?? 0));
+      const byCommandStatus = await deps.sql.all<{ status: string; n: number }>('SELECT status, COUNT(*) AS n FROM commands GROUP BY status');
       commands.reset();
-      for (const row of countCommands.all() as Array<{ status: string; n: number }>) commands.set({ status: row.status }, row.n);
+      for (const row of byCommandStatus) commands.set({ status: row.status }, Number(row.n));
       sessions.set(deps.dataPlane.sessions.size);
     };
     deps.gateway.on('frame', (_conn, frame) => this.frames.inc({ type: frame.type }));

@@ -9,7 +9,7 @@ import type { TokenStore } from '../auth/token-store.js';
 import type { CommandService } from '../commands/command-service.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
 import type { AgentStore } from '../store/agent-store.js';
-import type { Db } from '../store/database.js';
+import type { Sql } from '../store/sql.js';
 import { packageDownloadRoute } from './package-download-route.js';
 import { packageRoutes } from './package-routes.js';
 import { PackageStore } from './package-store.js';
@@ -23,7 +23,7 @@ export { PackageStore, type PackageRecord } from './package-store.js';
 export { DEFAULT_MAX_PACKAGE_BYTES } from './package-routes.js';
 
 export interface PackagesDeps {
-  db: Db;
+  sql: Sql;
   /** Fusion's home; packages are kept in `<home>/packages`. */
   home: string;
   log: Logger;
@@ -50,11 +50,13 @@ export interface Packages {
   stop(): void;
 }
 
-export function createPackages(deps: PackagesDeps): Packages {
-  const store = new PackageStore(deps.db, deps.home, deps.log);
+export async function createPackages(deps: PackagesDeps): Promise<Packages> {
+  const store = new PackageStore(deps.sql, deps.home, deps.log);
+  await store.reconcile();
   deps.commands.setEnricher('upgrade', upgradeEnricher(store));
-  const rolloutStore = new UpgradeRolloutStore(deps.db);
+  const rolloutStore = new UpgradeRolloutStore(deps.sql);
   const rollouts = new UpgradeRolloutEngine({ store: rolloutStore, commands: deps.commands, packages: store, log: deps.log });
+  await rollouts.resumeRunning();
   const managementRouter = Router();
   const usage = new PackageUsageGuard({ commands: deps.commands, rollouts, rolloutStore });
   managementRouter.use(packageRoutes({ tokens: deps.tokens, packages: store, usage, maxPackageBytes: deps.maxPackageBytes, maxUnpackedBytes: deps.maxUnpackedPackageBytes, packagePublicKey: deps.packagePublicKey }));

@@ -16,13 +16,13 @@ import type { PackageStore } from './package-store.js';
 
 export function packageDownloadRoute(deps: { tokens: TokenStore; packages: PackageStore }): Router {
   const router = Router();
-  router.get('/:version', (req, res, next) => {
+  router.get('/:version', async (req, res, next) => {
     const rawId = req.headers[AGENT_ID_HEADER];
     const agentId = AgentId.safeParse(Array.isArray(rawId) ? rawId[0] : rawId);
     if (!agentId.success) throw new HttpError(400, 'bad_request', `missing or invalid ${AGENT_ID_HEADER} header`);
     authenticateAgent(deps.tokens, req, res, agentId.data);
     const version = versionParam(req.params.version);
-    const record = deps.packages.get(version);
+    const record = await deps.packages.get(version);
     if (!record) throw notFound(`package ${version}`);
     const stream = createReadStream(deps.packages.file(version));
     stream.once('error', (err) => {

@@ -107,33 +107,33 @@ export function packageRoutes(deps: {
     if (pinned && signature !== null && !verifyPackage(req.body, signature, pinned)) {
       throw new HttpError(400, 'invalid_signature', `the package's signature does not verify with ${keyFingerprint(pinned)}`);
     }
-    const record = deps.packages.add(manifest.version, req.body, adminOf(req).name, signature);
+    const record = await deps.packages.add(manifest.version, req.body, adminOf(req).name, signature);
     res.status(201).json(record);
   });
 
-  router.get('/packages', viewer, (_req, res) => {
-    res.json({ packages: deps.packages.list() });
+  router.get('/packages', viewer, async (_req, res) => {
+    res.json({ packages: await deps.packages.list() });
   });
 
-  router.get('/packages/:version', viewer, (req, res) => {
+  router.get('/packages/:version', viewer, async (req, res) => {
     const version = versionParam(req.params.version);
-    const record = deps.packages.get(version);
+    const record = await deps.packages.get(version);
     if (!record) throw notFound(`package ${version}`);
     res.json(record);
   });
 
-  router.delete('/packages/:version', admin, (req, res) => {
+  router.delete('/packages/:version', admin, async (req, res) => {
     const version = versionParam(req.params.version);
     const force = forceParam(req.query.force);
-    if (!deps.packages.get(version)) throw notFound(`package ${version}`);
+    if (!(await deps.packages.get(version))) throw notFound(`package ${version}`);
     if (!force) {
-      deps.usage.assertUnused(version);
-      deps.packages.remove(version);
+      await deps.usage.assertUnused(version);
+      await deps.packages.remove(version);
       res.status(204).end();
       return;
     }
-    const released = deps.usage.release(version);
-    deps.packages.remove(version);
+    const released = await deps.usage.release(version);
+    await deps.packages.remove(version);
     res.json({ version, ...released });
   });
 

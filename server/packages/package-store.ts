@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../../shared/logger.js';
-import type { Db } from '../store/database.js';
+import type { Sql } from '../store/sql.js';
 import { HttpError } from '../http/errors.js';
 
 export interface PackageRecord {
@@ -29,21 +29,20 @@ export class PackageStore {
   readonly dir: string;
 
   constructor(
-    private readonly db: Db,
+    private readonly sql: Sql,
     home: string,
     private readonly log: Logger,
   ) {
     this.dir = path.join(home, 'packages');
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    this.reconcile();
   }
 
-  list(): PackageRecord[] {
-    return this.db.prepare('SELECT * FROM agent_packages ORDER BY uploaded_at, version').all() as PackageRecord[];
+  async list(): Promise<PackageRecord[]> {
+    return await this.sql.all<PackageRecord>('SELECT * FROM agent_packages ORDER BY uploaded_at, version');
   }
 
-  get(version: string): PackageRecord | undefined {
-    return this.db.prepare('SELECT * FROM agent_packages WHERE version = ?').get(version) as PackageRecord | undefined;
+  async get(version: string): Promise<PackageRecord | undefined> {
+    return await this.sql.get<PackageRecord>('SELECT * FROM agent_packages WHERE version = ?', [version]);
   }
 
   /** Path of a package's file (the version must be a valid package version). */
@@ -52,7 +51,7 @@ export class PackageStore {
   }
 
   /** Stores a package; 409 `package_exists` when the version is already there. */
-  add(version: string, data: Buffer, uploadedBy: string, signature: string | null = null): PackageRecord {
+  async add(version: string, data: Buffer, uploadedBy: string, signature: string | null = null): Promise<PackageRecord> {
     const record: PackageRecord = {
       version,
       sha256: createHash('sha256').update(data).digest('hex'),
@@ -61,22 +60,20 @@ export class PackageStore {
       uploaded_by: uploadedBy,
       signature,
     };
-    if (this.get(version)) throw exists(version);
+    if (await this.get(version)) throw exists(version);
     const temp = path.join(this.dir, `.${version}.${randomBytes(6).toString('hex')}.tmp`);
     writeFileSync(temp, data, { mode: 0o600 });
     try {
-      try {
-        this.db
-          .prepare('INSERT INTO agent_packages (version, sha256, size, uploaded_at, uploaded_by, signature) VALUES (@version, @sha256, @size, @uploaded_at, @uploaded_by, @signature)')
-          .run(record);
-      } catch (err) {
-        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw exists(version);
-        throw err;
-      }
+      const inserted = await this.sql.run(
+        `INSERT INTO agent_packages (version, sha256, size, uploaded_at, uploaded_by, signature) VALUES (@version, @sha256, @size, @uploaded_at, @uploaded_by, @signature)
+         ON CONFLICT (version) DO NOTHING`,
+        { ...record },
+      );
+      if (inserted.changes === 0) throw exists(version);
       try {
         renameSync(temp, this.file(version));
       } catch (err) {
-        this.db.prepare('DELETE FROM agent_packages WHERE version = ?').run(version);
+        await this.sql.run('DELETE FROM agent_packages WHERE version = ?', [version]);
         throw err;
       }
     } finally {
@@ -86,18 +83,18 @@ export class PackageStore {
   }
 
   /** Deletes a package; false when there was none. */
-  remove(version: string): boolean {
-    const removed = this.db.prepare('DELETE FROM agent_packages WHERE version = ?').run(version).changes > 0;
+  async remove(version: string): Promise<boolean> {
+    const removed = (await this.sql.run('DELETE FROM agent_packages WHERE version = ?', [version])).changes > 0;
     if (removed) rmSync(this.file(version), { force: true });
     return removed;
   }
 
-  /** Drops rows without a file, and leftovers of an interrupted upload. */
-  private reconcile(): void {
-    for (const record of this.list()) {
+  /** Drops rows without a file, and leftovers of an interrupted upload (once, at start). */
+  async reconcile(): Promise<void> {
+    for (const record of await this.list()) {
       if (!existsSync(this.file(record.version))) {
         this.log.warn({ version: record.version }, 'agent package file is missing; forgetting the package');
-        this.db.prepare('DELETE FROM agent_packages WHERE version = ?').run(record.version);
+        await this.sql.run('DELETE FROM agent_packages WHERE version = ?', [record.version]);
       }
     }
     for (const name of readdirSync(this.dir)) {

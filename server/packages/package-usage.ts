@@ -41,13 +41,13 @@ export interface PackageRelease {
 export class PackageUsageGuard {
   constructor(private readonly deps: { commands: CommandService; rollouts: UpgradeRolloutEngine; rolloutStore: UpgradeRolloutStore }) {}
 
-  of(version: string): PackageUsage {
-    return { commands: this.deps.commands.liveWithArg('upgrade', 'version', version), rollouts: this.deps.rolloutStore.unfinishedOf(version) };
+  async of(version: string): Promise<PackageUsage> {
+    return { commands: await this.deps.commands.liveWithArg('upgrade', 'version', version), rollouts: await this.deps.rolloutStore.unfinishedOf(version) };
   }
 
   /** Throws 409 `package_in_use` when anything still needs the version. */
-  assertUnused(version: string): void {
-    const usage = this.of(version);
+  async assertUnused(version: string): Promise<void> {
+    const usage = await this.of(version);
     if (usage.commands.length === 0 && usage.rollouts.length === 0) return;
     throw inUse(version, usage);
   }
@@ -57,11 +57,11 @@ export class PackageUsageGuard {
    * upgrade commands (halting first, so no cancelled command moves a rollout
    * on to a batch that would need the package).
    */
-  release(version: string): PackageRelease {
-    const usage = this.of(version);
+  async release(version: string): Promise<PackageRelease> {
+    const usage = await this.of(version);
     const result: PackageRelease = { cancelled_commands: [], running_commands: [], halted_rollouts: [] };
     for (const rollout of usage.rollouts) {
-      if (this.deps.rollouts.halt(rollout.id, `package ${version} was deleted; upload it again before resuming`)) result.halted_rollouts.push(rollout.id);
+      if (await this.deps.rollouts.halt(rollout.id, `package ${version} was deleted; upload it again before resuming`)) result.halted_rollouts.push(rollout.id);
     }
     for (const command of usage.commands) {
       if (command.status === 'acknowledged') {
@@ -69,7 +69,7 @@ export class PackageUsageGuard {
         continue;
       }
       try {
-        this.deps.commands.cancel(command.id, PACKAGE_DELETED_REASON);
+        await this.deps.commands.cancel(command.id, PACKAGE_DELETED_REASON);
         result.cancelled_commands.push(command.id);
       } catch (err) {
         if (!(err instanceof HttpError) || err.code !== 'not_cancellable') throw err;

@@ -9,10 +9,10 @@
 import { HttpError } from '../http/errors.js';
 import type { PackageStore } from './package-store.js';
 
-export function upgradeEnricher(packages: PackageStore): (args: Record<string, unknown>) => Record<string, unknown> {
-  return (args) => {
+export function upgradeEnricher(packages: PackageStore): (args: Record<string, unknown>) => Promise<Record<string, unknown>> {
+  return async (args) => {
     const version = String(args.version);
-    const record = packages.get(version);
+    const record = await packages.get(version);
     if (!record) throw new HttpError(400, 'unknown_package', `no agent package of version ${version} is uploaded (POST /api/v1/management/packages)`);
     if (args.sha256 !== undefined && args.sha256 !== record.sha256) {
       throw new HttpError(400, 'sha256_mismatch', `args.sha256 does not match the uploaded package ${version} (${record.sha256})`);

@@ -34,26 +34,32 @@ export interface StartUpgradeRollout {
 
 export class UpgradeRolloutEngine extends EventEmitter<{ progress: [record: UpgradeRolloutRecord] }> {
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Rollout steps run one at a time: two results arriving together must not both start the next batch. */
+  private steps: Promise<unknown> = Promise.resolve();
   private readonly onTransition = (record: CommandRecord): void => {
     if (record.type !== 'upgrade' || !TERMINAL_COMMAND_STATUSES.has(record.status)) return;
-    this.safely(() => {
-      const rollout = this.deps.store.rolloutOfCommand(record.id);
-      if (rollout) this.advance(rollout);
+    this.safely(async () => {
+      const rollout = await this.deps.store.rolloutOfCommand(record.id);
+      if (rollout) await this.advance(rollout);
     });
   };
 
   constructor(private readonly deps: { store: UpgradeRolloutStore; commands: CommandService; packages: PackageStore; log: Logger }) {
     super();
     deps.commands.on('transition', this.onTransition);
-    for (const record of deps.store.withStatus('running')) {
+  }
+
+  /** Picks up the rollouts that were running when Fusion stopped (once, at start). */
+  async resumeRunning(): Promise<void> {
+    for (const record of await this.deps.store.withStatus('running')) {
       if (record.next_batch_at !== null) this.schedule(record.id, record.next_batch_at);
       else this.safely(() => this.advance(record.id));
     }
   }
 
   /** Stores a rollout and starts its first batch. 400 `unknown_package` when the version was never uploaded. */
-  start(input: StartUpgradeRollout): UpgradeRolloutRecord {
-    if (!this.deps.packages.get(input.version)) {
+  async start(input: StartUpgradeRollout): Promise<UpgradeRolloutRecord> {
+    if (!(await this.deps.packages.get(input.version))) {
       throw new HttpError(400, 'unknown_package', `no agent package of version ${input.version} is uploaded (POST /api/v1/management/packages)`);
     }
     const agents = [...new Set(input.agentIds)];
@@ -80,44 +86,44 @@ export class UpgradeRolloutEngine extends EventEmitter<{ progress: [record: Upgr
       updated_at: now,
       finished_at: null,
     };
-    this.deps.store.create(record, batches);
-    this.startBatch(record.id, 0);
-    return this.deps.store.get(record.id)!;
+    await this.deps.store.create(record, batches);
+    await this.serially(() => this.startBatch(record.id, 0));
+    return (await this.deps.store.get(record.id))!;
   }
 
-  get(id: string): UpgradeRolloutRecord {
-    const record = this.deps.store.get(id);
+  async get(id: string): Promise<UpgradeRolloutRecord> {
+    const record = await this.deps.store.get(id);
     if (!record) throw notFound(`upgrade rollout ${id}`);
     return record;
   }
 
   /** Continues a halted rollout; the failures so far no longer count against max_failures. */
-  resume(id: string): UpgradeRolloutRecord {
-    const record = this.get(id);
+  async resume(id: string): Promise<UpgradeRolloutRecord> {
+    const record = await this.get(id);
     if (record.status !== 'halted') throw new HttpError(409, 'not_halted', `upgrade rollout ${id} is ${record.status}; only a halted rollout can be resumed`);
-    this.update(id, { status: 'running', status_reason: null, failures_baseline: this.failures(record) });
-    this.advance(id);
-    return this.get(id);
+    await this.update(id, { status: 'running', status_reason: null, failures_baseline: await this.failures(record) });
+    await this.serially(() => this.advance(id));
+    return await this.get(id);
   }
 
   /** Ends a rollout: no further batch starts, and commands of the current batch not yet acknowledged are cancelled. */
-  cancel(id: string): UpgradeRolloutRecord {
-    const record = this.get(id);
+  async cancel(id: string): Promise<UpgradeRolloutRecord> {
+    const record = await this.get(id);
     if (record.status !== 'running' && record.status !== 'halted') {
       throw new HttpError(409, 'not_cancellable', `upgrade rollout ${id} is ${record.status}`);
     }
     this.clearTimer(id);
-    this.update(id, { status: 'cancelled', status_reason: 'cancelled by an admin', next_batch_at: null, finished_at: Date.now() });
-    for (const agent of this.deps.store.agents(id, record.current_batch)) {
+    await this.update(id, { status: 'cancelled', status_reason: 'cancelled by an admin', next_batch_at: null, finished_at: Date.now() });
+    for (const agent of await this.deps.store.agents(id, record.current_batch)) {
       if (agent.command_id && (agent.status === 'queued' || agent.status === 'sent')) {
         try {
-          this.deps.commands.cancel(agent.command_id);
+          await this.deps.commands.cancel(agent.command_id);
         } catch {
           // It was acknowledged or finished meanwhile: it runs to its end.
         }
       }
     }
-    return this.get(id);
+    return await this.get(id);
   }
 
   /**
@@ -126,11 +132,11 @@ export class UpgradeRolloutEngine extends EventEmitter<{ progress: [record: Upgr
    * batches in progress is dropped; the resume pauses afresh). Commands
    * already sent are left alone. False when the rollout is over.
    */
-  halt(id: string, reason: string): boolean {
-    const record = this.get(id);
+  async halt(id: string, reason: string): Promise<boolean> {
+    const record = await this.get(id);
     if (record.status !== 'running' && record.status !== 'halted') return false;
     this.clearTimer(id);
-    this.update(id, { status: 'halted', status_reason: reason, next_batch_at: null });
+    await this.update(id, { status: 'halted', status_reason: reason, next_batch_at: null });
     return true;
   }
 
@@ -139,13 +145,13 @@ export class UpgradeRolloutEngine extends EventEmitter<{ progress: [record: Upgr
     for (const id of [...this.timers.keys()]) this.clearTimer(id);
   }
 
-  private startBatch(id: string, batch: number): void {
-    const record = this.update(id, { current_batch: batch, next_batch_at: null });
-    const agentIds = this.deps.store.agents(id, batch).map((a) => a.agent_id);
+  private async startBatch(id: string, batch: number): Promise<void> {
+    const record = await this.update(id, { current_batch: batch, next_batch_at: null });
+    const agentIds = (await this.deps.store.agents(id, batch)).map((a) => a.agent_id);
     this.deps.log.info({ rollout: id, version: record.version, batch: batch + 1, agents: agentIds.length }, 'upgrade rollout batch starting');
     let created: CommandRecord[];
     try {
-      created = this.deps.commands.create({
+      created = await this.deps.commands.create({
         agentIds,
         type: 'upgrade',
         args: { version: record.version },
@@ -154,37 +160,36 @@ export class UpgradeRolloutEngine extends EventEmitter<{ progress: [record: Upgr
       });
     } catch (err) {
       // E.g. the package was deleted between two batches: nothing was sent for this batch.
-      this.update(id, { status: 'halted', status_reason: `batch ${batch + 1} could not start: ${(err as Error).message}` });
+      await this.update(id, { status: 'halted', status_reason: `batch ${batch + 1} could not start: ${(err as Error).message}` });
       return;
     }
-    this.deps.store.setCommands(id, created.map((c) => ({ agentId: c.agent_id, commandId: c.id })));
-    this.advance(id);
+    await this.deps.store.setCommands(id, created.map((c) => ({ agentId: c.agent_id, commandId: c.id })));
+    await this.advance(id);
   }
 
   /** Moves a running rollout on once its current batch has finished. */
-  private advance(id: string): void {
-    const record = this.deps.store.get(id);
+  private async advance(id: string): Promise<void> {
+    const record = await this.deps.store.get(id);
     if (!record || record.status !== 'running' || record.next_batch_at !== null) return;
-    const current = this.deps.store.agents(id, record.current_batch);
+    const current = await this.deps.store.agents(id, record.current_batch);
     if (current.some((a) => a.command_id === null || a.status === null || !TERMINAL_COMMAND_STATUSES.has(a.status))) return;
-    const failures = this.failures(record) - record.failures_baseline;
+    const failures = await this.failures(record) - record.failures_baseline;
     if (failures > record.max_failures) {
-      this.update(id, { status: 'halted', status_reason: `${failures} failed upgrade(s), more than max_failures (${record.max_failures})` });
+      await this.update(id, { status: 'halted', status_reason: `${failures} failed upgrade(s), more than max_failures (${record.max_failures})` });
     } else if (record.current_batch + 1 >= record.batch_count) {
-      this.update(id, { status: 'completed', finished_at: Date.now() });
+      await this.update(id, { status: 'completed', finished_at: Date.now() });
     } else if (record.pause_seconds > 0) {
       const at = Date.now() + record.pause_seconds * 1000;
-      this.update(id, { next_batch_at: at });
+      await this.update(id, { next_batch_at: at });
       this.schedule(id, at);
     } else {
-      this.startBatch(id, record.current_batch + 1);
+      await this.startBatch(id, record.current_batch + 1);
     }
   }
 
   /** Agents of started batches whose upgrade did not succeed. */
-  private failures(record: UpgradeRolloutRecord): number {
-    return this.deps.store
-      .agents(record.id)
+  private async failures(record: UpgradeRolloutRecord): Promise<number> {
+    return (await this.deps.store.agents(record.id))
       .filter((a) => a.batch <= record.current_batch && a.status !== null && TERMINAL_COMMAND_STATUSES.has(a.status) && a.status !== 'succeeded').length;
   }
 
@@ -192,9 +197,9 @@ export class UpgradeRolloutEngine extends EventEmitter<{ progress: [record: Upgr
     this.clearTimer(id);
     const timer = setTimeout(() => {
       this.timers.delete(id);
-      this.safely(() => {
-        const record = this.deps.store.get(id);
-        if (record?.status === 'running' && record.next_batch_at !== null) this.startBatch(id, record.current_batch + 1);
+      this.safely(async () => {
+        const record = await this.deps.store.get(id);
+        if (record?.status === 'running' && record.next_batch_at !== null) await this.startBatch(id, record.current_batch + 1);
       });
     }, Math.max(0, at - Date.now()));
     timer.unref();
@@ -207,17 +212,23 @@ export class UpgradeRolloutEngine extends EventEmitter<{ progress: [record: Upgr
     this.timers.delete(id);
   }
 
-  private update(id: string, changes: Partial<Omit<UpgradeRolloutRecord, 'id'>>): UpgradeRolloutRecord {
-    const record = this.deps.store.update(id, changes);
+  private async update(id: string, changes: Partial<Omit<UpgradeRolloutRecord, 'id'>>): Promise<UpgradeRolloutRecord> {
+    const record = await this.deps.store.update(id, changes);
     this.emit('progress', record);
     return record;
   }
 
-  private safely(fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
+  /** Runs `step` after the steps queued before it. */
+  private serially<T>(step: () => Promise<T>): Promise<T> {
+    const run = this.steps.then(step);
+    this.steps = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Queues a step whose failure is only logged (timers, command transitions). */
+  private safely(step: () => Promise<void>): void {
+    this.serially(step).catch((err: unknown) => {
       this.deps.log.error({ err: err instanceof Error ? err.message : String(err) }, 'upgrade rollout step failed');
-    }
+    });
   }
 }

@@ -47,14 +47,14 @@ export function upgradeRolloutRoutes(deps: {
   const json = jsonBody('2mb');
   const viewer = requireAdmin(deps.tokens, 'viewer');
   const operator = requireAdmin(deps.tokens, 'operator');
-  const view = (record: UpgradeRolloutRecord): Record<string, unknown> => rolloutView(record, deps.store);
+  const view = (record: UpgradeRolloutRecord): Promise<Record<string, unknown>> => rolloutView(record, deps.store);
 
-  router.post('/upgrades', operator, json, (req, res) => {
+  router.post('/upgrades', operator, json, async (req, res) => {
     const body = parseBody(RolloutRequest, req.body, 'upgrade rollout');
     const version = versionParam(body.version);
     const agentIds = resolveAgentTargets(body.agents, deps);
     const batchSize = body.percent !== undefined ? Math.ceil((agentIds.length * body.percent) / 100) : body.batch_size;
-    const record = deps.engine.start({
+    const record = await deps.engine.start({
       version,
       agentIds,
       batchSize,
@@ -63,23 +63,23 @@ export function upgradeRolloutRoutes(deps: {
       ttlSeconds: body.ttl_seconds,
       author: adminOf(req).name,
     });
-    res.status(202).json(view(record));
+    res.status(202).json(await view(record));
   });
 
-  router.get('/upgrades', viewer, (_req, res) => {
-    res.json({ rollouts: deps.store.list().map((r) => publicRecord(r)) });
+  router.get('/upgrades', viewer, async (_req, res) => {
+    res.json({ rollouts: (await deps.store.list()).map((r) => publicRecord(r)) });
   });
 
-  router.get('/upgrades/:id', viewer, (req, res) => {
-    res.json(view(deps.engine.get(String(req.params.id))));
+  router.get('/upgrades/:id', viewer, async (req, res) => {
+    res.json(await view(await deps.engine.get(String(req.params.id))));
   });
 
-  router.post('/upgrades/:id/resume', operator, (req, res) => {
-    res.json(view(deps.engine.resume(String(req.params.id))));
+  router.post('/upgrades/:id/resume', operator, async (req, res) => {
+    res.json(await view(await deps.engine.resume(String(req.params.id))));
   });
 
-  router.post('/upgrades/:id/cancel', operator, (req, res) => {
-    res.json(view(deps.engine.cancel(String(req.params.id))));
+  router.post('/upgrades/:id/cancel', operator, async (req, res) => {
+    res.json(await view(await deps.engine.cancel(String(req.params.id))));
   });
 
   return router;
@@ -92,8 +92,8 @@ function publicRecord(record: UpgradeRolloutRecord): Record<string, unknown> {
 }
 
 /** The rollout with each agent's progress and totals: waiting (batch not started), upgrading, succeeded, failed. */
-function rolloutView(record: UpgradeRolloutRecord, store: UpgradeRolloutStore): Record<string, unknown> {
-  const agents = store.agents(record.id).map((a) => ({ ...a, batch: a.batch + 1 }));
+async function rolloutView(record: UpgradeRolloutRecord, store: UpgradeRolloutStore): Promise<Record<string, unknown>> {
+  const agents = (await store.agents(record.id)).map((a) => ({ ...a, batch: a.batch + 1 }));
   const counts = { waiting: 0, upgrading: 0, succeeded: 0, failed: 0 };
   for (const a of agents) {
     if (a.status === null) counts.waiting++;

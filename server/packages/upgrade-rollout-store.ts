@@ -5,7 +5,7 @@
  * table, so there is one truth about each agent's upgrade.
  */
 import type { CommandStatus } from '../../shared/protocol/index.js';
-import type { Db } from '../store/database.js';
+import type { Sql } from '../store/sql.js';
 
 export type UpgradeRolloutStatus = 'running' | 'halted' | 'completed' | 'cancelled';
 
@@ -41,73 +41,61 @@ export interface UpgradeRolloutAgent {
 }
 
 export class UpgradeRolloutStore {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly sql: Sql) {}
 
-  create(record: UpgradeRolloutRecord, batches: string[][]): void {
-    const insertAgent = this.db.prepare('INSERT INTO upgrade_rollout_agents (rollout_id, agent_id, batch) VALUES (?, ?, ?)');
-    this.db.transaction(() => {
-      this.db
-        .prepare(
-          `INSERT INTO upgrade_rollouts (id, version, status, status_reason, batch_size, batch_count, current_batch, pause_seconds, max_failures,
+  async create(record: UpgradeRolloutRecord, batches: string[][]): Promise<void> {
+    await this.sql.transaction(async () => {
+      await this.sql.run(`INSERT INTO upgrade_rollouts (id, version, status, status_reason, batch_size, batch_count, current_batch, pause_seconds, max_failures,
              failures_baseline, ttl_seconds, next_batch_at, author, created_at, updated_at, finished_at)
            VALUES (@id, @version, @status, @status_reason, @batch_size, @batch_count, @current_batch, @pause_seconds, @max_failures,
-             @failures_baseline, @ttl_seconds, @next_batch_at, @author, @created_at, @updated_at, @finished_at)`,
-        )
-        .run(record);
-      batches.forEach((agents, batch) => {
-        for (const agent of agents) insertAgent.run(record.id, agent, batch);
-      });
-    })();
+             @failures_baseline, @ttl_seconds, @next_batch_at, @author, @created_at, @updated_at, @finished_at)`, { ...record });
+      for (const [batch, agents] of batches.entries()) {
+        for (const agent of agents) await this.sql.run('INSERT INTO upgrade_rollout_agents (rollout_id, agent_id, batch) VALUES (?, ?, ?)', [record.id, agent, batch]);
+      }
+    });
   }
 
-  get(id: string): UpgradeRolloutRecord | undefined {
-    return this.db.prepare('SELECT * FROM upgrade_rollouts WHERE id = ?').get(id) as UpgradeRolloutRecord | undefined;
+  async get(id: string): Promise<UpgradeRolloutRecord | undefined> {
+    return await this.sql.get<UpgradeRolloutRecord>('SELECT * FROM upgrade_rollouts WHERE id = ?', [id]);
   }
 
-  list(limit = 100): UpgradeRolloutRecord[] {
-    return this.db.prepare('SELECT * FROM upgrade_rollouts ORDER BY created_at DESC, id LIMIT ?').all(limit) as UpgradeRolloutRecord[];
+  async list(limit = 100): Promise<UpgradeRolloutRecord[]> {
+    return await this.sql.all<UpgradeRolloutRecord>('SELECT * FROM upgrade_rollouts ORDER BY created_at DESC, id LIMIT ?', [limit]);
   }
 
-  withStatus(status: UpgradeRolloutStatus): UpgradeRolloutRecord[] {
-    return this.db.prepare('SELECT * FROM upgrade_rollouts WHERE status = ?').all(status) as UpgradeRolloutRecord[];
+  async withStatus(status: UpgradeRolloutStatus): Promise<UpgradeRolloutRecord[]> {
+    return await this.sql.all<UpgradeRolloutRecord>('SELECT * FROM upgrade_rollouts WHERE status = ?', [status]);
   }
 
   /** Rollouts of a version that are not over (running, or halted and so resumable), oldest first. */
-  unfinishedOf(version: string): UpgradeRolloutRecord[] {
-    return this.db
-      .prepare("SELECT * FROM upgrade_rollouts WHERE version = ? AND status IN ('running', 'halted') ORDER BY created_at, id")
-      .all(version) as UpgradeRolloutRecord[];
+  async unfinishedOf(version: string): Promise<UpgradeRolloutRecord[]> {
+    return await this.sql.all<UpgradeRolloutRecord>("SELECT * FROM upgrade_rollouts WHERE version = ? AND status IN ('running', 'halted') ORDER BY created_at, id", [version]);
   }
 
-  update(id: string, changes: Partial<Omit<UpgradeRolloutRecord, 'id'>>): UpgradeRolloutRecord {
+  async update(id: string, changes: Partial<Omit<UpgradeRolloutRecord, 'id'>>): Promise<UpgradeRolloutRecord> {
     const fields = { ...changes, updated_at: Date.now() };
     const sets = Object.keys(fields).map((key) => `${key} = @${key}`);
-    this.db.prepare(`UPDATE upgrade_rollouts SET ${sets.join(', ')} WHERE id = @id`).run({ ...fields, id });
-    return this.get(id)!;
+    await this.sql.run(`UPDATE upgrade_rollouts SET ${sets.join(', ')} WHERE id = @id`, { ...fields, id });
+    return (await this.get(id))!;
   }
 
   /** Every agent of a rollout with its command's status, in batch order. */
-  agents(id: string, batch?: number): UpgradeRolloutAgent[] {
-    return this.db
-      .prepare(
-        `SELECT a.agent_id, a.batch, a.command_id, c.status, c.error
+  async agents(id: string, batch?: number): Promise<UpgradeRolloutAgent[]> {
+    return await this.sql.all<UpgradeRolloutAgent>(`SELECT a.agent_id, a.batch, a.command_id, c.status, c.error
            FROM upgrade_rollout_agents a LEFT JOIN commands c ON c.id = a.command_id
-          WHERE a.rollout_id = @id AND (@batch IS NULL OR a.batch = @batch)
-          ORDER BY a.batch, a.agent_id`,
-      )
-      .all({ id, batch: batch ?? null }) as UpgradeRolloutAgent[];
+          WHERE a.rollout_id = @id ${batch === undefined ? '' : 'AND a.batch = @batch'}
+          ORDER BY a.batch, a.agent_id`, batch === undefined ? { id } : { id, batch });
   }
 
   /** Records the command each agent of a batch was sent. */
-  setCommands(id: string, commands: ReadonlyArray<{ agentId: string; commandId: string }>): void {
-    const set = this.db.prepare('UPDATE upgrade_rollout_agents SET command_id = ? WHERE rollout_id = ? AND agent_id = ?');
-    this.db.transaction(() => {
-      for (const c of commands) set.run(c.commandId, id, c.agentId);
-    })();
+  async setCommands(id: string, commands: ReadonlyArray<{ agentId: string; commandId: string }>): Promise<void> {
+    await this.sql.transaction(async () => {
+      for (const c of commands) await this.sql.run('UPDATE upgrade_rollout_agents SET command_id = ? WHERE rollout_id = ? AND agent_id = ?', [c.commandId, id, c.agentId]);
+    });
   }
 
   /** The rollout a command belongs to, if any. */
-  rolloutOfCommand(commandId: string): string | undefined {
-    return (this.db.prepare('SELECT rollout_id FROM upgrade_rollout_agents WHERE command_id = ?').get(commandId) as { rollout_id: string } | undefined)?.rollout_id;
+  async rolloutOfCommand(commandId: string): Promise<string | undefined> {
+    return ((await this.sql.get<{ rollout_id: string }>('SELECT rollout_id FROM upgrade_rollout_agents WHERE command_id = ?', [commandId])))?.rollout_id;
   }
 }

@@ -1,5 +1,5 @@
 import type { Labels } from '../../shared/selector/index.js';
-import type { Db } from './database.js';
+import type { Sql } from './sql.js';
 import { stringMap } from './agent-store.js';
 
 /** A change to an agent's labels: keys to set (or overwrite), keys to remove. */
@@ -20,40 +20,36 @@ export function applyLabelChange(current: Readonly<Record<string, string>>, chan
  * with) what agents report about themselves.
  */
 export class AgentLabelStore {
-  private readonly getStmt;
-  private readonly setStmt;
-
-  constructor(private readonly db: Db) {
-    this.getStmt = db.prepare('SELECT labels FROM agents WHERE agent_id = ?');
-    this.setStmt = db.prepare('UPDATE agents SET labels = ? WHERE agent_id = ?');
-  }
+  constructor(private readonly sql: Sql) {}
 
   /** The agent's labels, or undefined when Fusion does not know the agent. */
-  get(agentId: string): Record<string, string> | undefined {
-    const row = this.getStmt.get(agentId) as { labels: string | null } | undefined;
+  async get(agentId: string): Promise<Record<string, string> | undefined> {
+    const row = await this.sql.get<{ labels: string | null }>('SELECT labels FROM agents WHERE agent_id = ?', [agentId]);
     return row ? stringMap(row.labels) : undefined;
   }
 
   /** Replaces the labels of one agent; false when the agent is unknown. */
-  replace(agentId: string, labels: Labels): boolean {
-    return this.setStmt.run(JSON.stringify(sorted(labels)), agentId).changes === 1;
+  async replace(agentId: string, labels: Labels): Promise<boolean> {
+    return (await this.sql.run(SET_LABELS, [JSON.stringify(sorted(labels)), agentId])).changes === 1;
   }
 
   /** Applies one change to many agents in one transaction; returns how many agents' labels changed. */
-  changeMany(agents: Array<{ agent_id: string; labels: Readonly<Record<string, string>> }>, change: LabelChange): number {
+  async changeMany(agents: Array<{ agent_id: string; labels: Readonly<Record<string, string>> }>, change: LabelChange): Promise<number> {
     let changed = 0;
-    this.db.transaction(() => {
+    await this.sql.transaction(async () => {
       for (const agent of agents) {
         const before = JSON.stringify(sorted(agent.labels));
         const after = JSON.stringify(sorted(applyLabelChange(agent.labels, change)));
         if (before === after) continue;
-        this.setStmt.run(after, agent.agent_id);
+        await this.sql.run(SET_LABELS, [after, agent.agent_id]);
         changed++;
       }
-    })();
+    });
     return changed;
   }
 }
+
+const SET_LABELS = 'UPDATE agents SET labels = ? WHERE agent_id = ?';
 
 function sorted(labels: Readonly<Record<string, string>>): Record<string, string> {
   const out: Record<string, string> = {};

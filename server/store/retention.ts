@@ -1,5 +1,5 @@
 import type { Logger } from '../../shared/logger.js';
-import type { Db } from './database.js';
+import type { Sql } from './sql.js';
 
 /** How long Fusion keeps history. Zero keeps it forever. */
 export interface RetentionSettings {
@@ -35,7 +35,7 @@ export class RetentionSweeper {
   private running: Promise<SweepResult> | undefined;
 
   constructor(
-    private readonly db: Db,
+    private readonly sql: Sql,
     private readonly settings: RetentionSettings,
     private readonly log: Logger,
   ) {}
@@ -67,43 +67,39 @@ export class RetentionSweeper {
       if (s.commandsDays > 0) {
         const before = now - s.commandsDays * DAY_MS;
         result.commands = await this.inBatches(() =>
-          this.db.transaction(() => {
-            const ids = this.db
-              .prepare(`SELECT id FROM commands WHERE status IN ${FINISHED} AND COALESCE(finished_at, created_at) < ? LIMIT ?`)
-              .pluck()
-              .all(before, BATCH) as string[];
-            const dropTransitions = this.db.prepare('DELETE FROM command_transitions WHERE command_id = ?');
-            const dropCommand = this.db.prepare('DELETE FROM commands WHERE id = ?');
-            const dropBundle = this.db.prepare('DELETE FROM diagnostics_bundles WHERE command_id = ?');
-            for (const id of ids) {
-              dropTransitions.run(id);
-              dropBundle.run(id);
-              dropCommand.run(id);
-            }
+          this.sql.transaction(async () => {
+            const ids = (await this.sql.all<{ id: string }>(`SELECT id FROM commands WHERE status IN ${FINISHED} AND COALESCE(finished_at, created_at) < ? LIMIT ?`, [before, BATCH])).map((r) => r.id);
+            if (ids.length === 0) return 0;
+            // One statement per table for the whole batch, not one per command.
+            const list = ids.map(() => '?').join(', ');
+            await this.sql.run(`DELETE FROM command_transitions WHERE command_id IN (${list})`, ids);
+            await this.sql.run(`DELETE FROM diagnostics_bundles WHERE command_id IN (${list})`, ids);
+            await this.sql.run(`DELETE FROM commands WHERE id IN (${list})`, ids);
             return ids.length;
-          })(),
+          }),
         );
       }
       if (s.auditDays > 0) {
         const before = now - s.auditDays * DAY_MS;
         result.audit = await this.inBatches(
-          () => this.db.prepare('DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE at < ? ORDER BY id LIMIT ?)').run(before, BATCH).changes,
+          async () => (await this.sql.run('DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE at < ? ORDER BY id LIMIT ?)', [before, BATCH])).changes,
         );
       }
       if (s.revisionsDays > 0) {
         const before = now - s.revisionsDays * DAY_MS;
         const keep = Math.max(1, s.revisionsKeep);
         result.revisions = await this.inBatches(
-          () =>
-            this.db
-              .prepare(
-                `DELETE FROM agent_config_revisions WHERE rowid IN (
-                   SELECT r.rowid FROM agent_config_revisions r
+          async () =>
+            (
+              await this.sql.run(
+                `DELETE FROM agent_config_revisions WHERE (agent_id, revision) IN (
+                   SELECT r.agent_id, r.revision FROM agent_config_revisions r
                    WHERE r.created_at < ?
                      AND r.revision <= (SELECT MAX(revision) FROM agent_config_revisions m WHERE m.agent_id = r.agent_id) - ?
                    LIMIT ?)`,
+                [before, keep, BATCH],
               )
-              .run(before, keep, BATCH).changes,
+            ).changes,
         );
       }
       if (result.commands || result.audit || result.revisions) this.log.info({ removed: result }, 'retention sweep removed old history');
@@ -114,10 +110,10 @@ export class RetentionSweeper {
   }
 
   /** Repeats `step` (which deletes at most BATCH rows) until it deletes fewer, yielding between steps. */
-  private async inBatches(step: () => number): Promise<number> {
+  private async inBatches(step: () => Promise<number>): Promise<number> {
     let total = 0;
     for (;;) {
-      const n = step();
+      const n = await step();
       total += n;
       if (n < BATCH) return total;
       await new Promise((resolve) => setImmediate(resolve));

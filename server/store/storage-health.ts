@@ -1,5 +1,5 @@
 import type { Logger } from '../../shared/logger.js';
-import type { Db } from './database.js';
+import type { Sql } from './sql.js';
 import { StorageError, type StorageErrorCode } from './storage-errors.js';
 
 /** What `/healthz` says about the database's storage. */
@@ -15,7 +15,7 @@ export class StorageHealth {
   private problem: { error: StorageError; since: number } | undefined;
 
   constructor(
-    private readonly db: Db,
+    private readonly sql: Sql,
     private readonly log: Logger,
   ) {}
 
@@ -35,22 +35,24 @@ export class StorageHealth {
   }
 
   /**
-   * The current state. While degraded, a probe write (rewriting the schema
-   * version with its own value, one page) finds out whether space came back,
-   * so the state clears even when nothing else writes.
+   * The current state. While degraded, a probe write (on SQLite rewriting the
+   * schema version with its own value, one page) finds out whether space came
+   * back, so the state clears even when nothing else writes.
    */
-  report(): StorageReport {
-    if (this.problem) this.probe();
+  async report(): Promise<StorageReport> {
+    if (this.problem) await this.probe();
     if (!this.problem) return { state: 'ok' };
     return { state: this.problem.error.code, message: this.problem.error.message, since: this.problem.since };
   }
 
-  private probe(): void {
+  private async probe(): Promise<void> {
     try {
-      this.db.transaction(() => {
-        const version = this.db.pragma('user_version', { simple: true }) as number;
-        this.db.pragma(`user_version = ${version}`);
-      })();
+      if (this.sql.dialect === 'sqlite') {
+        await this.sql.transaction(async () => {
+          const version = Number((await this.sql.get<{ user_version: number }>('PRAGMA user_version'))?.user_version ?? 0);
+          await this.sql.exec(`PRAGMA user_version = ${version}`);
+        });
+      } else await this.sql.get('SELECT 1');
       this.record(undefined);
     } catch (err) {
       this.record(err);

@@ -55,31 +55,31 @@ export class WebhookDispatcher {
     };
   }
 
-  start(): void {
-    this.reload();
+  async start(): Promise<void> {
+    await this.reload();
     this.unsubscribe = this.deps.bus.subscribe((event) => {
       const hooks = this.hooks.filter((hook) => subscribed(hook, event.type));
-      if (hooks.length) this.queue(hooks, event.type, JSON.stringify(event));
+      if (hooks.length) void this.queue(hooks, event.type, JSON.stringify(event)).catch((err: unknown) => this.deps.log.error({ err, type: event.type }, 'cannot queue webhook deliveries'));
     });
-    this.timer = setInterval(() => this.pump(), this.o.pollMs);
+    this.timer = setInterval(() => this.pumpSafely(), this.o.pollMs);
     this.timer.unref();
-    this.pump();
+    this.pumpSafely();
   }
 
   /** Re-reads the subscriptions (after one is created or deleted). */
-  reload(): void {
-    this.hooks = this.deps.store.list();
+  async reload(): Promise<void> {
+    this.hooks = await this.deps.store.list();
   }
 
   /** Queues an event for some webhooks (e.g. a test ping) and sends it at once. */
-  queue(hooks: Webhook[], type: string, payload: string): number[] {
-    const open = hooks.filter((hook) => {
-      if (this.deps.store.pendingCount(hook.id) < this.o.maxPendingPerWebhook) return true;
-      this.deps.log.warn({ webhook: hook.id, type }, 'webhook backlog full; event not queued for it');
-      return false;
-    });
-    const ids = open.length ? this.deps.store.enqueue(open, type, payload, Date.now()) : [];
-    this.pump();
+  async queue(hooks: Webhook[], type: string, payload: string): Promise<number[]> {
+    const open: Webhook[] = [];
+    for (const hook of hooks) {
+      if ((await this.deps.store.pendingCount(hook.id)) < this.o.maxPendingPerWebhook) open.push(hook);
+      else this.deps.log.warn({ webhook: hook.id, type }, 'webhook backlog full; event not queued for it');
+    }
+    const ids = open.length ? await this.deps.store.enqueue(open, type, payload, Date.now()) : [];
+    this.pumpSafely();
     return ids;
   }
 
@@ -89,22 +89,28 @@ export class WebhookDispatcher {
     this.abort.abort();
   }
 
-  private pump(): void {
+  private pumpSafely(): void {
+    this.pump().catch((err: unknown) => this.deps.log.error({ err }, 'cannot read due webhook deliveries'));
+  }
+
+  private async pump(): Promise<void> {
     const room = this.o.concurrency - this.inFlight.size;
     if (room <= 0) return;
-    for (const delivery of this.deps.store.due(Date.now(), room + this.inFlight.size)) {
+    for (const delivery of await this.deps.store.due(Date.now(), room + this.inFlight.size)) {
       if (this.inFlight.size >= this.o.concurrency) break;
       if (this.inFlight.has(delivery.id)) continue;
       this.inFlight.add(delivery.id);
-      void this.attempt(delivery).finally(() => {
-        this.inFlight.delete(delivery.id);
-        this.pump();
-      });
+      void this.attempt(delivery)
+        .catch((err: unknown) => this.deps.log.error({ err, delivery: delivery.id }, 'cannot record a webhook delivery attempt'))
+        .finally(() => {
+          this.inFlight.delete(delivery.id);
+          this.pumpSafely();
+        });
     }
   }
 
   private async attempt(delivery: Delivery): Promise<void> {
-    const hook = this.hooks.find((h) => h.id === delivery.webhook_id) ?? this.deps.store.get(delivery.webhook_id);
+    const hook = this.hooks.find((h) => h.id === delivery.webhook_id) ?? (await this.deps.store.get(delivery.webhook_id));
     if (!hook) return; // deleted meanwhile: its deliveries went with it
     const timestamp = Math.floor(Date.now() / 1000);
     let httpStatus: number | null = null;
@@ -133,13 +139,13 @@ export class WebhookDispatcher {
     }
     const now = Date.now();
     const attempts = delivery.attempts + 1;
-    if (error === null) this.deps.store.attempted(delivery.id, { status: 'succeeded', httpStatus, error: null, nextAttemptAt: null, now });
+    if (error === null) await this.deps.store.attempted(delivery.id, { status: 'succeeded', httpStatus, error: null, nextAttemptAt: null, now });
     else if (attempts >= this.o.maxAttempts) {
-      this.deps.store.attempted(delivery.id, { status: 'failed', httpStatus, error, nextAttemptAt: null, now });
+      await this.deps.store.attempted(delivery.id, { status: 'failed', httpStatus, error, nextAttemptAt: null, now });
       this.deps.log.warn({ webhook: hook.id, delivery: delivery.id, attempts, error }, 'webhook delivery failed for good');
     } else {
       const delay = Math.min(this.o.maxDelayMs, this.o.baseDelayMs * 2 ** (attempts - 1));
-      this.deps.store.attempted(delivery.id, { status: 'pending', httpStatus, error, nextAttemptAt: now + delay, now });
+      await this.deps.store.attempted(delivery.id, { status: 'pending', httpStatus, error, nextAttemptAt: now + delay, now });
     }
   }
 }

@@ -37,43 +37,43 @@ export function webhookRoutes(deps: { tokens: TokenStore; store: WebhookStore; d
   const admin = requireAdmin(deps.tokens, 'admin');
   const json = express.json({ limit: '16kb' });
 
-  router.post('/webhooks', admin, json, (req, res) => {
+  router.post('/webhooks', admin, json, async (req, res) => {
     const body = parseBody(WebhookRequest, req.body, 'webhook');
     const hook = { id: `wh_${nanoid(16)}`, ...body, created_at: Date.now(), author: adminOf(req).name };
-    deps.store.create(hook);
-    deps.dispatcher.reload();
+    await deps.store.create(hook);
+    await deps.dispatcher.reload();
     res.status(201).json({ ...hook, secret: deps.signing.secretOf(hook.id) });
   });
 
-  router.get('/webhooks', admin, (_req, res) => {
-    res.json({ webhooks: deps.store.list() });
+  router.get('/webhooks', admin, async (_req, res) => {
+    res.json({ webhooks: await deps.store.list() });
   });
 
-  router.get('/webhooks/:id', admin, (req, res) => {
-    const hook = deps.store.get(String(req.params.id));
+  router.get('/webhooks/:id', admin, async (req, res) => {
+    const hook = await deps.store.get(String(req.params.id));
     if (!hook) throw notFound(`webhook ${String(req.params.id)}`);
     res.json(hook);
   });
 
-  router.delete('/webhooks/:id', admin, (req, res) => {
-    if (!deps.store.delete(String(req.params.id))) throw notFound(`webhook ${String(req.params.id)}`);
-    deps.dispatcher.reload();
+  router.delete('/webhooks/:id', admin, async (req, res) => {
+    if (!await deps.store.delete(String(req.params.id))) throw notFound(`webhook ${String(req.params.id)}`);
+    await deps.dispatcher.reload();
     res.status(204).end();
   });
 
-  router.post('/webhooks/:id/test', admin, (req, res) => {
-    const hook = deps.store.get(String(req.params.id));
+  router.post('/webhooks/:id/test', admin, async (req, res) => {
+    const hook = await deps.store.get(String(req.params.id));
     if (!hook) throw notFound(`webhook ${String(req.params.id)}`);
     const payload = JSON.stringify({ id: 0, type: 'webhook.ping', at: Date.now(), data: { webhook_id: hook.id } });
-    const [delivery] = deps.dispatcher.queue([hook], 'webhook.ping', payload);
+    const [delivery] = await deps.dispatcher.queue([hook], 'webhook.ping', payload);
     res.status(202).json({ delivery_id: delivery ?? null });
   });
 
-  router.get('/webhooks/:id/deliveries', admin, (req, res) => {
+  router.get('/webhooks/:id/deliveries', admin, async (req, res) => {
     const id = String(req.params.id);
-    if (!deps.store.get(id)) throw notFound(`webhook ${id}`);
+    if (!await deps.store.get(id)) throw notFound(`webhook ${id}`);
     const query = parseBody(DeliveryQuery, req.query, 'query parameters');
-    const page = deps.store.deliveries(id, query.limit, query.cursor === undefined ? undefined : decodePosition('deliveries', query.cursor));
+    const page = await deps.store.deliveries(id, query.limit, query.cursor === undefined ? undefined : decodePosition('deliveries', query.cursor));
     res.json({
       deliveries: page.deliveries.map(({ payload: _payload, ...rest }) => rest),
       next_cursor: page.next === null ? null : encodePosition('deliveries', page.next),

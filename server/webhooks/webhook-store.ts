@@ -1,4 +1,4 @@
-import type { Db } from '../store/database.js';
+import type { Sql } from '../store/sql.js';
 
 export interface Webhook {
   id: string;
@@ -34,63 +34,55 @@ const toWebhook = (row: WebhookRow): Webhook => ({ ...row, events: JSON.parse(ro
 
 /** Webhook subscriptions and their deliveries (the delivery log is also the retry queue, so a restart loses none). */
 export class WebhookStore {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly sql: Sql) {}
 
-  create(hook: Webhook): void {
-    this.db
-      .prepare('INSERT INTO webhooks (id, name, url, events, created_at, author) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(hook.id, hook.name, hook.url, JSON.stringify(hook.events), hook.created_at, hook.author);
+  async create(hook: Webhook): Promise<void> {
+    await this.sql.run('INSERT INTO webhooks (id, name, url, events, created_at, author) VALUES (?, ?, ?, ?, ?, ?)', [hook.id, hook.name, hook.url, JSON.stringify(hook.events), hook.created_at, hook.author]);
   }
 
-  get(id: string): Webhook | undefined {
-    const row = this.db.prepare('SELECT * FROM webhooks WHERE id = ?').get(id) as WebhookRow | undefined;
+  async get(id: string): Promise<Webhook | undefined> {
+    const row = await this.sql.get<WebhookRow>('SELECT * FROM webhooks WHERE id = ?', [id]);
     return row ? toWebhook(row) : undefined;
   }
 
-  list(): Webhook[] {
-    return (this.db.prepare('SELECT * FROM webhooks ORDER BY created_at, id').all() as WebhookRow[]).map(toWebhook);
+  async list(): Promise<Webhook[]> {
+    return ((await this.sql.all<WebhookRow>('SELECT * FROM webhooks ORDER BY created_at, id'))).map(toWebhook);
   }
 
-  delete(id: string): boolean {
-    return this.db.prepare('DELETE FROM webhooks WHERE id = ?').run(id).changes === 1;
+  async delete(id: string): Promise<boolean> {
+    return (await this.sql.run('DELETE FROM webhooks WHERE id = ?', [id])).changes === 1;
   }
 
   /** Queues one delivery per webhook, in one transaction; returns their ids. */
-  enqueue(hooks: Webhook[], eventType: string, payload: string, now: number): number[] {
-    const insert = this.db.prepare(
-      "INSERT INTO webhook_deliveries (webhook_id, event_type, payload, status, next_attempt_at, created_at) VALUES (?, ?, ?, 'pending', ?, ?)",
-    );
-    return this.db.transaction(() => hooks.map((hook) => Number(insert.run(hook.id, eventType, payload, now, now).lastInsertRowid)))();
+  enqueue(hooks: Webhook[], eventType: string, payload: string, now: number): Promise<number[]> {
+    const insert = "INSERT INTO webhook_deliveries (webhook_id, event_type, payload, status, next_attempt_at, created_at) VALUES (?, ?, ?, 'pending', ?, ?) RETURNING id";
+    return this.sql.transaction(async () => {
+      const ids: number[] = [];
+      for (const hook of hooks) ids.push(Number((await this.sql.get<{ id: number }>(insert, [hook.id, eventType, payload, now, now]))?.id));
+      return ids;
+    });
   }
 
   /** Pending deliveries due by `now`, oldest first. */
-  due(now: number, limit: number): Delivery[] {
-    return this.db
-      .prepare("SELECT * FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?")
-      .all(now, limit) as Delivery[];
+  async due(now: number, limit: number): Promise<Delivery[]> {
+    return await this.sql.all<Delivery>("SELECT * FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?", [now, limit]);
   }
 
   /** Pending deliveries of one webhook (to bound its backlog). */
-  pendingCount(webhookId: string): number {
-    return (this.db.prepare("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND status = 'pending'").get(webhookId) as { n: number }).n;
+  async pendingCount(webhookId: string): Promise<number> {
+    return Number((await this.sql.get<{ n: number }>("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND status = 'pending'", [webhookId]))?.n ?? 0);
   }
 
   /** Records one attempt: succeeded, failed for good, or pending again at `nextAttemptAt`. */
-  attempted(id: number, outcome: { status: DeliveryStatus; httpStatus: number | null; error: string | null; nextAttemptAt: number | null; now: number }): void {
-    this.db
-      .prepare(
-        `UPDATE webhook_deliveries SET attempts = attempts + 1, status = ?, last_status = ?, last_error = ?, next_attempt_at = ?,
+  async attempted(id: number, outcome: { status: DeliveryStatus; httpStatus: number | null; error: string | null; nextAttemptAt: number | null; now: number }): Promise<void> {
+    await this.sql.run(`UPDATE webhook_deliveries SET attempts = attempts + 1, status = ?, last_status = ?, last_error = ?, next_attempt_at = ?,
            finished_at = CASE WHEN ? = 'pending' THEN NULL ELSE ? END
-         WHERE id = ?`,
-      )
-      .run(outcome.status, outcome.httpStatus, outcome.error, outcome.nextAttemptAt, outcome.status, outcome.now, id);
+         WHERE id = ?`, [outcome.status, outcome.httpStatus, outcome.error, outcome.nextAttemptAt, outcome.status, outcome.now, id]);
   }
 
   /** One page of a webhook's deliveries, newest first (`before`: an id from the previous page). */
-  deliveries(webhookId: string, limit: number, before?: number): { deliveries: Delivery[]; next: number | null } {
-    const rows = this.db
-      .prepare(`SELECT * FROM webhook_deliveries WHERE webhook_id = ? ${before !== undefined ? 'AND id < ?' : ''} ORDER BY id DESC LIMIT ?`)
-      .all(...(before !== undefined ? [webhookId, before, limit + 1] : [webhookId, limit + 1])) as Delivery[];
+  async deliveries(webhookId: string, limit: number, before?: number): Promise<{ deliveries: Delivery[]; next: number | null }> {
+    const rows = await this.sql.all<Delivery>(`SELECT * FROM webhook_deliveries WHERE webhook_id = ? ${before !== undefined ? 'AND id < ?' : ''} ORDER BY id DESC LIMIT ?`, (before !== undefined ? [webhookId, before, limit + 1] : [webhookId, limit + 1]));
     const more = rows.length > limit;
     if (more) rows.pop();
     return { deliveries: rows, next: more ? rows.at(-1)!.id : null };

@@ -3,6 +3,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AuditStore } from '../../server/audit/audit-store.js';
 import { openDatabase } from '../../server/store/database.js';
+import { SqliteSql } from '../../server/store/sqlite-sql.js';
 import { tempHome } from '../harness/temp-home.js';
 import { FUSION_YAML, FUSION_YAML_WITH_ARCHIVE, INGEST_KEY, openSession, pushEvents, startManagedFusion, type ManagedFusion } from '../management/management-harness.js';
 import { fustorctl } from './cli-harness.js';
@@ -148,16 +149,16 @@ describe("fustorctl: Fusion's side (fusion.yaml, sessions, tokens, audit, cancel
 
     // 2,500 older entries, five per millisecond: read in pages of at most 1,000, none repeated or skipped.
     const base = Date.now() - 3_600_000;
-    const db = openDatabase(join(fusion.home, 'fusion.db'));
+    const sql = new SqliteSql(openDatabase(join(fusion.home, 'fusion.db')));
     try {
-      const audit = new AuditStore(db);
-      db.transaction(() => {
+      const audit = new AuditStore(sql);
+      await sql.transaction(async () => {
         for (let i = 0; i < 2500; i++) {
-          audit.record({ at: base + Math.floor(i / 5), actor: 'bulk', token_id: null, role: 'admin', address: null, method: 'PUT', path: `/api/v1/management/bulk/${i}`, query: null, target: `bulk/${i}`, status: 200, outcome: 'success', error_code: null, detail: null });
+          await audit.record({ at: base + Math.floor(i / 5), actor: 'bulk', token_id: null, role: 'admin', address: null, method: 'PUT', path: `/api/v1/management/bulk/${i}`, query: null, target: `bulk/${i}`, status: 200, outcome: 'success', error_code: null, detail: null });
         }
-      })();
+      });
     } finally {
-      db.close();
+      await sql.close();
     }
     const bulk = JSON.parse((await ctl(['audit', '--actor', 'bulk', '--all', '--json'])).stdout).entries as Array<{ id: number; path: string }>;
     expect(bulk).to.have.length(2500);
