@@ -70,7 +70,7 @@ describe('web dashboard: the fleet table pages and filters (chromium)', function
     await page.fill('[data-filter="q"]', '');
     await page.selectOption('[data-filter="status"]', 'offline');
     await offlinePage;
-    await page.waitForFunction(`document.querySelector('[data-page-info]')?.textContent === 'page 1 · 1 agent(s)'`);
+    await page.locator('[data-page-info]', { hasText: /^page 1 · 1 agent\(s\)$/ }).waitFor();
     expect(await rows().evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-agent-id')))).to.deep.equal(['node-57']);
   });
 });
