@@ -39,7 +39,9 @@ FUSION_TRUSTED_PROXIES (comma-separated addresses or CIDR ranges whose X-Forward
 (every new agent waits for an admin's approval), FUSION_CREDENTIAL_LIFETIME_MS (agent
 credential lifetime, default 30 days; rotated when a third of it is left), FUSION_SECRET_KEY (key of the
 secrets store, default <home>/secret.key), FUSION_PACKAGE_PUBLIC_KEY or --package-public-key
-(an Ed25519 public key PEM file: agent package uploads must be signed with it).`;
+(an Ed25519 public key PEM file: agent package uploads must be signed with it),
+FUSION_MAX_PENDING_PER_ADDRESS (agent sockets one address may have waiting for hello,
+default 64: raise it when many agents reach Fusion through one NAT address).`;
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -89,6 +91,7 @@ async function main(): Promise<void> {
     databaseSync: sync,
     ...(process.env.FUSION_TRUSTED_PROXIES ? { trustedProxies: process.env.FUSION_TRUSTED_PROXIES.split(',').map((p) => p.trim()).filter(Boolean) } : {}),
     ...packageKeyOption(values['package-public-key'] ?? process.env.FUSION_PACKAGE_PUBLIC_KEY),
+    ...maxPendingPerAddress(),
   });
   const { url } = await server.start();
   printInitialSecrets(server, url);
@@ -142,6 +145,15 @@ function msFromEnv<K extends 'heartbeatIntervalMs' | 'shutdownRetryAfterMs'>(nam
   const min = option === 'heartbeatIntervalMs' ? 1 : 0;
   if (!Number.isInteger(ms) || ms < min) throw new Error(`${name} must be a whole number of milliseconds (at least ${min}): ${raw}`);
   return { [option]: ms } as Partial<Pick<FusionOptions, K>>;
+}
+
+/** FUSION_MAX_PENDING_PER_ADDRESS: sockets one address may have waiting for `hello` (1 to 1,000,000). */
+function maxPendingPerAddress(): Pick<FusionOptions, 'maxPendingPerAddress'> | Record<string, never> {
+  const raw = process.env.FUSION_MAX_PENDING_PER_ADDRESS;
+  if (raw === undefined || raw === '') return {};
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 1_000_000) throw new Error(`FUSION_MAX_PENDING_PER_ADDRESS must be a whole number from 1 to 1000000: ${raw}`);
+  return { maxPendingPerAddress: n };
 }
 
 /** The agent credential lifetime from FUSION_CREDENTIAL_LIFETIME_MS (at least a minute). */

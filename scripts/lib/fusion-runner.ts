@@ -70,6 +70,9 @@ export class FusionRun {
             FUSTOR_LOG_LEVEL: options.logLevel ?? 'info',
             ...(options.heartbeatMs !== undefined && { FUSION_HEARTBEAT_MS: String(options.heartbeatMs) }),
             ...(options.shutdownRetryMs !== undefined && { FUSION_SHUTDOWN_RETRY_MS: String(options.shutdownRetryMs) }),
+            // The simulated fleet dials from one address, a real one from as many as it has hosts:
+            // the per-address limit on sockets waiting for hello would otherwise throttle the whole fleet.
+            FUSION_MAX_PENDING_PER_ADDRESS: process.env.FUSION_MAX_PENDING_PER_ADDRESS ?? '100000',
           },
           stdio: ['ignore', log, log],
         },
