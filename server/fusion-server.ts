@@ -33,6 +33,7 @@ import { CommandStore } from './commands/command-store.js';
 import { commandRoutes } from './commands/command-routes.js';
 import { ReportStore } from './commands/report-store.js';
 import { EventBus } from './events/event-bus.js';
+import { LocalAgentBus } from './bus/local-bus.js';
 import { connectControlEvents, connectSessionEvents } from './events/event-sources.js';
 import { FusionConfigService, managementRoutes, type FusionConfigApplied } from './management/index.js';
 import { uiRouter } from './http/ui-router.js';
@@ -198,7 +199,8 @@ export class FusionServer {
       this.initialSecrets = seedTokens(tokens, { adminToken: o.adminToken, enrollmentToken: o.enrollmentToken });
       const configs = new ConfigStore(db);
       const agents = new AgentStore(db);
-      const service = new ConfigService(configs, agents);
+      const agentBus = new LocalAgentBus(this.log);
+      const service = new ConfigService(configs, agents, agentBus);
       const secrets = createSecrets({ db, home: o.home, tokens });
       service.setSecretCheck((document) => secrets.service.requireKnown(document));
       const secretsFor = (document: Record<string, unknown>) => secrets.service.bundleFor(document);
@@ -223,16 +225,17 @@ export class FusionServer {
         flushWrites: () => sql.flush(),
       });
       const store = new CommandStore(sql);
-      const commands = new CommandService(store, gateway, this.log, o.commandSweepIntervalMs);
+      const commands = new CommandService(store, gateway, agentBus, this.log, o.commandSweepIntervalMs);
       const reports = new ReportStore(sql);
       const packages = await createPackages({ sql, home: o.home, log: this.log, tokens, commands, agents, gateway, maxPackageBytes: o.maxPackageBytes, maxUnpackedPackageBytes: o.maxUnpackedPackageBytes, packagePublicKey: o.packagePublicKey });
       const bus = new EventBus(this.log);
-      const controlEvents = connectControlEvents({ bus, gateway, service, commands });
+      const controlEvents = connectControlEvents({ bus, gateway, agentBus, commands });
       gateway.on('frame', (conn, frame) => {
         if (frame.type === 'config_report' && conn.established) return reports.save(conn.agentId, { ...frame, document: secrets.service.redactReported(frame.document) });
       });
       new ConfigChannel({
         gateway,
+        bus: agentBus,
         agents,
         configs,
         service,

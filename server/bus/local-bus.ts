@@ -2,13 +2,14 @@ import type { Logger } from '../../shared/logger.js';
 import type { AgentBus, AgentBusHandler, AgentBusMessage, AgentBusMessageType } from './agent-bus.js';
 
 /** A handler stored without its message type (the map's key keeps them apart). */
-type AnyHandler = (message: AgentBusMessage, local: unknown) => void;
+type AnyHandler = (message: AgentBusMessage, local: unknown) => void | Promise<void>;
 
 /**
  * The in-process {@link AgentBus}: one Fusion process holds every socket, so a
- * message goes straight to this process's subscribers, synchronously and in
- * publish order (a config push leaves before the answer to the save that
- * caused it). A subscriber that throws is logged; the others still run.
+ * message goes straight to this process's subscribers, in subscription order:
+ * each starts at once (a config push leaves before the answer to the save
+ * that caused it) and one that returns a promise is awaited before the next.
+ * A subscriber that fails is logged; the others still run.
  */
 export class LocalAgentBus implements AgentBus {
   private readonly handlers = new Map<AgentBusMessageType, Set<AnyHandler>>();
@@ -17,17 +18,17 @@ export class LocalAgentBus implements AgentBus {
   constructor(private readonly log?: Logger) {}
 
   publish(message: AgentBusMessage, local?: unknown): Promise<void> {
-    if (!this.closed) this.dispatch(message, local);
-    return Promise.resolve();
+    return this.closed ? Promise.resolve() : this.dispatch(message, local);
   }
 
   /** Runs the subscribers of `message.type` here (also used by shared buses for what arrives from elsewhere). */
-  dispatch(message: AgentBusMessage, local?: unknown): void {
+  async dispatch(message: AgentBusMessage, local?: unknown): Promise<void> {
     const handlers = this.handlers.get(message.type);
     if (!handlers) return;
-    for (const handler of handlers) {
+    for (const handler of [...handlers]) {
       try {
-        handler(message, local);
+        const done = handler(message, local);
+        if (done) await done;
       } catch (err) {
         this.log?.error({ err, type: message.type, agent_id: message.agent_id }, 'an agent bus subscriber failed');
       }

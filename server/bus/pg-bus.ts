@@ -56,7 +56,7 @@ export class PgAgentBus implements AgentBus {
 
   async publish(message: AgentBusMessage, local?: unknown): Promise<void> {
     if (this.closed) return;
-    this.local.dispatch(message, local);
+    await this.local.dispatch(message, local);
     const payload = JSON.stringify({ from: this.options.replicaId, message } satisfies Envelope);
     if (Buffer.byteLength(payload) > MAX_PAYLOAD_BYTES) throw new Error(`agent bus message too large (${Buffer.byteLength(payload)} bytes)`);
     await this.options.sql.run('SELECT pg_notify(?, ?)', [AGENT_BUS_CHANNEL, payload]);
@@ -105,7 +105,7 @@ export class PgAgentBus implements AgentBus {
       return;
     }
     if (envelope.from === this.options.replicaId) return;
-    this.local.dispatch(envelope.message);
+    void this.local.dispatch(envelope.message);
   }
 
   private lost(client: pg.Client, err?: unknown): void {

@@ -10,6 +10,7 @@ import {
 import type { Logger } from '../../shared/logger.js';
 import type { AgentConnection } from '../gateway/agent-connection.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
+import type { AgentBus } from '../bus/agent-bus.js';
 import { HttpError } from '../http/errors.js';
 import type { CommandRecord, CommandStore } from './command-store.js';
 
@@ -40,6 +41,8 @@ export class CommandService extends EventEmitter<{ transition: [record: CommandR
   constructor(
     private readonly store: CommandStore,
     private readonly gateway: WsGateway,
+    /** New commands and cancels leave here for the agent's socket, whichever part of Fusion holds it. */
+    private readonly bus: AgentBus,
     private readonly log: Logger,
     sweepIntervalMs = 1000,
   ) {
@@ -52,6 +55,16 @@ export class CommandService extends EventEmitter<{ transition: [record: CommandR
       if (frame.type === 'command_ack') return this.onAck(conn, frame);
       if (frame.type === 'command_result') return this.onResult(conn, frame);
       return undefined;
+    });
+    // A message from this process hands over the record; one from elsewhere names it, and the store has it.
+    bus.subscribe('command', async (m, local) => {
+      const conn = this.gateway.get(m.agent_id);
+      if (!conn?.established) return;
+      const record = (local as CommandRecord | undefined) ?? (await this.store.get(m.command_id, false));
+      if (record && record.agent_id === m.agent_id && record.status === 'queued') await this.deliver(conn, record);
+    });
+    bus.subscribe('command_cancel', (m) => {
+      this.gateway.get(m.agent_id)?.send({ type: 'command_cancel', command_id: m.command_id });
     });
   }
 
@@ -99,8 +112,7 @@ export class CommandService extends EventEmitter<{ transition: [record: CommandR
     for (const r of records) created.push((await this.store.get(r.id, false))!);
     for (const record of created) {
       this.emit('transition', record);
-      const conn = this.gateway.get(record.agent_id);
-      if (conn?.established) await this.deliver(conn, record);
+      await this.bus.publish({ type: 'command', agent_id: record.agent_id, command_id: record.id }, record);
     }
     return created;
   }
@@ -119,7 +131,7 @@ export class CommandService extends EventEmitter<{ transition: [record: CommandR
     const record = await this.store.transition(id, 'cancelled', { detail: reason });
     if (!record) throw new HttpError(409, 'not_cancellable', `command ${id} changed state; try again`);
     this.emit('transition', record);
-    this.gateway.get(record.agent_id)?.send({ type: 'command_cancel', command_id: id });
+    await this.bus.publish({ type: 'command_cancel', agent_id: record.agent_id, command_id: id });
     return record;
   }
 

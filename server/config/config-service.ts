@@ -1,5 +1,5 @@
-import { EventEmitter } from 'node:events';
 import { configSignature, parseDocumentText, validateConfig, type ConfigIssue } from '../../shared/config/index.js';
+import type { AgentBus } from '../bus/agent-bus.js';
 import type { AgentStore } from '../store/agent-store.js';
 import type { ConfigRevision, ConfigRevisionWithDocument, ConfigStore } from '../store/config-store.js';
 import { ifMatchHolds, textVersion, type IfMatch } from '../http/conditional.js';
@@ -49,13 +49,9 @@ export interface RenderedConfig {
 /**
  * Saving and reading desired agent configs. A save validates fully (parse,
  * schema, references, drivers) before anything is stored; a stored change is
- * announced with `desired_changed` so the gateway can push it.
+ * put on the agent bus so the socket's holder pushes it.
  */
-export class ConfigService extends EventEmitter<{
-  desired_changed: [agentId: string, desired: DesiredConfig];
-  /** The desired config is unchanged but what it resolves to is not (a secret it references was rotated). */
-  desired_resolved_changed: [agentId: string, desired: DesiredConfig];
-}> {
+export class ConfigService {
   /** The group whose template renders an agent's config, if any. */
   private groupOf: (agentId: string) => string | undefined = () => undefined;
   /** Throws 400 `unknown_secret` when a document references a secret that is not stored. */
@@ -64,8 +60,17 @@ export class ConfigService extends EventEmitter<{
   constructor(
     private readonly configs: ConfigStore,
     private readonly agents: AgentStore,
-  ) {
-    super();
+    /** Where a stored change leaves for the agent's socket (see server/bus/agent-bus.ts). */
+    private readonly bus: AgentBus,
+  ) {}
+
+  /**
+   * Puts a desired config on the agent bus; the socket's holder pushes it
+   * (in this process at once, before this returns). A subscriber's failure is
+   * the bus's to log: it never undoes or fails the save.
+   */
+  private announce(agentId: string, desired: DesiredConfig, cause: 'saved' | 'resolved'): void {
+    void this.bus.publish({ type: 'config', agent_id: agentId, revision: desired.revision, signature: desired.signature, cause }, desired);
   }
 
   /** Agents in a group get their config from the group: a direct save is refused with 409 `agent_in_group`. */
@@ -84,22 +89,15 @@ export class ConfigService extends EventEmitter<{
   }
 
   /**
-   * Announces agents' unchanged desired configs (`desired_resolved_changed`),
-   * so a connected agent gets what the config now resolves to after a secret
-   * it references was rotated.
+   * Announces agents' unchanged desired configs (cause `resolved`), so a
+   * connected agent gets what the config now resolves to after a secret it
+   * references was rotated.
    */
   announceResolved(agentIds: readonly string[]): void {
-    // One agent's failing push must not keep the others from theirs.
-    let failure: unknown;
     for (const agentId of agentIds) {
-      try {
-        const desired = this.desired(agentId);
-        if (desired) this.emit('desired_resolved_changed', agentId, desired);
-      } catch (err) {
-        failure ??= err;
-      }
+      const desired = this.desired(agentId);
+      if (desired) this.announce(agentId, desired, 'resolved');
     }
-    if (failure !== undefined) throw failure;
   }
 
   /** Revision, signature and save time of the desired config, without its document (listings). */
@@ -170,7 +168,7 @@ export class ConfigService extends EventEmitter<{
       });
     }
     this.agents.ensure(input.agentId);
-    this.emit('desired_changed', input.agentId, { revision: result.revision.revision, signature: result.revision.signature, document, ...(documentText !== undefined ? { documentText } : {}) });
+    this.announce(input.agentId, { revision: result.revision.revision, signature: result.revision.signature, document, ...(documentText !== undefined ? { documentText } : {}) }, 'saved');
     return result.revision;
   }
 
@@ -187,7 +185,7 @@ export class ConfigService extends EventEmitter<{
   /**
    * Stores already validated documents as the next revision of each agent, in
    * one transaction together with `alongside` (the caller's own writes), then
-   * announces each with `desired_changed` so connected agents get it at once.
+   * announces each on the agent bus so connected agents get it at once.
    * Used by group templates, which render one document per member.
    */
   saveMany(entries: readonly RenderedConfig[], alongside?: () => void): ConfigRevisionWithDocument[] {
@@ -212,18 +210,10 @@ export class ConfigService extends EventEmitter<{
         for (const entry of entries) this.agents.ensure(entry.agentId);
       },
     );
-    // Everything is stored; one failing listener must not keep the others' agents from their push.
-    let failure: unknown;
     for (let i = 0; i < saved.length; i++) {
       const rev = saved[i]!;
-      try {
-        const desired: DesiredConfig = { revision: rev.revision, signature: rev.signature, document: rev.document, documentText: texts.get(entries[i]!.document)! };
-        this.emit('desired_changed', rev.agent_id, desired);
-      } catch (err) {
-        failure ??= err;
-      }
+      this.announce(rev.agent_id, { revision: rev.revision, signature: rev.signature, document: rev.document, documentText: texts.get(entries[i]!.document)! }, 'saved');
     }
-    if (failure !== undefined) throw failure;
     return saved;
   }
 }

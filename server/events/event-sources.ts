@@ -1,5 +1,5 @@
 import type { CommandService } from '../commands/command-service.js';
-import type { ConfigService } from '../config/config-service.js';
+import type { AgentBus } from '../bus/agent-bus.js';
 import type { SessionInfo, SessionRegistry } from '../dataplane/sessions.js';
 import type { AgentConnection } from '../gateway/agent-connection.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
@@ -10,7 +10,7 @@ import type { SessionEventData } from './event-types.js';
 export interface ControlEventSources {
   bus: EventBus;
   gateway: WsGateway;
-  service: ConfigService;
+  agentBus: AgentBus;
   commands: CommandService;
 }
 
@@ -46,8 +46,8 @@ export function connectControlEvents(deps: ControlEventSources): { agentOnline(c
         return;
     }
   });
-  deps.service.on('desired_changed', (agentId, desired) => {
-    bus.publish('agent.config_saved', { agent_id: agentId, revision: desired.revision, signature: desired.signature });
+  deps.agentBus.subscribe('config', (m) => {
+    if (m.cause === 'saved') bus.publish('agent.config_saved', { agent_id: m.agent_id, revision: m.revision, signature: m.signature });
   });
   deps.commands.on('transition', (r) => {
     bus.publish('command.transition', {

@@ -6,6 +6,7 @@ import {
   type ConfigStatusFrame,
   type HelloFrame,
 } from '../../shared/protocol/index.js';
+import type { AgentBus } from '../bus/agent-bus.js';
 import type { ConfigService, DesiredConfig } from '../config/config-service.js';
 import { planConfigFrame, type SecretBundle } from '../config/config-plan.js';
 import { PlannedFrames } from './planned-frames.js';
@@ -16,6 +17,8 @@ import type { WsGateway } from './ws-gateway.js';
 
 export interface ConfigChannelOptions {
   gateway: WsGateway;
+  /** Desired configs to push arrive here, whoever stored them. */
+  bus: AgentBus;
   agents: AgentStore;
   configs: ConfigStore;
   service: ConfigService;
@@ -40,8 +43,8 @@ export class ConfigChannel {
     options.gateway.on('disconnect', (conn, _code, current) => {
       if (current && conn.established) options.agents.touch(conn.agentId, conn.lastSeen);
     });
-    options.service.on('desired_changed', (agentId, desired) => this.push(agentId, desired));
-    options.service.on('desired_resolved_changed', (agentId, desired) => this.push(agentId, desired));
+    // A message from this process hands over the config it announces; one from elsewhere names it, and the store has it.
+    options.bus.subscribe('config', (message, local) => this.push(message.agent_id, (local as DesiredConfig | undefined) ?? options.service.desired(message.agent_id)));
   }
 
   private onFrame(conn: AgentConnection, frame: AgentToFusionFrame): void {
@@ -126,9 +129,9 @@ export class ConfigChannel {
     if (frame.status === 'failed') conn.log.warn({ signature: frame.signature, error: frame.error }, 'agent rejected config');
   }
 
-  private push(agentId: string, desired: DesiredConfig): void {
+  private push(agentId: string, desired: DesiredConfig | undefined): void {
     const conn = this.options.gateway.get(agentId);
-    if (conn?.established) this.sendConfig(conn, desired, false);
+    if (desired && conn?.established) this.sendConfig(conn, desired, false);
   }
 
   private sendConfig(conn: AgentConnection, desired: DesiredConfig, forceFull: boolean): void {

@@ -51,8 +51,8 @@ export class ChangeService extends EventEmitter<{ change: [ChangeRecord] }> {
     const { template, signature } = parseTemplate(source.text);
     const broken = failures ?? renderMembers(template, this.deps.store.membersForRender(source.group.name)).failures;
     if (broken.length > 0) throw invalidGroupConfig(source.group.name, broken);
-    const change: ChangeRecord = {
-      id: nanoid(12),
+    return this.store({
+      ...pendingBy(author),
       group_name: source.group.name,
       kind: source.rollback ? 'rollback' : 'template',
       base_revision: source.group.revision,
@@ -61,21 +61,10 @@ export class ChangeService extends EventEmitter<{ change: [ChangeRecord] }> {
       restored_from: source.rollback?.restoredFrom ?? null,
       rolls_back: source.rollback?.rollsBack ?? null,
       strategy,
-      status: 'pending',
-      author: author.name,
-      author_token_id: author.id,
-      reviewer: null,
-      reviewer_token_id: null,
-      review_comment: null,
-      revision: null,
-      rollout_id: null,
-      created_at: Date.now(),
-      decided_at: null,
       agent_id: null,
       member: null,
       base_member: null,
-    };
-    return this.store(change);
+    });
   }
 
   /**
@@ -87,7 +76,7 @@ export class ChangeService extends EventEmitter<{ change: [ChangeRecord] }> {
     const { proposal, base, revision } = memberProposal(this.deps, group, input);
     const template = this.deps.groups.template(group.name, revision);
     const change: ChangeRecord = {
-      id: nanoid(12),
+      ...pendingBy(author),
       group_name: group.name,
       kind: 'member',
       base_revision: group.revision,
@@ -96,16 +85,6 @@ export class ChangeService extends EventEmitter<{ change: [ChangeRecord] }> {
       restored_from: null,
       rolls_back: null,
       strategy: ALL_AT_ONCE,
-      status: 'pending',
-      author: author.name,
-      author_token_id: author.id,
-      reviewer: null,
-      reviewer_token_id: null,
-      review_comment: null,
-      revision: null,
-      rollout_id: null,
-      created_at: Date.now(),
-      decided_at: null,
       agent_id: input.agentId,
       member: proposal,
       base_member: base,
@@ -215,4 +194,24 @@ export class ChangeService extends EventEmitter<{ change: [ChangeRecord] }> {
   private notPending(change: ChangeRecord): HttpError {
     return new HttpError(409, 'change_not_pending', `change ${change.id} is ${change.status}${change.reviewer ? ` (by ${change.reviewer})` : ''}`);
   }
+}
+
+/** What every new change holds before a review: a fresh id, its author, pending and undecided. */
+function pendingBy(author: Actor): Pick<
+  ChangeRecord,
+  'id' | 'status' | 'author' | 'author_token_id' | 'reviewer' | 'reviewer_token_id' | 'review_comment' | 'revision' | 'rollout_id' | 'created_at' | 'decided_at'
+> {
+  return {
+    id: nanoid(12),
+    status: 'pending',
+    author: author.name,
+    author_token_id: author.id,
+    reviewer: null,
+    reviewer_token_id: null,
+    review_comment: null,
+    revision: null,
+    rollout_id: null,
+    created_at: Date.now(),
+    decided_at: null,
+  };
 }

@@ -57,3 +57,18 @@ export function signed(document: Record<string, unknown>): { document: AgentConf
   if (!checked.ok) throw new Error(`test config is invalid: ${JSON.stringify(checked.errors)}`);
   return { document: checked.config as AgentConfig & Record<string, unknown>, signature: configSignature(checked.config) };
 }
+
+/** mulberry32: a small seeded PRNG, so shuffles in tests are the same on every run. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A random source that keeps a list in the order written (Fisher-Yates with j = i at every step). */
+export const AS_WRITTEN = (): number => 0.999_999;

@@ -14,22 +14,8 @@ import { FrameDispatcher } from '../../agent/control/frame-dispatcher.js';
 import { WsControlClient } from '../../agent/control/ws-control-client.js';
 import { eventually } from '../harness/eventually.js';
 import { tempHome } from '../harness/temp-home.js';
-import { AGENT_ID, silentLogger } from './agent-fixture.js';
+import { AGENT_ID, AS_WRITTEN, seeded, silentLogger } from './agent-fixture.js';
 import { FusionPeer } from './fusion-peer.js';
-
-/** mulberry32, so the shuffle statistics below are the same on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const AS_WRITTEN = (): number => 0.999_999;
 
 class CountingBackoff extends Backoff {
   nextCalls: number[] = [];

@@ -16,22 +16,7 @@ import { eventually } from '../harness/eventually.js';
 import { startFusion, type TestFusion } from '../harness/fusion.js';
 import { startAgent, type TestAgent } from '../harness/start-agent.js';
 import { tempHome } from '../harness/temp-home.js';
-import { configDoc, signed } from './agent-fixture.js';
-
-/** mulberry32: a small seeded PRNG, so every shuffle here is reproducible. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Keeps the list in the order written (Fisher-Yates with j = i at every step). */
-const AS_WRITTEN = (): number => 0.999_999;
+import { AS_WRITTEN, configDoc, seeded, signed } from './agent-fixture.js';
 
 /** A URL nothing listens on: a port bound and released. */
 async function deadUrl(): Promise<string> {
