@@ -20,26 +20,6 @@ export interface LeaseHooks {
   onLost: () => void;
 }
 
-/** One process owns everything: the lease is held from the start (SQLite, a single Fusion). */
-export class LocalLease implements Lease {
-  held = true;
-
-  constructor(
-    readonly name: string,
-    private readonly hooks: LeaseHooks,
-  ) {
-    hooks.onAcquired();
-  }
-
-  release(): Promise<void> {
-    if (this.held) {
-      this.held = false;
-      this.hooks.onLost();
-    }
-    return Promise.resolve();
-  }
-}
-
 /** The advisory-lock key of a lease name (stable across processes and versions). */
 export function leaseKey(name: string): bigint {
   return createHash('sha256').update(`fusion-lease:${name}`).digest().readBigInt64BE(0);

@@ -43,8 +43,9 @@ export interface Sql {
    * Sql (in its async context) belongs to it; it commits when `work`
    * resolves (the returned promise resolves after the commit, so the write
    * is durable) and rolls back when it throws. A transaction begun inside
-   * another joins it. `work` must only await this database: no network, no
-   * timers.
+   * another is a savepoint of it: undone alone when its work throws (the
+   * outer one may catch that and go on), committed with the outer one.
+   * `work` must only await this database: no network, no timers.
    */
   transaction<T>(work: () => Promise<T>): Promise<T>;
 

@@ -37,7 +37,8 @@ export interface SqliteSqlOptions {
  * it ends, so they neither join it nor roll back with it. A transaction
  * begun outside a batch first commits the open batch and is then its own
  * transaction, committed before its promise resolves. One begun inside a
- * batch runs in a SAVEPOINT of the batch (committed with the turn).
+ * batch runs in a SAVEPOINT of the batch (committed with the turn), and one
+ * begun inside another in a SAVEPOINT of it, as on PostgreSQL.
  */
 export class SqliteSql implements Sql {
   readonly dialect = 'sqlite' as const;
@@ -77,7 +78,7 @@ export class SqliteSql implements Sql {
 
   transaction<T>(work: () => Promise<T>): Promise<T> {
     const scope = this.scope.getStore();
-    if (this.owner !== undefined && scope?.tx === this.owner) return work(); // Nested: joins.
+    if (this.owner !== undefined && scope?.tx === this.owner) return this.nested(work);
     return this.whenFree(() => this.begin(scope, work));
   }
 
@@ -177,6 +178,23 @@ export class SqliteSql implements Sql {
       return result;
     } finally {
       this.release();
+    }
+  }
+
+  /** A transaction inside one this context owns: a savepoint, undone alone when `work` throws, committed with the outer one. */
+  private async nested<T>(work: () => Promise<T>): Promise<T> {
+    const name = `fusion_${++this.savepoints}`;
+    this.db.exec(`SAVEPOINT ${name}`);
+    try {
+      const result = await work();
+      this.db.exec(`RELEASE ${name}`);
+      return result;
+    } catch (err) {
+      if (this.db.inTransaction) {
+        this.db.exec(`ROLLBACK TO ${name}`);
+        this.db.exec(`RELEASE ${name}`);
+      }
+      throw err;
     }
   }
 

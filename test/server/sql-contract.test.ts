@@ -4,10 +4,13 @@
  * database it is given.
  */
 import { expect } from 'chai';
+import { openDatabase } from '../../server/store/database.js';
 import { PgSql } from '../../server/store/pg-sql.js';
+import { SqliteSql } from '../../server/store/sqlite-sql.js';
 import { isUniqueViolation } from '../../server/store/sql-errors.js';
 import type { Sql } from '../../server/store/sql.js';
 import { createTempDatabase, requirePostgres } from '../harness/postgres.js';
+import { tempHome } from '../harness/temp-home.js';
 
 export interface OpenedSql {
   sql: Sql;
@@ -199,4 +202,14 @@ describeSqlContract(
   requirePostgres,
 );
 
-// ---- SQLite (SqliteSql) goes here: describeSqlContract('SQLite (SqliteSql)', …) over a temp file. ----
+describeSqlContract('SQLite (SqliteSql)', async () => {
+  const home = await tempHome('sql-contract-');
+  const sql = new SqliteSql(openDatabase(`${home.path}/fusion.db`));
+  return {
+    sql,
+    async close() {
+      await sql.close();
+      await home.remove();
+    },
+  };
+});
