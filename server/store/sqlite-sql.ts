@@ -200,20 +200,13 @@ export class SqliteSql implements Sql {
 
   /** A transaction inside the agents' batch: atomic by a savepoint, durable with the batch. */
   private async savepoint<T>(token: symbol, work: () => Promise<T>): Promise<T> {
-    const name = `fusion_${++this.savepoints}`;
-    this.db.exec(`SAVEPOINT ${name}`);
     this.owner = token;
     try {
-      const result = await this.scope.run({ tx: token, batch: true }, work);
-      if (!this.db.inTransaction) throw new StorageError('storage_error', 'a batch of writes was rolled back by the database after a storage error');
-      this.db.exec(`RELEASE ${name}`);
-      return result;
-    } catch (err) {
-      if (this.db.inTransaction) {
-        this.db.exec(`ROLLBACK TO ${name}`);
-        this.db.exec(`RELEASE ${name}`);
-      }
-      throw err;
+      return await this.nested(async () => {
+        const result = await this.scope.run({ tx: token, batch: true }, work);
+        if (!this.db.inTransaction) throw new StorageError('storage_error', 'a batch of writes was rolled back by the database after a storage error');
+        return result;
+      });
     } finally {
       this.release();
     }
