@@ -27,11 +27,13 @@ export class FusionProcess {
   private constructor(
     readonly home: string,
     private readonly removeHome: () => Promise<void>,
+    /** More environment for the child (Fusion's FUSION_* settings). */
+    private readonly env: Record<string, string> = {},
   ) {}
 
-  static async start(): Promise<FusionProcess> {
+  static async start(options: { env?: Record<string, string> } = {}): Promise<FusionProcess> {
     const home = await tempHome('fusion-proc-');
-    const proc = new FusionProcess(home.path, home.remove);
+    const proc = new FusionProcess(home.path, home.remove, options.env);
     await proc.spawn(0);
     return proc;
   }
@@ -73,7 +75,7 @@ export class FusionProcess {
 
   private async spawn(port: number): Promise<void> {
     const child = spawn(process.execPath, [...FUSION_ARGS, '--port', String(port), '--home', this.home], {
-      env: { ...process.env, FUSION_ADMIN_TOKEN: this.adminToken, FUSION_ENROLLMENT_TOKEN: this.enrollmentToken, FUSTOR_LOG_LEVEL: 'info' },
+      env: { ...process.env, FUSION_ADMIN_TOKEN: this.adminToken, FUSION_ENROLLMENT_TOKEN: this.enrollmentToken, FUSTOR_LOG_LEVEL: 'info', ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
