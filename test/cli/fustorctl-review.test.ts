@@ -51,7 +51,8 @@ describe('fustorctl: dry runs, health-gated rollouts, reviewed changes', () => {
     const soaking = await eventually(async () => {
       const shown = await ctl(['rollout', id, '--agents']);
       return /^n1 +1 +soaking +yes +\d+s /m.test(shown.stdout) && shown;
-    });
+      // Each look starts fustorctl (a process of its own); the soak lasts 30 s, so the state holds for the wait.
+    }, { timeoutMs: 25_000 });
     expect(soaking.stdout).to.match(/^strategy: +all at once, max_failures 0, batch timeout 600 s, soak 30 s, on halt rollback$/m);
     const back = await ctl(['rollout', id, 'rollback', '--dry-run']);
     expect(back.stdout).to.match(/^dry run, nothing stored: 2 agent\(s\): 2 changed/m);
