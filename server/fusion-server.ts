@@ -250,7 +250,7 @@ export class FusionServer {
         },
       });
       // Groups handle an agent's hello before the config channel answers it (a prepended listener).
-      const groups = createGroups({ db, tokens, service, agents, gateway, log: this.log });
+      const groups = await createGroups({ sql, tokens, service, agents, gateway, log: this.log });
       const presence = new PollPresence();
       const directory = new AgentDirectory({
         sql, agents, presence, service, inactiveAfterMs: o.agentInactiveAfterMs, driftGraceMs: o.driftGraceMs, gateway, reports, groupOf: (id) => groups.members.groupOf(id) });

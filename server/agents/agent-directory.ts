@@ -31,7 +31,7 @@ export class AgentDirectory {
       gateway: WsGateway;
       reports: ReportStore;
       /** The group an agent belongs to, once groups exist. */
-      groupOf?: (agentId: string) => string | undefined;
+      groupOf?: (agentId: string) => Promise<string | undefined>;
     },
   ) {}
 
@@ -47,7 +47,7 @@ export class AgentDirectory {
         inactiveAfterMs: this.deps.inactiveAfterMs ?? DEFAULT_INACTIVE_AFTER_MS,
         driftGraceMs: this.deps.driftGraceMs ?? DRIFT_GRACE_MS,
       }),
-      group: this.deps.groupOf?.(id) ?? null,
+      group: (await this.deps.groupOf?.(id)) ?? null,
     };
   }
 

@@ -52,8 +52,8 @@ export async function decommissionAgent(deps: DecommissionDeps, agentId: string)
       }
     }
   }
-  const group = deps.members.groupOf(agentId) ?? null;
-  if (group !== null) deps.members.unassign(group, agentId);
+  const group = (await deps.members.groupOf(agentId)) ?? null;
+  if (group !== null) await deps.members.unassign(group, agentId);
   deps.presence.forget(agentId);
   const forgotten = await deps.sql.transaction(async () => {
     const revisions = (await deps.sql.run('DELETE FROM agent_config_revisions WHERE agent_id = ?', [agentId])).changes;

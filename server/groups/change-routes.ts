@@ -40,29 +40,29 @@ export function changeRoutes(deps: {
   const read = requireAdmin(deps.tokens, 'viewer');
   const write = requireAdmin(deps.tokens, 'admin');
 
-  router.get('/groups/:name/changes', read, (req, res) => {
+  router.get('/groups/:name/changes', read, async (req, res) => {
     const query = parseBody(ListQuery, req.query, 'query');
-    const group = deps.groups.get(req.params.name as string);
-    res.json({ group: group.name, changes: deps.changes.list(group.name, query.status, query.limit) });
+    const group = await deps.groups.get(req.params.name as string);
+    res.json({ group: group.name, changes: await deps.changes.list(group.name, query.status, query.limit) });
   });
 
   router.get('/changes/:id', read, async (req, res) => {
-    const change = deps.changes.get(req.params.id as string);
-    const group = deps.groups.get(change.group_name);
+    const change = await deps.changes.get(req.params.id as string);
+    const group = await deps.groups.get(change.group_name);
     let preview: Record<string, unknown> | null = null;
     if (change.status === 'pending' && change.kind === 'member') {
-      const candidate = memberChangeCandidate(deps.members, deps.store, change);
-      preview = { group: group.name, agent_id: candidate.agent_id, ...deps.previews.builder().page([candidate], previewPageOf(req)) };
+      const candidate = await memberChangeCandidate(deps.members, deps.store, change);
+      preview = { group: group.name, agent_id: candidate.agent_id, ...(await deps.previews.builder().page([candidate], previewPageOf(req))) };
     } else if (change.status === 'pending') {
       preview = { ...(await deps.previews.template(group, change.template, change.strategy, previewPageOf(req))) };
     }
-    res.json({ ...change, stale: deps.changes.isStale(change), preview });
+    res.json({ ...change, stale: await deps.changes.isStale(change), preview });
   });
 
-  router.post('/changes/:id/approve', write, json, (req, res) => {
+  router.post('/changes/:id/approve', write, json, async (req, res) => {
     const body = parseBody(DecisionBody, req.body ?? {}, 'approval');
     const admin = adminOf(req);
-    const { change, saved, member } = deps.changes.approve(req.params.id as string, admin, body.comment ?? null);
+    const { change, saved, member } = await deps.changes.approve(req.params.id as string, admin, body.comment ?? null);
     if (!saved) {
       auditDetail(res, `change ${change.id} of group ${change.group_name} by ${change.author} approved by ${admin.name}: member ${change.agent_id}`);
       return void res.json({ change, member });
@@ -75,9 +75,9 @@ export function changeRoutes(deps: {
     });
   });
 
-  router.post('/changes/:id/reject', write, json, (req, res) => {
+  router.post('/changes/:id/reject', write, json, async (req, res) => {
     const body = parseBody(DecisionBody, req.body ?? {}, 'rejection');
-    const change = deps.changes.reject(req.params.id as string, adminOf(req), body.comment ?? null);
+    const change = await deps.changes.reject(req.params.id as string, adminOf(req), body.comment ?? null);
     const what = change.kind === 'member' ? ` (member ${change.agent_id})` : '';
     auditDetail(res, `change ${change.id} of group ${change.group_name}${what} by ${change.author} ${change.status} by ${change.reviewer}`);
     res.json({ change });
@@ -100,7 +100,7 @@ export async function proposeChange(
   // The preview renders every member (in slices); its invalid ones are what refuse the change, so nobody is rendered twice.
   const { counts, batch_count } = await deps.previews.template(source.group, source.text, strategy, { ...DEFAULT_PREVIEW_PAGE, limit: 1, details: false });
   const failures = counts.invalid === 0 ? [] : await deps.previews.failures(source.group, source.text);
-  const change: ChangeRecord = deps.changes.propose(source, strategy, author, failures);
+  const change: ChangeRecord = await deps.changes.propose(source, strategy, author, failures);
   auditDetail(res, `change ${change.id} of group ${change.group_name} proposed for review`);
   res.status(202).json({ change, preview: { counts, batch_count } });
 }
@@ -109,15 +109,15 @@ export async function proposeChange(
  * Answers a member change in a group that requires review: 202 with the
  * pending change and its preview's counts; nothing reaches the agent.
  */
-export function proposeMemberChange(
+export async function proposeMemberChange(
   res: Response,
   deps: { changes: ChangeService; previews: GroupPreviews; members: MemberService; store: GroupStore },
   input: MemberChangeInput,
   author: { id: string; name: string },
-): void {
-  const change = deps.changes.proposeMember(input, author);
-  const candidate = memberChangeCandidate(deps.members, deps.store, change);
-  const { counts } = deps.previews.builder().page([candidate], { ...DEFAULT_PREVIEW_PAGE, limit: 1, details: false });
+): Promise<void> {
+  const change = await deps.changes.proposeMember(input, author);
+  const candidate = await memberChangeCandidate(deps.members, deps.store, change);
+  const { counts } = await deps.previews.builder().page([candidate], { ...DEFAULT_PREVIEW_PAGE, limit: 1, details: false });
   auditDetail(res, `change ${change.id} of group ${change.group_name} (member ${change.agent_id}) proposed for review`);
   res.status(202).json({ change, preview: { counts, batch_count: 1 } });
 }

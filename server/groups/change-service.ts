@@ -4,7 +4,7 @@ import { HttpError, notFound } from '../http/errors.js';
 import type { ChangeRecord, ChangeStatus, ChangeStore } from './change-store.js';
 import type { SavedTemplate, TemplateSource } from './group-service.js';
 import type { GroupService } from './group-service.js';
-import type { GroupStore } from './group-store.js';
+import type { GroupRecord, GroupStore } from './group-store.js';
 import { invalidGroupConfig, parseTemplate, renderMembers, type MemberFailure } from './member-renderer.js';
 import type { MemberSaved, MemberService } from './member-service.js';
 import { applyMemberChange, memberChangeStale, memberProposal, type MemberChangeInput } from './member-change.js';
@@ -47,9 +47,9 @@ export class ChangeService extends EventEmitter<{ change: [ChangeRecord] }> {
    * not render. `failures`: the members that do not render, when the caller
    * rendered them already (a preview); else they are rendered here.
    */
-  propose(source: TemplateSource, strategy: RolloutStrategy, author: Actor, failures?: MemberFailure[]): ChangeRecord {
+  async propose(source: TemplateSource, strategy: RolloutStrategy, author: Actor, failures?: MemberFailure[]): Promise<ChangeRecord> {
     const { template, signature } = parseTemplate(source.text);
-    const broken = failures ?? renderMembers(template, this.deps.store.membersForRender(source.group.name)).failures;
+    const broken = failures ?? renderMembers(template, await this.deps.store.membersForRender(source.group.name)).failures;
     if (broken.length > 0) throw invalidGroupConfig(source.group.name, broken);
     return this.store({
       ...pendingBy(author),
@@ -71,10 +71,10 @@ export class ChangeService extends EventEmitter<{ change: [ChangeRecord] }> {
    * Stores a pending member change; 400 (nothing stored) when the member's
    * config would not render, 404 when a variables change names no member.
    */
-  proposeMember(input: MemberChangeInput, author: Actor): ChangeRecord {
-    const group = this.deps.groups.get(input.group);
-    const { proposal, base, revision } = memberProposal(this.deps, group, input);
-    const template = this.deps.groups.template(group.name, revision);
+  async proposeMember(input: MemberChangeInput, author: Actor): Promise<ChangeRecord> {
+    const group = await this.deps.groups.get(input.group);
+    const { proposal, base, revision } = await memberProposal(this.deps, group, input);
+    const template = await this.deps.groups.template(group.name, revision);
     const change: ChangeRecord = {
       ...pendingBy(author),
       group_name: group.name,
@@ -93,27 +93,27 @@ export class ChangeService extends EventEmitter<{ change: [ChangeRecord] }> {
   }
 
   /** Whether a pending change can no longer be approved as it is: the group's template, or its member, changed since it was made. */
-  isStale(change: ChangeRecord): boolean {
+  async isStale(change: ChangeRecord): Promise<boolean> {
     if (change.status !== 'pending') return false;
-    const group = this.deps.groups.get(change.group_name);
+    const group = await this.deps.groups.get(change.group_name);
     if (group.revision !== change.base_revision) return true;
-    return change.kind === 'member' && memberChangeStale(this.deps.store, change) !== null;
+    return change.kind === 'member' && (await memberChangeStale(this.deps.store, change)) !== null;
   }
 
-  private store(change: ChangeRecord): ChangeRecord {
-    this.deps.changes.insert(change);
+  private async store(change: ChangeRecord): Promise<ChangeRecord> {
+    await this.deps.changes.insert(change);
     this.emit('change', change);
     return change;
   }
 
-  get(id: string): ChangeRecord {
-    const change = this.deps.changes.get(id);
+  async get(id: string): Promise<ChangeRecord> {
+    const change = await this.deps.changes.get(id);
     if (!change) throw notFound(`change ${id}`);
     return change;
   }
 
-  list(group: string, status?: ChangeStatus, limit?: number): ChangeRecord[] {
-    this.deps.groups.get(group);
+  async list(group: string, status?: ChangeStatus, limit?: number): Promise<ChangeRecord[]> {
+    await this.deps.groups.get(group);
     return this.deps.changes.forGroup(group, status, limit);
   }
 
@@ -121,57 +121,72 @@ export class ChangeService extends EventEmitter<{ change: [ChangeRecord] }> {
    * Approves a pending change and rolls it out (the revision and rollout name
    * its author). 403 when the reviewer is its author; 409 when it is no
    * longer pending, the group moved on since it was made, or (a member
-   * change) the agent's membership changed since.
+   * change) the agent's membership changed since. The decision is stored in
+   * the transaction that stores the change, under the group's lock, after
+   * these checks are made again: of two reviewers, in one process or two,
+   * one approves and the other gets 409.
    */
-  approve(id: string, reviewer: Actor, comment: string | null): Approval {
-    const change = this.pending(id);
+  async approve(id: string, reviewer: Actor, comment: string | null): Promise<Approval> {
+    const change = await this.pending(id);
     if (reviewer.id === change.author_token_id) {
       throw new HttpError(403, 'review_by_author', `change ${id} was made with this admin token; another admin must review it`);
     }
-    const group = this.deps.groups.get(change.group_name);
+    this.checkBase(change, await this.deps.groups.get(change.group_name));
+    let decided: ChangeRecord | undefined;
+    const decide = async (revision: number | null, rolloutId: string | null): Promise<void> => {
+      decided = { ...change, status: 'approved', reviewer: reviewer.name, reviewer_token_id: reviewer.id, review_comment: comment, revision, rollout_id: rolloutId, decided_at: Date.now() };
+      if (!(await this.deps.changes.decide(decided))) throw this.notPending(await this.get(id));
+    };
+    if (change.kind === 'member') {
+      await this.checkMember(change);
+      const member = await applyMemberChange(this.deps.members, change, async () => {
+        // Under the group's lock: what was checked above still holds.
+        this.checkBase(change, await this.deps.groups.get(change.group_name));
+        await this.checkMember(change);
+        await decide(null, null);
+      });
+      this.emit('change', decided!);
+      return { change: decided!, saved: null, member };
+    }
+    const rollback = change.restored_from === null ? null : { restoredFrom: change.restored_from, ...(change.rolls_back !== null && { rollsBack: change.rolls_back }) };
+    const source = async (): Promise<TemplateSource> => {
+      const group = await this.deps.groups.get(change.group_name);
+      this.checkBase(change, group);
+      return { group, text: change.template, rollback };
+    };
+    const saved = await this.deps.groups.store(source, {
+      author: change.author,
+      strategy: change.strategy,
+      within: (s) => decide(s.revision.revision, s.rollout?.id ?? null),
+    });
+    this.emit('change', decided!);
+    return { change: decided!, saved, member: null };
+  }
+
+  /** 409 `change_stale` when the group is no longer at the revision the change was made against. */
+  private checkBase(change: ChangeRecord, group: GroupRecord): void {
     if (group.revision !== change.base_revision) {
-      throw new HttpError(409, 'change_stale', `change ${id} was made against revision ${change.base_revision} of group ${group.name}, which is now at revision ${group.revision}; make the change again`, {
+      throw new HttpError(409, 'change_stale', `change ${change.id} was made against revision ${change.base_revision} of group ${group.name}, which is now at revision ${group.revision}; make the change again`, {
         base_revision: change.base_revision,
         current_revision: group.revision,
       });
     }
-    if (change.kind === 'member') {
-      const moved = memberChangeStale(this.deps.store, change);
-      if (moved !== null) {
-        throw new HttpError(409, 'change_stale', `change ${id} was made against a membership of agent ${change.agent_id} that changed since (${moved}); make the change again`, {
-          agent_id: change.agent_id,
-          base_member: change.base_member,
-        });
-      }
-      const member = applyMemberChange(this.deps.members, change);
-      const decided = this.decided(change, reviewer, comment, null, null);
-      return { change: decided, saved: null, member };
-    }
-    const rollback = change.restored_from === null ? null : { restoredFrom: change.restored_from, ...(change.rolls_back !== null && { rollsBack: change.rolls_back }) };
-    const saved = this.deps.groups.store(group, change.template, change.author, change.strategy, rollback);
-    const decided = this.decided(change, reviewer, comment, saved.revision.revision, saved.rollout?.id ?? null);
-    return { change: decided, saved, member: null };
   }
 
-  private decided(change: ChangeRecord, reviewer: Actor, comment: string | null, revision: number | null, rolloutId: string | null): ChangeRecord {
-    const decided: ChangeRecord = {
-      ...change,
-      status: 'approved',
-      reviewer: reviewer.name,
-      reviewer_token_id: reviewer.id,
-      review_comment: comment,
-      revision,
-      rollout_id: rolloutId,
-      decided_at: Date.now(),
-    };
-    this.deps.changes.decide(decided);
-    this.emit('change', decided);
-    return decided;
+  /** 409 `change_stale` when the member change's agent is no longer in the membership it was made against. */
+  private async checkMember(change: ChangeRecord): Promise<void> {
+    const moved = await memberChangeStale(this.deps.store, change);
+    if (moved !== null) {
+      throw new HttpError(409, 'change_stale', `change ${change.id} was made against a membership of agent ${change.agent_id} that changed since (${moved}); make the change again`, {
+        agent_id: change.agent_id,
+        base_member: change.base_member,
+      });
+    }
   }
 
   /** Rejects a pending change (by its author: withdraws it); nothing is saved. */
-  reject(id: string, reviewer: Actor, comment: string | null): ChangeRecord {
-    const change = this.pending(id);
+  async reject(id: string, reviewer: Actor, comment: string | null): Promise<ChangeRecord> {
+    const change = await this.pending(id);
     const decided: ChangeRecord = {
       ...change,
       status: reviewer.id === change.author_token_id ? 'withdrawn' : 'rejected',
@@ -180,13 +195,14 @@ export class ChangeService extends EventEmitter<{ change: [ChangeRecord] }> {
       review_comment: comment,
       decided_at: Date.now(),
     };
-    if (!this.deps.changes.decide(decided)) throw this.notPending(this.get(id));
+    // The check and the write are one statement: a decision made meanwhile wins.
+    if (!(await this.deps.changes.decide(decided))) throw this.notPending(await this.get(id));
     this.emit('change', decided);
     return decided;
   }
 
-  private pending(id: string): ChangeRecord {
-    const change = this.get(id);
+  private async pending(id: string): Promise<ChangeRecord> {
+    const change = await this.get(id);
     if (change.status !== 'pending') throw this.notPending(change);
     return change;
   }

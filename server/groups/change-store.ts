@@ -1,4 +1,4 @@
-import type { Db } from '../store/database.js';
+import type { Sql } from '../store/sql.js';
 import type { PlainObject } from './deep-merge.js';
 import type { RolloutStrategy } from './rollout-strategy.js';
 
@@ -60,48 +60,51 @@ export interface ChangeRecord {
 
 type ChangeRow = Omit<ChangeRecord, 'strategy' | 'member' | 'base_member'> & { strategy: string; member: string | null; base_member: string | null };
 
+/**
+ * Within one millisecond, changes are listed in the order they were stored
+ * where the database keeps one (SQLite's rowid); PostgreSQL has none, and
+ * falls back to the change id.
+ */
+const TIE_BREAK = { sqlite: 'rowid DESC', postgres: 'id DESC' } as const;
+
 /** Stored reviewed changes, per group. */
 export class ChangeStore {
-  private readonly stmts;
+  constructor(private readonly sql: Sql) {}
 
-  constructor(db: Db) {
-    this.stmts = {
-      insert: db.prepare(
-        `INSERT INTO group_changes (id, group_name, kind, base_revision, template, signature, restored_from, rolls_back, strategy, status,
-           author, author_token_id, reviewer, reviewer_token_id, review_comment, revision, rollout_id, created_at, decided_at, agent_id, member, base_member)
-         VALUES (@id, @group_name, @kind, @base_revision, @template, @signature, @restored_from, @rolls_back, @strategy, @status,
-           @author, @author_token_id, @reviewer, @reviewer_token_id, @review_comment, @revision, @rollout_id, @created_at, @decided_at,
-           @agent_id, @member, @base_member)`,
-      ),
-      decide: db.prepare(
-        `UPDATE group_changes SET status = @status, reviewer = @reviewer, reviewer_token_id = @reviewer_token_id, review_comment = @review_comment,
-           revision = @revision, rollout_id = @rollout_id, decided_at = @decided_at
-         WHERE id = @id AND status = 'pending'`,
-      ),
-      get: db.prepare('SELECT * FROM group_changes WHERE id = ?'),
-      forGroup: db.prepare('SELECT * FROM group_changes WHERE group_name = ? ORDER BY created_at DESC, rowid DESC LIMIT ?'),
-      forGroupInStatus: db.prepare('SELECT * FROM group_changes WHERE group_name = ? AND status = ? ORDER BY created_at DESC, rowid DESC LIMIT ?'),
-    };
+  async insert(change: ChangeRecord): Promise<void> {
+    await this.sql.run(
+      `INSERT INTO group_changes (id, group_name, kind, base_revision, template, signature, restored_from, rolls_back, strategy, status,
+         author, author_token_id, reviewer, reviewer_token_id, review_comment, revision, rollout_id, created_at, decided_at, agent_id, member, base_member)
+       VALUES (@id, @group_name, @kind, @base_revision, @template, @signature, @restored_from, @rolls_back, @strategy, @status,
+         @author, @author_token_id, @reviewer, @reviewer_token_id, @review_comment, @revision, @rollout_id, @created_at, @decided_at,
+         @agent_id, @member, @base_member)`,
+      toRow(change),
+    );
   }
 
-  insert(change: ChangeRecord): void {
-    this.stmts.insert.run(toRow(change));
-  }
-
-  /** Records a pending change's decision; false when it was no longer pending. */
-  decide(change: ChangeRecord): boolean {
+  /** Records a pending change's decision; false when it was no longer pending (the check and the write are one statement). */
+  async decide(change: ChangeRecord): Promise<boolean> {
     const { id, status, reviewer, reviewer_token_id, review_comment, revision, rollout_id, decided_at } = change;
-    return this.stmts.decide.run({ id, status, reviewer, reviewer_token_id, review_comment, revision, rollout_id, decided_at }).changes > 0;
+    const result = await this.sql.run(
+      `UPDATE group_changes SET status = @status, reviewer = @reviewer, reviewer_token_id = @reviewer_token_id, review_comment = @review_comment,
+         revision = @revision, rollout_id = @rollout_id, decided_at = @decided_at
+       WHERE id = @id AND status = 'pending'`,
+      { id, status, reviewer, reviewer_token_id, review_comment, revision, rollout_id, decided_at },
+    );
+    return result.changes > 0;
   }
 
-  get(id: string): ChangeRecord | undefined {
-    const row = this.stmts.get.get(id) as ChangeRow | undefined;
+  async get(id: string): Promise<ChangeRecord | undefined> {
+    const row = await this.sql.get<ChangeRow>('SELECT * FROM group_changes WHERE id = ?', [id]);
     return row ? toRecord(row) : undefined;
   }
 
   /** A group's changes, newest first. */
-  forGroup(group: string, status?: ChangeStatus, limit = 100): ChangeRecord[] {
-    const rows = (status ? this.stmts.forGroupInStatus.all(group, status, limit) : this.stmts.forGroup.all(group, limit)) as ChangeRow[];
+  async forGroup(group: string, status?: ChangeStatus, limit = 100): Promise<ChangeRecord[]> {
+    const order = `ORDER BY created_at DESC, ${TIE_BREAK[this.sql.dialect]} LIMIT ?`;
+    const rows = status
+      ? await this.sql.all<ChangeRow>(`SELECT * FROM group_changes WHERE group_name = ? AND status = ? ${order}`, [group, status, limit])
+      : await this.sql.all<ChangeRow>(`SELECT * FROM group_changes WHERE group_name = ? ${order}`, [group, limit]);
     return rows.map(toRecord);
   }
 }

@@ -73,7 +73,7 @@ export class GroupPreviews {
     parsed?: { value: unknown },
   ): Promise<TemplatePreview> {
     const { template, signature } = parseTemplate(text, parsed);
-    const members = this.deps.groups.membersForRender(group.name);
+    const members = await this.deps.groups.membersForRender(group.name);
     const outcomes = await this.renderer.outcomes(group.name, template, signature, members);
     const live = new Map(members.map((m) => [m.agent_id, liveState(this.deps.gateway, m.agent_id, m.running_signature)]));
     const valid = outcomes.filter((o) => o.signature !== null);
@@ -98,7 +98,7 @@ export class GroupPreviews {
   /** The members a template does not render for, in member order, with every problem (remembered outcomes are reused). */
   async failures(group: { name: string }, text: string): Promise<MemberFailure[]> {
     const { template, signature } = parseTemplate(text);
-    const outcomes = await this.renderer.outcomes(group.name, template, signature, this.deps.groups.membersForRender(group.name));
+    const outcomes = await this.renderer.outcomes(group.name, template, signature, await this.deps.groups.membersForRender(group.name));
     return outcomes.filter((o) => o.signature === null).map((o) => ({ agent_id: o.member.agent_id, errors: o.errors }));
   }
 

@@ -89,8 +89,10 @@ export function groupRoutes(deps: {
   const write = requireAdmin(deps.tokens, 'admin');
   const nameOf = (req: Request): string => parseBody(GroupName, req.params.name, 'group name');
 
-  router.get('/groups', read, (_req, res) => {
-    res.json({ groups: deps.groups.list().map((g) => summary(g, deps.rollouts)) });
+  router.get('/groups', read, async (_req, res) => {
+    const groups = [];
+    for (const g of await deps.groups.list()) groups.push(await summary(g, deps.rollouts));
+    res.json({ groups });
   });
 
   router.post('/groups', write, parseJson, async (req, res) => {
@@ -98,7 +100,7 @@ export function groupRoutes(deps: {
     // A bad rule is refused before anything is stored.
     if (body.selector !== null) RuleService.check(body.selector);
     const parsed = await parseTemplateText(body.template);
-    const saved = deps.groups.create({
+    const saved = await deps.groups.create({
       name: body.name,
       description: body.description,
       text: body.template,
@@ -107,38 +109,38 @@ export function groupRoutes(deps: {
       requireReview: body.require_review,
       selfJoin: body.self_join,
     });
-    const applied = body.selector === null ? null : deps.rules.set(body.name, body.selector);
+    const applied = body.selector === null ? null : await deps.rules.set(body.name, body.selector);
     savedValidators(res, saved);
-    res.status(201).json({ ...savedView(deps.groups.get(body.name), saved), ...(applied && { rule_change: ruleChangeView(applied) }) });
+    res.status(201).json({ ...savedView(await deps.groups.get(body.name), saved), ...(applied && { rule_change: ruleChangeView(applied) }) });
   });
 
   router.get('/groups/:name', read, async (req, res) => {
-    const group = deps.groups.summary(nameOf(req));
-    const current = deps.groups.template(group.name);
+    const group = await deps.groups.summary(nameOf(req));
+    const current = await deps.groups.template(group.name, group.revision);
     const variables = await variablesOf(current.template);
     setValidators(res, { version: templateVersion(current), representation: 'json', signature: current.signature, negotiated: false });
-    res.json({ ...summary(group, deps.rollouts), template: current.template, variables, rule: deps.rules.view(group.name, group.selector) });
+    res.json({ ...(await summary(group, deps.rollouts)), template: current.template, variables, rule: await deps.rules.view(group.name, group.selector) });
   });
 
-  router.patch('/groups/:name', write, parseJson, (req, res) => {
+  router.patch('/groups/:name', write, parseJson, async (req, res) => {
     const body = parseBody(SettingsBody, req.body, 'group');
     const name = nameOf(req);
     const dryRun = dryRunOf(req);
     if (dryRun) {
       if (body.selector === undefined) throw new HttpError(400, 'bad_request', 'a dry run of a group change previews its selector: give "selector"');
-      return void res.json({ dry_run: true, group: name, selector: body.selector, ...ruleChangeView(deps.rules.preview(name, body.selector), dryRun.limit) });
+      return void res.json({ dry_run: true, group: name, selector: body.selector, ...ruleChangeView(await deps.rules.preview(name, body.selector), dryRun.limit) });
     }
     if (typeof body.selector === 'string') RuleService.check(body.selector);
-    const group = deps.groups.setSettings(name, body);
-    const applied = body.selector === undefined ? null : deps.rules.set(name, body.selector);
-    res.json({ ...summary(applied ? deps.groups.get(name) : group, deps.rollouts), ...(applied && { rule_change: ruleChangeView(applied) }) });
+    const group = await deps.groups.setSettings(name, body);
+    const applied = body.selector === undefined ? null : await deps.rules.set(name, body.selector);
+    res.json({ ...(await summary(applied ? await deps.groups.get(name) : group, deps.rollouts)), ...(applied && { rule_change: ruleChangeView(applied) }) });
   });
 
-  router.delete('/groups/:name', write, (req, res) => {
-    const hadRule = deps.groups.get(nameOf(req)).selector !== null;
-    deps.groups.delete(nameOf(req));
+  router.delete('/groups/:name', write, async (req, res) => {
+    const hadRule = (await deps.groups.get(nameOf(req))).selector !== null;
+    await deps.groups.delete(nameOf(req));
     // Agents its rule left unclaimed (matching it and another group's rule) may now match one rule only.
-    if (hadRule) deps.rules.reconcileAll();
+    if (hadRule) await deps.rules.reconcileAll();
     res.status(204).end();
   });
 
@@ -161,18 +163,18 @@ export function groupRoutes(deps: {
     // Parsed off the event loop first: a text that does not parse is a 400 whatever comes next.
     const parsed = await parseTemplateText(text);
     const dryRun = dryRunOf(req);
-    const group = deps.groups.checkIfMatch(name, ifMatchOf(req));
+    const group = await deps.groups.checkIfMatch(name, ifMatchOf(req));
     if (dryRun) return void res.json(await deps.previews.template(group, text, strategy ?? ALL_AT_ONCE, dryRun, parsed));
     if (group.require_review) return await proposeChange(res, deps, { group, text, rollback: null }, strategy ?? ALL_AT_ONCE, adminOf(req));
-    const saved = deps.groups.saveTemplate({ name, text, parsed, strategy, author: adminOf(req).name, ifMatch: ifMatchOf(req) });
+    const saved = await deps.groups.saveTemplate({ name, text, parsed, strategy, author: adminOf(req).name, ifMatch: ifMatchOf(req) });
     savedValidators(res, saved);
-    res.json(savedView(deps.groups.get(name), saved));
+    res.json(savedView(await deps.groups.get(name), saved));
   });
 
-  router.get('/groups/:name/history', read, (req, res) => {
-    const group = deps.groups.get(nameOf(req));
+  router.get('/groups/:name/history', read, async (req, res) => {
+    const group = await deps.groups.get(nameOf(req));
     const limit = Math.min(Math.max(Number(req.query.limit ?? 100) || 100, 1), 1000);
-    res.json({ group: group.name, revisions: deps.groups.history(group.name, limit) });
+    res.json({ group: group.name, revisions: await deps.groups.history(group.name, limit) });
   });
 
   router.get('/groups/:name/history/:revision', read, (req, res) => sendTemplate(res, deps.groups, nameOf(req), Number(req.params.revision)));
@@ -180,64 +182,64 @@ export function groupRoutes(deps: {
   router.post('/groups/:name/rollback', write, parseJson, async (req, res) => {
     const body = parseBody(RollbackBody, req.body ?? {}, 'roll back');
     const dryRun = dryRunOf(req);
-    const source = deps.groups.revisionSource(nameOf(req), body.revision);
+    const source = await deps.groups.revisionSource(nameOf(req), body.revision);
     if (dryRun) return void res.json({ restored_from: body.revision, ...(await deps.previews.template(source.group, source.text, body.rollout ?? ALL_AT_ONCE, dryRun)) });
     if (source.group.require_review) return await proposeChange(res, deps, source, body.rollout ?? ALL_AT_ONCE, adminOf(req));
     const parsed = await parseTemplateText(source.text);
-    const saved = deps.groups.rollbackTo(nameOf(req), body.revision, adminOf(req).name, body.rollout, parsed);
-    res.json(savedView(deps.groups.get(saved.revision.group_name), saved));
+    const saved = await deps.groups.rollbackTo(nameOf(req), body.revision, adminOf(req).name, body.rollout, parsed);
+    res.json(savedView(await deps.groups.get(saved.revision.group_name), saved));
   });
 
-  router.get('/groups/:name/members', read, (req, res) => {
+  router.get('/groups/:name/members', read, async (req, res) => {
     const name = nameOf(req);
-    res.json({ group: name, members: deps.members.list(name).map(memberView) });
+    res.json({ group: name, members: (await deps.members.list(name)).map(memberView) });
   });
 
-  router.get('/groups/:name/members/:agent_id', read, (req, res) => {
-    res.json(memberView(deps.members.get(nameOf(req), agentIdParam(req.params.agent_id as string))));
+  router.get('/groups/:name/members/:agent_id', read, async (req, res) => {
+    res.json(memberView(await deps.members.get(nameOf(req), agentIdParam(req.params.agent_id as string))));
   });
 
-  router.put('/groups/:name/members/:agent_id', write, parseJson, (req, res) => {
+  router.put('/groups/:name/members/:agent_id', write, parseJson, async (req, res) => {
     const agentId = agentIdParam(req.params.agent_id as string);
     const body = parseBody(AssignBody, req.body ?? {}, 'member');
     const input = { group: nameOf(req), agentId, variables: body.variables, override: body.override, assignedBy: 'admin' } as const;
     const dryRun = dryRunOf(req);
-    if (dryRun) return void res.json(memberPreview(deps.previews, input.group, deps.members.previewAssign(input), dryRun));
-    if (deps.groups.get(input.group).require_review) {
+    if (dryRun) return void res.json(await memberPreview(deps.previews, input.group, await deps.members.previewAssign(input), dryRun));
+    if ((await deps.groups.get(input.group)).require_review) {
       return proposeMemberChange(res, deps, { group: input.group, agentId, replace: true, variables: body.variables, override: body.override }, adminOf(req));
     }
-    res.json(deps.members.assign(input));
+    res.json(await deps.members.assign(input));
   });
 
-  router.patch('/groups/:name/members/:agent_id', write, parseJson, (req, res) => {
+  router.patch('/groups/:name/members/:agent_id', write, parseJson, async (req, res) => {
     const body = parseBody(MemberPatch, req.body ?? {}, 'member');
     const [group, agentId] = [nameOf(req), agentIdParam(req.params.agent_id as string)];
     const dryRun = dryRunOf(req);
-    if (dryRun) return void res.json(memberPreview(deps.previews, group, deps.members.previewUpdate(group, agentId, body), dryRun));
-    if (deps.groups.get(group).require_review) return proposeMemberChange(res, deps, { group, agentId, replace: false, ...body }, adminOf(req));
-    res.json(deps.members.update(group, agentId, body));
+    if (dryRun) return void res.json(await memberPreview(deps.previews, group, await deps.members.previewUpdate(group, agentId, body), dryRun));
+    if ((await deps.groups.get(group)).require_review) return proposeMemberChange(res, deps, { group, agentId, replace: false, ...body }, adminOf(req));
+    res.json(await deps.members.update(group, agentId, body));
   });
 
-  router.delete('/groups/:name/members/:agent_id', write, (req, res) => {
+  router.delete('/groups/:name/members/:agent_id', write, async (req, res) => {
     const [group, agentId] = [nameOf(req), agentIdParam(req.params.agent_id as string)];
-    deps.rules.checkRemovable(group, agentId);
-    deps.members.unassign(group, agentId);
+    await deps.rules.checkRemovable(group, agentId);
+    await deps.members.unassign(group, agentId);
     // An agent in no group is claimed by the one rule that matches it, if any.
-    deps.rules.reconcile([agentId]);
+    await deps.rules.reconcile([agentId]);
     res.status(204).end();
   });
 
   return router;
 }
 
-function summary<G extends GroupRecord>(group: G, rollouts: RolloutStore): G & { open_rollout: { id: string; status: string } | null } {
-  const open = rollouts.openForGroup(group.name)[0];
+async function summary<G extends GroupRecord>(group: G, rollouts: RolloutStore): Promise<G & { open_rollout: { id: string; status: string } | null }> {
+  const open = (await rollouts.openForGroup(group.name))[0];
   return { ...group, open_rollout: open ? { id: open.id, status: open.status } : null };
 }
 
 /** A member change's preview: one agent, pushed at once (no rollout batch). */
-function memberPreview(previews: GroupPreviews, group: string, candidate: PreviewCandidate, page: PreviewPageOptions): Record<string, unknown> {
-  return { group, agent_id: candidate.agent_id, ...previews.builder().page([candidate], page) };
+async function memberPreview(previews: GroupPreviews, group: string, candidate: PreviewCandidate, page: PreviewPageOptions): Promise<Record<string, unknown>> {
+  return { group, agent_id: candidate.agent_id, ...(await previews.builder().page([candidate], page)) };
 }
 
 function savedView(group: GroupRecord, saved: SavedTemplate): Record<string, unknown> {
@@ -250,8 +252,8 @@ function savedView(group: GroupRecord, saved: SavedTemplate): Record<string, unk
   };
 }
 
-function sendTemplate(res: Response, groups: GroupService, name: string, revision?: number): void {
-  const stored = groups.template(name, revision);
+async function sendTemplate(res: Response, groups: GroupService, name: string, revision?: number): Promise<void> {
+  const stored = await groups.template(name, revision);
   setValidators(res, { version: templateVersion(stored), representation: 'yaml', signature: stored.signature, negotiated: false });
   res.setHeader('X-Template-Revision', String(stored.revision));
   res.type('application/yaml').send(stored.template);

@@ -1,18 +1,21 @@
 import { HttpError, notFound } from '../http/errors.js';
 import { ifMatchHolds, textVersion, type IfMatch } from '../http/conditional.js';
-import type { GroupRecord, GroupStore, GroupSummary, TemplateRevision } from './group-store.js';
+import { Moved, retryMoved } from './concurrent-change.js';
+import { renderFingerprint, type GroupRecord, type GroupStore, type GroupSummary, type TemplateRevision } from './group-store.js';
 import { invalidGroupConfig, parseTemplate, renderMembers, type TemplateCache } from './member-renderer.js';
+import type { Sql } from '../store/sql.js';
 import type { RolloutEngine } from './rollout-engine.js';
 import type { RolloutRecord, RolloutStore } from './rollout-store.js';
 import { ALL_AT_ONCE, type RolloutStrategy } from './rollout-strategy.js';
 
 export interface GroupServiceDeps {
+  sql: Sql;
   groups: GroupStore;
   rollouts: RolloutStore;
   templates: TemplateCache;
   engine: RolloutEngine;
   /** Throws 400 `unknown_secret` when the template references a secret that is not stored. */
-  checkSecrets?: (template: object) => void;
+  checkSecrets?: (template: object) => Promise<void>;
 }
 
 export interface SaveTemplateInput {
@@ -40,6 +43,16 @@ export interface SavedTemplate {
   rollout: RolloutRecord | null;
 }
 
+/** How a template change is stored (see {@link GroupService.store}). */
+export interface StoreOptions {
+  author: string;
+  strategy: RolloutStrategy;
+  /** The text already parsed off the event loop (valid only while the source's text is the same). */
+  parsed?: { value: unknown } | undefined;
+  /** More writes of the same transaction, under the group's lock (a review's decision): what it throws undoes the save. */
+  within?: (saved: SavedTemplate) => Promise<void>;
+}
+
 /**
  * Groups and their templates. Saving a template renders every member's
  * config first and stores nothing unless all of them are valid; then the new
@@ -49,40 +62,39 @@ export interface SavedTemplate {
 export class GroupService {
   constructor(private readonly deps: GroupServiceDeps) {}
 
-  list(): GroupSummary[] {
+  async list(): Promise<GroupSummary[]> {
     return this.deps.groups.list();
   }
 
   /** A group with its member count. */
-  summary(name: string): GroupSummary {
-    return { ...this.get(name), members: this.deps.groups.memberCount(name) };
+  async summary(name: string): Promise<GroupSummary> {
+    return { ...(await this.get(name)), members: await this.deps.groups.memberCount(name) };
   }
 
-  get(name: string): GroupRecord {
-    const group = this.deps.groups.get(name);
+  async get(name: string): Promise<GroupRecord> {
+    const group = await this.deps.groups.get(name);
     if (!group) throw notFound(`group ${name}`);
     return group;
   }
 
   /** A stored template revision (the current one when `revision` is omitted). */
-  template(name: string, revision?: number): TemplateRevision {
-    const group = this.get(name);
-    const stored = this.deps.groups.revision(name, revision ?? group.revision);
+  async template(name: string, revision?: number): Promise<TemplateRevision> {
+    const group = await this.get(name);
+    const stored = await this.deps.groups.revision(name, revision ?? group.revision);
     if (!stored) throw notFound(`revision ${revision} of group ${name}`);
     return stored;
   }
 
   /** Template revisions, newest first (without their text). */
-  history(name: string, limit = 100): Array<Omit<TemplateRevision, 'template'>> {
-    this.get(name);
+  async history(name: string, limit = 100): Promise<Array<Omit<TemplateRevision, 'template'>>> {
+    await this.get(name);
     return this.deps.groups.history(name, limit);
   }
 
   /** Creates a group with its first template (checked on its own: a new group has no members). */
-  create(input: { name: string; description: string; text: string; author: string; requireReview?: boolean | undefined; selfJoin?: boolean | undefined; parsed?: { value: unknown } | undefined }): SavedTemplate {
-    if (this.deps.groups.get(input.name)) throw new HttpError(409, 'group_exists', `group ${input.name} already exists`);
+  async create(input: { name: string; description: string; text: string; author: string; requireReview?: boolean | undefined; selfJoin?: boolean | undefined; parsed?: { value: unknown } | undefined }): Promise<SavedTemplate> {
     const { template, signature } = parseTemplate(input.text, input.parsed);
-    this.deps.checkSecrets?.(template);
+    await this.deps.checkSecrets?.(template);
     const now = Date.now();
     const revision: TemplateRevision = {
       group_name: input.name,
@@ -94,17 +106,21 @@ export class GroupService {
       restored_from: null,
     };
     const group = { name: input.name, description: input.description, revision: 1, signature, created_at: now, updated_at: now, require_review: input.requireReview ?? false, self_join: input.selfJoin ?? false };
-    this.deps.groups.create(group, revision);
+    await this.deps.sql.transaction(async () => {
+      await this.deps.groups.lock(input.name);
+      if (await this.deps.groups.get(input.name)) throw new HttpError(409, 'group_exists', `group ${input.name} already exists`);
+      await this.deps.groups.create(group, revision);
+    });
     this.deps.templates.put(input.name, 1, template);
     return { revision, rollout: null };
   }
 
   /** Changes a group's description, whether its template changes need a review, and whether agents may join it from their bootstrap. */
-  setSettings(name: string, settings: { description?: string | undefined; require_review?: boolean | undefined; self_join?: boolean | undefined }): GroupRecord {
-    this.get(name);
-    if (settings.description !== undefined) this.deps.groups.setDescription(name, settings.description);
-    if (settings.require_review !== undefined) this.deps.groups.setRequireReview(name, settings.require_review);
-    if (settings.self_join !== undefined) this.deps.groups.setSelfJoin(name, settings.self_join);
+  async setSettings(name: string, settings: { description?: string | undefined; require_review?: boolean | undefined; self_join?: boolean | undefined }): Promise<GroupRecord> {
+    await this.get(name);
+    if (settings.description !== undefined) await this.deps.groups.setDescription(name, settings.description);
+    if (settings.require_review !== undefined) await this.deps.groups.setRequireReview(name, settings.require_review);
+    if (settings.self_join !== undefined) await this.deps.groups.setSelfJoin(name, settings.self_join);
     return this.get(name);
   }
 
@@ -113,16 +129,16 @@ export class GroupService {
    * rendered and validated first: one that does not render is a 400 naming it,
    * and nothing is stored. A stale If-Match is a 412.
    */
-  saveTemplate(input: SaveTemplateInput): SavedTemplate {
-    const group = this.checkIfMatch(input.name, input.ifMatch);
-    return this.store(group, input.text, input.author, input.strategy ?? ALL_AT_ONCE, null, input.parsed);
+  async saveTemplate(input: SaveTemplateInput): Promise<SavedTemplate> {
+    const source = async (): Promise<TemplateSource> => ({ group: await this.checkIfMatch(input.name, input.ifMatch), text: input.text, rollback: null });
+    return this.store(source, { author: input.author, strategy: input.strategy ?? ALL_AT_ONCE, parsed: input.parsed });
   }
 
   /** The group, when `ifMatch` (the template ETag or signature a writer last saw, or `*`) is absent or holds; else 412. */
-  checkIfMatch(name: string, ifMatch: IfMatch | undefined): GroupRecord {
-    const group = this.get(name);
+  async checkIfMatch(name: string, ifMatch: IfMatch | undefined): Promise<GroupRecord> {
+    const group = await this.get(name);
     if (ifMatch !== undefined) {
-      const current = this.template(name);
+      const current = await this.template(name, group.revision);
       const version = templateVersion(current);
       if (!ifMatchHolds(ifMatch, { version, signature: current.signature })) {
         throw new HttpError(412, 'precondition_failed', `If-Match ${ifMatch.header} does not match the current template of group ${name}`, {
@@ -135,9 +151,8 @@ export class GroupService {
   }
 
   /** Rolls the group back to an earlier template: that revision is saved again, as a new revision. */
-  rollbackTo(name: string, revision: number, author: string, strategy: RolloutStrategy = ALL_AT_ONCE, parsed?: { value: unknown }): SavedTemplate {
-    const source = this.revisionSource(name, revision);
-    return this.store(source.group, source.text, author, strategy, source.rollback, parsed);
+  async rollbackTo(name: string, revision: number, author: string, strategy: RolloutStrategy = ALL_AT_ONCE, parsed?: { value: unknown }): Promise<SavedTemplate> {
+    return this.store(() => this.revisionSource(name, revision), { author, strategy, parsed });
   }
 
   /**
@@ -145,71 +160,100 @@ export class GroupService {
    * unless a strategy is given) and the rollout ends as `rolled_back`. Only the
    * group's latest rollout can be rolled back; an older one was already replaced.
    */
-  rollbackRollout(id: string, author: string, strategy: RolloutStrategy = ALL_AT_ONCE, reason?: string): SavedTemplate {
-    const source = this.rolloutSource(id);
-    return this.store(source.group, source.text, author, strategy, { ...source.rollback!, ...(reason !== undefined && { reason }) });
+  async rollbackRollout(id: string, author: string, strategy: RolloutStrategy = ALL_AT_ONCE, reason?: string): Promise<SavedTemplate> {
+    const source = async (): Promise<TemplateSource> => {
+      const found = await this.rolloutSource(id);
+      return { ...found, rollback: { ...found.rollback!, ...(reason !== undefined && { reason }) } };
+    };
+    return this.store(source, { author, strategy });
   }
 
   /** What rolling a group back to `revision` saves again (404 when there is no such revision). */
-  revisionSource(name: string, revision: number): TemplateSource {
-    const group = this.get(name);
-    const old = this.deps.groups.revision(name, revision);
+  async revisionSource(name: string, revision: number): Promise<TemplateSource> {
+    const group = await this.get(name);
+    const old = await this.deps.groups.revision(name, revision);
     if (!old) throw notFound(`revision ${revision} of group ${name}`);
     return { group, text: old.template, rollback: { restoredFrom: revision } };
   }
 
   /** What rolling rollout `id` back saves again; 409 when it is no longer the group's latest change or there is nothing before it. */
-  rolloutSource(id: string): TemplateSource {
-    const rollout = this.deps.rollouts.get(id);
+  async rolloutSource(id: string): Promise<TemplateSource> {
+    const rollout = await this.deps.rollouts.get(id);
     if (!rollout) throw notFound(`rollout ${id}`);
-    const group = this.get(rollout.group_name);
+    const group = await this.get(rollout.group_name);
     if (rollout.status === 'superseded' || rollout.status === 'rolled_back' || rollout.to_revision !== group.revision) {
       throw new HttpError(409, 'rollout_not_current', `rollout ${id} is no longer the latest change of group ${group.name}; roll the group back to a revision instead`);
     }
     if (rollout.from_revision === null) {
       throw new HttpError(409, 'nothing_to_roll_back', `rollout ${id} rolled out the group's first template; there is no earlier revision`);
     }
-    const old = this.deps.groups.revision(group.name, rollout.from_revision);
+    const old = await this.deps.groups.revision(group.name, rollout.from_revision);
     if (!old) throw notFound(`revision ${rollout.from_revision} of group ${group.name}`);
     return { group, text: old.template, rollback: { restoredFrom: rollout.from_revision, rollsBack: id } };
   }
 
   /** Deletes a group with its history; refused (409) while it has members. */
-  delete(name: string): void {
-    this.get(name);
-    const members = this.deps.groups.memberCount(name);
-    if (members > 0) throw new HttpError(409, 'group_has_members', `group ${name} still has ${members} member(s); move or remove them first`);
-    for (const open of this.deps.rollouts.openForGroup(name)) this.deps.engine.discard(open.id);
-    this.deps.groups.delete(name);
+  async delete(name: string): Promise<void> {
+    await this.get(name);
+    const open = await this.deps.sql.transaction(async () => {
+      await this.deps.groups.lock(name);
+      const members = await this.deps.groups.memberCount(name);
+      if (members > 0) throw new HttpError(409, 'group_has_members', `group ${name} still has ${members} member(s); move or remove them first`);
+      const rollouts = await this.deps.rollouts.openForGroup(name);
+      await this.deps.groups.delete(name);
+      return rollouts;
+    });
+    for (const o of open) this.deps.engine.discard(o.id);
     this.deps.templates.forget(name);
   }
 
-  /** Stores a template change (after its review, when the group requires one); `parsed` is the text already parsed off the event loop. */
-  store(group: GroupRecord, text: string, author: string, strategy: RolloutStrategy, rollback: TemplateSource['rollback'], parsed?: { value: unknown }): SavedTemplate {
-    const { template, signature } = parseTemplate(text, parsed);
-    this.deps.checkSecrets?.(template);
-    const { rendered, failures } = renderMembers(template, this.deps.groups.membersForRender(group.name));
-    if (failures.length > 0) throw invalidGroupConfig(group.name, failures);
-    const revision: TemplateRevision = {
-      group_name: group.name,
-      revision: group.revision + 1,
-      signature,
-      template: text,
-      author,
-      created_at: Date.now(),
-      restored_from: rollback?.restoredFrom ?? null,
-    };
-    const rollout = this.deps.engine.launch({
-      revision,
-      fromRevision: group.revision,
-      rendered,
-      strategy,
-      author,
-      ...(rollback?.rollsBack !== undefined && { rollsBack: rollback.rollsBack }),
-      ...(rollback?.reason !== undefined && { rollbackReason: rollback.reason }),
+  /**
+   * Stores a template change (after its review, when the group requires one).
+   * `source` is read, and every member rendered, outside the transaction; in
+   * it, under the group's lock, the group's revision and its members' render
+   * inputs are read again, and when either moved meanwhile (another save, a
+   * member joining or changing) everything is done again from `source`
+   * (which checks an If-Match, or a review's base revision, again). So two
+   * saves, in one process or two, never store the same revision number and
+   * never render from what the other replaced.
+   */
+  async store(source: () => Promise<TemplateSource>, options: StoreOptions): Promise<SavedTemplate> {
+    return retryMoved(async () => {
+      const { group, text, rollback } = await source();
+      const { template, signature } = parseTemplate(text, options.parsed);
+      await this.deps.checkSecrets?.(template);
+      const members = await this.deps.groups.membersForRender(group.name);
+      const { rendered, failures } = renderMembers(template, members);
+      if (failures.length > 0) throw invalidGroupConfig(group.name, failures);
+      const inputs = renderFingerprint(members);
+      const revision: TemplateRevision = {
+        group_name: group.name,
+        revision: group.revision + 1,
+        signature,
+        template: text,
+        author: options.author,
+        created_at: Date.now(),
+        restored_from: rollback?.restoredFrom ?? null,
+      };
+      const rollout = await this.deps.engine.launch({
+        revision,
+        fromRevision: group.revision,
+        rendered,
+        strategy: options.strategy,
+        author: options.author,
+        ...(rollback?.rollsBack !== undefined && { rollsBack: rollback.rollsBack }),
+        ...(rollback?.reason !== undefined && { rollbackReason: rollback.reason }),
+        guard: async (record) => {
+          await this.deps.groups.lock(group.name);
+          const now = await this.deps.groups.get(group.name);
+          if (now?.revision !== group.revision) throw new Moved(`group ${group.name}`);
+          if ((await this.deps.groups.renderInputs(group.name)) !== inputs) throw new Moved(`the members of group ${group.name}`);
+          await options.within?.({ revision, rollout: record });
+        },
+      });
+      this.deps.templates.put(group.name, revision.revision, template);
+      return { revision, rollout };
     });
-    this.deps.templates.put(group.name, revision.revision, template);
-    return { revision, rollout };
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Db } from '../store/database.js';
+import type { Sql } from '../store/sql.js';
 import type { PlainObject } from './deep-merge.js';
 
 /** A config group: a named template whose every revision is kept. */
@@ -71,166 +71,215 @@ const RENDER_SELECT = `SELECT m.*, a.hostname, a.running_signature, a.status_sig
   LEFT JOIN agent_config_revisions r ON r.agent_id = m.agent_id
     AND r.revision = (SELECT MAX(revision) FROM agent_config_revisions WHERE agent_id = m.agent_id)`;
 
+/** Rows per multi-row statement: few round trips, well under both databases' parameter limits. */
+export const CHUNK_ROWS = 500;
+
+/** `items` in slices of at most `size`. */
+export function chunks<T>(items: readonly T[], size = CHUNK_ROWS): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** `(?, ?, …)` with `n` placeholders. */
+export function placeholders(n: number): string {
+  return `(${new Array<string>(n).fill('?').join(', ')})`;
+}
+
+/** What a member's config was rendered from, as one string: equal strings, equal inputs (see GroupStore.renderInputs). */
+export function renderFingerprint(members: ReadonlyArray<Pick<MemberForRender, 'agent_id' | 'hostname' | 'variables' | 'override' | 'rendered_revision'>>): string {
+  return members.map((m) => JSON.stringify([m.agent_id, m.hostname, m.variables, m.override, m.rendered_revision])).join('\n');
+}
+
 /**
  * Groups, their template history and their members. Members are read for
  * rendering with one joined query per group (or per rollout batch), so a fan-out
  * to thousands of agents costs one read, not one per agent.
  */
 export class GroupStore {
-  private readonly stmts;
-
   /**
    * @param applyingOf an agent's `applying` acknowledgement, which the agent
    *   store keeps in memory only: rendering sees it as if it were in the row.
    */
   constructor(
-    readonly db: Db,
-    private readonly applyingOf: (agentId: string) => { signature: string } | undefined = () => undefined,
-  ) {
-    this.stmts = {
-      get: db.prepare('SELECT * FROM config_groups WHERE name = ?'),
-      list: db.prepare(
-        `SELECT g.*, (SELECT COUNT(*) FROM group_members m WHERE m.group_name = g.name) AS members FROM config_groups g ORDER BY g.name`,
-      ),
-      insert: db.prepare(
-        `INSERT INTO config_groups (name, description, revision, signature, created_at, updated_at, require_review, self_join)
-         VALUES (@name, @description, @revision, @signature, @created_at, @updated_at, @require_review, @self_join)`,
-      ),
-      setCurrent: db.prepare('UPDATE config_groups SET revision = ?, signature = ?, updated_at = ? WHERE name = ?'),
-      setDescription: db.prepare('UPDATE config_groups SET description = ?, updated_at = ? WHERE name = ?'),
-      setRequireReview: db.prepare('UPDATE config_groups SET require_review = ?, updated_at = ? WHERE name = ?'),
-      setSelfJoin: db.prepare('UPDATE config_groups SET self_join = ?, updated_at = ? WHERE name = ?'),
-      delete: db.prepare('DELETE FROM config_groups WHERE name = ?'),
-      insertRevision: db.prepare(
-        `INSERT INTO group_template_revisions (group_name, revision, signature, template, author, created_at, restored_from)
-         VALUES (@group_name, @revision, @signature, @template, @author, @created_at, @restored_from)`,
-      ),
-      revision: db.prepare('SELECT * FROM group_template_revisions WHERE group_name = ? AND revision = ?'),
-      history: db.prepare(
-        `SELECT group_name, revision, signature, author, created_at, restored_from FROM group_template_revisions
-         WHERE group_name = ? ORDER BY revision DESC LIMIT ?`,
-      ),
-      memberCount: db.prepare('SELECT COUNT(*) AS n FROM group_members WHERE group_name = ?'),
-      member: db.prepare('SELECT * FROM group_members WHERE agent_id = ?'),
-      members: db.prepare('SELECT * FROM group_members WHERE group_name = ? ORDER BY agent_id'),
-      upsertMember: db.prepare(
-        `INSERT INTO group_members (agent_id, group_name, variables, override, assigned_by, assigned_at, rendered_revision)
-         VALUES (@agent_id, @group_name, @variables, @override, @assigned_by, @assigned_at, @rendered_revision)
-         ON CONFLICT(agent_id) DO UPDATE SET group_name = excluded.group_name, variables = excluded.variables,
-           override = excluded.override, assigned_by = excluded.assigned_by, assigned_at = excluded.assigned_at,
-           rendered_revision = excluded.rendered_revision`,
-      ),
-      setRendered: db.prepare('UPDATE group_members SET rendered_revision = ? WHERE agent_id = ? AND group_name = ?'),
-      removeMember: db.prepare('DELETE FROM group_members WHERE agent_id = ? AND group_name = ?'),
-      renderAll: db.prepare(`${RENDER_SELECT} WHERE m.group_name = ? ORDER BY m.agent_id`),
-      renderOne: db.prepare(`${RENDER_SELECT} WHERE m.agent_id = ?`),
-      renderBatch: db.prepare(
-        `${RENDER_SELECT} WHERE m.group_name = ? AND m.agent_id IN (SELECT agent_id FROM rollout_agents WHERE rollout_id = ? AND batch = ?)
-         ORDER BY m.agent_id`,
-      ),
-    };
+    readonly sql: Sql,
+    private readonly applyingOf: (agentId: string) => Promise<{ signature: string } | undefined> | { signature: string } | undefined = () => undefined,
+  ) {}
+
+  /**
+   * Inside a transaction: waits until no other writer of the group holds it
+   * (a template save, a member change, a review decision), so a read that
+   * decides a write (the next revision, an If-Match) holds across processes.
+   */
+  async lock(name: string): Promise<void> {
+    await this.sql.lock(`group:${name}`);
   }
 
-  get(name: string): GroupRecord | undefined {
-    const row = this.stmts.get.get(name) as GroupRow | undefined;
+  async get(name: string): Promise<GroupRecord | undefined> {
+    const row = await this.sql.get<GroupRow>('SELECT * FROM config_groups WHERE name = ?', [name]);
     return row ? toGroup(row) : undefined;
   }
 
-  list(): GroupSummary[] {
-    return (this.stmts.list.all() as Array<GroupRow & { members: number }>).map(toGroup);
+  async list(): Promise<GroupSummary[]> {
+    const rows = await this.sql.all<GroupRow & { members: number }>(
+      'SELECT g.*, (SELECT COUNT(*) FROM group_members m WHERE m.group_name = g.name) AS members FROM config_groups g ORDER BY g.name',
+    );
+    return rows.map(toGroup);
   }
 
   /** Creates a group with its first template revision (one transaction). */
-  create(group: Omit<GroupRecord, 'require_review' | 'self_join' | 'selector'> & { require_review?: boolean; self_join?: boolean }, first: TemplateRevision): void {
-    this.db.transaction(() => {
-      this.stmts.insert.run({ ...group, require_review: group.require_review ? 1 : 0, self_join: group.self_join ? 1 : 0 });
-      this.stmts.insertRevision.run(first);
-    })();
-  }
-
-  /** Stores a template revision and makes it the group's current one; call inside a transaction. */
-  addRevision(revision: TemplateRevision): void {
-    this.stmts.insertRevision.run(revision);
-    this.stmts.setCurrent.run(revision.revision, revision.signature, revision.created_at, revision.group_name);
-  }
-
-  setDescription(name: string, description: string): void {
-    this.stmts.setDescription.run(description, Date.now(), name);
-  }
-
-  setRequireReview(name: string, required: boolean): void {
-    this.stmts.setRequireReview.run(required ? 1 : 0, Date.now(), name);
-  }
-
-  setSelfJoin(name: string, selfJoin: boolean): void {
-    this.stmts.setSelfJoin.run(selfJoin ? 1 : 0, Date.now(), name);
-  }
-
-  /** Deletes a group with its history and rollouts; the caller checks it has no members. */
-  delete(name: string): boolean {
-    return this.stmts.delete.run(name).changes > 0;
-  }
-
-  revision(name: string, revision: number): TemplateRevision | undefined {
-    return this.stmts.revision.get(name, revision) as TemplateRevision | undefined;
-  }
-
-  history(name: string, limit = 100): Array<Omit<TemplateRevision, 'template'>> {
-    return this.stmts.history.all(name, limit) as Array<Omit<TemplateRevision, 'template'>>;
-  }
-
-  memberCount(name: string): number {
-    return (this.stmts.memberCount.get(name) as { n: number }).n;
-  }
-
-  member(agentId: string): MemberRecord | undefined {
-    const row = this.stmts.member.get(agentId) as MemberRow | undefined;
-    return row ? toMember(row) : undefined;
-  }
-
-  members(name: string): MemberRecord[] {
-    return (this.stmts.members.all(name) as MemberRow[]).map(toMember);
-  }
-
-  /** Every member of a group, with what rendering needs, in one query. */
-  membersForRender(name: string): MemberForRender[] {
-    return (this.stmts.renderAll.all(name) as MemberRow[]).map((row) => this.forRender(row));
-  }
-
-  /** The members of one rollout batch that are still in the group, in one query. */
-  batchForRender(name: string, rolloutId: string, batch: number): MemberForRender[] {
-    return (this.stmts.renderBatch.all(name, rolloutId, batch) as MemberRow[]).map((row) => this.forRender(row));
-  }
-
-  memberForRender(agentId: string): MemberForRender | undefined {
-    const row = this.stmts.renderOne.get(agentId) as MemberRow | undefined;
-    return row ? this.forRender(row) : undefined;
-  }
-
-  /** A member row as rendering needs it, with the agent's in-memory `applying` over its written status. */
-  private forRender(row: MemberRow): MemberForRender {
-    const member = toMember(row);
-    const applying = this.applyingOf(member.agent_id);
-    if (applying) Object.assign(member, { status_signature: applying.signature, status: 'applying', status_error: null });
-    return member;
-  }
-
-  /** Adds or replaces an agent's membership (an agent is in at most one group). */
-  upsertMember(member: MemberRecord): void {
-    this.stmts.upsertMember.run({
-      ...member,
-      variables: JSON.stringify(member.variables),
-      override: member.override === null ? null : JSON.stringify(member.override),
+  async create(group: Omit<GroupRecord, 'require_review' | 'self_join' | 'selector'> & { require_review?: boolean; self_join?: boolean }, first: TemplateRevision): Promise<void> {
+    await this.sql.transaction(async () => {
+      await this.sql.run(
+        `INSERT INTO config_groups (name, description, revision, signature, created_at, updated_at, require_review, self_join)
+         VALUES (@name, @description, @revision, @signature, @created_at, @updated_at, @require_review, @self_join)`,
+        {
+          name: group.name,
+          description: group.description,
+          revision: group.revision,
+          signature: group.signature,
+          created_at: group.created_at,
+          updated_at: group.updated_at,
+          require_review: group.require_review ? 1 : 0,
+          self_join: group.self_join ? 1 : 0,
+        },
+      );
+      await this.insertRevision(first);
     });
   }
 
-  /** Records which template revision members were rendered from; call inside a transaction. */
-  setRendered(name: string, agentIds: Iterable<string>, revision: number): void {
-    for (const agentId of agentIds) this.stmts.setRendered.run(revision, agentId, name);
+  /** Stores a template revision and makes it the group's current one; call inside a transaction. */
+  async addRevision(revision: TemplateRevision): Promise<void> {
+    await this.insertRevision(revision);
+    await this.sql.run('UPDATE config_groups SET revision = ?, signature = ?, updated_at = ? WHERE name = ?', [revision.revision, revision.signature, revision.created_at, revision.group_name]);
   }
 
-  removeMember(name: string, agentId: string): boolean {
-    return this.stmts.removeMember.run(agentId, name).changes > 0;
+  private async insertRevision(r: TemplateRevision): Promise<void> {
+    await this.sql.run(
+      `INSERT INTO group_template_revisions (group_name, revision, signature, template, author, created_at, restored_from)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      [r.group_name, r.revision, r.signature, r.template, r.author, r.created_at, r.restored_from],
+    );
+  }
+
+  async setDescription(name: string, description: string): Promise<void> {
+    await this.sql.run('UPDATE config_groups SET description = ?, updated_at = ? WHERE name = ?', [description, Date.now(), name]);
+  }
+
+  async setRequireReview(name: string, required: boolean): Promise<void> {
+    await this.sql.run('UPDATE config_groups SET require_review = ?, updated_at = ? WHERE name = ?', [required ? 1 : 0, Date.now(), name]);
+  }
+
+  async setSelfJoin(name: string, selfJoin: boolean): Promise<void> {
+    await this.sql.run('UPDATE config_groups SET self_join = ?, updated_at = ? WHERE name = ?', [selfJoin ? 1 : 0, Date.now(), name]);
+  }
+
+  /** Deletes a group with its history and rollouts; the caller checks it has no members. */
+  async delete(name: string): Promise<boolean> {
+    return (await this.sql.run('DELETE FROM config_groups WHERE name = ?', [name])).changes > 0;
+  }
+
+  async revision(name: string, revision: number): Promise<TemplateRevision | undefined> {
+    return this.sql.get<TemplateRevision>('SELECT * FROM group_template_revisions WHERE group_name = ? AND revision = ?', [name, revision]);
+  }
+
+  async history(name: string, limit = 100): Promise<Array<Omit<TemplateRevision, 'template'>>> {
+    return this.sql.all<Omit<TemplateRevision, 'template'>>(
+      `SELECT group_name, revision, signature, author, created_at, restored_from FROM group_template_revisions
+       WHERE group_name = ? ORDER BY revision DESC LIMIT ?`,
+      [name, limit],
+    );
+  }
+
+  async memberCount(name: string): Promise<number> {
+    return (await this.sql.get<{ n: number }>('SELECT COUNT(*) AS n FROM group_members WHERE group_name = ?', [name]))!.n;
+  }
+
+  async member(agentId: string): Promise<MemberRecord | undefined> {
+    const row = await this.sql.get<MemberRow>('SELECT * FROM group_members WHERE agent_id = ?', [agentId]);
+    return row ? toMember(row) : undefined;
+  }
+
+  async members(name: string): Promise<MemberRecord[]> {
+    return (await this.sql.all<MemberRow>('SELECT * FROM group_members WHERE group_name = ? ORDER BY agent_id', [name])).map(toMember);
+  }
+
+  /** Every member of a group, with what rendering needs, in one query. */
+  async membersForRender(name: string): Promise<MemberForRender[]> {
+    return this.forRender(await this.sql.all<MemberRow>(`${RENDER_SELECT} WHERE m.group_name = ? ORDER BY m.agent_id`, [name]));
+  }
+
+  /** The members of one rollout batch that are still in the group, in one query. */
+  async batchForRender(name: string, rolloutId: string, batch: number): Promise<MemberForRender[]> {
+    return this.forRender(
+      await this.sql.all<MemberRow>(
+        `${RENDER_SELECT} WHERE m.group_name = ? AND m.agent_id IN (SELECT agent_id FROM rollout_agents WHERE rollout_id = ? AND batch = ?)
+         ORDER BY m.agent_id`,
+        [name, rolloutId, batch],
+      ),
+    );
+  }
+
+  async memberForRender(agentId: string): Promise<MemberForRender | undefined> {
+    return (await this.forRender(await this.sql.all<MemberRow>(`${RENDER_SELECT} WHERE m.agent_id = ?`, [agentId])))[0];
+  }
+
+  /**
+   * What the group's members render from now (see renderFingerprint), in one
+   * query without the desired config's join: compared under the group's lock
+   * with what a save rendered, it tells whether a member joined, left or
+   * changed meanwhile. `batch`: only that rollout batch's members.
+   */
+  async renderInputs(name: string, batch?: { rolloutId: string; batch: number }): Promise<string> {
+    const rows = await this.sql.all<MemberRow>(
+      `SELECT m.*, a.hostname FROM group_members m LEFT JOIN agents a ON a.agent_id = m.agent_id WHERE m.group_name = ?
+       ${batch ? 'AND m.agent_id IN (SELECT agent_id FROM rollout_agents WHERE rollout_id = ? AND batch = ?)' : ''} ORDER BY m.agent_id`,
+      batch ? [name, batch.rolloutId, batch.batch] : [name],
+    );
+    return renderFingerprint(rows.map(toMember));
+  }
+
+  /** Member rows as rendering needs them, with each agent's in-memory `applying` over its written status. */
+  private async forRender(rows: MemberRow[]): Promise<MemberForRender[]> {
+    const members: MemberForRender[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const member = toMember(rows[i]!);
+      const applying = await this.applyingOf(member.agent_id);
+      if (applying) Object.assign(member, { status_signature: applying.signature, status: 'applying', status_error: null });
+      members[i] = member;
+    }
+    return members;
+  }
+
+  /** Adds or replaces an agent's membership (an agent is in at most one group). */
+  async upsertMember(member: MemberRecord): Promise<void> {
+    await this.sql.run(
+      `INSERT INTO group_members (agent_id, group_name, variables, override, assigned_by, assigned_at, rendered_revision)
+       VALUES (@agent_id, @group_name, @variables, @override, @assigned_by, @assigned_at, @rendered_revision)
+       ON CONFLICT (agent_id) DO UPDATE SET group_name = excluded.group_name, variables = excluded.variables,
+         override = excluded.override, assigned_by = excluded.assigned_by, assigned_at = excluded.assigned_at,
+         rendered_revision = excluded.rendered_revision`,
+      {
+        agent_id: member.agent_id,
+        group_name: member.group_name,
+        variables: JSON.stringify(member.variables),
+        override: member.override === null ? null : JSON.stringify(member.override),
+        assigned_by: member.assigned_by,
+        assigned_at: member.assigned_at,
+        rendered_revision: member.rendered_revision,
+      },
+    );
+  }
+
+  /** Records which template revision members were rendered from (a statement per {@link CHUNK_ROWS} members); call inside a transaction. */
+  async setRendered(name: string, agentIds: readonly string[], revision: number): Promise<void> {
+    for (const ids of chunks(agentIds)) {
+      await this.sql.run(`UPDATE group_members SET rendered_revision = ? WHERE group_name = ? AND agent_id IN ${placeholders(ids.length)}`, [revision, name, ...ids]);
+    }
+  }
+
+  async removeMember(name: string, agentId: string): Promise<boolean> {
+    return (await this.sql.run('DELETE FROM group_members WHERE agent_id = ? AND group_name = ?', [agentId, name])).changes > 0;
   }
 }
 

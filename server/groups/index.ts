@@ -4,7 +4,7 @@ import type { TokenStore } from '../auth/token-store.js';
 import type { ConfigService } from '../config/config-service.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
 import type { AgentStore } from '../store/agent-store.js';
-import type { Db } from '../store/database.js';
+import type { Sql } from '../store/sql.js';
 import { changeRoutes } from './change-routes.js';
 import { ChangeService } from './change-service.js';
 import { ChangeStore } from './change-store.js';
@@ -27,7 +27,7 @@ export type { RolloutProgress } from './rollout-engine.js';
 export const AUTOMATIC_ROLLBACK_AUTHOR = 'fusion (on_halt: rollback)';
 
 export interface GroupsDeps {
-  db: Db;
+  sql: Sql;
   tokens: TokenStore;
   service: ConfigService;
   agents: AgentStore;
@@ -52,13 +52,14 @@ export interface Groups {
  * Builds the group services and hooks them into the gateway and the config
  * service: per-agent config saves are refused for group members, and a
  * `hello` is handled here BEFORE the config channel answers it (the listener
- * is prepended), so an agent joining its bootstrap group is sent the group's
- * config in the same exchange. Call before or after the ConfigChannel is made:
- * the order of listeners does not depend on it.
+ * is prepended, and the gateway awaits it), so an agent joining its
+ * bootstrap group is sent the group's config in the same exchange. Call
+ * before or after the ConfigChannel is made: the order of listeners does not
+ * depend on it. Reads the running rollouts and soaks from the database.
  */
-export function createGroups(deps: GroupsDeps): Groups {
-  const store = new GroupStore(deps.db, (agentId) => deps.agents.applyingOf(agentId));
-  const rollouts = new RolloutStore(deps.db);
+export async function createGroups(deps: GroupsDeps): Promise<Groups> {
+  const store = new GroupStore(deps.sql, (agentId) => deps.agents.applyingOf(agentId));
+  const rollouts = await RolloutStore.open(deps.sql);
   const templates = new TemplateCache(store);
   const engine = new RolloutEngine({
     groups: store,
@@ -67,11 +68,11 @@ export function createGroups(deps: GroupsDeps): Groups {
     service: deps.service,
     gateway: deps.gateway,
     log: deps.log,
-    pipesOf: (agentId) => deps.agents.get(agentId)?.pipes ?? [],
+    pipesOf: async (agentId) => (await deps.agents.get(agentId))?.pipes ?? [],
   });
-  const groups = new GroupService({ groups: store, rollouts, templates, engine, checkSecrets: (template) => deps.service.checkSecrets(template) });
-  engine.onHaltRollback((record, reason) => {
-    const saved = groups.rollbackRollout(record.id, AUTOMATIC_ROLLBACK_AUTHOR, ALL_AT_ONCE, `halted (${reason}); rolled back automatically (on_halt: rollback)`);
+  const groups = new GroupService({ sql: deps.sql, groups: store, rollouts, templates, engine, checkSecrets: async (template) => await deps.service.checkSecrets(template) });
+  engine.onHaltRollback(async (record, reason) => {
+    const saved = await groups.rollbackRollout(record.id, AUTOMATIC_ROLLBACK_AUTHOR, ALL_AT_ONCE, `halted (${reason}); rolled back automatically (on_halt: rollback)`);
     deps.log.warn({ rollout_id: record.id, group: record.group_name, rollback: saved.rollout?.id ?? null }, 'halted rollout rolled back (on_halt: rollback)');
   });
   const members = new MemberService({
@@ -82,23 +83,24 @@ export function createGroups(deps: GroupsDeps): Groups {
     service: deps.service,
     agents: deps.agents,
     log: deps.log,
-    enrollmentGroup: (conn) => {
+    enrollmentGroup: async (conn) => {
       // The connection holds a credential by now (enrollment happens before any listener sees hello).
-      const enrolledWith = deps.tokens.get(conn.tokenId)?.enrollment_token_id ?? null;
-      return enrolledWith === null ? null : (deps.tokens.get(enrolledWith)?.group_name ?? null);
+      const enrolledWith = (await deps.tokens.get(conn.tokenId))?.enrollment_token_id ?? null;
+      return enrolledWith === null ? null : ((await deps.tokens.get(enrolledWith))?.group_name ?? null);
     },
   });
   deps.service.setGroupLookup((agentId) => members.groupOf(agentId));
-  const rules = new RuleService({ groups: store, rules: new RuleStore(deps.db), members, agents: deps.agents, log: deps.log });
+  const rules = new RuleService({ groups: store, rules: new RuleStore(deps.sql), members, agents: deps.agents, log: deps.log });
   members.setRuleLookup((agentId) => rules.groupFor(agentId));
   deps.gateway.prependListener('frame', (conn, frame) => {
-    if (frame.type === 'hello') members.onHello(conn, frame);
+    if (frame.type === 'hello') return members.onHello(conn, frame);
   });
   const previews = new GroupPreviews({ groups: store, gateway: deps.gateway, service: deps.service });
-  const changes = new ChangeService({ changes: new ChangeStore(deps.db), groups, store, members });
+  const changes = new ChangeService({ changes: new ChangeStore(deps.sql), groups, store, members });
   const router = Router();
   router.use(groupRoutes({ tokens: deps.tokens, groups, members, rollouts, previews, changes, rules, store }));
   router.use(rolloutRoutes({ tokens: deps.tokens, groups, engine, rollouts, gateway: deps.gateway, previews, changes }));
   router.use(changeRoutes({ tokens: deps.tokens, changes, groups, previews, members, store }));
+  await engine.start();
   return { groups, members, engine, changes, rules, router, stop: () => engine.stop() };
 }

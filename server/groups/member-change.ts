@@ -3,7 +3,7 @@ import type { ChangeRecord, MemberBase, MemberProposal } from './change-store.js
 import type { PlainObject } from './deep-merge.js';
 import type { GroupRecord, GroupStore, MemberRecord } from './group-store.js';
 import { invalidGroupConfig } from './member-renderer.js';
-import type { MemberSaved, MemberService } from './member-service.js';
+import type { MemberSaved, MemberService, Within } from './member-service.js';
 
 /**
  * A member change an admin asks for in a group that requires review:
@@ -26,19 +26,19 @@ export interface MemberChangeInput {
  * Throws 400 `invalid_group_config` when the member's config would not render
  * (nothing is stored), 404 when a partial change names no member.
  */
-export function memberProposal(
+export async function memberProposal(
   deps: { store: GroupStore; members: MemberService },
   group: GroupRecord,
   input: MemberChangeInput,
-): { proposal: MemberProposal; base: MemberBase | null; revision: number } {
-  const current = deps.store.member(input.agentId);
+): Promise<{ proposal: MemberProposal; base: MemberBase | null; revision: number }> {
+  const current = await deps.store.member(input.agentId);
   let proposal: MemberProposal;
   let candidate: PreviewCandidate;
   if (input.replace) {
     proposal = { variables: input.variables ?? {}, override: input.override ?? null };
-    candidate = deps.members.previewAssign({ group: group.name, agentId: input.agentId, ...proposal, assignedBy: 'admin' });
+    candidate = await deps.members.previewAssign({ group: group.name, agentId: input.agentId, ...proposal, assignedBy: 'admin' });
   } else {
-    candidate = deps.members.previewUpdate(group.name, input.agentId, { variables: input.variables, override: input.override });
+    candidate = await deps.members.previewUpdate(group.name, input.agentId, { variables: input.variables, override: input.override });
     // previewUpdate answered, so the agent is a member of this group.
     const member = current!;
     proposal = { variables: input.variables ?? member.variables, override: input.override === undefined ? member.override : input.override };
@@ -54,8 +54,8 @@ export function memberProposal(
  * still does: the agent's group, variables or override differ from those it
  * was made against.
  */
-export function memberChangeStale(store: GroupStore, change: ChangeRecord): string | null {
-  const now = change.agent_id === null ? undefined : store.member(change.agent_id);
+export async function memberChangeStale(store: GroupStore, change: ChangeRecord): Promise<string | null> {
+  const now = change.agent_id === null ? undefined : await store.member(change.agent_id);
   const base = change.base_member;
   if (!now) return base === null ? null : `it left group ${base.group_name}`;
   if (base === null) return `it joined group ${now.group_name}`;
@@ -65,19 +65,23 @@ export function memberChangeStale(store: GroupStore, change: ChangeRecord): stri
   return null;
 }
 
-/** Stores an approved member change: an update of a member of the group, else the agent is put in it (by an admin). */
-export function applyMemberChange(members: MemberService, change: ChangeRecord): MemberSaved {
+/**
+ * Stores an approved member change: an update of a member of the group, else
+ * the agent is put in it (by an admin). `within` runs in the same transaction
+ * under the group's lock (the review's decision).
+ */
+export async function applyMemberChange(members: MemberService, change: ChangeRecord, within: Within): Promise<MemberSaved> {
   const proposal = change.member!;
   const agentId = change.agent_id!;
-  if (change.base_member?.group_name === change.group_name) return members.update(change.group_name, agentId, proposal);
-  return members.assign({ group: change.group_name, agentId, ...proposal, assignedBy: 'admin' });
+  if (change.base_member?.group_name === change.group_name) return members.update(change.group_name, agentId, proposal, within);
+  return members.assign({ group: change.group_name, agentId, ...proposal, assignedBy: 'admin' }, within);
 }
 
 /** What a pending member change would give its agent, as the fleet is now (nothing stored; problems listed, not thrown). */
-export function memberChangeCandidate(members: MemberService, store: GroupStore, change: ChangeRecord): PreviewCandidate {
+export async function memberChangeCandidate(members: MemberService, store: GroupStore, change: ChangeRecord): Promise<PreviewCandidate> {
   const proposal = change.member!;
   const agentId = change.agent_id!;
-  if (store.member(agentId)?.group_name === change.group_name) return members.previewUpdate(change.group_name, agentId, proposal);
+  if ((await store.member(agentId))?.group_name === change.group_name) return members.previewUpdate(change.group_name, agentId, proposal);
   return members.previewAssign({ group: change.group_name, agentId, ...proposal, assignedBy: 'admin' });
 }
 

@@ -85,6 +85,11 @@ export function invalidTemplate(errors: ConfigIssue[]): HttpError {
  * Parsed templates by group revision. Revisions never change once stored, so
  * a cached value stays right; the cache only saves re-parsing YAML when members
  * connect or a batch starts. Cached values are never mutated (rendering copies).
+ *
+ * One exception: a group deleted and created again under the same name starts
+ * at revision 1 again. The process that deletes it forgets its entries; with
+ * several Fusion processes on one database, the others would have to as well
+ * (key the cache by the revision's signature too, or hear of the delete).
  */
 export class TemplateCache {
   private readonly parsed = new Map<string, PlainObject>();
@@ -95,11 +100,11 @@ export class TemplateCache {
   ) {}
 
   /** The parsed template of a stored revision, or undefined when there is no such revision. */
-  get(group: string, revision: number): PlainObject | undefined {
+  async get(group: string, revision: number): Promise<PlainObject | undefined> {
     const key = `${group}@${revision}`;
     const hit = this.parsed.get(key);
     if (hit) return hit;
-    const stored = this.store.revision(group, revision);
+    const stored = await this.store.revision(group, revision);
     if (!stored) return undefined;
     const parsed = parseDocumentText(stored.template, 'yaml');
     if (!parsed.ok || !isPlainObject(parsed.value)) return undefined;

@@ -8,6 +8,7 @@ import type { WsGateway } from '../gateway/ws-gateway.js';
 import { HttpError, notFound } from '../http/errors.js';
 import type { AgentStore } from '../store/agent-store.js';
 import type { PlainObject } from './deep-merge.js';
+import { Moved, retryMoved } from './concurrent-change.js';
 import type { AssignedBy, GroupRecord, GroupStore, MemberForRender, MemberRecord } from './group-store.js';
 import { failedCandidate, renderedCandidate } from './group-preview.js';
 import { invalidGroupConfig, renderMembers, type RenderedMember, type TemplateCache } from './member-renderer.js';
@@ -22,7 +23,7 @@ export interface MemberServiceDeps {
   agents: AgentStore;
   log: Logger;
   /** The group of the enrollment token the connection was authenticated with, if it names one. */
-  enrollmentGroup?: (conn: AgentConnection) => string | null;
+  enrollmentGroup?: (conn: AgentConnection) => Promise<string | null>;
 }
 
 export interface AssignInput {
@@ -43,13 +44,24 @@ export interface AgentContact {
   /** Group its bootstrap names, if any. */
   group?: string | undefined;
   /** Group of the enrollment token it authenticated with, if that names one (it wins over `group`); asked only when the agent is in no group. */
-  tokenGroup: () => string | null;
+  tokenGroup: () => Promise<string | null> | string | null;
 }
 
 /** A change of a member's variables and/or override. */
 export interface MemberChange {
   variables?: Record<string, string> | undefined;
   override?: PlainObject | null | undefined;
+}
+
+/** More writes of a member change's transaction, under its group's lock (a review's decision): what it throws undoes the change. */
+export type Within = () => Promise<void>;
+
+/** What a planned member change was computed from: it is stored only if this is still so (see {@link MemberService.persist}). */
+interface Basis {
+  /** The agent's membership as read (undefined: in no group). */
+  current: MemberRecord | undefined;
+  /** The group's revision the member renders with, when that is the group's current one (a member joining). */
+  groupRevision: number | null;
 }
 
 /** A membership and the config it rendered. */
@@ -62,31 +74,33 @@ export interface MemberSaved extends MemberRecord {
  * bootstrap `group:` on hello or on a poll), their variables and override.
  * Every change renders the agent's config first and stores nothing when it is
  * invalid; a valid one becomes the agent's next desired revision and is pushed
- * at once.
+ * at once. The membership is written under its group's lock after checking
+ * that what the config was rendered from still holds (else it is rendered
+ * again), so a member change and a template save never overwrite each other.
  */
 export class MemberService {
-  private ruleGroupFor: (agentId: string) => string | null = () => null;
+  private ruleGroupFor: (agentId: string) => Promise<string | null> = () => Promise.resolve(null);
 
   constructor(private readonly deps: MemberServiceDeps) {}
 
   /** Where the group rules put an agent in no group (RuleService.groupFor); set once when groups are wired. */
-  setRuleLookup(lookup: (agentId: string) => string | null): void {
+  setRuleLookup(lookup: (agentId: string) => Promise<string | null>): void {
     this.ruleGroupFor = lookup;
   }
 
   /** The group an agent is in, if any. */
-  groupOf(agentId: string): string | undefined {
-    return this.deps.groups.member(agentId)?.group_name;
+  async groupOf(agentId: string): Promise<string | undefined> {
+    return (await this.deps.groups.member(agentId))?.group_name;
   }
 
-  list(group: string): MemberRecord[] {
-    this.requireGroup(group);
+  async list(group: string): Promise<MemberRecord[]> {
+    await this.requireGroup(group);
     return this.deps.groups.members(group);
   }
 
-  get(group: string, agentId: string): MemberRecord & { desired: DesiredConfig | null } {
-    const member = this.requireMember(group, agentId);
-    return { ...member, desired: this.deps.service.desired(agentId) ?? null };
+  async get(group: string, agentId: string): Promise<MemberRecord & { desired: DesiredConfig | null }> {
+    const member = await this.requireMember(group, agentId);
+    return { ...member, desired: (await this.deps.service.desired(agentId)) ?? null };
   }
 
   /**
@@ -94,36 +108,42 @@ export class MemberService {
    * override. An agent already in this group keeps the template revision it was
    * rendered from, so an assignment never jumps ahead of a staged rollout.
    */
-  assign(input: AssignInput): MemberSaved {
-    const { next, revision, leaves } = this.planAssign(input);
-    const rendered = this.render(next, revision, input.hostname);
-    if (leaves) this.deps.engine.memberLeft(input.agentId);
-    return this.persist(next, rendered);
+  async assign(input: AssignInput, within?: Within): Promise<MemberSaved> {
+    return retryMoved(async () => {
+      const { next, revision, leaves, basis } = await this.planAssign(input);
+      const rendered = await this.render(next, revision, input.hostname);
+      const saved = await this.persist(next, rendered, basis, within);
+      if (leaves) await this.deps.engine.memberLeft(input.agentId);
+      return saved;
+    });
   }
 
   /** Changes a member's variables and/or override (`override: null` removes it). */
-  update(group: string, agentId: string, change: MemberChange): MemberSaved {
-    const { next, revision } = this.planUpdate(group, agentId, change);
-    return this.persist(next, this.render(next, revision));
+  async update(group: string, agentId: string, change: MemberChange, within?: Within): Promise<MemberSaved> {
+    return retryMoved(async () => {
+      const { next, revision, basis } = await this.planUpdate(group, agentId, change);
+      return this.persist(next, await this.render(next, revision), basis, within);
+    });
   }
 
   /** What {@link assign} would give the agent, nothing stored: a preview candidate (its problems listed, not thrown). */
-  previewAssign(input: AssignInput): PreviewCandidate {
-    const { next, revision } = this.planAssign(input);
+  async previewAssign(input: AssignInput): Promise<PreviewCandidate> {
+    const { next, revision } = await this.planAssign(input);
     return this.candidate(next, revision, input.hostname);
   }
 
   /** What {@link update} would give the member, nothing stored. */
-  previewUpdate(group: string, agentId: string, change: MemberChange): PreviewCandidate {
-    const { next, revision } = this.planUpdate(group, agentId, change);
+  async previewUpdate(group: string, agentId: string, change: MemberChange): Promise<PreviewCandidate> {
+    const { next, revision } = await this.planUpdate(group, agentId, change);
     return this.candidate(next, revision);
   }
 
-  private planAssign(input: AssignInput): { next: MemberRecord; revision: number; leaves: boolean } {
-    const group = this.requireGroup(input.group);
-    const current = this.deps.groups.member(input.agentId);
+  private async planAssign(input: AssignInput): Promise<{ next: MemberRecord; revision: number; leaves: boolean; basis: Basis }> {
+    const group = await this.requireGroup(input.group);
+    const current = await this.deps.groups.member(input.agentId);
     const same = current?.group_name === group.name;
-    const revision = same && current.rendered_revision !== null ? current.rendered_revision : group.revision;
+    const kept = same && current.rendered_revision !== null;
+    const revision = kept ? current.rendered_revision! : group.revision;
     const next: MemberRecord = {
       agent_id: input.agentId,
       group_name: group.name,
@@ -133,12 +153,12 @@ export class MemberService {
       assigned_at: same ? current.assigned_at : Date.now(),
       rendered_revision: revision,
     };
-    return { next, revision, leaves: Boolean(current && !same) };
+    return { next, revision, leaves: Boolean(current && !same), basis: { current, groupRevision: kept ? null : group.revision } };
   }
 
-  private planUpdate(group: string, agentId: string, change: MemberChange): { next: MemberRecord; revision: number } {
-    const g = this.requireGroup(group);
-    const current = this.requireMember(group, agentId);
+  private async planUpdate(group: string, agentId: string, change: MemberChange): Promise<{ next: MemberRecord; revision: number; basis: Basis }> {
+    const g = await this.requireGroup(group);
+    const current = await this.requireMember(group, agentId);
     const revision = current.rendered_revision ?? g.revision;
     const next: MemberRecord = {
       ...current,
@@ -146,36 +166,41 @@ export class MemberService {
       override: change.override === undefined ? current.override : change.override,
       rendered_revision: revision,
     };
-    return { next, revision };
+    return { next, revision, basis: { current, groupRevision: current.rendered_revision === null ? g.revision : null } };
   }
 
   /** Takes an agent out of its group; its desired config stays what the group last rendered for it. */
-  unassign(group: string, agentId: string): void {
-    this.requireMember(group, agentId);
-    this.deps.groups.removeMember(group, agentId);
-    this.deps.engine.memberLeft(agentId);
+  async unassign(group: string, agentId: string): Promise<void> {
+    await this.requireMember(group, agentId);
+    await this.deps.groups.removeMember(group, agentId);
+    await this.deps.engine.memberLeft(agentId);
   }
 
   /**
    * Runs on `hello` BEFORE the config channel answers it (the gateway listener
-   * is prepended), so the config the agent is sent is already this one: see
-   * {@link onContact}. Never throws.
+   * is prepended and awaited), so the config the agent is sent is already
+   * this one: see {@link onContact}. Never rejects.
    */
-  onHello(conn: AgentConnection, hello: HelloFrame): void {
+  async onHello(conn: AgentConnection, hello: HelloFrame): Promise<void> {
     // A hello the config channel will refuse changes nothing here either.
     if (conn.established || hello.agent_id !== conn.agentId || !SUPPORTED_PROTOCOL_VERSIONS.includes(hello.protocol_version)) return;
-    const contact = { agentId: conn.agentId, hostname: hello.hostname, group: hello.group, tokenGroup: () => this.deps.enrollmentGroup?.(conn) ?? null };
-    this.onContact(contact, () => conn.log, 'hello');
+    const contact = {
+      agentId: conn.agentId,
+      hostname: hello.hostname,
+      group: hello.group,
+      tokenGroup: async () => (this.deps.enrollmentGroup ? await this.deps.enrollmentGroup(conn) : null),
+    };
+    await this.onContact(contact, () => conn.log, 'hello');
   }
 
   /**
    * Runs on a pull of the polling transport BEFORE it is answered (and before
    * the host name it carries is recorded), so the answer is already the
    * group's config: the pull's `group` and `hostname` play the part of the
-   * hello's. See {@link onContact}. Never throws.
+   * hello's. See {@link onContact}. Never rejects.
    */
-  onPoll(contact: AgentContact, log: () => Logger): void {
-    this.onContact(contact, log, 'poll');
+  async onPoll(contact: AgentContact, log: () => Logger): Promise<void> {
+    await this.onContact(contact, log, 'poll');
   }
 
   /**
@@ -186,18 +211,22 @@ export class MemberService {
    * member whose host name changed is rendered again.
    */
   /** `log` is called only when there is something to log (a poll makes no child logger for nothing). */
-  private onContact(contact: AgentContact, log: () => Logger, on: 'hello' | 'poll'): void {
+  private async onContact(contact: AgentContact, log: () => Logger, on: 'hello' | 'poll'): Promise<void> {
     try {
-      const member = this.deps.groups.member(contact.agentId);
+      const member = await this.deps.groups.member(contact.agentId);
       if (!member) {
-        const fromToken = contact.tokenGroup();
-        if (fromToken !== null) this.joinOnContact(contact, fromToken, 'enrollment', log);
-        else if (contact.group === undefined || !this.joinOnContact(contact, contact.group, 'bootstrap', log)) this.joinByRule(contact, log);
+        const fromToken = await contact.tokenGroup();
+        if (fromToken !== null) await this.joinOnContact(contact, fromToken, 'enrollment', log);
+        else if (contact.group === undefined || !(await this.joinOnContact(contact, contact.group, 'bootstrap', log))) await this.joinByRule(contact, log);
         return;
       }
       if (!contact.hostname || member.rendered_revision === null) return;
-      if (contact.hostname === (this.deps.agents.get(contact.agentId)?.hostname ?? null)) return;
-      this.persist(member, this.render(member, member.rendered_revision, contact.hostname));
+      if (contact.hostname === ((await this.deps.agents.get(contact.agentId))?.hostname ?? null)) return;
+      await retryMoved(async () => {
+        const current = await this.deps.groups.member(contact.agentId);
+        if (!current || current.rendered_revision === null) return;
+        await this.persist(current, await this.render(current, current.rendered_revision, contact.hostname), { current, groupRevision: null });
+      });
     } catch (err) {
       const reason = err instanceof HttpError ? err.message : String(err);
       log().warn({ reason, group: contact.group }, `cannot render the agent's group config on ${on}; it keeps its current desired config`);
@@ -205,8 +234,8 @@ export class MemberService {
   }
 
   /** Whether the agent joined. */
-  private joinOnContact(contact: AgentContact, group: string, via: 'bootstrap' | 'enrollment', log: () => Logger): boolean {
-    const record = this.deps.groups.get(group);
+  private async joinOnContact(contact: AgentContact, group: string, via: 'bootstrap' | 'enrollment', log: () => Logger): Promise<boolean> {
+    const record = await this.deps.groups.get(group);
     if (!record) {
       log().info({ group, via }, 'the agent asks for a group that does not exist; ignored');
       return false;
@@ -216,30 +245,30 @@ export class MemberService {
       log().warn({ group }, 'the agent asks to join a group that does not allow self-join and its enrollment token is not bound to it; ignored');
       return false;
     }
-    this.assign({ group, agentId: contact.agentId, variables: {}, override: null, assignedBy: via, hostname: contact.hostname || undefined });
+    await this.assign({ group, agentId: contact.agentId, variables: {}, override: null, assignedBy: via, hostname: contact.hostname || undefined });
     log().info({ group, via }, 'the agent joined a group');
     return true;
   }
 
   /** An agent in no group whose admin labels match exactly one group's rule joins it (labels only: nothing the agent reports counts). */
-  private joinByRule(contact: AgentContact, log: () => Logger): void {
-    const group = this.ruleGroupFor(contact.agentId);
+  private async joinByRule(contact: AgentContact, log: () => Logger): Promise<void> {
+    const group = await this.ruleGroupFor(contact.agentId);
     if (group === null) return;
-    this.assign({ group, agentId: contact.agentId, variables: {}, override: null, assignedBy: 'rule', hostname: contact.hostname || undefined });
+    await this.assign({ group, agentId: contact.agentId, variables: {}, override: null, assignedBy: 'rule', hostname: contact.hostname || undefined });
     log().info({ group, via: 'rule' }, "the agent joined a group by the group's rule");
   }
 
   /** Renders one member's config; throws 400 `invalid_group_config` naming it when it does not render. */
-  private render(member: MemberRecord, revision: number, hostname?: string): RenderedMember {
-    const { rendered, failures } = this.tryRender(member, revision, hostname);
+  private async render(member: MemberRecord, revision: number, hostname?: string): Promise<RenderedMember> {
+    const { rendered, failures } = await this.tryRender(member, revision, hostname);
     if (failures.length > 0 || !rendered[0]) throw invalidGroupConfig(member.group_name, failures);
     return rendered[0];
   }
 
-  private tryRender(member: MemberRecord, revision: number, hostname?: string): ReturnType<typeof renderMembers> & { forRender: MemberForRender } {
-    const template = this.deps.templates.get(member.group_name, revision);
+  private async tryRender(member: MemberRecord, revision: number, hostname?: string): Promise<ReturnType<typeof renderMembers> & { forRender: MemberForRender }> {
+    const template = await this.deps.templates.get(member.group_name, revision);
     if (!template) throw new Error(`template revision ${revision} of group ${member.group_name} is missing`);
-    const agent = this.deps.agents.get(member.agent_id);
+    const agent = await this.deps.agents.get(member.agent_id);
     const forRender: MemberForRender = {
       ...member,
       hostname: hostname ?? agent?.hostname ?? null,
@@ -247,40 +276,64 @@ export class MemberService {
       status_signature: agent?.status_signature ?? null,
       status: agent?.status ?? null,
       status_error: agent?.status_error ?? null,
-      desired_signature: this.deps.service.desired(member.agent_id)?.signature ?? null,
+      desired_signature: (await this.deps.service.desired(member.agent_id))?.signature ?? null,
     };
     return { ...renderMembers(template, [forRender]), forRender };
   }
 
-  private candidate(member: MemberRecord, revision: number, hostname?: string): PreviewCandidate {
-    const { rendered, failures, forRender } = this.tryRender(member, revision, hostname);
+  private async candidate(member: MemberRecord, revision: number, hostname?: string): Promise<PreviewCandidate> {
+    const { rendered, failures, forRender } = await this.tryRender(member, revision, hostname);
     const live = liveState(this.deps.gateway, member.agent_id, forRender.running_signature);
     return rendered[0] ? renderedCandidate(rendered[0], live, null) : failedCandidate(failures[0]!, forRender, live);
   }
 
-  /** Stores the membership and, when it changed, the agent's next revision (one transaction); pushes it. */
-  private persist(member: MemberRecord, rendered: RenderedMember): MemberSaved {
+  /**
+   * Stores the membership and, when it changed, the agent's next revision (one
+   * transaction, under the group's lock); pushes it. Throws Moved (the caller
+   * plans again) when the membership or, for a member rendered with the
+   * group's current template, the group's revision is no longer `basis`.
+   */
+  private async persist(member: MemberRecord, rendered: RenderedMember, basis: Basis, within?: Within): Promise<MemberSaved> {
     const changed = rendered.signature !== rendered.member.desired_signature;
     const author = `group:${member.group_name}@${member.rendered_revision}`;
     const entries = changed ? [{ agentId: member.agent_id, document: rendered.document, signature: rendered.signature, author }] : [];
-    const [saved] = this.deps.service.saveMany(entries, () => this.deps.groups.upsertMember(member));
-    if (changed) this.deps.engine.retarget(member.agent_id, rendered.signature);
+    const [saved] = await this.deps.service.saveMany(entries, async () => {
+      await this.deps.groups.lock(member.group_name);
+      const now = await this.deps.groups.member(member.agent_id);
+      if (!sameMembership(now, basis.current)) throw new Moved(`the membership of agent ${member.agent_id}`);
+      if (basis.groupRevision !== null && (await this.deps.groups.get(member.group_name))?.revision !== basis.groupRevision) throw new Moved(`group ${member.group_name}`);
+      await this.deps.groups.upsertMember(member);
+      await within?.();
+    });
+    if (changed) await this.deps.engine.retarget(member.agent_id, rendered.signature);
     return {
       ...member,
-      config: { revision: saved?.revision ?? this.deps.service.desired(member.agent_id)?.revision ?? null, signature: rendered.signature, changed },
+      config: { revision: saved?.revision ?? (await this.deps.service.desired(member.agent_id))?.revision ?? null, signature: rendered.signature, changed },
     };
   }
 
-  private requireGroup(name: string): GroupRecord {
-    const group = this.deps.groups.get(name);
+  private async requireGroup(name: string): Promise<GroupRecord> {
+    const group = await this.deps.groups.get(name);
     if (!group) throw notFound(`group ${name}`);
     return group;
   }
 
-  private requireMember(group: string, agentId: string): MemberRecord {
-    this.requireGroup(group);
-    const member = this.deps.groups.member(agentId);
+  private async requireMember(group: string, agentId: string): Promise<MemberRecord> {
+    await this.requireGroup(group);
+    const member = await this.deps.groups.member(agentId);
     if (member?.group_name !== group) throw notFound(`agent ${agentId} in group ${group}`);
     return member;
   }
+}
+
+/** Whether two reads of an agent's membership are the same (group, inputs, rendered revision). */
+function sameMembership(a: MemberRecord | undefined, b: MemberRecord | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return (
+    a.group_name === b.group_name &&
+    a.rendered_revision === b.rendered_revision &&
+    a.assigned_by === b.assigned_by &&
+    JSON.stringify(a.variables) === JSON.stringify(b.variables) &&
+    JSON.stringify(a.override) === JSON.stringify(b.override)
+  );
 }

@@ -5,7 +5,8 @@ import type { ConfigService } from '../config/config-service.js';
 import type { AgentConnection } from '../gateway/agent-connection.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
 import { HttpError, notFound } from '../http/errors.js';
-import type { GroupStore } from './group-store.js';
+import { Moved } from './concurrent-change.js';
+import { renderFingerprint, type GroupStore } from './group-store.js';
 import { renderMembers, type RenderedMember, type TemplateCache } from './member-renderer.js';
 import type { MemberState, RolloutAgent, RolloutRecord, RolloutStore } from './rollout-store.js';
 import type { RolloutProgress } from './rollout-view.js';
@@ -23,11 +24,16 @@ export interface RolloutEngineDeps {
   gateway: WsGateway;
   log: Logger;
   /** The agent's last reported pipe status (a soak compares new errors with it). */
-  pipesOf: (agentId: string) => readonly unknown[];
+  pipesOf: (agentId: string) => Promise<readonly unknown[]>;
 }
 
 /** Rolls a halted rollout back (its strategy says `on_halt: rollback`); set by whoever can save templates. */
-export type HaltRollback = (rollout: RolloutRecord, reason: string) => void;
+export type HaltRollback = (rollout: RolloutRecord, reason: string) => Promise<void>;
+
+/** A launch as GroupService makes it: `guard` runs first in the save's transaction (it takes the group's lock and checks nothing moved). */
+export interface Launch extends LaunchInput {
+  guard?: (record: RolloutRecord | null) => Promise<void>;
+}
 
 /** A running rollout: who its current batch still waits for. */
 interface Active {
@@ -37,7 +43,12 @@ interface Active {
   timer?: NodeJS.Timeout;
   /** Fires when the current batch's time to answer is up (see batch_timeout_seconds). */
   deadline?: NodeJS.Timeout;
+  /** The rollout's decisions (evaluate, a batch start, a time-out) run one after the other: each reads what the one before wrote. */
+  queue: Promise<void>;
 }
+
+/** The rollout ended (or moved on) while a batch was being started: nothing of it is stored. */
+class BatchOvertaken extends Error {}
 
 /**
  * Moves a template change through a group batch by batch. Each batch's configs
@@ -54,6 +65,13 @@ interface Active {
  * (`on_halt: rollback`) it is rolled back at once. State lives in the
  * database, so a restart carries on (a batch timeout counts again from the
  * restart; a soak keeps its end time).
+ *
+ * Who a batch waits for, its timers and the pause before the next batch are
+ * held in this process ({@link active}): with several Fusion processes on one
+ * database, one of them would run the rollouts (a lease, see
+ * server/cluster/lease.ts) and the others hand it the acknowledgements they
+ * receive, or the waiting sets would move to the database (the rows in
+ * `applying` with `awaited` are the set; the pause is `next_batch_at`).
  */
 export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }> {
   private readonly active = new Map<string, Active>();
@@ -65,18 +83,25 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
 
   constructor(private readonly deps: RolloutEngineDeps) {
     super();
-    this.soaks = new SoakWatch(deps.rollouts, { ended: (id, agentId, reason) => this.safely(() => this.soakEnded(id, agentId, reason)) });
+    this.soaks = new SoakWatch(deps.rollouts, {
+      ended: (id, agentId, reason) => this.safely(() => this.soakEnded(id, agentId, reason)),
+      failed: (err) => deps.log.error({ err }, 'rollout bookkeeping failed'),
+    });
     deps.gateway.on('frame', (conn, frame) => {
       if (this.stopped) return;
-      if (frame.type === 'config_status' && conn.established) this.safely(() => this.onStatus(conn.agentId, frame));
-      else if (frame.type === 'status' && conn.established) this.safely(() => this.soaks.onStatus(conn.agentId, frame.pipes));
-      else if (frame.type === 'hello' && frame.agent_id === conn.agentId) this.safely(() => this.onHello(conn, frame));
+      if (frame.type === 'config_status' && conn.established) return this.safely(() => this.onStatus(conn.agentId, frame));
+      if (frame.type === 'status' && conn.established) return this.safely(() => this.soaks.onStatus(conn.agentId, frame.pipes));
+      if (frame.type === 'hello' && frame.agent_id === conn.agentId) return this.safely(() => this.onHello(conn, frame));
     });
     deps.gateway.on('disconnect', (conn, _code, current) => {
-      if (!this.stopped && current && conn.established) this.safely(() => this.soaks.onDisconnect(conn.agentId));
+      if (!this.stopped && current && conn.established) return this.safely(() => this.soaks.onDisconnect(conn.agentId));
     });
-    for (const record of deps.rollouts.withStatus('running')) this.restore(record);
-    for (const s of deps.rollouts.soaking()) this.soaks.start(s.rollout_id, s.agent_id, s.soak_until, deps.pipesOf(s.agent_id));
+  }
+
+  /** Picks up the running rollouts and soaking members from the database (at Fusion's start). */
+  async start(): Promise<void> {
+    for (const record of await this.deps.rollouts.withStatus('running')) await this.restore(record);
+    for (const s of await this.deps.rollouts.soaking()) this.soaks.start(s.rollout_id, s.agent_id, s.soak_until, await this.deps.pipesOf(s.agent_id));
   }
 
   /** What a halt under `on_halt: rollback` calls. */
@@ -101,19 +126,21 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
    * batch materialised) in one transaction; an open rollout of the group ends
    * as superseded. Returns null when the group has no members.
    */
-  launch(input: LaunchInput): RolloutRecord | null {
+  async launch(input: Launch): Promise<RolloutRecord | null> {
     const { groups, rollouts, service } = this.deps;
     const group = input.revision.group_name;
     const { record, rows, first } = planRollout(input, (id) => this.isOnline(id), (r) => this.startState(r));
-    const ended = rollouts.openForGroup(group).map((open) => endedBy(open, input));
-    service.saveMany(toEntries(first, `group:${group}@${input.revision.revision}`), () => {
-      groups.addRevision(input.revision);
+    let ended: RolloutRecord[] = [];
+    await service.saveMany(toEntries(first, `group:${group}@${input.revision.revision}`), async () => {
+      await input.guard?.(record);
+      ended = (await rollouts.openForGroup(group)).map((open) => endedBy(open, input));
+      await groups.addRevision(input.revision);
       for (const o of ended) {
-        rollouts.save(o);
-        rollouts.cancelPending(o.id);
+        await rollouts.save(o);
+        await rollouts.cancelPending(o.id);
       }
-      if (record) rollouts.insert(record, rows);
-      groups.setRendered(group, first.map((r) => r.member.agent_id), input.revision.revision);
+      if (record) await rollouts.insert(record, rows);
+      await groups.setRendered(group, first.map((r) => r.member.agent_id), input.revision.revision);
     });
     for (const o of ended) {
       this.deactivate(o.id);
@@ -122,20 +149,20 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
     if (!record) return null;
     const active = this.activate(record, rows.filter((row) => row.batch === 0));
     this.publish(record, 'started');
-    this.evaluate(active, true);
+    await this.evaluate(active, true);
     return record;
   }
 
   /** Continues a halted rollout; only failures from now on count toward max_failures. */
-  resume(id: string): RolloutRecord {
-    const record = this.deps.rollouts.get(id);
+  async resume(id: string): Promise<RolloutRecord> {
+    const record = await this.deps.rollouts.get(id);
     if (!record) throw notFound(`rollout ${id}`);
     if (record.status !== 'halted') throw new HttpError(409, 'rollout_not_halted', `rollout ${id} is ${record.status}; only a halted rollout can be resumed`);
-    Object.assign(record, { status: 'running', status_reason: null, failures_baseline: this.deps.rollouts.failedCount(id), updated_at: Date.now() });
-    this.deps.rollouts.save(record);
-    const active = this.restore(record);
+    Object.assign(record, { status: 'running', status_reason: null, failures_baseline: await this.deps.rollouts.failedCount(id), updated_at: Date.now() });
+    await this.deps.rollouts.save(record);
+    const active = await this.restore(record);
     this.publish(record, 'resumed');
-    this.evaluate(active, false);
+    await this.evaluate(active, false);
     return record;
   }
 
@@ -145,86 +172,99 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
   }
 
   /** The member's config changed again while a rollout waits for it (new variables or override). */
-  retarget(agentId: string, signature: string): void {
-    this.deps.rollouts.retarget(agentId, signature);
+  async retarget(agentId: string, signature: string): Promise<void> {
+    await this.deps.rollouts.retarget(agentId, signature);
   }
 
   /** The agent left its group: its rollouts stop waiting for it. */
-  memberLeft(agentId: string): void {
-    this.deps.rollouts.cancelAgent(agentId);
+  async memberLeft(agentId: string): Promise<void> {
+    await this.deps.rollouts.cancelAgent(agentId);
     this.soaks.forget(agentId);
     const a = this.waitingFor.get(agentId);
     if (!a) return;
     this.forget(a, agentId);
-    this.evaluate(a, false);
+    await this.evaluate(a, false);
   }
 
   /**
    * An ACK / NACK that came over HTTP (a polling agent's status report, or a
    * pull with the desired signature): resolves the agent's rollout rows exactly
-   * as a `config_status` frame does. Never throws.
+   * as a `config_status` frame does, in the background (the answer to the
+   * poll does not wait for it). Never throws.
    */
   acknowledge(agentId: string, signature: string, state: 'applied' | 'failed', error: string | null): void {
     if (this.stopped) return;
-    this.safely(() => this.resolve(agentId, signature, state, state === 'failed' ? (error ?? 'failed').slice(0, 4096) : null));
+    void this.safely(() => this.resolve(agentId, signature, state, state === 'failed' ? (error ?? 'failed').slice(0, 4096) : null));
   }
 
-  private onStatus(agentId: string, frame: ConfigStatusFrame): void {
+  private async onStatus(agentId: string, frame: ConfigStatusFrame): Promise<void> {
     if (frame.status === 'applying') return this.soaks.onApplying(agentId);
     const state = frame.status === 'applied' ? 'applied' : 'failed';
-    this.resolve(agentId, frame.signature, state, state === 'failed' ? (frame.error ?? 'failed').slice(0, 4096) : null);
+    await this.resolve(agentId, frame.signature, state, state === 'failed' ? (frame.error ?? 'failed').slice(0, 4096) : null);
     this.soaks.answered(agentId);
   }
 
-  private onHello(conn: AgentConnection, hello: HelloFrame): void {
+  private async onHello(conn: AgentConnection, hello: HelloFrame): Promise<void> {
     // An agent that already runs its target gets no config frame, so its hello is its ACK.
-    if (hello.config.signature) this.resolve(conn.agentId, hello.config.signature, 'applied', null);
+    if (hello.config.signature) await this.resolve(conn.agentId, hello.config.signature, 'applied', null);
   }
 
-  private resolve(agentId: string, signature: string, result: 'applied' | 'failed', error: string | null): void {
-    const soakUntil = (id: string): number | null => {
-      const record = this.active.get(id)?.record ?? this.deps.rollouts.get(id);
+  private async resolve(agentId: string, signature: string, result: 'applied' | 'failed', error: string | null): Promise<void> {
+    const soakUntil = async (id: string): Promise<number | null> => {
+      const record = this.active.get(id)?.record ?? (await this.deps.rollouts.get(id));
       const ms = record ? soakMs(record.strategy) : 0;
       return ms > 0 && this.isOnline(agentId) ? Date.now() + ms : null;
     };
-    for (const { rollout: id, state, soak_until } of this.deps.rollouts.resolve(agentId, signature, result, error, soakUntil)) {
+    for (const { rollout: id, state, soak_until } of await this.deps.rollouts.resolve(agentId, signature, result, error, soakUntil)) {
       const a = this.active.get(id);
-      const record = a?.record ?? this.deps.rollouts.get(id);
+      const record = a?.record ?? (await this.deps.rollouts.get(id));
       if (!record) continue;
       if (state === 'soaking') {
-        const problem = this.soaks.start(id, agentId, soak_until!, this.deps.pipesOf(agentId));
+        const problem = this.soaks.start(id, agentId, soak_until!, await this.deps.pipesOf(agentId));
         this.publish(record, 'member', { agent_id: agentId, state, soak_until: soak_until! });
-        if (problem !== null) this.soaks.fail(id, agentId, problem);
+        if (problem !== null) await this.soaks.fail(id, agentId, problem);
         continue;
       }
       this.publish(record, 'member', { agent_id: agentId, state, reason: error });
       if (a) {
         this.forget(a, agentId);
-        this.evaluate(a, state === 'failed');
+        await this.evaluate(a, state === 'failed');
       }
     }
   }
 
   /** A member's soak ended: done, or failed (which counts toward max_failures). */
-  private soakEnded(id: string, agentId: string, reason: string | null): void {
+  private async soakEnded(id: string, agentId: string, reason: string | null): Promise<void> {
     const a = this.active.get(id);
-    const record = a?.record ?? this.deps.rollouts.get(id);
+    const record = a?.record ?? (await this.deps.rollouts.get(id));
     if (!record) return;
     this.publish(record, 'member', { agent_id: agentId, state: reason === null ? 'applied' : 'failed', reason });
     if (reason !== null) this.deps.log.warn({ rollout_id: id, agent_id: agentId, reason }, 'rollout member turned unhealthy within its soak');
     if (!a) return;
     this.forget(a, agentId);
-    this.evaluate(a, reason !== null);
+    await this.evaluate(a, reason !== null);
   }
 
-  /** Halts on too many failures; otherwise starts batches while the current one has settled. */
-  private evaluate(a: Active, checkFailures: boolean): void {
+  /** Runs `work` after the rollout's earlier decisions (see Active.queue); its failure is the caller's. */
+  private serial(a: Active, work: () => Promise<void>): Promise<void> {
+    const next = a.queue.then(work);
+    a.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private evaluate(a: Active, checkFailures: boolean): Promise<void> {
+    return this.serial(a, () => this.evaluateNow(a, checkFailures));
+  }
+
+  /** Halts on too many failures; otherwise starts batches while the current one has settled. Runs in the rollout's queue. */
+  private async evaluateNow(a: Active, checkFailures: boolean): Promise<void> {
     const r = a.record;
     for (;;) {
       if (r.status !== 'running' || this.active.get(r.id) !== a) return;
       const max = maxFailures(r.strategy);
       if (checkFailures && Number.isFinite(max)) {
-        const failed = this.deps.rollouts.failedCount(r.id) - r.failures_baseline;
+        const failed = (await this.deps.rollouts.failedCount(r.id)) - r.failures_baseline;
+        if (this.active.get(r.id) !== a) return;
         if (failed > max) return this.end(a, 'halted', `${failed} failed member(s) exceed max_failures ${max}`);
       }
       if (a.waiting.size > 0 || a.timer) return;
@@ -233,40 +273,62 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
       const pause = pauseMs(r.strategy);
       if (pause > 0) {
         r.next_batch_at = Date.now() + pause;
-        this.deps.rollouts.save(r);
+        await this.deps.rollouts.save(r);
         this.schedule(a, pause);
         this.publish(r, 'paused');
         return;
       }
-      this.startBatch(a, r.current_batch + 1);
+      if (!(await this.startBatch(a, r.current_batch + 1))) return;
       checkFailures = true;
     }
   }
 
-  /** Renders and stores one batch's configs (one transaction), which pushes them to connected members. */
-  private startBatch(a: Active, batch: number): void {
+  /**
+   * Renders and stores one batch's configs (one transaction, under the
+   * group's lock), which pushes them to connected members. False when the
+   * rollout ended or moved on meanwhile (nothing stored).
+   */
+  private async startBatch(a: Active, batch: number): Promise<boolean> {
     const { groups, rollouts, templates, service } = this.deps;
     const r = a.record;
-    const template = templates.get(r.group_name, r.to_revision);
-    if (!template) return this.end(a, 'halted', `template revision ${r.to_revision} is missing`);
-    const members = groups.batchForRender(r.group_name, r.id, batch);
-    const { rendered, failures } = renderMembers(template, members);
-    const rows = rollouts.batch(r.id, batch);
-    const states = batchStates(rendered, failures, (m) => this.startState(m), (id) => this.isOnline(id));
-    Object.assign(r, { current_batch: batch, next_batch_at: null, updated_at: Date.now() });
-    service.saveMany(toEntries(rendered, `group:${r.group_name}@${r.to_revision}`), () => {
-      for (const row of rows) {
-        // A row with neither outcome belongs to an agent that left the group since the rollout began.
-        const next: BatchState = states.get(row.agent_id) ?? { state: 'cancelled', error: 'left the group', signature: null, awaited: 0 };
-        rollouts.setAgent(r.id, row.agent_id, next);
-        Object.assign(row, next);
+    const template = await templates.get(r.group_name, r.to_revision);
+    if (!template) {
+      await this.end(a, 'halted', `template revision ${r.to_revision} is missing`);
+      return false;
+    }
+    for (let attempt = 1; ; attempt++) {
+      const members = await groups.batchForRender(r.group_name, r.id, batch);
+      const { rendered, failures } = renderMembers(template, members);
+      const rows = await rollouts.batch(r.id, batch);
+      const states = batchStates(rendered, failures, (m) => this.startState(m), (id) => this.isOnline(id));
+      // A row with neither outcome belongs to an agent that left the group since the rollout began.
+      const next = rows.map((row) => ({ agent_id: row.agent_id, ...(states.get(row.agent_id) ?? ({ state: 'cancelled', error: 'left the group', signature: null, awaited: 0 } satisfies BatchState)) }));
+      const inputs = renderFingerprint(members);
+      const updated = { ...r, current_batch: batch, next_batch_at: null, updated_at: Date.now() };
+      try {
+        await service.saveMany(toEntries(rendered, `group:${r.group_name}@${r.to_revision}`), async () => {
+          await groups.lock(r.group_name);
+          const stored = await rollouts.get(r.id);
+          if (stored?.status !== 'running' || stored.current_batch !== r.current_batch || this.active.get(r.id) !== a) throw new BatchOvertaken();
+          if ((await groups.renderInputs(r.group_name, { rolloutId: r.id, batch })) !== inputs) throw new Moved(`the members of batch ${batch + 1}`);
+          await rollouts.setAgents(r.id, next);
+          await groups.setRendered(r.group_name, rendered.map((m) => m.member.agent_id), r.to_revision);
+          await rollouts.save(updated);
+        });
+      } catch (err) {
+        if (err instanceof BatchOvertaken) return false;
+        if (!(err instanceof Moved)) throw err;
+        if (attempt < 3) continue;
+        await this.end(a, 'halted', `${err.message} three times in a row`);
+        return false;
       }
-      groups.setRendered(r.group_name, rendered.map((m) => m.member.agent_id), r.to_revision);
-      rollouts.save(r);
-    });
-    this.track(a, rows);
-    this.arm(a);
-    this.publish(r, 'batch_started');
+      Object.assign(r, { current_batch: updated.current_batch, next_batch_at: null, updated_at: updated.updated_at });
+      rows.forEach((row, i) => Object.assign(row, next[i]));
+      this.track(a, rows);
+      this.arm(a);
+      this.publish(r, 'batch_started');
+      return true;
+    }
   }
 
   private startState(r: RenderedMember): { state: MemberState; error: string | null } {
@@ -279,7 +341,7 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
   }
 
   private activate(record: RolloutRecord, currentRows: RolloutAgent[]): Active {
-    const a: Active = { record, waiting: new Set() };
+    const a: Active = { record, waiting: new Set(), queue: Promise.resolve() };
     this.active.set(record.id, a);
     this.track(a, currentRows);
     this.arm(a);
@@ -287,10 +349,10 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
   }
 
   /** Re-arms a running rollout from the database (at start, or on resume). */
-  private restore(record: RolloutRecord): Active {
-    const a = this.activate(record, this.deps.rollouts.batch(record.id, record.current_batch));
+  private async restore(record: RolloutRecord): Promise<Active> {
+    const a = this.activate(record, await this.deps.rollouts.batch(record.id, record.current_batch));
     if (record.next_batch_at !== null) this.schedule(a, Math.max(0, record.next_batch_at - Date.now()));
-    else if (a.waiting.size === 0) setImmediate(() => this.safely(() => this.evaluate(a, true)));
+    else if (a.waiting.size === 0) setImmediate(() => void this.safely(() => this.evaluate(a, true)));
     return a;
   }
 
@@ -314,7 +376,7 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
     const seconds = batchTimeoutMs(a.record.strategy) / 1000;
     a.deadline = setTimeout(() => {
       a.deadline = undefined;
-      this.safely(() => this.timeOut(a, seconds));
+      void this.safely(() => this.serial(a, () => this.timeOut(a, seconds)));
     }, batchTimeoutMs(a.record.strategy));
     a.deadline.unref();
   }
@@ -324,47 +386,49 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
     a.deadline = undefined;
   }
 
-  /** The batch's time is up: every member it still waits for failed by not answering. */
-  private timeOut(a: Active, seconds: number): void {
+  /** The batch's time is up: every member it still waits for failed by not answering. Runs in the rollout's queue. */
+  private async timeOut(a: Active, seconds: number): Promise<void> {
     if (this.active.get(a.record.id) !== a || a.waiting.size === 0) return;
     const error = `no answer within ${seconds} s of its batch starting (batch_timeout_seconds)`;
-    const rows = this.deps.rollouts.batch(a.record.id, a.record.current_batch);
+    const rows = await this.deps.rollouts.batch(a.record.id, a.record.current_batch);
     for (const row of rows) {
       // A soaking member answered; its soak ends on its own.
       if (!a.waiting.has(row.agent_id) || row.state === 'soaking') continue;
-      if (row.state === 'applying' && row.signature !== null && this.deps.rollouts.fail(a.record.id, row.agent_id, row.signature, error)) {
+      if (row.state === 'applying' && row.signature !== null && (await this.deps.rollouts.fail(a.record.id, row.agent_id, row.signature, error))) {
         this.publish(a.record, 'member', { agent_id: row.agent_id, state: 'failed', reason: error });
       }
       this.forget(a, row.agent_id);
     }
     this.deps.log.warn({ rollout_id: a.record.id, group: a.record.group_name, batch: a.record.current_batch + 1 }, 'rollout batch timed out waiting for members');
-    this.evaluate(a, true);
+    await this.evaluateNow(a, true);
   }
 
   private schedule(a: Active, delayMs: number): void {
     a.timer = setTimeout(() => {
       a.timer = undefined;
-      this.safely(() => {
-        if (this.active.get(a.record.id) !== a) return;
-        this.startBatch(a, a.record.current_batch + 1);
-        this.evaluate(a, true);
-      });
+      void this.safely(() =>
+        this.serial(a, async () => {
+          if (this.active.get(a.record.id) !== a) return;
+          if (await this.startBatch(a, a.record.current_batch + 1)) await this.evaluateNow(a, true);
+        }),
+      );
     }, delayMs);
     a.timer.unref();
   }
 
-  private end(a: Active, status: 'halted' | 'completed', reason: string | null): void {
+  private async end(a: Active, status: 'halted' | 'completed', reason: string | null): Promise<void> {
     const now = Date.now();
     Object.assign(a.record, { status, status_reason: reason, updated_at: now, finished_at: status === 'completed' ? now : null });
-    this.deps.rollouts.save(a.record);
+    await this.deps.rollouts.save(a.record);
     this.deactivate(a.record.id);
     this.publish(a.record, status, { reason });
     if (status !== 'halted') return;
     this.deps.log.warn({ rollout_id: a.record.id, group: a.record.group_name, reason }, 'rollout halted');
     if (a.record.strategy.on_halt === 'rollback' && this.haltRollback) {
       const record = a.record;
+      const rollback = this.haltRollback;
       setImmediate(() => {
-        if (!this.stopped) this.safely(() => this.haltRollback!(record, reason ?? 'halted'));
+        if (!this.stopped) void this.safely(() => rollback(record, reason ?? 'halted'));
       });
     }
   }
@@ -379,15 +443,17 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
   }
 
   private publish(record: RolloutRecord, event: RolloutProgress['event'], extra: Partial<RolloutProgress> = {}): void {
-    this.safely(() => {
+    try {
       this.emit('progress', { rollout_id: record.id, group: record.group_name, status: record.status, event, batch: record.current_batch + 1, ...extra });
-    });
+    } catch (err) {
+      this.deps.log.error({ err }, 'rollout bookkeeping failed');
+    }
   }
 
-  /** Nothing throws out of a socket or timer handler: failures are logged. */
-  private safely(fn: () => void): void {
+  /** Nothing throws out of a socket or timer handler: failures are logged. Never rejects. */
+  private async safely(fn: () => Promise<void> | void): Promise<void> {
     try {
-      fn();
+      await fn();
     } catch (err) {
       this.deps.log.error({ err }, 'rollout bookkeeping failed');
     }

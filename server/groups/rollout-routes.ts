@@ -40,39 +40,41 @@ export function rolloutRoutes(deps: {
   const read = requireAdmin(deps.tokens, 'viewer');
   const write = requireAdmin(deps.tokens, 'admin');
 
-  router.get('/rollouts/:id', read, (req, res) => {
+  router.get('/rollouts/:id', read, async (req, res) => {
     const query = parseBody(ProgressQuery, req.query, 'query');
-    const record = deps.rollouts.get(req.params.id as string);
+    const record = await deps.rollouts.get(req.params.id as string);
     if (!record) throw notFound(`rollout ${req.params.id}`);
-    res.json(rolloutView(record, deps.rollouts, deps.gateway, { agents: query.agents === 'true', ...(query.state && { state: query.state }) }));
+    res.json(await rolloutView(record, deps.rollouts, deps.gateway, { agents: query.agents === 'true', ...(query.state && { state: query.state }) }));
   });
 
-  router.post('/rollouts/:id/resume', write, (req, res) => {
-    const record = deps.engine.resume(req.params.id as string);
-    res.json(rolloutView(deps.rollouts.get(record.id) ?? record, deps.rollouts, deps.gateway));
+  router.post('/rollouts/:id/resume', write, async (req, res) => {
+    const record = await deps.engine.resume(req.params.id as string);
+    res.json(await rolloutView((await deps.rollouts.get(record.id)) ?? record, deps.rollouts, deps.gateway));
   });
 
   router.post('/rollouts/:id/rollback', write, json, async (req, res) => {
     const body = parseBody(RollbackBody, req.body ?? {}, 'roll back');
     const dryRun = dryRunOf(req);
-    const source = deps.groups.rolloutSource(req.params.id as string);
+    const source = await deps.groups.rolloutSource(req.params.id as string);
     if (dryRun) return void res.json({ rolls_back: req.params.id, ...(await deps.previews.template(source.group, source.text, body.rollout ?? ALL_AT_ONCE, dryRun)) });
     if (source.group.require_review) return await proposeChange(res, deps, source, body.rollout ?? ALL_AT_ONCE, adminOf(req));
-    const saved = deps.groups.rollbackRollout(req.params.id as string, adminOf(req).name, body.rollout);
-    const rolledBack = deps.rollouts.get(req.params.id as string)!;
+    const saved = await deps.groups.rollbackRollout(req.params.id as string, adminOf(req).name, body.rollout);
+    const rolledBack = (await deps.rollouts.get(req.params.id as string))!;
     res.json({
-      rolled_back: rolloutView(rolledBack, deps.rollouts, deps.gateway),
+      rolled_back: await rolloutView(rolledBack, deps.rollouts, deps.gateway),
       group: saved.revision.group_name,
       revision: saved.revision.revision,
       restored_from: saved.revision.restored_from,
-      rollout: saved.rollout ? rolloutView(saved.rollout, deps.rollouts, deps.gateway) : null,
+      rollout: saved.rollout ? await rolloutView(saved.rollout, deps.rollouts, deps.gateway) : null,
     });
   });
 
-  router.get('/groups/:name/rollouts', read, (req, res) => {
-    const group = deps.groups.get(req.params.name as string);
+  router.get('/groups/:name/rollouts', read, async (req, res) => {
+    const group = await deps.groups.get(req.params.name as string);
     const limit = Math.min(Math.max(Number(req.query.limit ?? 50) || 50, 1), 500);
-    res.json({ group: group.name, rollouts: deps.rollouts.forGroup(group.name, limit).map((r) => rolloutView(r, deps.rollouts, deps.gateway)) });
+    const rollouts = [];
+    for (const r of await deps.rollouts.forGroup(group.name, limit)) rollouts.push(await rolloutView(r, deps.rollouts, deps.gateway));
+    res.json({ group: group.name, rollouts });
   });
 
   return router;

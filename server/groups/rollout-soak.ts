@@ -4,7 +4,9 @@ import type { RolloutStore } from './rollout-store.js';
 /** What the soak watch tells the engine. */
 export interface SoakHooks {
   /** A member's soak ended (`reason` null: it stayed healthy and is now `applied`; else it is `failed` for that reason). */
-  ended(rolloutId: string, agentId: string, reason: string | null): void;
+  ended(rolloutId: string, agentId: string, reason: string | null): Promise<void>;
+  /** Writing a soak's end failed (at its timer: nobody else hears of it). */
+  failed(err: unknown): void;
 }
 
 interface Soak {
@@ -22,6 +24,12 @@ interface Soak {
  * not have when the soak began, or the agent's connection closing. The
  * watch writes the outcome (RolloutStore.endSoak) and tells the engine.
  * Memory: one entry and one timer per soaking member.
+ *
+ * The watch lives in the process that holds the member's socket: it needs
+ * that agent's status frames and disconnect. With several Fusion processes
+ * on one database, the soak's end (`soak_until`) is in the database, but
+ * the watch would run where the agent is connected, and a process taking
+ * over an agent would start it from `soaking()` as a restart does.
  */
 export class SoakWatch {
   private readonly byAgent = new Map<string, Map<string, Soak>>();
@@ -56,7 +64,7 @@ export class SoakWatch {
     this.sinceApplying.delete(agentId);
     const baseline = new Map<string, string | null>();
     for (const p of pipes as Array<Partial<PipeStatus>>) if (typeof p?.id === 'string') baseline.set(p.id, p.last_error ?? null);
-    const timer = setTimeout(() => this.end(rolloutId, agentId, null), Math.max(0, until - Date.now()));
+    const timer = setTimeout(() => void this.end(rolloutId, agentId, null).catch((err: unknown) => this.hooks.failed(err)), Math.max(0, until - Date.now()));
     timer.unref();
     let soaks = this.byAgent.get(agentId);
     if (!soaks) this.byAgent.set(agentId, (soaks = new Map()));
@@ -71,26 +79,26 @@ export class SoakWatch {
   }
 
   /** Ends a member's soak as failed. */
-  fail(rolloutId: string, agentId: string, reason: string): void {
-    this.end(rolloutId, agentId, reason);
+  async fail(rolloutId: string, agentId: string, reason: string): Promise<void> {
+    await this.end(rolloutId, agentId, reason);
   }
 
   /** A status frame from a connected agent. */
-  onStatus(agentId: string, pipes: readonly PipeStatus[]): void {
+  async onStatus(agentId: string, pipes: readonly PipeStatus[]): Promise<void> {
     if (this.sinceApplying.has(agentId)) this.sinceApplying.set(agentId, pipes);
     const soaks = this.byAgent.get(agentId);
     if (!soaks) return;
     for (const soak of [...soaks.values()]) {
       const problem = unhealthy(pipes, soak.baseline);
-      if (problem !== null) this.end(soak.rolloutId, agentId, `unhealthy within its soak: ${problem}`);
+      if (problem !== null) await this.end(soak.rolloutId, agentId, `unhealthy within its soak: ${problem}`);
     }
   }
 
   /** The agent's current connection closed. */
-  onDisconnect(agentId: string): void {
+  async onDisconnect(agentId: string): Promise<void> {
     this.sinceApplying.delete(agentId);
     for (const soak of [...(this.byAgent.get(agentId)?.values() ?? [])]) {
-      this.end(soak.rolloutId, agentId, 'disconnected within its soak');
+      await this.end(soak.rolloutId, agentId, 'disconnected within its soak');
     }
   }
 
@@ -107,19 +115,22 @@ export class SoakWatch {
     this.sinceApplying.clear();
   }
 
-  private end(rolloutId: string, agentId: string, reason: string | null): void {
-    this.drop(rolloutId, agentId);
-    const written = this.rollouts.endSoak(rolloutId, agentId, reason === null ? { state: 'applied' } : { state: 'failed', error: reason });
-    if (written) this.hooks.ended(rolloutId, agentId, reason);
+  private async end(rolloutId: string, agentId: string, reason: string | null): Promise<void> {
+    // Dropped first: a second end of the same soak (a status frame and the timer) finds nothing to do.
+    if (!this.drop(rolloutId, agentId)) return;
+    const written = await this.rollouts.endSoak(rolloutId, agentId, reason === null ? { state: 'applied' } : { state: 'failed', error: reason });
+    if (written) await this.hooks.ended(rolloutId, agentId, reason);
   }
 
-  private drop(rolloutId: string, agentId: string): void {
+  /** Whether there was such a soak. */
+  private drop(rolloutId: string, agentId: string): boolean {
     const soaks = this.byAgent.get(agentId);
     const soak = soaks?.get(rolloutId);
-    if (!soak) return;
+    if (!soak) return false;
     clearTimeout(soak.timer);
     soaks!.delete(rolloutId);
     if (soaks!.size === 0) this.byAgent.delete(agentId);
+    return true;
   }
 }
 

@@ -1,4 +1,5 @@
-import type { Db } from '../store/database.js';
+import type { Sql } from '../store/sql.js';
+import { chunks, placeholders } from './group-store.js';
 import { AwaitingRows } from './rollout-awaiting.js';
 import type { RolloutStrategy } from './rollout-strategy.js';
 
@@ -76,95 +77,95 @@ export interface RolloutAgent {
 
 type RolloutRow = Omit<RolloutRecord, 'strategy'> & { strategy: string };
 
+const INSERT_ROLLOUT = `INSERT INTO rollouts (id, group_name, from_revision, to_revision, strategy, status, batch_count, current_batch,
+    failures_baseline, next_batch_at, status_reason, author, created_at, updated_at, finished_at)
+  VALUES (@id, @group_name, @from_revision, @to_revision, @strategy, @status, @batch_count, @current_batch,
+    @failures_baseline, @next_batch_at, @status_reason, @author, @created_at, @updated_at, @finished_at)`;
+
+/** One row of a multi-row member update: `VALUES` columns are column1… on both databases; casts give PostgreSQL their types. */
+const SET_AGENT_ROW = '(CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT))';
+
 /**
  * Rollouts and the state of every member in them. The rows an acknowledgement
  * can resolve are also indexed in memory (see AwaitingRows), so one Fusion
  * process must have one RolloutStore per database, and every write to
- * `rollout_agents` goes through it.
+ * `rollout_agents` goes through it. Open it with {@link RolloutStore.open},
+ * which reads that index.
+ *
+ * Several Fusion processes on one PostgreSQL: each index sees only the rows
+ * its own process wrote (and those read at its start), so an acknowledgement
+ * reaching another process than the one that started the batch would find
+ * nothing. There, `resolve` would read the agent's rows from the database
+ * instead (one indexed query by agent_id, rollout_agents_by_agent), or the
+ * acknowledgements would be routed to the process running the rollout.
  */
 export class RolloutStore {
-  private readonly stmts;
   private readonly awaiting = new AwaitingRows();
 
-  constructor(readonly db: Db) {
-    this.stmts = {
-      insert: db.prepare(
-        `INSERT INTO rollouts (id, group_name, from_revision, to_revision, strategy, status, batch_count, current_batch,
-           failures_baseline, next_batch_at, status_reason, author, created_at, updated_at, finished_at)
-         VALUES (@id, @group_name, @from_revision, @to_revision, @strategy, @status, @batch_count, @current_batch,
-           @failures_baseline, @next_batch_at, @status_reason, @author, @created_at, @updated_at, @finished_at)`,
-      ),
-      save: db.prepare(
-        `UPDATE rollouts SET status = @status, current_batch = @current_batch, failures_baseline = @failures_baseline,
-           next_batch_at = @next_batch_at, status_reason = @status_reason, updated_at = @updated_at, finished_at = @finished_at
-         WHERE id = @id`,
-      ),
-      insertAgent: db.prepare(
-        `INSERT INTO rollout_agents (rollout_id, agent_id, batch, state, signature, error, awaited, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      setAgent: db.prepare(
-        'UPDATE rollout_agents SET state = ?, signature = ?, error = ?, awaited = ?, updated_at = ? WHERE rollout_id = ? AND agent_id = ?',
-      ),
-      // By primary key; the state and signature are checked again so a stale in-memory entry changes nothing.
-      applyRow: db.prepare(
-        `UPDATE rollout_agents SET state = ?, soak_until = ?, error = NULL, updated_at = ?
-         WHERE rollout_id = ? AND agent_id = ? AND signature = ? AND state IN ('applying', 'failed')`,
-      ),
-      endSoak: db.prepare(
-        `UPDATE rollout_agents SET state = ?, error = ?, updated_at = ? WHERE rollout_id = ? AND agent_id = ? AND state = 'soaking'`,
-      ),
-      soaking: db.prepare("SELECT rollout_id, agent_id, soak_until FROM rollout_agents WHERE state = 'soaking'"),
-      failRow: db.prepare(
-        `UPDATE rollout_agents SET state = 'failed', error = ?, updated_at = ?
-         WHERE rollout_id = ? AND agent_id = ? AND signature = ? AND state = 'applying'`,
-      ),
-      row: db.prepare('SELECT state, signature FROM rollout_agents WHERE rollout_id = ? AND agent_id = ?'),
-      awaiting: db.prepare(
-        `SELECT rollout_id, agent_id, state, signature FROM rollout_agents
-         WHERE state IN ('applying', 'failed') AND signature IS NOT NULL AND soak_until IS NULL ORDER BY rowid`,
-      ),
-      retarget: db.prepare(
-        `UPDATE rollout_agents SET signature = ?, updated_at = ? WHERE agent_id = ? AND state = 'applying' AND signature IS NOT ?
-         RETURNING rollout_id`,
-      ),
-      cancelAgent: db.prepare(
-        `UPDATE rollout_agents SET state = 'cancelled', updated_at = ? WHERE agent_id = ? AND state IN ('pending', 'applying', 'soaking')
-         RETURNING rollout_id`,
-      ),
-      cancelPending: db.prepare("UPDATE rollout_agents SET state = 'cancelled', updated_at = ? WHERE rollout_id = ? AND state = 'pending'"),
-      get: db.prepare('SELECT * FROM rollouts WHERE id = ?'),
-      forGroup: db.prepare('SELECT * FROM rollouts WHERE group_name = ? ORDER BY created_at DESC, rowid DESC LIMIT ?'),
-      byStatus: db.prepare('SELECT * FROM rollouts WHERE status = ? ORDER BY created_at'),
-      openForGroup: db.prepare("SELECT * FROM rollouts WHERE group_name = ? AND status IN ('running', 'halted')"),
-      counts: db.prepare('SELECT state, COUNT(*) AS n FROM rollout_agents WHERE rollout_id = ? GROUP BY state'),
-      failed: db.prepare("SELECT COUNT(*) AS n FROM rollout_agents WHERE rollout_id = ? AND state = 'failed'"),
-      agents: db.prepare('SELECT * FROM rollout_agents WHERE rollout_id = ? ORDER BY batch, agent_id'),
-      agentsInState: db.prepare('SELECT * FROM rollout_agents WHERE rollout_id = ? AND state = ? ORDER BY batch, agent_id'),
-      batch: db.prepare('SELECT * FROM rollout_agents WHERE rollout_id = ? AND batch = ?'),
-    };
-    for (const r of this.stmts.awaiting.iterate() as IterableIterator<Pick<RolloutAgent, 'rollout_id' | 'agent_id' | 'state' | 'signature'>>) {
-      this.awaiting.set(r.rollout_id, r.agent_id, r.state, r.signature);
+  constructor(readonly sql: Sql) {}
+
+  /** A store with its in-memory index of awaiting rows read from the database (at Fusion's start). */
+  static async open(sql: Sql): Promise<RolloutStore> {
+    const store = new RolloutStore(sql);
+    await store.load();
+    return store;
+  }
+
+  /** Reads the rows an acknowledgement can resolve into the in-memory index. */
+  async load(): Promise<void> {
+    const rows = await this.sql.all<Pick<RolloutAgent, 'rollout_id' | 'agent_id' | 'state' | 'signature'>>(
+      `SELECT rollout_id, agent_id, state, signature FROM rollout_agents
+       WHERE state IN ('applying', 'failed') AND signature IS NOT NULL AND soak_until IS NULL ORDER BY updated_at, rollout_id`,
+    );
+    for (const r of rows) this.awaiting.set(r.rollout_id, r.agent_id, r.state, r.signature);
+  }
+
+  /** Stores a new rollout with every member's row ({@link CHUNK_ROWS} rows a statement); call inside a transaction. */
+  async insert(record: RolloutRecord, agents: readonly RolloutAgent[]): Promise<void> {
+    await this.sql.run(INSERT_ROLLOUT, { ...record, strategy: JSON.stringify(record.strategy) });
+    for (const slice of chunks(agents)) {
+      await this.sql.run(
+        `INSERT INTO rollout_agents (rollout_id, agent_id, batch, state, signature, error, awaited, updated_at) VALUES ${slice.map(() => placeholders(8)).join(', ')}`,
+        slice.flatMap((a) => [a.rollout_id, a.agent_id, a.batch, a.state, a.signature, a.error, a.awaited, a.updated_at]),
+      );
     }
+    for (const a of agents) this.awaiting.set(a.rollout_id, a.agent_id, a.state, a.signature);
   }
 
-  /** Stores a new rollout with every member's row; call inside a transaction. */
-  insert(record: RolloutRecord, agents: RolloutAgent[]): void {
-    this.stmts.insert.run({ ...record, strategy: JSON.stringify(record.strategy) });
-    const insert = this.stmts.insertAgent;
-    for (const a of agents) {
-      insert.run(a.rollout_id, a.agent_id, a.batch, a.state, a.signature, a.error, a.awaited, a.updated_at);
-      this.awaiting.set(a.rollout_id, a.agent_id, a.state, a.signature);
+  async save(record: RolloutRecord): Promise<void> {
+    await this.sql.run(
+      `UPDATE rollouts SET status = @status, current_batch = @current_batch, failures_baseline = @failures_baseline,
+         next_batch_at = @next_batch_at, status_reason = @status_reason, updated_at = @updated_at, finished_at = @finished_at
+       WHERE id = @id`,
+      {
+        id: record.id,
+        status: record.status,
+        current_batch: record.current_batch,
+        failures_baseline: record.failures_baseline,
+        next_batch_at: record.next_batch_at,
+        status_reason: record.status_reason,
+        updated_at: record.updated_at,
+        finished_at: record.finished_at,
+      },
+    );
+  }
+
+  /** Sets the state of members of one rollout ({@link CHUNK_ROWS} rows a statement); call inside a transaction. */
+  async setAgents(rolloutId: string, rows: ReadonlyArray<Pick<RolloutAgent, 'agent_id' | 'state' | 'signature' | 'error' | 'awaited'>>): Promise<void> {
+    const now = Date.now();
+    for (const slice of chunks(rows)) {
+      await this.sql.run(
+        `UPDATE rollout_agents SET state = v.column2, signature = v.column3, error = v.column4, awaited = v.column5, updated_at = ?
+         FROM (VALUES ${slice.map(() => SET_AGENT_ROW).join(', ')}) AS v
+         WHERE rollout_agents.rollout_id = ? AND rollout_agents.agent_id = v.column1`,
+        [now, ...slice.flatMap((r) => [r.agent_id, r.state, r.signature, r.error, r.awaited]), rolloutId],
+      );
     }
+    for (const r of rows) this.awaiting.set(rolloutId, r.agent_id, r.state, r.signature);
   }
 
-  save(record: RolloutRecord): void {
-    this.stmts.save.run({ ...record, strategy: JSON.stringify(record.strategy) });
-  }
-
-  setAgent(rolloutId: string, agentId: string, row: Pick<RolloutAgent, 'state' | 'signature' | 'error' | 'awaited'>): void {
-    this.stmts.setAgent.run(row.state, row.signature, row.error, row.awaited, Date.now(), rolloutId, agentId);
-    this.awaiting.set(rolloutId, agentId, row.state, row.signature);
+  async setAgent(rolloutId: string, agentId: string, row: Pick<RolloutAgent, 'state' | 'signature' | 'error' | 'awaited'>): Promise<void> {
+    await this.setAgents(rolloutId, [{ agent_id: agentId, ...row }]);
   }
 
   /**
@@ -173,28 +174,47 @@ export class RolloutStore {
    * `applied`); an ACK in a rollout for which `soakUntil` gives a time starts
    * the member's soak instead. Returns the rows that changed.
    */
-  resolve(agentId: string, signature: string, result: 'applied' | 'failed', error: string | null, soakUntil: (rollout: string) => number | null = () => null): Resolved[] {
-    const rows = this.awaiting.of(agentId);
-    if (rows === undefined) return [];
+  async resolve(
+    agentId: string,
+    signature: string,
+    result: 'applied' | 'failed',
+    error: string | null,
+    soakUntil: (rollout: string) => Promise<number | null> | number | null = () => null,
+  ): Promise<Resolved[]> {
+    // A copy: the index changes while the updates are awaited.
+    const rows = this.awaiting.of(agentId)?.filter((row) => row.signature === signature && (result === 'applied' || row.state === 'applying'));
+    if (rows === undefined || rows.length === 0) return [];
     const changed: Resolved[] = [];
-    let now = 0;
-    // Backwards: a row resolved as applied leaves the array.
-    for (let i = rows.length - 1; i >= 0; i--) {
-      const row = rows[i]!;
-      if (row.signature !== signature || (result === 'failed' && row.state !== 'applying')) continue;
-      now ||= Date.now();
-      const until = result === 'applied' ? soakUntil(row.rollout) : null;
+    const now = Date.now();
+    for (const row of rows) {
+      const until = result === 'applied' ? await soakUntil(row.rollout) : null;
       const state: MemberState = result === 'failed' ? 'failed' : until !== null ? 'soaking' : 'applied';
+      // By primary key; the state and signature are checked again so a stale in-memory entry changes nothing.
       const done =
         result === 'applied'
-          ? this.stmts.applyRow.run(state, until, now, row.rollout, agentId, signature).changes > 0
-          : this.stmts.failRow.run(error, now, row.rollout, agentId, signature).changes > 0;
-      if (!done) this.resync(row.rollout, agentId);
+          ? (
+              await this.sql.run(
+                `UPDATE rollout_agents SET state = ?, soak_until = ?, error = NULL, updated_at = ?
+                 WHERE rollout_id = ? AND agent_id = ? AND signature = ? AND state IN ('applying', 'failed')`,
+                [state, until, now, row.rollout, agentId, signature],
+              )
+            ).changes > 0
+          : (await this.failRow(row.rollout, agentId, signature, error, now)) > 0;
+      if (!done) await this.resync(row.rollout, agentId);
       else if (result === 'applied') this.awaiting.delete(row.rollout, agentId);
-      else row.state = 'failed';
+      else this.awaiting.set(row.rollout, agentId, 'failed', signature);
       if (done) changed.push({ rollout: row.rollout, state, soak_until: until });
     }
     return changed;
+  }
+
+  private async failRow(rolloutId: string, agentId: string, signature: string, error: string | null, now: number): Promise<number> {
+    const result = await this.sql.run(
+      `UPDATE rollout_agents SET state = 'failed', error = ?, updated_at = ?
+       WHERE rollout_id = ? AND agent_id = ? AND signature = ? AND state = 'applying'`,
+      [error, now, rolloutId, agentId, signature],
+    );
+    return result.changes;
   }
 
   /**
@@ -202,14 +222,18 @@ export class RolloutStore {
    * reason (no later ACK of the same config changes that). Returns whether the
    * row was still soaking.
    */
-  endSoak(rolloutId: string, agentId: string, outcome: { state: 'applied' } | { state: 'failed'; error: string }): boolean {
+  async endSoak(rolloutId: string, agentId: string, outcome: { state: 'applied' } | { state: 'failed'; error: string }): Promise<boolean> {
     const error = outcome.state === 'failed' ? outcome.error.slice(0, 4096) : null;
-    return this.stmts.endSoak.run(outcome.state, error, Date.now(), rolloutId, agentId).changes > 0;
+    const result = await this.sql.run(
+      "UPDATE rollout_agents SET state = ?, error = ?, updated_at = ? WHERE rollout_id = ? AND agent_id = ? AND state = 'soaking'",
+      [outcome.state, error, Date.now(), rolloutId, agentId],
+    );
+    return result.changes > 0;
   }
 
   /** Every member soaking now (to re-arm their timers after a restart). */
-  soaking(): Array<{ rollout_id: string; agent_id: string; soak_until: number }> {
-    return this.stmts.soaking.all() as Array<{ rollout_id: string; agent_id: string; soak_until: number }>;
+  async soaking(): Promise<Array<{ rollout_id: string; agent_id: string; soak_until: number }>> {
+    return this.sql.all<{ rollout_id: string; agent_id: string; soak_until: number }>("SELECT rollout_id, agent_id, soak_until FROM rollout_agents WHERE state = 'soaking'");
   }
 
   /**
@@ -217,23 +241,33 @@ export class RolloutStore {
    * out) while it is still `applying` that signature; a later ACK of it still
    * turns it `applied`. Returns whether the row changed.
    */
-  fail(rolloutId: string, agentId: string, signature: string, error: string): boolean {
-    const done = this.stmts.failRow.run(error, Date.now(), rolloutId, agentId, signature).changes > 0;
+  async fail(rolloutId: string, agentId: string, signature: string, error: string): Promise<boolean> {
+    const done = (await this.failRow(rolloutId, agentId, signature, error, Date.now())) > 0;
     if (done) this.awaiting.set(rolloutId, agentId, 'failed', signature);
-    else this.resync(rolloutId, agentId);
+    else await this.resync(rolloutId, agentId);
     return done;
   }
 
   /** The agent's config changed again (variables, override) while a rollout waits for it: wait for the new one. */
-  retarget(agentId: string, signature: string): string[] {
-    const ids = (this.stmts.retarget.all(signature, Date.now(), agentId, signature) as Array<{ rollout_id: string }>).map((r) => r.rollout_id);
+  async retarget(agentId: string, signature: string): Promise<string[]> {
+    const rows = await this.sql.all<{ rollout_id: string }>(
+      `UPDATE rollout_agents SET signature = ?, updated_at = ? WHERE agent_id = ? AND state = 'applying' AND signature IS DISTINCT FROM ?
+       RETURNING rollout_id`,
+      [signature, Date.now(), agentId, signature],
+    );
+    const ids = rows.map((r) => r.rollout_id);
     for (const id of ids) this.awaiting.set(id, agentId, 'applying', signature);
     return ids;
   }
 
   /** The agent left its group: whatever its rollouts still expected of it is cancelled. */
-  cancelAgent(agentId: string): string[] {
-    const ids = (this.stmts.cancelAgent.all(Date.now(), agentId) as Array<{ rollout_id: string }>).map((r) => r.rollout_id);
+  async cancelAgent(agentId: string): Promise<string[]> {
+    const rows = await this.sql.all<{ rollout_id: string }>(
+      `UPDATE rollout_agents SET state = 'cancelled', updated_at = ? WHERE agent_id = ? AND state IN ('pending', 'applying', 'soaking')
+       RETURNING rollout_id`,
+      [Date.now(), agentId],
+    );
+    const ids = rows.map((r) => r.rollout_id);
     for (const id of ids) this.awaiting.delete(id, agentId);
     return ids;
   }
@@ -243,51 +277,55 @@ export class RolloutStore {
     return this.awaiting.size;
   }
 
-  cancelPending(rolloutId: string): void {
-    this.stmts.cancelPending.run(Date.now(), rolloutId);
+  async cancelPending(rolloutId: string): Promise<void> {
+    await this.sql.run("UPDATE rollout_agents SET state = 'cancelled', updated_at = ? WHERE rollout_id = ? AND state = 'pending'", [Date.now(), rolloutId]);
   }
 
-  get(id: string): RolloutRecord | undefined {
-    return toRecord(this.stmts.get.get(id) as RolloutRow | undefined);
+  async get(id: string): Promise<RolloutRecord | undefined> {
+    return toRecord(await this.sql.get<RolloutRow>('SELECT * FROM rollouts WHERE id = ?', [id]));
   }
 
-  forGroup(name: string, limit = 50): RolloutRecord[] {
-    return (this.stmts.forGroup.all(name, limit) as RolloutRow[]).map((r) => toRecord(r)!);
+  /** Newest first; within one millisecond, the later revision first. */
+  async forGroup(name: string, limit = 50): Promise<RolloutRecord[]> {
+    const rows = await this.sql.all<RolloutRow>('SELECT * FROM rollouts WHERE group_name = ? ORDER BY created_at DESC, to_revision DESC LIMIT ?', [name, limit]);
+    return rows.map((r) => toRecord(r)!);
   }
 
-  withStatus(status: RolloutStatus): RolloutRecord[] {
-    return (this.stmts.byStatus.all(status) as RolloutRow[]).map((r) => toRecord(r)!);
+  async withStatus(status: RolloutStatus): Promise<RolloutRecord[]> {
+    return (await this.sql.all<RolloutRow>('SELECT * FROM rollouts WHERE status = ? ORDER BY created_at', [status])).map((r) => toRecord(r)!);
   }
 
   /** The group's rollouts that are running or halted (at most one, unless something went wrong). */
-  openForGroup(name: string): RolloutRecord[] {
-    return (this.stmts.openForGroup.all(name) as RolloutRow[]).map((r) => toRecord(r)!);
+  async openForGroup(name: string): Promise<RolloutRecord[]> {
+    return (await this.sql.all<RolloutRow>("SELECT * FROM rollouts WHERE group_name = ? AND status IN ('running', 'halted')", [name])).map((r) => toRecord(r)!);
   }
 
-  counts(id: string): Record<MemberState, number> & { total: number } {
+  async counts(id: string): Promise<Record<MemberState, number> & { total: number }> {
     const counts = { pending: 0, applying: 0, soaking: 0, applied: 0, failed: 0, cancelled: 0, total: 0 };
-    for (const row of this.stmts.counts.all(id) as Array<{ state: MemberState; n: number }>) {
+    for (const row of await this.sql.all<{ state: MemberState; n: number }>('SELECT state, COUNT(*) AS n FROM rollout_agents WHERE rollout_id = ? GROUP BY state', [id])) {
       counts[row.state] = row.n;
       counts.total += row.n;
     }
     return counts;
   }
 
-  failedCount(id: string): number {
-    return (this.stmts.failed.get(id) as { n: number }).n;
+  async failedCount(id: string): Promise<number> {
+    return (await this.sql.get<{ n: number }>("SELECT COUNT(*) AS n FROM rollout_agents WHERE rollout_id = ? AND state = 'failed'", [id]))!.n;
   }
 
-  agents(id: string, state?: MemberState): RolloutAgent[] {
-    return (state ? this.stmts.agentsInState.all(id, state) : this.stmts.agents.all(id)) as RolloutAgent[];
+  async agents(id: string, state?: MemberState): Promise<RolloutAgent[]> {
+    return state
+      ? this.sql.all<RolloutAgent>('SELECT * FROM rollout_agents WHERE rollout_id = ? AND state = ? ORDER BY batch, agent_id', [id, state])
+      : this.sql.all<RolloutAgent>('SELECT * FROM rollout_agents WHERE rollout_id = ? ORDER BY batch, agent_id', [id]);
   }
 
-  batch(id: string, batch: number): RolloutAgent[] {
-    return this.stmts.batch.all(id, batch) as RolloutAgent[];
+  async batch(id: string, batch: number): Promise<RolloutAgent[]> {
+    return this.sql.all<RolloutAgent>('SELECT * FROM rollout_agents WHERE rollout_id = ? AND batch = ?', [id, batch]);
   }
 
   /** Re-reads one row after its in-memory entry turned out stale. */
-  private resync(rolloutId: string, agentId: string): void {
-    const row = this.stmts.row.get(rolloutId, agentId) as Pick<RolloutAgent, 'state' | 'signature'> | undefined;
+  private async resync(rolloutId: string, agentId: string): Promise<void> {
+    const row = await this.sql.get<Pick<RolloutAgent, 'state' | 'signature'>>('SELECT state, signature FROM rollout_agents WHERE rollout_id = ? AND agent_id = ?', [rolloutId, agentId]);
     if (row) this.awaiting.set(rolloutId, agentId, row.state, row.signature);
     else this.awaiting.delete(rolloutId, agentId);
   }

@@ -57,13 +57,13 @@ export interface RolloutView {
   agents?: RolloutMemberView[];
 }
 
-export function rolloutView(
+export async function rolloutView(
   record: RolloutRecord,
   rollouts: RolloutStore,
   gateway: WsGateway,
   options: { agents?: boolean; state?: MemberState } = {},
-): RolloutView {
-  const counts = rollouts.counts(record.id);
+): Promise<RolloutView> {
+  const counts = await rollouts.counts(record.id);
   const view: RolloutView = {
     id: record.id,
     group: record.group_name,
@@ -84,7 +84,7 @@ export function rolloutView(
   };
   if (options.agents) {
     const now = Date.now();
-    view.agents = rollouts.agents(record.id, options.state).map((a) => ({
+    view.agents = (await rollouts.agents(record.id, options.state)).map((a) => ({
       agent_id: a.agent_id,
       batch: a.batch + 1,
       state: a.state,

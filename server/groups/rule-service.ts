@@ -2,7 +2,7 @@ import type { Logger } from '../../shared/logger.js';
 import { agentSelector } from '../agents/agent-selector.js';
 import { HttpError, notFound } from '../http/errors.js';
 import type { AgentStore } from '../store/agent-store.js';
-import type { GroupStore } from './group-store.js';
+import type { AssignedBy, GroupStore } from './group-store.js';
 import type { MemberService } from './member-service.js';
 import { planRules, type RuleConflict, type RuleMatcher, type RulePlan, type RuleStep } from './rule-plan.js';
 import type { RuleStore } from './rule-store.js';
@@ -33,6 +33,8 @@ export interface RuleView {
 }
 
 const VIEW_LIMIT = 100;
+/** Up to this many agents' memberships are read one by one; more, in one query of every membership. */
+const FEW_AGENTS = 32;
 
 /**
  * Group rules: a group's `selector` claims every agent whose admin labels
@@ -57,23 +59,23 @@ export class RuleService {
   }
 
   /** Sets or (null) removes a group's rule and applies it: matching agents join, those it no longer matches leave. */
-  set(group: string, selector: string | null): RuleOutcome {
+  async set(group: string, selector: string | null): Promise<RuleOutcome> {
     const text = selector === null ? null : RuleService.check(selector);
-    if (!this.deps.groups.get(group)) throw notFound(`group ${group}`);
-    this.deps.rules.set(group, text);
-    return this.apply(this.planAll(this.matchers()));
+    if (!(await this.deps.rules.set(group, text))) throw notFound(`group ${group}`);
+    return this.apply(await this.planAll(await this.matchers()));
   }
 
   /** What setting `selector` (null: removing the rule) on `group` would do; nothing stored. */
-  preview(group: string, selector: string | null): RuleOutcome {
+  async preview(group: string, selector: string | null): Promise<RuleOutcome> {
     const text = selector === null ? null : RuleService.check(selector);
-    if (!this.deps.groups.get(group)) throw notFound(`group ${group}`);
-    const plan = this.planAll(this.matchers({ group, selector: text }));
+    if (!(await this.deps.groups.get(group))) throw notFound(`group ${group}`);
+    const plan = await this.planAll(await this.matchers({ group, selector: text }));
     const joined = plan.steps.filter((s) => s.action === 'join');
-    const not_claimed = joined.flatMap((step) => {
-      const reason = this.renderProblem(step);
-      return reason === null ? [] : [{ agent_id: step.agent_id, group: step.group, reason }];
-    });
+    const not_claimed: NotClaimed[] = [];
+    for (const step of joined) {
+      const reason = await this.renderProblem(step);
+      if (reason !== null) not_claimed.push({ agent_id: step.agent_id, group: step.group, reason });
+    }
     const failed = new Set(not_claimed.map((n) => `${n.agent_id}\0${n.group}`));
     return {
       joined: joined.filter((s) => !failed.has(`${s.agent_id}\0${s.group}`)),
@@ -84,14 +86,15 @@ export class RuleService {
   }
 
   /** Applies every rule to these agents (after their labels changed, or they left a group). Never throws. */
-  reconcile(agentIds: Iterable<string>): RuleOutcome | null {
+  async reconcile(agentIds: Iterable<string>): Promise<RuleOutcome | null> {
     try {
-      const agents = [...agentIds].flatMap((id) => {
-        const record = this.deps.agents.get(id);
-        return record ? [record] : [];
-      });
+      const agents: Array<{ agent_id: string; labels: Readonly<Record<string, string>> }> = [];
+      for (const id of agentIds) {
+        const record = await this.deps.agents.get(id);
+        if (record) agents.push(record);
+      }
       if (agents.length === 0) return null;
-      return this.apply(this.plan(agents, this.matchers()));
+      return await this.apply(await this.plan(agents, await this.matchers()));
     } catch (err) {
       this.deps.log.error({ err }, 'applying the group rules failed');
       return null;
@@ -99,9 +102,9 @@ export class RuleService {
   }
 
   /** Applies every rule to every agent (after a group with a rule was deleted). Never throws. */
-  reconcileAll(): RuleOutcome | null {
+  async reconcileAll(): Promise<RuleOutcome | null> {
     try {
-      return this.apply(this.planAll(this.matchers()));
+      return await this.apply(await this.planAll(await this.matchers()));
     } catch (err) {
       this.deps.log.error({ err }, 'applying the group rules failed');
       return null;
@@ -109,54 +112,64 @@ export class RuleService {
   }
 
   /** The group an agent in no group joins by the rules: the only one whose rule matches it, else null. */
-  groupFor(agentId: string): string | null {
-    const labels = this.deps.agents.get(agentId)?.labels ?? {};
-    const matching = this.matchers().filter((rule) => rule.matches(labels));
+  async groupFor(agentId: string): Promise<string | null> {
+    const labels = (await this.deps.agents.get(agentId))?.labels ?? {};
+    const matching = (await this.matchers()).filter((rule) => rule.matches(labels));
     return matching.length === 1 ? matching[0]!.group : null;
   }
 
   /** 409 `claimed_by_rule` when the member was claimed by its group's rule and still matches it (it would be claimed again). */
-  checkRemovable(group: string, agentId: string): void {
-    const member = this.deps.groups.member(agentId);
+  async checkRemovable(group: string, agentId: string): Promise<void> {
+    const member = await this.deps.groups.member(agentId);
     if (member?.group_name !== group || member.assigned_by !== 'rule') return;
-    const rule = this.matchers().find((r) => r.group === group);
-    if (rule?.matches(this.deps.agents.get(agentId)?.labels ?? {})) {
+    const rule = (await this.matchers()).find((r) => r.group === group);
+    if (rule?.matches((await this.deps.agents.get(agentId))?.labels ?? {})) {
       throw new HttpError(409, 'claimed_by_rule', `agent ${agentId} is in group ${group} by the group's rule; change its labels or the rule, or assign it to a group explicitly`);
     }
   }
 
   /** The group's rule with how many members it claimed and the agents it matches but does not hold. */
-  view(group: string, selector: string | null): RuleView | null {
+  async view(group: string, selector: string | null): Promise<RuleView | null> {
     if (selector === null) return null;
-    const plan = this.planAll(this.matchers());
-    const claimed = this.deps.groups.members(group).filter((m) => m.assigned_by === 'rule').length;
+    const plan = await this.planAll(await this.matchers());
+    const claimed = (await this.deps.groups.members(group)).filter((m) => m.assigned_by === 'rule').length;
     const pending = plan.steps.filter((s) => s.group === group && s.action === 'join');
     const conflicts: Array<RuleConflict | NotClaimed> = plan.conflicts.filter((c) => c.group === group);
     for (const step of pending) {
       if (conflicts.length >= VIEW_LIMIT) break;
-      conflicts.push({ agent_id: step.agent_id, group, reason: this.renderProblem(step) ?? 'not claimed yet: it joins when its labels or a rule next change' });
+      conflicts.push({ agent_id: step.agent_id, group, reason: (await this.renderProblem(step)) ?? 'not claimed yet: it joins when its labels or a rule next change' });
     }
     return { selector, claimed, conflicts: conflicts.slice(0, VIEW_LIMIT), conflict_count: plan.conflicts.filter((c) => c.group === group).length + pending.length };
   }
 
-  private plan(agents: Array<{ agent_id: string; labels: Readonly<Record<string, string>> }>, rules: RuleMatcher[]): RulePlan {
-    return planRules(agents, (id) => this.deps.groups.member(id), rules);
+  /** The plan for some agents: a few memberships are read one by one, many in one query of the fleet's. */
+  private async plan(agents: Array<{ agent_id: string; labels: Readonly<Record<string, string>> }>, rules: RuleMatcher[]): Promise<RulePlan> {
+    let memberships: Map<string, { group_name: string; assigned_by: AssignedBy }>;
+    if (agents.length > FEW_AGENTS) memberships = await this.deps.rules.memberships();
+    else {
+      memberships = new Map();
+      for (const agent of agents) {
+        const member = await this.deps.groups.member(agent.agent_id);
+        if (member) memberships.set(agent.agent_id, member);
+      }
+    }
+    return planRules(agents, (id) => memberships.get(id), rules);
   }
 
   /** The plan for the whole fleet: labels and memberships read in one query each. */
-  private planAll(rules: RuleMatcher[]): RulePlan {
+  private async planAll(rules: RuleMatcher[]): Promise<RulePlan> {
+    const memberships = await this.deps.rules.memberships();
     if (rules.length === 0) {
       // No rule matches anything: only members some rule claimed before have to leave.
-      const claimed = [...this.deps.rules.memberships()].filter(([, m]) => m.assigned_by === 'rule');
-      return planRules(claimed.map(([agent_id]) => ({ agent_id, labels: {} })), (id) => this.deps.groups.member(id), rules);
+      const claimed = [...memberships].filter(([, m]) => m.assigned_by === 'rule');
+      return planRules(claimed.map(([agent_id]) => ({ agent_id, labels: {} })), (id) => memberships.get(id), rules);
     }
-    const memberships = this.deps.rules.memberships();
-    return planRules(this.deps.rules.labelled(), (id) => memberships.get(id), rules);
+    return planRules(await this.deps.rules.labelled(), (id) => memberships.get(id), rules);
   }
 
   /** Every stored rule; `change` stands in for one group's (a dry run). */
-  private matchers(change?: { group: string; selector: string | null }): RuleMatcher[] {
-    const stored = new Map(this.deps.rules.all().map((r) => [r.group_name, r.selector]));
+  private async matchers(change?: { group: string; selector: string | null }): Promise<RuleMatcher[]> {
+    const stored = new Map((await this.deps.rules.all()).map((r) => [r.group_name, r.selector]));
     if (change) {
       if (change.selector === null) stored.delete(change.group);
       else stored.set(change.group, change.selector);
@@ -175,9 +188,9 @@ export class RuleService {
   }
 
   /** Why claiming would fail (the agent's config does not render), or null when it renders. */
-  private renderProblem(step: RuleStep): string | null {
+  private async renderProblem(step: RuleStep): Promise<string | null> {
     try {
-      const candidate = this.deps.members.previewAssign({ group: step.group, agentId: step.agent_id, variables: {}, override: null, assignedBy: 'rule' });
+      const candidate = await this.deps.members.previewAssign({ group: step.group, agentId: step.agent_id, variables: {}, override: null, assignedBy: 'rule' });
       if (candidate.errors.length === 0) return null;
       return `its config does not render: ${candidate.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`;
     } catch (err) {
@@ -186,16 +199,16 @@ export class RuleService {
   }
 
   /** Leaves first, then joins (a move is a leave and a join); a join whose config does not render is skipped and reported. */
-  private apply(plan: RulePlan): RuleOutcome {
+  private async apply(plan: RulePlan): Promise<RuleOutcome> {
     const outcome: RuleOutcome = { joined: [], left: [], not_claimed: [], conflicts: plan.conflicts };
     for (const step of plan.steps.filter((s) => s.action === 'leave')) {
-      this.deps.members.unassign(step.group, step.agent_id);
+      await this.deps.members.unassign(step.group, step.agent_id);
       outcome.left.push(step);
       this.deps.log.info({ agent_id: step.agent_id, group: step.group }, 'the agent left the group: its rule no longer matches it');
     }
     for (const step of plan.steps.filter((s) => s.action === 'join')) {
       try {
-        this.deps.members.assign({ group: step.group, agentId: step.agent_id, variables: {}, override: null, assignedBy: 'rule' });
+        await this.deps.members.assign({ group: step.group, agentId: step.agent_id, variables: {}, override: null, assignedBy: 'rule' });
         outcome.joined.push(step);
         this.deps.log.info({ agent_id: step.agent_id, group: step.group }, "the agent joined the group by the group's rule");
       } catch (err) {

@@ -41,7 +41,7 @@ export function agentRoutes(deps: {
   agents: AgentStore;
   labels: AgentLabelStore;
   /** Called with the agents whose labels changed, after the change is stored (group rules apply to them). */
-  onLabelsChanged?: ((agentIds: string[]) => void) | undefined;
+  onLabelsChanged?: ((agentIds: string[]) => Promise<unknown>) | undefined;
   decommission: (agentId: string) => Promise<Decommissioned | undefined>;
 }): Router {
   const router = Router();
@@ -63,7 +63,7 @@ export function agentRoutes(deps: {
     const selector = agentSelector(body.selector, 'targeting');
     const matched = deps.agents.all().filter((record) => selector.matches(record));
     const changed = await deps.labels.changeMany(matched, body);
-    if (changed > 0) deps.onLabelsChanged?.(matched.map((record) => record.agent_id));
+    if (changed > 0) await deps.onLabelsChanged?.(matched.map((record) => record.agent_id));
     res.json({ selector: selector.text, matched: matched.length, changed });
   });
 
@@ -86,7 +86,7 @@ export function agentRoutes(deps: {
     const id = agentIdParam(req.params.agent_id as string);
     const { labels } = parseBody(ReplaceLabels, req.body, 'labels');
     if (!(await deps.labels.replace(id, labels))) throw notFound(`agent ${id}`);
-    deps.onLabelsChanged?.([id]);
+    await deps.onLabelsChanged?.([id]);
     res.json({ agent_id: id, labels: await deps.labels.get(id) });
   });
 
@@ -96,7 +96,7 @@ export function agentRoutes(deps: {
     const current = await deps.labels.get(id);
     if (!current) throw notFound(`agent ${id}`);
     await deps.labels.replace(id, applyLabelChange(current, change));
-    deps.onLabelsChanged?.([id]);
+    await deps.onLabelsChanged?.([id]);
     res.json({ agent_id: id, labels: await deps.labels.get(id) });
   });
   return router;

@@ -37,7 +37,7 @@ export interface AppDeps {
   directory: AgentDirectory;
   labels: AgentLabelStore;
   /** Called with the agents whose labels an admin changed, after the change is stored (group rules apply to them). */
-  onLabelsChanged?: (agentIds: string[]) => void;
+  onLabelsChanged?: (agentIds: string[]) => Promise<unknown>;
   /** Decommissions an agent (DELETE /api/v1/management/agents/{id}). */
   decommission: (agentId: string) => Promise<Decommissioned | undefined>;
   /** Online state of polling agents: each pull keeps one online for twice its interval. */

@@ -39,7 +39,7 @@ export interface PullRouteDeps {
  */
 export function pullRoute(deps: PullRouteDeps): Router {
   const router = Router();
-  router.get('/pull', (req, res) => {
+  router.get('/pull', async (req, res) => {
     const id = AgentId.safeParse(req.query.agent_id);
     if (!id.success) throw new HttpError(400, 'bad_request', 'query parameter agent_id is missing or invalid');
     const current = req.query.current_signature;
@@ -64,7 +64,7 @@ export function pullRoute(deps: PullRouteDeps): Router {
     const auth = authenticateAgent(deps.tokens, req, res, id.data);
     deps.agents.ensure(id.data);
     deps.agents.touch(id.data);
-    deps.members.onPoll({ agentId: id.data, ...identity, tokenGroup: () => tokenGroup(deps.tokens, auth) }, () => deps.log.child({ agent_id: id.data }));
+    await deps.members.onPoll({ agentId: id.data, ...identity, tokenGroup: () => tokenGroup(deps.tokens, auth) }, () => deps.log.child({ agent_id: id.data }));
     if (identity.hostname !== undefined) deps.agents.recordHostname(id.data, identity.hostname);
     const address = req.socket.remoteAddress ?? null;
     deps.presence.polled(id.data, interval, address);

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import type { Db } from '../../server/store/database.js';
 import { AgentStore } from '../../server/store/agent-store.js';
-import { GroupStore } from '../../server/groups/group-store.js';
 import { tempDatabase, type TempDatabase } from './temp-database.js';
 
 describe('agent config status: `applying` in memory, `applied` / `failed` written', () => {
@@ -49,27 +48,5 @@ describe('agent config status: `applying` in memory, `applied` / `failed` writte
       running_signature: 'sha256:new',
       running_source: 'remote',
     });
-  });
-
-  it('rendering sees an applying member as applying, not as the failure written before it', () => {
-    const agents = new AgentStore(db);
-    const groups = new GroupStore(db, (id) => agents.applyingOf(id));
-    const now = Date.now();
-    groups.create({ name: 'g', description: '', revision: 1, signature: 's', created_at: now, updated_at: now, self_join: false }, {
-      group_name: 'g',
-      revision: 1,
-      signature: 's',
-      template: '{}',
-      author: 'a',
-      created_at: now,
-      restored_from: null,
-    });
-    hello(agents, 'a');
-    groups.upsertMember({ agent_id: 'a', group_name: 'g', variables: {}, override: null, assigned_by: 'admin', assigned_at: now, rendered_revision: null });
-    agents.recordConfigStatus('a', 'sha256:x', 'failed', 'bad');
-    expect(groups.membersForRender('g')[0]).to.include({ status: 'failed', status_signature: 'sha256:x', status_error: 'bad' });
-    agents.recordConfigStatus('a', 'sha256:x', 'applying', null);
-    expect(groups.membersForRender('g')[0]).to.include({ status: 'applying', status_signature: 'sha256:x', status_error: null });
-    expect(groups.memberForRender('a')).to.include({ status: 'applying' });
   });
 });
