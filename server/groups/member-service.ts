@@ -302,8 +302,9 @@ export class MemberService {
       const now = await this.deps.groups.member(member.agent_id);
       if (!sameMembership(now, basis.current)) throw new Moved(`the membership of agent ${member.agent_id}`);
       if (basis.groupRevision !== null && (await this.deps.groups.get(member.group_name))?.revision !== basis.groupRevision) throw new Moved(`group ${member.group_name}`);
-      await this.deps.groups.upsertMember(member);
+      // Before the write: `within` may check the membership as it was (a review's base).
       await within?.();
+      await this.deps.groups.upsertMember(member);
     });
     if (changed) await this.deps.engine.retarget(member.agent_id, rendered.signature);
     return {
