@@ -197,15 +197,17 @@ export class FusionServer {
       const authenticator = Authenticator.for(tokens, { limits: o.failedAuthLimits, trustedProxies: o.trustedProxies });
       const audit = new AuditStore(sql);
       this.initialSecrets = seedTokens(tokens, { adminToken: o.adminToken, enrollmentToken: o.enrollmentToken });
-      const configs = new ConfigStore(db);
-      const agents = new AgentStore(db);
+      const configs = new ConfigStore(sql);
+      const agents = new AgentStore(sql);
       const agentBus = new LocalAgentBus(this.log);
-      const service = new ConfigService(configs, agents, agentBus);
+      const service = new ConfigService(configs, agentBus);
       const secrets = createSecrets({ db, home: o.home, tokens });
       service.setSecretCheck((document) => secrets.service.requireKnown(document));
       const secretsFor = (document: Record<string, unknown>) => secrets.service.bundleFor(document);
       // A rotation changes what the configs that use the secret resolve to: they are pushed again.
-      secrets.service.on('rotated', (_name, users) => service.announceResolved(users.agents));
+      secrets.service.on('rotated', (_name, users) => {
+        service.announceResolved(users.agents).catch((err: unknown) => this.log.error({ err }, 'announcing the configs a rotated secret resolves to failed'));
+      });
       const gateway = new WsGateway({
         tokens,
         log: this.log,

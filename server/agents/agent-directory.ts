@@ -31,7 +31,7 @@ export class AgentDirectory {
       gateway: WsGateway;
       reports: ReportStore;
       /** The group an agent belongs to, once groups exist. */
-      groupOf?: (agentId: string) => string | undefined;
+      groupOf?: (agentId: string) => string | undefined | Promise<string | undefined>;
     },
   ) {}
 
@@ -39,7 +39,7 @@ export class AgentDirectory {
     const id = record.agent_id;
     return {
       ...agentView(record, {
-        desired: this.deps.service.desiredHead(id),
+        desired: await this.deps.service.desiredHead(id),
         conn: this.deps.gateway.get(id),
         poll: this.deps.presence.live(id),
         report: await this.deps.reports.head(id),
@@ -47,18 +47,18 @@ export class AgentDirectory {
         inactiveAfterMs: this.deps.inactiveAfterMs ?? DEFAULT_INACTIVE_AFTER_MS,
         driftGraceMs: this.deps.driftGraceMs ?? DRIFT_GRACE_MS,
       }),
-      group: this.deps.groupOf?.(id) ?? null,
+      group: (await this.deps.groupOf?.(id)) ?? null,
     };
   }
 
   async get(agentId: string): Promise<AgentView | undefined> {
-    const record = this.deps.agents.get(agentId);
+    const record = await this.deps.agents.get(agentId);
     return record ? this.view(record) : undefined;
   }
 
   async all(): Promise<AgentView[]> {
     const views: AgentView[] = [];
-    for (const record of this.deps.agents.all()) views.push(await this.view(record));
+    for (const record of await this.deps.agents.all()) views.push(await this.view(record));
     return views;
   }
 
