@@ -28,6 +28,10 @@ Benchmarks:
              latency from the change on disk to the view
   preview    dry runs of a group change to N connected members (page with diffs, counts only, 1,000 diffs, a member), vs the real save [--rounds 3]
 
+--database sqlite,postgres runs each N on both (Fusion's state in the home's
+SQLite file, or in a PostgreSQL database made for the run and dropped after:
+FUSION_TEST_POSTGRES_URL names the server, default postgres://postgres@127.0.0.1:5432/postgres).
+
 Each N needs one open file per agent in the load process and one in Fusion
 (ulimit -n; 10,000 agents fit under a limit of 20,000).`;
 
@@ -38,6 +42,7 @@ async function main(): Promise<void> {
       n: { type: 'string' },
       rounds: { type: 'string' },
       window: { type: 'string' },
+      database: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -62,15 +67,30 @@ async function main(): Promise<void> {
     process.stderr.write('--rounds takes a whole number from 1, --window a number of seconds\n');
     process.exit(2);
   }
+  const databases = (values.database ?? 'sqlite').split(',').map((d) => d.trim());
+  if (databases.some((d) => d !== 'sqlite' && d !== 'postgres')) {
+    process.stderr.write('--database takes sqlite, postgres or both, comma-separated (PostgreSQL: FUSION_TEST_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres)\n');
+    process.exit(2);
+  }
   const started = new Date().toISOString();
   const env = machine();
-  const results: unknown[] = [];
-  for (const n of sizes) {
-    process.stdout.write(`\n== ${name}, N = ${n} ==\n`);
-    results.push(await bench.run(n, flags));
+  const byDatabase: Record<string, unknown[]> = {};
+  for (const database of databases) {
+    // Read by BenchScope when it starts a Fusion: PostgreSQL gets a database of its own per Fusion home.
+    process.env.FUSTOR_BENCH_DATABASE = database;
+    const results: unknown[] = [];
+    for (const n of sizes) {
+      process.stdout.write(`\n== ${name}, N = ${n}, ${database === 'postgres' ? 'PostgreSQL' : 'SQLite'} ==\n`);
+      results.push(await bench.run(n, flags));
+    }
+    byDatabase[database] = results;
   }
-  bench.print(results);
-  const file = await writeResults(name, { benchmark: name, started, finished: new Date().toISOString(), machine: { ...env, load1_at_end: machineLoad().load1 }, results });
+  for (const database of databases) {
+    process.stdout.write(`\n#### ${name} on ${database === 'postgres' ? 'PostgreSQL' : 'SQLite'}\n`);
+    bench.print(byDatabase[database]! as never);
+  }
+  const results = databases.length === 1 ? byDatabase[databases[0]!]! : byDatabase;
+  const file = await writeResults(name, { benchmark: name, started, finished: new Date().toISOString(), machine: { ...env, load1_at_end: machineLoad().load1 }, databases, results });
   process.stdout.write(`\nwrote ${file}\n`);
 }
 

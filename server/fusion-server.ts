@@ -1,7 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { TokenStore } from './auth/token-store.js';
 import { ConfigService } from './config/config-service.js';
@@ -22,10 +21,9 @@ import { DEFAULT_RETENTION, RetentionSweeper, type RetentionSettings } from './s
 import { FusionMetrics } from './metrics/metrics.js';
 import { AgentStore } from './store/agent-store.js';
 import { ConfigStore } from './store/config-store.js';
-import { openDatabase, SCHEMA_VERSION, type Db, type DbSync } from './store/database.js';
-import { checkDatabaseFile } from './store/database-file.js';
-import { SqliteSql } from './store/sqlite-sql.js';
-import { StorageHealth } from './store/storage-health.js';
+import type { DbSync } from './store/database.js';
+import { openStore } from './store/open-store.js';
+import type { Sql } from './store/sql.js';
 import { createDataPlane, type DataPlane } from './dataplane/index.js';
 import { seedTokens, type InitialSecrets } from './auth/seed-tokens.js';
 import { CommandService } from './commands/command-service.js';
@@ -107,7 +105,14 @@ export interface FusionOptions {
    * new database created (fusion --init-database); without it Fusion refuses to start on it.
    */
   initDatabase?: boolean;
-  /** When commits are fsynced: `normal` (default; survives a killed process) or `full` (also a power loss). See docs/operations.md. */
+  /**
+   * `postgres://user@host:5432/db[?schema=name]` (FUSION_DATABASE_URL, --database): keep Fusion's
+   * state in PostgreSQL instead of the home's fusion.db. See docs/operations.md, "PostgreSQL".
+   */
+  databaseUrl?: string;
+  /** PostgreSQL: connections this Fusion's pool may open (FUSION_DATABASE_POOL). Default 10. */
+  databaseConnections?: number;
+  /** SQLite: when commits are fsynced: `normal` (default; survives a killed process) or `full` (also a power loss). See docs/operations.md. */
   databaseSync?: DbSync;
   /** Lifetime, rotation and grace of agent credentials (defaults 30 days, a third of it, 10 minutes), and how often connected agents are checked (default 1 minute). */
   credentials?: Partial<CredentialPolicy> & { checkIntervalMs?: number };
@@ -130,9 +135,8 @@ export interface FusionOptions {
 
 /** Everything that exists while Fusion runs. */
 interface Running {
-  db: Db;
-  /** The database, as every store reaches it (agents' small writes share one transaction per event-loop turn). */
-  sql: SqliteSql;
+  /** The database, as every store reaches it (on SQLite agents' small writes share one transaction per event-loop turn). */
+  sql: Sql;
   http: Server;
   gateway: WsGateway;
   dataPlane: DataPlane;
@@ -176,13 +180,9 @@ export class FusionServer {
     const o = this.options;
     const heartbeatIntervalMs = o.heartbeatIntervalMs ?? 15_000;
     secureHome(o.home);
-    const file = join(o.home, 'fusion.db');
-    const movedAside = checkDatabaseFile(file, { initialise: o.initDatabase, schemaVersion: SCHEMA_VERSION });
-    if (movedAside) this.log.warn({ file, movedAside }, 'the database file was not a Fusion database; moved aside, a new one is created (--init-database)');
-    const db = openDatabase(file, { synchronous: o.databaseSync });
-    // Every commit's outcome feeds the storage health (the callback runs only once both exist).
-    const sql: SqliteSql = new SqliteSql(db, { log: this.log, onCommitted: (outcome) => storage.record(outcome) });
-    const storage = new StorageHealth(sql, this.log);
+    const opened = await openStore({ home: o.home, databaseUrl: o.databaseUrl, initDatabase: o.initDatabase, databaseSync: o.databaseSync, maxConnections: o.databaseConnections, log: this.log });
+    const { sql, storage } = opened;
+    const db = opened.sqlite!;
     try {
       const tokens = new TokenStore(db, o.credentials);
       const enrollment = new Enrollment({
@@ -197,15 +197,17 @@ export class FusionServer {
       const authenticator = Authenticator.for(tokens, { limits: o.failedAuthLimits, trustedProxies: o.trustedProxies });
       const audit = new AuditStore(sql);
       this.initialSecrets = seedTokens(tokens, { adminToken: o.adminToken, enrollmentToken: o.enrollmentToken });
-      const configs = new ConfigStore(db);
-      const agents = new AgentStore(db);
+      const configs = new ConfigStore(sql);
+      const agents = new AgentStore(sql);
       const agentBus = new LocalAgentBus(this.log);
-      const service = new ConfigService(configs, agents, agentBus);
+      const service = new ConfigService(configs, agentBus);
       const secrets = createSecrets({ db, home: o.home, tokens });
       service.setSecretCheck((document) => secrets.service.requireKnown(document));
       const secretsFor = (document: Record<string, unknown>) => secrets.service.bundleFor(document);
       // A rotation changes what the configs that use the secret resolve to: they are pushed again.
-      secrets.service.on('rotated', (_name, users) => service.announceResolved(users.agents));
+      secrets.service.on('rotated', (_name, users) => {
+        service.announceResolved(users.agents).catch((err: unknown) => this.log.error({ err }, 'announcing the configs a rotated secret resolves to failed'));
+      });
       const gateway = new WsGateway({
         tokens,
         log: this.log,
@@ -294,7 +296,7 @@ export class FusionServer {
         mounts: [
           ['/api/v1/management', secrets.router],
           ['/api/v1/management', securityRoutes({ tokens, gateway, audit })],
-          ['/api/v1/management', backupRoutes({ tokens, home: o.home, log: this.log })],
+          ['/api/v1/management', backupRoutes({ tokens, home: o.home, log: this.log, database: opened.sqlite ? 'sqlite' : 'postgres' })],
           ['/api/v1/management', identityRoutes({ tokens, gateway, rotation, requests: enrollment.requests })],
           ['/api/v1/control', controlIdentityRoutes({ tokens, enrollment, agents, log: this.log })],
           ['/api/v1/management', commandRoutes({ tokens, commands, store, reports, agents, gateway })],
@@ -335,8 +337,8 @@ export class FusionServer {
       const url = `${o.tls ? 'https' : 'http'}://${host}:${address.port}`;
       retention.start(o.retentionSweepIntervalMs);
       await webhooks.start();
-      this.running = { db, sql, http, gateway, dataPlane, commands, bus, fusionConfig, groups, packages, retention, webhooks, rotation, url };
-      this.log.info({ url, home: o.home }, 'Fusion listening');
+      this.running = { sql, http, gateway, dataPlane, commands, bus, fusionConfig, groups, packages, retention, webhooks, rotation, url };
+      this.log.info({ url, home: o.home, database: opened.description }, 'Fusion listening');
       return { url };
     } catch (err) {
       await sql.close();

@@ -18,13 +18,18 @@ import { FusionServer, type FusionOptions } from './fusion-server.js';
 
 const USAGE = `Usage: fusion [--host 127.0.0.1] [--port 8102] [--home ~/.fustor]
               [--tls-cert cert.pem --tls-key key.pem [--tls-ca ca.pem]] [--init-database]
-              [--package-public-key pub.pem]
+              [--package-public-key pub.pem] [--database postgres://user@host:5432/db]
        fusion backup <file> [--home ~/.fustor]
        fusion migrate-to-postgres --database postgres://user@host:5432/db [--home ~/.fustor]
 
 --init-database (FUSION_INIT_DATABASE=1): an existing fusion.db that is empty or
 not Fusion's is moved aside and a new database created; without it Fusion
 refuses to start on such a file. A missing fusion.db is always created.
+
+--database (FUSION_DATABASE_URL): keep Fusion's state in PostgreSQL instead of
+the home's fusion.db (the home still holds fusion.yaml, keys and packages);
+the schema is created or migrated at start. FUSION_DATABASE_POOL: connections
+this Fusion may open (default 10).
 
 migrate-to-postgres copies the home's fusion.db (Fusion stopped) into an empty
 PostgreSQL database and verifies the copy; exit code 0 only when verified.
@@ -89,6 +94,7 @@ async function main(): Promise<void> {
     ...tlsOptions(values),
     initDatabase: Boolean(values['init-database']) || process.env.FUSION_INIT_DATABASE === '1',
     databaseSync: sync,
+    ...databaseOptions(values.database),
     ...(process.env.FUSION_TRUSTED_PROXIES ? { trustedProxies: process.env.FUSION_TRUSTED_PROXIES.split(',').map((p) => p.trim()).filter(Boolean) } : {}),
     ...packageKeyOption(values['package-public-key'] ?? process.env.FUSION_PACKAGE_PUBLIC_KEY),
     ...maxPendingPerAddress(),
@@ -239,3 +245,14 @@ main().catch((err: unknown) => {
   process.stderr.write(`fusion: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });
+
+/** --database / FUSION_DATABASE_URL and FUSION_DATABASE_POOL. */
+function databaseOptions(flag: string | undefined): Pick<FusionOptions, 'databaseUrl' | 'databaseConnections'> {
+  const url = flag ?? process.env.FUSION_DATABASE_URL;
+  if (!url) return {};
+  const pool = process.env.FUSION_DATABASE_POOL;
+  if (pool === undefined || pool === '') return { databaseUrl: url };
+  const connections = Number(pool);
+  if (!Number.isInteger(connections) || connections < 1 || connections > 1000) throw new Error(`FUSION_DATABASE_POOL must be a whole number from 1 to 1000: ${pool}`);
+  return { databaseUrl: url, databaseConnections: connections };
+}

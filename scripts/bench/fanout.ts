@@ -14,6 +14,7 @@
  * and how much Fusion adds.
  */
 import { BENCH_ENROLLMENT_TOKEN, BenchScope, sleep, until } from '../lib/bench-scope.js';
+import type { FusionRun } from '../lib/fusion-runner.js';
 import { createGroup, fleetTemplate, rolloutProgress, saveTemplate } from '../lib/group-api.js';
 import { distribution, median, type Distribution } from '../lib/report.js';
 import { fanoutFloor, type FloorFigures } from './fanout-floor.js';
@@ -30,6 +31,8 @@ export interface FanoutRound {
   /** Per agent: save sent → Fusion recorded `applied`, ms. */
   applied: Distribution;
   fusion_cpu_s: number;
+  /** SQL statements Fusion sent from the save until every member's applied was recorded (acks included). */
+  db_statements: number;
 }
 
 export type TemplateKind = 'per-agent' | 'shared';
@@ -42,6 +45,10 @@ export interface FanoutFigures {
   p50_ms: number;
   p99_ms: number;
   save_ms: number;
+  /** Fusion CPU per member, ms (median round's CPU over N). */
+  cpu_ms_per_member: number;
+  /** SQL statements from the save to the last applied (median; acks included). */
+  db_statements: number;
   /** A config frame as agents received it in the last round. */
   frame_bytes: number;
   frame_encoding: string;
@@ -81,6 +88,9 @@ export async function fanout(options: FanoutOptions): Promise<FanoutResult> {
       for (let round = 0; round <= options.rounds; round++) {
         await sleep(1500);
         const cpuBefore = await fusion.cpuSeconds();
+        // The second of two scrapes: the first one's fleet count (cached for 2 s) is behind it, not in the figure.
+        await dbStatements(fusion);
+        const statementsBefore = await dbStatements(fusion);
         const t0 = Date.now();
         const rolloutId = await saveTemplate(fusion, GROUP, fleetTemplate(++audit, template === 'per-agent'));
         const saveMs = Date.now() - t0;
@@ -91,6 +101,7 @@ export async function fanout(options: FanoutOptions): Promise<FanoutResult> {
           return view.counts.applied + view.counts.failed >= n ? view : undefined;
         });
         const cpu = (await fusion.cpuSeconds()) - cpuBefore;
+        const statements = (await dbStatements(fusion)) - statementsBefore - SCRAPE_STATEMENTS;
         if (progress.counts.applied !== n) throw new Error(`round ${round}: ${progress.counts.failed} agent(s) failed to apply`);
         const members = (await rolloutProgress(fusion, rolloutId, true)).agents ?? [];
         const applied = distribution(members.map((m) => m.updated_at - t0));
@@ -99,9 +110,9 @@ export async function fanout(options: FanoutOptions): Promise<FanoutResult> {
           throw new Error(`round ${round}: ${snapshot.problems} problem(s), ${snapshot.configRequests} config request(s): ${snapshot.problemSamples.join(' | ')}`);
         }
         process.stdout.write(
-          `  ${template} round ${round}${round === 0 ? ' (warm-up)' : ''}: save ${saveMs} ms, applied p50 ${applied.p50} ms, p99 ${applied.p99} ms, last ${applied.max} ms, Fusion CPU ${cpu.toFixed(2)} s\n`,
+          `  ${template} round ${round}${round === 0 ? ' (warm-up)' : ''}: save ${saveMs} ms, applied p50 ${applied.p50} ms, p99 ${applied.p99} ms, last ${applied.max} ms, Fusion CPU ${cpu.toFixed(2)} s, ${statements} SQL statements\n`,
         );
-        if (round > 0) rounds.push({ save_ms: saveMs, applied, fusion_cpu_s: Number(cpu.toFixed(2)) });
+        if (round > 0) rounds.push({ save_ms: saveMs, applied, fusion_cpu_s: Number(cpu.toFixed(2)), db_statements: statements });
       }
       const frame = await fleet.call('lastConfigFrame', []);
       if (template === 'per-agent') payload = frame;
@@ -112,6 +123,8 @@ export async function fanout(options: FanoutOptions): Promise<FanoutResult> {
         p50_ms: median(rounds.map((r) => r.applied.p50)),
         p99_ms: median(rounds.map((r) => r.applied.p99)),
         save_ms: median(rounds.map((r) => r.save_ms)),
+        cpu_ms_per_member: Number(((median(rounds.map((r) => r.fusion_cpu_s)) * 1000) / n).toFixed(3)),
+        db_statements: median(rounds.map((r) => r.db_statements)),
         frame_bytes: Buffer.byteLength(frame),
         frame_encoding: (JSON.parse(frame) as { encoding?: string }).encoding ?? 'unknown',
       });
@@ -156,4 +169,15 @@ export async function fanout(options: FanoutOptions): Promise<FanoutResult> {
       p99_ms: median(baselineRounds.map((r) => r.replies.p99)),
     },
   };
+}
+
+/** Statements a /metrics scrape sends when its fleet count is cached (agent and command counts). */
+const SCRAPE_STATEMENTS = 2;
+
+/** Fusion's `fusion_db_statements_total`, as of the start of this scrape. */
+async function dbStatements(fusion: FusionRun): Promise<number> {
+  const text = await (await fusion.api('/metrics')).text();
+  const line = text.split('\n').find((l: string) => l.startsWith('fusion_db_statements_total '));
+  if (line === undefined) throw new Error('Fusion has no fusion_db_statements_total metric');
+  return Number(line.split(' ')[1]);
 }

@@ -42,6 +42,8 @@ export const BENCHMARKS = {
             'Fusion p50': f.p50_ms,
             'Fusion p99': f.p99_ms,
             'Fusion last': f.last_ms,
+            'CPU ms/member': f.cpu_ms_per_member,
+            'SQL statements': f.db_statements,
             'bare ws p50': r.baseline.p50_ms,
             'bare ws p99': r.baseline.p99_ms,
             'bare ws last': r.baseline.last_ms,

@@ -6,7 +6,13 @@ import type { BareClientsHandlers } from './bare-clients-child.js';
 import type { BareServerHandlers } from './bare-server-child.js';
 import type { FleetHandlers } from './fleet-child.js';
 import type { FloorServerHandlers } from './floor-server-child.js';
+import { createTempDatabase } from '../../test/harness/postgres.js';
 import { freePort, FusionRun, type FusionRunOptions } from './fusion-runner.js';
+
+/** The database this run's Fusions keep their state in (bench --database). */
+export function benchDatabase(): 'sqlite' | 'postgres' {
+  return process.env.FUSTOR_BENCH_DATABASE === 'postgres' ? 'postgres' : 'sqlite';
+}
 
 export const BENCH_ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
 export const BENCH_ENROLLMENT_TOKEN = 'bench-enrollment-token-0123456789abcdef';
@@ -58,11 +64,33 @@ export class BenchScope {
     return dir;
   }
 
+  /** PostgreSQL databases made for a home in this scope (a restart on the home reuses its database). */
+  private readonly databases = new Map<string, string>();
+
+  /**
+   * The PostgreSQL URL Fusion on `home` uses when the run is on PostgreSQL
+   * (`--database postgres`, FUSTOR_BENCH_DATABASE): a database of its own,
+   * dropped when the scope closes; undefined on SQLite.
+   */
+  async databaseFor(home: string): Promise<string | undefined> {
+    if (benchDatabase() !== 'postgres') return undefined;
+    let url = this.databases.get(home);
+    if (url === undefined) {
+      const database = await createTempDatabase();
+      this.defer(`drop database ${database.name}`, () => database.drop());
+      url = database.url;
+      this.databases.set(home, url);
+    }
+    return url;
+  }
+
   /** Fusion in a child process with a fresh home (or `home`), on a free port, its log in the home. */
   async fusion(options: Partial<FusionRunOptions> = {}): Promise<FusionRun> {
     const home = options.home ?? (await this.tempDir('bench-fusion-'));
+    const databaseUrl = options.databaseUrl ?? (await this.databaseFor(home));
     const run = await FusionRun.start({
       home,
+      ...(databaseUrl !== undefined ? { databaseUrl } : {}),
       port: options.port ?? (await freePort()),
       adminToken: BENCH_ADMIN_TOKEN,
       enrollmentToken: BENCH_ENROLLMENT_TOKEN,

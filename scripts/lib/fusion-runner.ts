@@ -19,6 +19,8 @@ export interface FusionRunOptions {
   inspect?: boolean;
   /** Fusion's stdout and stderr are appended here (a file, as in production, not a pipe the benchmark must drain). */
   logFile: string;
+  /** FUSION_DATABASE_URL: keep the state in this PostgreSQL database instead of the home's fusion.db. */
+  databaseUrl?: string;
   /** FUSTOR_LOG_LEVEL, default info. */
   logLevel?: string;
   /** More node options before the script, e.g. `--cpu-prof` (FUSTOR_BENCH_FUSION_NODE_ARGS, space-separated). */
@@ -69,6 +71,7 @@ export class FusionRun {
             FUSION_ENROLLMENT_TOKEN: options.enrollmentToken,
             FUSTOR_LOG_LEVEL: options.logLevel ?? 'info',
             ...(options.heartbeatMs !== undefined && { FUSION_HEARTBEAT_MS: String(options.heartbeatMs) }),
+            ...(options.databaseUrl !== undefined && { FUSION_DATABASE_URL: options.databaseUrl }),
             ...(options.shutdownRetryMs !== undefined && { FUSION_SHUTDOWN_RETRY_MS: String(options.shutdownRetryMs) }),
             // The simulated fleet dials from one address, a real one from as many as it has hosts:
             // the per-address limit on sockets waiting for hello would otherwise throttle the whole fleet.

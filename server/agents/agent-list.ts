@@ -45,27 +45,50 @@ function decodeCursor(sort: Sort, cursor: string): Position {
  * order, so a page costs the rows it walks, not the table. `last_seen` sorts
  * by the stored time (a never-seen agent counts as 0), ties by agent id.
  */
-const STATEMENTS: Record<Sort, { first: string; after: string; position: (row: AgentRow) => Position }> = {
+/**
+ * What a listed agent's view needs besides its row, read in the same
+ * statement (each from a primary-key lookup), so a page of views costs one
+ * round trip per chunk, not three per agent: its desired config's head, its
+ * latest report's head and its group.
+ */
+const WITH_HEADS = `SELECT agents.*,
+  (SELECT r.revision FROM agent_config_revisions r WHERE r.agent_id = agents.agent_id ORDER BY r.revision DESC LIMIT 1) AS desired_revision,
+  (SELECT r.signature FROM agent_config_revisions r WHERE r.agent_id = agents.agent_id ORDER BY r.revision DESC LIMIT 1) AS desired_signature,
+  (SELECT r.created_at FROM agent_config_revisions r WHERE r.agent_id = agents.agent_id ORDER BY r.revision DESC LIMIT 1) AS desired_at,
+  c.signature AS report_signature, c.reported_at AS report_at, m.group_name AS member_of
+  FROM agents LEFT JOIN config_reports c ON c.agent_id = agents.agent_id LEFT JOIN group_members m ON m.agent_id = agents.agent_id`;
+
+/** A listed row: the agent's own columns and the heads read with it (see WITH_HEADS). */
+export interface ListedAgentRow extends AgentRow {
+  desired_revision: number | null;
+  desired_signature: string | null;
+  desired_at: number | null;
+  report_signature: string | null;
+  report_at: number | null;
+  member_of: string | null;
+}
+
+const STATEMENTS: Record<Sort, { first: string; after: string; position: (row: ListedAgentRow) => Position }> = {
   agent_id: {
-    first: 'SELECT * FROM agents ORDER BY agent_id',
-    after: 'SELECT * FROM agents WHERE agent_id > @id ORDER BY agent_id',
+    first: `${WITH_HEADS} ORDER BY agents.agent_id`,
+    after: `${WITH_HEADS} WHERE agents.agent_id > @id ORDER BY agents.agent_id`,
     position: (row) => [row.agent_id, row.agent_id],
   },
   '-agent_id': {
-    first: 'SELECT * FROM agents ORDER BY agent_id DESC',
-    after: 'SELECT * FROM agents WHERE agent_id < @id ORDER BY agent_id DESC',
+    first: `${WITH_HEADS} ORDER BY agents.agent_id DESC`,
+    after: `${WITH_HEADS} WHERE agents.agent_id < @id ORDER BY agents.agent_id DESC`,
     position: (row) => [row.agent_id, row.agent_id],
   },
   last_seen: {
-    first: 'SELECT * FROM agents ORDER BY COALESCE(last_seen, 0), agent_id',
-    after: `SELECT * FROM agents WHERE COALESCE(last_seen, 0) > @value OR (COALESCE(last_seen, 0) = @value AND agent_id > @id)
-            ORDER BY COALESCE(last_seen, 0), agent_id`,
+    first: `${WITH_HEADS} ORDER BY COALESCE(agents.last_seen, 0), agents.agent_id`,
+    after: `${WITH_HEADS} WHERE COALESCE(agents.last_seen, 0) > @value OR (COALESCE(agents.last_seen, 0) = @value AND agents.agent_id > @id)
+            ORDER BY COALESCE(agents.last_seen, 0), agents.agent_id`,
     position: (row) => [row.last_seen ?? 0, row.agent_id],
   },
   '-last_seen': {
-    first: 'SELECT * FROM agents ORDER BY COALESCE(last_seen, 0) DESC, agent_id',
-    after: `SELECT * FROM agents WHERE COALESCE(last_seen, 0) < @value OR (COALESCE(last_seen, 0) = @value AND agent_id > @id)
-            ORDER BY COALESCE(last_seen, 0) DESC, agent_id`,
+    first: `${WITH_HEADS} ORDER BY COALESCE(agents.last_seen, 0) DESC, agents.agent_id`,
+    after: `${WITH_HEADS} WHERE COALESCE(agents.last_seen, 0) < @value OR (COALESCE(agents.last_seen, 0) = @value AND agents.agent_id > @id)
+            ORDER BY COALESCE(agents.last_seen, 0) DESC, agents.agent_id`,
     position: (row) => [row.last_seen ?? 0, row.agent_id],
   },
 };
@@ -84,18 +107,18 @@ export interface AgentPage<T> {
  * reading stops once the page is full, so the cost is bounded by the rows
  * walked rather than by the fleet.
  */
-export async function listAgents<T>(sql: Sql, query: AgentListQuery, pick: (row: AgentRow) => Promise<T | undefined>): Promise<AgentPage<T>> {
+export async function listAgents<T>(sql: Sql, query: AgentListQuery, pick: (row: ListedAgentRow) => Promise<T | undefined>): Promise<AgentPage<T>> {
   const selector: AgentSelector | undefined = query.selector ? agentSelector(query.selector, 'listing') : undefined;
   const needle = query.q?.toLowerCase();
   const plan = STATEMENTS[query.sort];
   const items: T[] = [];
-  let last: AgentRow | undefined;
+  let last: ListedAgentRow | undefined;
   let position = query.cursor ? decodeCursor(query.sort, query.cursor) : undefined;
   // Rows are read a chunk at a time, each chunk after the previous one's last row.
   for (;;) {
     const rows = position
-      ? await sql.all<AgentRow>(`${plan.after} LIMIT @chunk`, { ...positionParams(plan.after, position), chunk: CHUNK })
-      : await sql.all<AgentRow>(`${plan.first} LIMIT @chunk`, { chunk: CHUNK });
+      ? await sql.all<ListedAgentRow>(`${plan.after} LIMIT @chunk`, { ...positionParams(plan.after, position), chunk: CHUNK })
+      : await sql.all<ListedAgentRow>(`${plan.first} LIMIT @chunk`, { chunk: CHUNK });
     for (const row of rows) {
       if (needle && !row.agent_id.toLowerCase().includes(needle) && !(row.hostname ?? '').toLowerCase().includes(needle)) continue;
       if (selector && !selector.matches({ labels: stringMap(row.labels), attributes: stringMap(row.attributes) })) continue;

@@ -19,15 +19,15 @@ export const AgentTargets = z.union([
 export type AgentTargets = z.infer<typeof AgentTargets>;
 
 /** The agent ids a target names (deduplicated); 400 `no_agents` when none match, `bad_selector` for a bad selector. */
-export function resolveAgentTargets(targets: AgentTargets, deps: { agents: AgentStore; gateway: WsGateway }): string[] {
+export async function resolveAgentTargets(targets: AgentTargets, deps: { agents: AgentStore; gateway: WsGateway }): Promise<string[]> {
   let ids: string[];
   let described = `"${String(targets)}"`;
-  if (targets === 'all') ids = deps.agents.all().map((a) => a.agent_id);
+  if (targets === 'all') ids = (await deps.agents.all()).map((a) => a.agent_id);
   else if (targets === 'online') ids = deps.gateway.established().map((c) => c.agentId);
   else if (Array.isArray(targets)) ids = [...new Set(targets)];
   else {
     const selector = agentSelector(targets.selector, 'targeting');
-    ids = deps.agents.all().filter((record) => selector.matches(record)).map((record) => record.agent_id);
+    ids = (await deps.agents.all()).filter((record) => selector.matches(record)).map((record) => record.agent_id);
     described = `selector "${selector.text}"`;
   }
   if (ids.length === 0) throw new HttpError(400, 'no_agents', `no agents match ${described}`);

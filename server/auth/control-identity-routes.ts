@@ -54,8 +54,8 @@ export function controlIdentityRoutes(deps: ControlIdentityDeps): Router {
       res.status(202).json({ status: 'pending', agent_id: body.agent_id } satisfies EnrollResponse);
       return;
     }
-    deps.agents.ensure(body.agent_id);
-    if (body.hostname !== undefined) deps.agents.recordHostname(body.agent_id, body.hostname);
+    await deps.agents.ensure(body.agent_id);
+    if (body.hostname !== undefined) await deps.agents.recordHostname(body.agent_id, body.hostname);
     deps.log.info({ agent_id: body.agent_id, expires_at: outcome.expiresAt }, 'agent enrolled over HTTP');
     res.status(201).json({ status: 'enrolled', agent_id: body.agent_id, credential: outcome.secret, expires_at: outcome.expiresAt } satisfies EnrollResponse);
   });

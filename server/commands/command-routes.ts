@@ -58,7 +58,7 @@ export function commandRoutes(deps: {
 
   router.post('/commands', operator, json, async (req, res) => {
     const body = parseBody(FanOutRequest, req.body, 'command');
-    const agentIds = resolveAgentTargets(body.agents, deps);
+    const agentIds = await resolveAgentTargets(body.agents, deps);
     const records = await deps.commands.create({ agentIds, type: body.type, args: body.args, ttlSeconds: body.ttl_seconds, author: adminOf(req).name });
     res.status(202).json({ batch_id: records[0]?.batch_id ?? null, count: records.length, commands: records.map((r) => ({ id: r.id, agent_id: r.agent_id, status: r.status })) });
   });

@@ -95,14 +95,16 @@ const PAGE_SLICE = 25;
 
 export class PreviewBuilder {
   private readonly steps = new Map<string, { patch: PatchOperation[]; diff: string }>();
-  private readonly documents = new Map<string, Record<string, unknown> | undefined>();
+  private readonly documents = new Map<string, Promise<Record<string, unknown> | undefined>>();
 
-  constructor(private readonly lookupDocument: (signature: string) => Record<string, unknown> | undefined) {}
+  constructor(private readonly lookupDocument: (signature: string) => Promise<Record<string, unknown> | undefined>) {}
 
   /** The counts of every candidate and the page the options select, each listed agent with its patch and diff. */
-  page(candidates: readonly PreviewCandidate[], options: PreviewPageOptions): PreviewPage {
+  async page(candidates: readonly PreviewCandidate[], options: PreviewPageOptions): Promise<PreviewPage> {
     const { head, listed } = this.select(candidates, options);
-    return { ...head, agents: listed.map((c) => this.entry(c, options.details)) };
+    const agents: PreviewEntry[] = [];
+    for (const c of listed) agents.push(await this.entry(c, options.details));
+    return { ...head, agents };
   }
 
   /**
@@ -120,7 +122,7 @@ export class PreviewBuilder {
     const agents: PreviewEntry[] = [];
     for (let at = 0; at < listed.length; at += PAGE_SLICE) {
       if (at > 0) await new Promise((resolve) => setImmediate(resolve));
-      for (const c of complete(listed.slice(at, at + PAGE_SLICE))) agents.push(this.entry(c, options.details));
+      for (const c of complete(listed.slice(at, at + PAGE_SLICE))) agents.push(await this.entry(c, options.details));
     }
     return { ...head, agents };
   }
@@ -141,9 +143,9 @@ export class PreviewBuilder {
     return { head, listed: matching.slice(options.offset, options.offset + options.limit) };
   }
 
-  entry(c: PreviewCandidate, details = true): PreviewEntry {
+  async entry(c: PreviewCandidate, details = true): Promise<PreviewEntry> {
     const valid = c.signature !== null;
-    const { base, signature: from, document: baseDocument } = this.baseOf(c);
+    const { base, signature: from, document: baseDocument } = await this.baseOf(c);
     const entry: PreviewEntry = {
       agent_id: c.agent_id,
       changed: valid && c.signature !== c.desired_signature,
@@ -159,18 +161,19 @@ export class PreviewBuilder {
     return entry;
   }
 
-  private baseOf(c: PreviewCandidate): { base: PreviewBase; signature: string | null; document: Record<string, unknown> | undefined } {
+  private async baseOf(c: PreviewCandidate): Promise<{ base: PreviewBase; signature: string | null; document: Record<string, unknown> | undefined }> {
     for (const [base, signature] of [['running', c.running_signature], ['desired', c.desired_signature]] as const) {
       if (signature === null) continue;
-      const document = this.document(signature);
+      const document = await this.document(signature);
       if (document) return { base, signature, document };
     }
     return { base: 'none', signature: null, document: undefined };
   }
 
-  private document(signature: string): Record<string, unknown> | undefined {
-    if (!this.documents.has(signature)) this.documents.set(signature, this.lookupDocument(signature));
-    return this.documents.get(signature);
+  private document(signature: string): Promise<Record<string, unknown> | undefined> {
+    let document = this.documents.get(signature);
+    if (document === undefined) this.documents.set(signature, (document = this.lookupDocument(signature)));
+    return document;
   }
 
   private step(from: string | null, base: Record<string, unknown>, to: string, target: Record<string, unknown>): { patch: PatchOperation[]; diff: string } {

@@ -1,6 +1,5 @@
 import { configSignature, parseDocumentText, validateConfig, type ConfigIssue } from '../../shared/config/index.js';
 import type { AgentBus } from '../bus/agent-bus.js';
-import type { AgentStore } from '../store/agent-store.js';
 import type { ConfigRevision, ConfigRevisionWithDocument, ConfigStore } from '../store/config-store.js';
 import { ifMatchHolds, textVersion, type IfMatch } from '../http/conditional.js';
 import { HttpError } from '../http/errors.js';
@@ -53,13 +52,12 @@ export interface RenderedConfig {
  */
 export class ConfigService {
   /** The group whose template renders an agent's config, if any. */
-  private groupOf: (agentId: string) => string | undefined = () => undefined;
+  private groupOf: (agentId: string) => Promise<string | undefined> = () => Promise.resolve(undefined);
   /** Throws 400 `unknown_secret` when a document references a secret that is not stored. */
-  private requireSecrets: (document: object) => void = () => undefined;
+  private requireSecrets: (document: object) => void | Promise<void> = () => undefined;
 
   constructor(
     private readonly configs: ConfigStore,
-    private readonly agents: AgentStore,
     /** Where a stored change leaves for the agent's socket (see server/bus/agent-bus.ts). */
     private readonly bus: AgentBus,
   ) {}
@@ -74,18 +72,18 @@ export class ConfigService {
   }
 
   /** Agents in a group get their config from the group: a direct save is refused with 409 `agent_in_group`. */
-  setGroupLookup(lookup: (agentId: string) => string | undefined): void {
+  setGroupLookup(lookup: (agentId: string) => Promise<string | undefined>): void {
     this.groupOf = lookup;
   }
 
   /** Set by the secrets module: every save checks the secrets its document references exist. */
-  setSecretCheck(check: (document: object) => void): void {
+  setSecretCheck(check: (document: object) => void | Promise<void>): void {
     this.requireSecrets = check;
   }
 
   /** Throws 400 `unknown_secret` when `document` (a config or a group template) references a secret that is not stored. */
-  checkSecrets(document: object): void {
-    this.requireSecrets(document);
+  async checkSecrets(document: object): Promise<void> {
+    await this.requireSecrets(document);
   }
 
   /**
@@ -93,26 +91,26 @@ export class ConfigService {
    * connected agent gets what the config now resolves to after a secret it
    * references was rotated.
    */
-  announceResolved(agentIds: readonly string[]): void {
+  async announceResolved(agentIds: readonly string[]): Promise<void> {
     for (const agentId of agentIds) {
-      const desired = this.desired(agentId);
+      const desired = await this.desired(agentId);
       if (desired) this.announce(agentId, desired, 'resolved');
     }
   }
 
   /** Revision, signature and save time of the desired config, without its document (listings). */
-  desiredHead(agentId: string): DesiredHead | undefined {
-    const head = this.configs.head(agentId);
+  async desiredHead(agentId: string): Promise<DesiredHead | undefined> {
+    const head = await this.configs.head(agentId);
     return head ? { revision: head.revision, signature: head.signature, savedAt: head.created_at } : undefined;
   }
 
-  desired(agentId: string): DesiredConfig | undefined {
-    const latest = this.configs.latest(agentId);
+  async desired(agentId: string): Promise<DesiredConfig | undefined> {
+    const latest = await this.configs.latest(agentId);
     return latest ? { revision: latest.revision, signature: latest.signature, document: latest.document, savedAt: latest.created_at } : undefined;
   }
 
   /** A stored document by its signature (any agent's, any revision). */
-  document(signature: string): Record<string, unknown> | undefined {
+  document(signature: string): Promise<Record<string, unknown> | undefined> {
     return this.configs.document(signature);
   }
 
@@ -122,10 +120,10 @@ export class ConfigService {
    * every problem. Throws what save throws before validating (409 for a
    * group member).
    */
-  check(
+  async check(
     input: Omit<SaveInput, 'author' | 'ifMatch'>,
-  ): { document: Record<string, unknown>; signature: string; documentText?: string } | { errors: ConfigIssue[] } {
-    this.assertNotInGroup(input.agentId);
+  ): Promise<{ document: Record<string, unknown>; signature: string; documentText?: string } | { errors: ConfigIssue[] }> {
+    await this.assertNotInGroup(input.agentId);
     if (input.parsed && 'errors' in input.parsed) return { errors: input.parsed.errors };
     if (input.parsed && 'checked' in input.parsed) {
       return { document: input.parsed.checked, signature: input.parsed.signature, ...(input.parsed.documentText !== undefined ? { documentText: input.parsed.documentText } : {}) };
@@ -144,13 +142,13 @@ export class ConfigService {
   }
 
   /** Validates and stores a new revision; throws HttpError 400 (every issue listed) or 412 (stale If-Match). */
-  save(input: SaveInput): ConfigRevisionWithDocument {
-    const checked = this.check(input);
+  async save(input: SaveInput): Promise<ConfigRevisionWithDocument> {
+    const checked = await this.check(input);
     if ('errors' in checked) throw invalid(checked.errors);
     const { document, signature, documentText } = checked;
-    this.requireSecrets(document);
+    await this.requireSecrets(document);
     const sourceText = input.text ?? JSON.stringify(input.document, null, 2);
-    const result = this.configs.save({
+    const result = await this.configs.save({
       agentId: input.agentId,
       signature,
       document,
@@ -167,14 +165,13 @@ export class ConfigService {
         current_version: current ? revisionVersion(current) : null,
       });
     }
-    this.agents.ensure(input.agentId);
     this.announce(input.agentId, { revision: result.revision.revision, signature: result.revision.signature, document, ...(documentText !== undefined ? { documentText } : {}) }, 'saved');
     return result.revision;
   }
 
   /** 409 `agent_in_group` for an agent whose config comes from a group template. */
-  assertNotInGroup(agentId: string): void {
-    const group = this.groupOf(agentId);
+  async assertNotInGroup(agentId: string): Promise<void> {
+    const group = await this.groupOf(agentId);
     if (group !== undefined) {
       throw new HttpError(409, 'agent_in_group', `agent ${agentId} gets its config from group "${group}"; set its override or variables in the group instead`, {
         group,
@@ -188,7 +185,7 @@ export class ConfigService {
    * announces each on the agent bus so connected agents get it at once.
    * Used by group templates, which render one document per member.
    */
-  saveMany(entries: readonly RenderedConfig[], alongside?: () => void): ConfigRevisionWithDocument[] {
+  async saveMany(entries: readonly RenderedConfig[], alongside?: () => Promise<void>): Promise<ConfigRevisionWithDocument[]> {
     // A rendered document has no text an admin wrote: its document is its
     // source (stored once, see NewRevision.sourceText). Its JSON is encoded once
     // per document object (members rendered alike share one).
@@ -196,19 +193,16 @@ export class ConfigService {
     const checked = new Set<Record<string, unknown>>();
     for (const entry of entries) {
       if (checked.has(entry.document)) continue;
-      this.requireSecrets(entry.document);
+      await this.requireSecrets(entry.document);
       checked.add(entry.document);
     }
-    const saved = this.configs.saveMany(
+    const saved = await this.configs.saveMany(
       entries.map((e) => {
         let text = texts.get(e.document);
         if (text === undefined) texts.set(e.document, (text = JSON.stringify(e.document)));
         return { agentId: e.agentId, signature: e.signature, document: e.document, author: e.author, format: 'json' as const, sourceText: '', documentText: text };
       }),
-      () => {
-        alongside?.();
-        for (const entry of entries) this.agents.ensure(entry.agentId);
-      },
+      alongside,
     );
     for (let i = 0; i < saved.length; i++) {
       const rev = saved[i]!;

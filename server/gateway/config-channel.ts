@@ -26,7 +26,7 @@ export interface ConfigChannelOptions {
   /** Called after `welcome` went out; other modules (commands) start their work for the agent here. */
   onEstablished?: (conn: AgentConnection) => void;
   /** Values and version digest of the secrets a document references (null when none); none without it. */
-  secretsFor?: (document: Record<string, unknown>) => SecretBundle | null;
+  secretsFor?: (document: Record<string, unknown>) => SecretBundle | null | Promise<SecretBundle | null>;
 }
 
 /**
@@ -40,14 +40,14 @@ export class ConfigChannel {
 
   constructor(private readonly options: ConfigChannelOptions) {
     options.gateway.on('frame', (conn, frame) => this.onFrame(conn, frame));
-    options.gateway.on('disconnect', (conn, _code, current) => {
-      if (current && conn.established) options.agents.touch(conn.agentId, conn.lastSeen);
+    options.gateway.on('disconnect', async (conn, _code, current) => {
+      if (current && conn.established) await options.agents.touch(conn.agentId, conn.lastSeen);
     });
     // A message from this process hands over the config it announces; one from elsewhere names it, and the store has it.
-    options.bus.subscribe('config', (message, local) => this.push(message.agent_id, (local as DesiredConfig | undefined) ?? options.service.desired(message.agent_id)));
+    options.bus.subscribe('config', async (message, local) => this.push(message.agent_id, (local as DesiredConfig | undefined) ?? (await options.service.desired(message.agent_id))));
   }
 
-  private onFrame(conn: AgentConnection, frame: AgentToFusionFrame): void {
+  private async onFrame(conn: AgentConnection, frame: AgentToFusionFrame): Promise<void> {
     if (frame.type === 'hello') return this.onHello(conn, frame);
     if (!conn.established) {
       conn.fail(ErrorCode.UnexpectedFrame, `expected hello first, got ${frame.type}`);
@@ -57,14 +57,14 @@ export class ConfigChannel {
       case 'config_status':
         return this.onConfigStatus(conn, frame);
       case 'config_request': {
-        const desired = this.options.service.desired(conn.agentId);
-        if (desired) this.sendConfig(conn, desired, true);
+        const desired = await this.options.service.desired(conn.agentId);
+        if (desired) await this.sendConfig(conn, desired, true);
         return;
       }
       case 'status':
-        this.options.agents.recordPipes(conn.agentId, frame.pipes);
+        await this.options.agents.recordPipes(conn.agentId, frame.pipes);
         if (frame.config) {
-          this.options.agents.recordRunning(conn.agentId, frame.config.signature, frame.config.source);
+          await this.options.agents.recordRunning(conn.agentId, frame.config.signature, frame.config.source);
           conn.runningSignature = frame.config.signature;
         }
         return;
@@ -74,7 +74,7 @@ export class ConfigChannel {
     }
   }
 
-  private onHello(conn: AgentConnection, hello: HelloFrame): void {
+  private async onHello(conn: AgentConnection, hello: HelloFrame): Promise<void> {
     if (conn.established) {
       conn.fail(ErrorCode.UnexpectedFrame, 'hello was already received on this connection');
       return;
@@ -91,7 +91,7 @@ export class ConfigChannel {
     conn.agentVersion = hello.agent_version;
     conn.runningSignature = hello.config.signature;
     conn.runningSecretsDigest = hello.config.secrets_digest ?? null;
-    this.options.agents.recordHello({
+    await this.options.agents.recordHello({
       agentId: conn.agentId,
       version: hello.agent_version,
       hostname: hello.hostname,
@@ -114,13 +114,13 @@ export class ConfigChannel {
       ...(conn.credentialExpiresAt !== null ? { credential_expires_at: conn.credentialExpiresAt } : {}),
     });
     conn.log.info({ version: hello.agent_version, signature: hello.config.signature, source: hello.config.source }, 'agent connected');
-    const desired = this.options.service.desired(conn.agentId);
-    if (desired) this.sendConfig(conn, desired, false);
+    const desired = await this.options.service.desired(conn.agentId);
+    if (desired) await this.sendConfig(conn, desired, false);
     this.options.onEstablished?.(conn);
   }
 
-  private onConfigStatus(conn: AgentConnection, frame: ConfigStatusFrame): void {
-    this.options.agents.recordConfigStatus(conn.agentId, frame.signature, frame.status, frame.status === 'failed' ? (frame.error ?? 'failed') : null);
+  private async onConfigStatus(conn: AgentConnection, frame: ConfigStatusFrame): Promise<void> {
+    await this.options.agents.recordConfigStatus(conn.agentId, frame.signature, frame.status, frame.status === 'failed' ? (frame.error ?? 'failed') : null);
     if (frame.status === 'applied') {
       // Frames are applied in the order sent: an ACK of what was sent last ran with the secrets sent with it.
       if (frame.signature === conn.sentSignature) conn.runningSecretsDigest = conn.sentSecretsDigest;
@@ -129,20 +129,27 @@ export class ConfigChannel {
     if (frame.status === 'failed') conn.log.warn({ signature: frame.signature, error: frame.error }, 'agent rejected config');
   }
 
-  private push(agentId: string, desired: DesiredConfig | undefined): void {
+  private async push(agentId: string, desired: DesiredConfig | undefined): Promise<void> {
     const conn = this.options.gateway.get(agentId);
-    if (desired && conn?.established) this.sendConfig(conn, desired, false);
+    if (desired && conn?.established) await this.sendConfig(conn, desired, false);
   }
 
-  private sendConfig(conn: AgentConnection, desired: DesiredConfig, forceFull: boolean): void {
+  private async sendConfig(conn: AgentConnection, desired: DesiredConfig, forceFull: boolean, attempt = 0): Promise<void> {
     const running = conn.runningSignature;
-    const bundle = this.options.secretsFor?.(desired.document) ?? null;
+    const bundle = (await this.options.secretsFor?.(desired.document)) ?? null;
     const runningDigest = conn.runningSecretsDigest;
     // With secrets, the step also depends on the versions the agent runs and the ones to send.
     const target = bundle ? `${desired.signature}#${bundle.digest}#${runningDigest ?? '-'}` : desired.signature;
-    const plan = this.planned.get(running, target, desired.revision, forceFull, () =>
-      planConfigFrame(desired, running, (s) => this.options.configs.document(s), forceFull, { bundle, runningDigest }),
-    );
+    let plan = this.planned.peek(running, target, desired.revision, forceFull);
+    if (plan === undefined) {
+      // A step not planned yet: the document the agent runs is read once (a patch is made against it).
+      const base = running !== null && running !== desired.signature && !forceFull ? await this.options.configs.document(running) : undefined;
+      plan = this.planned.get(running, target, desired.revision, forceFull, () =>
+        planConfigFrame(desired, running, (s) => (s === running ? base : undefined), forceFull, { bundle, runningDigest }),
+      );
+    }
+    // The agent reported another running config while the database answered: plan against that one.
+    if (conn.runningSignature !== running && attempt < 3) return this.sendConfig(conn, desired, forceFull, attempt + 1);
     if (!plan) return;
     conn.sentSignature = plan.frame.signature;
     conn.sentSecretsDigest = plan.frame.secrets_digest ?? null;

@@ -19,6 +19,13 @@ export class PlannedFrames {
 
   constructor(private readonly limit = 256) {}
 
+  /** The cached plan for the key (null: nothing to send), or undefined when none is cached. */
+  peek(running: string | null, target: string, revision: number, forceFull: boolean): PlannedConfig | null | undefined {
+    const last = this.last;
+    if (last && last.running === running && last.target === target && last.revision === revision && last.forceFull === forceFull) return last.plan;
+    return this.plans.get(`${running ?? '-'}>${target}@${revision}${forceFull ? '!' : ''}`);
+  }
+
   /** The cached plan for the key, or `make()`'s, remembered. */
   get(running: string | null, target: string, revision: number, forceFull: boolean, make: () => PlannedConfig | null): PlannedConfig | null {
     const last = this.last;

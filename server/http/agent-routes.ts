@@ -61,7 +61,7 @@ export function agentRoutes(deps: {
     const body = parseBody(BulkLabelChange, req.body, 'label change');
     if (body.set === undefined && body.remove === undefined) throw new HttpError(400, 'bad_request', 'give "set", "remove" or both');
     const selector = agentSelector(body.selector, 'targeting');
-    const matched = deps.agents.all().filter((record) => selector.matches(record));
+    const matched = (await deps.agents.all()).filter((record) => selector.matches(record));
     const changed = await deps.labels.changeMany(matched, body);
     if (changed > 0) await deps.onLabelsChanged?.(matched.map((record) => record.agent_id));
     res.json({ selector: selector.text, matched: matched.length, changed });

@@ -6,6 +6,7 @@ import type { Logger } from '../../shared/logger.js';
 import { requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
 import { backupDatabase } from '../store/backup.js';
+import { HttpError } from './errors.js';
 
 /**
  * `POST /api/v1/management/backup` (admin role): an online backup of
@@ -13,9 +14,12 @@ import { backupDatabase } from '../store/backup.js';
  * copy is one consistent snapshot taken while agents keep writing (see
  * backupDatabase); it is staged under `<home>/backups/` and removed once sent.
  */
-export function backupRoutes(deps: { tokens: TokenStore; home: string; log: Logger }): Router {
+export function backupRoutes(deps: { tokens: TokenStore; home: string; log: Logger; database: 'sqlite' | 'postgres' }): Router {
   const router = Router();
   router.post('/backup', requireAdmin(deps.tokens, 'admin'), async (_req, res) => {
+    if (deps.database === 'postgres') {
+      throw new HttpError(409, 'backup_not_here', 'Fusion keeps its state in PostgreSQL: back it up with the database\'s own tools (pg_dump, or continuous archiving); see docs/operations.md, "PostgreSQL"');
+    }
     const dir = join(deps.home, 'backups');
     await mkdir(dir, { recursive: true });
     const name = `fusion-${new Date().toISOString().replace(/[:.]/g, '-')}.db`;

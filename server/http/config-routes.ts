@@ -37,22 +37,22 @@ export function agentConfigRoutes(deps: {
   const read = requireAdmin(deps.tokens, 'viewer');
   const write = requireAdmin(deps.tokens, 'admin');
 
-  router.get('/', read, (req, res) => {
+  router.get('/', read, async (req, res) => {
     const id = agentIdParam(req.params.agent_id as string);
-    const latest = deps.configs.latest(id);
+    const latest = await deps.configs.latest(id);
     if (!latest) throw notFound(`config for agent ${id}`);
     sendRevision(req, res, latest);
   });
 
-  router.get('/history', read, (req, res) => {
+  router.get('/history', read, async (req, res) => {
     const id = agentIdParam(req.params.agent_id as string);
     const limit = Math.min(Math.max(Number(req.query.limit ?? 100) || 100, 1), 1000);
-    res.json({ agent_id: id, revisions: deps.configs.history(id, limit).map(({ source_text: _t, ...r }) => r) });
+    res.json({ agent_id: id, revisions: (await deps.configs.history(id, limit)).map(({ source_text: _t, ...r }) => r) });
   });
 
-  router.get('/history/:revision', read, (req, res) => {
+  router.get('/history/:revision', read, async (req, res) => {
     const id = agentIdParam(req.params.agent_id as string);
-    const rev = deps.configs.revision(id, Number(req.params.revision));
+    const rev = await deps.configs.revision(id, Number(req.params.revision));
     if (!rev) throw notFound(`revision ${req.params.revision} of agent ${id}`);
     sendRevision(req, res, rev);
   });
@@ -64,47 +64,47 @@ export function agentConfigRoutes(deps: {
     if (!format || typeof req.body !== 'string') {
       throw new HttpError(415, 'unsupported_media_type', 'send the config as application/yaml or application/json');
     }
-    deps.service.assertNotInGroup(id);
+    await deps.service.assertNotInGroup(id);
     const input = { agentId: id, format, text: req.body as string, parsed: await parseOffLoop(req.body as string, format, id) } as const;
     const dryRun = dryRunOf(req);
-    if (dryRun) return void res.json(preview(deps, input, dryRun, ifMatchOf(req)));
-    respondSaved(res, deps.service.save({ ...input, author: adminOf(req).name, ifMatch: ifMatchOf(req) }));
+    if (dryRun) return void res.json(await preview(deps, input, dryRun, ifMatchOf(req)));
+    respondSaved(res, await deps.service.save({ ...input, author: adminOf(req).name, ifMatch: ifMatchOf(req) }));
   });
 
   router.post('/structured', write, parseJson, async (req, res) => {
     const id = agentIdParam(req.params.agent_id as string);
     if (!req.is('application/json')) throw new HttpError(415, 'unsupported_media_type', 'send the document as application/json');
-    deps.service.assertNotInGroup(id);
+    await deps.service.assertNotInGroup(id);
     // A large document is validated and signed on the worker pool too (its JSON text is cheap to make).
     const input = { agentId: id, format: 'json', document: req.body, parsed: await parseOffLoop(JSON.stringify(req.body), 'json', id) } as const;
     const dryRun = dryRunOf(req);
-    if (dryRun) return void res.json(preview(deps, input, dryRun, ifMatchOf(req)));
-    respondSaved(res, deps.service.save({ ...input, author: adminOf(req).name, ifMatch: ifMatchOf(req) }));
+    if (dryRun) return void res.json(await preview(deps, input, dryRun, ifMatchOf(req)));
+    respondSaved(res, await deps.service.save({ ...input, author: adminOf(req).name, ifMatch: ifMatchOf(req) }));
   });
 
   return router;
 }
 
 /** A dry run of one agent's save: the same checks (a stale If-Match is a 412 here too), nothing stored. */
-function preview(
+async function preview(
   deps: { service: ConfigService; configs: ConfigStore; agents: Pick<AgentStore, 'get'>; gateway: Pick<WsGateway, 'get'> },
   input: Omit<SaveInput, 'author' | 'ifMatch'>,
   page: PreviewPageOptions,
   expected: IfMatch | undefined,
-): Record<string, unknown> {
-  const checked = deps.service.check(input);
-  const latest = deps.configs.latest(input.agentId);
+): Promise<Record<string, unknown>> {
+  const checked = await deps.service.check(input);
+  const latest = await deps.configs.latest(input.agentId);
   if (!ifMatchHolds(expected, latest && { version: revisionVersion(latest), signature: latest.signature })) {
     throw new HttpError(412, 'precondition_failed', `If-Match ${expected!.header} does not match the current config`, {
       current_signature: latest?.signature ?? null,
       current_version: latest ? revisionVersion(latest) : null,
     });
   }
-  const live = liveState(deps.gateway, input.agentId, deps.agents.get(input.agentId)?.running_signature ?? null);
+  const live = liveState(deps.gateway, input.agentId, (await deps.agents.get(input.agentId))?.running_signature ?? null);
   const valid = 'document' in checked;
   return {
     agent_id: input.agentId,
-    ...new PreviewBuilder((s) => deps.service.document(s)).page(
+    ...(await new PreviewBuilder((s) => deps.service.document(s)).page(
       [
         {
           agent_id: input.agentId,
@@ -118,7 +118,7 @@ function preview(
         },
       ],
       page,
-    ),
+    )),
   };
 }
 

@@ -32,13 +32,13 @@ export class PollAcknowledgements {
   constructor(private readonly deps: PollAcknowledgementsDeps) {}
 
   /** An explicit status report (`POST /api/v1/control/configs/status`). */
-  record(ack: PollAcknowledgement): void {
+  async record(ack: PollAcknowledgement): Promise<void> {
     const { agents, engine, bus, log } = this.deps;
     const error = ack.status === 'failed' ? (ack.error ?? 'failed') : null;
-    agents.recordConfigStatus(ack.agentId, ack.signature, ack.status, error);
+    await agents.recordConfigStatus(ack.agentId, ack.signature, ack.status, error);
     if (error !== null) log.warn({ agent_id: ack.agentId, signature: ack.signature, error }, 'agent rejected config');
     bus.publish('agent.config_status', { agent_id: ack.agentId, signature: ack.signature, revision: ack.revision, status: ack.status, error });
-    engine.acknowledge(ack.agentId, ack.signature, ack.status, error);
+    await engine.acknowledge(ack.agentId, ack.signature, ack.status, error);
   }
 
   /**
@@ -47,8 +47,8 @@ export class PollAcknowledgements {
    * announced once, when it is news; the rollout rows are offered it on every
    * such pull, which costs a map lookup when no rollout waits for the agent.
    */
-  current(agentId: string, signature: string, revision: number): void {
-    if (this.deps.agents.get(agentId)?.applied_signature !== signature) this.record({ agentId, signature, revision, status: 'applied' });
-    else this.deps.engine.acknowledge(agentId, signature, 'applied', null);
+  async current(agentId: string, signature: string, revision: number): Promise<void> {
+    if ((await this.deps.agents.get(agentId))?.applied_signature !== signature) await this.record({ agentId, signature, revision, status: 'applied' });
+    else await this.deps.engine.acknowledge(agentId, signature, 'applied', null);
   }
 }

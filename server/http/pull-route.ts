@@ -21,7 +21,7 @@ export interface PullRouteDeps {
   presence: PollPresence;
   log: Logger;
   /** Values and version digest of the secrets a document references (null when none). */
-  secretsFor?: (document: Record<string, unknown>) => SecretBundle | null;
+  secretsFor?: (document: Record<string, unknown>) => SecretBundle | null | Promise<SecretBundle | null>;
 }
 
 /**
@@ -61,24 +61,24 @@ export function pullRoute(deps: PullRouteDeps): Router {
       },
       'query parameters',
     );
-    const auth = authenticateAgent(deps.tokens, req, res, id.data);
-    deps.agents.ensure(id.data);
-    deps.agents.touch(id.data);
+    const auth = await authenticateAgent(deps.tokens, req, res, id.data);
+    await deps.agents.ensure(id.data);
+    await deps.agents.touch(id.data);
     await deps.members.onPoll({ agentId: id.data, ...identity, tokenGroup: () => tokenGroup(deps.tokens, auth) }, () => deps.log.child({ agent_id: id.data }));
-    if (identity.hostname !== undefined) deps.agents.recordHostname(id.data, identity.hostname);
+    if (identity.hostname !== undefined) await deps.agents.recordHostname(id.data, identity.hostname);
     const address = req.socket.remoteAddress ?? null;
     deps.presence.polled(id.data, interval, address);
-    if (version !== undefined) deps.agents.recordPollIdentity(id.data, version, address);
-    if (attributes !== undefined) deps.agents.recordAttributes(id.data, attributes);
-    const desired = deps.service.desired(id.data);
+    if (version !== undefined) await deps.agents.recordPollIdentity(id.data, version, address);
+    if (attributes !== undefined) await deps.agents.recordAttributes(id.data, attributes);
+    const desired = await deps.service.desired(id.data);
     if (!desired) throw notFound(`config for agent ${id.data}`);
     res.setHeader('X-Config-Signature', desired.signature);
     res.setHeader('ETag', `"${desired.signature}"`);
-    const bundle = deps.secretsFor?.(desired.document) ?? null;
+    const bundle = (await deps.secretsFor?.(desired.document)) ?? null;
     // The answer carries secret values: no proxy or browser may keep it.
     res.setHeader('Cache-Control', 'no-store');
     if (current === desired.signature && (bundle === null || currentDigest === bundle.digest)) {
-      deps.acknowledgements.current(id.data, current, desired.revision);
+      await deps.acknowledgements.current(id.data, current, desired.revision);
       res.status(304).end();
       return;
     }

@@ -36,8 +36,14 @@ export class FusionMetrics {
     const byHealth = new Gauge({ name: 'fusion_agents_by_health', help: 'Agents by health (healthy, degraded, unhealthy)', labelNames: ['health'], registers: [registry] });
     const drifting = new Gauge({ name: 'fusion_agents_drifting', help: 'Agents running a config other than their desired one past the grace period', registers: [registry] });
     const configFailed = new Gauge({ name: 'fusion_agents_config_failed', help: 'Agents whose desired config they refused', registers: [registry] });
+    const statements = new Counter({ name: 'fusion_db_statements_total', help: 'SQL statements sent to the database (on PostgreSQL each is a network round trip)', registers: [registry] });
+    let counted = 0;
     // Gauges are filled in just before a scrape is serialised.
     this.refresh = async () => {
+      // Taken before this scrape's own queries.
+      const now = deps.sql.statementCount;
+      statements.inc(now - counted);
+      counted = now;
       const fleet = await deps.fleet();
       for (const status of ['online', 'offline', 'inactive'] as const) byStatus.set({ status }, fleet[status]);
       for (const health of ['healthy', 'degraded', 'unhealthy'] as const) byHealth.set({ health }, fleet.health[health]);

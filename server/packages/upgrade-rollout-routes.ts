@@ -52,7 +52,7 @@ export function upgradeRolloutRoutes(deps: {
   router.post('/upgrades', operator, json, async (req, res) => {
     const body = parseBody(RolloutRequest, req.body, 'upgrade rollout');
     const version = versionParam(body.version);
-    const agentIds = resolveAgentTargets(body.agents, deps);
+    const agentIds = await resolveAgentTargets(body.agents, deps);
     const batchSize = body.percent !== undefined ? Math.ceil((agentIds.length * body.percent) / 100) : body.batch_size;
     const record = await deps.engine.start({
       version,

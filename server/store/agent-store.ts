@@ -1,4 +1,4 @@
-import type { Db } from './database.js';
+import type { Sql } from './sql.js';
 
 export type ConfigStatus = 'applying' | 'applied' | 'failed';
 
@@ -53,61 +53,19 @@ interface Applying {
  * shows until it reports again.
  */
 export class AgentStore {
+  // In memory, so per process: with several Fusion processes on one database an
+  // `applying` shows only on the one holding the agent's socket (harmless: the
+  // `applied` / `failed` that follows is written).
   private readonly applying = new Map<string, Applying>();
-  private readonly ensureStmt;
-  private readonly helloStmt;
-  private readonly seenStmt;
-  private readonly pollIdentityStmt;
-  private readonly attributesStmt;
-  private readonly runningStmt;
-  private readonly hostnameStmt;
-  private readonly appliedStmt;
-  private readonly failedStmt;
-  private readonly pipesStmt;
-  private readonly getStmt;
-  private readonly allStmt;
 
-  constructor(db: Db) {
-    this.ensureStmt = db.prepare('INSERT OR IGNORE INTO agents (agent_id) VALUES (?)');
-    this.helloStmt = db.prepare(
-      `INSERT INTO agents (agent_id, version, hostname, address, capabilities, attributes, first_seen, last_seen, connected_at, running_signature, running_source, running_at)
-       VALUES (@agent_id, @version, @hostname, @address, @capabilities, @attributes, @now, @now, @now, @running_signature, @running_source, @now)
-       ON CONFLICT(agent_id) DO UPDATE SET version = excluded.version, hostname = excluded.hostname,
-         address = excluded.address, capabilities = excluded.capabilities, attributes = excluded.attributes, first_seen = COALESCE(agents.first_seen, excluded.first_seen),
-         last_seen = excluded.last_seen, connected_at = excluded.connected_at,
-         running_signature = excluded.running_signature, running_source = excluded.running_source, running_at = excluded.running_at,
-         applied_signature = CASE WHEN excluded.running_source = 'remote' THEN excluded.running_signature ELSE agents.applied_signature END`,
-    );
-    this.seenStmt = db.prepare('UPDATE agents SET last_seen = ? WHERE agent_id = ?');
-    this.attributesStmt = db.prepare('UPDATE agents SET attributes = ? WHERE agent_id = ? AND attributes IS NOT ?');
-    this.pollIdentityStmt = db.prepare('UPDATE agents SET version = ?, address = ? WHERE agent_id = ? AND (version IS NOT ? OR address IS NOT ?)');
-    this.runningStmt = db.prepare(
-      `UPDATE agents SET running_signature = ?, running_source = ?, running_at = ?,
-         applied_signature = CASE WHEN ? = 'remote' THEN ? ELSE applied_signature END
-       WHERE agent_id = ? AND (running_signature IS NOT ? OR running_source IS NOT ?)`,
-    );
-    // Matches no row, and so writes nothing, while the host name is unchanged (a polling agent sends it with every pull).
-    this.hostnameStmt = db.prepare('UPDATE agents SET hostname = ? WHERE agent_id = ? AND hostname IS NOT ?');
-    // One statement per outcome, with positional parameters: an acknowledgement is the most frequent write there is.
-    this.appliedStmt = db.prepare(
-      `UPDATE agents SET status_signature = ?, status = 'applied', status_error = NULL, status_at = ?,
-         applied_signature = ?, running_signature = ?, running_source = 'remote', running_at = ?, last_seen = ?
-       WHERE agent_id = ?`,
-    );
-    this.failedStmt = db.prepare(
-      "UPDATE agents SET status_signature = ?, status = 'failed', status_error = ?, status_at = ?, last_seen = ? WHERE agent_id = ?",
-    );
-    this.pipesStmt = db.prepare('UPDATE agents SET pipes = ?, last_seen = ? WHERE agent_id = ?');
-    this.getStmt = db.prepare('SELECT * FROM agents WHERE agent_id = ?');
-    this.allStmt = db.prepare('SELECT * FROM agents ORDER BY agent_id');
-  }
+  constructor(private readonly sql: Sql) {}
 
   /** Makes sure a row exists, e.g. when a config is stored for an agent that never connected. */
-  ensure(agentId: string): void {
-    this.ensureStmt.run(agentId);
+  async ensure(agentId: string): Promise<void> {
+    await this.sql.run('INSERT INTO agents (agent_id) VALUES (?) ON CONFLICT (agent_id) DO NOTHING', [agentId]);
   }
 
-  recordHello(input: {
+  async recordHello(input: {
     agentId: string;
     version: string;
     hostname: string;
@@ -116,65 +74,101 @@ export class AgentStore {
     attributes: Record<string, string>;
     runningSignature: string | null;
     runningSource: string;
-  }): void {
-    this.helloStmt.run({
-      agent_id: input.agentId,
-      version: input.version,
-      hostname: input.hostname,
-      address: input.address,
-      capabilities: JSON.stringify(input.capabilities),
-      attributes: JSON.stringify(input.attributes),
-      now: Date.now(),
-      running_signature: input.runningSignature,
-      running_source: input.runningSource,
-    });
+  }): Promise<void> {
+    await this.sql.run(
+      `INSERT INTO agents (agent_id, version, hostname, address, capabilities, attributes, first_seen, last_seen, connected_at, running_signature, running_source, running_at)
+       VALUES (@agent_id, @version, @hostname, @address, @capabilities, @attributes, @now, @now, @now, @running_signature, @running_source, @now)
+       ON CONFLICT (agent_id) DO UPDATE SET version = excluded.version, hostname = excluded.hostname,
+         address = excluded.address, capabilities = excluded.capabilities, attributes = excluded.attributes, first_seen = COALESCE(agents.first_seen, excluded.first_seen),
+         last_seen = excluded.last_seen, connected_at = excluded.connected_at,
+         running_signature = excluded.running_signature, running_source = excluded.running_source, running_at = excluded.running_at,
+         applied_signature = CASE WHEN excluded.running_source = 'remote' THEN excluded.running_signature ELSE agents.applied_signature END`,
+      {
+        agent_id: input.agentId,
+        version: input.version,
+        hostname: input.hostname,
+        address: input.address,
+        capabilities: JSON.stringify(input.capabilities),
+        attributes: JSON.stringify(input.attributes),
+        now: Date.now(),
+        running_signature: input.runningSignature,
+        running_source: input.runningSource,
+      },
+    );
   }
 
   /** Version and address of an agent on the polling transport (written only when they change: every pull sends them). */
-  recordPollIdentity(agentId: string, version: string, address: string | null): void {
-    this.pollIdentityStmt.run(version, address, agentId, version, address);
+  async recordPollIdentity(agentId: string, version: string, address: string | null): Promise<void> {
+    await this.sql.run('UPDATE agents SET version = ?, address = ? WHERE agent_id = ? AND (version IS DISTINCT FROM ? OR address IS DISTINCT FROM ?)', [
+      version,
+      address,
+      agentId,
+      version,
+      address,
+    ]);
   }
 
   /** What a polling agent says about itself (written only when it changed: every pull sends it). */
-  recordAttributes(agentId: string, attributes: Record<string, string>): void {
+  async recordAttributes(agentId: string, attributes: Record<string, string>): Promise<void> {
     const json = JSON.stringify(attributes);
-    this.attributesStmt.run(json, agentId, json);
+    await this.sql.run('UPDATE agents SET attributes = ? WHERE agent_id = ? AND attributes IS DISTINCT FROM ?', [json, agentId, json]);
   }
 
   /**
    * The config an agent says it runs (its periodic `status`), written only
    * when it changed. A remote config it runs counts as applied, as in hello.
    */
-  recordRunning(agentId: string, signature: string | null, source: string): void {
-    this.runningStmt.run(signature, source, Date.now(), source, signature, agentId, signature, source);
+  async recordRunning(agentId: string, signature: string | null, source: string): Promise<void> {
+    await this.sql.run(
+      `UPDATE agents SET running_signature = @signature, running_source = @source, running_at = @now,
+         applied_signature = CASE WHEN @source = 'remote' THEN @signature ELSE applied_signature END
+       WHERE agent_id = @agent_id AND (running_signature IS DISTINCT FROM @signature OR running_source IS DISTINCT FROM @source)`,
+      { signature, source, now: Date.now(), agent_id: agentId },
+    );
   }
 
   /** The host name an agent on the polling transport reports with its pulls (a socket agent's comes with its hello). */
-  recordHostname(agentId: string, hostname: string): void {
-    this.hostnameStmt.run(hostname, agentId, hostname);
+  async recordHostname(agentId: string, hostname: string): Promise<void> {
+    // Matches no row, and so writes nothing, while the host name is unchanged (a polling agent sends it with every pull).
+    await this.sql.run('UPDATE agents SET hostname = ? WHERE agent_id = ? AND hostname IS DISTINCT FROM ?', [hostname, agentId, hostname]);
   }
 
-  touch(agentId: string, at = Date.now()): void {
-    this.seenStmt.run(at, agentId);
+  async touch(agentId: string, at = Date.now()): Promise<void> {
+    await this.sql.run('UPDATE agents SET last_seen = ? WHERE agent_id = ?', [at, agentId]);
   }
 
-  recordConfigStatus(agentId: string, signature: string, status: ConfigStatus, error: string | null): void {
+  async recordConfigStatus(agentId: string, signature: string, status: ConfigStatus, error: string | null): Promise<void> {
     const now = Date.now();
     if (status === 'applying') {
       this.applying.set(agentId, { signature, at: now });
       return;
     }
     this.applying.delete(agentId);
-    if (status === 'applied') this.appliedStmt.run(signature, now, signature, signature, now, now, agentId);
-    else this.failedStmt.run(signature, error, now, now, agentId);
+    // Positional parameters: an acknowledgement is the most frequent write there is.
+    if (status === 'applied') {
+      await this.sql.run(
+        `UPDATE agents SET status_signature = ?, status = 'applied', status_error = NULL, status_at = ?,
+           applied_signature = ?, running_signature = ?, running_source = 'remote', running_at = ?, last_seen = ?
+         WHERE agent_id = ?`,
+        [signature, now, signature, signature, now, now, agentId],
+      );
+    } else {
+      await this.sql.run("UPDATE agents SET status_signature = ?, status = 'failed', status_error = ?, status_at = ?, last_seen = ? WHERE agent_id = ?", [
+        signature,
+        error,
+        now,
+        now,
+        agentId,
+      ]);
+    }
   }
 
-  recordPipes(agentId: string, pipes: unknown[]): void {
-    this.pipesStmt.run(JSON.stringify(pipes), Date.now(), agentId);
+  async recordPipes(agentId: string, pipes: unknown[]): Promise<void> {
+    await this.sql.run('UPDATE agents SET pipes = ?, last_seen = ? WHERE agent_id = ?', [JSON.stringify(pipes), Date.now(), agentId]);
   }
 
-  get(agentId: string): AgentRecord | undefined {
-    const row = this.getStmt.get(agentId) as AgentRow | undefined;
+  async get(agentId: string): Promise<AgentRecord | undefined> {
+    const row = await this.sql.get<AgentRow>('SELECT * FROM agents WHERE agent_id = ?', [agentId]);
     return row ? this.withApplying(toRecord(row)) : undefined;
   }
 
@@ -183,8 +177,9 @@ export class AgentStore {
     return this.withApplying(toRecord(row));
   }
 
-  all(): AgentRecord[] {
-    return (this.allStmt.all() as AgentRow[]).map((row) => this.withApplying(toRecord(row)));
+  /** Every agent, in id order (callers that can page use the listing in agents/agent-list.ts). */
+  async all(): Promise<AgentRecord[]> {
+    return (await this.sql.all<AgentRow>('SELECT * FROM agents ORDER BY agent_id')).map((row) => this.withApplying(toRecord(row)));
   }
 
   /** The `applying` the agent reported last, unless an `applied` / `failed` followed it. */

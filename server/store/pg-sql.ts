@@ -43,6 +43,7 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
  * alone), or is written not to fail (ON CONFLICT).
  */
 export class PgSql implements Sql {
+  statementCount = 0;
   readonly dialect = 'postgres' as const;
   /** The schema the tables are in (search_path), when not the server's default. */
   readonly schema: string | undefined;
@@ -154,6 +155,7 @@ export class PgSql implements Sql {
   /** Sends to the transaction's connection when inside one, else to any pooled connection. */
   private async send(text: string, values: unknown[] | undefined): Promise<pg.QueryResult> {
     const current = this.context.getStore();
+    this.statementCount++;
     try {
       if (current !== undefined) return await current.client.query(text, values);
       if (this.closed) throw new Error('the PostgreSQL connection pool is closed');

@@ -28,6 +28,8 @@ export interface SqlRunResult {
 
 export interface Sql {
   readonly dialect: SqlDialect;
+  /** Statements sent so far (on PostgreSQL each is a round trip); `fusion_db_statements_total`. */
+  readonly statementCount: number;
 
   /** The first row, or undefined. */
   get<T>(sql: string, params?: SqlParams): Promise<T | undefined>;

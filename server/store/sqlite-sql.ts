@@ -41,6 +41,7 @@ export interface SqliteSqlOptions {
  * begun inside another in a SAVEPOINT of it, as on PostgreSQL.
  */
 export class SqliteSql implements Sql {
+  statementCount = 0;
   readonly dialect = 'sqlite' as const;
   private readonly scope = new AsyncLocalStorage<Scope>();
   /** The open transaction's token, or undefined. */
@@ -119,6 +120,7 @@ export class SqliteSql implements Sql {
   private statement<T>(run: () => T): Promise<T> {
     const scope = this.scope.getStore();
     if (this.owner !== undefined && scope?.tx !== this.owner) return this.whenFree(() => this.statement(run));
+    this.statementCount++;
     try {
       if (this.owner === undefined && scope?.batch) this.joinBatch();
       return Promise.resolve(run());

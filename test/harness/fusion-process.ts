@@ -4,6 +4,7 @@ import { runsFromSource } from '../../shared/package-root.js';
 import { TEST_ADMIN_TOKEN, TEST_ENROLLMENT_TOKEN } from './fusion.js';
 import { eventually } from './eventually.js';
 import { tempHome } from './temp-home.js';
+import { forgetHome, postgresUrlForHome, testDatabaseBackend } from './test-database.js';
 
 /**
  * How the child runs Fusion: the harness from source starts `server/main.ts`
@@ -33,7 +34,12 @@ export class FusionProcess {
 
   static async start(options: { env?: Record<string, string> } = {}): Promise<FusionProcess> {
     const home = await tempHome('fusion-proc-');
-    const proc = new FusionProcess(home.path, home.remove, options.env);
+    // FUSION_TEST_DATABASE=postgres: the state lives in a PostgreSQL schema of this home's own.
+    const env = testDatabaseBackend() === 'postgres' ? { FUSION_DATABASE_URL: await postgresUrlForHome(home.path), ...options.env } : options.env;
+    const proc = new FusionProcess(home.path, async () => {
+      await home.remove();
+      await forgetHome(home.path);
+    }, env);
     await proc.spawn(0);
     return proc;
   }

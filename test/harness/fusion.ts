@@ -2,6 +2,7 @@ import pino from 'pino';
 import { FusionServer, type FusionOptions } from '../../server/fusion-server.js';
 import { RawAgentClient } from './raw-client.js';
 import { tempHome } from './temp-home.js';
+import { forgetHome, postgresUrlForHome, testDatabaseBackend } from './test-database.js';
 
 export interface TestFusion {
   server: FusionServer;
@@ -39,6 +40,8 @@ export const TEST_ENROLLMENT_TOKEN = 'test-enrollment-token-0123456789';
 export async function startFusion(options: Partial<FusionOptions> = {}): Promise<TestFusion> {
   const temp = options.home ? undefined : await tempHome('fusion-');
   const home = options.home ?? temp!.path;
+  // FUSION_TEST_DATABASE=postgres: the state lives in a PostgreSQL schema of this home's own.
+  const databaseUrl = options.databaseUrl ?? (testDatabaseBackend() === 'postgres' ? await postgresUrlForHome(home) : undefined);
   const make = (port: number): FusionServer =>
     new FusionServer({
       home,
@@ -50,6 +53,7 @@ export async function startFusion(options: Partial<FusionOptions> = {}): Promise
       shutdownRetryAfterMs: 50,
       commandSweepIntervalMs: 50,
       logger: pino({ level: process.env.FUSTOR_TEST_LOG ?? 'silent' }),
+      ...(databaseUrl !== undefined ? { databaseUrl } : {}),
       ...options,
     });
   let server = make(options.port ?? 0);
@@ -96,7 +100,10 @@ export async function startFusion(options: Partial<FusionOptions> = {}): Promise
     async stop() {
       for (const client of clients.splice(0)) client.terminate();
       await server.stop();
-      await temp?.remove();
+      if (temp) {
+        await temp.remove();
+        await forgetHome(home);
+      }
     },
   };
   return handle;
