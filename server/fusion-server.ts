@@ -184,19 +184,19 @@ export class FusionServer {
     const sql: SqliteSql = new SqliteSql(db, { log: this.log, onCommitted: (outcome) => storage.record(outcome) });
     const storage = new StorageHealth(sql, this.log);
     try {
-      const tokens = new TokenStore(db, o.credentials);
+      const tokens = new TokenStore(sql, o.credentials);
       const enrollment = new Enrollment({
-        db,
+        sql,
         tokens,
         credentials: tokens.credentials,
-        requests: new EnrollmentRequests(db),
+        requests: new EnrollmentRequests(sql),
         requireApproval: () => Boolean(o.enrollmentApproval),
         // Throws when the commit fails: a credential is never handed out unless it is committed.
         flushWrites: () => sql.flush(),
       });
       const authenticator = Authenticator.for(tokens, { limits: o.failedAuthLimits, trustedProxies: o.trustedProxies });
       const audit = new AuditStore(sql);
-      this.initialSecrets = seedTokens(tokens, { adminToken: o.adminToken, enrollmentToken: o.enrollmentToken });
+      this.initialSecrets = await seedTokens(tokens, { adminToken: o.adminToken, enrollmentToken: o.enrollmentToken });
       const configs = new ConfigStore(db);
       const agents = new AgentStore(db);
       const agentBus = new LocalAgentBus(this.log);

@@ -18,9 +18,9 @@ const parseJson = jsonBody(64 * 1024);
  */
 export function configStatusRoute(deps: { tokens: TokenStore; agents: AgentStore; acknowledgements: PollAcknowledgements }): Router {
   const router = Router();
-  router.post('/status', parseJson, (req, res) => {
+  router.post('/status', parseJson, async (req, res) => {
     const report = parseBody(ConfigStatusReport, req.body, 'status report');
-    authenticateAgent(deps.tokens, req, res, report.agent_id);
+    await authenticateAgent(deps.tokens, req, res, report.agent_id);
     deps.agents.ensure(report.agent_id);
     deps.acknowledgements.record({
       agentId: report.agent_id,

@@ -39,7 +39,7 @@ export interface PullRouteDeps {
  */
 export function pullRoute(deps: PullRouteDeps): Router {
   const router = Router();
-  router.get('/pull', (req, res) => {
+  router.get('/pull', async (req, res) => {
     const id = AgentId.safeParse(req.query.agent_id);
     if (!id.success) throw new HttpError(400, 'bad_request', 'query parameter agent_id is missing or invalid');
     const current = req.query.current_signature;
@@ -61,10 +61,11 @@ export function pullRoute(deps: PullRouteDeps): Router {
       },
       'query parameters',
     );
-    const auth = authenticateAgent(deps.tokens, req, res, id.data);
+    const auth = await authenticateAgent(deps.tokens, req, res, id.data);
+    const enrolledGroup = await tokenGroup(deps.tokens, auth);
     deps.agents.ensure(id.data);
     deps.agents.touch(id.data);
-    deps.members.onPoll({ agentId: id.data, ...identity, tokenGroup: () => tokenGroup(deps.tokens, auth) }, () => deps.log.child({ agent_id: id.data }));
+    deps.members.onPoll({ agentId: id.data, ...identity, tokenGroup: () => enrolledGroup }, () => deps.log.child({ agent_id: id.data }));
     if (identity.hostname !== undefined) deps.agents.recordHostname(id.data, identity.hostname);
     const address = req.socket.remoteAddress ?? null;
     deps.presence.polled(id.data, interval, address);
