@@ -58,6 +58,8 @@ export class Enrollment {
   async enroll(input: EnrollInput, now = Date.now()): Promise<EnrollOutcome> {
     const { sql, tokens, credentials, requests } = this.deps;
     const usedUp: EnrollOutcome = { outcome: 'refused', status: 401, code: ErrorCode.Unauthorized, message: 'the enrollment token is revoked, expired or used up' };
+    // Writes already batched are committed first: when storage fails, it fails before a credential exists.
+    await this.deps.flushWrites();
     const outcome = await sql.transaction(async (): Promise<EnrollOutcome> => {
       await sql.lock(identityLock(input.agentId));
       const token = await tokens.get(input.enrollmentTokenId);
@@ -77,7 +79,7 @@ export class Enrollment {
       if (request) await requests.remove(input.agentId);
       return { outcome: 'issued', ...(await credentials.issue(input.agentId, token.id, now)) };
     });
-    // At a hello the transaction was a savepoint of the agents' batch: the credential leaves only once that is committed.
+    // Inside the agents' batch the transaction is a savepoint of it: the credential leaves only once that is committed.
     await this.deps.flushWrites();
     return outcome;
   }
