@@ -184,19 +184,19 @@ export class FusionServer {
     const { sql, storage } = opened;
     const db = opened.sqlite!;
     try {
-      const tokens = new TokenStore(db, o.credentials);
+      const tokens = new TokenStore(sql, o.credentials);
       const enrollment = new Enrollment({
-        db,
+        sql,
         tokens,
         credentials: tokens.credentials,
-        requests: new EnrollmentRequests(db),
+        requests: new EnrollmentRequests(sql),
         requireApproval: () => Boolean(o.enrollmentApproval),
         // Throws when the commit fails: a credential is never handed out unless it is committed.
         flushWrites: () => sql.flush(),
       });
       const authenticator = Authenticator.for(tokens, { limits: o.failedAuthLimits, trustedProxies: o.trustedProxies });
       const audit = new AuditStore(sql);
-      this.initialSecrets = seedTokens(tokens, { adminToken: o.adminToken, enrollmentToken: o.enrollmentToken });
+      this.initialSecrets = await seedTokens(tokens, { adminToken: o.adminToken, enrollmentToken: o.enrollmentToken });
       const configs = new ConfigStore(sql);
       const agents = new AgentStore(sql);
       const agentBus = new LocalAgentBus(this.log);

@@ -38,7 +38,7 @@ const OPEN = ['queued', 'sent'] as const;
  */
 export async function decommissionAgent(deps: DecommissionDeps, agentId: string): Promise<Decommissioned | undefined> {
   if (!(await deps.sql.get('SELECT 1 FROM agents WHERE agent_id = ?', [agentId]))) return undefined;
-  const revoked = deps.tokens.credentials.revokeAll(agentId);
+  const revoked = await deps.tokens.credentials.revokeAll(agentId);
   const conn = deps.gateway.get(agentId);
   conn?.fail('revoked', 'this agent was decommissioned');
   let cancelled = 0;

@@ -28,8 +28,8 @@ export function roleAtLeast(role: AdminRole | null, needed: AdminRole): boolean 
  */
 export function requireAdmin(tokens: TokenStore, role: AdminRole = 'viewer'): RequestHandler {
   const auth = Authenticator.for(tokens);
-  return (req, res, next) => {
-    const result = auth.admin(req);
+  return async (req, res, next) => {
+    const result = await auth.admin(req);
     if (!result.ok) {
       if (result.retryAfterSeconds) res.setHeader('Retry-After', String(result.retryAfterSeconds));
       return next(new HttpError(result.status, result.code, result.message));

@@ -61,13 +61,13 @@ export class Authenticator {
     failed: (req: IncomingMessage, key: string | undefined): void => this.limiter.fail(this.addressOf(req), key),
   };
 
-  admin(req: IncomingMessage): AdminAuth {
+  async admin(req: IncomingMessage): Promise<AdminAuth> {
     const address = this.addressOf(req);
     const secret = bearerToken(req.headers.authorization);
     const limited = this.limited(address, secret);
     if (limited) return limited;
     if (!secret) return { ok: false, status: 401, code: 'unauthorized', message: 'missing admin token: send Authorization: Bearer <token>' };
-    const token = this.tokens.verify('admin', secret);
+    const token = await this.tokens.verify('admin', secret);
     if (!token) {
       this.limiter.fail(address, secret);
       return { ok: false, status: 401, code: 'unauthorized', message: 'unknown, expired or revoked admin token' };
@@ -82,22 +82,22 @@ export class Authenticator {
    * (see {@link Enrollment}). A credential used here retires the older ones
    * of its agent (rotation), after their grace period.
    */
-  agent(req: IncomingMessage, agentId: string): AgentAuth {
+  async agent(req: IncomingMessage, agentId: string): Promise<AgentAuth> {
     const address = this.addressOf(req);
     const secret = bearerToken(req.headers.authorization);
     const limited = this.limited(address, secret);
     if (limited) return limited;
     if (!secret) return { ok: false, status: 401, code: 'unauthorized', message: 'missing Authorization: Bearer <token>' };
     if (secret.startsWith('fagt_')) {
-      const checked = this.tokens.credentials.check(secret, agentId);
+      const checked = await this.tokens.credentials.check(secret, agentId);
       if (!checked.ok) {
         this.limiter.fail(address, secret);
         return { ok: false, ...CREDENTIAL_REFUSALS[checked.reason] };
       }
-      this.tokens.credentials.retireOlder(agentId, checked.credential.id);
+      await this.tokens.credentials.retireOlder(agentId, checked.credential.id);
       return { ok: true, token: checked.credential, kind: 'agent' };
     }
-    const enrollment = this.tokens.verify('enrollment', secret);
+    const enrollment = await this.tokens.verify('enrollment', secret);
     if (!enrollment) {
       this.limiter.fail(address, secret);
       return { ok: false, status: 401, code: 'unauthorized', message: 'unknown, expired or revoked token' };
@@ -110,8 +110,8 @@ export class Authenticator {
    * reports, or downloads for an agent id: an enrollment token is refused
    * with 403 `credential_required` (enrol first).
    */
-  credential(req: IncomingMessage, agentId: string): AgentAuth {
-    const auth = this.agent(req, agentId);
+  async credential(req: IncomingMessage, agentId: string): Promise<AgentAuth> {
+    const auth = await this.agent(req, agentId);
     if (!auth.ok || auth.kind === 'agent') return auth;
     this.limiter.fail(this.addressOf(req), bearerToken(req.headers.authorization));
     return {
@@ -129,7 +129,8 @@ export class Authenticator {
   }
 }
 
-const CREDENTIAL_REFUSALS: Record<CredentialRefusal, AuthRefusal> = {
+/** The answer to a refused credential: status, code and what the agent should do. */
+export const CREDENTIAL_REFUSALS: Readonly<Record<CredentialRefusal, AuthRefusal>> = {
   unknown: { status: 401, code: ErrorCode.CredentialUnknown, message: 'Fusion does not know this credential; enrol again with the enrollment token' },
   expired: { status: 401, code: ErrorCode.CredentialExpired, message: 'this credential expired or was released; enrol again with the enrollment token' },
   revoked: { status: 401, code: ErrorCode.Revoked, message: 'this credential was revoked; the agent needs a new enrollment token' },

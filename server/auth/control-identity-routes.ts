@@ -4,7 +4,7 @@ import { AGENT_ID_HEADER, AgentId, EnrollRequest, type EnrollResponse, type Issu
 import { HttpError } from '../http/errors.js';
 import { parseBody } from '../http/parse-body.js';
 import type { AgentStore } from '../store/agent-store.js';
-import { Authenticator } from './authenticator.js';
+import { Authenticator, CREDENTIAL_REFUSALS } from './authenticator.js';
 import { bearerToken } from './secrets.js';
 import { alreadyEnrolled, type Enrollment } from './enrollment.js';
 import type { TokenStore } from './token-store.js';
@@ -36,7 +36,7 @@ export function controlIdentityRoutes(deps: ControlIdentityDeps): Router {
     const body = parseBody(EnrollRequest, req.body ?? {}, 'enroll request');
     const authenticator = Authenticator.for(deps.tokens);
     const address = authenticator.addressOf(req);
-    const auth = authenticator.agent(req, body.agent_id);
+    const auth = await authenticator.agent(req, body.agent_id);
     if (!auth.ok) {
       if (auth.retryAfterSeconds) res.setHeader('Retry-After', String(auth.retryAfterSeconds));
       throw new HttpError(auth.status, auth.code, auth.message);
@@ -60,16 +60,21 @@ export function controlIdentityRoutes(deps: ControlIdentityDeps): Router {
     res.status(201).json({ status: 'enrolled', agent_id: body.agent_id, credential: outcome.secret, expires_at: outcome.expiresAt } satisfies EnrollResponse);
   });
 
-  router.post('/credential', (req, res) => {
+  router.post('/credential', async (req, res) => {
     const rawId = req.headers[AGENT_ID_HEADER];
     const agentId = AgentId.safeParse(Array.isArray(rawId) ? rawId[0] : rawId);
     if (!agentId.success) throw new HttpError(400, 'bad_request', `missing or invalid ${AGENT_ID_HEADER} header`);
-    const auth = Authenticator.for(deps.tokens).credential(req, agentId.data);
+    const auth = await Authenticator.for(deps.tokens).credential(req, agentId.data);
     if (!auth.ok) {
       if (auth.retryAfterSeconds) res.setHeader('Retry-After', String(auth.retryAfterSeconds));
       throw new HttpError(auth.status, auth.code, auth.message);
     }
-    const next = deps.tokens.credentials.rotate(auth.token);
+    const next = await deps.tokens.credentials.rotate(auth.token);
+    if (typeof next === 'string') {
+      // Revoked or released since it was checked (by an admin, maybe on another Fusion process).
+      const refusal = CREDENTIAL_REFUSALS[next];
+      throw new HttpError(refusal.status, refusal.code, refusal.message);
+    }
     res.status(201).json({ credential: next.secret, expires_at: next.expiresAt } satisfies IssuedCredential);
   });
   return router;

@@ -1,4 +1,5 @@
-import type { Db } from '../store/database.js';
+import type { Sql } from '../store/sql.js';
+import { identityLock } from './agent-credentials.js';
 
 export type EnrollmentState = 'pending' | 'accepted' | 'rejected';
 
@@ -18,46 +19,61 @@ export interface EnrollmentRequest {
   decided_by: string | null;
 }
 
+/** What {@link EnrollmentRequests.decide} came to. */
+export type EnrollmentDecision =
+  | { outcome: 'decided'; request: EnrollmentRequest }
+  | { outcome: 'not_found' }
+  | { outcome: 'unchanged'; request: EnrollmentRequest };
+
 /**
  * Enrollment requests awaiting (or given) an admin's decision, one per agent
  * id. A request is created by the agent's first attempt, refreshed by its
  * later ones, and removed once a credential is issued or the id released.
  */
 export class EnrollmentRequests {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly sql: Sql) {}
 
-  get(agentId: string): EnrollmentRequest | undefined {
-    return this.db.prepare('SELECT * FROM enrollment_requests WHERE agent_id = ?').get(agentId) as EnrollmentRequest | undefined;
+  async get(agentId: string): Promise<EnrollmentRequest | undefined> {
+    return this.sql.get<EnrollmentRequest>('SELECT * FROM enrollment_requests WHERE agent_id = ?', [agentId]);
   }
 
   /** Requests, newest first; `state` filters. At most 1000. */
-  list(state?: EnrollmentState): EnrollmentRequest[] {
-    return (
-      state
-        ? this.db.prepare('SELECT * FROM enrollment_requests WHERE state = ? ORDER BY requested_at DESC LIMIT 1000').all(state)
-        : this.db.prepare('SELECT * FROM enrollment_requests ORDER BY requested_at DESC LIMIT 1000').all()
-    ) as EnrollmentRequest[];
+  async list(state?: EnrollmentState): Promise<EnrollmentRequest[]> {
+    return state
+      ? this.sql.all<EnrollmentRequest>('SELECT * FROM enrollment_requests WHERE state = ? ORDER BY requested_at DESC, agent_id LIMIT 1000', [state])
+      : this.sql.all<EnrollmentRequest>('SELECT * FROM enrollment_requests ORDER BY requested_at DESC, agent_id LIMIT 1000');
   }
 
   /** Records an attempt: a new pending request, or the last sighting of an existing one. */
-  seen(input: { agentId: string; tokenId: string; hostname: string | null; address: string | null }, now = Date.now()): EnrollmentRequest {
-    this.db
-      .prepare(
-        `INSERT INTO enrollment_requests (agent_id, token_id, state, hostname, address, requested_at, last_seen)
-         VALUES (?, ?, 'pending', ?, ?, ?, ?)
-         ON CONFLICT(agent_id) DO UPDATE SET last_seen = excluded.last_seen,
-           hostname = COALESCE(excluded.hostname, enrollment_requests.hostname), address = COALESCE(excluded.address, enrollment_requests.address)`,
-      )
-      .run(input.agentId, input.tokenId, input.hostname, input.address, now, now);
-    return this.get(input.agentId)!;
+  async seen(input: { agentId: string; tokenId: string; hostname: string | null; address: string | null }, now = Date.now()): Promise<EnrollmentRequest> {
+    const request = await this.sql.get<EnrollmentRequest>(
+      `INSERT INTO enrollment_requests (agent_id, token_id, state, hostname, address, requested_at, last_seen)
+       VALUES (?, ?, 'pending', ?, ?, ?, ?)
+       ON CONFLICT (agent_id) DO UPDATE SET last_seen = excluded.last_seen,
+         hostname = COALESCE(excluded.hostname, enrollment_requests.hostname), address = COALESCE(excluded.address, enrollment_requests.address)
+       RETURNING *`,
+      [input.agentId, input.tokenId, input.hostname, input.address, now, now],
+    );
+    return request!;
   }
 
-  /** Accepts or rejects a request; false when there is none. */
-  decide(agentId: string, state: 'accepted' | 'rejected', by: string, now = Date.now()): boolean {
-    return this.db.prepare('UPDATE enrollment_requests SET state = ?, decided_at = ?, decided_by = ? WHERE agent_id = ?').run(state, now, by, agentId).changes > 0;
+  /**
+   * Accepts or rejects a request. Under the agent's {@link identityLock}, as
+   * the enrollment that reads the decision, so a rejection that is answered
+   * as done is never overtaken by an enrollment that saw the acceptance.
+   */
+  async decide(agentId: string, state: 'accepted' | 'rejected', by: string, now = Date.now()): Promise<EnrollmentDecision> {
+    return this.sql.transaction(async (): Promise<EnrollmentDecision> => {
+      await this.sql.lock(identityLock(agentId));
+      const request = await this.get(agentId);
+      if (!request) return { outcome: 'not_found' };
+      if (request.state === state) return { outcome: 'unchanged', request };
+      await this.sql.run('UPDATE enrollment_requests SET state = ?, decided_at = ?, decided_by = ? WHERE agent_id = ?', [state, now, by, agentId]);
+      return { outcome: 'decided', request: { ...request, state, decided_at: now, decided_by: by } };
+    });
   }
 
-  remove(agentId: string): boolean {
-    return this.db.prepare('DELETE FROM enrollment_requests WHERE agent_id = ?').run(agentId).changes > 0;
+  async remove(agentId: string): Promise<boolean> {
+    return (await this.sql.run('DELETE FROM enrollment_requests WHERE agent_id = ?', [agentId])).changes > 0;
   }
 }

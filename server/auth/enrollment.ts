@@ -1,6 +1,6 @@
 import { ErrorCode } from '../../shared/protocol/index.js';
-import type { Db } from '../store/database.js';
-import type { AgentCredentials, IssuedCredential } from './agent-credentials.js';
+import type { Sql } from '../store/sql.js';
+import { identityLock, type AgentCredentials, type IssuedCredential } from './agent-credentials.js';
 import type { EnrollmentRequests } from './enrollment-requests.js';
 import { usable, type TokenStore } from './token-store.js';
 
@@ -19,13 +19,13 @@ export interface EnrollInput {
 }
 
 export interface EnrollmentDeps {
-  db: Db;
+  sql: Sql;
   tokens: TokenStore;
   credentials: AgentCredentials;
   requests: EnrollmentRequests;
   /** Every enrollment waits for an admin's approval (else only those with a token that says so). */
   requireApproval: () => boolean;
-  /** Commits writes batched in the open group commit, so the enrollment is its own transaction. */
+  /** Commits the open group commit, which an enrollment decided at an agent's `hello` joins (its transaction is a savepoint of it). */
   flushWrites: () => Promise<void>;
 }
 
@@ -43,8 +43,9 @@ export function alreadyEnrolled(agentId: string): EnrollOutcome & { outcome: 're
  * Turns an agent id without a live credential into an enrolled agent. The
  * enrollment token's revocation, expiry and `max_uses`, the id's live
  * credentials and the approval are checked, the use counted and the
- * credential stored in ONE transaction, committed before this returns: a
- * credential that leaves Fusion survives a crash, and parallel attempts
+ * credential stored in ONE transaction under the agent's identity lock,
+ * committed before this returns: a credential that leaves Fusion survives a
+ * crash, and parallel attempts (in one Fusion or several on one database)
  * cannot exceed `max_uses` or enrol one id twice.
  */
 export class Enrollment {
@@ -55,26 +56,31 @@ export class Enrollment {
   }
 
   async enroll(input: EnrollInput, now = Date.now()): Promise<EnrollOutcome> {
-    const { db, tokens, credentials, requests } = this.deps;
+    const { sql, tokens, credentials, requests } = this.deps;
+    const usedUp: EnrollOutcome = { outcome: 'refused', status: 401, code: ErrorCode.Unauthorized, message: 'the enrollment token is revoked, expired or used up' };
+    // Writes already batched are committed first: when storage fails, it fails before a credential exists.
     await this.deps.flushWrites();
-    return db.transaction((): EnrollOutcome => {
-      const token = tokens.get(input.enrollmentTokenId);
-      if (!token || token.kind !== 'enrollment' || token.revoked_at !== null || !usable(token, now)) {
-        return { outcome: 'refused', status: 401, code: ErrorCode.Unauthorized, message: 'the enrollment token is revoked, expired or used up' };
-      }
-      if (credentials.hasLive(input.agentId, now)) return alreadyEnrolled(input.agentId);
-      const request = requests.get(input.agentId);
+    const outcome = await sql.transaction(async (): Promise<EnrollOutcome> => {
+      await sql.lock(identityLock(input.agentId));
+      const token = await tokens.get(input.enrollmentTokenId);
+      if (!token || token.kind !== 'enrollment' || token.revoked_at !== null || !usable(token, now)) return usedUp;
+      if (await credentials.hasLive(input.agentId, now)) return alreadyEnrolled(input.agentId);
+      const request = await requests.get(input.agentId);
       if (request?.state === 'rejected') {
         return { outcome: 'refused', status: 403, code: ErrorCode.EnrollmentRejected, message: `an admin rejected the enrollment of agent ${input.agentId}` };
       }
       const needsApproval = this.deps.requireApproval() || token.requires_approval === 1;
       if (needsApproval && request?.state !== 'accepted') {
-        requests.seen({ agentId: input.agentId, tokenId: token.id, hostname: input.hostname, address: input.address }, now);
+        await requests.seen({ agentId: input.agentId, tokenId: token.id, hostname: input.hostname, address: input.address }, now);
         return { outcome: 'pending' };
       }
-      if (request) requests.remove(input.agentId);
-      tokens.use(token.id);
-      return { outcome: 'issued', ...credentials.issue(input.agentId, token.id, now) };
-    })();
+      // The conditional count is what holds max_uses: another enrollment may have taken the last use since the read above.
+      if (!(await tokens.use(token.id, now))) return usedUp;
+      if (request) await requests.remove(input.agentId);
+      return { outcome: 'issued', ...(await credentials.issue(input.agentId, token.id, now)) };
+    });
+    // Inside the agents' batch the transaction is a savepoint of it: the credential leaves only once that is committed.
+    await this.deps.flushWrites();
+    return outcome;
   }
 }

@@ -30,41 +30,40 @@ export function identityRoutes(deps: IdentityRoutesDeps): Router {
   const admin = requireAdmin(deps.tokens, 'admin');
   const viewer = requireAdmin(deps.tokens, 'viewer');
 
-  router.get('/enrollment-requests', viewer, (req, res) => {
+  router.get('/enrollment-requests', viewer, async (req, res) => {
     const query = parseBody(RequestQuery, req.query ?? {}, 'query');
-    res.json({ requests: deps.requests.list(query.state) });
+    res.json({ requests: await deps.requests.list(query.state) });
   });
   for (const [action, state] of [['accept', 'accepted'], ['reject', 'rejected']] as const) {
-    router.post(`/enrollment-requests/:agent_id/${action}`, admin, (req, res) => {
+    router.post(`/enrollment-requests/:agent_id/${action}`, admin, async (req, res) => {
       const agentId = agentIdParam(req.params.agent_id as string);
-      const request = deps.requests.get(agentId);
-      if (!request) throw notFound(`enrollment request of agent ${agentId}`);
-      if (request.state === state) throw new HttpError(409, `already_${state}`, `the enrollment request of agent ${agentId} is already ${state}`);
-      deps.requests.decide(agentId, state, adminOf(req).name);
-      res.json(deps.requests.get(agentId));
+      const decision = await deps.requests.decide(agentId, state, adminOf(req).name);
+      if (decision.outcome === 'not_found') throw notFound(`enrollment request of agent ${agentId}`);
+      if (decision.outcome === 'unchanged') throw new HttpError(409, `already_${state}`, `the enrollment request of agent ${agentId} is already ${state}`);
+      res.json(decision.request);
     });
   }
-  router.delete('/enrollment-requests/:agent_id', admin, (req, res) => {
+  router.delete('/enrollment-requests/:agent_id', admin, async (req, res) => {
     const agentId = agentIdParam(req.params.agent_id as string);
-    if (!deps.requests.remove(agentId)) throw notFound(`enrollment request of agent ${agentId}`);
+    if (!(await deps.requests.remove(agentId))) throw notFound(`enrollment request of agent ${agentId}`);
     res.json({ agent_id: agentId, removed: true });
   });
 
-  router.get('/agents/:agent_id/credentials', viewer, (req, res) => {
+  router.get('/agents/:agent_id/credentials', viewer, async (req, res) => {
     const agentId = agentIdParam(req.params.agent_id as string);
-    const credentials = deps.tokens.credentials.live(agentId).map((c) => ({
+    const credentials = (await deps.tokens.credentials.live(agentId)).map((c) => ({
       id: c.id,
       created_at: c.created_at,
       expires_at: c.expires_at,
       rotate_requested_at: c.rotate_requested_at,
       enrollment_token_id: c.enrollment_token_id,
     }));
-    res.json({ agent_id: agentId, credentials, enrollment_request: deps.requests.get(agentId) ?? null });
+    res.json({ agent_id: agentId, credentials, enrollment_request: (await deps.requests.get(agentId)) ?? null });
   });
 
   router.post('/agents/:agent_id/rotate-credential', admin, async (req, res) => {
     const agentId = agentIdParam(req.params.agent_id as string);
-    const requested = deps.tokens.credentials.requestRotation(agentId);
+    const requested = await deps.tokens.credentials.requestRotation(agentId);
     if (requested === 0) throw new HttpError(409, 'not_enrolled', `agent ${agentId} holds no live credential`);
     const conn = deps.gateway.get(agentId);
     const sent = conn ? await deps.rotation.rotateNow(conn) : false;
@@ -72,10 +71,10 @@ export function identityRoutes(deps: IdentityRoutesDeps): Router {
     res.status(202).json({ agent_id: agentId, sent_now: sent, rotates_at_next_contact: !sent });
   });
 
-  router.post('/agents/:agent_id/release', admin, (req, res) => {
+  router.post('/agents/:agent_id/release', admin, async (req, res) => {
     const agentId = agentIdParam(req.params.agent_id as string);
-    const released = deps.tokens.credentials.release(agentId);
-    const forgotten = deps.requests.remove(agentId);
+    const released = await deps.tokens.credentials.release(agentId);
+    const forgotten = await deps.requests.remove(agentId);
     const conn = deps.gateway.get(agentId);
     conn?.fail(ErrorCode.CredentialExpired, 'an admin released this agent id; enrol again with the enrollment token');
     res.json({ agent_id: agentId, released_credentials: released, removed_request: forgotten, disconnected: Boolean(conn) });

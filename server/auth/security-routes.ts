@@ -56,38 +56,35 @@ export function securityRoutes(deps: { tokens: TokenStore; gateway: WsGateway; a
   const json = jsonBody('16kb');
   const admin = requireAdmin(deps.tokens, 'admin');
 
-  router.post('/enrollment-tokens', admin, json, (req, res) => {
+  router.post('/enrollment-tokens', admin, json, async (req, res) => {
     const body = parseBody(EnrollmentRequest, req.body ?? {}, 'enrollment token');
     const expiresAt = body.expires_at === undefined ? null : typeof body.expires_at === 'number' ? body.expires_at : Date.parse(body.expires_at);
     if (expiresAt !== null && expiresAt <= Date.now()) throw new HttpError(400, 'bad_request', 'expires_at is in the past');
-    const { secret, token } = deps.tokens.create({ kind: 'enrollment', name: body.name, expiresAt, maxUses: body.max_uses ?? null, group: body.group ?? null, requiresApproval: body.requires_approval ?? false });
+    const { secret, token } = await deps.tokens.create({ kind: 'enrollment', name: body.name, expiresAt, maxUses: body.max_uses ?? null, group: body.group ?? null, requiresApproval: body.requires_approval ?? false });
     res.status(201).json({ ...publicToken(token), secret });
   });
-  router.get('/enrollment-tokens', admin, (_req, res) => {
-    res.json({ tokens: deps.tokens.list('enrollment').map(publicToken) });
+  router.get('/enrollment-tokens', admin, async (_req, res) => {
+    res.json({ tokens: (await deps.tokens.list('enrollment')).map(publicToken) });
   });
-  router.delete('/enrollment-tokens/:id', admin, (req, res) => {
-    res.json(revoke(deps.tokens, 'enrollment', String(req.params.id)));
+  router.delete('/enrollment-tokens/:id', admin, async (req, res) => {
+    res.json(await revoke(deps.tokens, 'enrollment', String(req.params.id)));
   });
 
-  router.post('/admin-tokens', admin, json, (req, res) => {
+  router.post('/admin-tokens', admin, json, async (req, res) => {
     const body = parseBody(AdminTokenRequest, req.body ?? {}, 'admin token');
-    const { secret, token } = deps.tokens.create({ kind: 'admin', name: body.name, role: body.role });
+    const { secret, token } = await deps.tokens.create({ kind: 'admin', name: body.name, role: body.role });
     res.status(201).json({ ...publicToken(token), secret });
   });
-  router.get('/admin-tokens', admin, (_req, res) => {
-    res.json({ tokens: deps.tokens.list('admin').map(publicToken) });
+  router.get('/admin-tokens', admin, async (_req, res) => {
+    res.json({ tokens: (await deps.tokens.list('admin')).map(publicToken) });
   });
-  router.delete('/admin-tokens/:id', admin, (req, res) => {
-    const id = String(req.params.id);
-    const live = deps.tokens.list('admin').filter((t) => t.revoked_at === null && t.role === 'admin');
-    if (live.length === 1 && live[0]!.id === id) throw new HttpError(409, 'last_admin', 'this is the last admin token; create another admin token first');
-    res.json(revoke(deps.tokens, 'admin', id));
+  router.delete('/admin-tokens/:id', admin, async (req, res) => {
+    res.json(await revoke(deps.tokens, 'admin', String(req.params.id)));
   });
 
-  router.post('/agents/:agent_id/revoke', admin, (req, res) => {
+  router.post('/agents/:agent_id/revoke', admin, async (req, res) => {
     const agentId = agentIdParam(req.params.agent_id as string);
-    const revoked = deps.tokens.credentials.revokeAll(agentId);
+    const revoked = await deps.tokens.credentials.revokeAll(agentId);
     const conn = deps.gateway.get(agentId);
     conn?.fail('revoked', 'this agent was revoked; it needs a new enrollment token to come back');
     res.json({ agent_id: agentId, revoked_credentials: revoked, disconnected: Boolean(conn), close_code: conn ? CloseCode.Revoked : null });
@@ -102,10 +99,16 @@ export function securityRoutes(deps: { tokens: TokenStore; gateway: WsGateway; a
   return router;
 }
 
-function revoke(tokens: TokenStore, kind: 'enrollment' | 'admin', id: string): object {
-  const token = tokens.get(id);
-  if (!token || token.kind !== kind) throw notFound(`${kind} token ${id}`);
-  if (token.revoked_at !== null) throw new HttpError(409, 'already_revoked', `${kind} token ${id} is already revoked`);
-  tokens.revoke(id);
-  return publicToken(tokens.get(id)!);
+async function revoke(tokens: TokenStore, kind: 'enrollment' | 'admin', id: string): Promise<object> {
+  const revocation = await tokens.revokeOfKind(kind, id);
+  switch (revocation.outcome) {
+    case 'revoked':
+      return publicToken(revocation.token);
+    case 'not_found':
+      throw notFound(`${kind} token ${id}`);
+    case 'already_revoked':
+      throw new HttpError(409, 'already_revoked', `${kind} token ${id} is already revoked`);
+    case 'last_admin':
+      throw new HttpError(409, 'last_admin', 'this is the last admin token; create another admin token first');
+  }
 }

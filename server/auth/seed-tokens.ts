@@ -12,11 +12,11 @@ export interface InitialSecrets {
  * are seeded; otherwise, on a first start with no admin or no enrollment token,
  * one is generated and returned so it can be printed once.
  */
-export function seedTokens(tokens: TokenStore, given: { adminToken?: string | undefined; enrollmentToken?: string | undefined }): InitialSecrets {
+export async function seedTokens(tokens: TokenStore, given: { adminToken?: string | undefined; enrollmentToken?: string | undefined }): Promise<InitialSecrets> {
   const created: InitialSecrets = {};
-  if (given.adminToken) tokens.seed('admin', 'env:FUSION_ADMIN_TOKEN', given.adminToken, 'admin');
-  else if (tokens.countLive('admin') === 0) created.adminToken = tokens.create({ kind: 'admin', name: 'initial-admin', role: 'admin' }).secret;
-  if (given.enrollmentToken) tokens.seed('enrollment', 'env:FUSION_ENROLLMENT_TOKEN', given.enrollmentToken);
-  else if (tokens.countLive('enrollment') === 0) created.enrollmentToken = tokens.create({ kind: 'enrollment', name: 'initial-enrollment' }).secret;
+  if (given.adminToken) await tokens.seed('admin', 'env:FUSION_ADMIN_TOKEN', given.adminToken, 'admin');
+  else if ((await tokens.countLive('admin')) === 0) created.adminToken = (await tokens.create({ kind: 'admin', name: 'initial-admin', role: 'admin' })).secret;
+  if (given.enrollmentToken) await tokens.seed('enrollment', 'env:FUSION_ENROLLMENT_TOKEN', given.enrollmentToken);
+  else if ((await tokens.countLive('enrollment')) === 0) created.enrollmentToken = (await tokens.create({ kind: 'enrollment', name: 'initial-enrollment' })).secret;
   return created;
 }

@@ -1,7 +1,8 @@
 import { nanoid } from 'nanoid';
-import type { Db } from '../store/database.js';
+import type { Sql } from '../store/sql.js';
 import { generateSecret, hashSecret, secretMatches } from './secrets.js';
 import { AgentCredentials, credentialPolicy, type CredentialPolicy } from './agent-credentials.js';
+import { TOKEN_COLUMNS } from './token-columns.js';
 
 export type TokenKind = 'admin' | 'enrollment' | 'agent';
 export type AdminRole = 'viewer' | 'operator' | 'admin';
@@ -32,24 +33,29 @@ interface TokenRow extends TokenRecord {
   hash: string;
 }
 
+/** What {@link TokenStore.revokeOfKind} came to. */
+export type TokenRevocation = { outcome: 'revoked'; token: TokenRecord } | { outcome: 'not_found' | 'already_revoked' | 'last_admin' };
+
 /**
  * Admin, enrollment and per-agent tokens, stored as hashes. Verification
  * compares the presented secret against every live token of its kind in
  * constant time, so neither timing nor an index lookup reveals a near miss.
+ * Nothing is cached: every check reads the database, so a token revoked by
+ * one Fusion process is refused by every other at once.
  */
 export class TokenStore {
   /** The per-agent credentials among these tokens. */
   readonly credentials: AgentCredentials;
 
   constructor(
-    private readonly db: Db,
+    private readonly sql: Sql,
     policy: Partial<CredentialPolicy> = {},
   ) {
-    this.credentials = new AgentCredentials(db, this, credentialPolicy(policy));
+    this.credentials = new AgentCredentials(sql, this, credentialPolicy(policy));
   }
 
   /** Creates a token and returns its secret; the secret is not kept. */
-  create(input: {
+  async create(input: {
     kind: TokenKind;
     name: string;
     role?: AdminRole;
@@ -61,7 +67,8 @@ export class TokenStore {
     requiresApproval?: boolean;
     secret?: string;
     id?: string;
-  }): { secret: string; token: TokenRecord } {
+    createdAt?: number;
+  }): Promise<{ secret: string; token: TokenRecord }> {
     const secret = input.secret ?? generateSecret(input.kind === 'admin' ? 'fadm' : input.kind === 'enrollment' ? 'fenr' : 'fagt');
     const token: TokenRecord = {
       id: input.id ?? nanoid(12),
@@ -69,7 +76,7 @@ export class TokenStore {
       name: input.name,
       role: input.role ?? null,
       agent_id: input.agentId ?? null,
-      created_at: Date.now(),
+      created_at: input.createdAt ?? Date.now(),
       expires_at: input.expiresAt ?? null,
       max_uses: input.maxUses ?? null,
       uses: 0,
@@ -79,12 +86,26 @@ export class TokenStore {
       requires_approval: input.requiresApproval ? 1 : 0,
       rotate_requested_at: null,
     };
-    this.db
-      .prepare(
-        `INSERT INTO tokens (id, kind, name, hash, role, agent_id, created_at, expires_at, max_uses, uses, revoked_at, group_name, enrollment_token_id, requires_approval)
-         VALUES (@id, @kind, @name, @hash, @role, @agent_id, @created_at, @expires_at, @max_uses, @uses, @revoked_at, @group_name, @enrollment_token_id, @requires_approval)`,
-      )
-      .run({ ...token, hash: hashSecret(secret) });
+    await this.sql.run(
+      `INSERT INTO tokens (id, kind, name, hash, role, agent_id, created_at, expires_at, max_uses, uses, revoked_at, group_name, enrollment_token_id, requires_approval)
+       VALUES (@id, @kind, @name, @hash, @role, @agent_id, @created_at, @expires_at, @max_uses, @uses, @revoked_at, @group_name, @enrollment_token_id, @requires_approval)`,
+      {
+        id: token.id,
+        kind: token.kind,
+        name: token.name,
+        hash: hashSecret(secret),
+        role: token.role,
+        agent_id: token.agent_id,
+        created_at: token.created_at,
+        expires_at: token.expires_at,
+        max_uses: token.max_uses,
+        uses: token.uses,
+        revoked_at: token.revoked_at,
+        group_name: token.group_name,
+        enrollment_token_id: token.enrollment_token_id,
+        requires_approval: token.requires_approval,
+      },
+    );
     return { secret, token };
   }
 
@@ -93,62 +114,96 @@ export class TokenStore {
    * Agent credentials are checked by {@link AgentCredentials.check}, which
    * also says why one is refused.
    */
-  verify(kind: 'admin' | 'enrollment', secret: string, now = Date.now()): TokenRecord | undefined {
-    const rows = this.db.prepare('SELECT * FROM tokens WHERE kind = ? AND revoked_at IS NULL').all(kind) as TokenRow[];
+  async verify(kind: 'admin' | 'enrollment', secret: string, now = Date.now()): Promise<TokenRecord | undefined> {
+    const rows = await this.sql.all<TokenRow>('SELECT * FROM tokens WHERE kind = ? AND revoked_at IS NULL', [kind]);
     let found: TokenRow | undefined;
     for (const row of rows) {
       if (secretMatches(secret, row.hash) && !found) found = row;
     }
     if (!found || !usable(found, now)) return undefined;
-    const { hash: _hash, ...record } = found;
-    return record;
+    return withoutHash(found);
   }
 
   /** The row of one token with its hash, for the stores that check secrets themselves. */
-  row(id: string): (TokenRecord & { hash: string }) | undefined {
-    return this.db.prepare('SELECT * FROM tokens WHERE id = ?').get(id) as TokenRow | undefined;
+  async row(id: string): Promise<(TokenRecord & { hash: string }) | undefined> {
+    return this.sql.get<TokenRow>('SELECT * FROM tokens WHERE id = ?', [id]);
   }
 
-  /** Counts one use of a token (enrollment). */
-  use(id: string): void {
-    this.db.prepare('UPDATE tokens SET uses = uses + 1 WHERE id = ?').run(id);
+  /**
+   * Counts one use of a live token (enrollment) unless it is used up or
+   * expired: false then. One conditional UPDATE, so concurrent uses (in this
+   * process or another) never pass `max_uses`.
+   */
+  async use(id: string, now = Date.now()): Promise<boolean> {
+    const { changes } = await this.sql.run(
+      `UPDATE tokens SET uses = uses + 1
+       WHERE id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?) AND (max_uses IS NULL OR uses < max_uses)`,
+      [id, now],
+    );
+    return changes > 0;
   }
 
-  list(kind: TokenKind): TokenRecord[] {
-    return this.db
-      .prepare(
-        `SELECT id, kind, name, role, agent_id, created_at, expires_at, max_uses, uses, revoked_at, group_name, enrollment_token_id, requires_approval, rotate_requested_at
-         FROM tokens WHERE kind = ? ORDER BY created_at`,
-      )
-      .all(kind) as TokenRecord[];
+  async list(kind: TokenKind): Promise<TokenRecord[]> {
+    return this.sql.all<TokenRecord>(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE kind = ? ORDER BY created_at, id`, [kind]);
   }
 
-  countLive(kind: TokenKind): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM tokens WHERE kind = ? AND revoked_at IS NULL').get(kind) as { n: number }).n;
+  async countLive(kind: TokenKind): Promise<number> {
+    const row = await this.sql.get<{ n: number }>('SELECT COUNT(*) AS n FROM tokens WHERE kind = ? AND revoked_at IS NULL', [kind]);
+    return Number(row?.n ?? 0);
   }
 
-  get(id: string): TokenRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM tokens WHERE id = ?').get(id) as TokenRow | undefined;
-    if (!row) return undefined;
-    const { hash: _hash, ...record } = row;
-    return record;
+  async get(id: string): Promise<TokenRecord | undefined> {
+    return this.sql.get<TokenRecord>(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE id = ?`, [id]);
   }
 
-  revoke(id: string): boolean {
-    return this.db.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(Date.now(), id).changes > 0;
+  async revoke(id: string, now = Date.now()): Promise<boolean> {
+    return (await this.sql.run('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [now, id])).changes > 0;
+  }
+
+  /**
+   * Revokes the `kind` token `id`, except the last live admin token with the
+   * admin role (Fusion must stay administrable). The check and the
+   * revocation hold one lock per kind, so two admins revoking the last two
+   * admin tokens at once (on one Fusion or two) cannot both succeed.
+   */
+  async revokeOfKind(kind: 'admin' | 'enrollment', id: string, now = Date.now()): Promise<TokenRevocation> {
+    return this.sql.transaction(async (): Promise<TokenRevocation> => {
+      await this.sql.lock(`tokens:revoke:${kind}`);
+      const token = await this.get(id);
+      if (!token || token.kind !== kind) return { outcome: 'not_found' };
+      if (token.revoked_at !== null) return { outcome: 'already_revoked' };
+      if (kind === 'admin' && token.role === 'admin') {
+        const others = await this.sql.get<{ n: number }>("SELECT COUNT(*) AS n FROM tokens WHERE kind = 'admin' AND role = 'admin' AND revoked_at IS NULL AND id <> ?", [id]);
+        if (Number(others?.n ?? 0) === 0) return { outcome: 'last_admin' };
+      }
+      await this.sql.run('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [now, id]);
+      return { outcome: 'revoked', token: { ...token, revoked_at: now } };
+    });
   }
 
   /**
    * Makes `secret` a live token named `name` (from an environment variable):
    * an existing token of that name with another secret is revoked first.
    */
-  seed(kind: TokenKind, name: string, secret: string, role?: AdminRole): void {
-    this.db.transaction(() => {
-      const rows = this.db.prepare('SELECT * FROM tokens WHERE kind = ? AND name = ? AND revoked_at IS NULL').all(kind, name) as TokenRow[];
+  async seed(kind: TokenKind, name: string, secret: string, role?: AdminRole): Promise<void> {
+    await this.sql.transaction(async () => {
+      await this.sql.lock(`tokens:seed:${kind}:${name}`);
+      const rows = await this.sql.all<TokenRow>('SELECT * FROM tokens WHERE kind = ? AND name = ? AND revoked_at IS NULL', [kind, name]);
       if (rows.some((r) => secretMatches(secret, r.hash))) return;
-      for (const r of rows) this.revoke(r.id);
-      this.create({ kind, name, secret, ...(role ? { role } : {}) });
-    })();
+      for (const r of rows) await this.revoke(r.id);
+      await this.create({ kind, name, secret, ...(role ? { role } : {}) });
+    });
+  }
+
+  /**
+   * The group of the enrollment token an agent authenticated with: the
+   * token's own for an enrollment token, the one it enrolled with for a
+   * credential; null when that names none.
+   */
+  async enrollmentGroup(token: Pick<TokenRecord, 'kind' | 'group_name' | 'enrollment_token_id'>): Promise<string | null> {
+    if (token.kind === 'enrollment') return token.group_name;
+    if (token.enrollment_token_id === null) return null;
+    return (await this.get(token.enrollment_token_id))?.group_name ?? null;
   }
 }
 
@@ -156,4 +211,9 @@ export class TokenStore {
 export function usable(token: Pick<TokenRecord, 'expires_at' | 'max_uses' | 'uses'>, now = Date.now()): boolean {
   if (token.expires_at !== null && token.expires_at <= now) return false;
   return token.max_uses === null || token.uses < token.max_uses;
+}
+
+function withoutHash(row: TokenRow): TokenRecord {
+  const { hash: _hash, ...record } = row;
+  return record;
 }

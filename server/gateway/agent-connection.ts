@@ -28,6 +28,8 @@ export class AgentConnection {
   capabilities: readonly string[] = [];
   /** Expiry (epoch ms) of the credential this connection holds now; null for one without expiry or before enrollment. */
   credentialExpiresAt: number | null = null;
+  /** Group of the enrollment token the agent enrols or enrolled with (read at the upgrade), if it names one. */
+  enrollmentGroup: string | null = null;
   /** A credential issued on this connection and not yet handed over (enrollment: it goes in `welcome`). */
   issued: { secret: string; expiresAt: number } | undefined;
   readonly connectedAt = Date.now();

@@ -15,7 +15,7 @@ export interface CredentialRotationOptions {
   log: Logger;
   /** How often connected agents' credentials are checked for rotation. */
   checkIntervalMs: number;
-  /** Commits the open group commit, so a new credential is durable before it is sent. */
+  /** Commits the open group commit (a rotation at `hello` joins it), so a new credential is durable before it is sent. */
   flushWrites: () => Promise<void>;
 }
 
@@ -33,7 +33,8 @@ export class CredentialRotation {
 
   constructor(private readonly options: CredentialRotationOptions) {
     options.gateway.on('frame', (conn, frame) => {
-      if (frame.type === 'credential_ack' && conn.established) this.acknowledged(conn, frame.expires_at);
+      // The gateway awaits a listener's promise and logs its failure.
+      if (frame.type === 'credential_ack' && conn.established) return this.acknowledged(conn, frame.expires_at);
     });
     this.timer = setInterval(() => void this.checkAll(), options.checkIntervalMs);
     this.timer.unref();
@@ -46,17 +47,19 @@ export class CredentialRotation {
   /** After `welcome`: rotates a credential that is due (close to expiry, or asked for while the agent was away). */
   async onEstablished(conn: AgentConnection): Promise<void> {
     if (!this.capable(conn)) return;
-    const record = this.options.tokens.get(conn.tokenId);
+    const record = await this.options.tokens.get(conn.tokenId);
     if (record && this.options.tokens.credentials.dueForRotation(record)) await this.rotateNow(conn);
   }
 
   /** Issues and sends the connection's next credential now; false when the agent cannot take one. */
   async rotateNow(conn: AgentConnection): Promise<boolean> {
     if (!this.capable(conn) || !conn.open) return false;
-    const current = this.options.tokens.get(conn.tokenId);
+    const current = await this.options.tokens.get(conn.tokenId);
     if (!current || current.kind !== 'agent') return false;
+    const next = await this.options.tokens.credentials.rotate(current);
+    if (typeof next === 'string') return false; // Revoked or released meanwhile: the agent's next contact is refused.
     await this.options.flushWrites();
-    const next = this.options.tokens.credentials.rotate(current);
+    if (!conn.open) return false;
     this.pending.set(conn, { id: next.id, expiresAt: next.expiresAt, sentAt: Date.now() });
     conn.send({ type: 'credential', credential: next.secret, expires_at: next.expiresAt });
     conn.log.info({ expires_at: next.expiresAt }, 'sent the agent its next credential');
@@ -67,13 +70,13 @@ export class CredentialRotation {
     return conn.established && conn.tokenKind === 'agent' && conn.capabilities.includes(CREDENTIAL_ROTATION_CAPABILITY);
   }
 
-  private acknowledged(conn: AgentConnection, expiresAt: number): void {
+  private async acknowledged(conn: AgentConnection, expiresAt: number): Promise<void> {
     const pending = this.pending.get(conn);
     if (!pending || pending.expiresAt !== expiresAt) return;
     this.pending.delete(conn);
     conn.tokenId = pending.id;
     conn.credentialExpiresAt = pending.expiresAt;
-    const retired = this.options.tokens.credentials.retireOlder(conn.agentId, pending.id);
+    const retired = await this.options.tokens.credentials.retireOlder(conn.agentId, pending.id);
     conn.log.info({ retired }, 'agent acknowledged its next credential');
   }
 

@@ -78,7 +78,12 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
   }
 
   attach(server: Server): void {
-    server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+    server.on('upgrade', (req, socket, head) => {
+      this.onUpgrade(req, socket, head).catch((err: unknown) => {
+        this.options.log.error({ err }, 'agent upgrade failed');
+        socket.destroy();
+      });
+    });
     this.heartbeat = setInterval(() => this.beat(), this.options.heartbeatIntervalMs);
     this.heartbeat.unref();
   }
@@ -120,7 +125,7 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 
-  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const path = (req.url ?? '').split('?')[0];
     if (path !== CONTROL_WS_PATH) {
       rejectUpgrade(socket, 404, 'not_found', `no WebSocket endpoint at ${path}`);
@@ -132,35 +137,53 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
       rejectUpgrade(socket, 429, ErrorCode.RateLimited, `more than ${maxPending} connections from ${address} are waiting to send hello`, 1);
       return;
     }
+    // While the token is checked the upgrade counts as pending, and a client that hangs up meanwhile is no error of ours.
+    const releaseAuth = this.holdPending(address);
+    const dropped = (): void => void socket.destroy();
+    socket.on('error', dropped);
     let auth;
     try {
-      auth = authenticateUpgrade(req, this.options.tokens);
+      auth = await authenticateUpgrade(req, this.options.tokens);
     } catch (err) {
       this.options.log.error({ err }, 'upgrade authentication failed');
       rejectUpgrade(socket, 500, ErrorCode.InternalError, 'internal error');
       return;
+    } finally {
+      releaseAuth();
+      socket.off('error', dropped);
     }
+    if (socket.destroyed) return;
     if (!auth.ok) {
       this.options.log.warn({ address, status: auth.status, code: auth.code }, 'agent upgrade refused');
       rejectUpgrade(socket, auth.status, auth.code, auth.message, auth.retryAfterSeconds);
       return;
     }
-    const { agentId, tokenKind, tokenId, expiresAt } = auth;
+    const { agentId, tokenKind, tokenId, expiresAt, enrollmentGroup } = auth;
     // The handshake is answered at once; a socket that is not upgraded within the hello timeout is dropped.
     const upgradeTimer = setTimeout(() => socket.destroy(), this.options.helloTimeoutMs);
     upgradeTimer.unref();
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       clearTimeout(upgradeTimer);
-      this.onSocket(ws, address, agentId, tokenKind, tokenId, expiresAt);
+      this.onSocket(ws, address, agentId, tokenKind, tokenId, expiresAt, enrollmentGroup);
     });
   }
 
-  private onSocket(ws: WebSocket, address: string, agentId: string, tokenKind: 'enrollment' | 'agent', tokenId: string, expiresAt: number | null): void {
+  private onSocket(
+    ws: WebSocket,
+    address: string,
+    agentId: string,
+    tokenKind: 'enrollment' | 'agent',
+    tokenId: string,
+    expiresAt: number | null,
+    enrollmentGroup: string | null,
+  ): void {
     const sessionId = nanoid(16);
     const log = this.options.log.child({ agent_id: agentId, session_id: sessionId });
     const conn = new AgentConnection(agentId, sessionId, address, ws, tokenKind, tokenId, log);
     conn.credentialExpiresAt = expiresAt;
-    const release = this.holdPending(address, conn);
+    conn.enrollmentGroup = enrollmentGroup;
+    const release = this.holdPending(address);
+    conn.onEstablished = release;
     onLibraryError(ws, conn, this.maxFrameBytes);
     const previous = this.connections.get(agentId);
     this.connections.set(agentId, conn);
@@ -228,10 +251,11 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
   }
 
   /**
-   * Counts `conn` as waiting for its `hello` until it is established or
-   * closed; returns the function that stops counting it (idempotent).
+   * Counts one more connection from `address` that has not sent `hello`
+   * (being authenticated, or open and not established); returns the
+   * function that stops counting it (idempotent).
    */
-  private holdPending(address: string, conn: AgentConnection): () => void {
+  private holdPending(address: string): () => void {
     this.pending.set(address, (this.pending.get(address) ?? 0) + 1);
     let held = true;
     const release = (): void => {
@@ -241,7 +265,6 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
       if (left <= 0) this.pending.delete(address);
       else this.pending.set(address, left);
     };
-    conn.onEstablished = release;
     return release;
   }
 

@@ -83,11 +83,8 @@ export async function createGroups(deps: GroupsDeps): Promise<Groups> {
     service: deps.service,
     agents: deps.agents,
     log: deps.log,
-    enrollmentGroup: async (conn) => {
-      // The connection holds a credential by now (enrollment happens before any listener sees hello).
-      const enrolledWith = (await deps.tokens.get(conn.tokenId))?.enrollment_token_id ?? null;
-      return enrolledWith === null ? null : ((await deps.tokens.get(enrolledWith))?.group_name ?? null);
-    },
+    // Read from the token the connection was authenticated with, at the upgrade.
+    enrollmentGroup: (conn) => conn.enrollmentGroup,
   });
   deps.service.setGroupLookup((agentId) => members.groupOf(agentId));
   const rules = new RuleService({ groups: store, rules: new RuleStore(deps.sql), members, agents: deps.agents, log: deps.log });

@@ -23,7 +23,7 @@ export interface MemberServiceDeps {
   agents: AgentStore;
   log: Logger;
   /** The group of the enrollment token the connection was authenticated with, if it names one. */
-  enrollmentGroup?: (conn: AgentConnection) => Promise<string | null>;
+  enrollmentGroup?: (conn: AgentConnection) => string | null;
 }
 
 export interface AssignInput {
@@ -188,7 +188,7 @@ export class MemberService {
       agentId: conn.agentId,
       hostname: hello.hostname,
       group: hello.group,
-      tokenGroup: async () => (this.deps.enrollmentGroup ? await this.deps.enrollmentGroup(conn) : null),
+      tokenGroup: () => this.deps.enrollmentGroup?.(conn) ?? null,
     };
     await this.onContact(contact, () => conn.log, 'hello');
   }

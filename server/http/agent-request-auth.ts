@@ -19,8 +19,8 @@ export interface AuthenticatedAgent {
  * an {@link HttpError}. A credential due for rotation is flagged in the
  * answer's {@link CREDENTIAL_ROTATE_HEADER}.
  */
-export function authenticateAgent(tokens: TokenStore, req: Request, res: Response, agentId: string): AuthenticatedAgent {
-  const auth = Authenticator.for(tokens).credential(req, agentId);
+export async function authenticateAgent(tokens: TokenStore, req: Request, res: Response, agentId: string): Promise<AuthenticatedAgent> {
+  const auth = await Authenticator.for(tokens).credential(req, agentId);
   if (auth.ok) {
     if (tokens.credentials.dueForRotation(auth.token)) res.setHeader(CREDENTIAL_ROTATE_HEADER, 'rotate');
     return { token: auth.token, kind: auth.kind };
@@ -30,7 +30,6 @@ export function authenticateAgent(tokens: TokenStore, req: Request, res: Respons
 }
 
 /** The group of the enrollment token the agent enrolled with, if it names one. */
-export function tokenGroup(tokens: TokenStore, auth: AuthenticatedAgent): string | null {
-  const enrollmentTokenId = auth.kind === 'enrollment' ? auth.token.id : auth.token.enrollment_token_id;
-  return enrollmentTokenId === null ? null : (tokens.get(enrollmentTokenId)?.group_name ?? null);
+export async function tokenGroup(tokens: TokenStore, auth: AuthenticatedAgent): Promise<string | null> {
+  return tokens.enrollmentGroup(auth.token);
 }

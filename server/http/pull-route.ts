@@ -62,9 +62,10 @@ export function pullRoute(deps: PullRouteDeps): Router {
       'query parameters',
     );
     const auth = await authenticateAgent(deps.tokens, req, res, id.data);
+    const enrolledGroup = await tokenGroup(deps.tokens, auth);
     await deps.agents.ensure(id.data);
     await deps.agents.touch(id.data);
-    await deps.members.onPoll({ agentId: id.data, ...identity, tokenGroup: () => tokenGroup(deps.tokens, auth) }, () => deps.log.child({ agent_id: id.data }));
+    await deps.members.onPoll({ agentId: id.data, ...identity, tokenGroup: () => enrolledGroup }, () => deps.log.child({ agent_id: id.data }));
     if (identity.hostname !== undefined) await deps.agents.recordHostname(id.data, identity.hostname);
     const address = req.socket.remoteAddress ?? null;
     deps.presence.polled(id.data, interval, address);

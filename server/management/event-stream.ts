@@ -75,12 +75,19 @@ export function eventStream(options: EventStreamOptions): RequestHandler {
     const unsubscribe = bus.subscribe(send);
     const removeCloseHook = bus.onClose(() => end());
     const heartbeat = setInterval(() => {
-      if (!options.tokens.verify('admin', secret)) {
-        write(`event: error\ndata: ${JSON.stringify({ code: 'unauthorized', message: 'the admin token is no longer valid' })}\n\n`);
-        end();
-        return;
-      }
-      write(': keep-alive\n\n');
+      options.tokens.verify('admin', secret).then(
+        (valid) => {
+          if (ended) return;
+          if (!valid) {
+            write(`event: error\ndata: ${JSON.stringify({ code: 'unauthorized', message: 'the admin token is no longer valid' })}\n\n`);
+            end();
+            return;
+          }
+          write(': keep-alive\n\n');
+        },
+        // The token cannot be checked (storage error): the stream ends, the client reconnects and is checked again.
+        () => end(),
+      );
     }, options.heartbeatMs);
     heartbeat.unref();
 

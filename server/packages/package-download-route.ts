@@ -20,7 +20,7 @@ export function packageDownloadRoute(deps: { tokens: TokenStore; packages: Packa
     const rawId = req.headers[AGENT_ID_HEADER];
     const agentId = AgentId.safeParse(Array.isArray(rawId) ? rawId[0] : rawId);
     if (!agentId.success) throw new HttpError(400, 'bad_request', `missing or invalid ${AGENT_ID_HEADER} header`);
-    authenticateAgent(deps.tokens, req, res, agentId.data);
+    await authenticateAgent(deps.tokens, req, res, agentId.data);
     const version = versionParam(req.params.version);
     const record = await deps.packages.get(version);
     if (!record) throw notFound(`package ${version}`);

@@ -141,7 +141,7 @@ describe('management dashboard and drivers', () => {
     const anonymous = await fetch(`${fusion.url}/api/v1/management/dashboard`);
     expect(anonymous.status).to.equal(401);
     await anonymous.arrayBuffer();
-    const viewer = createAdminToken(fusion.home, 'viewer');
+    const viewer = await createAdminToken(fusion.home, 'viewer');
     expect((await getJson(fusion, '/api/v1/management/dashboard', { authorization: `Bearer ${viewer.secret}` })).status).to.equal(200);
     expect((await getJson(fusion, '/api/v1/management/drivers', { authorization: `Bearer ${viewer.secret}` })).status).to.equal(200);
   });

@@ -36,7 +36,7 @@ describe('management event stream', () => {
     const wrong = await fetch(`${fusion.url}/api/v1/management/events?access_token=nope`);
     expect(wrong.status).to.equal(401);
     await wrong.arrayBuffer();
-    const viewer = createAdminToken(fusion.home, 'viewer');
+    const viewer = await createAdminToken(fusion.home, 'viewer');
     const byQuery = await open({ query: `access_token=${encodeURIComponent(viewer.secret)}` });
     expect(byQuery.response.headers.get('content-type')).to.match(/^text\/event-stream/);
     expect(byQuery.response.headers.get('cache-control')).to.equal('no-store');
@@ -168,10 +168,10 @@ describe('management event stream', () => {
   });
 
   it('ends the stream when the token is revoked, and when Fusion stops', async () => {
-    const viewer = createAdminToken(fusion.home, 'viewer');
+    const viewer = await createAdminToken(fusion.home, 'viewer');
     const revoked = await open({ headers: { authorization: `Bearer ${viewer.secret}` } });
     const kept = await open();
-    revokeToken(fusion.home, viewer.id);
+    await revokeToken(fusion.home, viewer.id);
     const error = await revoked.next('error');
     expect(error.data).to.include({ code: 'unauthorized' });
     await revoked.closed();

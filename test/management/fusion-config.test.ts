@@ -54,8 +54,8 @@ describe('management: fusion.yaml', () => {
   });
 
   it('is for the admin role only: the file holds receiver keys', async () => {
-    const viewer = createAdminToken(fusion.home, 'viewer');
-    const operator = createAdminToken(fusion.home, 'operator');
+    const viewer = await createAdminToken(fusion.home, 'viewer');
+    const operator = await createAdminToken(fusion.home, 'operator');
     for (const token of [viewer.secret, operator.secret]) {
       const read = await fusion.api('/api/v1/management/config', { headers: { authorization: `Bearer ${token}` } });
       expect(read.status).to.equal(403);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { FusionOptions } from '../../server/fusion-server.js';
 import { TokenStore, type AdminRole } from '../../server/auth/token-store.js';
 import { openDatabase } from '../../server/store/database.js';
+import { SqliteSql } from '../../server/store/sqlite-sql.js';
 import { startFusion, type TestFusion } from '../harness/fusion.js';
 import { tempHome } from '../harness/temp-home.js';
 
@@ -61,23 +62,23 @@ export async function startManagedFusion(options: Partial<FusionOptions> & { yam
 }
 
 /** Creates an admin token with `role` straight in Fusion's database (there is no token API yet). */
-export function createAdminToken(home: string, role: AdminRole, name = `${role}-token`): { secret: string; id: string } {
-  const db = openDatabase(join(home, 'fusion.db'));
+export async function createAdminToken(home: string, role: AdminRole, name = `${role}-token`): Promise<{ secret: string; id: string }> {
+  const sql = new SqliteSql(openDatabase(join(home, 'fusion.db')));
   try {
-    const { secret, token } = new TokenStore(db).create({ kind: 'admin', name, role });
+    const { secret, token } = await new TokenStore(sql).create({ kind: 'admin', name, role });
     return { secret, id: token.id };
   } finally {
-    db.close();
+    await sql.close();
   }
 }
 
 /** Revokes a token straight in Fusion's database. */
-export function revokeToken(home: string, id: string): void {
-  const db = openDatabase(join(home, 'fusion.db'));
+export async function revokeToken(home: string, id: string): Promise<void> {
+  const sql = new SqliteSql(openDatabase(join(home, 'fusion.db')));
   try {
-    new TokenStore(db).revoke(id);
+    await new TokenStore(sql).revoke(id);
   } finally {
-    db.close();
+    await sql.close();
   }
 }
 
