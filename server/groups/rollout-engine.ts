@@ -157,9 +157,10 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
   async resume(id: string): Promise<RolloutRecord> {
     const record = await this.deps.rollouts.get(id);
     if (!record) throw notFound(`rollout ${id}`);
-    if (record.status !== 'halted') throw new HttpError(409, 'rollout_not_halted', `rollout ${id} is ${record.status}; only a halted rollout can be resumed`);
+    const notHalted = (status: string): HttpError => new HttpError(409, 'rollout_not_halted', `rollout ${id} is ${status}; only a halted rollout can be resumed`);
+    if (record.status !== 'halted') throw notHalted(record.status);
     Object.assign(record, { status: 'running', status_reason: null, failures_baseline: await this.deps.rollouts.failedCount(id), updated_at: Date.now() });
-    await this.deps.rollouts.save(record);
+    if (!(await this.deps.rollouts.resume(id, record.failures_baseline, record.updated_at))) throw notHalted((await this.deps.rollouts.get(id))?.status ?? 'gone');
     const active = await this.restore(record);
     this.publish(record, 'resumed');
     await this.evaluate(active, false);
@@ -419,8 +420,12 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
   private async end(a: Active, status: 'halted' | 'completed', reason: string | null): Promise<void> {
     const now = Date.now();
     Object.assign(a.record, { status, status_reason: reason, updated_at: now, finished_at: status === 'completed' ? now : null });
-    await this.deps.rollouts.save(a.record);
+    const written = await this.deps.rollouts.save(a.record);
     this.deactivate(a.record.id);
+    if (!written) {
+      // A save of the group ended it meanwhile (superseded, rolled back): that end stands, and is announced by the save.
+      return;
+    }
     this.publish(a.record, status, { reason });
     if (status !== 'halted') return;
     this.deps.log.warn({ rollout_id: a.record.id, group: a.record.group_name, reason }, 'rollout halted');

@@ -132,11 +132,16 @@ export class RolloutStore {
     for (const a of agents) this.awaiting.set(a.rollout_id, a.agent_id, a.state, a.signature);
   }
 
-  async save(record: RolloutRecord): Promise<void> {
-    await this.sql.run(
+  /**
+   * Writes a rollout's progress. Only an open (running or halted) rollout
+   * changes: a rollout that ended (completed, superseded, rolled back) stays
+   * as it ended, whoever wrote last. Returns whether it changed.
+   */
+  async save(record: RolloutRecord): Promise<boolean> {
+    const result = await this.sql.run(
       `UPDATE rollouts SET status = @status, current_batch = @current_batch, failures_baseline = @failures_baseline,
          next_batch_at = @next_batch_at, status_reason = @status_reason, updated_at = @updated_at, finished_at = @finished_at
-       WHERE id = @id`,
+       WHERE id = @id AND status IN ('running', 'halted')`,
       {
         id: record.id,
         status: record.status,
@@ -148,6 +153,20 @@ export class RolloutStore {
         finished_at: record.finished_at,
       },
     );
+    return result.changes > 0;
+  }
+
+  /**
+   * Continues a halted rollout (one statement: of two resumes, one wins);
+   * only failures beyond `failuresBaseline` count from now on. False when it
+   * was not halted.
+   */
+  async resume(id: string, failuresBaseline: number, now = Date.now()): Promise<boolean> {
+    const result = await this.sql.run(
+      "UPDATE rollouts SET status = 'running', status_reason = NULL, failures_baseline = ?, updated_at = ? WHERE id = ? AND status = 'halted'",
+      [failuresBaseline, now, id],
+    );
+    return result.changes > 0;
   }
 
   /** Sets the state of members of one rollout ({@link CHUNK_ROWS} rows a statement); call inside a transaction. */

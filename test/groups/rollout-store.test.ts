@@ -198,4 +198,19 @@ describeOnBackends('rollout store: records and rows', (db) => {
     expect(await store.counts('first')).to.include({ cancelled: 1, pending: 0 });
     expect(await store.get('missing')).to.equal(undefined);
   });
+
+  it('keeps a rollout that ended as it ended, and resumes a halted one once', async () => {
+    const store = await RolloutStore.open(db.sql);
+    await db.sql.transaction(() => store.insert(record('r'), [row('r', 'a', 'failed', 'sha256:1')]));
+    const halted = { ...(await store.get('r'))!, status: 'halted' as const, status_reason: 'too many failures' };
+    expect(await store.save(halted)).to.equal(true);
+    expect(await store.resume('r', 1, 5)).to.equal(true);
+    expect(await store.resume('r', 1, 6)).to.equal(false);
+    expect(await store.get('r')).to.include({ status: 'running', status_reason: null, failures_baseline: 1, updated_at: 5 });
+    expect(await store.save({ ...halted, status: 'superseded', status_reason: 'superseded by revision 3' })).to.equal(true);
+    // A late write of the engine (the rollout completed, as it saw it) changes nothing.
+    expect(await store.save({ ...halted, status: 'completed', status_reason: null })).to.equal(false);
+    expect(await store.resume('r', 0)).to.equal(false);
+    expect(await store.get('r')).to.include({ status: 'superseded', status_reason: 'superseded by revision 3' });
+  });
 });
