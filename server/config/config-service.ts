@@ -55,7 +55,7 @@ export class ConfigService {
   /** The group whose template renders an agent's config, if any. */
   private groupOf: (agentId: string) => string | undefined = () => undefined;
   /** Throws 400 `unknown_secret` when a document references a secret that is not stored. */
-  private requireSecrets: (document: object) => void = () => undefined;
+  private requireSecrets: (document: object) => Promise<void> = async () => undefined;
 
   constructor(
     private readonly configs: ConfigStore,
@@ -79,13 +79,13 @@ export class ConfigService {
   }
 
   /** Set by the secrets module: every save checks the secrets its document references exist. */
-  setSecretCheck(check: (document: object) => void): void {
+  setSecretCheck(check: (document: object) => Promise<void>): void {
     this.requireSecrets = check;
   }
 
   /** Throws 400 `unknown_secret` when `document` (a config or a group template) references a secret that is not stored. */
-  checkSecrets(document: object): void {
-    this.requireSecrets(document);
+  async checkSecrets(document: object): Promise<void> {
+    await this.requireSecrets(document);
   }
 
   /**
@@ -144,11 +144,11 @@ export class ConfigService {
   }
 
   /** Validates and stores a new revision; throws HttpError 400 (every issue listed) or 412 (stale If-Match). */
-  save(input: SaveInput): ConfigRevisionWithDocument {
+  async save(input: SaveInput): Promise<ConfigRevisionWithDocument> {
     const checked = this.check(input);
     if ('errors' in checked) throw invalid(checked.errors);
     const { document, signature, documentText } = checked;
-    this.requireSecrets(document);
+    await this.requireSecrets(document);
     const sourceText = input.text ?? JSON.stringify(input.document, null, 2);
     const result = this.configs.save({
       agentId: input.agentId,
@@ -186,19 +186,15 @@ export class ConfigService {
    * Stores already validated documents as the next revision of each agent, in
    * one transaction together with `alongside` (the caller's own writes), then
    * announces each on the agent bus so connected agents get it at once.
-   * Used by group templates, which render one document per member.
+   * Used by group templates, which render one document per member; the
+   * group module checked the secrets they reference when their template and
+   * member data were written (see GroupService.checkSecrets).
    */
   saveMany(entries: readonly RenderedConfig[], alongside?: () => void): ConfigRevisionWithDocument[] {
     // A rendered document has no text an admin wrote: its document is its
     // source (stored once, see NewRevision.sourceText). Its JSON is encoded once
     // per document object (members rendered alike share one).
     const texts = new Map<Record<string, unknown>, string>();
-    const checked = new Set<Record<string, unknown>>();
-    for (const entry of entries) {
-      if (checked.has(entry.document)) continue;
-      this.requireSecrets(entry.document);
-      checked.add(entry.document);
-    }
     const saved = this.configs.saveMany(
       entries.map((e) => {
         let text = texts.get(e.document);

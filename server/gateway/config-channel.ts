@@ -26,7 +26,7 @@ export interface ConfigChannelOptions {
   /** Called after `welcome` went out; other modules (commands) start their work for the agent here. */
   onEstablished?: (conn: AgentConnection) => void;
   /** Values and version digest of the secrets a document references (null when none); none without it. */
-  secretsFor?: (document: Record<string, unknown>) => SecretBundle | null;
+  secretsFor?: (document: Record<string, unknown>) => Promise<SecretBundle | null>;
 }
 
 /**
@@ -47,7 +47,7 @@ export class ConfigChannel {
     options.bus.subscribe('config', (message, local) => this.push(message.agent_id, (local as DesiredConfig | undefined) ?? options.service.desired(message.agent_id)));
   }
 
-  private onFrame(conn: AgentConnection, frame: AgentToFusionFrame): void {
+  private onFrame(conn: AgentConnection, frame: AgentToFusionFrame): Promise<void> | void {
     if (frame.type === 'hello') return this.onHello(conn, frame);
     if (!conn.established) {
       conn.fail(ErrorCode.UnexpectedFrame, `expected hello first, got ${frame.type}`);
@@ -58,7 +58,7 @@ export class ConfigChannel {
         return this.onConfigStatus(conn, frame);
       case 'config_request': {
         const desired = this.options.service.desired(conn.agentId);
-        if (desired) this.sendConfig(conn, desired, true);
+        if (desired) return this.sendConfig(conn, desired, true);
         return;
       }
       case 'status':
@@ -74,7 +74,7 @@ export class ConfigChannel {
     }
   }
 
-  private onHello(conn: AgentConnection, hello: HelloFrame): void {
+  private async onHello(conn: AgentConnection, hello: HelloFrame): Promise<void> {
     if (conn.established) {
       conn.fail(ErrorCode.UnexpectedFrame, 'hello was already received on this connection');
       return;
@@ -115,7 +115,7 @@ export class ConfigChannel {
     });
     conn.log.info({ version: hello.agent_version, signature: hello.config.signature, source: hello.config.source }, 'agent connected');
     const desired = this.options.service.desired(conn.agentId);
-    if (desired) this.sendConfig(conn, desired, false);
+    if (desired) await this.sendConfig(conn, desired, false);
     this.options.onEstablished?.(conn);
   }
 
@@ -131,12 +131,13 @@ export class ConfigChannel {
 
   private push(agentId: string, desired: DesiredConfig | undefined): void {
     const conn = this.options.gateway.get(agentId);
-    if (desired && conn?.established) this.sendConfig(conn, desired, false);
+    // Behind the frames the connection is handling, so pushes and answers go out in order.
+    if (desired && conn?.established) conn.inOrder(() => this.sendConfig(conn, desired, false));
   }
 
-  private sendConfig(conn: AgentConnection, desired: DesiredConfig, forceFull: boolean): void {
+  private async sendConfig(conn: AgentConnection, desired: DesiredConfig, forceFull: boolean): Promise<void> {
+    const bundle = (await this.options.secretsFor?.(desired.document)) ?? null;
     const running = conn.runningSignature;
-    const bundle = this.options.secretsFor?.(desired.document) ?? null;
     const runningDigest = conn.runningSecretsDigest;
     // With secrets, the step also depends on the versions the agent runs and the ones to send.
     const target = bundle ? `${desired.signature}#${bundle.digest}#${runningDigest ?? '-'}` : desired.signature;

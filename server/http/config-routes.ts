@@ -68,7 +68,7 @@ export function agentConfigRoutes(deps: {
     const input = { agentId: id, format, text: req.body as string, parsed: await parseOffLoop(req.body as string, format, id) } as const;
     const dryRun = dryRunOf(req);
     if (dryRun) return void res.json(preview(deps, input, dryRun, ifMatchOf(req)));
-    respondSaved(res, deps.service.save({ ...input, author: adminOf(req).name, ifMatch: ifMatchOf(req) }));
+    respondSaved(res, await deps.service.save({ ...input, author: adminOf(req).name, ifMatch: ifMatchOf(req) }));
   });
 
   router.post('/structured', write, parseJson, async (req, res) => {
@@ -79,7 +79,7 @@ export function agentConfigRoutes(deps: {
     const input = { agentId: id, format: 'json', document: req.body, parsed: await parseOffLoop(JSON.stringify(req.body), 'json', id) } as const;
     const dryRun = dryRunOf(req);
     if (dryRun) return void res.json(preview(deps, input, dryRun, ifMatchOf(req)));
-    respondSaved(res, deps.service.save({ ...input, author: adminOf(req).name, ifMatch: ifMatchOf(req) }));
+    respondSaved(res, await deps.service.save({ ...input, author: adminOf(req).name, ifMatch: ifMatchOf(req) }));
   });
 
   return router;

@@ -21,7 +21,7 @@ export interface PullRouteDeps {
   presence: PollPresence;
   log: Logger;
   /** Values and version digest of the secrets a document references (null when none). */
-  secretsFor?: (document: Record<string, unknown>) => SecretBundle | null;
+  secretsFor?: (document: Record<string, unknown>) => Promise<SecretBundle | null>;
 }
 
 /**
@@ -39,7 +39,7 @@ export interface PullRouteDeps {
  */
 export function pullRoute(deps: PullRouteDeps): Router {
   const router = Router();
-  router.get('/pull', (req, res) => {
+  router.get('/pull', async (req, res) => {
     const id = AgentId.safeParse(req.query.agent_id);
     if (!id.success) throw new HttpError(400, 'bad_request', 'query parameter agent_id is missing or invalid');
     const current = req.query.current_signature;
@@ -74,7 +74,7 @@ export function pullRoute(deps: PullRouteDeps): Router {
     if (!desired) throw notFound(`config for agent ${id.data}`);
     res.setHeader('X-Config-Signature', desired.signature);
     res.setHeader('ETag', `"${desired.signature}"`);
-    const bundle = deps.secretsFor?.(desired.document) ?? null;
+    const bundle = (await deps.secretsFor?.(desired.document)) ?? null;
     // The answer carries secret values: no proxy or browser may keep it.
     res.setHeader('Cache-Control', 'no-store');
     if (current === desired.signature && (bundle === null || currentDigest === bundle.digest)) {
