@@ -59,10 +59,10 @@ export function changeRoutes(deps: {
     res.json({ ...change, stale: deps.changes.isStale(change), preview });
   });
 
-  router.post('/changes/:id/approve', write, json, (req, res) => {
+  router.post('/changes/:id/approve', write, json, async (req, res) => {
     const body = parseBody(DecisionBody, req.body ?? {}, 'approval');
     const admin = adminOf(req);
-    const { change, saved, member } = deps.changes.approve(req.params.id as string, admin, body.comment ?? null);
+    const { change, saved, member } = await deps.changes.approve(req.params.id as string, admin, body.comment ?? null);
     if (!saved) {
       auditDetail(res, `change ${change.id} of group ${change.group_name} by ${change.author} approved by ${admin.name}: member ${change.agent_id}`);
       return void res.json({ change, member });

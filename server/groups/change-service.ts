@@ -123,7 +123,14 @@ export class ChangeService extends EventEmitter<{ change: [ChangeRecord] }> {
    * longer pending, the group moved on since it was made, or (a member
    * change) the agent's membership changed since.
    */
-  approve(id: string, reviewer: Actor, comment: string | null): Approval {
+  async approve(id: string, reviewer: Actor, comment: string | null): Promise<Approval> {
+    const proposed = this.pending(id);
+    if (reviewer.id === proposed.author_token_id) {
+      throw new HttpError(403, 'review_by_author', `change ${id} was made with this admin token; another admin must review it`);
+    }
+    // Its secrets first: what decides the writes below is read after this, with no await before them.
+    if (proposed.kind === 'member') await this.deps.groups.checkSecrets(proposed.member!);
+    else await this.deps.groups.checkTemplateSecrets(proposed.template);
     const change = this.pending(id);
     if (reviewer.id === change.author_token_id) {
       throw new HttpError(403, 'review_by_author', `change ${id} was made with this admin token; another admin must review it`);

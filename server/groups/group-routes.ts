@@ -98,7 +98,7 @@ export function groupRoutes(deps: {
     // A bad rule is refused before anything is stored.
     if (body.selector !== null) RuleService.check(body.selector);
     const parsed = await parseTemplateText(body.template);
-    const saved = deps.groups.create({
+    const saved = await deps.groups.create({
       name: body.name,
       description: body.description,
       text: body.template,
@@ -164,7 +164,7 @@ export function groupRoutes(deps: {
     const group = deps.groups.checkIfMatch(name, ifMatchOf(req));
     if (dryRun) return void res.json(await deps.previews.template(group, text, strategy ?? ALL_AT_ONCE, dryRun, parsed));
     if (group.require_review) return await proposeChange(res, deps, { group, text, rollback: null }, strategy ?? ALL_AT_ONCE, adminOf(req));
-    const saved = deps.groups.saveTemplate({ name, text, parsed, strategy, author: adminOf(req).name, ifMatch: ifMatchOf(req) });
+    const saved = await deps.groups.saveTemplate({ name, text, parsed, strategy, author: adminOf(req).name, ifMatch: ifMatchOf(req) });
     savedValidators(res, saved);
     res.json(savedView(deps.groups.get(name), saved));
   });
@@ -184,7 +184,7 @@ export function groupRoutes(deps: {
     if (dryRun) return void res.json({ restored_from: body.revision, ...(await deps.previews.template(source.group, source.text, body.rollout ?? ALL_AT_ONCE, dryRun)) });
     if (source.group.require_review) return await proposeChange(res, deps, source, body.rollout ?? ALL_AT_ONCE, adminOf(req));
     const parsed = await parseTemplateText(source.text);
-    const saved = deps.groups.rollbackTo(nameOf(req), body.revision, adminOf(req).name, body.rollout, parsed);
+    const saved = await deps.groups.rollbackTo(nameOf(req), body.revision, adminOf(req).name, body.rollout, parsed);
     res.json(savedView(deps.groups.get(saved.revision.group_name), saved));
   });
 
@@ -197,23 +197,25 @@ export function groupRoutes(deps: {
     res.json(memberView(deps.members.get(nameOf(req), agentIdParam(req.params.agent_id as string))));
   });
 
-  router.put('/groups/:name/members/:agent_id', write, parseJson, (req, res) => {
+  router.put('/groups/:name/members/:agent_id', write, parseJson, async (req, res) => {
     const agentId = agentIdParam(req.params.agent_id as string);
     const body = parseBody(AssignBody, req.body ?? {}, 'member');
     const input = { group: nameOf(req), agentId, variables: body.variables, override: body.override, assignedBy: 'admin' } as const;
     const dryRun = dryRunOf(req);
     if (dryRun) return void res.json(memberPreview(deps.previews, input.group, deps.members.previewAssign(input), dryRun));
+    await deps.groups.checkSecrets(body);
     if (deps.groups.get(input.group).require_review) {
       return proposeMemberChange(res, deps, { group: input.group, agentId, replace: true, variables: body.variables, override: body.override }, adminOf(req));
     }
     res.json(deps.members.assign(input));
   });
 
-  router.patch('/groups/:name/members/:agent_id', write, parseJson, (req, res) => {
+  router.patch('/groups/:name/members/:agent_id', write, parseJson, async (req, res) => {
     const body = parseBody(MemberPatch, req.body ?? {}, 'member');
     const [group, agentId] = [nameOf(req), agentIdParam(req.params.agent_id as string)];
     const dryRun = dryRunOf(req);
     if (dryRun) return void res.json(memberPreview(deps.previews, group, deps.members.previewUpdate(group, agentId, body), dryRun));
+    await deps.groups.checkSecrets(body);
     if (deps.groups.get(group).require_review) return proposeMemberChange(res, deps, { group, agentId, replace: false, ...body }, adminOf(req));
     res.json(deps.members.update(group, agentId, body));
   });

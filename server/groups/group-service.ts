@@ -12,7 +12,7 @@ export interface GroupServiceDeps {
   templates: TemplateCache;
   engine: RolloutEngine;
   /** Throws 400 `unknown_secret` when the template references a secret that is not stored. */
-  checkSecrets?: (template: object) => void;
+  checkSecrets?: (template: object) => Promise<void>;
 }
 
 export interface SaveTemplateInput {
@@ -78,11 +78,27 @@ export class GroupService {
     return this.deps.groups.history(name, limit);
   }
 
+  /**
+   * Throws 400 `unknown_secret` when `document` (a template, a member's
+   * variables and override) references a secret that is not stored. The
+   * writes below check first and then read what they decide on, with no
+   * await between that read and the write.
+   */
+  async checkSecrets(document: object): Promise<void> {
+    await this.deps.checkSecrets?.(document);
+  }
+
+  /** {@link checkSecrets} of a template's text (throws 400 for a template that does not parse). */
+  async checkTemplateSecrets(text: string, parsed?: { value: unknown }): Promise<void> {
+    await this.checkSecrets(parseTemplate(text, parsed).template);
+  }
+
   /** Creates a group with its first template (checked on its own: a new group has no members). */
-  create(input: { name: string; description: string; text: string; author: string; requireReview?: boolean | undefined; selfJoin?: boolean | undefined; parsed?: { value: unknown } | undefined }): SavedTemplate {
+  async create(input: { name: string; description: string; text: string; author: string; requireReview?: boolean | undefined; selfJoin?: boolean | undefined; parsed?: { value: unknown } | undefined }): Promise<SavedTemplate> {
+    if (this.deps.groups.get(input.name)) throw new HttpError(409, 'group_exists', `group ${input.name} already exists`);
+    await this.checkTemplateSecrets(input.text, input.parsed);
     if (this.deps.groups.get(input.name)) throw new HttpError(409, 'group_exists', `group ${input.name} already exists`);
     const { template, signature } = parseTemplate(input.text, input.parsed);
-    this.deps.checkSecrets?.(template);
     const now = Date.now();
     const revision: TemplateRevision = {
       group_name: input.name,
@@ -113,7 +129,9 @@ export class GroupService {
    * rendered and validated first: one that does not render is a 400 naming it,
    * and nothing is stored. A stale If-Match is a 412.
    */
-  saveTemplate(input: SaveTemplateInput): SavedTemplate {
+  async saveTemplate(input: SaveTemplateInput): Promise<SavedTemplate> {
+    this.checkIfMatch(input.name, input.ifMatch);
+    await this.checkTemplateSecrets(input.text, input.parsed);
     const group = this.checkIfMatch(input.name, input.ifMatch);
     return this.store(group, input.text, input.author, input.strategy ?? ALL_AT_ONCE, null, input.parsed);
   }
@@ -135,7 +153,8 @@ export class GroupService {
   }
 
   /** Rolls the group back to an earlier template: that revision is saved again, as a new revision. */
-  rollbackTo(name: string, revision: number, author: string, strategy: RolloutStrategy = ALL_AT_ONCE, parsed?: { value: unknown }): SavedTemplate {
+  async rollbackTo(name: string, revision: number, author: string, strategy: RolloutStrategy = ALL_AT_ONCE, parsed?: { value: unknown }): Promise<SavedTemplate> {
+    await this.checkTemplateSecrets(this.revisionSource(name, revision).text, parsed);
     const source = this.revisionSource(name, revision);
     return this.store(source.group, source.text, author, strategy, source.rollback, parsed);
   }
@@ -145,7 +164,8 @@ export class GroupService {
    * unless a strategy is given) and the rollout ends as `rolled_back`. Only the
    * group's latest rollout can be rolled back; an older one was already replaced.
    */
-  rollbackRollout(id: string, author: string, strategy: RolloutStrategy = ALL_AT_ONCE, reason?: string): SavedTemplate {
+  async rollbackRollout(id: string, author: string, strategy: RolloutStrategy = ALL_AT_ONCE, reason?: string): Promise<SavedTemplate> {
+    await this.checkTemplateSecrets(this.rolloutSource(id).text);
     const source = this.rolloutSource(id);
     return this.store(source.group, source.text, author, strategy, { ...source.rollback!, ...(reason !== undefined && { reason }) });
   }
@@ -184,10 +204,12 @@ export class GroupService {
     this.deps.templates.forget(name);
   }
 
-  /** Stores a template change (after its review, when the group requires one); `parsed` is the text already parsed off the event loop. */
+  /**
+   * Stores a template change (after its review, when the group requires one); `parsed` is the text already parsed off the event loop.
+   * The caller checked the template's secrets first ({@link checkTemplateSecrets}).
+   */
   store(group: GroupRecord, text: string, author: string, strategy: RolloutStrategy, rollback: TemplateSource['rollback'], parsed?: { value: unknown }): SavedTemplate {
     const { template, signature } = parseTemplate(text, parsed);
-    this.deps.checkSecrets?.(template);
     const { rendered, failures } = renderMembers(template, this.deps.groups.membersForRender(group.name));
     if (failures.length > 0) throw invalidGroupConfig(group.name, failures);
     const revision: TemplateRevision = {

@@ -71,8 +71,10 @@ export function createGroups(deps: GroupsDeps): Groups {
   });
   const groups = new GroupService({ groups: store, rollouts, templates, engine, checkSecrets: (template) => deps.service.checkSecrets(template) });
   engine.onHaltRollback((record, reason) => {
-    const saved = groups.rollbackRollout(record.id, AUTOMATIC_ROLLBACK_AUTHOR, ALL_AT_ONCE, `halted (${reason}); rolled back automatically (on_halt: rollback)`);
-    deps.log.warn({ rollout_id: record.id, group: record.group_name, rollback: saved.rollout?.id ?? null }, 'halted rollout rolled back (on_halt: rollback)');
+    groups
+      .rollbackRollout(record.id, AUTOMATIC_ROLLBACK_AUTHOR, ALL_AT_ONCE, `halted (${reason}); rolled back automatically (on_halt: rollback)`)
+      .then((saved) => deps.log.warn({ rollout_id: record.id, group: record.group_name, rollback: saved.rollout?.id ?? null }, 'halted rollout rolled back (on_halt: rollback)'))
+      .catch((err: unknown) => deps.log.error({ err, rollout_id: record.id }, 'rollout bookkeeping failed'));
   });
   const members = new MemberService({
     groups: store,

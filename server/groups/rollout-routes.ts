@@ -58,7 +58,7 @@ export function rolloutRoutes(deps: {
     const source = deps.groups.rolloutSource(req.params.id as string);
     if (dryRun) return void res.json({ rolls_back: req.params.id, ...(await deps.previews.template(source.group, source.text, body.rollout ?? ALL_AT_ONCE, dryRun)) });
     if (source.group.require_review) return await proposeChange(res, deps, source, body.rollout ?? ALL_AT_ONCE, adminOf(req));
-    const saved = deps.groups.rollbackRollout(req.params.id as string, adminOf(req).name, body.rollout);
+    const saved = await deps.groups.rollbackRollout(req.params.id as string, adminOf(req).name, body.rollout);
     const rolledBack = deps.rollouts.get(req.params.id as string)!;
     res.json({
       rolled_back: rolloutView(rolledBack, deps.rollouts, deps.gateway),
