@@ -53,7 +53,7 @@ async function rotation(n: number): Promise<void> {
   try {
     await api('/secrets', 'POST', { name: 'ingest-key', value: 'v1' });
     const template = 'sources: { s: { driver: fs, uri: /data } }\nsenders: { f: { driver: fusion, uri: "http://fusion:8102", credential: { key: "${secret:ingest-key}" } } }\npipes: { p: { source: s, sender: f } }\n';
-    const created = await api('/groups', 'POST', { name: 'fleet', template });
+    const created = await api('/groups', 'POST', { name: 'fleet', template, self_join: true });
     if (created.status !== 201) throw new Error(`group: ${created.status} ${await created.text()}`);
     const received = new Array<number>(n).fill(0);
     let expected = 'v1';

@@ -182,7 +182,6 @@ export class FusionServer {
     secureHome(o.home);
     const opened = await openStore({ home: o.home, databaseUrl: o.databaseUrl, initDatabase: o.initDatabase, databaseSync: o.databaseSync, maxConnections: o.databaseConnections, log: this.log });
     const { sql, storage } = opened;
-    const db = opened.sqlite!;
     try {
       const tokens = new TokenStore(sql, o.credentials);
       const enrollment = new Enrollment({
@@ -201,7 +200,7 @@ export class FusionServer {
       const agents = new AgentStore(sql);
       const agentBus = new LocalAgentBus(this.log);
       const service = new ConfigService(configs, agentBus);
-      const secrets = createSecrets({ db, home: o.home, tokens });
+      const secrets = createSecrets({ sql, home: o.home, tokens });
       service.setSecretCheck((document) => secrets.service.requireKnown(document));
       const secretsFor = (document: Record<string, unknown>) => secrets.service.bundleFor(document);
       // A rotation changes what the configs that use the secret resolve to: they are pushed again.
@@ -232,8 +231,8 @@ export class FusionServer {
       const packages = await createPackages({ sql, home: o.home, log: this.log, tokens, commands, agents, gateway, maxPackageBytes: o.maxPackageBytes, maxUnpackedPackageBytes: o.maxUnpackedPackageBytes, packagePublicKey: o.packagePublicKey });
       const bus = new EventBus(this.log);
       const controlEvents = connectControlEvents({ bus, gateway, agentBus, commands });
-      gateway.on('frame', (conn, frame) => {
-        if (frame.type === 'config_report' && conn.established) return reports.save(conn.agentId, { ...frame, document: secrets.service.redactReported(frame.document) });
+      gateway.on('frame', async (conn, frame) => {
+        if (frame.type === 'config_report' && conn.established) return reports.save(conn.agentId, { ...frame, document: await secrets.service.redactReported(frame.document) });
       });
       new ConfigChannel({
         gateway,

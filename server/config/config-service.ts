@@ -54,7 +54,7 @@ export class ConfigService {
   /** The group whose template renders an agent's config, if any. */
   private groupOf: (agentId: string) => Promise<string | undefined> = () => Promise.resolve(undefined);
   /** Throws 400 `unknown_secret` when a document references a secret that is not stored. */
-  private requireSecrets: (document: object) => void | Promise<void> = () => undefined;
+  private requireSecrets: (document: object) => Promise<void> = async () => undefined;
 
   constructor(
     private readonly configs: ConfigStore,
@@ -77,7 +77,7 @@ export class ConfigService {
   }
 
   /** Set by the secrets module: every save checks the secrets its document references exist. */
-  setSecretCheck(check: (document: object) => void | Promise<void>): void {
+  setSecretCheck(check: (document: object) => Promise<void>): void {
     this.requireSecrets = check;
   }
 
@@ -183,19 +183,15 @@ export class ConfigService {
    * Stores already validated documents as the next revision of each agent, in
    * one transaction together with `alongside` (the caller's own writes), then
    * announces each on the agent bus so connected agents get it at once.
-   * Used by group templates, which render one document per member.
+   * Used by group templates, which render one document per member; the
+   * group module checked the secrets they reference when their template and
+   * member data were written (see GroupService.checkSecrets).
    */
   async saveMany(entries: readonly RenderedConfig[], alongside?: () => Promise<void>): Promise<ConfigRevisionWithDocument[]> {
     // A rendered document has no text an admin wrote: its document is its
     // source (stored once, see NewRevision.sourceText). Its JSON is encoded once
     // per document object (members rendered alike share one).
     const texts = new Map<Record<string, unknown>, string>();
-    const checked = new Set<Record<string, unknown>>();
-    for (const entry of entries) {
-      if (checked.has(entry.document)) continue;
-      await this.requireSecrets(entry.document);
-      checked.add(entry.document);
-    }
     const saved = await this.configs.saveMany(
       entries.map((e) => {
         let text = texts.get(e.document);

@@ -26,7 +26,7 @@ export interface ConfigChannelOptions {
   /** Called after `welcome` went out; other modules (commands) start their work for the agent here. */
   onEstablished?: (conn: AgentConnection) => void;
   /** Values and version digest of the secrets a document references (null when none); none without it. */
-  secretsFor?: (document: Record<string, unknown>) => SecretBundle | null | Promise<SecretBundle | null>;
+  secretsFor?: (document: Record<string, unknown>) => Promise<SecretBundle | null>;
 }
 
 /**
@@ -129,14 +129,15 @@ export class ConfigChannel {
     if (frame.status === 'failed') conn.log.warn({ signature: frame.signature, error: frame.error }, 'agent rejected config');
   }
 
-  private async push(agentId: string, desired: DesiredConfig | undefined): Promise<void> {
+  private push(agentId: string, desired: DesiredConfig | undefined): void {
     const conn = this.options.gateway.get(agentId);
-    if (desired && conn?.established) await this.sendConfig(conn, desired, false);
+    // Behind the frames the connection is handling, so pushes and answers go out in order.
+    if (desired && conn?.established) conn.inOrder(() => this.sendConfig(conn, desired, false));
   }
 
   private async sendConfig(conn: AgentConnection, desired: DesiredConfig, forceFull: boolean, attempt = 0): Promise<void> {
-    const running = conn.runningSignature;
     const bundle = (await this.options.secretsFor?.(desired.document)) ?? null;
+    const running = conn.runningSignature;
     const runningDigest = conn.runningSecretsDigest;
     // With secrets, the step also depends on the versions the agent runs and the ones to send.
     const target = bundle ? `${desired.signature}#${bundle.digest}#${runningDigest ?? '-'}` : desired.signature;

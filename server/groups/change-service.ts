@@ -138,6 +138,8 @@ export class ChangeService extends EventEmitter<{ change: [ChangeRecord] }> {
       if (!(await this.deps.changes.decide(decided))) throw this.notPending(await this.get(id));
     };
     if (change.kind === 'member') {
+      // A secret its variables or override name may have been deleted since it was proposed (a template's are checked as it is stored).
+      await this.deps.groups.checkSecrets(change.member!);
       await this.checkMember(change);
       const member = await applyMemberChange(this.deps.members, change, async () => {
         // Under the group's lock: what was checked above still holds.

@@ -205,6 +205,7 @@ export function groupRoutes(deps: {
     const input = { group: nameOf(req), agentId, variables: body.variables, override: body.override, assignedBy: 'admin' } as const;
     const dryRun = dryRunOf(req);
     if (dryRun) return void res.json(await memberPreview(deps.previews, input.group, await deps.members.previewAssign(input), dryRun));
+    await deps.groups.checkSecrets(body);
     if ((await deps.groups.get(input.group)).require_review) {
       return proposeMemberChange(res, deps, { group: input.group, agentId, replace: true, variables: body.variables, override: body.override }, adminOf(req));
     }
@@ -216,6 +217,7 @@ export function groupRoutes(deps: {
     const [group, agentId] = [nameOf(req), agentIdParam(req.params.agent_id as string)];
     const dryRun = dryRunOf(req);
     if (dryRun) return void res.json(await memberPreview(deps.previews, group, await deps.members.previewUpdate(group, agentId, body), dryRun));
+    await deps.groups.checkSecrets(body);
     if ((await deps.groups.get(group)).require_review) return proposeMemberChange(res, deps, { group, agentId, replace: false, ...body }, adminOf(req));
     res.json(await deps.members.update(group, agentId, body));
   });

@@ -91,10 +91,15 @@ export class GroupService {
     return this.deps.groups.history(name, limit);
   }
 
+  /** Throws 400 `unknown_secret` when `document` (a template, a member's variables and override) references a secret that is not stored. */
+  async checkSecrets(document: object): Promise<void> {
+    await this.deps.checkSecrets?.(document);
+  }
+
   /** Creates a group with its first template (checked on its own: a new group has no members). */
   async create(input: { name: string; description: string; text: string; author: string; requireReview?: boolean | undefined; selfJoin?: boolean | undefined; parsed?: { value: unknown } | undefined }): Promise<SavedTemplate> {
     const { template, signature } = parseTemplate(input.text, input.parsed);
-    await this.deps.checkSecrets?.(template);
+    await this.checkSecrets(template);
     const now = Date.now();
     const revision: TemplateRevision = {
       group_name: input.name,
@@ -221,7 +226,7 @@ export class GroupService {
     return retryMoved(async () => {
       const { group, text, rollback } = await source();
       const { template, signature } = parseTemplate(text, options.parsed);
-      await this.deps.checkSecrets?.(template);
+      await this.checkSecrets(template);
       const members = await this.deps.groups.membersForRender(group.name);
       const { rendered, failures } = renderMembers(template, members);
       if (failures.length > 0) throw invalidGroupConfig(group.name, failures);

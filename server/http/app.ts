@@ -56,7 +56,7 @@ export interface AppDeps {
   /** The database's storage state, shown on /healthz and fed by storage errors. */
   storage?: Pick<StorageHealth, 'record' | 'report'>;
   /** Values and version digest of the secrets a document references, for the pull answer. */
-  secretsFor?: (document: Record<string, unknown>) => import('../config/config-plan.js').SecretBundle | null;
+  secretsFor?: (document: Record<string, unknown>) => Promise<import('../config/config-plan.js').SecretBundle | null>;
   /** Extra routers mounted by path (data plane, commands, ...), before the 404 handler. */
   mounts?: Array<[path: string, router: Router]>;
 }

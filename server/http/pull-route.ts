@@ -21,7 +21,7 @@ export interface PullRouteDeps {
   presence: PollPresence;
   log: Logger;
   /** Values and version digest of the secrets a document references (null when none). */
-  secretsFor?: (document: Record<string, unknown>) => SecretBundle | null | Promise<SecretBundle | null>;
+  secretsFor?: (document: Record<string, unknown>) => Promise<SecretBundle | null>;
 }
 
 /**

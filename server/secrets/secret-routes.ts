@@ -29,26 +29,26 @@ export function secretRoutes(deps: { tokens: TokenStore; secrets: SecretService 
     return req.body as Record<string, unknown>;
   };
 
-  router.get('/secrets', viewer, (_req, res) => {
-    res.json({ secrets: deps.secrets.list() });
+  router.get('/secrets', viewer, async (_req, res) => {
+    res.json({ secrets: await deps.secrets.list() });
   });
 
-  router.get('/secrets/:name', viewer, (req, res) => {
-    res.json(deps.secrets.get(req.params.name as string));
+  router.get('/secrets/:name', viewer, async (req, res) => {
+    res.json(await deps.secrets.get(req.params.name as string));
   });
 
-  router.post('/secrets', admin, body, (req, res) => {
+  router.post('/secrets', admin, body, async (req, res) => {
     const { name, value } = fields(req);
     if (typeof name !== 'string') throw new HttpError(400, 'bad_request', 'name must be a string');
-    res.status(201).json(deps.secrets.create(name, value, adminOf(req).name));
+    res.status(201).json(await deps.secrets.create(name, value, adminOf(req).name));
   });
 
-  router.put('/secrets/:name', admin, body, (req, res) => {
-    res.json(deps.secrets.rotate(req.params.name as string, fields(req).value, adminOf(req).name));
+  router.put('/secrets/:name', admin, body, async (req, res) => {
+    res.json(await deps.secrets.rotate(req.params.name as string, fields(req).value, adminOf(req).name));
   });
 
-  router.delete('/secrets/:name', admin, (req, res) => {
-    deps.secrets.remove(req.params.name as string);
+  router.delete('/secrets/:name', admin, async (req, res) => {
+    await deps.secrets.remove(req.params.name as string);
     res.status(204).end();
   });
 

@@ -10,14 +10,15 @@ import type { SecretBundle } from '../config/config-plan.js';
 import { HttpError, notFound } from '../http/errors.js';
 import type { SecretRecord, SecretStore, SecretUsers } from './secret-store.js';
 
-/** Bundles kept for documents sent lately (a fan-out sends one document to many agents). */
-const BUNDLE_CACHE_LIMIT = 256;
 /** Shortest value {@link SecretService.redactReported} looks for. */
 const MIN_REDACTED_LENGTH = 8;
 
+/**
+ * Nothing read from the database is kept between calls: another Fusion
+ * process on the same database may rotate or create a secret at any time,
+ * and a bundle sent after a rotation must carry the new version.
+ */
 export class SecretService extends EventEmitter<{ rotated: [name: string, users: SecretUsers] }> {
-  /** By the sorted names a document references; emptied by every write, so it never serves a stale version. */
-  private readonly bundles = new Map<string, SecretBundle | null>();
   /** By document object: the names it references (documents are immutable once stored). */
   private readonly namesOf = new WeakMap<object, string[]>();
 
@@ -25,65 +26,60 @@ export class SecretService extends EventEmitter<{ rotated: [name: string, users:
     super();
   }
 
-  list(): (SecretRecord & { users: SecretUsers })[] {
-    return this.store.list().map((record) => ({ ...record, users: this.store.users(record.name) }));
+  async list(): Promise<(SecretRecord & { users: SecretUsers })[]> {
+    const records = await this.store.list();
+    const result: (SecretRecord & { users: SecretUsers })[] = [];
+    for (const record of records) result.push({ ...record, users: await this.store.users(record.name) });
+    return result;
   }
 
-  get(name: string): SecretRecord & { users: SecretUsers } {
-    const record = this.store.get(checkName(name));
+  async get(name: string): Promise<SecretRecord & { users: SecretUsers }> {
+    const record = await this.store.get(checkName(name));
     if (!record) throw notFound(`secret ${name}`);
-    return { ...record, users: this.store.users(name) };
+    return { ...record, users: await this.store.users(name) };
   }
 
   /** 201 semantics: 409 `secret_exists` when the name is taken. */
-  create(name: string, value: unknown, author: string): SecretRecord {
-    const record = this.store.put(checkName(name), checkValue(value), author, 'new');
+  async create(name: string, value: unknown, author: string): Promise<SecretRecord> {
+    const record = await this.store.create(checkName(name), checkValue(value), author);
     if (!record) throw new HttpError(409, 'secret_exists', `secret ${name} already exists; rotate it (PUT) to change its value`);
-    this.bundles.clear();
     return record;
   }
 
-  /** A new value (and version); every agent whose config uses the secret gets it pushed. */
-  rotate(name: string, value: unknown, author: string): SecretRecord {
-    const record = this.store.put(checkName(name), checkValue(value), author, 'existing');
+  /** A new value (and version); once it is committed, every agent whose config uses the secret gets it pushed (`rotated`). */
+  async rotate(name: string, value: unknown, author: string): Promise<SecretRecord> {
+    const record = await this.store.rotate(checkName(name), checkValue(value), author);
     if (!record) throw notFound(`secret ${name}`);
-    this.bundles.clear();
-    this.emit('rotated', name, this.store.users(name));
+    this.emit('rotated', name, await this.store.users(name));
     return record;
   }
 
   /** 409 `secret_in_use` (naming the users) while any agent config or group template references it. */
-  remove(name: string): void {
+  async remove(name: string): Promise<void> {
     checkName(name);
-    if (!this.store.get(name)) throw notFound(`secret ${name}`);
-    const users = this.store.users(name);
+    if (!(await this.store.get(name))) throw notFound(`secret ${name}`);
+    const users = await this.store.users(name);
     if (users.agents.length > 0 || users.groups.length > 0) {
       throw new HttpError(409, 'secret_in_use', `secret ${name} is referenced by ${describeUsers(users)}; remove the references first`, users);
     }
-    this.store.remove(name);
-    this.bundles.clear();
+    if (!(await this.store.remove(name))) throw notFound(`secret ${name}`);
   }
 
   /** Throws 400 `unknown_secret` naming every secret `document` references that is not stored. */
-  requireKnown(document: object, where = 'config'): void {
-    const unknown = this.store.unknown(this.names(document));
+  async requireKnown(document: object, where = 'config'): Promise<void> {
+    const unknown = await this.store.unknown(this.names(document));
     if (unknown.length > 0) {
       throw new HttpError(400, 'unknown_secret', `the ${where} references unknown secret(s): ${unknown.join(', ')}; create them first`, { secrets: unknown });
     }
   }
 
   /** The values and version digest of the secrets `document` references; null when it references none. */
-  bundleFor(document: object): SecretBundle | null {
+  async bundleFor(document: object): Promise<SecretBundle | null> {
     const names = this.names(document);
     if (names.length === 0) return null;
-    const key = names.join('\n');
-    if (this.bundles.has(key)) return this.bundles.get(key)!;
-    const { values, versions } = this.store.values(names);
+    const { values, versions } = await this.store.values(names);
     // A missing secret (deleted while referenced, which remove() refuses) sends no value; the agent NACKs naming it.
-    const bundle: SecretBundle = { values, digest: secretsDigest(versions) };
-    if (this.bundles.size >= BUNDLE_CACHE_LIMIT) this.bundles.delete(this.bundles.keys().next().value!);
-    this.bundles.set(key, bundle);
-    return bundle;
+    return { values, digest: secretsDigest(versions) };
   }
 
   /**
@@ -93,9 +89,9 @@ export class SecretService extends EventEmitter<{ rotated: [name: string, users:
    * Values shorter than {@link MIN_REDACTED_LENGTH} are left alone: replacing
    * a two-letter value everywhere would mangle the document, not protect it.
    */
-  redactReported<T>(document: T): T {
+  async redactReported<T>(document: T): Promise<T> {
     if (document === null || typeof document !== 'object') return document;
-    const values = Object.entries(this.store.allValues()).filter(([, value]) => value.length >= MIN_REDACTED_LENGTH);
+    const values = Object.entries(await this.store.allValues()).filter(([, value]) => value.length >= MIN_REDACTED_LENGTH);
     if (values.length === 0) return document;
     // Longest first, so a value that contains another is replaced whole.
     values.sort((a, b) => b[1].length - a[1].length);

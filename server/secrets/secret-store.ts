@@ -1,12 +1,17 @@
 /**
  * Secrets in the database: one row per name with its current version and its
  * value encrypted (see SecretCipher). Nothing here ever holds a value in
- * clear but the arguments and results of {@link SecretStore.put} and
- * {@link SecretStore.values}.
+ * clear but the arguments and results of {@link SecretStore.create},
+ * {@link SecretStore.rotate} and {@link SecretStore.values}.
+ *
+ * Creating and rotating are one conditional statement each (an insert that
+ * does nothing when the name is taken; an update that increments the stored
+ * version), so two Fusion processes on one database never both create a name
+ * nor both write the same version.
  */
 import { randomUUID } from 'node:crypto';
 import { secretReference } from '../../shared/config/index.js';
-import type { Db } from '../store/database.js';
+import type { Sql } from '../store/sql.js';
 import type { SecretCipher } from './secret-cipher.js';
 
 /** What anyone may see of a secret: never its value. */
@@ -33,90 +38,92 @@ interface SecretRow extends SecretRecord {
   value: Buffer;
 }
 
+const RECORD = 'name, version, created_at, updated_at, updated_by';
+
 export class SecretStore {
   constructor(
-    private readonly db: Db,
+    private readonly sql: Sql,
     private readonly cipher: SecretCipher,
   ) {}
 
-  list(): SecretRecord[] {
-    return this.db.prepare('SELECT name, version, created_at, updated_at, updated_by FROM secrets ORDER BY name').all() as SecretRecord[];
+  async list(): Promise<SecretRecord[]> {
+    return await this.sql.all<SecretRecord>(`SELECT ${RECORD} FROM secrets ORDER BY name`);
   }
 
-  get(name: string): SecretRecord | undefined {
-    return this.db.prepare('SELECT name, version, created_at, updated_at, updated_by FROM secrets WHERE name = ?').get(name) as SecretRecord | undefined;
+  async get(name: string): Promise<SecretRecord | undefined> {
+    return await this.sql.get<SecretRecord>(`SELECT ${RECORD} FROM secrets WHERE name = ?`, [name]);
   }
 
   /** Names among `names` that are not stored. */
-  unknown(names: readonly string[]): string[] {
-    const statement = this.db.prepare('SELECT 1 FROM secrets WHERE name = ?');
-    return names.filter((name) => statement.get(name) === undefined);
+  async unknown(names: readonly string[]): Promise<string[]> {
+    if (names.length === 0) return [];
+    const stored = new Set((await this.sql.all<{ name: string }>(`SELECT name FROM secrets WHERE name IN (${marks(names)})`, names)).map((row) => row.name));
+    return names.filter((name) => !stored.has(name));
   }
 
-  /**
-   * Creates (`expect: 'new'`) or rotates (`expect: 'existing'`) a secret.
-   * Returns undefined when the expectation does not hold (it exists, or does
-   * not); the check and the write are one statement each inside one transaction.
-   */
-  put(name: string, value: string, author: string, expect: 'new' | 'existing'): SecretRecord | undefined {
-    return this.db.transaction(() => {
-      const current = this.get(name);
-      if ((expect === 'new') !== (current === undefined)) return undefined;
-      const now = Date.now();
-      const record: SecretRecord = { name, version: (current?.version ?? 0) + 1, created_at: current?.created_at ?? now, updated_at: now, updated_by: author };
-      // The version id is new at every write, so a secret deleted and created
-      // again never repeats a digest an agent may still replay.
-      this.db
-        .prepare(
-          `INSERT INTO secrets (name, version, version_id, value, created_at, updated_at, updated_by) VALUES (@name, @version, @version_id, @value, @created_at, @updated_at, @updated_by)
-           ON CONFLICT(name) DO UPDATE SET version = excluded.version, version_id = excluded.version_id, value = excluded.value,
-             updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
-        )
-        .run({ ...record, version_id: randomUUID(), value: this.cipher.encrypt(name, value) });
-      return record;
-    })();
+  /** Stores a new secret at version 1; undefined when the name is taken. */
+  async create(name: string, value: string, author: string): Promise<SecretRecord | undefined> {
+    const now = Date.now();
+    return await this.sql.get<SecretRecord>(
+      `INSERT INTO secrets (name, version, version_id, value, created_at, updated_at, updated_by) VALUES (@name, 1, @version_id, @value, @now, @now, @author)
+       ON CONFLICT (name) DO NOTHING RETURNING ${RECORD}`,
+      { name, version_id: randomUUID(), value: this.cipher.encrypt(name, value), now, author },
+    );
   }
 
-  remove(name: string): boolean {
-    return this.db.prepare('DELETE FROM secrets WHERE name = ?').run(name).changes > 0;
+  /** Gives a stored secret a new value and the next version; undefined when there is none. */
+  async rotate(name: string, value: string, author: string): Promise<SecretRecord | undefined> {
+    // The version id is new at every write, so a secret deleted and created
+    // again never repeats a digest an agent may still replay.
+    return await this.sql.get<SecretRecord>(
+      `UPDATE secrets SET version = version + 1, version_id = @version_id, value = @value, updated_at = @now, updated_by = @author
+       WHERE name = @name RETURNING ${RECORD}`,
+      { name, version_id: randomUUID(), value: this.cipher.encrypt(name, value), now: Date.now(), author },
+    );
+  }
+
+  async remove(name: string): Promise<boolean> {
+    return (await this.sql.run('DELETE FROM secrets WHERE name = ?', [name])).changes > 0;
   }
 
   /** Values (decrypted) and version ids of the stored secrets among `names`. */
-  values(names: readonly string[]): { values: Record<string, string>; versions: Record<string, string> } {
-    const statement = this.db.prepare('SELECT name, version, version_id, value FROM secrets WHERE name = ?');
+  async values(names: readonly string[]): Promise<{ values: Record<string, string>; versions: Record<string, string> }> {
     const values: Record<string, string> = {};
     const versions: Record<string, string> = {};
-    for (const name of names) {
-      const row = statement.get(name) as SecretRow | undefined;
-      if (!row) continue;
-      values[name] = this.cipher.decrypt(name, row.value);
-      versions[name] = row.version_id;
+    if (names.length === 0) return { values, versions };
+    const rows = await this.sql.all<Pick<SecretRow, 'name' | 'version_id' | 'value'>>(`SELECT name, version_id, value FROM secrets WHERE name IN (${marks(names)})`, names);
+    for (const row of rows) {
+      values[row.name] = this.cipher.decrypt(row.name, row.value);
+      versions[row.name] = row.version_id;
     }
     return { values, versions };
   }
 
   /** Every stored secret's value (decrypted), by name. */
-  allValues(): Record<string, string> {
-    const rows = this.db.prepare('SELECT name, value FROM secrets').all() as Pick<SecretRow, 'name' | 'value'>[];
+  async allValues(): Promise<Record<string, string>> {
+    const rows = await this.sql.all<Pick<SecretRow, 'name' | 'value'>>('SELECT name, value FROM secrets');
     return Object.fromEntries(rows.map((row) => [row.name, this.cipher.decrypt(row.name, row.value)]));
   }
 
   /** Agents and groups whose current config or template references `name`. */
-  users(name: string): SecretUsers {
+  async users(name: string): Promise<SecretUsers> {
     const pattern = `%${secretReference(name).replace(/[\\%_]/g, '\\$&')}%`;
-    const agents = this.db
-      .prepare(
-        `SELECT r.agent_id FROM agent_config_revisions r JOIN config_documents d USING (signature)
-         WHERE r.revision = (SELECT MAX(revision) FROM agent_config_revisions m WHERE m.agent_id = r.agent_id)
-           AND d.document LIKE ? ESCAPE '\\' ORDER BY r.agent_id`,
-      )
-      .all(pattern) as { agent_id: string }[];
-    const groups = this.db
-      .prepare(
-        `SELECT g.name FROM config_groups g JOIN group_template_revisions t ON t.group_name = g.name AND t.revision = g.revision
-         WHERE t.template LIKE ? ESCAPE '\\' ORDER BY g.name`,
-      )
-      .all(pattern) as { name: string }[];
+    const agents = await this.sql.all<{ agent_id: string }>(
+      `SELECT r.agent_id FROM agent_config_revisions r JOIN config_documents d ON d.signature = r.signature
+       WHERE r.revision = (SELECT MAX(m.revision) FROM agent_config_revisions m WHERE m.agent_id = r.agent_id)
+         AND d.document LIKE ? ESCAPE '\\' ORDER BY r.agent_id`,
+      [pattern],
+    );
+    const groups = await this.sql.all<{ name: string }>(
+      `SELECT g.name FROM config_groups g JOIN group_template_revisions t ON t.group_name = g.name AND t.revision = g.revision
+       WHERE t.template LIKE ? ESCAPE '\\' ORDER BY g.name`,
+      [pattern],
+    );
     return { agents: agents.map((a) => a.agent_id), groups: groups.map((g) => g.name) };
   }
+}
+
+/** `?, ?, …`: one placeholder per name (a document references a handful). */
+function marks(names: readonly string[]): string {
+  return names.map(() => '?').join(', ');
 }

@@ -253,4 +253,40 @@ describe('secrets as references', function () {
     await stale.hello({ ...running, secrets_digest: full.secrets_digest! });
     expect(await stale.next('config')).to.deep.include({ encoding: 'patch', patch: [], secrets: { k: 'second-value' } });
   });
+
+  it('refuses an unknown secret wherever a group takes a reference: template save, member variables and override, a reviewed change approved after its secret was deleted', async () => {
+    const refused = (answer: { status: number; body: any }, name: string): void => {
+      expect(answer.status, JSON.stringify(answer.body)).to.equal(400);
+      expect(answer.body.error).to.include({ code: 'unknown_secret' });
+      expect(answer.body.error.details).to.deep.equal({ secrets: [name] });
+    };
+    const template = (name: string): string =>
+      YAML.stringify({ sources: { src: { driver: 'fs', uri: '/data' } }, senders: { out: { driver: 'fusion', uri: fusion.url, credential: { key: `\${secret:${name}}` } } }, pipes: { p: { source: 'src', sender: 'out', disabled: true } } });
+    expect((await fusion.json('POST', '/api/v1/management/secrets', { name: 'known', value: 'known-value-1' })).status).to.equal(201);
+    expect((await fusion.json('POST', '/api/v1/management/groups', { name: 'g', template: template('known') })).status).to.equal(201);
+    refused(await fusion.json('PUT', '/api/v1/management/groups/g/template', { template: template('nope') }), 'nope');
+    expect((await fusion.json('GET', '/api/v1/management/groups/g')).body.revision).to.equal(1);
+
+    const override = { senders: { out: { credential: { key: '${secret:nope}' } } } };
+    refused(await fusion.json('PUT', '/api/v1/management/groups/g/members/a1', { override }), 'nope');
+    expect((await fusion.json('GET', '/api/v1/management/groups/g/members/a1')).status, 'nothing stored').to.equal(404);
+    expect((await fusion.json('PUT', '/api/v1/management/groups/g/members/a1', {})).status).to.equal(200);
+    refused(await fusion.json('PATCH', '/api/v1/management/groups/g/members/a1', { variables: { key: '${secret:nope}' } }), 'nope');
+
+    // Under review: checked when proposed, and again when approved.
+    expect((await fusion.json('PATCH', '/api/v1/management/groups/g', { require_review: true })).status).to.equal(200);
+    refused(await fusion.json('PATCH', '/api/v1/management/groups/g/members/a1', { override }), 'nope');
+    await fusion.json('POST', '/api/v1/management/secrets', { name: 'brief', value: 'brief-value-1' });
+    const proposed = await fusion.json('PATCH', '/api/v1/management/groups/g/members/a1', { override: { senders: { out: { credential: { key: '${secret:brief}' } } } } });
+    expect(proposed.status).to.equal(202);
+    expect((await fusion.json('DELETE', '/api/v1/management/secrets/brief')).status, 'no config references it yet').to.equal(204);
+    const other = (await fusion.json('POST', '/api/v1/management/admin-tokens', { name: 'reviewer', role: 'admin' })).body.secret as string;
+    const approve = await fetch(`${fusion.url}/api/v1/management/changes/${proposed.body.change.id}/approve`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${other}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    refused({ status: approve.status, body: await approve.json() }, 'brief');
+    expect((await fusion.json('GET', '/api/v1/management/groups/g/members/a1')).body.override).to.equal(null);
+  });
 });
