@@ -105,9 +105,10 @@ describe('staged rollouts', () => {
   it('waits pause_seconds between batches, and a newer save supersedes a rollout that is still running', async () => {
     const agents = await fleet(['n1', 'n2', 'n3']);
     const saved = await saveTemplate(fusion, 'nfs', NEW, { strategy: 'batches', batch_size: 1, pause_seconds: 0.5 });
+    // The member's ACK is recorded first, then the pause it starts.
     const paused = await eventually(async () => {
       const v = await rollout(fusion, saved.rollout.id);
-      return states(v)['n1'] === 'applied' && v;
+      return states(v)['n1'] === 'applied' && v.next_batch_at !== null && v;
     });
     expect(paused.next_batch_at).to.be.a('number');
     expect(states(paused)).to.deep.include({ n2: 'pending', n3: 'pending' });
