@@ -103,7 +103,7 @@ export class GroupStore {
    */
   constructor(
     readonly sql: Sql,
-    private readonly applyingOf: (agentId: string) => Promise<{ signature: string } | undefined> | { signature: string } | undefined = () => undefined,
+    private readonly applyingOf: (agentId: string) => { signature: string } | undefined = () => undefined,
   ) {}
 
   /**
@@ -221,7 +221,7 @@ export class GroupStore {
   }
 
   async memberForRender(agentId: string): Promise<MemberForRender | undefined> {
-    return (await this.forRender(await this.sql.all<MemberRow>(`${RENDER_SELECT} WHERE m.agent_id = ?`, [agentId])))[0];
+    return this.forRender(await this.sql.all<MemberRow>(`${RENDER_SELECT} WHERE m.agent_id = ?`, [agentId]))[0];
   }
 
   /**
@@ -240,15 +240,13 @@ export class GroupStore {
   }
 
   /** Member rows as rendering needs them, with each agent's in-memory `applying` over its written status. */
-  private async forRender(rows: MemberRow[]): Promise<MemberForRender[]> {
-    const members: MemberForRender[] = new Array(rows.length);
-    for (let i = 0; i < rows.length; i++) {
-      const member = toMember(rows[i]!);
-      const applying = await this.applyingOf(member.agent_id);
+  private forRender(rows: MemberRow[]): MemberForRender[] {
+    return rows.map((row) => {
+      const member = toMember(row);
+      const applying = this.applyingOf(member.agent_id);
       if (applying) Object.assign(member, { status_signature: applying.signature, status: 'applying', status_error: null });
-      members[i] = member;
-    }
-    return members;
+      return member;
+    });
   }
 
   /** Adds or replaces an agent's membership (an agent is in at most one group). */

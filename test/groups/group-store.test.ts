@@ -108,7 +108,7 @@ describeOnBackends('group store', (db) => {
 
   it('reads members for rendering with the agent and its desired config in one query, the in-memory applying over the written status', async () => {
     const applying = new Map<string, { signature: string }>();
-    const store = new GroupStore(db.sql, (id) => Promise.resolve(applying.get(id)));
+    const store = new GroupStore(db.sql, (id) => applying.get(id));
     await createGroup(store, 'web');
     await addAgent(db.sql, 'a', { hostname: 'host-a', status: 'failed', status_signature: 'sha256:x' });
     await addDesired(db.sql, 'a', 1, 'sha256:old');
