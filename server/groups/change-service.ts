@@ -156,7 +156,7 @@ export class ChangeService extends EventEmitter<{ change: [ChangeRecord] }> {
       this.checkBase(change, group);
       return { group, text: change.template, rollback };
     };
-    const saved = await this.deps.groups.store(source, {
+    const saved = await this.deps.groups.store(change.group_name, source, {
       author: change.author,
       strategy: change.strategy,
       within: (s) => decide(s.revision.revision, s.rollout?.id ?? null),

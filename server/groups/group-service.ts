@@ -1,15 +1,18 @@
 import { HttpError, notFound } from '../http/errors.js';
 import { ifMatchHolds, textVersion, type IfMatch } from '../http/conditional.js';
-import { Moved, retryMoved } from './concurrent-change.js';
+import { lockedOnRetry, Moved, type GroupQueues } from './concurrent-change.js';
 import { renderFingerprint, type GroupRecord, type GroupStore, type GroupSummary, type TemplateRevision } from './group-store.js';
 import { invalidGroupConfig, parseTemplate, renderMembers, type TemplateCache } from './member-renderer.js';
 import type { Sql } from '../store/sql.js';
-import type { RolloutEngine } from './rollout-engine.js';
+import type { Launched, RolloutEngine } from './rollout-engine.js';
+import type { PlainObject } from './deep-merge.js';
 import type { RolloutRecord, RolloutStore } from './rollout-store.js';
 import { ALL_AT_ONCE, type RolloutStrategy } from './rollout-strategy.js';
 
 export interface GroupServiceDeps {
   sql: Sql;
+  /** This process's changes of one group, one after the other (shared with MemberService). */
+  queues: GroupQueues;
   groups: GroupStore;
   rollouts: RolloutStore;
   templates: TemplateCache;
@@ -136,7 +139,7 @@ export class GroupService {
    */
   async saveTemplate(input: SaveTemplateInput): Promise<SavedTemplate> {
     const source = async (): Promise<TemplateSource> => ({ group: await this.checkIfMatch(input.name, input.ifMatch), text: input.text, rollback: null });
-    return this.store(source, { author: input.author, strategy: input.strategy ?? ALL_AT_ONCE, parsed: input.parsed });
+    return this.store(input.name, source, { author: input.author, strategy: input.strategy ?? ALL_AT_ONCE, parsed: input.parsed });
   }
 
   /** The group, when `ifMatch` (the template ETag or signature a writer last saw, or `*`) is absent or holds; else 412. */
@@ -157,7 +160,7 @@ export class GroupService {
 
   /** Rolls the group back to an earlier template: that revision is saved again, as a new revision. */
   async rollbackTo(name: string, revision: number, author: string, strategy: RolloutStrategy = ALL_AT_ONCE, parsed?: { value: unknown }): Promise<SavedTemplate> {
-    return this.store(() => this.revisionSource(name, revision), { author, strategy, parsed });
+    return this.store(name, () => this.revisionSource(name, revision), { author, strategy, parsed });
   }
 
   /**
@@ -166,11 +169,13 @@ export class GroupService {
    * group's latest rollout can be rolled back; an older one was already replaced.
    */
   async rollbackRollout(id: string, author: string, strategy: RolloutStrategy = ALL_AT_ONCE, reason?: string): Promise<SavedTemplate> {
+    const rollout = await this.deps.rollouts.get(id);
+    if (!rollout) throw notFound(`rollout ${id}`);
     const source = async (): Promise<TemplateSource> => {
       const found = await this.rolloutSource(id);
       return { ...found, rollback: { ...found.rollback!, ...(reason !== undefined && { reason }) } };
     };
-    return this.store(source, { author, strategy });
+    return this.store(rollout.group_name, source, { author, strategy });
   }
 
   /** What rolling a group back to `revision` saves again (404 when there is no such revision). */
@@ -218,47 +223,54 @@ export class GroupService {
    * it, under the group's lock, the group's revision and its members' render
    * inputs are read again, and when either moved meanwhile (another save, a
    * member joining or changing) everything is done again from `source`
-   * (which checks an If-Match, or a review's base revision, again). So two
+   * (which checks an If-Match, or a review's base revision, again), this time
+   * holding the lock from the reads to the commit (see lockedOnRetry). So two
    * saves, in one process or two, never store the same revision number and
-   * never render from what the other replaced.
+   * never render from what the other replaced. Within this process the
+   * changes of one group run one after the other (GroupQueues).
    */
-  async store(source: () => Promise<TemplateSource>, options: StoreOptions): Promise<SavedTemplate> {
-    return retryMoved(async () => {
-      const { group, text, rollback } = await source();
-      const { template, signature } = parseTemplate(text, options.parsed);
-      await this.checkSecrets(template);
-      const members = await this.deps.groups.membersForRender(group.name);
-      const { rendered, failures } = renderMembers(template, members);
-      if (failures.length > 0) throw invalidGroupConfig(group.name, failures);
-      const inputs = renderFingerprint(members);
-      const revision: TemplateRevision = {
-        group_name: group.name,
-        revision: group.revision + 1,
-        signature,
-        template: text,
-        author: options.author,
-        created_at: Date.now(),
-        restored_from: rollback?.restoredFrom ?? null,
-      };
-      const rollout = await this.deps.engine.launch({
-        revision,
-        fromRevision: group.revision,
-        rendered,
-        strategy: options.strategy,
-        author: options.author,
-        ...(rollback?.rollsBack !== undefined && { rollsBack: rollback.rollsBack }),
-        ...(rollback?.reason !== undefined && { rollbackReason: rollback.reason }),
-        guard: async (record) => {
-          await this.deps.groups.lock(group.name);
-          const now = await this.deps.groups.get(group.name);
-          if (now?.revision !== group.revision) throw new Moved(`group ${group.name}`);
-          if ((await this.deps.groups.renderInputs(group.name)) !== inputs) throw new Moved(`the members of group ${group.name}`);
-          await options.within?.({ revision, rollout: record });
-        },
-      });
-      this.deps.templates.put(group.name, revision.revision, template);
-      return { revision, rollout };
+  async store(groupName: string, source: () => Promise<TemplateSource>, options: StoreOptions): Promise<SavedTemplate> {
+    return this.deps.queues.run(groupName, async () => {
+      const stored = await lockedOnRetry(this.deps.sql, () => this.deps.groups.lock(groupName), () => this.storeOnce(source, options));
+      this.deps.templates.put(stored.revision.group_name, stored.revision.revision, stored.template);
+      return { revision: stored.revision, rollout: await this.deps.engine.begin(stored.launched) };
     });
+  }
+
+  private async storeOnce(source: () => Promise<TemplateSource>, options: StoreOptions): Promise<{ revision: TemplateRevision; template: PlainObject; launched: Launched }> {
+    const { group, text, rollback } = await source();
+    const { template, signature } = parseTemplate(text, options.parsed);
+    await this.checkSecrets(template);
+    const members = await this.deps.groups.membersForRender(group.name);
+    const { rendered, failures } = renderMembers(template, members);
+    if (failures.length > 0) throw invalidGroupConfig(group.name, failures);
+    const inputs = renderFingerprint(members);
+    const revision: TemplateRevision = {
+      group_name: group.name,
+      revision: group.revision + 1,
+      signature,
+      template: text,
+      author: options.author,
+      created_at: Date.now(),
+      restored_from: rollback?.restoredFrom ?? null,
+    };
+    const launched = await this.deps.engine.record({
+      revision,
+      fromRevision: group.revision,
+      rendered,
+      strategy: options.strategy,
+      author: options.author,
+      ...(rollback?.rollsBack !== undefined && { rollsBack: rollback.rollsBack }),
+      ...(rollback?.reason !== undefined && { rollbackReason: rollback.reason }),
+      guard: async (record) => {
+        await this.deps.groups.lock(group.name);
+        const now = await this.deps.groups.get(group.name);
+        if (now?.revision !== group.revision) throw new Moved(`group ${group.name}`);
+        if ((await this.deps.groups.renderInputs(group.name)) !== inputs) throw new Moved(`the members of group ${group.name}`);
+        await options.within?.({ revision, rollout: record });
+      },
+    });
+    return { revision, template, launched };
   }
 }
 

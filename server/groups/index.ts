@@ -8,6 +8,7 @@ import type { Sql } from '../store/sql.js';
 import { changeRoutes } from './change-routes.js';
 import { ChangeService } from './change-service.js';
 import { ChangeStore } from './change-store.js';
+import { GroupQueues } from './concurrent-change.js';
 import { GroupPreviews } from './group-preview.js';
 import { groupRoutes } from './group-routes.js';
 import { GroupService } from './group-service.js';
@@ -61,6 +62,7 @@ export async function createGroups(deps: GroupsDeps): Promise<Groups> {
   const store = new GroupStore(deps.sql, (agentId) => deps.agents.applyingOf(agentId));
   const rollouts = await RolloutStore.open(deps.sql);
   const templates = new TemplateCache(store);
+  const queues = new GroupQueues();
   const engine = new RolloutEngine({
     groups: store,
     rollouts,
@@ -70,13 +72,14 @@ export async function createGroups(deps: GroupsDeps): Promise<Groups> {
     log: deps.log,
     pipesOf: async (agentId) => (await deps.agents.get(agentId))?.pipes ?? [],
   });
-  const groups = new GroupService({ sql: deps.sql, groups: store, rollouts, templates, engine, checkSecrets: async (template) => await deps.service.checkSecrets(template) });
+  const groups = new GroupService({ sql: deps.sql, queues, groups: store, rollouts, templates, engine, checkSecrets: async (template) => await deps.service.checkSecrets(template) });
   engine.onHaltRollback(async (record, reason) => {
     const saved = await groups.rollbackRollout(record.id, AUTOMATIC_ROLLBACK_AUTHOR, ALL_AT_ONCE, `halted (${reason}); rolled back automatically (on_halt: rollback)`);
     deps.log.warn({ rollout_id: record.id, group: record.group_name, rollback: saved.rollout?.id ?? null }, 'halted rollout rolled back (on_halt: rollback)');
   });
   const members = new MemberService({
     groups: store,
+    queues,
     gateway: deps.gateway,
     templates,
     engine,

@@ -8,7 +8,7 @@ import type { WsGateway } from '../gateway/ws-gateway.js';
 import { HttpError, notFound } from '../http/errors.js';
 import type { AgentStore } from '../store/agent-store.js';
 import type { PlainObject } from './deep-merge.js';
-import { Moved, retryMoved } from './concurrent-change.js';
+import { lockedOnRetry, Moved, type GroupQueues } from './concurrent-change.js';
 import type { AssignedBy, GroupRecord, GroupStore, MemberForRender, MemberRecord } from './group-store.js';
 import { failedCandidate, renderedCandidate } from './group-preview.js';
 import { invalidGroupConfig, renderMembers, type RenderedMember, type TemplateCache } from './member-renderer.js';
@@ -16,6 +16,8 @@ import type { RolloutEngine } from './rollout-engine.js';
 
 export interface MemberServiceDeps {
   groups: GroupStore;
+  /** This process's changes of one group, one after the other (shared with GroupService). */
+  queues: GroupQueues;
   gateway: Pick<WsGateway, 'get'>;
   templates: TemplateCache;
   engine: RolloutEngine;
@@ -109,10 +111,13 @@ export class MemberService {
    * rendered from, so an assignment never jumps ahead of a staged rollout.
    */
   async assign(input: AssignInput, within?: Within): Promise<MemberSaved> {
-    return retryMoved(async () => {
-      const { next, revision, leaves, basis } = await this.planAssign(input);
-      const rendered = await this.render(next, revision, input.hostname);
-      const saved = await this.persist(next, rendered, basis, within);
+    return this.deps.queues.run(input.group, async () => {
+      const { saved, leaves } = await this.locked(input.group, async () => {
+        const { next, revision, leaves, basis } = await this.planAssign(input);
+        const rendered = await this.render(next, revision, input.hostname);
+        return { saved: await this.persist(next, rendered, basis, within), leaves };
+      });
+      // After the commit: the rollout it was in may start its next batch.
       if (leaves) await this.deps.engine.memberLeft(input.agentId);
       return saved;
     });
@@ -120,10 +125,17 @@ export class MemberService {
 
   /** Changes a member's variables and/or override (`override: null` removes it). */
   async update(group: string, agentId: string, change: MemberChange, within?: Within): Promise<MemberSaved> {
-    return retryMoved(async () => {
-      const { next, revision, basis } = await this.planUpdate(group, agentId, change);
-      return this.persist(next, await this.render(next, revision), basis, within);
-    });
+    return this.deps.queues.run(group, () =>
+      this.locked(group, async () => {
+        const { next, revision, basis } = await this.planUpdate(group, agentId, change);
+        return this.persist(next, await this.render(next, revision), basis, within);
+      }),
+    );
+  }
+
+  /** `attempt`, again under the group's lock from its reads to its commit when a change overtook it (see lockedOnRetry). */
+  private locked<T>(group: string, attempt: () => Promise<T>): Promise<T> {
+    return lockedOnRetry(this.deps.groups.sql, () => this.deps.groups.lock(group), attempt);
   }
 
   /** What {@link assign} would give the agent, nothing stored: a preview candidate (its problems listed, not thrown). */
@@ -222,11 +234,13 @@ export class MemberService {
       }
       if (!contact.hostname || member.rendered_revision === null) return;
       if (contact.hostname === ((await this.deps.agents.get(contact.agentId))?.hostname ?? null)) return;
-      await retryMoved(async () => {
-        const current = await this.deps.groups.member(contact.agentId);
-        if (!current || current.rendered_revision === null) return;
-        await this.persist(current, await this.render(current, current.rendered_revision, contact.hostname), { current, groupRevision: null });
-      });
+      await this.deps.queues.run(member.group_name, () =>
+        this.locked(member.group_name, async () => {
+          const current = await this.deps.groups.member(contact.agentId);
+          if (current?.group_name !== member.group_name || current.rendered_revision === null) return;
+          await this.persist(current, await this.render(current, current.rendered_revision, contact.hostname), { current, groupRevision: null });
+        }),
+      );
     } catch (err) {
       const reason = err instanceof HttpError ? err.message : String(err);
       log().warn({ reason, group: contact.group }, `cannot render the agent's group config on ${on}; it keeps its current desired config`);

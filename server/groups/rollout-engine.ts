@@ -5,7 +5,8 @@ import type { ConfigService } from '../config/config-service.js';
 import type { AgentConnection } from '../gateway/agent-connection.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
 import { HttpError, notFound } from '../http/errors.js';
-import { Moved } from './concurrent-change.js';
+import { lockedOnRetry, Moved } from './concurrent-change.js';
+import type { PlainObject } from './deep-merge.js';
 import { renderFingerprint, type GroupStore } from './group-store.js';
 import { renderMembers, type RenderedMember, type TemplateCache } from './member-renderer.js';
 import type { MemberState, RolloutAgent, RolloutRecord, RolloutStore } from './rollout-store.js';
@@ -30,9 +31,18 @@ export interface RolloutEngineDeps {
 /** Rolls a halted rollout back (its strategy says `on_halt: rollback`); set by whoever can save templates. */
 export type HaltRollback = (rollout: RolloutRecord, reason: string) => Promise<void>;
 
-/** A launch as GroupService makes it: `guard` runs first in the save's transaction (it takes the group's lock and checks nothing moved). */
+/** A rollout to store, as GroupService asks for it: `guard` runs first in the save's transaction (it takes the group's lock and checks nothing moved). */
 export interface Launch extends LaunchInput {
   guard?: (record: RolloutRecord | null) => Promise<void>;
+}
+
+/** A launch stored by {@link RolloutEngine.record}, to follow once committed ({@link RolloutEngine.begin}). */
+export interface Launched {
+  record: RolloutRecord | null;
+  /** The first batch's rows as stored. */
+  first: RolloutAgent[];
+  /** The group's open rollouts it ended. */
+  ended: RolloutRecord[];
 }
 
 /** A running rollout: who its current batch still waits for. */
@@ -122,11 +132,12 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
   }
 
   /**
-   * Stores the new template revision and starts a rollout of it (its first
-   * batch materialised) in one transaction; an open rollout of the group ends
-   * as superseded. Returns null when the group has no members.
+   * Stores the new template revision and a rollout of it (its first batch
+   * materialised) in one transaction (a savepoint of the caller's, when it
+   * has one); an open rollout of the group ends as superseded. Nothing in
+   * memory changes: call {@link begin} once it is committed.
    */
-  async launch(input: Launch): Promise<RolloutRecord | null> {
+  async record(input: Launch): Promise<Launched> {
     const { groups, rollouts, service } = this.deps;
     const group = input.revision.group_name;
     const { record, rows, first } = planRollout(input, (id) => this.isOnline(id), (r) => this.startState(r));
@@ -142,12 +153,22 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
       if (record) await rollouts.insert(record, rows);
       await groups.setRendered(group, first.map((r) => r.member.agent_id), input.revision.revision);
     });
-    for (const o of ended) {
+    return { record, first: rows.filter((row) => row.batch === 0), ended };
+  }
+
+  /**
+   * Follows a committed {@link record}: the rollouts it ended stop, the new
+   * one starts its first batch's clock and goes on. Returns it (null when
+   * the group has no members).
+   */
+  async begin(launched: Launched): Promise<RolloutRecord | null> {
+    for (const o of launched.ended) {
       this.deactivate(o.id);
       this.publish(o, o.status === 'rolled_back' ? 'rolled_back' : 'superseded', { reason: o.status_reason });
     }
+    const { record } = launched;
     if (!record) return null;
-    const active = this.activate(record, rows.filter((row) => row.batch === 0));
+    const active = this.activate(record, launched.first);
     this.publish(record, 'started');
     await this.evaluate(active, true);
     return record;
@@ -290,46 +311,49 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
    * rollout ended or moved on meanwhile (nothing stored).
    */
   private async startBatch(a: Active, batch: number): Promise<boolean> {
-    const { groups, rollouts, templates, service } = this.deps;
+    const { groups, templates } = this.deps;
     const r = a.record;
     const template = await templates.get(r.group_name, r.to_revision);
     if (!template) {
       await this.end(a, 'halted', `template revision ${r.to_revision} is missing`);
       return false;
     }
-    for (let attempt = 1; ; attempt++) {
-      const members = await groups.batchForRender(r.group_name, r.id, batch);
-      const { rendered, failures } = renderMembers(template, members);
-      const rows = await rollouts.batch(r.id, batch);
-      const states = batchStates(rendered, failures, (m) => this.startState(m), (id) => this.isOnline(id));
-      // A row with neither outcome belongs to an agent that left the group since the rollout began.
-      const next = rows.map((row) => ({ agent_id: row.agent_id, ...(states.get(row.agent_id) ?? ({ state: 'cancelled', error: 'left the group', signature: null, awaited: 0 } satisfies BatchState)) }));
-      const inputs = renderFingerprint(members);
-      const updated = { ...r, current_batch: batch, next_batch_at: null, updated_at: Date.now() };
-      try {
-        await service.saveMany(toEntries(rendered, `group:${r.group_name}@${r.to_revision}`), async () => {
-          await groups.lock(r.group_name);
-          const stored = await rollouts.get(r.id);
-          if (stored?.status !== 'running' || stored.current_batch !== r.current_batch || this.active.get(r.id) !== a) throw new BatchOvertaken();
-          if ((await groups.renderInputs(r.group_name, { rolloutId: r.id, batch })) !== inputs) throw new Moved(`the members of batch ${batch + 1}`);
-          await rollouts.setAgents(r.id, next);
-          await groups.setRendered(r.group_name, rendered.map((m) => m.member.agent_id), r.to_revision);
-          await rollouts.save(updated);
-        });
-      } catch (err) {
-        if (err instanceof BatchOvertaken) return false;
-        if (!(err instanceof Moved)) throw err;
-        if (attempt < 3) continue;
-        await this.end(a, 'halted', `${err.message} three times in a row`);
-        return false;
-      }
-      Object.assign(r, { current_batch: updated.current_batch, next_batch_at: null, updated_at: updated.updated_at });
-      rows.forEach((row, i) => Object.assign(row, next[i]));
-      this.track(a, rows);
-      this.arm(a);
-      this.publish(r, 'batch_started');
-      return true;
+    const stored = await lockedOnRetry(groups.sql, () => groups.lock(r.group_name), () => this.storeBatch(a, batch, template));
+    if (!stored) return false;
+    Object.assign(r, { current_batch: batch, next_batch_at: null, updated_at: stored.updatedAt });
+    this.track(a, stored.rows);
+    this.arm(a);
+    this.publish(r, 'batch_started');
+    return true;
+  }
+
+  /** Reads, renders and stores one batch; its rows as stored, or null when the rollout ended or moved on. Throws Moved when a member changed meanwhile. */
+  private async storeBatch(a: Active, batch: number, template: PlainObject): Promise<{ rows: RolloutAgent[]; updatedAt: number } | null> {
+    const { groups, rollouts, service } = this.deps;
+    const r = a.record;
+    const members = await groups.batchForRender(r.group_name, r.id, batch);
+    const { rendered, failures } = renderMembers(template, members);
+    const rows = await rollouts.batch(r.id, batch);
+    const states = batchStates(rendered, failures, (m) => this.startState(m), (id) => this.isOnline(id));
+    // A row with neither outcome belongs to an agent that left the group since the rollout began.
+    const next = rows.map((row) => ({ ...row, ...(states.get(row.agent_id) ?? ({ state: 'cancelled', error: 'left the group', signature: null, awaited: 0 } satisfies BatchState)) }));
+    const inputs = renderFingerprint(members);
+    const updated = { ...r, current_batch: batch, next_batch_at: null, updated_at: Date.now() };
+    try {
+      await service.saveMany(toEntries(rendered, `group:${r.group_name}@${r.to_revision}`), async () => {
+        await groups.lock(r.group_name);
+        const stored = await rollouts.get(r.id);
+        if (stored?.status !== 'running' || stored.current_batch !== r.current_batch || this.active.get(r.id) !== a) throw new BatchOvertaken();
+        if ((await groups.renderInputs(r.group_name, { rolloutId: r.id, batch })) !== inputs) throw new Moved(`the members of batch ${batch + 1}`);
+        await rollouts.setAgents(r.id, next);
+        await groups.setRendered(r.group_name, rendered.map((m) => m.member.agent_id), r.to_revision);
+        await rollouts.save(updated);
+      });
+    } catch (err) {
+      if (err instanceof BatchOvertaken) return null;
+      throw err;
     }
+    return { rows: next, updatedAt: updated.updated_at };
   }
 
   private startState(r: RenderedMember): { state: MemberState; error: string | null } {

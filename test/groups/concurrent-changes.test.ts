@@ -1,0 +1,71 @@
+import { expect } from 'chai';
+import { startFusion, type TestFusion } from '../harness/fusion.js';
+import { MOUNT_TEMPLATE, assign, call, createGroup, desired, ok, withAudit } from './group-fixture.js';
+
+const GROUPS = '/api/v1/management/groups';
+
+/**
+ * Changes of one group made at the same time: each is written under the
+ * group's lock after checking that what it was computed from is still so,
+ * else it is computed again. No two saves take one revision number, and no
+ * member is left rendered from a template a save replaced.
+ */
+describe('concurrent changes of one group', () => {
+  let fusion: TestFusion;
+  beforeEach(async () => {
+    fusion = await startFusion();
+  });
+  afterEach(async () => {
+    await fusion.stop();
+  });
+
+  it('gives saves made at once one revision each, and every member the last one', async () => {
+    await createGroup(fusion, 'nfs', MOUNT_TEMPLATE);
+    for (let i = 0; i < 20; i++) await assign(fusion, 'nfs', `node-${i}`, { variables: { mount_point: `m${i}` } });
+    const seconds = [60, 120, 180, 240, 360, 420];
+    const saves = await Promise.all(
+      seconds.map((s) => call(fusion, 'PUT', `${GROUPS}/nfs/template`, { template: withAudit(MOUNT_TEMPLATE, s) })),
+    );
+    for (const res of saves) expect(res.status, JSON.stringify(res.body)).to.equal(200);
+    expect(saves.map((res) => res.body.revision).sort((a: number, b: number) => a - b)).to.deep.equal([2, 3, 4, 5, 6, 7]);
+    const history = await ok(fusion, 'GET', `${GROUPS}/nfs/history`);
+    expect(history.revisions.map((r: any) => r.revision)).to.deep.equal([7, 6, 5, 4, 3, 2, 1]);
+
+    // The last revision is what every member renders now.
+    const last = saves.find((res) => res.body.revision === 7)!;
+    const audit = seconds[saves.indexOf(last)];
+    for (let i = 0; i < 20; i++) {
+      const doc = await desired(fusion, `node-${i}`);
+      expect(doc.author).to.equal('group:nfs@7');
+      expect(doc.document.pipes.main.audit_interval_sec).to.equal(audit);
+    }
+    const rollouts = await ok(fusion, 'GET', `${GROUPS}/nfs/rollouts`);
+    // One rollout per save, each from the revision before it.
+    expect(rollouts.rollouts.map((r: any) => [r.from_revision, r.to_revision])).to.deep.equal([
+      [6, 7],
+      [5, 6],
+      [4, 5],
+      [3, 4],
+      [2, 3],
+      [1, 2],
+    ]);
+  });
+
+  it('never leaves a member that joins during a save on the template the save replaced', async () => {
+    await createGroup(fusion, 'nfs', MOUNT_TEMPLATE);
+    for (let i = 0; i < 10; i++) await assign(fusion, 'nfs', `node-${i}`, { variables: { mount_point: `m${i}` } });
+    const joining = Array.from({ length: 8 }, (_, i) => `late-${i}`);
+    const [save, ...joins] = await Promise.all([
+      call(fusion, 'PUT', `${GROUPS}/nfs/template`, { template: withAudit(MOUNT_TEMPLATE, 90) }),
+      ...joining.map((id) => call(fusion, 'PUT', `${GROUPS}/nfs/members/${id}`, { variables: { mount_point: id } })),
+    ]);
+    expect(save!.status, JSON.stringify(save!.body)).to.equal(200);
+    for (const res of joins) expect(res.status, JSON.stringify(res.body)).to.equal(200);
+    const members = await ok(fusion, 'GET', `${GROUPS}/nfs/members`);
+    expect(members.members).to.have.length(18);
+    for (const m of members.members) {
+      expect(m.rendered_revision, m.agent_id).to.equal(2);
+      expect((await desired(fusion, m.agent_id)).document.pipes.main.audit_interval_sec, m.agent_id).to.equal(90);
+    }
+  });
+});
