@@ -5,15 +5,15 @@ import type { ConfigService } from '../config/config-service.js';
 import type { AgentConnection } from '../gateway/agent-connection.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
 import { HttpError, notFound } from '../http/errors.js';
-import { lockedOnRetry, Moved } from './concurrent-change.js';
-import type { PlainObject } from './deep-merge.js';
-import { renderFingerprint, type GroupStore } from './group-store.js';
-import { renderMembers, type RenderedMember, type TemplateCache } from './member-renderer.js';
+import { lockedOnRetry } from './concurrent-change.js';
+import type { GroupStore } from './group-store.js';
+import type { RenderedMember, TemplateCache } from './member-renderer.js';
 import type { MemberState, RolloutAgent, RolloutRecord, RolloutStore } from './rollout-store.js';
 import type { RolloutProgress } from './rollout-view.js';
 import { SoakWatch } from './rollout-soak.js';
 import { batchTimeoutMs, maxFailures, pauseMs, soakMs } from './rollout-strategy.js';
-import { batchStates, endedBy, planRollout, startState, toEntries, type BatchState, type LaunchInput } from './rollout-plan.js';
+import { startState } from './rollout-plan.js';
+import { RolloutWrites, type Launch, type Launched } from './rollout-writes.js';
 
 export type { RolloutProgress } from './rollout-view.js';
 
@@ -31,20 +31,6 @@ export interface RolloutEngineDeps {
 /** Rolls a halted rollout back (its strategy says `on_halt: rollback`); set by whoever can save templates. */
 export type HaltRollback = (rollout: RolloutRecord, reason: string) => Promise<void>;
 
-/** A rollout to store, as GroupService asks for it: `guard` runs first in the save's transaction (it takes the group's lock and checks nothing moved). */
-export interface Launch extends LaunchInput {
-  guard?: (record: RolloutRecord | null) => Promise<void>;
-}
-
-/** A launch stored by {@link RolloutEngine.record}, to follow once committed ({@link RolloutEngine.begin}). */
-export interface Launched {
-  record: RolloutRecord | null;
-  /** The first batch's rows as stored. */
-  first: RolloutAgent[];
-  /** The group's open rollouts it ended. */
-  ended: RolloutRecord[];
-}
-
 /** A running rollout: who its current batch still waits for. */
 interface Active {
   record: RolloutRecord;
@@ -56,9 +42,6 @@ interface Active {
   /** The rollout's decisions (evaluate, a batch start, a time-out) run one after the other: each reads what the one before wrote. */
   queue: Promise<void>;
 }
-
-/** The rollout ended (or moved on) while a batch was being started: nothing of it is stored. */
-class BatchOvertaken extends Error {}
 
 /**
  * Moves a template change through a group batch by batch. Each batch's configs
@@ -90,9 +73,11 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
   private stopped = false;
   private readonly soaks: SoakWatch;
   private haltRollback: HaltRollback | undefined;
+  private readonly writes: RolloutWrites;
 
   constructor(private readonly deps: RolloutEngineDeps) {
     super();
+    this.writes = new RolloutWrites({ ...deps, fleet: { online: (id) => this.isOnline(id), startState: (r) => this.startState(r) } });
     this.soaks = new SoakWatch(deps.rollouts, {
       ended: (id, agentId, reason) => this.safely(() => this.soakEnded(id, agentId, reason)),
       failed: (err) => deps.log.error({ err }, 'rollout bookkeeping failed'),
@@ -132,28 +117,12 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
   }
 
   /**
-   * Stores the new template revision and a rollout of it (its first batch
-   * materialised) in one transaction (a savepoint of the caller's, when it
-   * has one); an open rollout of the group ends as superseded. Nothing in
-   * memory changes: call {@link begin} once it is committed.
+   * Stores the new template revision and a rollout of it (see
+   * RolloutWrites.record). Nothing in memory changes: call {@link begin}
+   * once it is committed.
    */
   async record(input: Launch): Promise<Launched> {
-    const { groups, rollouts, service } = this.deps;
-    const group = input.revision.group_name;
-    const { record, rows, first } = planRollout(input, (id) => this.isOnline(id), (r) => this.startState(r));
-    let ended: RolloutRecord[] = [];
-    await service.saveMany(toEntries(first, `group:${group}@${input.revision.revision}`), async () => {
-      await input.guard?.(record);
-      ended = (await rollouts.openForGroup(group)).map((open) => endedBy(open, input));
-      await groups.addRevision(input.revision);
-      for (const o of ended) {
-        await rollouts.save(o);
-        await rollouts.cancelPending(o.id);
-      }
-      if (record) await rollouts.insert(record, rows);
-      await groups.setRendered(group, first.map((r) => r.member.agent_id), input.revision.revision);
-    });
-    return { record, first: rows.filter((row) => row.batch === 0), ended };
+    return this.writes.record(input);
   }
 
   /**
@@ -318,42 +287,13 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
       await this.end(a, 'halted', `template revision ${r.to_revision} is missing`);
       return false;
     }
-    const stored = await lockedOnRetry(groups.sql, () => groups.lock(r.group_name), () => this.storeBatch(a, batch, template));
+    const stored = await lockedOnRetry(groups.sql, () => groups.lock(r.group_name), () => this.writes.storeBatch(r, batch, template, () => this.active.get(r.id) === a));
     if (!stored) return false;
     Object.assign(r, { current_batch: batch, next_batch_at: null, updated_at: stored.updatedAt });
     this.track(a, stored.rows);
     this.arm(a);
     this.publish(r, 'batch_started');
     return true;
-  }
-
-  /** Reads, renders and stores one batch; its rows as stored, or null when the rollout ended or moved on. Throws Moved when a member changed meanwhile. */
-  private async storeBatch(a: Active, batch: number, template: PlainObject): Promise<{ rows: RolloutAgent[]; updatedAt: number } | null> {
-    const { groups, rollouts, service } = this.deps;
-    const r = a.record;
-    const members = await groups.batchForRender(r.group_name, r.id, batch);
-    const { rendered, failures } = renderMembers(template, members);
-    const rows = await rollouts.batch(r.id, batch);
-    const states = batchStates(rendered, failures, (m) => this.startState(m), (id) => this.isOnline(id));
-    // A row with neither outcome belongs to an agent that left the group since the rollout began.
-    const next = rows.map((row) => ({ ...row, ...(states.get(row.agent_id) ?? ({ state: 'cancelled', error: 'left the group', signature: null, awaited: 0 } satisfies BatchState)) }));
-    const inputs = renderFingerprint(members);
-    const updated = { ...r, current_batch: batch, next_batch_at: null, updated_at: Date.now() };
-    try {
-      await service.saveMany(toEntries(rendered, `group:${r.group_name}@${r.to_revision}`), async () => {
-        await groups.lock(r.group_name);
-        const stored = await rollouts.get(r.id);
-        if (stored?.status !== 'running' || stored.current_batch !== r.current_batch || this.active.get(r.id) !== a) throw new BatchOvertaken();
-        if ((await groups.renderInputs(r.group_name, { rolloutId: r.id, batch })) !== inputs) throw new Moved(`the members of batch ${batch + 1}`);
-        await rollouts.setAgents(r.id, next);
-        await groups.setRendered(r.group_name, rendered.map((m) => m.member.agent_id), r.to_revision);
-        await rollouts.save(updated);
-      });
-    } catch (err) {
-      if (err instanceof BatchOvertaken) return null;
-      throw err;
-    }
-    return { rows: next, updatedAt: updated.updated_at };
   }
 
   private startState(r: RenderedMember): { state: MemberState; error: string | null } {
