@@ -17,7 +17,7 @@ import { templateVersion, type GroupService, type SavedTemplate } from './group-
 import type { GroupRecord, GroupStore } from './group-store.js';
 import { parseBody, RolloutChoice, strategyFromQuery } from './request-schemas.js';
 import type { MemberService } from './member-service.js';
-import type { RolloutStore } from './rollout-store.js';
+import type { RolloutRecord, RolloutStore } from './rollout-store.js';
 import { RuleService } from './rule-service.js';
 import { memberView, ruleChangeView } from './rule-view.js';
 import { templateVariables } from './template-render.js';
@@ -90,9 +90,8 @@ export function groupRoutes(deps: {
   const nameOf = (req: Request): string => parseBody(GroupName, req.params.name, 'group name');
 
   router.get('/groups', read, async (_req, res) => {
-    const groups = [];
-    for (const g of await deps.groups.list()) groups.push(await summary(g, deps.rollouts));
-    res.json({ groups });
+    const open = new Map((await deps.rollouts.allOpen()).map((r) => [r.group_name, r]));
+    res.json({ groups: (await deps.groups.list()).map((g) => withOpenRollout(g, open.get(g.name))) });
   });
 
   router.post('/groups', write, parseJson, async (req, res) => {
@@ -235,7 +234,10 @@ export function groupRoutes(deps: {
 }
 
 async function summary<G extends GroupRecord>(group: G, rollouts: RolloutStore): Promise<G & { open_rollout: { id: string; status: string } | null }> {
-  const open = (await rollouts.openForGroup(group.name))[0];
+  return withOpenRollout(group, (await rollouts.openForGroup(group.name))[0]);
+}
+
+function withOpenRollout<G extends GroupRecord>(group: G, open: RolloutRecord | undefined): G & { open_rollout: { id: string; status: string } | null } {
   return { ...group, open_rollout: open ? { id: open.id, status: open.status } : null };
 }
 

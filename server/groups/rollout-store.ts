@@ -314,6 +314,11 @@ export class RolloutStore {
     return (await this.sql.all<RolloutRow>('SELECT * FROM rollouts WHERE status = ? ORDER BY created_at', [status])).map((r) => toRecord(r)!);
   }
 
+  /** Every running or halted rollout (a listing of the groups reads them in one query). */
+  async allOpen(): Promise<RolloutRecord[]> {
+    return (await this.sql.all<RolloutRow>("SELECT * FROM rollouts WHERE status IN ('running', 'halted') ORDER BY created_at")).map((r) => toRecord(r)!);
+  }
+
   /** The group's rollouts that are running or halted (at most one, unless something went wrong). */
   async openForGroup(name: string): Promise<RolloutRecord[]> {
     return (await this.sql.all<RolloutRow>("SELECT * FROM rollouts WHERE group_name = ? AND status IN ('running', 'halted')", [name])).map((r) => toRecord(r)!);

@@ -194,6 +194,7 @@ describeOnBackends('rollout store: records and rows', (db) => {
     expect((await store.get('first'))!).to.include({ status: 'superseded', status_reason: 'superseded by revision 3', finished_at: 11 });
     expect((await store.forGroup('g')).map((r) => r.id)).to.deep.equal(['second', 'first']);
     expect((await store.openForGroup('g')).map((r) => r.id)).to.deep.equal(['second']);
+    expect((await store.allOpen()).map((r) => r.id)).to.deep.equal(['second']);
     expect((await store.withStatus('superseded')).map((r) => r.id)).to.deep.equal(['first']);
     expect(await store.counts('first')).to.include({ cancelled: 1, pending: 0 });
     expect(await store.get('missing')).to.equal(undefined);
