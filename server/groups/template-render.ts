@@ -51,7 +51,9 @@ export function renderTemplate(template: PlainObject, member: MemberInput): Rend
  */
 export function memberVariables(member: MemberInput): Map<string, string> {
   const variables = new Map<string, string>(Object.entries(member.variables));
-  if (member.hostname && !variables.has('hostname')) variables.set('hostname', member.hostname);
+  // The reported name is the agent's word: one holding `${` could smuggle a secret reference
+  // (`${secret:name}`) into its own document and be sent that secret's value, so it is not used.
+  if (member.hostname && !member.hostname.includes('${') && !variables.has('hostname')) variables.set('hostname', member.hostname);
   variables.set('agent_id', member.agentId);
   return variables;
 }
@@ -140,7 +142,7 @@ function substituteString(text: string, lookup: Lookup, path: readonly string[],
     }
     const replacement = lookup(name);
     if (replacement === undefined) {
-      const hint = name === 'hostname' ? ' (the agent has not reported its host name yet; set a hostname variable for it)' : '';
+      const hint = name === 'hostname' ? ' (the agent has not reported a usable host name: none yet, or one holding "${"; set a hostname variable for it)' : '';
       errors.push({ path: where, message: `unknown variable \${${name}}${hint}` });
       return whole;
     }

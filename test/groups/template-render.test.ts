@@ -73,6 +73,16 @@ describe('group template rendering', () => {
     if (!unknown.ok) expect(unknown.errors[0]!.message).to.match(/unknown variable \$\{hostname\}.*has not reported/);
   });
 
+  it('does not use a reported host name holding "${": an agent cannot put a secret reference into its own document', () => {
+    const t = parse('sources:\n  s: { driver: fs, uri: "/srv/${hostname}" }\n');
+    const smuggled = renderTemplate(t, member('n', {}, { hostname: '${secret:db_password}' }));
+    expect(smuggled.ok).to.equal(false);
+    if (!smuggled.ok) expect(smuggled.errors[0]!.message).to.match(/unknown variable \$\{hostname\}.*holding "\$\{"/);
+    // An admin's hostname variable is still taken as written.
+    const explicit = renderTemplate(t, member('n', { hostname: 'nfs-1' }, { hostname: '${secret:db_password}' }));
+    expect(explicit.ok && (explicit.document.sources as any).s.uri).to.equal('/srv/nfs-1');
+  });
+
   it('merges the override over the rendered template: objects recursively, arrays and scalars replace, null deletes', () => {
     const rendered = renderTemplate(
       template,

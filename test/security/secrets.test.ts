@@ -14,6 +14,8 @@ import { startFusion, type TestFusion } from '../harness/fusion.js';
 import { startAgent, type TestAgent } from '../harness/start-agent.js';
 import { FAST_DRIVERS, tempDir, writeTree } from '../agent/runtime-fixtures.js';
 import { fastAgent } from '../agent/agent-fixture.js';
+import { openPostgres } from '../../server/store/pg-database.js';
+import { postgresUrlForHome, testDatabaseBackend } from '../harness/test-database.js';
 import { FusionPeer } from '../agent/fusion-peer.js';
 
 /** A pino logger at trace level writing into `lines`, without redaction: whatever is logged, a test sees. */
@@ -166,24 +168,25 @@ describe('secrets as references', function () {
 
     // Nothing on disk or in a log holds a value: database, its WAL, both logs.
     const values = [ingestKey, wrongKey, groupValue, rotated];
-    const dbFiles = ['fusion.db', 'fusion.db-wal'].map((f) => path.join(fusion.home, f));
-    for (const file of dbFiles) {
-      const bytes = await readFile(file);
-      expect(bytes.length, file).to.be.greaterThan(0);
-      for (const value of values) expect(bytes.includes(Buffer.from(value)), `${value} in ${file}`).to.equal(false);
+    const stored = await storedState(fusion.home);
+    for (const [where, bytes] of stored) {
+      expect(bytes.length, where).to.be.greaterThan(0);
+      for (const value of values) expect(bytes.includes(Buffer.from(value)), `${value} in ${where}`).to.equal(false);
     }
     const logs = [...fusionLog, ...agentLog].join('');
     expect(fusionLog.length).to.be.greaterThan(0);
     for (const value of values) expect(logs.includes(value), `${value} in the logs`).to.equal(false);
     // The references did reach the database (the greps above can find what is there).
-    expect((await readFile(dbFiles[0]!)).includes(Buffer.from('${secret:ingest}')) || (await readFile(dbFiles[1]!)).includes(Buffer.from('${secret:ingest}'))).to.equal(true);
+    expect(stored.some(([, bytes]) => bytes.includes(Buffer.from('${secret:ingest}')))).to.equal(true);
   });
 
   it('keeps the state directory 0700 and the database, WAL, fusion.yaml and key files 0600', async () => {
     await fusion.json('POST', '/api/v1/management/secrets', { name: 's', value: 'v' });
     const mode = async (p: string): Promise<number> => (await stat(path.join(fusion.home, p))).mode & 0o777;
     expect(await mode('.')).to.equal(0o700);
-    for (const file of ['fusion.db', 'fusion.db-wal', 'fusion.db-shm', 'fusion.yaml', 'secret.key']) expect(await mode(file), file).to.equal(0o600);
+    // On PostgreSQL the home holds no database file.
+    const files = testDatabaseBackend() === 'postgres' ? ['fusion.yaml', 'secret.key'] : ['fusion.db', 'fusion.db-wal', 'fusion.db-shm', 'fusion.yaml', 'secret.key'];
+    for (const file of files) expect(await mode(file), file).to.equal(0o600);
   });
 
   it('sends the values with the document; stores a resolved report with references; an agent given references without values NACKs naming them', async () => {
@@ -290,3 +293,25 @@ describe('secrets as references', function () {
     expect((await fusion.json('GET', '/api/v1/management/groups/g/members/a1')).body.override).to.equal(null);
   });
 });
+
+/**
+ * Everything Fusion stored, as bytes to search: the SQLite file and its WAL,
+ * or on PostgreSQL every row of every table of the home's schema as text.
+ */
+async function storedState(home: string): Promise<Array<[string, Buffer]>> {
+  if (testDatabaseBackend() !== 'postgres') {
+    return Promise.all(['fusion.db', 'fusion.db-wal'].map(async (f): Promise<[string, Buffer]> => [f, await readFile(path.join(home, f))]));
+  }
+  const sql = await openPostgres(await postgresUrlForHome(home), { maxConnections: 1 });
+  try {
+    const tables = await sql.all<{ name: string }>("SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'");
+    const dumped: Array<[string, Buffer]> = [];
+    for (const { name } of tables) {
+      const rows = await sql.all<{ row: string }>(`SELECT CAST(t AS TEXT) AS row FROM ${name} t`);
+      dumped.push([`table ${name}`, Buffer.from(`${name}\n${rows.map((r) => r.row).join('\n')}`)]);
+    }
+    return dumped;
+  } finally {
+    await sql.close();
+  }
+}
