@@ -1,4 +1,5 @@
 import { configSignature, parseDocumentText, validateConfig, type ConfigIssue } from '../../shared/config/index.js';
+import { Slicer } from '../loop/slicer.js';
 import type { AgentBus } from '../bus/agent-bus.js';
 import type { ConfigRevision, ConfigRevisionWithDocument, ConfigStore } from '../store/config-store.js';
 import { ifMatchHolds, textVersion, type IfMatch } from '../http/conditional.js';
@@ -200,7 +201,10 @@ export class ConfigService {
       }),
       alongside,
     );
+    // Announcing ten thousand configs is a push each: the event loop gets a turn every few milliseconds.
+    const slicer = new Slicer();
     for (let i = 0; i < saved.length; i++) {
+      await slicer.turn();
       const rev = saved[i]!;
       this.announce(rev.agent_id, { revision: rev.revision, signature: rev.signature, document: rev.document, documentText: texts.get(entries[i]!.document)! }, 'saved');
     }

@@ -49,7 +49,7 @@ export class ChangeService extends EventEmitter<{ change: [ChangeRecord] }> {
    */
   async propose(source: TemplateSource, strategy: RolloutStrategy, author: Actor, failures?: MemberFailure[]): Promise<ChangeRecord> {
     const { template, signature } = parseTemplate(source.text);
-    const broken = failures ?? renderMembers(template, await this.deps.store.membersForRender(source.group.name)).failures;
+    const broken = failures ?? (await renderMembers(template, await this.deps.store.membersForRender(source.group.name))).failures;
     if (broken.length > 0) throw invalidGroupConfig(source.group.name, broken);
     return this.store({
       ...pendingBy(author),

@@ -243,7 +243,7 @@ export class GroupService {
     const { template, signature } = parseTemplate(text, options.parsed);
     await this.checkSecrets(template);
     const members = await this.deps.groups.membersForRender(group.name);
-    const { rendered, failures } = renderMembers(template, members);
+    const { rendered, failures } = await renderMembers(template, members);
     if (failures.length > 0) throw invalidGroupConfig(group.name, failures);
     const inputs = renderFingerprint(members);
     const revision: TemplateRevision = {

@@ -1,4 +1,5 @@
 import { configSignature, parseDocumentText, type ConfigIssue } from '../../shared/config/index.js';
+import { Slicer } from '../loop/slicer.js';
 import { HttpError } from '../http/errors.js';
 import { isPlainObject, type PlainObject } from './deep-merge.js';
 import type { GroupStore, MemberForRender } from './group-store.js';
@@ -37,19 +38,22 @@ export function parseTemplate(text: string, preparsed?: { value: unknown }): { t
 
 /**
  * Renders every member against one parsed template (each distinct document
- * validated once, see MemoRenderer). Rendering never touches the database:
+ * validated once, see MemoRenderer), in slices of the event loop. Rendering never touches the database:
  * the caller reads the members once (one query) and stores the results once
  * (one transaction).
  */
-export function renderMembers(
+export async function renderMembers(
   template: PlainObject,
   members: readonly MemberForRender[],
   hostnameOf: (member: MemberForRender) => string | null = (m) => m.hostname,
-): { rendered: RenderedMember[]; failures: MemberFailure[] } {
+): Promise<{ rendered: RenderedMember[]; failures: MemberFailure[] }> {
   const rendered: RenderedMember[] = [];
   const failures: MemberFailure[] = [];
   const renderer = new MemoRenderer(template);
+  // Ten thousand members take seconds of CPU: the event loop gets a turn every few milliseconds.
+  const slicer = new Slicer();
   for (const member of members) {
+    await slicer.turn();
     const result = renderer.render({
       agentId: member.agent_id,
       hostname: hostnameOf(member),

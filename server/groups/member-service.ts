@@ -279,7 +279,7 @@ export class MemberService {
     return rendered[0];
   }
 
-  private async tryRender(member: MemberRecord, revision: number, hostname?: string): Promise<ReturnType<typeof renderMembers> & { forRender: MemberForRender }> {
+  private async tryRender(member: MemberRecord, revision: number, hostname?: string): Promise<Awaited<ReturnType<typeof renderMembers>> & { forRender: MemberForRender }> {
     const template = await this.deps.templates.get(member.group_name, revision);
     if (!template) throw new Error(`template revision ${revision} of group ${member.group_name} is missing`);
     const agent = await this.deps.agents.get(member.agent_id);
@@ -292,7 +292,7 @@ export class MemberService {
       status_error: agent?.status_error ?? null,
       desired_signature: (await this.deps.service.desired(member.agent_id))?.signature ?? null,
     };
-    return { ...renderMembers(template, [forRender]), forRender };
+    return { ...(await renderMembers(template, [forRender])), forRender };
   }
 
   private async candidate(member: MemberRecord, revision: number, hostname?: string): Promise<PreviewCandidate> {

@@ -79,7 +79,7 @@ export class RolloutWrites {
   async storeBatch(r: RolloutRecord, batch: number, template: PlainObject, following: () => boolean): Promise<StoredBatch | null> {
     const { groups, rollouts, service, fleet } = this.deps;
     const members = await groups.batchForRender(r.group_name, r.id, batch);
-    const { rendered, failures } = renderMembers(template, members);
+    const { rendered, failures } = await renderMembers(template, members);
     const rows = await rollouts.batch(r.id, batch);
     const states = batchStates(rendered, failures, (m) => fleet.startState(m), (id) => fleet.online(id));
     // A row with neither outcome belongs to an agent that left the group since the rollout began.

@@ -23,8 +23,8 @@ function forRender(agentId: string, variables: Record<string, string>, override:
 }
 
 /** What rendering every member afresh gives: agent id → signature or the problems. */
-function expected(text: string, members: MemberForRender[]): Map<string, string | null> {
-  const { rendered, failures } = renderMembers(parseTemplate(text).template, members);
+async function expected(text: string, members: MemberForRender[]): Promise<Map<string, string | null>> {
+  const { rendered, failures } = await renderMembers(parseTemplate(text).template, members);
   return new Map([...rendered.map((r) => [r.member.agent_id, r.signature] as const), ...failures.map((f) => [f.agent_id, null] as const)]);
 }
 
@@ -35,7 +35,7 @@ describe('preview rendering (outcomes remembered per template, rendered in slice
     const check = async (text: string, list: MemberForRender[]): Promise<void> => {
       const { template, signature } = parseTemplate(text);
       const outcomes = await renderer.outcomes('g', template, signature, list);
-      expect(new Map(outcomes.map((o) => [o.member.agent_id, o.signature]))).to.deep.equal(expected(text, list));
+      expect(new Map(outcomes.map((o) => [o.member.agent_id, o.signature]))).to.deep.equal(await expected(text, list));
       const failed = outcomes.find((o) => o.signature === null);
       if (failed) expect(failed.errors.map((e) => e.message).join()).to.include('unknown variable ${mount_point}');
     };

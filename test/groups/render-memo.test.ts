@@ -78,7 +78,7 @@ describe('rendering a template for many members (validated once per distinct doc
     expect((results[6] as any).document).to.equal((results[5] as any).document); // `site` is not referred to
   });
 
-  it('renders per agent a template that names the agent, and still rejects a save where one member does not render', () => {
+  it('renders per agent a template that names the agent, and still rejects a save where one member does not render', async () => {
     const perAgent = parse(SITE_TEMPLATE.replace('/mnt/${site}/data', '/mnt/${site}/${agent_id}'));
     const forRender = (m: MemberInput): MemberForRender => ({
       agent_id: m.agentId,
@@ -96,7 +96,7 @@ describe('rendering a template for many members (validated once per distinct doc
       desired_signature: null,
     });
     for (const t of [template, perAgent]) {
-      const { rendered, failures } = renderMembers(t, members.map(forRender));
+      const { rendered, failures } = await renderMembers(t, members.map(forRender));
       expect(rendered.map((r) => r.member.agent_id)).to.deep.equal(['a', 'b', 'c', 'g', 'h']);
       expect(failures.map((f) => f.agent_id)).to.deep.equal(['d', 'e', 'f']);
       for (const r of rendered) {
