@@ -3,6 +3,9 @@ import type { EventBus } from '../events/event-bus.js';
 import type { WebhookSigning } from './webhook-signing.js';
 import type { Delivery, Webhook, WebhookStore } from './webhook-store.js';
 
+
+/** Deliveries held off at once after failures to record their attempt (a database outage). */
+const MAX_HELD_OFF = 10_000;
 export interface DispatcherOptions {
   /** Attempts before a delivery is given up (failed). Default 8. */
   maxAttempts?: number;
@@ -99,15 +102,29 @@ export class WebhookDispatcher {
     for (const delivery of await this.deps.store.due(Date.now(), room + this.inFlight.size)) {
       if (this.inFlight.size >= this.o.concurrency) break;
       if (this.inFlight.has(delivery.id)) continue;
+      const heldUntil = this.heldOff.get(delivery.id);
+      if (heldUntil !== undefined) {
+        if (heldUntil > Date.now()) continue;
+        this.heldOff.delete(delivery.id);
+      }
       this.inFlight.add(delivery.id);
+      let recorded = true;
       void this.attempt(delivery)
-        .catch((err: unknown) => this.deps.log.error({ err, delivery: delivery.id }, 'cannot record a webhook delivery attempt'))
+        .catch((err: unknown) => {
+          // Still pending in the database: without a pause it would be sent again at once, and again.
+          recorded = false;
+          if (this.heldOff.size < MAX_HELD_OFF) this.heldOff.set(delivery.id, Date.now() + this.o.baseDelayMs);
+          this.deps.log.error({ err, delivery: delivery.id }, 'cannot record a webhook delivery attempt; it is tried again later');
+        })
         .finally(() => {
           this.inFlight.delete(delivery.id);
-          this.pumpSafely();
+          if (recorded) this.pumpSafely();
         });
     }
   }
+
+  /** Deliveries whose attempt could not be recorded, and when they may go again (bounded; the periodic pump retries). */
+  private readonly heldOff = new Map<number, number>();
 
   private async attempt(delivery: Delivery): Promise<void> {
     const hook = this.hooks.find((h) => h.id === delivery.webhook_id) ?? (await this.deps.store.get(delivery.webhook_id));

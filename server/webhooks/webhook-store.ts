@@ -76,8 +76,8 @@ export class WebhookStore {
   /** Records one attempt: succeeded, failed for good, or pending again at `nextAttemptAt`. */
   async attempted(id: number, outcome: { status: DeliveryStatus; httpStatus: number | null; error: string | null; nextAttemptAt: number | null; now: number }): Promise<void> {
     await this.sql.run(`UPDATE webhook_deliveries SET attempts = attempts + 1, status = ?, last_status = ?, last_error = ?, next_attempt_at = ?,
-           finished_at = CASE WHEN ? = 'pending' THEN NULL ELSE ? END
-         WHERE id = ?`, [outcome.status, outcome.httpStatus, outcome.error, outcome.nextAttemptAt, outcome.status, outcome.now, id]);
+           finished_at = ?
+         WHERE id = ?`, [outcome.status, outcome.httpStatus, outcome.error, outcome.nextAttemptAt, outcome.status === 'pending' ? null : outcome.now, id]);
   }
 
   /** One page of a webhook's deliveries, newest first (`before`: an id from the previous page). */

@@ -2,8 +2,7 @@ import { expect } from 'chai';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AuditStore } from '../../server/audit/audit-store.js';
-import { openDatabase } from '../../server/store/database.js';
-import { SqliteSql } from '../../server/store/sqlite-sql.js';
+import { openHomeSql } from '../harness/test-database.js';
 import { tempHome } from '../harness/temp-home.js';
 import { FUSION_YAML, FUSION_YAML_WITH_ARCHIVE, INGEST_KEY, openSession, pushEvents, startManagedFusion, type ManagedFusion } from '../management/management-harness.js';
 import { fustorctl } from './cli-harness.js';
@@ -149,7 +148,7 @@ describe("fustorctl: Fusion's side (fusion.yaml, sessions, tokens, audit, cancel
 
     // 2,500 older entries, five per millisecond: read in pages of at most 1,000, none repeated or skipped.
     const base = Date.now() - 3_600_000;
-    const sql = new SqliteSql(openDatabase(join(fusion.home, 'fusion.db')));
+    const sql = await openHomeSql(fusion.home);
     try {
       const audit = new AuditStore(sql);
       await sql.transaction(async () => {

@@ -1,5 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import pg from 'pg';
+import { openDatabase } from '../../server/store/database.js';
+import { openPostgres } from '../../server/store/pg-database.js';
+import { SqliteSql } from '../../server/store/sqlite-sql.js';
+import type { Sql } from '../../server/store/sql.js';
 import { createTempDatabase, postgresUnavailable, type TempDatabase } from './postgres.js';
 
 /**
@@ -54,4 +59,25 @@ async function openSuiteDatabase(): Promise<TempDatabase> {
   // Dropped once the test process has nothing left to do (mocha runs without --exit).
   process.once('beforeExit', () => void database.drop().catch(() => undefined));
   return database;
+}
+
+/**
+ * A second connection to the database a test Fusion on `home` keeps its
+ * state in (the home's fusion.db, or its PostgreSQL schema), for a test
+ * that reads or writes behind Fusion's back. Close it when done.
+ */
+export async function openHomeSql(home: string): Promise<Sql> {
+  if (testDatabaseBackend() === 'postgres') return openPostgres(await postgresUrlForHome(home), { maxConnections: 2 });
+  return new SqliteSql(openDatabase(path.join(home, 'fusion.db')));
+}
+
+/**
+ * For a suite about the SQLite file itself (backups, first start, a full
+ * disk, copying a home to PostgreSQL): skipped with a message when test
+ * Fusions run on PostgreSQL; the SQLite run covers it.
+ */
+export function skipOnPostgres(context: { skip(): void }): void {
+  if (testDatabaseBackend() !== 'postgres') return;
+  console.warn('    skipped with FUSION_TEST_DATABASE=postgres: this suite is about the SQLite file (it runs in the SQLite pass)');
+  context.skip();
 }

@@ -1,6 +1,5 @@
 import { expect } from 'chai';
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
+import { openHomeSql } from '../harness/test-database.js';
 import { eventually, sampleConfig, startAgent, startFusion, type TestFusion } from '../harness/index.js';
 
 type View = {
@@ -80,16 +79,16 @@ describe('agent liveness, health, live drift and inactivity', function () {
     const agent = await startAgent(fusion, { agentId: 'periodic', statusIntervalMs: 100 });
     try {
       // Each status frame is written with its time: with no pipe changing, the times still advance.
-      const db = new Database(join(fusion.home, 'fusion.db'), { readonly: true });
+      const sql = await openHomeSql(fusion.home);
       try {
         const seen = new Set<number>();
-        await eventually(() => {
-          const row = db.prepare("SELECT last_seen, running_source FROM agents WHERE agent_id = 'periodic'").get() as { last_seen: number; running_source: string };
+        await eventually(async () => {
+          const row = (await sql.get<{ last_seen: number; running_source: string }>("SELECT last_seen, running_source FROM agents WHERE agent_id = 'periodic'"))!;
           if (row.running_source === 'remote') seen.add(row.last_seen);
           return seen.size >= 3;
         }, { timeoutMs: 6000 });
       } finally {
-        db.close();
+        await sql.close();
       }
       expect((await view('periodic')).health.status).to.equal('healthy');
     } finally {

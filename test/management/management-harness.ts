@@ -2,8 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FusionOptions } from '../../server/fusion-server.js';
 import { TokenStore, type AdminRole } from '../../server/auth/token-store.js';
-import { openDatabase } from '../../server/store/database.js';
-import { SqliteSql } from '../../server/store/sqlite-sql.js';
+import { openHomeSql } from '../harness/test-database.js';
 import { startFusion, type TestFusion } from '../harness/fusion.js';
 import { tempHome } from '../harness/temp-home.js';
 
@@ -63,7 +62,7 @@ export async function startManagedFusion(options: Partial<FusionOptions> & { yam
 
 /** Creates an admin token with `role` straight in Fusion's database (there is no token API yet). */
 export async function createAdminToken(home: string, role: AdminRole, name = `${role}-token`): Promise<{ secret: string; id: string }> {
-  const sql = new SqliteSql(openDatabase(join(home, 'fusion.db')));
+  const sql = await openHomeSql(home);
   try {
     const { secret, token } = await new TokenStore(sql).create({ kind: 'admin', name, role });
     return { secret, id: token.id };
@@ -74,7 +73,7 @@ export async function createAdminToken(home: string, role: AdminRole, name = `${
 
 /** Revokes a token straight in Fusion's database. */
 export async function revokeToken(home: string, id: string): Promise<void> {
-  const sql = new SqliteSql(openDatabase(join(home, 'fusion.db')));
+  const sql = await openHomeSql(home);
   try {
     await new TokenStore(sql).revoke(id);
   } finally {

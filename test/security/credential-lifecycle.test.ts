@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import Database from 'better-sqlite3';
+import { openHomeSql } from '../harness/test-database.js';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { CloseCode } from '../harness/protocol-imports.js';
@@ -99,9 +99,9 @@ describe('security: agent credential lifecycle', () => {
     await eventually(async () => (await agentView('restored-1'))?.online === true);
     const first = (await storedCredential(a)).credential;
     // What a backup from before the enrollment holds: no credential for the agent.
-    const db = new Database(path.join(fusion!.home, 'fusion.db'));
-    db.prepare("DELETE FROM tokens WHERE kind = 'agent'").run();
-    db.close();
+    const sql = await openHomeSql(fusion!.home);
+    await sql.run("DELETE FROM tokens WHERE kind = 'agent'");
+    await sql.close();
     await fusion!.restart();
     await eventually(async () => (await agentView('restored-1'))?.online === true && (await exists(credentialFile(a))), { timeoutMs: 8000 });
     expect((await storedCredential(a)).credential).to.match(/^fagt_/).and.not.equal(first);

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { RawAgentClient, startFusion, tempHome, type TestFusion } from '../harness/index.js';
 import { StatusLoad } from '../chaos/agent-load.js';
 import { backupDatabase } from '../../server/store/backup.js';
+import { skipOnPostgres } from '../harness/test-database.js';
 import { SaveLoops, lostSaves, type AckedSave } from '../chaos/acked-saves.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -19,6 +20,10 @@ async function restoreInto(home: string, db: Buffer): Promise<TestFusion> {
 }
 
 describe('backup and restore', function () {
+  before(function () {
+    skipOnPostgres(this);
+  });
+
   this.timeout(60_000);
   let fusion: TestFusion | undefined;
   let restored: TestFusion | undefined;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { FusionServer } from '../../server/fusion-server.js';
 import { DatabaseFileError } from '../../server/store/database-file.js';
+import { skipOnPostgres } from '../harness/test-database.js';
 import { startFusion, tempHome, TEST_ADMIN_TOKEN } from '../harness/index.js';
 
 /** Starts Fusion on `home`; resolves with the error it refused with, or stops it and resolves undefined. */
@@ -20,6 +21,10 @@ async function startOn(home: string, initDatabase = false): Promise<unknown> {
 }
 
 describe('Fusion refuses a database file that is not its own', function () {
+  before(function () {
+    skipOnPostgres(this);
+  });
+
   this.timeout(30_000);
   let home: Awaited<ReturnType<typeof tempHome>>;
   beforeEach(async () => {

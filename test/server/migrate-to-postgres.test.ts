@@ -12,11 +12,16 @@ import { promisify } from 'node:util';
 import { copyToPostgres, CopyRefused, formatCopyReport } from '../../server/store/copy-to-postgres.js';
 import { PgSql } from '../../server/store/pg-sql.js';
 import { createTempDatabase, requirePostgres, type TempDatabase } from '../harness/postgres.js';
+import { skipOnPostgres } from '../harness/test-database.js';
 import { eventually, sampleConfig, sampleYaml, startFusion, tempHome } from '../harness/index.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 describe('fusion migrate-to-postgres', function () {
+  before(function () {
+    skipOnPostgres(this);
+  });
+
   this.timeout(120_000);
   let home: Awaited<ReturnType<typeof tempHome>>;
   const databases: TempDatabase[] = [];

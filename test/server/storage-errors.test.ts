@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFusion, sampleConfig, type TestFusion } from '../harness/index.js';
+import { skipOnPostgres } from '../harness/test-database.js';
 import { StorageError } from '../../server/store/storage-errors.js';
 
 /** Mounts a small tmpfs (needs root, as in CI); undefined where mounting is not allowed. */
@@ -34,6 +35,10 @@ function fill(file: string): void {
 }
 
 describe('storage errors', function () {
+  before(function () {
+    skipOnPostgres(this);
+  });
+
   this.timeout(30_000);
 
   it('names SQLite storage failures with a status and a stable code', () => {
