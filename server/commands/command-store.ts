@@ -81,8 +81,6 @@ export class CommandStore {
     now = Date.now(),
   ): Promise<CommandRecord | undefined> {
     return await this.sql.transaction(async () => {
-      const row = await this.sql.get<{ status: CommandStatus }>('SELECT status FROM commands WHERE id = ?', [id]);
-      if (!row || !FROM[to].includes(row.status)) return undefined;
       const sets: Record<string, string> = {
         sent: 'sent_at = @now, attempts = attempts + 1',
         acknowledged: 'acknowledged_at = @now',
@@ -91,7 +89,18 @@ export class CommandStore {
         expired: 'finished_at = @now, error = @error',
         cancelled: 'finished_at = @now',
       };
-      await this.sql.run(`UPDATE commands SET status = @to, ${sets[to]} WHERE id = @id`, { id, to, now, output: extra.output === undefined ? null : JSON.stringify(extra.output), error: extra.error ?? null });
+      // The status is checked by the update itself: of two transitions racing from one state
+      // (an agent's result and an admin's cancel, on two processes), exactly one takes.
+      const from = FROM[to];
+      const changed = await this.sql.run(`UPDATE commands SET status = @to, ${sets[to]} WHERE id = @id AND status IN (${from.map((_, i) => `@from${i}`).join(', ')})`, {
+        id,
+        to,
+        now,
+        output: extra.output === undefined ? null : JSON.stringify(extra.output),
+        error: extra.error ?? null,
+        ...Object.fromEntries(from.map((status, i) => [`from${i}`, status])),
+      });
+      if (changed.changes === 0) return undefined;
       await this.sql.run('INSERT INTO command_transitions (command_id, status, at, detail) VALUES (?, ?, ?, ?)', [id, to, now, extra.detail ?? null]);
       return this.get(id, false);
     });
