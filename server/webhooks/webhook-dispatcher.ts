@@ -1,5 +1,5 @@
 import type { Logger } from '../../shared/logger.js';
-import type { EventBus } from '../events/event-bus.js';
+import type { FusionEvents } from '../events/event-bus.js';
 import type { WebhookSigning } from './webhook-signing.js';
 import type { Delivery, Webhook, WebhookStore } from './webhook-store.js';
 
@@ -41,7 +41,7 @@ export class WebhookDispatcher {
   private hooks: Webhook[] = [];
 
   constructor(
-    private readonly deps: { store: WebhookStore; signing: WebhookSigning; bus: Pick<EventBus, 'subscribe'>; log: Logger },
+    private readonly deps: { store: WebhookStore; signing: WebhookSigning; bus: Pick<FusionEvents, 'subscribeOwn'>; log: Logger },
     options: DispatcherOptions = {},
   ) {
     this.o = {
@@ -57,7 +57,7 @@ export class WebhookDispatcher {
 
   async start(): Promise<void> {
     await this.reload();
-    this.unsubscribe = this.deps.bus.subscribe((event) => {
+    this.unsubscribe = this.deps.bus.subscribeOwn((event) => {
       const hooks = this.hooks.filter((hook) => subscribed(hook, event.type));
       if (hooks.length) void this.queue(hooks, event.type, JSON.stringify(event)).catch((err: unknown) => this.deps.log.error({ err, type: event.type }, 'cannot queue webhook deliveries'));
     });
