@@ -23,6 +23,8 @@ export interface FusionRunOptions {
   databaseUrl?: string;
   /** FUSTOR_LOG_LEVEL, default info. */
   logLevel?: string;
+  /** More environment for Fusion (e.g. FUSION_REPLICA_ID, FUSION_SECRET_KEY of a replica). */
+  env?: Record<string, string>;
   /** More node options before the script, e.g. `--cpu-prof` (FUSTOR_BENCH_FUSION_NODE_ARGS, space-separated). */
   nodeArgs?: string[];
 }
@@ -76,6 +78,7 @@ export class FusionRun {
             // The simulated fleet dials from one address, a real one from as many as it has hosts:
             // the per-address limit on sockets waiting for hello would otherwise throttle the whole fleet.
             FUSION_MAX_PENDING_PER_ADDRESS: process.env.FUSION_MAX_PENDING_PER_ADDRESS ?? '100000',
+            ...options.env,
           },
           stdio: ['ignore', log, log],
         },
