@@ -132,6 +132,14 @@ export class FusionRun {
     return text.slice(-chars);
   }
 
+  /** SIGKILL (a crash: no reconnect hints, sockets reset); resolves once it exited. */
+  async kill(): Promise<void> {
+    if (this.exited) return;
+    const gone = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.kill('SIGKILL');
+    await gone;
+  }
+
   /** SIGTERM (Fusion's planned shutdown: reconnect hints, then close), SIGKILL after `graceMs`. Resolves once it exited. */
   async stop(graceMs = 30_000): Promise<void> {
     if (this.exited) return;
