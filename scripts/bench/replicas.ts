@@ -72,7 +72,10 @@ async function oneCluster(n: number, k: number): Promise<ReplicasFigures> {
     const fleet = scope.fleet();
     await fleet.call('start', [{ url: first.url, urls: replicas.map((r) => r.url), token: BENCH_ENROLLMENT_TOKEN, count: n, prefix: 'rep-', group: GROUP }]);
     const connected = await fleet.call('waitConnected', [n, startTimeout], startTimeout + 10_000);
-    if (connected < n) throw new Error(`only ${connected} of ${n} agents connected`);
+    if (connected < n) {
+      const s = await fleet.call('snapshot', []);
+      throw new Error(`only ${connected} of ${n} agents connected (${s.welcomes} welcomes, ${s.closes} closes, ${s.dialFailures} failed dials, refused ${JSON.stringify(s.refused)}, ${s.problems} problems: ${s.problemSamples.join(' | ')})`);
+    }
     await until('every agent runs the group config', startTimeout, async () => ((await fleet.call('snapshot', [])).applied >= n ? true : undefined), 250);
     process.stdout.write(`replicas k=${k} n=${n}: agents connected and configured\n`);
 

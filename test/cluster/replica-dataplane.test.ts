@@ -1,9 +1,11 @@
 import { expect } from 'chai';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { eventually } from '../harness/eventually.js';
 import { startFusion, type TestFusion } from '../harness/fusion.js';
 import { createTempDatabase, requirePostgres, type TempDatabase } from '../harness/postgres.js';
+import { sampleConfig } from '../harness/sample-config.js';
+import { startAgent, type TestAgent } from '../harness/start-agent.js';
 import { tempHome } from '../harness/temp-home.js';
 import { FUSION_YAML, INGEST_KEY, openSession, pushEvents } from '../management/management-harness.js';
 
@@ -12,6 +14,7 @@ describe('the data plane of replicas on PostgreSQL (one holder, the others forwa
   let database: TempDatabase;
   const replicas: TestFusion[] = [];
   const homes: Array<{ remove(): Promise<void> }> = [];
+  const agents: TestAgent[] = [];
 
   before(async function () {
     await requirePostgres(this);
@@ -20,6 +23,7 @@ describe('the data plane of replicas on PostgreSQL (one holder, the others forwa
     database = await createTempDatabase();
   });
   afterEach(async () => {
+    for (const a of agents.splice(0)) await a.stop();
     for (const r of replicas.splice(0)) await r.stop();
     for (const h of homes.splice(0)) await h.remove();
     await database.drop();
@@ -90,5 +94,37 @@ describe('the data plane of replicas on PostgreSQL (one holder, the others forwa
     expect(await pushEvents(c.url, INGEST_KEY, again.body.session_id, ['data/one', 'data/two'])).to.equal(200);
     expect((await stats(b)).body.files).to.equal(2);
     expect((await stats(c)).body.files).to.equal(2);
+  });
+
+  it('a real agent sending to a replica that does not hold the data plane fills the view, and fills the new holder\'s after the holder goes', async () => {
+    const a = await replica('a');
+    const b = await replica('b');
+    const files = await tempHome('fusion-dp-files-');
+    homes.push(files);
+    await mkdir(join(files.path, 'data-0', 'sub'), { recursive: true });
+    for (const name of ['one.txt', 'two.txt', 'sub/three.txt']) await writeFile(join(files.path, 'data-0', name), name);
+    const agent = await startAgent(b, { agentId: 'node-1' });
+    agents.push(agent);
+    const saved = await b.json('POST', '/api/v1/management/agents/node-1/config/structured', sampleConfig({ root: files.path, fusionUrl: b.url, apiKey: INGEST_KEY }));
+    expect(saved.status).to.equal(201);
+    await eventually(async () => {
+      const s = await stats(a);
+      expect(s.body.files).to.equal(3);
+      return true;
+    });
+
+    await a.stop();
+    replicas.splice(replicas.indexOf(a), 1);
+    // B takes the lease with an empty view; the agent's sender finds its session gone, opens one on B and sends its snapshot again.
+    await eventually(
+      async () => {
+        const s = await stats(b);
+        expect(s.status).to.equal(200);
+        expect(s.holder).to.equal(null);
+        expect(s.body.files).to.equal(3);
+        return true;
+      },
+      { timeoutMs: 30_000 },
+    );
   });
 });
