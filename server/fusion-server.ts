@@ -334,6 +334,8 @@ export class FusionServer {
           ['/api/v1/pipe', dataPlane.ingestRouter],
           ['/api/v1/views', forward],
           ['/api/v1/views', dataPlane.viewsRouter],
+          // The dashboard shows the data plane's sessions and views: the holder's (the rest of it is the database's, the same everywhere).
+          ['/api/v1/management/dashboard', forward],
           ['/api/v1/management/config', holderOnly],
           ['/api/v1/management/reload', holderOnly],
           [

@@ -135,7 +135,7 @@ export class CommandStore {
       }
     }
     const sql = `SELECT * FROM commands ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit`;
-    const rows = await this.sql.all<CommandRow>(sql, [params]);
+    const rows = await this.sql.all<CommandRow>(sql, params);
     const more = rows.length > limit;
     if (more) rows.pop();
     return { records: rows.map(toRecord), next: more ? rows.at(-1)!.seq : null };

@@ -61,6 +61,11 @@ describe('the data plane of replicas on PostgreSQL (one holder, the others forwa
     const sessions = await fetch(`${a.url}/api/v1/views/tree/sessions`, { headers: { 'x-api-key': INGEST_KEY } });
     expect(((await sessions.json()) as any).sessions.map((s: any) => s.agent_id)).to.deep.equal(['node-1']);
 
+    // The dashboard's data plane is the holder's, whichever replica answers.
+    const dashboard = await b.json('GET', '/api/v1/management/dashboard');
+    expect(dashboard.status, JSON.stringify(dashboard.body)).to.equal(200);
+    expect(dashboard.body.sessions.map((s: any) => s.agent_id)).to.deep.equal(['node-1']);
+
     // fusion.yaml is the holder's: changing it on B is refused with the holder's address.
     const refused = await b.json('POST', '/api/v1/management/reload');
     expect(refused.status).to.equal(503);
