@@ -1,8 +1,10 @@
 import { createServer, type Server } from 'node:http';
+import { Router } from 'express';
 import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { TokenStore } from './auth/token-store.js';
+import { requireAdmin } from './auth/admin-auth.js';
 import { ConfigService } from './config/config-service.js';
 import { ConfigChannel } from './gateway/config-channel.js';
 import { WsGateway } from './gateway/ws-gateway.js';
@@ -297,7 +299,10 @@ export class FusionServer {
         ? new PgDataPlaneHolder({ sql, databaseUrl: cluster.connectionString, schema: cluster.schema, replicaId, advertiseUrl, log: this.log, onLost: () => dataPlane.reset() })
         : new LocalDataPlaneHolder(advertiseUrl);
       const forward = forwardDataPlane({ holder: dataPlaneHolder, replicaId, log: this.log, tls: o.tls });
-      const holderOnly = requireDataPlaneHolder(dataPlaneHolder);
+      // fusion.yaml is the holder's: another replica names it (to an admin: the address is not for anyone to ask).
+      const holderOnly: Array<[string, Router]> = cluster
+        ? ['/api/v1/management/config', '/api/v1/management/reload'].map((path) => [path, Router().use(requireAdmin(tokens, 'admin'), requireDataPlaneHolder(dataPlaneHolder))])
+        : [];
       const app = createApp({
         log: this.log,
         tokens,
@@ -336,8 +341,7 @@ export class FusionServer {
           ['/api/v1/views', dataPlane.viewsRouter],
           // The dashboard shows the data plane's sessions and views: the holder's (the rest of it is the database's, the same everywhere).
           ['/api/v1/management/dashboard', forward],
-          ['/api/v1/management/config', holderOnly],
-          ['/api/v1/management/reload', holderOnly],
+          ...holderOnly,
           [
             '/api/v1/management',
             managementRoutes({

@@ -45,7 +45,10 @@ export function forwardDataPlane(options: ForwardOptions): Router {
         headers['x-forwarded-for'] = req.headers['x-forwarded-for'] ? `${String(req.headers['x-forwarded-for'])}, ${from}` : from;
         const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
         const upstream = send(target, { method: req.method, headers, timeout: options.timeoutMs ?? 120_000, ...(target.protocol === 'https:' ? tlsOf(options.tls) : {}) }, (answer) => {
-          res.writeHead(answer.statusCode ?? 502, { ...answer.headers, [HOLDER_HEADER]: url });
+          const answerHeaders: IncomingHttpHeaders = { ...answer.headers, [HOLDER_HEADER]: url };
+          // This connection's own framing is Node's to choose (chunked when the holder's answer was).
+          for (const name of ['connection', 'keep-alive', 'transfer-encoding']) delete answerHeaders[name];
+          res.writeHead(answer.statusCode ?? 502, answerHeaders);
           answer.pipe(res);
         });
         upstream.on('timeout', () => upstream.destroy(new Error('the data-plane holder did not answer in time')));

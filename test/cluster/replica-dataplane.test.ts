@@ -72,6 +72,9 @@ describe('the data plane of replicas on PostgreSQL (one holder, the others forwa
     expect(refused.body.error.code).to.equal('not_dataplane_holder');
     expect(refused.body.error.details.holder_url).to.equal(a.url);
     expect((await a.json('POST', '/api/v1/management/reload')).status).to.equal(200);
+    const anonymous = await fetch(`${b.url}/api/v1/management/config`);
+    expect(anonymous.status).to.equal(401);
+    await anonymous.arrayBuffer();
   });
 
   it('moves to another replica when the holder goes: the old session is unknown there, the sender opens a new one and sends its snapshot again', async () => {
