@@ -105,7 +105,7 @@ describe('one event stream for replicas on PostgreSQL', function () {
       for (const bus of buses.splice(0)) await bus.close();
       await sql.close();
     });
-    const bus = async (replicaId: string, options: { keepEvents?: number; gapWindowMs?: number } = {}): Promise<PgEventBus> => {
+    const bus = async (replicaId: string, options: { keepEvents?: number; gapWindowMs?: number; reconnectMs?: number } = {}): Promise<PgEventBus> => {
       const b = await PgEventBus.start({ sql, url: database.url, replicaId, log, pruneIntervalMs: 3_600_000, ...options });
       buses.push(b);
       return b;
@@ -123,6 +123,26 @@ describe('one event stream for replicas on PostgreSQL', function () {
       expect(await a.replay(seen[0]!, a.lastEventId)).to.equal(undefined);
       const recent = await a.replay(seen[6]!, a.lastEventId);
       expect(recent!.map((e) => e.id)).to.deep.equal(seen.slice(7));
+    });
+
+    it('catches up on what was published while its listening connection was down', async () => {
+      const a = await bus('a', { reconnectMs: 100 });
+      const b = await bus('b', { reconnectMs: 100 });
+      const seen: string[] = [];
+      b.subscribe((e) => seen.push((e.data as { agent_id: string }).agent_id));
+      a.publish('agent.offline', { agent_id: 'before', session_id: 's', code: 1000 });
+      await eventually(() => expect(seen).to.deep.equal(['before']));
+      const killed = await sql.get<{ n: number }>(
+        "SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name = 'fusion-events' AND datname = current_database()",
+      );
+      expect(killed!.n).to.equal(2);
+      // Published while neither listens: no notification reaches b; it reads these when it listens again.
+      a.publish('agent.offline', { agent_id: 'during-1', session_id: 's', code: 1000 });
+      a.publish('agent.offline', { agent_id: 'during-2', session_id: 's', code: 1000 });
+      await eventually(() => expect(seen).to.deep.equal(['before', 'during-1', 'during-2']));
+      await eventually(async () => expect((await sql.get<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'fusion-events' AND datname = current_database()"))!.n).to.equal(2));
+      a.publish('agent.offline', { agent_id: 'after', session_id: 's', code: 1000 });
+      await eventually(() => expect(seen).to.deep.equal(['before', 'during-1', 'during-2', 'after']));
     });
 
     it('waits for an id committed late, and goes on without one that never comes', async () => {
