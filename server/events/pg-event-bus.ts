@@ -4,9 +4,10 @@ import type { Logger } from '../../shared/logger.js';
 import type { Sql } from '../store/sql.js';
 import { replayCopy, type EventListener, type FusionEvents } from './event-bus.js';
 import type { FusionEvent, FusionEventMap, FusionEventType } from './event-types.js';
+import { EVENTS_CHANNEL, insertEvents, pruneEvents, type PendingEvent } from './pg-event-rows.js';
 
-/** The notification channel of the cluster's event stream (its own, apart from the agent bus). */
-export const EVENTS_CHANNEL = 'fusion_events';
+export { EVENTS_CHANNEL } from './pg-event-rows.js';
+
 /** An event whose data is larger is stored (and sent, on every replica) as a summary. */
 export const MAX_STORED_EVENT_BYTES = 256 * 1024;
 
@@ -36,8 +37,6 @@ export interface PgEventBusOptions {
 
 const PAGE = 1000;
 const INSERT_BATCH = 500;
-/** Advisory lock serialising inserts (per schema), so ids become visible in increasing order. */
-const INSERT_LOCK = 'fusion-events-insert';
 
 interface EventRow {
   id: number | string;
@@ -72,7 +71,7 @@ export class PgEventBus implements FusionEvents {
   private readonly listeners = new Set<EventListener>();
   private readonly own = new Set<EventListener>();
   private readonly closeHooks = new Set<() => void>();
-  private pending: Array<{ type: string; at: number; data: string; bytes: number }> = [];
+  private pending: PendingEvent[] = [];
   private wake: (() => void) | undefined;
   private writer: Promise<void> | undefined;
   private client: pg.Client | undefined;
@@ -179,7 +178,7 @@ export class PgEventBus implements FusionEvents {
       }
       const batch = this.pending.slice(0, INSERT_BATCH);
       try {
-        await this.insert(batch);
+        await insertEvents(this.o.sql, this.o.replicaId, batch);
         this.pending.splice(0, batch.length);
         this.poke();
       } catch (err) {
@@ -194,20 +193,6 @@ export class PgEventBus implements FusionEvents {
     }
   }
 
-  private async insert(batch: Array<{ type: string; at: number; data: string; bytes: number }>): Promise<void> {
-    await this.o.sql.run(
-      `WITH l AS (SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ?, 0))),
-       ins AS (
-         INSERT INTO events (type, at, origin, bytes, data)
-         SELECT e.type, e.at, ?, e.bytes, e.data
-         FROM l, unnest(?::text[], ?::bigint[], ?::bigint[], ?::text[]) WITH ORDINALITY AS e(type, at, bytes, data, n)
-         ORDER BY e.n
-         RETURNING id
-       )
-       SELECT pg_notify('${EVENTS_CHANNEL}', (SELECT max(id) FROM ins)::text)`,
-      [INSERT_LOCK, this.o.replicaId, batch.map((e) => e.type), batch.map((e) => e.at), batch.map((e) => e.bytes), batch.map((e) => e.data)],
-    );
-  }
 
   /** Reads what is new now (or once more after the read in progress). */
   private poke(): void {
@@ -273,19 +258,7 @@ export class PgEventBus implements FusionEvents {
 
   /** Cuts the table back to the newest `keepEvents`, no older than `keepMs`, holding at most `keepBytes`. */
   async prune(): Promise<void> {
-    await this.o.sql.run(
-      `WITH bounds AS (
-         SELECT GREATEST(
-           COALESCE((SELECT max(id) FROM events), 0) - @keep,
-           COALESCE((SELECT max(id) FROM events WHERE at < @before), 0),
-           COALESCE((SELECT max(id) FROM (SELECT id, sum(bytes) OVER (ORDER BY id DESC) AS total FROM events) t WHERE total > @bytes), 0)
-         ) AS cutoff
-       ), gone AS (
-         DELETE FROM events WHERE id <= (SELECT cutoff FROM bounds)
-       )
-       UPDATE event_stream SET pruned_through = GREATEST(pruned_through, (SELECT cutoff FROM bounds)) WHERE id = 1`,
-      { keep: this.o.keepEvents ?? 10_000, before: Date.now() - (this.o.keepMs ?? 3_600_000), bytes: this.o.keepBytes ?? 64 * 1024 * 1024 },
-    );
+    await pruneEvents(this.o.sql, { keepEvents: this.o.keepEvents ?? 10_000, keepMs: this.o.keepMs ?? 3_600_000, keepBytes: this.o.keepBytes ?? 64 * 1024 * 1024 });
   }
 
   private async listen(): Promise<void> {
