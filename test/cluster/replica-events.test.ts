@@ -78,11 +78,14 @@ describe('one event stream for replicas on PostgreSQL', function () {
     await replica('b');
     const c = await replica('c');
     const onA = await open(a);
+    const watchC = await open(c);
     await saveConfig(a, 'node-1');
     const first = await onA.next('agent.config_saved');
     onA.close();
     await saveConfig(replicas[1]!, 'node-2');
     await saveConfig(a, 'node-3');
+    // Once C has handed out node-3's event, all the client missed is C's to replay (none of it comes live).
+    await watchC.next((e) => e.event === 'agent.config_saved' && e.data.data.agent_id === 'node-3');
 
     const resumed = await open(c, { 'last-event-id': first.id! });
     const replayed = resumed.events.filter((e) => e.event === 'agent.config_saved').map((e) => e.data.data.agent_id);
