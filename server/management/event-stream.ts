@@ -17,6 +17,8 @@ export interface EventStreamOptions {
 /** How long EventSource waits before reconnecting, told to every client. */
 export const SSE_RETRY_MS = 2000;
 const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024;
+/** Live events held back while a replay is read, past which the stream ends. */
+const MAX_HELD_EVENTS = 10_000;
 
 /**
  * EventSource cannot send headers, so the events route also takes the admin
@@ -70,7 +72,11 @@ export function eventStream(options: EventStreamOptions): RequestHandler {
     // Live events are held back while the replay is read (on PostgreSQL it is a query), then follow it.
     const horizon = bus.lastEventId;
     let held: FusionEvent[] | undefined = [];
-    const unsubscribe = bus.subscribe((event) => (held ? held.push(event) : send(event)));
+    const unsubscribe = bus.subscribe((event) => {
+      if (!held) return send(event);
+      // A replay that takes this long is a client too far behind: it reconnects and tries again.
+      if (held.push(event) > MAX_HELD_EVENTS) end();
+    });
     const removeCloseHook = bus.onClose(() => end());
     const replayed = lastId === undefined || lastId === 'other-instance' ? Promise.resolve(lastId === undefined ? [] : undefined) : bus.replay(lastId, horizon);
     replayed.then(
