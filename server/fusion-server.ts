@@ -200,6 +200,7 @@ export class FusionServer {
     // Replicas share the database; Fusions in other schemas of it (tests) are other clusters.
     const cluster = o.databaseUrl ? splitSchema(o.databaseUrl, undefined) : undefined;
     let openedBus: FusionEvents | undefined;
+    let openedHolder: DataPlaneHolder | undefined;
     try {
       const tokens = new TokenStore(sql, o.credentials);
       const enrollment = new Enrollment({
@@ -248,7 +249,7 @@ export class FusionServer {
       const reports = new ReportStore(sql);
       const packages = await createPackages({ sql, home: o.home, log: this.log, tokens, commands, agents, gateway, maxPackageBytes: o.maxPackageBytes, maxUnpackedPackageBytes: o.maxUnpackedPackageBytes, packagePublicKey: o.packagePublicKey });
       // One process keeps its events in memory; replicas on PostgreSQL share one stream through the database.
-      const bus = cluster ? await PgEventBus.start({ sql, url: cluster!.connectionString, replicaId, log: this.log }) : new EventBus(this.log);
+      const bus = cluster ? await PgEventBus.start({ sql, url: cluster.connectionString, replicaId, log: this.log }) : new EventBus(this.log);
       openedBus = bus;
       const controlEvents = connectControlEvents({ bus, gateway, agentBus, commands });
       gateway.on('frame', async (conn, frame) => {
@@ -298,6 +299,7 @@ export class FusionServer {
       const dataPlaneHolder: DataPlaneHolder = cluster
         ? new PgDataPlaneHolder({ sql, databaseUrl: cluster.connectionString, schema: cluster.schema, replicaId, advertiseUrl, log: this.log, onLost: () => dataPlane.reset() })
         : new LocalDataPlaneHolder(advertiseUrl);
+      openedHolder = dataPlaneHolder;
       const forward = forwardDataPlane({ holder: dataPlaneHolder, replicaId, log: this.log, tls: o.tls });
       // fusion.yaml is the holder's: another replica names it (to an admin: the address is not for anyone to ask).
       const holderOnly: Array<[string, Router]> = cluster
@@ -378,6 +380,7 @@ export class FusionServer {
       this.log.info({ url, home: o.home, database: opened.description, ...(o.databaseUrl ? { replica: replicaId, dataplane: dataPlaneHolder.serving ? 'serving' : 'forwarding' } : {}) }, 'Fusion listening');
       return { url };
     } catch (err) {
+      await openedHolder?.stop();
       await openedBus?.close();
       await sql.close();
       throw err;
