@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { eventually } from '../harness/eventually.js';
+import { FusionProcess } from '../harness/fusion-process.js';
 import { startFusion, type TestFusion } from '../harness/fusion.js';
 import { createTempDatabase, requirePostgres, type TempDatabase } from '../harness/postgres.js';
 import { sampleConfig } from '../harness/sample-config.js';
@@ -134,5 +135,33 @@ describe('the data plane of replicas on PostgreSQL (one holder, the others forwa
       },
       { timeoutMs: 30_000 },
     );
+  });
+
+  it('moves when the holder is killed (kill -9): the lease goes with its connection, a sender\'s new session feeds the new holder', async () => {
+    const crashed = await FusionProcess.start({ env: { FUSION_DATABASE_URL: database.url, FUSION_REPLICA_ID: 'a' }, files: { 'fusion.yaml': FUSION_YAML } });
+    try {
+      const b = await replica('b');
+      const first = await openSession(b.url, INGEST_KEY, 'node-1', 'main');
+      expect(first.status).to.equal(201);
+      expect(await pushEvents(b.url, INGEST_KEY, first.body.session_id, ['data/one'])).to.equal(200);
+      const before = await stats(b);
+      expect(before.holder).to.equal(crashed.url);
+      expect(before.body.files).to.equal(1);
+
+      await crashed.kill();
+      const after = await eventually(async () => {
+        const s = await stats(b);
+        expect(s.status).to.equal(200);
+        expect(s.holder).to.equal(null);
+        return s;
+      });
+      expect(after.body.files).to.equal(0);
+      expect(await pushEvents(b.url, INGEST_KEY, first.body.session_id, ['data/one'])).to.equal(404);
+      const again = await openSession(b.url, INGEST_KEY, 'node-1', 'main');
+      expect(await pushEvents(b.url, INGEST_KEY, again.body.session_id, ['data/one', 'data/two'])).to.equal(200);
+      expect((await stats(b)).body.files).to.equal(2);
+    } finally {
+      await crashed.stop();
+    }
   });
 });
