@@ -284,7 +284,8 @@ export class FusionServer {
       });
       const webhookStore = new WebhookStore(sql);
       const signing = new WebhookSigning(o.home);
-      const webhooks = new WebhookDispatcher({ store: webhookStore, signing, bus, log: this.log }, o.webhooks);
+      // Replicas: a webhook created on another replica is seen within 5 s.
+      const webhooks = new WebhookDispatcher({ store: webhookStore, signing, bus, log: this.log }, { ...(cluster ? { reloadMs: 5000 } : {}), ...o.webhooks });
       const retention = new RetentionSweeper(sql, { ...DEFAULT_RETENTION, ...o.retention }, this.log);
       groups.changes.on('change', (c) => {
         bus.publish('group.change', { change_id: c.id, group: c.group_name, status: c.status, author: c.author, reviewer: c.reviewer, rollout_id: c.rollout_id });
