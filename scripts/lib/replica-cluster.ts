@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { WEBHOOK_KEY_FILE } from '../../server/webhooks/webhook-signing.js';
 import { FusionRun, freePort } from './fusion-runner.js';
 
 /** The server the cluster's database is created on (a maintenance database the user may CREATE DATABASE from). */
@@ -45,8 +46,8 @@ async function withAdmin<T>(work: (client: pg.Client) => Promise<T>): Promise<T>
 
 /**
  * Creates a fresh database and starts `replicas` Fusion replicas on it
- * (FUSION_DATABASE_URL, one FUSION_SECRET_KEY for all, FUSION_REPLICA_ID
- * replica-1…). The first replica starts alone, so it migrates the schema
+ * (FUSION_DATABASE_URL, one FUSION_SECRET_KEY and one webhook signing key
+ * for all, FUSION_REPLICA_ID replica-1…). The first replica starts alone, so it migrates the schema
  * and takes the data-plane lease.
  */
 export async function startReplicaCluster(options: ReplicaClusterOptions): Promise<ReplicaCluster> {
@@ -59,6 +60,7 @@ export async function startReplicaCluster(options: ReplicaClusterOptions): Promi
   const adminToken = options.adminToken ?? `admin-${randomBytes(16).toString('hex')}`;
   const enrollmentToken = options.enrollmentToken ?? `enroll-${randomBytes(16).toString('hex')}`;
   const secretKey = randomBytes(32).toString('hex');
+  const webhookKey = `${randomBytes(32).toString('base64')}\n`;
   const replicas: FusionRun[] = [];
   let stopped: Promise<void> | undefined;
   const cluster: ReplicaCluster = {
@@ -82,6 +84,9 @@ export async function startReplicaCluster(options: ReplicaClusterOptions): Promi
   try {
     for (let i = 1; i <= options.replicas; i++) {
       const home = join(dir, `replica-${i}`);
+      // Webhook secrets derive from this key: every replica signs with the one an admin was shown.
+      await mkdir(home, { mode: 0o700 });
+      await writeFile(join(home, WEBHOOK_KEY_FILE), webhookKey, { mode: 0o600 });
       replicas.push(
         await FusionRun.start({
           home,
