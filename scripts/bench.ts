@@ -26,6 +26,8 @@ Benchmarks:
              session open during a group fan-out and a reconnect storm
   realtime   create, modify and delete N files (default 1000) under a watched tree, rename a directory of N:
              latency from the change on disk to the view
+  replicas   1, 2 and 3 replicas on one PostgreSQL with N agents spread over them (default N 10000): fan-out,
+             statements per save, memory per replica, connects/s after kill -9 of one (FUSTOR_BENCH_REPLICAS=1,2,3)
   preview    dry runs of a group change to N connected members (page with diffs, counts only, 1,000 diffs, a member), vs the real save [--rounds 3]
 
 --database sqlite,postgres runs each N on both (Fusion's state in the home's
@@ -67,7 +69,7 @@ async function main(): Promise<void> {
     process.stderr.write('--rounds takes a whole number from 1, --window a number of seconds\n');
     process.exit(2);
   }
-  const databases = (values.database ?? 'sqlite').split(',').map((d) => d.trim());
+  const databases = (values.database ?? (name === 'replicas' ? 'postgres' : 'sqlite')).split(',').map((d) => d.trim());
   if (databases.some((d) => d !== 'sqlite' && d !== 'postgres')) {
     process.stderr.write('--database takes sqlite, postgres or both, comma-separated (PostgreSQL: FUSION_TEST_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres)\n');
     process.exit(2);

@@ -1,8 +1,10 @@
 import { createServer, type Server } from 'node:http';
+import { Router } from 'express';
 import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { TokenStore } from './auth/token-store.js';
+import { requireAdmin } from './auth/admin-auth.js';
 import { ConfigService } from './config/config-service.js';
 import { ConfigChannel } from './gateway/config-channel.js';
 import { WsGateway } from './gateway/ws-gateway.js';
@@ -23,6 +25,7 @@ import { AgentStore } from './store/agent-store.js';
 import { ConfigStore } from './store/config-store.js';
 import type { DbSync } from './store/database.js';
 import { openStore } from './store/open-store.js';
+import { splitSchema } from './store/pg-sql.js';
 import type { Sql } from './store/sql.js';
 import { createDataPlane, type DataPlane } from './dataplane/index.js';
 import { seedTokens, type InitialSecrets } from './auth/seed-tokens.js';
@@ -30,7 +33,10 @@ import { CommandService } from './commands/command-service.js';
 import { CommandStore } from './commands/command-store.js';
 import { commandRoutes } from './commands/command-routes.js';
 import { ReportStore } from './commands/report-store.js';
-import { EventBus } from './events/event-bus.js';
+import { EventBus, type FusionEvents } from './events/event-bus.js';
+import { PgEventBus } from './events/pg-event-bus.js';
+import { resolveReplicaId } from './cluster/replica-id.js';
+import { forwardDataPlane, LocalDataPlaneHolder, PgDataPlaneHolder, requireDataPlaneHolder, type DataPlaneHolder } from './dataplane/index.js';
 import { LocalAgentBus } from './bus/local-bus.js';
 import { connectControlEvents, connectSessionEvents } from './events/event-sources.js';
 import { FusionConfigService, managementRoutes, type FusionConfigApplied } from './management/index.js';
@@ -130,6 +136,13 @@ export interface FusionOptions {
   retentionSweepIntervalMs?: number;
   /** Webhook delivery: attempts, backoff, timeout, concurrency (tests shorten them). */
   webhooks?: DispatcherOptions;
+  /** This replica's id among the replicas of one PostgreSQL (FUSION_REPLICA_ID). Default a random one. */
+  replicaId?: string;
+  /**
+   * The URL the other replicas reach this one at (FUSION_ADVERTISE_URL), for the
+   * data-plane requests they forward to it. Default the URL Fusion listens on.
+   */
+  advertiseUrl?: string;
   logger?: Logger;
 }
 
@@ -141,7 +154,8 @@ interface Running {
   gateway: WsGateway;
   dataPlane: DataPlane;
   commands: CommandService;
-  bus: EventBus;
+  bus: FusionEvents;
+  dataPlaneHolder: DataPlaneHolder;
   fusionConfig: FusionConfigService;
   groups: Groups;
   packages: Packages;
@@ -182,6 +196,11 @@ export class FusionServer {
     secureHome(o.home);
     const opened = await openStore({ home: o.home, databaseUrl: o.databaseUrl, initDatabase: o.initDatabase, databaseSync: o.databaseSync, maxConnections: o.databaseConnections, log: this.log });
     const { sql, storage } = opened;
+    const replicaId = resolveReplicaId(o.replicaId);
+    // Replicas share the database; Fusions in other schemas of it (tests) are other clusters.
+    const cluster = o.databaseUrl ? splitSchema(o.databaseUrl, undefined) : undefined;
+    let openedBus: FusionEvents | undefined;
+    let openedHolder: DataPlaneHolder | undefined;
     try {
       const tokens = new TokenStore(sql, o.credentials);
       const enrollment = new Enrollment({
@@ -229,7 +248,9 @@ export class FusionServer {
       const commands = new CommandService(store, gateway, agentBus, this.log, o.commandSweepIntervalMs);
       const reports = new ReportStore(sql);
       const packages = await createPackages({ sql, home: o.home, log: this.log, tokens, commands, agents, gateway, maxPackageBytes: o.maxPackageBytes, maxUnpackedPackageBytes: o.maxUnpackedPackageBytes, packagePublicKey: o.packagePublicKey });
-      const bus = new EventBus(this.log);
+      // One process keeps its events in memory; replicas on PostgreSQL share one stream through the database.
+      const bus = cluster ? await PgEventBus.start({ sql, url: cluster.connectionString, replicaId, log: this.log }) : new EventBus(this.log);
+      openedBus = bus;
       const controlEvents = connectControlEvents({ bus, gateway, agentBus, commands });
       gateway.on('frame', async (conn, frame) => {
         if (frame.type === 'config_report' && conn.established) return reports.save(conn.agentId, { ...frame, document: await secrets.service.redactReported(frame.document) });
@@ -263,7 +284,8 @@ export class FusionServer {
       });
       const webhookStore = new WebhookStore(sql);
       const signing = new WebhookSigning(o.home);
-      const webhooks = new WebhookDispatcher({ store: webhookStore, signing, bus, log: this.log }, o.webhooks);
+      // Replicas: a webhook created on another replica is seen within 5 s.
+      const webhooks = new WebhookDispatcher({ store: webhookStore, signing, bus, log: this.log }, { ...(cluster ? { reloadMs: 5000 } : {}), ...o.webhooks });
       const retention = new RetentionSweeper(sql, { ...DEFAULT_RETENTION, ...o.retention }, this.log);
       groups.changes.on('change', (c) => {
         bus.publish('group.change', { change_id: c.id, group: c.group_name, status: c.status, author: c.author, reviewer: c.reviewer, rollout_id: c.rollout_id });
@@ -272,6 +294,18 @@ export class FusionServer {
       if (dataPlane.generatedApiKey) this.initialSecrets.dataApiKey = dataPlane.generatedApiKey;
       connectSessionEvents(bus, dataPlane.sessions);
       const fusionConfig = new FusionConfigService({ dataPlane, bus, log: this.log });
+      // Views live in one process's memory: on PostgreSQL the `dataplane` lease's holder serves ingest and views, the others forward to it.
+      let listening = '';
+      const advertiseUrl = (): string => o.advertiseUrl ?? process.env.FUSION_ADVERTISE_URL ?? listening;
+      const dataPlaneHolder: DataPlaneHolder = cluster
+        ? new PgDataPlaneHolder({ sql, databaseUrl: cluster.connectionString, schema: cluster.schema, replicaId, advertiseUrl, log: this.log, onLost: () => dataPlane.reset() })
+        : new LocalDataPlaneHolder(advertiseUrl);
+      openedHolder = dataPlaneHolder;
+      const forward = forwardDataPlane({ holder: dataPlaneHolder, replicaId, log: this.log, tls: o.tls });
+      // fusion.yaml is the holder's: another replica names it (to an admin: the address is not for anyone to ask).
+      const holderOnly: Array<[string, Router]> = cluster
+        ? ['/api/v1/management/config', '/api/v1/management/reload'].map((path) => [path, Router().use(requireAdmin(tokens, 'admin'), requireDataPlaneHolder(dataPlaneHolder))])
+        : [];
       const app = createApp({
         log: this.log,
         tokens,
@@ -304,8 +338,13 @@ export class FusionServer {
           ['/api/v1/management', diagnosticsRoutes({ tokens, store: diagnostics })],
           ['/api/v1/management', webhookRoutes({ tokens, store: webhookStore, dispatcher: webhooks, signing })],
           ['/api/v1/control/packages', packages.downloadRouter],
+          ['/api/v1/pipe', forward],
           ['/api/v1/pipe', dataPlane.ingestRouter],
+          ['/api/v1/views', forward],
           ['/api/v1/views', dataPlane.viewsRouter],
+          // The dashboard shows the data plane's sessions and views: the holder's (the rest of it is the database's, the same everywhere).
+          ['/api/v1/management/dashboard', forward],
+          ...holderOnly,
           [
             '/api/v1/management',
             managementRoutes({
@@ -334,12 +373,16 @@ export class FusionServer {
       const address = http.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       const url = `${o.tls ? 'https' : 'http'}://${host}:${address.port}`;
+      listening = url;
+      if (dataPlaneHolder instanceof PgDataPlaneHolder) await dataPlaneHolder.start();
       retention.start(o.retentionSweepIntervalMs);
       await webhooks.start();
-      this.running = { sql, http, gateway, dataPlane, commands, bus, fusionConfig, groups, packages, retention, webhooks, rotation, url };
-      this.log.info({ url, home: o.home, database: opened.description }, 'Fusion listening');
+      this.running = { sql, http, gateway, dataPlane, dataPlaneHolder, commands, bus, fusionConfig, groups, packages, retention, webhooks, rotation, url };
+      this.log.info({ url, home: o.home, database: opened.description, ...(o.databaseUrl ? { replica: replicaId, dataplane: dataPlaneHolder.serving ? 'serving' : 'forwarding' } : {}) }, 'Fusion listening');
       return { url };
     } catch (err) {
+      await openedHolder?.stop();
+      await openedBus?.close();
       await sql.close();
       throw err;
     }
@@ -363,11 +406,12 @@ export class FusionServer {
     running.packages.stop();
     running.rotation.stop();
     await running.gateway.shutdown(this.options.shutdownRetryAfterMs ?? 1000);
+    await running.dataPlaneHolder.stop();
     running.dataPlane.stop();
     running.commands.stop();
     await running.retention.stop();
     running.webhooks.stop();
-    running.bus.close();
+    await running.bus.close();
     running.http.closeAllConnections();
     await new Promise<void>((resolve) => running.http.close(() => resolve()));
     await running.sql.close();

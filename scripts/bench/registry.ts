@@ -6,6 +6,7 @@ import { realtime, type RealtimeResult } from './realtime.js';
 import { reconnect, type ReconnectResult } from './reconnect.js';
 import { bigSave, type BigSaveResult } from './bigsave.js';
 import { fleetOps, type FleetOpsResult } from './fleet-ops.js';
+import { replicasBench, type ReplicasResult } from './replicas.js';
 import { printTable } from '../lib/report.js';
 
 const kib = (bytes: number): number => Math.round((bytes / 1024) * 10) / 10;
@@ -194,6 +195,28 @@ export const BENCHMARKS = {
             'answer KiB': c.bytes ? kib(c.bytes) : null,
             'slowest /healthz ms': c.healthz_max_ms || null,
             'target ~1 s': r.n >= 10_000 && c.name.startsWith('template dry run, page') ? (c.median_ms <= 1000 ? 'met' : 'missed') : null,
+          })),
+        ),
+      );
+    },
+  },
+  replicas: {
+    run: (n) => replicasBench(n, (process.env.FUSTOR_BENCH_REPLICAS ?? '1,2,3').split(',').map(Number)),
+    defaultN: '10000',
+    print(results) {
+      printTable(
+        'Replicas on one PostgreSQL: group-change fan-out (save on replica 1 → last agent applied), statements per save, memory per replica, kill -9 of the last replica',
+        (results as ReplicasResult[]).flatMap((r) =>
+          r.runs.map((x) => ({
+            N: r.n,
+            replicas: x.replicas,
+            'fan-out last ms': x.fanout_last_ms,
+            'save ms': x.save_ms,
+            'SQL statements/save': x.db_statements,
+            'heap/RSS MiB per replica': x.memory_mib.map((m) => `${m.heap}/${m.rss}`).join(' '),
+            'moved agents': x.failover?.moved ?? null,
+            'back in s': x.failover?.seconds ?? null,
+            'connects/s': x.failover?.connects_per_s ?? null,
           })),
         ),
       );

@@ -23,6 +23,8 @@ export interface FusionRunOptions {
   databaseUrl?: string;
   /** FUSTOR_LOG_LEVEL, default info. */
   logLevel?: string;
+  /** More environment for Fusion (e.g. FUSION_REPLICA_ID, FUSION_SECRET_KEY of a replica). */
+  env?: Record<string, string>;
   /** More node options before the script, e.g. `--cpu-prof` (FUSTOR_BENCH_FUSION_NODE_ARGS, space-separated). */
   nodeArgs?: string[];
 }
@@ -76,6 +78,7 @@ export class FusionRun {
             // The simulated fleet dials from one address, a real one from as many as it has hosts:
             // the per-address limit on sockets waiting for hello would otherwise throttle the whole fleet.
             FUSION_MAX_PENDING_PER_ADDRESS: process.env.FUSION_MAX_PENDING_PER_ADDRESS ?? '100000',
+            ...options.env,
           },
           stdio: ['ignore', log, log],
         },
@@ -127,6 +130,14 @@ export class FusionRun {
   async logTail(chars = 4000): Promise<string> {
     const text = await readFile(this.options.logFile, 'utf8').catch(() => '');
     return text.slice(-chars);
+  }
+
+  /** SIGKILL (a crash: no reconnect hints, sockets reset); resolves once it exited. */
+  async kill(): Promise<void> {
+    if (this.exited) return;
+    const gone = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.kill('SIGKILL');
+    await gone;
   }
 
   /** SIGTERM (Fusion's planned shutdown: reconnect hints, then close), SIGKILL after `graceMs`. Resolves once it exited. */

@@ -40,6 +40,8 @@ export interface SimAgentHooks {
 export interface SimAgentSettings {
   /** ws:// or wss:// URL of Fusion's control socket. */
   wsUrl: string;
+  /** Replicas' control socket URLs: an agent starts on the one its `target` names and moves to the next whenever its connection ends. */
+  wsUrls?: string[];
   /** The token an agent presents until it has its own credential (an enrollment token). */
   enrollmentToken: string;
   hostname: string;
@@ -86,6 +88,8 @@ export class SimulatedAgent {
   constructor(
     readonly agentId: string,
     private readonly settings: SimAgentSettings,
+    /** Index into `settings.wsUrls` of the replica dialled next. */
+    private target = 0,
   ) {
     this.policy = new ReconnectPolicy(settings.reconnect);
   }
@@ -151,7 +155,8 @@ export class SimulatedAgent {
   private dial(): void {
     const { settings } = this;
     const usedCredential = this.credential !== null;
-    const ws = new WebSocket(settings.wsUrl, {
+    const urls = settings.wsUrls;
+    const ws = new WebSocket(urls?.length ? urls[this.target % urls.length]! : settings.wsUrl, {
       headers: { authorization: `Bearer ${this.credential ?? settings.enrollmentToken}`, [AGENT_ID_HEADER]: this.agentId },
       handshakeTimeout: settings.handshakeTimeoutMs,
       perMessageDeflate: false,
@@ -197,6 +202,7 @@ export class SimulatedAgent {
     this.welcomed = false;
     this.ws = null;
     settings.hooks.closed(this, code, wasWelcomed);
+    this.target++;
     if (refusedStatus !== undefined) settings.hooks.refused(this, refusedStatus);
     if (this.stopped) {
       this.onStopped?.();

@@ -6,6 +6,8 @@ import { SimulatedPoller, type SimPollerHooks } from './sim-poller.js';
 export interface FleetOptions {
   /** Fusion's base URL, e.g. http://127.0.0.1:8102. */
   url: string;
+  /** Replicas' base URLs: agent i starts on `urls[i % length]` and moves to the next one when its connection ends. */
+  urls?: string[];
   /** Enrollment token (each agent then uses the credential Fusion gives it). */
   token: string;
   count: number;
@@ -99,7 +101,8 @@ export class SimulatedFleet {
       return;
     }
     const settings: SimAgentSettings = {
-      wsUrl: `${options.url.replace(/^http/, 'ws').replace(/\/+$/, '')}${CONTROL_WS_PATH}`,
+      wsUrl: wsUrlOf(options.url),
+      ...(options.urls?.length ? { wsUrls: options.urls.map(wsUrlOf) } : {}),
       enrollmentToken: options.token,
       hostname: 'sim-host',
       ...(options.group !== undefined && { group: options.group }),
@@ -109,7 +112,7 @@ export class SimulatedFleet {
       hooks: this.agentHooks(),
       applyMemo: new SimApplyMemo(),
     };
-    for (const id of ids) this.agents.push(new SimulatedAgent(id, settings));
+    ids.forEach((id, i) => this.agents.push(new SimulatedAgent(id, settings, i)));
   }
 
   /** Agents with a live, welcomed connection. */
@@ -216,4 +219,9 @@ export class SimulatedFleet {
       },
     };
   }
+}
+
+/** The control socket URL of a Fusion base URL. */
+function wsUrlOf(url: string): string {
+  return `${url.replace(/^http/, 'ws').replace(/\/+$/, '')}${CONTROL_WS_PATH}`;
 }

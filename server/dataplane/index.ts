@@ -19,6 +19,8 @@ export * from './records.js';
 export * from './sessions.js';
 export * from './view-registry.js';
 export { MAX_INGEST_BODY_BYTES } from './ingest-router.js';
+export * from './holder.js';
+export * from './forward.js';
 export type { ViewSessions } from './views-router.js';
 
 export interface DataPlaneOptions {
@@ -56,6 +58,12 @@ export interface DataPlane {
   reload(config: FusionConfig): void;
   /** Reads fusion.yaml again and applies it; throws FusionConfigError (changing nothing) when it is invalid. */
   reloadFromDisk(): Promise<FusionConfig>;
+  /**
+   * Ends every session and empties every view (this replica stopped serving
+   * the data plane: another now does, and senders open sessions there and
+   * send their snapshots again).
+   */
+  reset(): void;
   /** Stops the session sweep and ends every session. */
   stop(): void;
 }
@@ -119,6 +127,10 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
       const { config } = await loadFusionConfig(options.home);
       reload(config);
       return config;
+    },
+    reset() {
+      for (const session of sessions.list()) sessions.close(session.session_id, 'shutdown');
+      for (const viewId of views.ids()) views.get(viewId)!.purge(() => true);
     },
     stop() {
       sessions.stop();

@@ -13,16 +13,51 @@ export const MAX_REPLAY_EVENT_BYTES = 16 * 1024;
 
 /**
  * What the replay buffer keeps of an event: the event itself, or for one
- * larger than MAX_REPLAY_EVENT_BYTES, its id, type and time with
+ * larger than `limit` (MAX_REPLAY_EVENT_BYTES), its id, type and time with
  * `data: { truncated: true, bytes, agent_id? }`, so a client that replays it
  * knows to refetch (e.g. GET /agents) instead of holding megabytes per event.
  */
-function replayCopy(event: FusionEvent): { event: FusionEvent; bytes: number } {
+export function replayCopy(event: FusionEvent, limit = MAX_REPLAY_EVENT_BYTES): { event: FusionEvent; bytes: number } {
   const bytes = JSON.stringify(event.data).length;
-  if (bytes <= MAX_REPLAY_EVENT_BYTES) return { event, bytes };
+  if (bytes <= limit) return { event, bytes };
   const data = event.data as { agent_id?: unknown };
   const summary = { truncated: true, bytes, ...(typeof data.agent_id === 'string' ? { agent_id: data.agent_id } : {}) };
   return { event: { ...event, data: summary } as unknown as FusionEvent, bytes: JSON.stringify(summary).length };
+}
+
+/**
+ * Where Fusion's state changes are published and the management event stream
+ * (and webhooks) read them: {@link EventBus} in one process (SQLite), the
+ * PostgreSQL-backed PgEventBus when replicas share a database (every replica
+ * sees every replica's events, under ids that are the same on all of them).
+ */
+export interface FusionEvents {
+  /**
+   * Names the id space: the stream sends ids as `<instance>-<id>`, and a
+   * client's Last-Event-ID from another id space (a restarted single process,
+   * another cluster) cannot be replayed.
+   */
+  readonly instance: string;
+  /** Id of the newest event handed to this process's listeners (0 before the first). */
+  readonly lastEventId: number;
+  /** Publishes an event; never throws (an event that cannot be stored is logged). */
+  publish<K extends FusionEventType>(type: K, data: FusionEventMap[K]): void;
+  /** Calls `listener` for every event from now on, in id order, whichever replica published it. */
+  subscribe(listener: EventListener): () => void;
+  /**
+   * Calls `listener` for the events this process published (once it has its
+   * id): what must happen once per event in the whole cluster (a webhook
+   * delivery) subscribes here, so each replica acts for its own events only.
+   */
+  subscribeOwn(listener: EventListener): () => void;
+  /**
+   * The kept events with `after < id <= upTo`, oldest first; undefined when
+   * some of them are no longer kept (the client should refetch state).
+   */
+  replay(after: number, upTo: number): Promise<FusionEvent[] | undefined>;
+  /** Runs `hook` when the bus closes (streams end there); returns a function that removes it. */
+  onClose(hook: () => void): () => void;
+  close(): void | Promise<void>;
 }
 
 /**
@@ -31,7 +66,7 @@ function replayCopy(event: FusionEvent): { event: FusionEvent; bytes: number } {
  * that fails is logged and the others still run. The last events are kept so
  * a client that lost its connection can catch up instead of refetching.
  */
-export class EventBus {
+export class EventBus implements FusionEvents {
   /**
    * Names this bus (one per Fusion process). Event ids restart at 1 with
    * every process, so a client's Last-Event-ID from an earlier process must
@@ -105,6 +140,15 @@ export class EventBus {
     return () => {
       this.listeners.delete(listener);
     };
+  }
+
+  /** In one process every event is this process's own. */
+  subscribeOwn(listener: EventListener): () => void {
+    return this.subscribe(listener);
+  }
+
+  replay(after: number, upTo: number): Promise<FusionEvent[] | undefined> {
+    return Promise.resolve(this.since(after)?.filter((e) => e.id <= upTo));
   }
 
   /**

@@ -3,12 +3,12 @@ import type { AgentBus } from '../bus/agent-bus.js';
 import type { SessionInfo, SessionRegistry } from '../dataplane/sessions.js';
 import type { AgentConnection } from '../gateway/agent-connection.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
-import type { EventBus } from './event-bus.js';
+import type { FusionEvents } from './event-bus.js';
 import type { SessionEventData } from './event-types.js';
 
 /** The control-plane emitters Fusion already has; the bus listens to each. */
 export interface ControlEventSources {
-  bus: EventBus;
+  bus: FusionEvents;
   gateway: WsGateway;
   agentBus: AgentBus;
   commands: CommandService;
@@ -46,8 +46,10 @@ export function connectControlEvents(deps: ControlEventSources): { agentOnline(c
         return;
     }
   });
-  deps.agentBus.subscribe('config', (m) => {
-    if (m.cause === 'saved') bus.publish('agent.config_saved', { agent_id: m.agent_id, revision: m.revision, signature: m.signature });
+  // Only the replica that saved publishes the event (its message carries the `local` document; a
+  // message from another replica over a shared bus does not), so a save is one event in the cluster.
+  deps.agentBus.subscribe('config', (m, local) => {
+    if (m.cause === 'saved' && local !== undefined) bus.publish('agent.config_saved', { agent_id: m.agent_id, revision: m.revision, signature: m.signature });
   });
   deps.commands.on('transition', (r) => {
     bus.publish('command.transition', {
@@ -75,7 +77,7 @@ export function connectControlEvents(deps: ControlEventSources): { agentOnline(c
 }
 
 /** Publishes the data plane's session changes (opened, ended, leader moved) on the bus. */
-export function connectSessionEvents(bus: EventBus, sessions: SessionRegistry): void {
+export function connectSessionEvents(bus: FusionEvents, sessions: SessionRegistry): void {
   sessions.on('session_created', (info) => bus.publish('session.created', sessionData(info)));
   sessions.on('session_closed', (info) => bus.publish('session.closed', { ...sessionData(info), reason: info.reason }));
   sessions.on('leader_changed', (change) => bus.publish('session.leader_changed', change));

@@ -16,7 +16,7 @@ import { errorHandler, unknownRoute } from './errors.js';
 import { pullRoute } from './pull-route.js';
 import { configStatusRoute } from './config-status-route.js';
 import { PollAcknowledgements } from './poll-acknowledgements.js';
-import type { EventBus } from '../events/event-bus.js';
+import type { FusionEvents } from '../events/event-bus.js';
 import type { MemberService } from '../groups/member-service.js';
 import type { RolloutEngine } from '../groups/rollout-engine.js';
 import type { ReportStore } from '../commands/report-store.js';
@@ -47,7 +47,7 @@ export interface AppDeps {
   /** Rollouts: a polling agent's ACK / NACK resolves its rows. */
   engine: Pick<RolloutEngine, 'acknowledge'>;
   /** The event stream: a polling agent's ACK / NACK is announced as `agent.config_status`. */
-  bus: Pick<EventBus, 'publish'>;
+  bus: Pick<FusionEvents, 'publish'>;
   /**
    * Commits the agents' batched writes (group commit); throws when that commit
    * fails. Called before any answer is written (see commit-before-answer.ts).

@@ -1,5 +1,5 @@
 import type { Logger } from '../../shared/logger.js';
-import type { EventBus } from '../events/event-bus.js';
+import type { FusionEvents } from '../events/event-bus.js';
 import type { RolloutEngine } from '../groups/rollout-engine.js';
 import type { AgentStore } from '../store/agent-store.js';
 
@@ -17,7 +17,7 @@ export interface PollAcknowledgement {
 export interface PollAcknowledgementsDeps {
   agents: AgentStore;
   engine: Pick<RolloutEngine, 'acknowledge'>;
-  bus: Pick<EventBus, 'publish'>;
+  bus: Pick<FusionEvents, 'publish'>;
   log: Logger;
 }
 

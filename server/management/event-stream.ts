@@ -1,13 +1,13 @@
 import type { Request, RequestHandler } from 'express';
 import { bearerToken } from '../auth/secrets.js';
 import type { TokenStore } from '../auth/token-store.js';
-import type { EventBus } from '../events/event-bus.js';
+import type { FusionEvents } from '../events/event-bus.js';
 import type { FusionEvent } from '../events/event-types.js';
 import { HttpError } from '../http/errors.js';
 
 export interface EventStreamOptions {
   tokens: TokenStore;
-  bus: EventBus;
+  bus: FusionEvents;
   /** Interval of keep-alive comments, which also re-check the token. */
   heartbeatMs: number;
   /** A client this far behind (bytes queued) is dropped; it reconnects with Last-Event-ID. */
@@ -17,6 +17,8 @@ export interface EventStreamOptions {
 /** How long EventSource waits before reconnecting, told to every client. */
 export const SSE_RETRY_MS = 2000;
 const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024;
+/** Live events held back while a replay is read, past which the stream ends. */
+const MAX_HELD_EVENTS = 10_000;
 
 /**
  * EventSource cannot send headers, so the events route also takes the admin
@@ -59,21 +61,39 @@ export function eventStream(options: EventStreamOptions): RequestHandler {
       res.write(chunk);
       if (res.writableLength > maxBuffered) end();
     };
+    let sentId = 0;
     const send = (event: FusionEvent): void => {
+      if (event.id <= sentId) return;
+      sentId = event.id;
       if (accepts(event.type)) write(`id: ${bus.instance}-${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
     };
-    const current = (): string => `${bus.instance}-${bus.lastEventId}`;
 
     write(`retry: ${SSE_RETRY_MS}\n\n`);
-    if (lastId !== undefined) {
-      const missed = lastId === 'other-instance' ? undefined : bus.since(lastId);
-      if (missed) missed.forEach(send);
-      else write(`event: resync\ndata: ${JSON.stringify({ last_event_id: current() })}\n\n`);
-    }
-    write(`event: ready\ndata: ${JSON.stringify({ last_event_id: current() })}\n\n`);
-
-    const unsubscribe = bus.subscribe(send);
+    // Live events are held back while the replay is read (on PostgreSQL it is a query), then follow it.
+    const horizon = bus.lastEventId;
+    let held: FusionEvent[] | undefined = [];
+    const unsubscribe = bus.subscribe((event) => {
+      if (!held) return send(event);
+      // A replay that takes this long is a client too far behind: it reconnects and tries again.
+      if (held.push(event) > MAX_HELD_EVENTS) end();
+    });
     const removeCloseHook = bus.onClose(() => end());
+    const replayed = lastId === undefined || lastId === 'other-instance' ? Promise.resolve(lastId === undefined ? [] : undefined) : bus.replay(lastId, horizon);
+    replayed.then(
+      (missed) => {
+        if (ended) return;
+        if (missed) missed.forEach(send);
+        else write(`event: resync\ndata: ${JSON.stringify({ last_event_id: `${bus.instance}-${horizon}` })}\n\n`);
+        // A client that saw more than this replica has dispatched yet (it came from a replica ahead) gets nothing twice.
+        sentId = Math.max(sentId, horizon, missed && typeof lastId === 'number' ? lastId : 0);
+        write(`event: ready\ndata: ${JSON.stringify({ last_event_id: `${bus.instance}-${sentId}` })}\n\n`);
+        const pending = held ?? [];
+        held = undefined;
+        pending.forEach(send);
+      },
+      // The replay cannot be read (storage error): the stream ends, the client reconnects and tries again.
+      () => end(),
+    );
     const heartbeat = setInterval(() => {
       options.tokens.verify('admin', secret).then(
         (valid) => {

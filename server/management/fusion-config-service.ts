@@ -4,7 +4,7 @@ import { configSignature, type ConfigIssue } from '../../shared/config/index.js'
 import type { Logger } from '../../shared/logger.js';
 import { fusionConfigYaml, validateFusionConfig, type DataPlane, type FusionConfig, type FusionConfigCheck } from '../dataplane/index.js';
 import { parsePool } from '../parse/parse-pool.js';
-import type { EventBus } from '../events/event-bus.js';
+import type { FusionEvents } from '../events/event-bus.js';
 import type { FusionConfigChanges, FusionConfigTrigger } from '../events/event-types.js';
 import { ifMatchHolds, textVersion, type IfMatch } from '../http/conditional.js';
 import { HttpError } from '../http/errors.js';
@@ -63,7 +63,7 @@ export class FusionConfigService {
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly options: { dataPlane: DataPlane; bus: EventBus; log: Logger },
+    private readonly options: { dataPlane: DataPlane; bus: FusionEvents; log: Logger },
   ) {}
 
   get path(): string {

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
-import type { EventBus } from '../events/event-bus.js';
+import type { FusionEvents } from '../events/event-bus.js';
 import { FUSION_EVENT_TYPES } from '../events/event-types.js';
 import { buildDashboard, type DashboardDeps } from './dashboard.js';
 import { driverCatalogue } from './drivers.js';
@@ -13,7 +13,7 @@ export { FusionConfigService, type FusionConfigApplied, type FusionConfigFile } 
 
 export interface ManagementDeps extends Omit<DashboardDeps, 'fusionConfigSignature'> {
   tokens: TokenStore;
-  bus: EventBus;
+  bus: FusionEvents;
   fusionConfig: FusionConfigService;
   /** Keep-alive interval of the event stream, in ms. */
   eventHeartbeatMs: number;

@@ -376,4 +376,27 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE group_changes_next RENAME TO group_changes;
   CREATE INDEX group_changes_group ON group_changes(group_name, status, created_at);
   `,
+  // 18 → 19: the cluster's event stream (PostgreSQL replicas; unused on SQLite, whose events stay in memory)
+  // and which replica serves the data plane
+  `
+  CREATE TABLE events (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    type    TEXT NOT NULL,
+    at      INTEGER NOT NULL,
+    origin  TEXT NOT NULL,
+    bytes   INTEGER NOT NULL,
+    data    TEXT NOT NULL
+  );
+  CREATE TABLE event_stream (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    epoch           TEXT NOT NULL,
+    pruned_through  INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE TABLE dataplane_holder (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    replica_id  TEXT NOT NULL,
+    url         TEXT NOT NULL,
+    since       INTEGER NOT NULL
+  );
+  `,
 ];

@@ -1,5 +1,5 @@
 import type { Logger } from '../../shared/logger.js';
-import type { EventBus } from '../events/event-bus.js';
+import type { FusionEvents } from '../events/event-bus.js';
 import type { WebhookSigning } from './webhook-signing.js';
 import type { Delivery, Webhook, WebhookStore } from './webhook-store.js';
 
@@ -20,6 +20,8 @@ export interface DispatcherOptions {
   maxPendingPerWebhook?: number;
   /** How often due retries are looked for. Default 1 s. */
   pollMs?: number;
+  /** How often the subscriptions are read again, 0 never (replicas: a webhook created on another one). Default 0. */
+  reloadMs?: number;
 }
 
 /** Whether a webhook subscribed to an event type (`agent.*` matches `agent.offline`). */
@@ -39,12 +41,15 @@ export class WebhookDispatcher {
   private readonly o: Required<DispatcherOptions>;
   private readonly inFlight = new Set<number>();
   private timer: NodeJS.Timeout | undefined;
+  private reloadTimer: NodeJS.Timeout | undefined;
+  private pumping = false;
+  private pumpAgain = false;
   private unsubscribe: (() => void) | undefined;
   private readonly abort = new AbortController();
   private hooks: Webhook[] = [];
 
   constructor(
-    private readonly deps: { store: WebhookStore; signing: WebhookSigning; bus: Pick<EventBus, 'subscribe'>; log: Logger },
+    private readonly deps: { store: WebhookStore; signing: WebhookSigning; bus: Pick<FusionEvents, 'subscribeOwn'>; log: Logger },
     options: DispatcherOptions = {},
   ) {
     this.o = {
@@ -55,17 +60,22 @@ export class WebhookDispatcher {
       concurrency: options.concurrency ?? 8,
       maxPendingPerWebhook: options.maxPendingPerWebhook ?? 10_000,
       pollMs: options.pollMs ?? 1000,
+      reloadMs: options.reloadMs ?? 0,
     };
   }
 
   async start(): Promise<void> {
     await this.reload();
-    this.unsubscribe = this.deps.bus.subscribe((event) => {
+    this.unsubscribe = this.deps.bus.subscribeOwn((event) => {
       const hooks = this.hooks.filter((hook) => subscribed(hook, event.type));
       if (hooks.length) void this.queue(hooks, event.type, JSON.stringify(event)).catch((err: unknown) => this.deps.log.error({ err, type: event.type }, 'cannot queue webhook deliveries'));
     });
     this.timer = setInterval(() => this.pumpSafely(), this.o.pollMs);
     this.timer.unref();
+    if (this.o.reloadMs > 0) {
+      this.reloadTimer = setInterval(() => this.reload().catch((err: unknown) => this.deps.log.warn({ err }, 'cannot read the webhook subscriptions again')), this.o.reloadMs);
+      this.reloadTimer.unref();
+    }
     this.pumpSafely();
   }
 
@@ -89,18 +99,34 @@ export class WebhookDispatcher {
   stop(): void {
     this.unsubscribe?.();
     if (this.timer) clearInterval(this.timer);
+    if (this.reloadTimer) clearInterval(this.reloadTimer);
     this.abort.abort();
   }
 
+  /** One pump at a time (each claims only what it has room for); a call meanwhile runs another after it. */
   private pumpSafely(): void {
-    this.pump().catch((err: unknown) => this.deps.log.error({ err }, 'cannot read due webhook deliveries'));
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    this.pump()
+      .catch((err: unknown) => this.deps.log.error({ err }, 'cannot read due webhook deliveries'))
+      .finally(() => {
+        this.pumping = false;
+        if (this.pumpAgain) {
+          this.pumpAgain = false;
+          this.pumpSafely();
+        }
+      });
   }
 
   private async pump(): Promise<void> {
     const room = this.o.concurrency - this.inFlight.size;
     if (room <= 0) return;
-    for (const delivery of await this.deps.store.due(Date.now(), room + this.inFlight.size)) {
-      if (this.inFlight.size >= this.o.concurrency) break;
+    const now = Date.now();
+    // Claimed past one attempt's timeout: replicas sharing the queue never send one delivery twice at once.
+    for (const delivery of await this.deps.store.claimDue(now, room, now + this.o.timeoutMs + 1000)) {
       if (this.inFlight.has(delivery.id)) continue;
       const heldUntil = this.heldOff.get(delivery.id);
       if (heldUntil !== undefined) {

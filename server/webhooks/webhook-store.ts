@@ -63,9 +63,20 @@ export class WebhookStore {
     });
   }
 
-  /** Pending deliveries due by `now`, oldest first. */
-  async due(now: number, limit: number): Promise<Delivery[]> {
-    return await this.sql.all<Delivery>("SELECT * FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?", [now, limit]);
+  /**
+   * Takes up to `limit` due deliveries for this process: they are moved to
+   * `claimUntil`, so another replica's dispatcher does not send them too
+   * (PostgreSQL skips rows another claim holds). A claimer that dies leaves
+   * them due again at `claimUntil` (at least once, never lost).
+   */
+  async claimDue(now: number, limit: number, claimUntil: number): Promise<Delivery[]> {
+    const skipLocked = this.sql.dialect === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : '';
+    return await this.sql.all<Delivery>(
+      `UPDATE webhook_deliveries SET next_attempt_at = ?
+       WHERE id IN (SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?${skipLocked})
+       RETURNING *`,
+      [claimUntil, now, limit],
+    );
   }
 
   /** Pending deliveries of one webhook (to bound its backlog). */

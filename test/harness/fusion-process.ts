@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { runsFromSource } from '../../shared/package-root.js';
@@ -32,8 +34,10 @@ export class FusionProcess {
     private readonly env: Record<string, string> = {},
   ) {}
 
-  static async start(options: { env?: Record<string, string> } = {}): Promise<FusionProcess> {
+  /** `files` are written into the new home first (e.g. `fusion.yaml`), by name. */
+  static async start(options: { env?: Record<string, string>; files?: Record<string, string> } = {}): Promise<FusionProcess> {
     const home = await tempHome('fusion-proc-');
+    for (const [name, text] of Object.entries(options.files ?? {})) await writeFile(join(home.path, name), text, { mode: 0o600 });
     // FUSION_TEST_DATABASE=postgres: the state lives in a PostgreSQL schema of this home's own.
     const env = testDatabaseBackend() === 'postgres' ? { FUSION_DATABASE_URL: await postgresUrlForHome(home.path), ...options.env } : options.env;
     const proc = new FusionProcess(home.path, async () => {
