@@ -32,6 +32,13 @@ import { commandRoutes } from './commands/command-routes.js';
 import { ReportStore } from './commands/report-store.js';
 import { EventBus } from './events/event-bus.js';
 import { LocalAgentBus } from './bus/local-bus.js';
+import { PgAgentBus } from './bus/pg-bus.js';
+import type { AgentBus } from './bus/agent-bus.js';
+import { Cluster } from './cluster/cluster.js';
+import { ClusterPresence } from './cluster/presence.js';
+import { replicaRoutes } from './cluster/replica-routes.js';
+import { splitSchema } from './store/pg-sql.js';
+import { ErrorCode } from '../shared/protocol/index.js';
 import { connectControlEvents, connectSessionEvents } from './events/event-sources.js';
 import { FusionConfigService, managementRoutes, type FusionConfigApplied } from './management/index.js';
 import { uiRouter } from './http/ui-router.js';
@@ -130,6 +137,14 @@ export interface FusionOptions {
   retentionSweepIntervalMs?: number;
   /** Webhook delivery: attempts, backoff, timeout, concurrency (tests shorten them). */
   webhooks?: DispatcherOptions;
+  /** Replicas on one PostgreSQL: this replica's id (FUSION_REPLICA_ID). Default random. */
+  replicaId?: string;
+  /** Replicas: the address shown for this replica (FUSION_REPLICA_URL). Default the one it listens on. */
+  replicaUrl?: string;
+  /** Replicas: how often this replica writes its heartbeat (FUSION_REPLICA_HEARTBEAT_MS). Default 5 s; silent two intervals is dead. */
+  replicaHeartbeatMs?: number;
+  /** Replicas: how often a replica that does not hold a lease tries to take it. Default 1 s. */
+  leaseRetryMs?: number;
   logger?: Logger;
 }
 
@@ -148,6 +163,8 @@ interface Running {
   rotation: CredentialRotation;
   retention: RetentionSweeper;
   webhooks: WebhookDispatcher;
+  agentBus: AgentBus;
+  cluster: Cluster;
   url: string;
 }
 
@@ -182,6 +199,8 @@ export class FusionServer {
     secureHome(o.home);
     const opened = await openStore({ home: o.home, databaseUrl: o.databaseUrl, initDatabase: o.initDatabase, databaseSync: o.databaseSync, maxConnections: o.databaseConnections, log: this.log });
     const { sql, storage } = opened;
+    /** What a start that fails after it began must give back (leases, the bus's connection). */
+    const undoOnFailure: Array<() => Promise<void>> = [];
     try {
       const tokens = new TokenStore(sql, o.credentials);
       const enrollment = new Enrollment({
@@ -198,7 +217,29 @@ export class FusionServer {
       this.initialSecrets = await seedTokens(tokens, { adminToken: o.adminToken, enrollmentToken: o.enrollmentToken });
       const configs = new ConfigStore(sql);
       const agents = new AgentStore(sql);
-      const agentBus = new LocalAgentBus(this.log);
+      // Replicas on one PostgreSQL share the agent bus (LISTEN/NOTIFY) and take leases; SQLite is one process.
+      const pg = o.databaseUrl !== undefined && !opened.sqlite ? splitSchema(o.databaseUrl, undefined) : undefined;
+      const cluster = new Cluster({
+        sql,
+        databaseUrl: pg?.connectionString,
+        leasePrefix: pg?.schema !== undefined ? `${pg.schema}:` : undefined,
+        replicaId: o.replicaId,
+        heartbeatMs: o.replicaHeartbeatMs,
+        leaseRetryMs: o.leaseRetryMs,
+        agentsConnected: () => gateway.established().length,
+        log: this.log,
+      });
+      const replicaId = cluster.replicaId;
+      undoOnFailure.push(() => cluster.stop());
+      let agentBus: AgentBus;
+      let pgBus: PgAgentBus | undefined;
+      if (pg) {
+        pgBus = new PgAgentBus({ sql, url: pg.connectionString, replicaId, log: this.log, channel: pg.schema !== undefined ? `fusion_agent_bus_${pg.schema}` : undefined });
+        const bus = pgBus;
+        undoOnFailure.push(() => bus.close());
+        await pgBus.start();
+        agentBus = pgBus;
+      } else agentBus = new LocalAgentBus(this.log);
       const service = new ConfigService(configs, agentBus);
       const secrets = createSecrets({ sql, home: o.home, tokens });
       service.setSecretCheck((document) => secrets.service.requireKnown(document));
@@ -228,13 +269,23 @@ export class FusionServer {
       const store = new CommandStore(sql);
       const commands = new CommandService(store, gateway, agentBus, this.log, o.commandSweepIntervalMs);
       const reports = new ReportStore(sql);
-      const packages = await createPackages({ sql, home: o.home, log: this.log, tokens, commands, agents, gateway, maxPackageBytes: o.maxPackageBytes, maxUnpackedPackageBytes: o.maxUnpackedPackageBytes, packagePublicKey: o.packagePublicKey });
+      const presence = new ClusterPresence({ cluster, gateway, bus: agentBus, sql });
+      await presence.load();
+      // Revocations and rotation requests reach the agent on whichever replica holds its socket.
+      agentBus.subscribe('disconnect', (m) => {
+        gateway.get(m.agent_id)?.fail(m.code === 'revoked' ? ErrorCode.Revoked : ErrorCode.CredentialExpired, m.message);
+      });
+      agentBus.subscribe('rotate_credential', async (m) => {
+        const conn = gateway.get(m.agent_id);
+        if (conn) await rotation.rotateNow(conn);
+      });
+      const packages = await createPackages({ sql, home: o.home, log: this.log, tokens, commands, agents, gateway, bus: agentBus, maxPackageBytes: o.maxPackageBytes, maxUnpackedPackageBytes: o.maxUnpackedPackageBytes, packagePublicKey: o.packagePublicKey });
       const bus = new EventBus(this.log);
       const controlEvents = connectControlEvents({ bus, gateway, agentBus, commands });
       gateway.on('frame', async (conn, frame) => {
         if (frame.type === 'config_report' && conn.established) return reports.save(conn.agentId, { ...frame, document: await secrets.service.redactReported(frame.document) });
       });
-      new ConfigChannel({
+      const channel = new ConfigChannel({
         gateway,
         bus: agentBus,
         agents,
@@ -242,6 +293,7 @@ export class FusionServer {
         service,
         heartbeatIntervalMs,
         secretsFor,
+        replicaId,
         onEstablished: (conn) => {
           controlEvents.agentOnline(conn);
           void (async () => {
@@ -251,10 +303,16 @@ export class FusionServer {
         },
       });
       // Groups handle an agent's hello before the config channel answers it (a prepended listener).
-      const groups = await createGroups({ sql, tokens, service, agents, gateway, log: this.log });
-      const presence = new PollPresence();
+      const groups = await createGroups({ sql, tokens, service, agents, gateway, log: this.log, bus: agentBus, followRollouts: false });
+      // Messages missed while the bus listened again: every agent held here is checked as a reconnect would.
+      pgBus?.onResync(() => {
+        channel.resync();
+        for (const conn of gateway.established()) conn.inOrder(() => commands.deliverPending(conn).catch((err: unknown) => conn.log.error({ err }, 'delivering pending commands failed')));
+        presence.load().catch((err: unknown) => this.log.warn({ err }, 'reading where the agents are failed'));
+      });
+      const polls = new PollPresence();
       const directory = new AgentDirectory({
-        sql, agents, presence, service, inactiveAfterMs: o.agentInactiveAfterMs, driftGraceMs: o.driftGraceMs, gateway, reports, groupOf: (id) => groups.members.groupOf(id) });
+        sql, agents, presence: polls, cluster: presence, service, inactiveAfterMs: o.agentInactiveAfterMs, driftGraceMs: o.driftGraceMs, gateway, reports, groupOf: (id) => groups.members.groupOf(id) });
       groups.engine.on('progress', (progress) => bus.publish('rollout.progress', { ...progress }));
       const diagnostics = new DiagnosticsStore(sql);
       commands.setOutputKeeper('diagnostics', async (record, output) => {
@@ -284,8 +342,8 @@ export class FusionServer {
         directory,
         labels: new AgentLabelStore(sql),
         onLabelsChanged: (agentIds) => groups.rules.reconcile(agentIds),
-        presence,
-        decommission: (agentId) => decommissionAgent({ sql, tokens, gateway, commands, commandStore: store, members: groups.members, presence }, agentId),
+        presence: polls,
+        decommission: (agentId) => decommissionAgent({ sql, tokens, gateway, bus: agentBus, commands, commandStore: store, members: groups.members, presence: polls }, agentId),
         members: groups.members,
         engine: groups.engine,
         bus,
@@ -294,9 +352,10 @@ export class FusionServer {
         secretsFor,
         mounts: [
           ['/api/v1/management', secrets.router],
-          ['/api/v1/management', securityRoutes({ tokens, gateway, audit })],
+          ['/api/v1/management', securityRoutes({ tokens, gateway, bus: agentBus, audit })],
+          ['/api/v1/management', replicaRoutes({ tokens, cluster })],
           ['/api/v1/management', backupRoutes({ tokens, home: o.home, log: this.log, database: opened.sqlite ? 'sqlite' : 'postgres' })],
-          ['/api/v1/management', identityRoutes({ tokens, gateway, rotation, requests: enrollment.requests })],
+          ['/api/v1/management', identityRoutes({ tokens, gateway, bus: agentBus, capabilitiesOf: async (id) => (await agents.get(id))?.capabilities ?? [], rotation, requests: enrollment.requests })],
           ['/api/v1/control', controlIdentityRoutes({ tokens, enrollment, agents, log: this.log })],
           ['/api/v1/management', commandRoutes({ tokens, commands, store, reports, agents, gateway })],
           ['/api/v1/management', groups.router],
@@ -326,6 +385,20 @@ export class FusionServer {
         ? createHttpsServer({ ...timeouts, cert: o.tls.cert, key: o.tls.key, ...(o.tls.ca ? { ca: o.tls.ca } : {}), requestCert: Boolean(o.tls.requireClientCert), rejectUnauthorized: Boolean(o.tls.requireClientCert) }, app)
         : createServer(timeouts, app);
       if (http instanceof HttpsServer) logTlsClientErrors(http, this.log);
+      // Work that runs once in the cluster, each under its lease (on SQLite held at once).
+      await cluster.lease('rollouts', {
+        acquired: async () => {
+          if (cluster.shared) await groups.engine.lead();
+          else await groups.engine.start();
+          await packages.rollouts.resumeRunning();
+        },
+        lost: () => {
+          groups.engine.standDown();
+          packages.rollouts.standDown();
+        },
+      });
+      await cluster.lease('commands', { acquired: () => commands.startExpiry(), lost: () => commands.stop() });
+      await cluster.lease('retention', { acquired: () => retention.start(o.retentionSweepIntervalMs), lost: () => void retention.stop() });
       gateway.attach(http);
       await new Promise<void>((resolve, reject) => {
         http.once('error', reject);
@@ -334,12 +407,13 @@ export class FusionServer {
       const address = http.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       const url = `${o.tls ? 'https' : 'http'}://${host}:${address.port}`;
-      retention.start(o.retentionSweepIntervalMs);
+      await cluster.start(o.replicaUrl ?? url);
       await webhooks.start();
-      this.running = { sql, http, gateway, dataPlane, commands, bus, fusionConfig, groups, packages, retention, webhooks, rotation, url };
-      this.log.info({ url, home: o.home, database: opened.description }, 'Fusion listening');
+      this.running = { sql, http, gateway, dataPlane, commands, bus, fusionConfig, groups, packages, retention, webhooks, rotation, agentBus, cluster, url };
+      this.log.info({ url, home: o.home, database: opened.description, replica_id: replicaId }, 'Fusion listening');
       return { url };
     } catch (err) {
+      for (const undo of undoOnFailure.reverse()) await undo().catch(() => undefined);
       await sql.close();
       throw err;
     }
@@ -362,10 +436,13 @@ export class FusionServer {
     running.groups.stop();
     running.packages.stop();
     running.rotation.stop();
+    // The leases go (another replica takes the work at once) and this replica's row with them.
+    await running.cluster.stop();
     await running.gateway.shutdown(this.options.shutdownRetryAfterMs ?? 1000);
     running.dataPlane.stop();
     running.commands.stop();
     await running.retention.stop();
+    await running.agentBus.close();
     running.webhooks.stop();
     running.bus.close();
     running.http.closeAllConnections();

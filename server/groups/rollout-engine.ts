@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../../shared/logger.js';
-import type { ConfigStatusFrame, HelloFrame } from '../../shared/protocol/index.js';
+import type { AgentToFusionFrame, ConfigStatusFrame, HelloFrame } from '../../shared/protocol/index.js';
+import type { AgentBus, AgentBusMessage } from '../bus/agent-bus.js';
 import type { ConfigService } from '../config/config-service.js';
 import type { AgentConnection } from '../gateway/agent-connection.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
@@ -26,6 +27,14 @@ export interface RolloutEngineDeps {
   log: Logger;
   /** The agent's last reported pipe status (a soak compares new errors with it). */
   pipesOf: (agentId: string) => Promise<readonly unknown[]>;
+  /**
+   * Replicas: acknowledgements received while another replica follows the
+   * rollouts, and rollouts changed here, are handed to it over this bus.
+   * Without it this process follows every rollout itself.
+   */
+  bus?: AgentBus | undefined;
+  /** Whether the agent holds a socket on some replica (default: this process's gateway). */
+  online?: ((agentId: string) => boolean) | undefined;
 }
 
 /** Rolls a halted rollout back (its strategy says `on_halt: rollback`); set by whoever can save templates. */
@@ -71,6 +80,8 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
   /** Agent id → the running rollout whose current batch waits for it. */
   private readonly waitingFor = new Map<string, Active>();
   private stopped = false;
+  /** This process follows the rollouts (it holds the rollouts lease; always on a single Fusion). */
+  private leading = false;
   private readonly soaks: SoakWatch;
   private haltRollback: HaltRollback | undefined;
   private readonly writes: RolloutWrites;
@@ -84,17 +95,139 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
     });
     deps.gateway.on('frame', (conn, frame) => {
       if (this.stopped) return;
+      if (!this.leading) return this.forward(conn, frame);
       if (frame.type === 'config_status' && conn.established) return this.safely(() => this.onStatus(conn.agentId, frame));
       if (frame.type === 'status' && conn.established) return this.safely(() => this.soaks.onStatus(conn.agentId, frame.pipes));
       if (frame.type === 'hello' && frame.agent_id === conn.agentId) return this.safely(() => this.onHello(conn, frame));
     });
     deps.gateway.on('disconnect', (conn, _code, current) => {
-      if (!this.stopped && current && conn.established) return this.safely(() => this.soaks.onDisconnect(conn.agentId));
+      if (this.stopped || !current || !conn.established) return;
+      if (this.leading) return this.safely(() => this.soaks.onDisconnect(conn.agentId));
+      return this.handOver({ type: 'rollout_disconnect', agent_id: conn.agentId });
     });
+    const bus = deps.bus;
+    if (bus) {
+      bus.subscribe('rollout_ack', (m) => {
+        if (!this.leading || this.stopped) return;
+        return this.safely(async () => {
+          await this.resolve(m.agent_id, m.signature, m.result, m.error);
+          this.soaks.answered(m.agent_id);
+        });
+      });
+      bus.subscribe('rollout_disconnect', (m) => {
+        if (this.leading && !this.stopped) return this.safely(() => this.soaks.onDisconnect(m.agent_id));
+      });
+      bus.subscribe('rollout', (m) => {
+        if (this.leading && !this.stopped) return this.safely(() => this.refresh(m.rollout_id, m.agent_id));
+      });
+    }
   }
 
-  /** Picks up the running rollouts and soaking members from the database (at Fusion's start). */
+  /** Whether this process follows the rollouts now. */
+  get following(): boolean {
+    return this.leading && !this.stopped;
+  }
+
+  /**
+   * Starts following the rollouts (this replica took the rollouts lease):
+   * reads every running rollout, its waiting members and the soaks from
+   * the database, and resolves the members whose acknowledgement was
+   * recorded on their agent's row while no one followed (their replica
+   * handed it to a holder that was gone).
+   */
+  async lead(): Promise<void> {
+    if (this.stopped) return;
+    this.leading = true;
+    await this.deps.rollouts.reload();
+    for (const record of await this.deps.rollouts.withStatus('running')) {
+      if (this.active.has(record.id)) continue;
+      const a = await this.restore(record);
+      await this.reconcile(a);
+    }
+    for (const s of await this.deps.rollouts.soaking()) this.soaks.start(s.rollout_id, s.agent_id, s.soak_until, await this.deps.pipesOf(s.agent_id));
+  }
+
+  /** Stops following (the lease is lost): timers and waiting sets go; the rollouts stay running in the database. */
+  standDown(): void {
+    this.leading = false;
+    this.soaks.stop();
+    for (const a of this.active.values()) {
+      if (a.timer) clearTimeout(a.timer);
+      this.disarm(a);
+    }
+    this.active.clear();
+    this.waitingFor.clear();
+  }
+
+  /** Hands an agent's answer received here to the replica that follows the rollouts. */
+  private forward(conn: AgentConnection, frame: AgentToFusionFrame): Promise<void> | undefined {
+    if (frame.type === 'config_status' && conn.established && frame.status !== 'applying') {
+      const result = frame.status === 'applied' ? 'applied' : 'failed';
+      const error = result === 'failed' ? (frame.error ?? 'failed').slice(0, 4096) : null;
+      return this.handOver({ type: 'rollout_ack', agent_id: conn.agentId, signature: frame.signature, result, error });
+    }
+    if (frame.type === 'hello' && frame.agent_id === conn.agentId && frame.config.signature) {
+      return this.handOver({ type: 'rollout_ack', agent_id: conn.agentId, signature: frame.config.signature, result: 'applied', error: null });
+    }
+    return undefined;
+  }
+
+  /** Publishes for the rollouts' follower; nothing to do without a bus (this process follows them). */
+  private handOver(message: AgentBusMessage): Promise<void> | undefined {
+    if (!this.deps.bus) return undefined;
+    return this.safely(() => this.deps.bus!.publish(message));
+  }
+
+  /**
+   * Another replica changed a rollout (`agentId` null: stored, ended or
+   * resumed it) or one member's row (retargeted, cancelled): read it again.
+   */
+  private async refresh(id: string, agentId: string | null): Promise<void> {
+    if (agentId !== null) {
+      const row = await this.deps.rollouts.reread(id, agentId);
+      const a = this.active.get(id);
+      if (a?.waiting.has(agentId) && (!row || (row.state !== 'applying' && row.state !== 'soaking'))) {
+        this.forget(a, agentId);
+        this.soaks.forget(agentId);
+        await this.evaluate(a, false);
+      }
+      return;
+    }
+    await this.deps.rollouts.reloadRollout(id);
+    const record = await this.deps.rollouts.get(id);
+    if (record?.status !== 'running') {
+      this.deactivate(id);
+      return;
+    }
+    if (this.active.has(id)) return;
+    const a = await this.restore(record);
+    await this.reconcile(a);
+  }
+
+  /** Resolves the waiting members whose agent's row already records an answer to the config the rollout stored. */
+  private async reconcile(a: Active): Promise<void> {
+    const waiting = [...a.waiting];
+    if (waiting.length === 0) return;
+    const rows = new Map((await this.deps.rollouts.batch(a.record.id, a.record.current_batch)).map((r) => [r.agent_id, r]));
+    const sql = this.deps.groups.sql;
+    for (let i = 0; i < waiting.length; i += 500) {
+      const ids = waiting.slice(i, i + 500);
+      const agents = await sql.all<{ agent_id: string; applied_signature: string | null; running_signature: string | null; status: string | null; status_signature: string | null; status_error: string | null }>(
+        `SELECT agent_id, applied_signature, running_signature, status, status_signature, status_error FROM agents WHERE agent_id IN (${ids.map(() => '?').join(', ')})`,
+        ids,
+      );
+      for (const agent of agents) {
+        const signature = rows.get(agent.agent_id)?.signature;
+        if (!signature) continue;
+        if (agent.applied_signature === signature || agent.running_signature === signature) await this.resolve(agent.agent_id, signature, 'applied', null);
+        else if (agent.status === 'failed' && agent.status_signature === signature) await this.resolve(agent.agent_id, signature, 'failed', agent.status_error ?? 'failed');
+      }
+    }
+  }
+
+  /** Picks up the running rollouts and soaking members from the database (at Fusion's start) and follows them. */
   async start(): Promise<void> {
+    this.leading = true;
     for (const record of await this.deps.rollouts.withStatus('running')) await this.restore(record);
     for (const s of await this.deps.rollouts.soaking()) this.soaks.start(s.rollout_id, s.agent_id, s.soak_until, await this.deps.pipesOf(s.agent_id));
   }
@@ -136,6 +269,15 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
       this.publish(o, o.status === 'rolled_back' ? 'rolled_back' : 'superseded', { reason: o.status_reason });
     }
     const { record } = launched;
+    if (!this.leading) {
+      // The replica that follows the rollouts reads them again: the ended ones stop, the new one starts.
+      for (const o of launched.ended) await this.handOver({ type: 'rollout', agent_id: null, rollout_id: o.id });
+      if (record) {
+        this.publish(record, 'started');
+        await this.handOver({ type: 'rollout', agent_id: null, rollout_id: record.id });
+      }
+      return record ?? null;
+    }
     if (!record) return null;
     const active = this.activate(record, launched.first);
     this.publish(record, 'started');
@@ -151,6 +293,11 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
     if (record.status !== 'halted') throw notHalted(record.status);
     Object.assign(record, { status: 'running', status_reason: null, failures_baseline: await this.deps.rollouts.failedCount(id), updated_at: Date.now() });
     if (!(await this.deps.rollouts.resume(id, record.failures_baseline, record.updated_at))) throw notHalted((await this.deps.rollouts.get(id))?.status ?? 'gone');
+    if (!this.leading) {
+      this.publish(record, 'resumed');
+      await this.handOver({ type: 'rollout', agent_id: null, rollout_id: id });
+      return record;
+    }
     const active = await this.restore(record);
     this.publish(record, 'resumed');
     await this.evaluate(active, false);
@@ -160,16 +307,22 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
   /** Forgets a rollout whose group is being deleted (its rows go with the group). */
   discard(id: string): void {
     this.deactivate(id);
+    if (!this.leading) void this.handOver({ type: 'rollout', agent_id: null, rollout_id: id });
   }
 
   /** The member's config changed again while a rollout waits for it (new variables or override). */
   async retarget(agentId: string, signature: string): Promise<void> {
-    await this.deps.rollouts.retarget(agentId, signature);
+    const ids = await this.deps.rollouts.retarget(agentId, signature);
+    if (!this.leading) for (const id of ids) await this.handOver({ type: 'rollout', agent_id: agentId, rollout_id: id });
   }
 
   /** The agent left its group: its rollouts stop waiting for it. */
   async memberLeft(agentId: string): Promise<void> {
-    await this.deps.rollouts.cancelAgent(agentId);
+    const ids = await this.deps.rollouts.cancelAgent(agentId);
+    if (!this.leading) {
+      for (const id of ids) await this.handOver({ type: 'rollout', agent_id: agentId, rollout_id: id });
+      return;
+    }
     this.soaks.forget(agentId);
     const a = this.waitingFor.get(agentId);
     if (!a) return;
@@ -185,6 +338,10 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
    */
   acknowledge(agentId: string, signature: string, state: 'applied' | 'failed', error: string | null): void {
     if (this.stopped) return;
+    if (!this.leading) {
+      void this.handOver({ type: 'rollout_ack', agent_id: agentId, signature, result: state, error: state === 'failed' ? (error ?? 'failed').slice(0, 4096) : null });
+      return;
+    }
     void this.safely(() => this.resolve(agentId, signature, state, state === 'failed' ? (error ?? 'failed').slice(0, 4096) : null));
   }
 
@@ -302,7 +459,7 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
   }
 
   private isOnline(agentId: string): boolean {
-    return Boolean(this.deps.gateway.get(agentId)?.established);
+    return this.deps.online ? this.deps.online(agentId) : typeof this.deps.gateway.isOnline === 'function' ? this.deps.gateway.isOnline(agentId) : Boolean(this.deps.gateway.get(agentId)?.established);
   }
 
   private activate(record: RolloutRecord, currentRows: RolloutAgent[]): Active {

@@ -111,6 +111,32 @@ export class RolloutStore {
     return store;
   }
 
+  /**
+   * Reads the index again from the database (a replica taking the rollouts
+   * lease: the rows were written by others meanwhile).
+   */
+  async reload(): Promise<void> {
+    this.awaiting.clear();
+    await this.load();
+  }
+
+  /** Reads one rollout's rows into the index again (it was written by another replica). */
+  async reloadRollout(rolloutId: string): Promise<void> {
+    const rows = await this.sql.all<Pick<RolloutAgent, 'agent_id' | 'state' | 'signature' | 'soak_until'>>(
+      'SELECT agent_id, state, signature, soak_until FROM rollout_agents WHERE rollout_id = ?',
+      [rolloutId],
+    );
+    for (const r of rows) this.awaiting.set(rolloutId, r.agent_id, r.soak_until === null ? r.state : 'soaking', r.signature);
+  }
+
+  /** Reads one member's row of a rollout into the index again (another replica changed it). */
+  async reread(rolloutId: string, agentId: string): Promise<RolloutAgent | undefined> {
+    const row = await this.sql.get<RolloutAgent>('SELECT * FROM rollout_agents WHERE rollout_id = ? AND agent_id = ?', [rolloutId, agentId]);
+    if (row && row.soak_until === null) this.awaiting.set(rolloutId, agentId, row.state, row.signature);
+    else this.awaiting.delete(rolloutId, agentId);
+    return row;
+  }
+
   /** Reads the rows an acknowledgement can resolve into the in-memory index. */
   async load(): Promise<void> {
     const rows = await this.sql.all<Pick<RolloutAgent, 'rollout_id' | 'agent_id' | 'state' | 'signature'>>(

@@ -376,4 +376,18 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE group_changes_next RENAME TO group_changes;
   CREATE INDEX group_changes_group ON group_changes(group_name, status, created_at);
   `,
+  // 18 → 19: replicas on one database (their heartbeats; which replica holds an agent's socket)
+  `
+  CREATE TABLE replicas (
+    id           TEXT PRIMARY KEY,
+    url          TEXT,
+    started_at   INTEGER NOT NULL,
+    heartbeat_at INTEGER NOT NULL,
+    stopped_at   INTEGER,
+    agents       INTEGER NOT NULL DEFAULT 0,
+    leases       TEXT NOT NULL DEFAULT '[]'
+  );
+  ALTER TABLE agents ADD COLUMN replica_id TEXT;
+  ALTER TABLE agents ADD COLUMN session_id TEXT;
+  `,
 ];

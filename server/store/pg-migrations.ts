@@ -357,4 +357,18 @@ export const PG_MIGRATIONS: readonly string[] = [
   ALTER TABLE group_changes ADD COLUMN member TEXT;
   ALTER TABLE group_changes ADD COLUMN base_member TEXT;
   `,
+  // 18 → 19: replicas on one database (their heartbeats; which replica holds an agent's socket)
+  `
+  CREATE TABLE replicas (
+    id           TEXT PRIMARY KEY,
+    url          TEXT,
+    started_at   BIGINT NOT NULL,
+    heartbeat_at BIGINT NOT NULL,
+    stopped_at   BIGINT,
+    agents       BIGINT NOT NULL DEFAULT 0,
+    leases       TEXT NOT NULL DEFAULT '[]'
+  );
+  ALTER TABLE agents ADD COLUMN replica_id TEXT;
+  ALTER TABLE agents ADD COLUMN session_id TEXT;
+  `,
 ];

@@ -224,7 +224,7 @@ export function lockId(key: string): string {
  * Takes `?schema=name` off the URL (node-postgres would pass it on as a
  * connection parameter the server rejects); an explicit option wins.
  */
-function splitSchema(url: string, option: string | undefined): { connectionString: string; schema: string | undefined } {
+export function splitSchema(url: string, option: string | undefined): { connectionString: string; schema: string | undefined } {
   let connectionString = url;
   let schema = option;
   let parsed: URL | undefined;
