@@ -399,6 +399,7 @@ export class FusionServer {
       });
       await cluster.lease('commands', { acquired: () => commands.startExpiry(), lost: () => commands.stop() });
       await cluster.lease('retention', { acquired: () => retention.start(o.retentionSweepIntervalMs), lost: () => void retention.stop() });
+      await cluster.start();
       gateway.attach(http);
       await new Promise<void>((resolve, reject) => {
         http.once('error', reject);
@@ -407,7 +408,7 @@ export class FusionServer {
       const address = http.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       const url = `${o.tls ? 'https' : 'http'}://${host}:${address.port}`;
-      await cluster.start(o.replicaUrl ?? url);
+      await cluster.listening(o.replicaUrl ?? url);
       await webhooks.start();
       this.running = { sql, http, gateway, dataPlane, commands, bus, fusionConfig, groups, packages, retention, webhooks, rotation, agentBus, cluster, url };
       this.log.info({ url, home: o.home, database: opened.description, replica_id: replicaId }, 'Fusion listening');

@@ -97,9 +97,12 @@ export class Cluster {
     this.shared = options.databaseUrl !== undefined;
   }
 
-  /** Writes the first heartbeat (PostgreSQL) and starts beating. */
-  async start(url: string): Promise<void> {
-    this.url = url;
+  /**
+   * Writes the first heartbeat (PostgreSQL) and starts beating. Called
+   * before Fusion listens, so no agent is held by a replica others do not
+   * know yet; {@link listening} adds the address.
+   */
+  async start(): Promise<void> {
     if (!this.shared) return;
     // Rows naming this id are from an earlier run of it (FUSION_REPLICA_ID): those sockets are gone.
     await this.options.sql.run('UPDATE agents SET replica_id = NULL, session_id = NULL WHERE replica_id = ?', [this.replicaId]);
@@ -109,6 +112,17 @@ export class Cluster {
     this.beatTimer.unref();
     this.readTimer = setInterval(() => void this.readOthers().catch((err: unknown) => this.options.log.warn({ err }, 'reading the replicas failed')), Math.max(50, Math.floor(this.heartbeatMs / 2)));
     this.readTimer.unref();
+  }
+
+  /** The address this replica answers on, once it listens (written at once). */
+  async listening(url: string): Promise<void> {
+    this.url = url;
+    await this.beat();
+  }
+
+  /** A message from `replicaId` just arrived: it is alive now, whatever its row said when last read. */
+  heard(replicaId: string): void {
+    if (replicaId !== this.replicaId) this.others.set(replicaId, { age: 0, readAt: Date.now() });
   }
 
   /** Whether `replicaId` is alive: this one always; another while its heartbeat is younger than two intervals. */

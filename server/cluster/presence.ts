@@ -34,6 +34,7 @@ export class ClusterPresence {
         this.remote.delete(m.agent_id);
         return;
       }
+      deps.cluster.heard(m.replica_id);
       this.remote.set(m.agent_id, { replica_id: m.replica_id, session_id: m.session_id, connected_at: m.connected_at });
       const conn = deps.gateway.get(m.agent_id);
       // Only an older socket is replaced (two hellos crossing each close the other's older one).

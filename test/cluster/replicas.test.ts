@@ -1,0 +1,184 @@
+import { expect } from 'chai';
+import { CloseCode, configSignature, validateConfig } from '../harness/protocol-imports.js';
+import { eventually } from '../harness/eventually.js';
+import { startFusion, type TestFusion } from '../harness/fusion.js';
+import { createTempDatabase, requirePostgres, type TempDatabase } from '../harness/postgres.js';
+import { RawAgentClient } from '../harness/raw-client.js';
+import { sampleConfig } from '../harness/sample-config.js';
+
+/** Heartbeat of the replicas in these tests: a replica silent two of them is dead. */
+const HEARTBEAT_MS = 300;
+
+function normalised(doc: Record<string, unknown>): Record<string, unknown> {
+  const check = validateConfig(doc);
+  if (!check.ok) throw new Error('sample config invalid');
+  return check.config as Record<string, unknown>;
+}
+
+/**
+ * Three Fusion replicas (in this process) on one PostgreSQL database: what
+ * an admin does on one reaches an agent whose socket another holds.
+ */
+describe('replicas on one PostgreSQL', function () {
+  this.timeout(60_000);
+  let database: TempDatabase;
+  let a: TestFusion;
+  let b: TestFusion;
+  let c: TestFusion;
+  const clients: RawAgentClient[] = [];
+
+  before(async function () {
+    await requirePostgres(this);
+  });
+
+  beforeEach(async () => {
+    database = await createTempDatabase();
+    const replica = (id: string): Promise<TestFusion> =>
+      startFusion({ databaseUrl: database.url, replicaId: id, replicaHeartbeatMs: HEARTBEAT_MS, leaseRetryMs: 100 });
+    a = await replica('replica-a');
+    b = await replica('replica-b');
+    c = await replica('replica-c');
+  });
+
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.terminate();
+    for (const f of [a, b, c]) await f?.stop().catch(() => undefined);
+    await database?.drop();
+  });
+
+  /** A raw agent on `fusion`: enrolled there the first time, else with the credential it was given. */
+  async function agentOn(fusion: TestFusion, agentId: string, token?: string): Promise<RawAgentClient> {
+    const client = token === undefined ? await RawAgentClient.connectAs(fusion.url, agentId, fusion.enrollmentToken) : await RawAgentClient.connect(fusion.url, agentId, token);
+    clients.push(client);
+    await client.hello();
+    return client;
+  }
+
+  const view = async (fusion: TestFusion, agentId: string): Promise<any> => (await fusion.json('GET', `/api/v1/management/agents/${agentId}`)).body;
+
+  it('a config saved on A reaches the agent on C, and every replica shows it online on C with its ACK', async () => {
+    const agent = await agentOn(c, 'node-1');
+    const doc = normalised(sampleConfig());
+    const saved = await a.json('POST', '/api/v1/management/agents/node-1/config/structured', doc);
+    expect(saved.status).to.equal(201);
+    const frame = await agent.next('config');
+    expect(frame.signature).to.equal(configSignature(doc));
+    agent.send({ type: 'config_status', signature: frame.signature, revision: frame.revision, status: 'applied' });
+    for (const fusion of [a, b, c]) {
+      const state = await eventually(async () => {
+        const v = await view(fusion, 'node-1');
+        return v.config.status === 'applied' && v;
+      });
+      expect(state).to.include({ online: true, status: 'online', transport: 'websocket', replica_id: 'replica-c' });
+      expect(state.session_id).to.be.a('string');
+    }
+    const listed = (await b.json('GET', '/api/v1/management/agents?status=online')).body;
+    expect(listed.agents.map((v: any) => v.agent_id)).to.deep.equal(['node-1']);
+    // The agent reconnects to B with the config it runs: nothing is sent again.
+    const credential = c.credentialOf('node-1')!;
+    agent.terminate();
+    const again = await RawAgentClient.connect(b.url, 'node-1', credential);
+    clients.push(again);
+    await again.hello({ signature: frame.signature, source: 'remote' });
+    await eventually(async () => (await view(a, 'node-1')).replica_id === 'replica-b');
+    await again.next('config', 300).then(
+      () => expect.fail('a config was sent to an agent that runs its desired one'),
+      (err: Error) => expect(err.message).to.match(/no config frame/),
+    );
+  });
+
+  it('a command queued on B runs once on the agent at C; a cancel on A reaches it too', async () => {
+    const agent = await agentOn(c, 'node-1');
+    const created = await b.json('POST', '/api/v1/management/agents/node-1/command', { type: 'reload_config', args: {} });
+    expect(created.status).to.equal(202);
+    const frame = await agent.next('command');
+    expect(frame.command_id).to.equal(created.body.id);
+    agent.send({ type: 'command_ack', command_id: frame.command_id });
+    agent.send({ type: 'command_result', command_id: frame.command_id, status: 'succeeded', output: { added: [], removed: [], restarted: [] } });
+    // B waits for the result that reached C.
+    const done = (await b.json('GET', `/api/v1/management/commands/${frame.command_id}?wait=5`)).body;
+    expect(done.status).to.equal('succeeded');
+    expect(done.transitions.map((t: any) => t.status)).to.deep.equal(['queued', 'sent', 'acknowledged', 'succeeded']);
+    // Reconnecting through another replica delivers nothing again.
+    const credential = c.credentialOf('node-1')!;
+    agent.terminate();
+    const again = await agentOn(a, 'node-1', credential);
+    const second = await a.json('POST', '/api/v1/management/agents/node-1/command', { type: 'scan', args: { path: '/etc', recursive: false } });
+    const next = await again.next('command');
+    expect(next.command_id).to.equal(second.body.id);
+    const commandFrames = [...agent.frames, ...again.frames].filter((f) => f.type === 'command');
+    expect(commandFrames.map((f: any) => f.command_id)).to.deep.equal([created.body.id, second.body.id]);
+    const cancelled = await c.json('DELETE', `/api/v1/management/commands/${second.body.id}`);
+    expect(cancelled.status).to.equal(200);
+    expect((await again.next('command_cancel')).command_id).to.equal(second.body.id);
+  });
+
+  it('an agent connecting to B while connected to A is replaced on A (4004)', async () => {
+    const first = await agentOn(a, 'node-1');
+    const credential = a.credentialOf('node-1')!;
+    const second = await agentOn(b, 'node-1', credential);
+    expect(await first.closed()).to.equal(CloseCode.Replaced);
+    const error = first.frames.find((f) => f.type === 'error') as any;
+    expect(error.code).to.equal('replaced');
+    await eventually(async () => (await view(c, 'node-1')).replica_id === 'replica-b');
+    // The replaced socket's close does not take the agent offline: B holds it.
+    const v = await view(a, 'node-1');
+    expect(v).to.include({ online: true, replica_id: 'replica-b' });
+    expect(second.closeCode).to.equal(undefined);
+  });
+
+  it('a revocation on A closes the socket C holds (4002); a rotation request on B reaches the agent on C', async () => {
+    const rotating = await RawAgentClient.connectAs(c.url, 'node-r', c.enrollmentToken);
+    clients.push(rotating);
+    await rotating.hello({}, { capabilities: ['patch', 'credential_rotation'] });
+    await eventually(async () => (await view(b, 'node-r')).online);
+    const rotated = await b.json('POST', '/api/v1/management/agents/node-r/rotate-credential');
+    expect(rotated.status).to.equal(202);
+    expect(rotated.body.sent_now).to.equal(true);
+    const credential = await rotating.next('credential');
+    expect(credential.credential).to.be.a('string');
+
+    const agent = await agentOn(c, 'node-1');
+    await eventually(async () => (await view(a, 'node-1')).online);
+    const revoked = await a.json('POST', '/api/v1/management/agents/node-1/revoke');
+    expect(revoked.status).to.equal(200);
+    expect(revoked.body).to.include({ disconnected: true, close_code: CloseCode.Revoked });
+    expect(await agent.closed()).to.equal(CloseCode.Revoked);
+    await eventually(async () => !(await view(a, 'node-1')).online);
+  });
+
+  it('lists the replicas, each lease held by one, and the agents each holds; a stopped replica leaves the list and its leases move', async () => {
+    await agentOn(c, 'node-1');
+    await agentOn(c, 'node-2');
+    await agentOn(b, 'node-3');
+    const list = await eventually(async () => {
+      const res = await a.json('GET', '/api/v1/management/replicas');
+      const byId = new Map<string, any>(res.body.replicas.map((r: any) => [r.id, r]));
+      return byId.get('replica-c')?.agents_connected === 2 && byId.get('replica-b')?.agents_connected === 1 && res.body;
+    });
+    expect(list.replica_id).to.equal('replica-a');
+    expect(list.heartbeat_ms).to.equal(HEARTBEAT_MS);
+    expect(list.replicas.map((r: any) => r.id).sort()).to.deep.equal(['replica-a', 'replica-b', 'replica-c']);
+    for (const r of list.replicas) {
+      expect(r).to.include({ live: true, stopped_at: null });
+      expect(r.url).to.match(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(r.heartbeat_at).to.be.at.least(r.started_at);
+    }
+    const leases = list.replicas.flatMap((r: any) => r.leases).sort();
+    expect(leases).to.deep.equal(['commands', 'retention', 'rollouts']);
+    // A viewer may read it; no token may not.
+    expect((await fetch(`${b.url}/api/v1/management/replicas`)).status).to.equal(401);
+
+    const holder = list.replicas.find((r: any) => r.leases.includes('commands')).id as string;
+    const stopping = { 'replica-a': a, 'replica-b': b, 'replica-c': c }[holder]!;
+    const other = stopping === a ? b : a;
+    await stopping.stop();
+    const after = await eventually(async () => {
+      const res = await other.json('GET', '/api/v1/management/replicas');
+      const ids = res.body.replicas.map((r: any) => r.id);
+      const moved = res.body.replicas.flatMap((r: any) => r.leases).sort();
+      return !ids.includes(holder) && moved.length === 3 && res.body;
+    });
+    expect(after.replicas).to.have.length(2);
+  });
+});
