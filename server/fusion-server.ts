@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -234,7 +235,7 @@ export class FusionServer {
       let agentBus: AgentBus;
       let pgBus: PgAgentBus | undefined;
       if (pg) {
-        pgBus = new PgAgentBus({ sql, url: pg.connectionString, replicaId, log: this.log, channel: pg.schema !== undefined ? `fusion_agent_bus_${pg.schema}` : undefined });
+        pgBus = new PgAgentBus({ sql, url: pg.connectionString, replicaId, log: this.log, channel: pg.schema !== undefined ? `fusion_agent_bus_${createHash('sha256').update(pg.schema).digest('hex').slice(0, 16)}` : undefined });
         const bus = pgBus;
         undoOnFailure.push(() => bus.close());
         await pgBus.start();

@@ -81,7 +81,8 @@ export class CommandStore {
     now = Date.now(),
   ): Promise<CommandRecord | undefined> {
     return await this.sql.transaction(async () => {
-      const row = await this.sql.get<{ status: CommandStatus }>('SELECT status FROM commands WHERE id = ?', [id]);
+      // Locked on PostgreSQL: replicas moving one command at once (its result here, its expiry there) take turns.
+      const row = await this.sql.get<{ status: CommandStatus }>(`SELECT status FROM commands WHERE id = ?${this.sql.dialect === 'sqlite' ? '' : ' FOR UPDATE'}`, [id]);
       if (!row || !FROM[to].includes(row.status)) return undefined;
       const sets: Record<string, string> = {
         sent: 'sent_at = @now, attempts = attempts + 1',
