@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../../shared/logger.js';
-import type { AgentToFusionFrame, ConfigStatusFrame, HelloFrame } from '../../shared/protocol/index.js';
+import type { AgentToFusionFrame, ConfigStatusFrame, HelloFrame, PipeStatus } from '../../shared/protocol/index.js';
 import type { AgentBus, AgentBusMessage } from '../bus/agent-bus.js';
 import type { ConfigService } from '../config/config-service.js';
 import type { AgentConnection } from '../gateway/agent-connection.js';
@@ -17,6 +17,9 @@ import { startState } from './rollout-plan.js';
 import { RolloutWrites, type Launch, type Launched } from './rollout-writes.js';
 
 export type { RolloutProgress } from './rollout-view.js';
+
+/** How often the replica following the rollouts reads the pipe reports of soaking members held elsewhere. */
+const SOAK_POLL_MS = 1000;
 
 export interface RolloutEngineDeps {
   groups: GroupStore;
@@ -82,6 +85,8 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
   private stopped = false;
   /** This process follows the rollouts (it holds the rollouts lease; always on a single Fusion). */
   private leading = false;
+  /** Reads the pipe reports of soaking members held by other replicas (replicas only). */
+  private soakPoll: NodeJS.Timeout | undefined;
   private readonly soaks: SoakWatch;
   private haltRollback: HaltRollback | undefined;
   private readonly writes: RolloutWrites;
@@ -145,11 +150,33 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
       await this.reconcile(a);
     }
     for (const s of await this.deps.rollouts.soaking()) this.soaks.start(s.rollout_id, s.agent_id, s.soak_until, await this.deps.pipesOf(s.agent_id));
+    if (this.deps.bus && !this.soakPoll) {
+      this.soakPoll = setInterval(() => void this.safely(() => this.pollRemoteSoaks()), SOAK_POLL_MS);
+      this.soakPoll.unref();
+    }
+  }
+
+  /** Soaking members whose socket another replica holds: their pipe reports, from their rows. */
+  private async pollRemoteSoaks(): Promise<void> {
+    const ids = this.soaks.agents().filter((id) => !this.deps.gateway.get(id)?.established);
+    for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500);
+      const rows = await this.deps.groups.sql.all<{ agent_id: string; pipes: string | null }>(
+        `SELECT agent_id, pipes FROM agents WHERE agent_id IN (${chunk.map(() => '?').join(', ')})`,
+        chunk,
+      );
+      for (const row of rows) {
+        if (!this.leading || this.stopped) return;
+        if (row.pipes) await this.soaks.onStatus(row.agent_id, JSON.parse(row.pipes) as PipeStatus[]);
+      }
+    }
   }
 
   /** Stops following (the lease is lost): timers and waiting sets go; the rollouts stay running in the database. */
   standDown(): void {
     this.leading = false;
+    if (this.soakPoll) clearInterval(this.soakPoll);
+    this.soakPoll = undefined;
     this.soaks.stop();
     for (const a of this.active.values()) {
       if (a.timer) clearTimeout(a.timer);
@@ -240,6 +267,8 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
   /** Stops the pause timers and stops listening (the rollouts stay running in the database). */
   stop(): void {
     this.stopped = true;
+    if (this.soakPoll) clearInterval(this.soakPoll);
+    this.soakPoll = undefined;
     this.soaks.stop();
     for (const a of this.active.values()) {
       if (a.timer) clearTimeout(a.timer);

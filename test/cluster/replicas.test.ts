@@ -5,6 +5,7 @@ import { startFusion, type TestFusion } from '../harness/fusion.js';
 import { createTempDatabase, requirePostgres, type TempDatabase } from '../harness/postgres.js';
 import { RawAgentClient } from '../harness/raw-client.js';
 import { sampleConfig } from '../harness/sample-config.js';
+import { MOUNT_TEMPLATE, MemberAgent, assign, createGroup, rollout, saveTemplate, states, withAudit } from '../groups/group-fixture.js';
 
 /** Heartbeat of the replicas in these tests: a replica silent two of them is dead. */
 const HEARTBEAT_MS = 300;
@@ -145,6 +146,45 @@ describe('replicas on one PostgreSQL', function () {
     expect(revoked.body).to.include({ disconnected: true, close_code: CloseCode.Revoked });
     expect(await agent.closed()).to.equal(CloseCode.Revoked);
     await eventually(async () => !(await view(a, 'node-1')).online);
+  });
+
+  it('a group rollout saved on B moves through members on A, B and C, followed by the lease holder; a soak on another replica fails on its pipe report and its drop', async () => {
+    const auditOf = (doc: Record<string, unknown> | null): unknown => (doc?.pipes as any)?.main.audit_interval_sec;
+    await createGroup(b, 'nfs', MOUNT_TEMPLATE);
+    const where: Array<[string, TestFusion]> = [['n1', a], ['n2', b], ['n3', c], ['n4', c]];
+    const members = new Map<string, MemberAgent>();
+    for (const [id, fusion] of where) {
+      const m = await MemberAgent.connect(fusion, id);
+      clients.push(m.client);
+      members.set(id, m);
+    }
+    for (const [id] of where) await assign(c, 'nfs', id, { variables: { mount_point: id } });
+    await eventually(() => [...members.values()].every((m) => auditOf(m.document) === 300));
+    const pipes = (state: 'running' | 'error', lastError: string | null) => [{ id: 'main', state, records_sent: 0, last_error: lastError }];
+    for (const m of members.values()) m.client.send({ type: 'status', pipes: pipes('running', null) });
+
+    const saved = await saveTemplate(b, 'nfs', withAudit(MOUNT_TEMPLATE, 900), { strategy: 'batches', batch_size: 2 });
+    const done = await eventually(async () => {
+      const v = await rollout(a, saved.rollout.id);
+      return v.status === 'completed' && v;
+    });
+    expect(states(done)).to.deep.equal({ n1: 'applied', n2: 'applied', n3: 'applied', n4: 'applied' });
+    expect([...members.values()].every((m) => auditOf(m.document) === 900)).to.equal(true);
+
+    // Soaks: n3 (on C) reports a failed pipe, n4 (on C) drops; neither is where the rollouts are followed unless C holds the lease.
+    const soaked = await saveTemplate(a, 'nfs', withAudit(MOUNT_TEMPLATE, 60), { strategy: 'batches', batch_size: 4, soak_seconds: 30, max_failures: 3 });
+    await eventually(async () => Object.values(states(await rollout(b, soaked.rollout.id))).filter((s) => s === 'soaking').length === 4);
+    members.get('n3')!.client.send({ type: 'status', pipes: pipes('error', 'sender: 401 unknown key') });
+    members.get('n4')!.close();
+    const after = await eventually(async () => {
+      const v = await rollout(b, soaked.rollout.id);
+      const s = states(v);
+      return s['n3'] === 'failed' && s['n4'] === 'failed' && v;
+    });
+    const reasons = Object.fromEntries(after.agents.map((r: any) => [r.agent_id, r.error]));
+    expect(reasons['n3']).to.equal('unhealthy within its soak: pipe main failed: sender: 401 unknown key');
+    expect(reasons['n4']).to.equal('disconnected within its soak');
+    expect(states(after)).to.deep.include({ n1: 'soaking', n2: 'soaking' });
   });
 
   it('lists the replicas, each lease held by one, and the agents each holds; a stopped replica leaves the list and its leases move', async () => {
