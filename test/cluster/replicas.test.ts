@@ -5,6 +5,7 @@ import { startFusion, type TestFusion } from '../harness/fusion.js';
 import { createTempDatabase, requirePostgres, type TempDatabase } from '../harness/postgres.js';
 import { RawAgentClient } from '../harness/raw-client.js';
 import { sampleConfig } from '../harness/sample-config.js';
+import { fustorctl } from '../cli/cli-harness.js';
 import { MOUNT_TEMPLATE, MemberAgent, assign, createGroup, rollout, saveTemplate, states, withAudit } from '../groups/group-fixture.js';
 
 /** Heartbeat of the replicas in these tests: a replica silent two of them is dead. */
@@ -208,6 +209,16 @@ describe('replicas on one PostgreSQL', function () {
     expect(leases).to.deep.equal(['commands', 'retention', 'rollouts']);
     // A viewer may read it; no token may not.
     expect((await fetch(`${b.url}/api/v1/management/replicas`)).status).to.equal(401);
+    const viewer = await b.json('POST', '/api/v1/management/admin-tokens', { name: 'watcher', role: 'viewer' });
+    expect((await fetch(`${b.url}/api/v1/management/replicas`, { headers: { authorization: `Bearer ${viewer.body.secret}` } })).status).to.equal(200);
+    const printed = await fustorctl(['replicas'], { url: c.url, token: c.adminToken });
+    expect(printed.status, printed.stderr).to.equal(0);
+    const lines = printed.stdout.trim().split('\n');
+    expect(lines[0]).to.match(/^REPLICA\s+URL\s+STATE\s+HEARTBEAT\s+STARTED\s+AGENTS\s+LEASES$/);
+    expect(lines.find((l) => l.startsWith('replica-c *'))).to.match(/ live .* 2 /);
+    expect(lines.find((l) => l.startsWith('replica-b '))).to.match(/ live .* 1 /);
+    const asJson = JSON.parse((await fustorctl(['replicas', '--json'], { url: a.url, token: a.adminToken })).stdout);
+    expect(asJson.replicas).to.have.length(3);
 
     const holder = list.replicas.find((r: any) => r.leases.includes('commands')).id as string;
     const stopping = { 'replica-a': a, 'replica-b': b, 'replica-c': c }[holder]!;
