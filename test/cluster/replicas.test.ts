@@ -6,6 +6,7 @@ import { createTempDatabase, requirePostgres, type TempDatabase } from '../harne
 import { RawAgentClient } from '../harness/raw-client.js';
 import { sampleConfig } from '../harness/sample-config.js';
 import { fustorctl } from '../cli/cli-harness.js';
+import { placeholderPackage } from '../upgrade/upgrade-fixtures.js';
 import { MOUNT_TEMPLATE, MemberAgent, assign, createGroup, rollout, saveTemplate, states, withAudit } from '../groups/group-fixture.js';
 
 /** Heartbeat of the replicas in these tests: a replica silent two of them is dead. */
@@ -186,6 +187,27 @@ describe('replicas on one PostgreSQL', function () {
     expect(reasons['n3']).to.equal('unhealthy within its soak: pipe main failed: sender: 401 unknown key');
     expect(reasons['n4']).to.equal('disconnected within its soak');
     expect(states(after)).to.deep.include({ n1: 'soaking', n2: 'soaking' });
+  });
+
+  it('an upgrade rollout started on B moves batch by batch on results that reach A and C', async () => {
+    const uploaded = await b.api('/api/v1/management/packages', { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: placeholderPackage('2.0.0') });
+    expect(uploaded.status).to.equal(201);
+    const agents = [await agentOn(c, 'r-1'), await agentOn(a, 'r-2'), await agentOn(c, 'r-3')];
+    await eventually(async () => (await view(b, 'r-3')).online);
+    const started = await b.json('POST', '/api/v1/management/upgrades', { version: '2.0.0', agents: ['r-1', 'r-2', 'r-3'], batch_size: 1 });
+    expect(started.status).to.equal(202);
+    for (const agent of agents) {
+      const command = await agent.next('command', 10_000);
+      expect(command.command_type).to.equal('upgrade');
+      agent.send({ type: 'command_ack', command_id: command.command_id });
+      agent.send({ type: 'command_result', command_id: command.command_id, status: 'succeeded', output: { version: '2.0.0' } });
+    }
+    const done = await eventually(async () => {
+      const r = (await c.json('GET', `/api/v1/management/upgrades/${started.body.id}`)).body;
+      return r.status === 'completed' && r;
+    });
+    expect(done.counts).to.deep.equal({ waiting: 0, upgrading: 0, succeeded: 3, failed: 0 });
+    expect(done.agents.map((x: any) => [x.agent_id, x.batch])).to.deep.equal([['r-1', 1], ['r-2', 2], ['r-3', 3]]);
   });
 
   it('lists the replicas, each lease held by one, and the agents each holds; a stopped replica leaves the list and its leases move', async () => {
