@@ -154,16 +154,20 @@ export class Cluster {
         onAcquired: () => {
           starting = Promise.resolve()
             .then(() => work.acquired())
-            .catch((err: unknown) => this.options.log.error({ err, lease: name }, 'starting the work of a lease failed'));
+            .catch((err: unknown) => this.options.log.error({ err, lease: name }, 'starting the work of a lease failed'))
+            // The listing shows who holds what at once, not at the next heartbeat.
+            .then(() => this.beatSoon());
         },
-        onLost: () => work.lost(),
+        onLost: () => {
+          work.lost();
+          this.beatSoon();
+        },
       },
       { url, log: this.options.log, retryMs: this.options.leaseRetryMs ?? 1000 },
     );
     this.leases.set(name, lease);
     await lease.start();
     await starting;
-    if (lease.held) void this.beat().catch(() => undefined);
     return lease;
   }
 
@@ -216,6 +220,11 @@ export class Cluster {
     if (this.shared) {
       await this.options.sql.run('DELETE FROM replicas WHERE id = ?', [this.replicaId]).catch((err: unknown) => this.options.log.warn({ err }, 'could not remove this replica from replicas'));
     }
+  }
+
+  /** A heartbeat now (the leases held changed), unless Fusion has not started beating yet. */
+  private beatSoon(): void {
+    if (this.beatTimer) void this.beat().catch((err: unknown) => this.options.log.warn({ err }, 'replica heartbeat failed'));
   }
 
   private async beat(): Promise<void> {
