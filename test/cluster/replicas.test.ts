@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
 import { CloseCode, configSignature, validateConfig } from '../harness/protocol-imports.js';
 import { eventually } from '../harness/eventually.js';
 import { startFusion, type TestFusion } from '../harness/fusion.js';
@@ -34,7 +35,11 @@ describe('replicas on one PostgreSQL', function () {
     await requirePostgres(this);
   });
 
+  let savedKey: string | undefined;
   beforeEach(async () => {
+    // Replicas share the secrets key, as FUSION_SECRET_KEY (each has a home of its own).
+    savedKey = process.env.FUSION_SECRET_KEY;
+    process.env.FUSION_SECRET_KEY = randomBytes(32).toString('hex');
     database = await createTempDatabase();
     const replica = (id: string): Promise<TestFusion> =>
       startFusion({ databaseUrl: database.url, replicaId: id, replicaHeartbeatMs: HEARTBEAT_MS, leaseRetryMs: 100 });
@@ -47,6 +52,8 @@ describe('replicas on one PostgreSQL', function () {
     for (const client of clients.splice(0)) client.terminate();
     for (const f of [a, b, c]) await f?.stop().catch(() => undefined);
     await database?.drop();
+    if (savedKey === undefined) delete process.env.FUSION_SECRET_KEY;
+    else process.env.FUSION_SECRET_KEY = savedKey;
   });
 
   /** A raw agent on `fusion`: enrolled there the first time, else with the credential it was given. */
@@ -88,6 +95,20 @@ describe('replicas on one PostgreSQL', function () {
       () => expect.fail('a config was sent to an agent that runs its desired one'),
       (err: Error) => expect(err.message).to.match(/no config frame/),
     );
+  });
+
+  it('a secret rotated on B reaches the agent on C whose config references it, as an empty patch with the new value', async () => {
+    expect((await a.json('POST', '/api/v1/management/secrets', { name: 'k', value: 'first-value' })).status).to.equal(201);
+    const agent = await agentOn(c, 'node-1');
+    const document = { sources: {}, senders: { out: { driver: 'fusion', uri: 'http://x', credential: { key: '${secret:k}' } } }, pipes: {} };
+    expect((await a.json('POST', '/api/v1/management/agents/node-1/config/structured', document)).status).to.equal(201);
+    const first = await agent.next('config');
+    expect(first).to.deep.include({ secrets: { k: 'first-value' } });
+    agent.send({ type: 'config_status', signature: first.signature, revision: first.revision, status: 'applied' });
+    await eventually(async () => (await view(b, 'node-1')).config.status === 'applied');
+    expect((await b.json('PUT', '/api/v1/management/secrets/k', { value: 'second-value' })).status).to.equal(200);
+    const rotated = await agent.next('config');
+    expect(rotated).to.deep.include({ encoding: 'patch', signature: first.signature, secrets: { k: 'second-value' } });
   });
 
   it('a command queued on B runs once on the agent at C; a cancel on A reaches it too', async () => {
