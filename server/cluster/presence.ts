@@ -37,11 +37,14 @@ export class ClusterPresence {
       deps.cluster.heard(m.replica_id);
       this.remote.set(m.agent_id, { replica_id: m.replica_id, session_id: m.session_id, connected_at: m.connected_at });
       const conn = deps.gateway.get(m.agent_id);
-      // Only an older socket is replaced (two hellos crossing each close the other's older one).
-      if (conn && conn.sessionId !== m.session_id && conn.connectedAt <= m.connected_at) {
+      // A socket still before its hello is the newer one: its own hello replaces the other.
+      if (!conn?.established || conn.sessionId === m.session_id) return;
+      // Only an older socket is replaced: the agent's row names the session whose hello was recorded last.
+      return deps.sql.get<{ session_id: string | null }>('SELECT session_id FROM agents WHERE agent_id = ?', [m.agent_id]).then((row) => {
+        if (row?.session_id === conn.sessionId || !conn.open) return;
         conn.log.info({ replica_id: m.replica_id }, 'the agent connected to another replica; closing this connection');
         conn.fail(ErrorCode.Replaced, 'replaced by a newer connection of the same agent on another replica');
-      }
+      });
     });
     deps.gateway.setElsewhere({ has: (id) => this.remoteOf(id) !== undefined, ids: () => this.remoteIds() });
     deps.bus.subscribe('gone', (m) => {

@@ -48,7 +48,11 @@ export class ConfigChannel {
       if (options.replicaId !== undefined) await options.bus.publish({ type: 'gone', agent_id: conn.agentId, replica_id: options.replicaId, session_id: conn.sessionId });
     });
     // A message from this process hands over the config it announces; one from elsewhere names it, and the store has it.
-    options.bus.subscribe('config', async (message, local) => this.push(message.agent_id, (local as DesiredConfig | undefined) ?? (await options.service.desired(message.agent_id))));
+    options.bus.subscribe('config', async (message, local) => {
+      // Only the replica holding the agent's socket reads what to push (a message reaches every replica).
+      if (!options.gateway.get(message.agent_id)?.established) return;
+      this.push(message.agent_id, (local as DesiredConfig | undefined) ?? (await options.service.desired(message.agent_id)));
+    });
   }
 
   private async onFrame(conn: AgentConnection, frame: AgentToFusionFrame): Promise<void> {
