@@ -85,6 +85,8 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
   private stopped = false;
   /** This process follows the rollouts (it holds the rollouts lease; always on a single Fusion). */
   private leading = false;
+  /** Counts the times this process took and gave up the lease (a lead() that outlived its term stops). */
+  private term = 0;
   /** Reads the pipe reports of soaking members held by other replicas (replicas only). */
   private soakPoll: NodeJS.Timeout | undefined;
   private readonly soaks: SoakWatch;
@@ -142,14 +144,27 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
    */
   async lead(): Promise<void> {
     if (this.stopped) return;
+    const term = ++this.term;
     this.leading = true;
+    // The lease may be lost while this reads: whatever it set up is dropped again.
+    const current = (): boolean => {
+      if (this.term === term && this.leading && !this.stopped) return true;
+      if (!this.leading) this.standDown();
+      return false;
+    };
     await this.deps.rollouts.reload();
     for (const record of await this.deps.rollouts.withStatus('running')) {
+      if (!current()) return;
       if (this.active.has(record.id)) continue;
       const a = await this.restore(record);
       await this.reconcile(a);
     }
-    for (const s of await this.deps.rollouts.soaking()) this.soaks.start(s.rollout_id, s.agent_id, s.soak_until, await this.deps.pipesOf(s.agent_id));
+    for (const s of await this.deps.rollouts.soaking()) {
+      const pipes = await this.deps.pipesOf(s.agent_id);
+      if (!current()) return;
+      this.soaks.start(s.rollout_id, s.agent_id, s.soak_until, pipes);
+    }
+    if (!current()) return;
     if (this.deps.bus && !this.soakPoll) {
       this.soakPoll = setInterval(() => void this.safely(() => this.pollRemoteSoaks()), SOAK_POLL_MS);
       this.soakPoll.unref();
@@ -175,6 +190,7 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
   /** Stops following (the lease is lost): timers and waiting sets go; the rollouts stay running in the database. */
   standDown(): void {
     this.leading = false;
+    this.term++;
     if (this.soakPoll) clearInterval(this.soakPoll);
     this.soakPoll = undefined;
     this.soaks.stop();

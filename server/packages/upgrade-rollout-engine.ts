@@ -73,6 +73,7 @@ export class UpgradeRolloutEngine extends EventEmitter<{ progress: [record: Upgr
   async resumeRunning(): Promise<void> {
     this.leading = true;
     for (const record of await this.deps.store.withStatus('running')) {
+      if (!this.leading) return;
       if (record.next_batch_at !== null) this.schedule(record.id, record.next_batch_at);
       else this.safely(() => this.advance(record.id));
     }
@@ -231,6 +232,7 @@ export class UpgradeRolloutEngine extends EventEmitter<{ progress: [record: Upgr
     const timer = setTimeout(() => {
       this.timers.delete(id);
       this.safely(async () => {
+        if (!this.leading) return;
         const record = await this.deps.store.get(id);
         if (record?.status === 'running' && record.next_batch_at !== null) await this.startBatch(id, record.current_batch + 1);
       });
