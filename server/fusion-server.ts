@@ -310,6 +310,9 @@ export class FusionServer {
         channel.resync();
         for (const conn of gateway.established()) conn.inOrder(() => commands.deliverPending(conn).catch((err: unknown) => conn.log.error({ err }, 'delivering pending commands failed')));
         presence.load().catch((err: unknown) => this.log.warn({ err }, 'reading where the agents are failed'));
+        // Answers handed to this replica as the rollouts' follower may have been lost too.
+        groups.engine.resync().catch((err: unknown) => this.log.error({ err }, 'reading the rollouts again failed'));
+        packages.rollouts.resync().catch((err: unknown) => this.log.error({ err }, 'reading the upgrade rollouts again failed'));
       });
       const polls = new PollPresence();
       const directory = new AgentDirectory({

@@ -88,7 +88,7 @@ export class PgAgentBus implements AgentBus {
   }
 
   private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.options.url, application_name: 'fusion-bus', keepAlive: true });
+    const client = new pg.Client({ connectionString: this.options.url, application_name: `fusion-bus-${this.options.replicaId}`.slice(0, 63), keepAlive: true });
     client.on('notification', (n) => this.onNotification(n.payload));
     client.on('error', (err) => this.lost(client, err));
     client.on('end', () => this.lost(client));

@@ -171,6 +171,26 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
     }
   }
 
+  /**
+   * Reads the rollouts again after the bus may have lost messages (its
+   * listening connection came back): the awaiting index, the running
+   * rollouts (one ended elsewhere stops, one started elsewhere is followed)
+   * and the answers already recorded on the agents' rows. Nothing unless
+   * this process follows the rollouts.
+   */
+  async resync(): Promise<void> {
+    if (!this.following) return;
+    const term = this.term;
+    await this.deps.rollouts.reload();
+    const running = new Map((await this.deps.rollouts.withStatus('running')).map((r) => [r.id, r]));
+    if (this.term !== term || !this.following) return;
+    for (const id of [...this.active.keys()]) if (!running.has(id)) this.deactivate(id);
+    for (const record of running.values()) {
+      if (this.term !== term || !this.following) return;
+      await this.reconcile(this.active.get(record.id) ?? (await this.restore(record)));
+    }
+  }
+
   /** Soaking members whose socket another replica holds: their pipe reports, from their rows. */
   private async pollRemoteSoaks(): Promise<void> {
     const ids = this.soaks.agents().filter((id) => !this.deps.gateway.get(id)?.established);

@@ -162,6 +162,11 @@ export class UpgradeRolloutEngine extends EventEmitter<{ progress: [record: Upgr
     return true;
   }
 
+  /** Checks every running rollout again (messages may have been missed), if this process runs them. */
+  async resync(): Promise<void> {
+    if (this.leading) await this.resumeRunning();
+  }
+
   /** Stops moving rollouts on (the lease went to another replica); they stay running in the database. */
   standDown(): void {
     this.leading = false;

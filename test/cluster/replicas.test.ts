@@ -5,6 +5,7 @@ import { eventually } from '../harness/eventually.js';
 import { startFusion, type TestFusion } from '../harness/fusion.js';
 import { createTempDatabase, requirePostgres, type TempDatabase } from '../harness/postgres.js';
 import { RawAgentClient } from '../harness/raw-client.js';
+import pg from 'pg';
 import { sampleConfig } from '../harness/sample-config.js';
 import { fustorctl } from '../cli/cli-harness.js';
 import { placeholderPackage } from '../upgrade/upgrade-fixtures.js';
@@ -229,6 +230,46 @@ describe('replicas on one PostgreSQL', function () {
     });
     expect(done.counts).to.deep.equal({ waiting: 0, upgrading: 0, succeeded: 3, failed: 0 });
     expect(done.agents.map((x: any) => [x.agent_id, x.batch])).to.deep.equal([['r-1', 1], ['r-2', 2], ['r-3', 3]]);
+  });
+
+  it('a replica whose bus connection was cut catches up on what it missed: a config saved meanwhile, answers for the rollouts it follows', async () => {
+    /** Ends `replica`'s listening connection; it listens again within a second. */
+    const cutBus = async (replica: string): Promise<void> => {
+      const admin = new pg.Client({ connectionString: database.url });
+      await admin.connect();
+      try {
+        const cut = await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [`fusion-bus-${replica}`]);
+        expect(cut.rowCount).to.equal(1);
+      } finally {
+        await admin.end();
+      }
+    };
+    // A config saved while B does not listen reaches B's agent once B listens again.
+    const agent = await agentOn(b, 'node-1');
+    await cutBus('replica-b');
+    const doc = normalised(sampleConfig());
+    expect((await a.json('POST', '/api/v1/management/agents/node-1/config/structured', doc)).status).to.equal(201);
+    const frame = await agent.next('config', 10_000);
+    expect(frame.signature).to.equal(configSignature(doc));
+
+    // Answers made while the rollouts' follower (A, the first replica) does not listen are picked up when it does.
+    const auditOf = (d: Record<string, unknown> | null): unknown => (d?.pipes as any)?.main.audit_interval_sec;
+    const holder = (await a.json('GET', '/api/v1/management/replicas')).body.replicas.find((r: any) => r.leases.includes('rollouts')).id;
+    await createGroup(c, 'nfs', MOUNT_TEMPLATE);
+    const members = [await MemberAgent.connect(c, 'm1'), await MemberAgent.connect(c, 'm2')];
+    for (const m of members) clients.push(m.client);
+    for (const m of members) await assign(c, 'nfs', m.agentId, { variables: { mount_point: m.agentId } });
+    await eventually(() => members.every((m) => auditOf(m.document) === 300));
+    for (const m of members) m.holdConfigs = true;
+    const saved = await saveTemplate(c, 'nfs', withAudit(MOUNT_TEMPLATE, 900), { strategy: 'batches', batch_size: 2, batch_timeout_seconds: 600 });
+    await eventually(() => members.every((m) => m.received.length === 2));
+    await cutBus(holder);
+    for (const m of members) m.answerHeld();
+    const done = await eventually(async () => {
+      const v = await rollout(c, saved.rollout.id);
+      return v.status === 'completed' && v;
+    });
+    expect(states(done)).to.deep.equal({ m1: 'applied', m2: 'applied' });
   });
 
   it('lists the replicas, each lease held by one, and the agents each holds; a stopped replica leaves the list and its leases move', async () => {
