@@ -211,6 +211,7 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
   standDown(): void {
     this.leading = false;
     this.term++;
+    this.deps.rollouts.dropIndex();
     if (this.soakPoll) clearInterval(this.soakPoll);
     this.soakPoll = undefined;
     this.soaks.stop();
@@ -238,6 +239,8 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
   /** Publishes for the rollouts' follower; nothing to do without a bus (this process follows them). */
   private handOver(message: AgentBusMessage): Promise<void> | undefined {
     if (!this.deps.bus) return undefined;
+    // What this replica's writes indexed is the follower's business (it reads the rows when told).
+    if (message.type === 'rollout') this.deps.rollouts.dropIndex();
     return this.safely(() => this.deps.bus!.publish(message));
   }
 

@@ -120,6 +120,14 @@ export class RolloutStore {
     await this.load();
   }
 
+  /**
+   * Forgets the index (a replica that does not follow the rollouts resolves
+   * nothing: the rows its writes indexed would only pile up).
+   */
+  dropIndex(): void {
+    this.awaiting.clear();
+  }
+
   /** Reads one rollout's rows into the index again (it was written by another replica). */
   async reloadRollout(rolloutId: string): Promise<void> {
     const rows = await this.sql.all<Pick<RolloutAgent, 'agent_id' | 'state' | 'signature' | 'soak_until'>>(
