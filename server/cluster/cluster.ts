@@ -27,7 +27,7 @@ export interface ReplicaView {
   heartbeat_at: number;
   /** Heartbeat within two intervals (and not stopped). */
   live: boolean;
-  /** Set when the replica stopped cleanly (its row goes away at once; seen only in a race). */
+  /** When the replica stopped cleanly (SIGTERM); null while it runs or after it died without stopping. */
   stopped_at: number | null;
   agents_connected: number;
   leases: string[];
@@ -106,6 +106,7 @@ export class Cluster {
     if (!this.shared) return;
     // Rows naming this id are from an earlier run of it (FUSION_REPLICA_ID): those sockets are gone.
     await this.options.sql.run('UPDATE agents SET replica_id = NULL, session_id = NULL WHERE replica_id = ?', [this.replicaId]);
+    await this.options.sql.run('DELETE FROM replicas WHERE id = ?', [this.replicaId]);
     await this.beat();
     await this.readOthers();
     this.beatTimer = setInterval(() => void this.beat().catch((err: unknown) => this.options.log.warn({ err }, 'replica heartbeat failed')), this.heartbeatMs);
@@ -210,7 +211,7 @@ export class Cluster {
     });
   }
 
-  /** Gives the leases up (their work stops) and removes this replica's row. */
+  /** Gives the leases up (their work stops) and marks this replica's row stopped (it no longer counts as live). */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.beatTimer) clearInterval(this.beatTimer);
@@ -218,7 +219,9 @@ export class Cluster {
     for (const lease of this.leases.values()) await lease.release();
     this.leases.clear();
     if (this.shared) {
-      await this.options.sql.run('DELETE FROM replicas WHERE id = ?', [this.replicaId]).catch((err: unknown) => this.options.log.warn({ err }, 'could not remove this replica from replicas'));
+      await this.options.sql
+        .run(`UPDATE replicas SET stopped_at = ${DB_NOW}, agents = 0, leases = '[]' WHERE id = ?`, [this.replicaId])
+        .catch((err: unknown) => this.options.log.warn({ err }, 'could not mark this replica stopped'));
     }
   }
 

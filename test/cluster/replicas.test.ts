@@ -272,7 +272,7 @@ describe('replicas on one PostgreSQL', function () {
     expect(states(done)).to.deep.equal({ m1: 'applied', m2: 'applied' });
   });
 
-  it('lists the replicas, each lease held by one, and the agents each holds; a stopped replica leaves the list and its leases move', async () => {
+  it('lists the replicas, each lease held by one, and the agents each holds; a stopped replica shows stopped and its leases move', async () => {
     await agentOn(c, 'node-1');
     await agentOn(c, 'node-2');
     await agentOn(b, 'node-3');
@@ -310,10 +310,11 @@ describe('replicas on one PostgreSQL', function () {
     await stopping.stop();
     const after = await eventually(async () => {
       const res = await other.json('GET', '/api/v1/management/replicas');
-      const ids = res.body.replicas.map((r: any) => r.id);
       const moved = res.body.replicas.flatMap((r: any) => r.leases).sort();
-      return !ids.includes(holder) && moved.length === 3 && res.body;
+      return moved.length === 3 && res.body;
     });
-    expect(after.replicas).to.have.length(2);
+    expect(after.replicas.find((r: any) => r.id === holder)).to.include({ live: false, agents_connected: 0 });
+    expect(after.replicas.find((r: any) => r.id === holder).stopped_at).to.be.a('number');
+    expect(after.replicas.filter((r: any) => r.live)).to.have.length(2);
   });
 });
