@@ -46,8 +46,9 @@ export function connectControlEvents(deps: ControlEventSources): { agentOnline(c
         return;
     }
   });
-  deps.agentBus.subscribe('config', (m) => {
-    if (m.cause === 'saved') bus.publish('agent.config_saved', { agent_id: m.agent_id, revision: m.revision, signature: m.signature });
+  deps.agentBus.subscribe('config', (m, local) => {
+    // Once, where the save was made: with replicas every one of them hears the message (`local` is only handed along in its own process).
+    if (m.cause === 'saved' && local !== undefined) bus.publish('agent.config_saved', { agent_id: m.agent_id, revision: m.revision, signature: m.signature });
   });
   deps.commands.on('transition', (r) => {
     bus.publish('command.transition', {
