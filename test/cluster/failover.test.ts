@@ -4,6 +4,11 @@ import type { TestFusion } from '../harness/fusion.js';
 import { FusionProcess } from '../harness/fusion-process.js';
 import { createTempDatabase, requirePostgres, type TempDatabase } from '../harness/postgres.js';
 import { RawAgentClient } from '../harness/raw-client.js';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { startAgent, type TestAgent } from '../harness/start-agent.js';
+import { tempHome } from '../harness/temp-home.js';
+import { AS_WRITTEN, configDoc, signed } from '../agent/agent-fixture.js';
 import { MOUNT_TEMPLATE, MemberAgent, assign, call, createGroup, ok, rollout, saveTemplate, states, withAudit } from '../groups/group-fixture.js';
 
 /** The replicas' heartbeat here: one silent for two of them is dead. */
@@ -21,6 +26,7 @@ describe('replicas: a replica killed with SIGKILL', function () {
   let replicas: FusionProcess[] = [];
   const members: MemberAgent[] = [];
   const clients: RawAgentClient[] = [];
+  const agents: TestAgent[] = [];
 
   before(async function () {
     await requirePostgres(this);
@@ -38,6 +44,7 @@ describe('replicas: a replica killed with SIGKILL', function () {
   afterEach(async () => {
     for (const m of members.splice(0)) m.close();
     for (const c of clients.splice(0)) c.terminate();
+    await Promise.all(agents.splice(0).map((x) => x.stop()));
     for (const r of replicas) await r.stop().catch(() => undefined);
     await database?.drop();
   });
@@ -104,6 +111,35 @@ describe('replicas: a replica killed with SIGKILL', function () {
     // The rollouts lease moved to a live replica.
     const holder = await holderOf('rollouts', second);
     expect(holder).to.not.equal(victim);
+  });
+
+  it('real agents listing the replicas move to the next one with their credential and config; a save on a third reaches them there', async () => {
+    const [p1, p2, p3] = replicas as [FusionProcess, FusionProcess, FusionProcess];
+    const data = await tempHome('cluster-data-');
+    try {
+      await mkdir(path.join(data.path, 'src'));
+      const first = signed(configDoc(path.join(data.path, 'src'), { sources: ['first'] }));
+      for (const id of ['real-1', 'real-2']) expect((await call(asFusion(p3), 'POST', `/api/v1/management/agents/${id}/config/structured`, first.document)).status).to.equal(201);
+      for (const id of ['real-1', 'real-2']) {
+        agents.push(await startAgent({ url: p1.url, enrollmentToken: p1.enrollmentToken }, { agentId: id, controlPlaneUri: [p1.url, p2.url, p3.url], uriOrderRandom: AS_WRITTEN }));
+      }
+      for (const { agent } of agents) {
+        await eventually(() => agent.snapshot().config.signature === first.signature && agent.controlPlaneUri === p1.url);
+      }
+      await p1.kill();
+      for (const { agent } of agents) {
+        await eventually(() => agent.snapshot().connected && agent.controlPlaneUri === p2.url, { timeoutMs: 20_000, message: 'the agent is connected to the next replica' });
+        expect(agent.snapshot().config.signature).to.equal(first.signature);
+      }
+      const seen = (await call(asFusion(p3), 'GET', '/api/v1/management/agents/real-1')).body;
+      expect(seen).to.include({ online: true, replica_id: 'p2' });
+      const second = signed(configDoc(path.join(data.path, 'src'), { sources: ['second'] }));
+      expect((await call(asFusion(p3), 'POST', '/api/v1/management/agents/real-2/config/structured', second.document)).status).to.equal(201);
+      await eventually(() => agents[1]!.agent.snapshot().config.signature === second.signature, { message: 'the save on the third replica reaches the agent on the second' });
+    } finally {
+      await Promise.all(agents.splice(0).map((x) => x.stop()));
+      await data.remove();
+    }
   });
 
   it('acknowledgements made while no replica follows the rollouts are picked up from the agents\' rows', async () => {
