@@ -36,8 +36,6 @@ export interface RolloutEngineDeps {
    * Without it this process follows every rollout itself.
    */
   bus?: AgentBus | undefined;
-  /** Whether the agent holds a socket on some replica (default: this process's gateway). */
-  online?: ((agentId: string) => boolean) | undefined;
 }
 
 /** Rolls a halted rollout back (its strategy says `on_halt: rollback`); set by whoever can save templates. */
@@ -527,7 +525,8 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
   }
 
   private isOnline(agentId: string): boolean {
-    return this.deps.online ? this.deps.online(agentId) : typeof this.deps.gateway.isOnline === 'function' ? this.deps.gateway.isOnline(agentId) : Boolean(this.deps.gateway.get(agentId)?.established);
+    // Connected to this process or, with replicas, to another live one (a test's bare gateway answers `get` only).
+    return typeof this.deps.gateway.isOnline === 'function' ? this.deps.gateway.isOnline(agentId) : Boolean(this.deps.gateway.get(agentId)?.established);
   }
 
   private activate(record: RolloutRecord, currentRows: RolloutAgent[]): Active {
