@@ -70,11 +70,14 @@ interface Active {
  * restart; a soak keeps its end time).
  *
  * Who a batch waits for, its timers and the pause before the next batch are
- * held in this process ({@link active}): with several Fusion processes on one
- * database, one of them would run the rollouts (a lease, see
- * server/cluster/lease.ts) and the others hand it the acknowledgements they
- * receive, or the waiting sets would move to the database (the rows in
- * `applying` with `awaited` are the set; the pause is `next_batch_at`).
+ * held in this process ({@link active}). With replicas on one database the
+ * replica holding the rollouts lease follows them ({@link lead}); the others
+ * hand it, over the bus, the acknowledgements they receive, their soaking
+ * members' drops and the rollouts they store, end or resume (`rollout_ack`,
+ * `rollout_disconnect`, `rollout`). A replica taking the lease rebuilds this
+ * from the database (the rows in `applying` with `awaited` are the set, the
+ * pause is `next_batch_at`) and resolves the answers already recorded on the
+ * agents' rows.
  */
 export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }> {
   private readonly active = new Map<string, Active>();

@@ -92,12 +92,11 @@ const SET_AGENT_ROW = '(CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(
  * `rollout_agents` goes through it. Open it with {@link RolloutStore.open},
  * which reads that index.
  *
- * Several Fusion processes on one PostgreSQL: each index sees only the rows
- * its own process wrote (and those read at its start), so an acknowledgement
- * reaching another process than the one that started the batch would find
- * nothing. There, `resolve` would read the agent's rows from the database
- * instead (one indexed query by agent_id, rollout_agents_by_agent), or the
- * acknowledgements would be routed to the process running the rollout.
+ * Replicas on one PostgreSQL: only the replica following the rollouts (the
+ * rollouts lease) resolves acknowledgements, which the others route to it;
+ * it reads the index again when it takes the lease ({@link reload}) and the
+ * rows another replica wrote when told ({@link reloadRollout},
+ * {@link reread}). The others keep no index ({@link dropIndex}).
  */
 export class RolloutStore {
   private readonly awaiting = new AwaitingRows();
