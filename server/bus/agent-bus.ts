@@ -42,6 +42,8 @@ export type AgentBusMessage =
    * does (it holds the rollouts lease) reads it again.
    */
   | { type: 'rollout'; agent_id: string | null; rollout_id: string }
+  /** A group was deleted: every replica forgets its cached templates (a group created again under its name starts at revision 1). */
+  | { type: 'group_deleted'; agent_id: null; group: string }
   /** An agent's ACK / NACK of `signature`, received by a replica that does not follow rollouts, for the one that does. */
   | { type: 'rollout_ack'; agent_id: string; signature: string; result: 'applied' | 'failed'; error: string | null }
   /** An agent's socket closed on a replica that does not follow rollouts (a soaking member that drops fails). */
