@@ -9,7 +9,7 @@ import pg from 'pg';
 import { sampleConfig } from '../harness/sample-config.js';
 import { fustorctl } from '../cli/cli-harness.js';
 import { placeholderPackage } from '../upgrade/upgrade-fixtures.js';
-import { MOUNT_TEMPLATE, MemberAgent, assign, createGroup, rollout, saveTemplate, states, withAudit } from '../groups/group-fixture.js';
+import { MOUNT_TEMPLATE, MemberAgent, assign, createGroup, desired, rollout, saveTemplate, states, withAudit } from '../groups/group-fixture.js';
 
 /** Heartbeat of the replicas in these tests: a replica silent two of them is dead. */
 const HEARTBEAT_MS = 300;
@@ -270,6 +270,21 @@ describe('replicas on one PostgreSQL', function () {
       return v.status === 'completed' && v;
     });
     expect(states(done)).to.deep.equal({ m1: 'applied', m2: 'applied' });
+  });
+
+  it('a group deleted on A and created again under its name renders its new template on C', async () => {
+    const auditOf = (d: Record<string, unknown> | null): unknown => (d?.pipes as any)?.main.audit_interval_sec;
+    await createGroup(a, 'nfs', MOUNT_TEMPLATE);
+    await assign(c, 'nfs', 'node-1', { variables: { mount_point: 'm' } });
+    expect(auditOf((await desired(c, 'node-1')).document)).to.equal(300);
+    expect((await c.json('DELETE', '/api/v1/management/groups/nfs/members/node-1')).status).to.be.oneOf([200, 204]);
+    expect((await a.json('DELETE', '/api/v1/management/groups/nfs')).status).to.be.oneOf([200, 204]);
+    await createGroup(a, 'nfs', withAudit(MOUNT_TEMPLATE, 45));
+    // C rendered revision 1 of the old group; it heard of the delete, so it reads the new one.
+    await eventually(async () => {
+      await assign(c, 'nfs', 'node-1', { variables: { mount_point: 'm' } });
+      return auditOf((await desired(b, 'node-1')).document) === 45;
+    });
   });
 
   it('lists the replicas, each lease held by one, and the agents each holds; a stopped replica shows stopped and its leases move', async () => {
