@@ -333,3 +333,23 @@ describe('replicas on one PostgreSQL', function () {
     expect(after.replicas.filter((r: any) => r.live)).to.have.length(2);
   });
 });
+
+describe('the replicas endpoint on SQLite', () => {
+  it('lists the one Fusion, live, holding every lease, with the agents it holds', async function () {
+    if (process.env.FUSION_TEST_DATABASE === 'postgres') this.skip();
+    const fusion = await startFusion();
+    try {
+      const agent = await RawAgentClient.connectAs(fusion.url, 'node-1', fusion.enrollmentToken);
+      await agent.hello();
+      const { status, body } = await fusion.json('GET', '/api/v1/management/replicas');
+      expect(status).to.equal(200);
+      expect(body.replicas).to.have.length(1);
+      expect(body.replicas[0]).to.include({ id: body.replica_id, url: fusion.url, live: true, stopped_at: null, agents_connected: 1 });
+      expect(body.replicas[0].leases).to.deep.equal(['rollouts', 'commands', 'retention']);
+      expect((await fusion.json('GET', '/api/v1/management/agents/node-1')).body).to.include({ online: true, replica_id: body.replica_id });
+      agent.terminate();
+    } finally {
+      await fusion.stop();
+    }
+  });
+});
