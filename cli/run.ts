@@ -16,6 +16,7 @@ import { secretCommand } from './commands/secret.js';
 import type { CliCommand } from './commands/context.js';
 import { fusionCommand } from './commands/fusion.js';
 import { packagesCommand } from './commands/packages.js';
+import { replicasCommand } from './commands/replicas.js';
 import { rolloutCommand } from './commands/rollout.js';
 import { sessionsCommand } from './commands/sessions.js';
 import { tokensCommand } from './commands/tokens.js';
@@ -45,6 +46,7 @@ export const COMMANDS: readonly CliCommand[] = [
   sessionsCommand,
   watchCommand,
   fusionCommand,
+  replicasCommand,
   tokensCommand,
   packagesCommand,
   upgradeCommand,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { Router } from 'express';
 import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
@@ -38,6 +39,12 @@ import { PgEventBus } from './events/pg-event-bus.js';
 import { resolveReplicaId } from './cluster/replica-id.js';
 import { forwardDataPlane, LocalDataPlaneHolder, PgDataPlaneHolder, requireDataPlaneHolder, type DataPlaneHolder } from './dataplane/index.js';
 import { LocalAgentBus } from './bus/local-bus.js';
+import { PgAgentBus } from './bus/pg-bus.js';
+import type { AgentBus } from './bus/agent-bus.js';
+import { Cluster } from './cluster/cluster.js';
+import { ClusterPresence } from './cluster/presence.js';
+import { replicaRoutes } from './cluster/replica-routes.js';
+import { ErrorCode } from '../shared/protocol/index.js';
 import { connectControlEvents, connectSessionEvents } from './events/event-sources.js';
 import { FusionConfigService, managementRoutes, type FusionConfigApplied } from './management/index.js';
 import { uiRouter } from './http/ui-router.js';
@@ -143,6 +150,12 @@ export interface FusionOptions {
    * data-plane requests they forward to it. Default the URL Fusion listens on.
    */
   advertiseUrl?: string;
+  /** Replicas: the address shown for this replica (FUSION_REPLICA_URL). Default the one it listens on. */
+  replicaUrl?: string;
+  /** Replicas: how often this replica writes its heartbeat (FUSION_REPLICA_HEARTBEAT_MS). Default 5 s; silent two intervals is dead. */
+  replicaHeartbeatMs?: number;
+  /** Replicas: how often a replica that does not hold a lease tries to take it. Default 1 s. */
+  leaseRetryMs?: number;
   logger?: Logger;
 }
 
@@ -162,6 +175,8 @@ interface Running {
   rotation: CredentialRotation;
   retention: RetentionSweeper;
   webhooks: WebhookDispatcher;
+  agentBus: AgentBus;
+  cluster: Cluster;
   url: string;
 }
 
@@ -196,11 +211,8 @@ export class FusionServer {
     secureHome(o.home);
     const opened = await openStore({ home: o.home, databaseUrl: o.databaseUrl, initDatabase: o.initDatabase, databaseSync: o.databaseSync, maxConnections: o.databaseConnections, log: this.log });
     const { sql, storage } = opened;
-    const replicaId = resolveReplicaId(o.replicaId);
-    // Replicas share the database; Fusions in other schemas of it (tests) are other clusters.
-    const cluster = o.databaseUrl ? splitSchema(o.databaseUrl, undefined) : undefined;
-    let openedBus: FusionEvents | undefined;
-    let openedHolder: DataPlaneHolder | undefined;
+    /** What a start that fails after it began must give back (leases, the bus's connection). */
+    const undoOnFailure: Array<() => Promise<void>> = [];
     try {
       const tokens = new TokenStore(sql, o.credentials);
       const enrollment = new Enrollment({
@@ -217,7 +229,29 @@ export class FusionServer {
       this.initialSecrets = await seedTokens(tokens, { adminToken: o.adminToken, enrollmentToken: o.enrollmentToken });
       const configs = new ConfigStore(sql);
       const agents = new AgentStore(sql);
-      const agentBus = new LocalAgentBus(this.log);
+      // Replicas on one PostgreSQL share the agent bus (LISTEN/NOTIFY) and take leases; SQLite is one process.
+      const pg = o.databaseUrl !== undefined && !opened.sqlite ? splitSchema(o.databaseUrl, undefined) : undefined;
+      const cluster = new Cluster({
+        sql,
+        databaseUrl: pg?.connectionString,
+        leasePrefix: pg?.schema !== undefined ? `${pg.schema}:` : undefined,
+        replicaId: resolveReplicaId(o.replicaId),
+        heartbeatMs: o.replicaHeartbeatMs,
+        leaseRetryMs: o.leaseRetryMs,
+        agentsConnected: () => gateway.established().length,
+        log: this.log,
+      });
+      const replicaId = cluster.replicaId;
+      undoOnFailure.push(() => cluster.stop());
+      let agentBus: AgentBus;
+      let pgBus: PgAgentBus | undefined;
+      if (pg) {
+        pgBus = new PgAgentBus({ sql, url: pg.connectionString, replicaId, log: this.log, channel: pg.schema !== undefined ? `fusion_agent_bus_${createHash('sha256').update(pg.schema).digest('hex').slice(0, 16)}` : undefined });
+        const bus = pgBus;
+        undoOnFailure.push(() => bus.close());
+        await pgBus.start();
+        agentBus = pgBus;
+      } else agentBus = new LocalAgentBus(this.log);
       const service = new ConfigService(configs, agentBus);
       const secrets = createSecrets({ sql, home: o.home, tokens });
       service.setSecretCheck((document) => secrets.service.requireKnown(document));
@@ -247,15 +281,25 @@ export class FusionServer {
       const store = new CommandStore(sql);
       const commands = new CommandService(store, gateway, agentBus, this.log, o.commandSweepIntervalMs);
       const reports = new ReportStore(sql);
-      const packages = await createPackages({ sql, home: o.home, log: this.log, tokens, commands, agents, gateway, maxPackageBytes: o.maxPackageBytes, maxUnpackedPackageBytes: o.maxUnpackedPackageBytes, packagePublicKey: o.packagePublicKey });
+      const presence = new ClusterPresence({ cluster, gateway, bus: agentBus, sql });
+      await presence.load();
+      // Revocations and rotation requests reach the agent on whichever replica holds its socket.
+      agentBus.subscribe('disconnect', (m) => {
+        gateway.get(m.agent_id)?.fail(m.code === 'revoked' ? ErrorCode.Revoked : ErrorCode.CredentialExpired, m.message);
+      });
+      agentBus.subscribe('rotate_credential', async (m) => {
+        const conn = gateway.get(m.agent_id);
+        if (conn) await rotation.rotateNow(conn);
+      });
+      const packages = await createPackages({ sql, home: o.home, log: this.log, tokens, commands, agents, gateway, bus: agentBus, maxPackageBytes: o.maxPackageBytes, maxUnpackedPackageBytes: o.maxUnpackedPackageBytes, packagePublicKey: o.packagePublicKey });
       // One process keeps its events in memory; replicas on PostgreSQL share one stream through the database.
-      const bus = cluster ? await PgEventBus.start({ sql, url: cluster.connectionString, replicaId, log: this.log }) : new EventBus(this.log);
-      openedBus = bus;
+      const bus: FusionEvents = pg ? await PgEventBus.start({ sql, url: pg.connectionString, replicaId, log: this.log }) : new EventBus(this.log);
+      undoOnFailure.push(async () => bus.close());
       const controlEvents = connectControlEvents({ bus, gateway, agentBus, commands });
       gateway.on('frame', async (conn, frame) => {
         if (frame.type === 'config_report' && conn.established) return reports.save(conn.agentId, { ...frame, document: await secrets.service.redactReported(frame.document) });
       });
-      new ConfigChannel({
+      const channel = new ConfigChannel({
         gateway,
         bus: agentBus,
         agents,
@@ -263,6 +307,7 @@ export class FusionServer {
         service,
         heartbeatIntervalMs,
         secretsFor,
+        replicaId,
         onEstablished: (conn) => {
           controlEvents.agentOnline(conn);
           void (async () => {
@@ -272,10 +317,19 @@ export class FusionServer {
         },
       });
       // Groups handle an agent's hello before the config channel answers it (a prepended listener).
-      const groups = await createGroups({ sql, tokens, service, agents, gateway, log: this.log });
-      const presence = new PollPresence();
+      const groups = await createGroups({ sql, tokens, service, agents, gateway, log: this.log, bus: agentBus, followRollouts: false });
+      // Messages missed while the bus listened again: every agent held here is checked as a reconnect would.
+      pgBus?.onResync(() => {
+        channel.resync();
+        for (const conn of gateway.established()) conn.inOrder(() => commands.deliverPending(conn).catch((err: unknown) => conn.log.error({ err }, 'delivering pending commands failed')));
+        presence.load().catch((err: unknown) => this.log.warn({ err }, 'reading where the agents are failed'));
+        // Answers handed to this replica as the rollouts' follower may have been lost too.
+        groups.engine.resync().catch((err: unknown) => this.log.error({ err }, 'reading the rollouts again failed'));
+        packages.rollouts.resync().catch((err: unknown) => this.log.error({ err }, 'reading the upgrade rollouts again failed'));
+      });
+      const polls = new PollPresence();
       const directory = new AgentDirectory({
-        sql, agents, presence, service, inactiveAfterMs: o.agentInactiveAfterMs, driftGraceMs: o.driftGraceMs, gateway, reports, groupOf: (id) => groups.members.groupOf(id) });
+        sql, agents, presence: polls, cluster: presence, service, inactiveAfterMs: o.agentInactiveAfterMs, driftGraceMs: o.driftGraceMs, gateway, reports, groupOf: (id) => groups.members.groupOf(id) });
       groups.engine.on('progress', (progress) => bus.publish('rollout.progress', { ...progress }));
       const diagnostics = new DiagnosticsStore(sql);
       commands.setOutputKeeper('diagnostics', async (record, output) => {
@@ -285,7 +339,7 @@ export class FusionServer {
       const webhookStore = new WebhookStore(sql);
       const signing = new WebhookSigning(o.home);
       // Replicas: a webhook created on another replica is seen within 5 s.
-      const webhooks = new WebhookDispatcher({ store: webhookStore, signing, bus, log: this.log }, { ...(cluster ? { reloadMs: 5000 } : {}), ...o.webhooks });
+      const webhooks = new WebhookDispatcher({ store: webhookStore, signing, bus, log: this.log }, { ...(pg ? { reloadMs: 5000 } : {}), ...o.webhooks });
       const retention = new RetentionSweeper(sql, { ...DEFAULT_RETENTION, ...o.retention }, this.log);
       groups.changes.on('change', (c) => {
         bus.publish('group.change', { change_id: c.id, group: c.group_name, status: c.status, author: c.author, reviewer: c.reviewer, rollout_id: c.rollout_id });
@@ -297,13 +351,13 @@ export class FusionServer {
       // Views live in one process's memory: on PostgreSQL the `dataplane` lease's holder serves ingest and views, the others forward to it.
       let listening = '';
       const advertiseUrl = (): string => o.advertiseUrl ?? process.env.FUSION_ADVERTISE_URL ?? listening;
-      const dataPlaneHolder: DataPlaneHolder = cluster
-        ? new PgDataPlaneHolder({ sql, databaseUrl: cluster.connectionString, schema: cluster.schema, replicaId, advertiseUrl, log: this.log, onLost: () => dataPlane.reset() })
+      const dataPlaneHolder: DataPlaneHolder = pg
+        ? new PgDataPlaneHolder({ sql, databaseUrl: pg.connectionString, schema: pg.schema, replicaId, advertiseUrl, log: this.log, onLost: () => dataPlane.reset() })
         : new LocalDataPlaneHolder(advertiseUrl);
-      openedHolder = dataPlaneHolder;
+      undoOnFailure.push(() => dataPlaneHolder.stop());
       const forward = forwardDataPlane({ holder: dataPlaneHolder, replicaId, log: this.log, tls: o.tls });
       // fusion.yaml is the holder's: another replica names it (to an admin: the address is not for anyone to ask).
-      const holderOnly: Array<[string, Router]> = cluster
+      const holderOnly: Array<[string, Router]> = pg
         ? ['/api/v1/management/config', '/api/v1/management/reload'].map((path) => [path, Router().use(requireAdmin(tokens, 'admin'), requireDataPlaneHolder(dataPlaneHolder))])
         : [];
       const app = createApp({
@@ -318,8 +372,8 @@ export class FusionServer {
         directory,
         labels: new AgentLabelStore(sql),
         onLabelsChanged: (agentIds) => groups.rules.reconcile(agentIds),
-        presence,
-        decommission: (agentId) => decommissionAgent({ sql, tokens, gateway, commands, commandStore: store, members: groups.members, presence }, agentId),
+        presence: polls,
+        decommission: (agentId) => decommissionAgent({ sql, tokens, gateway, bus: agentBus, commands, commandStore: store, members: groups.members, presence: polls }, agentId),
         members: groups.members,
         engine: groups.engine,
         bus,
@@ -328,9 +382,10 @@ export class FusionServer {
         secretsFor,
         mounts: [
           ['/api/v1/management', secrets.router],
-          ['/api/v1/management', securityRoutes({ tokens, gateway, audit })],
+          ['/api/v1/management', securityRoutes({ tokens, gateway, bus: agentBus, audit })],
+          ['/api/v1/management', replicaRoutes({ tokens, cluster })],
           ['/api/v1/management', backupRoutes({ tokens, home: o.home, log: this.log, database: opened.sqlite ? 'sqlite' : 'postgres' })],
-          ['/api/v1/management', identityRoutes({ tokens, gateway, rotation, requests: enrollment.requests })],
+          ['/api/v1/management', identityRoutes({ tokens, gateway, bus: agentBus, capabilitiesOf: async (id) => (await agents.get(id))?.capabilities ?? [], rotation, requests: enrollment.requests })],
           ['/api/v1/control', controlIdentityRoutes({ tokens, enrollment, agents, log: this.log })],
           ['/api/v1/management', commandRoutes({ tokens, commands, store, reports, agents, gateway })],
           ['/api/v1/management', groups.router],
@@ -365,6 +420,21 @@ export class FusionServer {
         ? createHttpsServer({ ...timeouts, cert: o.tls.cert, key: o.tls.key, ...(o.tls.ca ? { ca: o.tls.ca } : {}), requestCert: Boolean(o.tls.requireClientCert), rejectUnauthorized: Boolean(o.tls.requireClientCert) }, app)
         : createServer(timeouts, app);
       if (http instanceof HttpsServer) logTlsClientErrors(http, this.log);
+      // Work that runs once in the cluster, each under its lease (on SQLite held at once).
+      await cluster.lease('rollouts', {
+        acquired: async () => {
+          if (cluster.shared) await groups.engine.lead();
+          else await groups.engine.start();
+          await packages.rollouts.resumeRunning();
+        },
+        lost: () => {
+          groups.engine.standDown();
+          packages.rollouts.standDown();
+        },
+      });
+      await cluster.lease('commands', { acquired: () => commands.startExpiry(), lost: () => commands.stop() });
+      await cluster.lease('retention', { acquired: () => retention.start(o.retentionSweepIntervalMs), lost: () => void retention.stop() });
+      await cluster.start();
       gateway.attach(http);
       await new Promise<void>((resolve, reject) => {
         http.once('error', reject);
@@ -375,14 +445,13 @@ export class FusionServer {
       const url = `${o.tls ? 'https' : 'http'}://${host}:${address.port}`;
       listening = url;
       if (dataPlaneHolder instanceof PgDataPlaneHolder) await dataPlaneHolder.start();
-      retention.start(o.retentionSweepIntervalMs);
+      await cluster.listening(o.replicaUrl ?? url);
       await webhooks.start();
-      this.running = { sql, http, gateway, dataPlane, dataPlaneHolder, commands, bus, fusionConfig, groups, packages, retention, webhooks, rotation, url };
-      this.log.info({ url, home: o.home, database: opened.description, ...(o.databaseUrl ? { replica: replicaId, dataplane: dataPlaneHolder.serving ? 'serving' : 'forwarding' } : {}) }, 'Fusion listening');
+      this.running = { sql, http, gateway, dataPlane, dataPlaneHolder, commands, bus, fusionConfig, groups, packages, retention, webhooks, rotation, agentBus, cluster, url };
+      this.log.info({ url, home: o.home, database: opened.description, replica_id: replicaId, ...(pg ? { dataplane: dataPlaneHolder.serving ? 'serving' : 'forwarding' } : {}) }, 'Fusion listening');
       return { url };
     } catch (err) {
-      await openedHolder?.stop();
-      await openedBus?.close();
+      for (const undo of undoOnFailure.reverse()) await undo().catch(() => undefined);
       await sql.close();
       throw err;
     }
@@ -405,11 +474,14 @@ export class FusionServer {
     running.groups.stop();
     running.packages.stop();
     running.rotation.stop();
+    // The leases go (another replica takes the work at once) and this replica's row with them.
+    await running.cluster.stop();
     await running.gateway.shutdown(this.options.shutdownRetryAfterMs ?? 1000);
     await running.dataPlaneHolder.stop();
     running.dataPlane.stop();
     running.commands.stop();
     await running.retention.stop();
+    await running.agentBus.close();
     running.webhooks.stop();
     await running.bus.close();
     running.http.closeAllConnections();

@@ -46,7 +46,10 @@ credential lifetime, default 30 days; rotated when a third of it is left), FUSIO
 secrets store, default <home>/secret.key), FUSION_PACKAGE_PUBLIC_KEY or --package-public-key
 (an Ed25519 public key PEM file: agent package uploads must be signed with it),
 FUSION_MAX_PENDING_PER_ADDRESS (agent sockets one address may have waiting for hello,
-default 64: raise it when many agents reach Fusion through one NAT address).`;
+default 64: raise it when many agents reach Fusion through one NAT address).
+Replicas on one PostgreSQL: FUSION_REPLICA_ID (this replica's id, default random),
+FUSION_REPLICA_URL (the address other replicas and admins see, default the listening one),
+FUSION_REPLICA_HEARTBEAT_MS (default 5000; a replica silent two intervals is dead).`;
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -98,6 +101,7 @@ async function main(): Promise<void> {
     ...(process.env.FUSION_TRUSTED_PROXIES ? { trustedProxies: process.env.FUSION_TRUSTED_PROXIES.split(',').map((p) => p.trim()).filter(Boolean) } : {}),
     ...packageKeyOption(values['package-public-key'] ?? process.env.FUSION_PACKAGE_PUBLIC_KEY),
     ...maxPendingPerAddress(),
+    ...replicaOptions(),
   });
   const { url } = await server.start();
   printInitialSecrets(server, url);
@@ -245,6 +249,24 @@ main().catch((err: unknown) => {
   process.stderr.write(`fusion: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });
+
+/** FUSION_REPLICA_ID, FUSION_REPLICA_URL and FUSION_REPLICA_HEARTBEAT_MS (replicas on one PostgreSQL). */
+function replicaOptions(): Pick<FusionOptions, 'replicaId' | 'replicaUrl' | 'replicaHeartbeatMs'> {
+  const out: Pick<FusionOptions, 'replicaId' | 'replicaUrl' | 'replicaHeartbeatMs'> = {};
+  const id = process.env.FUSION_REPLICA_ID;
+  if (id) {
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) throw new Error(`FUSION_REPLICA_ID must be 1 to 64 letters, digits, '.', '_' or '-': ${id}`);
+    out.replicaId = id;
+  }
+  if (process.env.FUSION_REPLICA_URL) out.replicaUrl = process.env.FUSION_REPLICA_URL;
+  const raw = process.env.FUSION_REPLICA_HEARTBEAT_MS;
+  if (raw !== undefined && raw !== '') {
+    const ms = Number(raw);
+    if (!Number.isInteger(ms) || ms < 100 || ms > 600_000) throw new Error(`FUSION_REPLICA_HEARTBEAT_MS must be a whole number of milliseconds from 100 to 600000: ${raw}`);
+    out.replicaHeartbeatMs = ms;
+  }
+  return out;
+}
 
 /** --database / FUSION_DATABASE_URL and FUSION_DATABASE_POOL. */
 function databaseOptions(flag: string | undefined): Pick<FusionOptions, 'databaseUrl' | 'databaseConnections'> {

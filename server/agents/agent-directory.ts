@@ -4,6 +4,7 @@ import type { WsGateway } from '../gateway/ws-gateway.js';
 import type { AgentRecord, AgentStore } from '../store/agent-store.js';
 import type { Sql } from '../store/sql.js';
 import type { PollPresence } from './poll-presence.js';
+import type { ClusterPresence } from '../cluster/presence.js';
 import { DRIFT_GRACE_MS } from './agent-health.js';
 import { FleetSummary } from './fleet-summary.js';
 import { listAgents, type AgentListQuery } from './agent-list.js';
@@ -37,6 +38,8 @@ export class AgentDirectory {
       service: ConfigService;
       gateway: WsGateway;
       reports: ReportStore;
+      /** Where the sockets other replicas hold are (replicas on one database). */
+      cluster?: ClusterPresence | undefined;
       /** The group an agent belongs to, once groups exist. */
       groupOf?: (agentId: string) => string | undefined | Promise<string | undefined>;
     },
@@ -57,6 +60,7 @@ export class AgentDirectory {
       ...agentView(record, {
         desired: heads.desired,
         conn: this.deps.gateway.get(id),
+        remote: this.deps.cluster?.remoteFromRow(record),
         poll: this.deps.presence.live(id),
         report: heads.report,
         now: Date.now(),

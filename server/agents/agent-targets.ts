@@ -23,7 +23,7 @@ export async function resolveAgentTargets(targets: AgentTargets, deps: { agents:
   let ids: string[];
   let described = `"${String(targets)}"`;
   if (targets === 'all') ids = (await deps.agents.all()).map((a) => a.agent_id);
-  else if (targets === 'online') ids = deps.gateway.established().map((c) => c.agentId);
+  else if (targets === 'online') ids = deps.gateway.onlineIds();
   else if (Array.isArray(targets)) ids = [...new Set(targets)];
   else {
     const selector = agentSelector(targets.selector, 'targeting');

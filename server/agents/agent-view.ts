@@ -4,6 +4,7 @@ import type { AgentConnection } from '../gateway/agent-connection.js';
 import type { ConfigReport } from '../commands/report-store.js';
 import { agentHealth, isDrifting, type Health } from './agent-health.js';
 import type { PollVisit } from './poll-presence.js';
+import type { RemoteSocket } from '../cluster/presence.js';
 
 /** Pipes listed per agent in an agent view; `pipes_total` says how many the agent reported. */
 export const MAX_VIEW_PIPES = 100;
@@ -18,6 +19,8 @@ export const AGENT_STATUSES: readonly AgentStatus[] = ['online', 'offline', 'ina
 export interface ViewContext {
   desired: DesiredHead | undefined;
   conn: AgentConnection | undefined;
+  /** The agent's socket when another live replica holds it (replicas on one database). */
+  remote?: RemoteSocket | undefined;
   poll: PollVisit | undefined;
   report: Pick<ConfigReport, 'signature' | 'reported_at'> | undefined;
   now: number;
@@ -43,6 +46,8 @@ export interface AgentView {
   address: string | null;
   session_id: string | null;
   connected_at: number | null;
+  /** The Fusion replica that holds the agent's socket (null while offline or polling). */
+  replica_id: string | null;
   last_seen: number | null;
   first_seen: number | null;
   config: {
@@ -102,9 +107,16 @@ export function configState(record: AgentRecord, desired: DesiredHead | undefine
 export function agentView(record: AgentRecord, ctx: ViewContext): AgentView {
   const { desired, conn, poll, report, now } = ctx;
   const state = configState(record, desired);
-  const onSocket = Boolean(conn?.established);
+  const local = conn?.established ? conn : undefined;
+  const remote = local ? undefined : ctx.remote;
+  const socket = local
+    ? { sessionId: local.sessionId, connectedAt: local.connectedAt, lastSeen: local.lastSeen }
+    : remote
+      ? { sessionId: remote.session_id, connectedAt: remote.connected_at, lastSeen: Math.max(record.last_seen ?? 0, remote.connected_at) }
+      : undefined;
+  const onSocket = socket !== undefined;
   const online = onSocket || poll !== undefined;
-  const lastSeen = onSocket ? conn!.lastSeen : poll ? Math.max(poll.at, record.last_seen ?? 0) : record.last_seen;
+  const lastSeen = socket ? socket.lastSeen : poll ? Math.max(poll.at, record.last_seen ?? 0) : record.last_seen;
   const status: AgentStatus = online ? 'online' : lastSeen !== null && now - lastSeen > ctx.inactiveAfterMs ? 'inactive' : 'offline';
   const drift = isDrifting({
     desiredSignature: desired?.signature ?? null,
@@ -112,7 +124,7 @@ export function agentView(record: AgentRecord, ctx: ViewContext): AgentView {
     running: record.running_signature,
     runningAt: record.running_at,
     reported: report?.signature ? { signature: report.signature, at: report.reported_at } : null,
-    connectedAt: onSocket ? conn!.connectedAt : null,
+    connectedAt: socket ? socket.connectedAt : null,
     configState: state,
     now,
     graceMs: ctx.driftGraceMs,
@@ -126,8 +138,9 @@ export function agentView(record: AgentRecord, ctx: ViewContext): AgentView {
     version: record.version,
     hostname: record.hostname,
     address: onSocket ? record.address : (poll?.address ?? record.address),
-    session_id: onSocket ? conn!.sessionId : null,
-    connected_at: onSocket ? conn!.connectedAt : null,
+    session_id: socket ? socket.sessionId : null,
+    connected_at: socket ? socket.connectedAt : null,
+    replica_id: local ? (record.replica_id ?? null) : remote ? remote.replica_id : null,
     last_seen: lastSeen,
     first_seen: record.first_seen,
     config: {

@@ -2,6 +2,8 @@ import type { TokenStore } from '../auth/token-store.js';
 import type { CommandService } from '../commands/command-service.js';
 import type { CommandStore } from '../commands/command-store.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
+import type { AgentBus } from '../bus/agent-bus.js';
+import { disconnectAgent } from '../gateway/disconnect-agent.js';
 import type { MemberService } from '../groups/member-service.js';
 import type { Sql } from '../store/sql.js';
 import type { PollPresence } from './poll-presence.js';
@@ -10,6 +12,8 @@ export interface DecommissionDeps {
   sql: Sql;
   tokens: TokenStore;
   gateway: WsGateway;
+  /** Replicas: the socket may be held by another one. */
+  bus?: AgentBus | undefined;
   commands: CommandService;
   commandStore: CommandStore;
   members: Pick<MemberService, 'groupOf' | 'unassign'>;
@@ -39,8 +43,7 @@ const OPEN = ['queued', 'sent'] as const;
 export async function decommissionAgent(deps: DecommissionDeps, agentId: string): Promise<Decommissioned | undefined> {
   if (!(await deps.sql.get('SELECT 1 FROM agents WHERE agent_id = ?', [agentId]))) return undefined;
   const revoked = await deps.tokens.credentials.revokeAll(agentId);
-  const conn = deps.gateway.get(agentId);
-  conn?.fail('revoked', 'this agent was decommissioned');
+  const disconnected = await disconnectAgent(deps, agentId, 'revoked', 'this agent was decommissioned');
   let cancelled = 0;
   for (const status of OPEN) {
     for (const command of await deps.commandStore.list({ agent_id: agentId, status, limit: 1000 })) {
@@ -64,7 +67,7 @@ export async function decommissionAgent(deps: DecommissionDeps, agentId: string)
   return {
     agent_id: agentId,
     revoked_credentials: revoked,
-    disconnected: Boolean(conn),
+    disconnected,
     cancelled_commands: cancelled,
     left_group: group,
     forgotten,

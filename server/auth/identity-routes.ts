@@ -1,8 +1,10 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { ErrorCode } from '../../shared/protocol/index.js';
-import type { CredentialRotation } from '../gateway/credential-rotation.js';
+import { CREDENTIAL_ROTATION_CAPABILITY, type CredentialRotation } from '../gateway/credential-rotation.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
+import type { AgentBus } from '../bus/agent-bus.js';
+import { disconnectAgent } from '../gateway/disconnect-agent.js';
 import { agentIdParam } from '../http/agent-routes.js';
 import { HttpError, notFound } from '../http/errors.js';
 import { parseBody } from '../http/parse-body.js';
@@ -15,6 +17,10 @@ const RequestQuery = z.object({ state: z.enum(['pending', 'accepted', 'rejected'
 export interface IdentityRoutesDeps {
   tokens: TokenStore;
   gateway: WsGateway;
+  /** Replicas: the agent's socket may be held by another one. */
+  bus?: AgentBus | undefined;
+  /** What the agent said it can do in its latest hello (a replica holding its socket elsewhere sends a credential only if it can take one). */
+  capabilitiesOf?: ((agentId: string) => Promise<readonly string[]>) | undefined;
   rotation: CredentialRotation;
   requests: EnrollmentRequests;
 }
@@ -66,7 +72,12 @@ export function identityRoutes(deps: IdentityRoutesDeps): Router {
     const requested = await deps.tokens.credentials.requestRotation(agentId);
     if (requested === 0) throw new HttpError(409, 'not_enrolled', `agent ${agentId} holds no live credential`);
     const conn = deps.gateway.get(agentId);
-    const sent = conn ? await deps.rotation.rotateNow(conn) : false;
+    let sent = conn ? await deps.rotation.rotateNow(conn) : false;
+    if (!conn && deps.bus && deps.gateway.isOnline(agentId) && (await deps.capabilitiesOf?.(agentId))?.includes(CREDENTIAL_ROTATION_CAPABILITY)) {
+      // Another replica holds the socket: it sends the next credential now.
+      await deps.bus.publish({ type: 'rotate_credential', agent_id: agentId });
+      sent = true;
+    }
     // An agent away, on the polling transport or without rotation support gets it at its next contact.
     res.status(202).json({ agent_id: agentId, sent_now: sent, rotates_at_next_contact: !sent });
   });
@@ -75,9 +86,8 @@ export function identityRoutes(deps: IdentityRoutesDeps): Router {
     const agentId = agentIdParam(req.params.agent_id as string);
     const released = await deps.tokens.credentials.release(agentId);
     const forgotten = await deps.requests.remove(agentId);
-    const conn = deps.gateway.get(agentId);
-    conn?.fail(ErrorCode.CredentialExpired, 'an admin released this agent id; enrol again with the enrollment token');
-    res.json({ agent_id: agentId, released_credentials: released, removed_request: forgotten, disconnected: Boolean(conn) });
+    const disconnected = await disconnectAgent(deps, agentId, ErrorCode.CredentialExpired, 'an admin released this agent id; enrol again with the enrollment token');
+    res.json({ agent_id: agentId, released_credentials: released, removed_request: forgotten, disconnected });
   });
   return router;
 }

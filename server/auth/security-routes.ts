@@ -2,6 +2,8 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { CloseCode } from '../../shared/protocol/index.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
+import type { AgentBus } from '../bus/agent-bus.js';
+import { disconnectAgent } from '../gateway/disconnect-agent.js';
 import { agentIdParam } from '../http/agent-routes.js';
 import { HttpError, notFound } from '../http/errors.js';
 import { parseBody } from '../http/parse-body.js';
@@ -51,7 +53,7 @@ const publicToken = (t: TokenRecord): PublicToken => {
  * `/api/v1/management`. Every route here needs the admin role, except reading
  * the audit log (viewer). Secrets are in the creation answer only.
  */
-export function securityRoutes(deps: { tokens: TokenStore; gateway: WsGateway; audit: AuditStore }): Router {
+export function securityRoutes(deps: { tokens: TokenStore; gateway: WsGateway; bus?: AgentBus | undefined; audit: AuditStore }): Router {
   const router = Router();
   const json = jsonBody('16kb');
   const admin = requireAdmin(deps.tokens, 'admin');
@@ -85,9 +87,8 @@ export function securityRoutes(deps: { tokens: TokenStore; gateway: WsGateway; a
   router.post('/agents/:agent_id/revoke', admin, async (req, res) => {
     const agentId = agentIdParam(req.params.agent_id as string);
     const revoked = await deps.tokens.credentials.revokeAll(agentId);
-    const conn = deps.gateway.get(agentId);
-    conn?.fail('revoked', 'this agent was revoked; it needs a new enrollment token to come back');
-    res.json({ agent_id: agentId, revoked_credentials: revoked, disconnected: Boolean(conn), close_code: conn ? CloseCode.Revoked : null });
+    const disconnected = await disconnectAgent(deps, agentId, 'revoked', 'this agent was revoked; it needs a new enrollment token to come back');
+    res.json({ agent_id: agentId, revoked_credentials: revoked, disconnected, close_code: disconnected ? CloseCode.Revoked : null });
   });
 
   router.get('/audit', requireAdmin(deps.tokens, 'viewer'), async (req, res) => {

@@ -25,6 +25,8 @@ export interface PgAgentBusOptions {
   log?: Logger;
   /** How long to wait before listening again after the connection broke. Default 1 s. */
   reconnectMs?: number;
+  /** The notification channel (default {@link AGENT_BUS_CHANNEL}; clusters in other schemas of the database use their own). */
+  channel?: string;
 }
 
 /**
@@ -49,6 +51,10 @@ export class PgAgentBus implements AgentBus {
     this.local = new LocalAgentBus(options.log);
   }
 
+  private get channel(): string {
+    return this.options.channel ?? AGENT_BUS_CHANNEL;
+  }
+
   /** Starts listening; resolves once LISTEN is in place. */
   async start(): Promise<void> {
     await this.listen();
@@ -59,7 +65,7 @@ export class PgAgentBus implements AgentBus {
     await this.local.dispatch(message, local);
     const payload = JSON.stringify({ from: this.options.replicaId, message } satisfies Envelope);
     if (Buffer.byteLength(payload) > MAX_PAYLOAD_BYTES) throw new Error(`agent bus message too large (${Buffer.byteLength(payload)} bytes)`);
-    await this.options.sql.run('SELECT pg_notify(?, ?)', [AGENT_BUS_CHANNEL, payload]);
+    await this.options.sql.run('SELECT pg_notify(?, ?)', [this.channel, payload]);
   }
 
   subscribe<T extends AgentBusMessageType>(type: T, handler: AgentBusHandler<T>): () => void {
@@ -82,12 +88,12 @@ export class PgAgentBus implements AgentBus {
   }
 
   private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.options.url, application_name: 'fusion-bus', keepAlive: true });
+    const client = new pg.Client({ connectionString: this.options.url, application_name: `fusion-bus-${this.options.replicaId}`.slice(0, 63), keepAlive: true });
     client.on('notification', (n) => this.onNotification(n.payload));
     client.on('error', (err) => this.lost(client, err));
     client.on('end', () => this.lost(client));
     await client.connect();
-    await client.query(`LISTEN ${AGENT_BUS_CHANNEL}`);
+    await client.query(`LISTEN ${this.channel}`);
     if (this.closed) {
       await client.end();
       return;

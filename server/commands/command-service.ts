@@ -14,6 +14,9 @@ import type { AgentBus } from '../bus/agent-bus.js';
 import { HttpError } from '../http/errors.js';
 import type { CommandRecord, CommandStore } from './command-store.js';
 
+/** How often a wait for a command's end reads it again (its result may reach another replica). */
+const WAIT_CHECK_MS = 500;
+
 /** Default time a command may wait for a result: one day. */
 export const DEFAULT_COMMAND_TTL_SECONDS = 86_400;
 
@@ -44,12 +47,10 @@ export class CommandService extends EventEmitter<{ transition: [record: CommandR
     /** New commands and cancels leave here for the agent's socket, whichever part of Fusion holds it. */
     private readonly bus: AgentBus,
     private readonly log: Logger,
-    sweepIntervalMs = 1000,
+    private readonly sweepIntervalMs = 1000,
   ) {
     super();
     this.setMaxListeners(0);
-    this.sweeper = setInterval(() => this.expireDue(), sweepIntervalMs);
-    this.sweeper.unref();
     gateway.on('frame', (conn, frame) => {
       // Returned, so the gateway awaits the write before the connection's next frame.
       if (frame.type === 'command_ack') return this.onAck(conn, frame);
@@ -78,6 +79,16 @@ export class CommandService extends EventEmitter<{ transition: [record: CommandR
    */
   setOutputKeeper(type: CommandType, keep: (record: CommandRecord, output: unknown) => unknown): void {
     this.keepers.set(type, keep);
+  }
+
+  /**
+   * Starts expiring commands whose ttl passed (every `sweepIntervalMs`).
+   * One replica of a cluster does it, under the commands lease.
+   */
+  startExpiry(): void {
+    if (this.sweeper) return;
+    this.sweeper = setInterval(() => void this.expireDue(), this.sweepIntervalMs);
+    this.sweeper.unref();
   }
 
   stop(): void {
@@ -153,6 +164,7 @@ export class CommandService extends EventEmitter<{ transition: [record: CommandR
     await new Promise<void>((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
+        clearInterval(check);
         this.off('transition', listener);
         resolve();
       };
@@ -160,6 +172,16 @@ export class CommandService extends EventEmitter<{ transition: [record: CommandR
         if (r.id === id && TERMINAL_COMMAND_STATUSES.has(r.status)) done();
       };
       const timer = setTimeout(done, waitMs);
+      // The result may arrive on another replica (its transition is not seen here): the store is asked too.
+      const check = setInterval(() => {
+        this.store.get(id, false).then(
+          (r) => {
+            if (r && TERMINAL_COMMAND_STATUSES.has(r.status)) done();
+          },
+          () => undefined,
+        );
+      }, WAIT_CHECK_MS);
+      check.unref();
       this.on('transition', listener);
     });
     return await this.get(id);

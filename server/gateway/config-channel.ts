@@ -27,6 +27,8 @@ export interface ConfigChannelOptions {
   onEstablished?: (conn: AgentConnection) => void;
   /** Values and version digest of the secrets a document references (null when none); none without it. */
   secretsFor?: (document: Record<string, unknown>) => Promise<SecretBundle | null>;
+  /** This replica's id: written on the agent's row at hello (and cleared when that socket closes), and announced on the bus. */
+  replicaId?: string;
 }
 
 /**
@@ -41,10 +43,16 @@ export class ConfigChannel {
   constructor(private readonly options: ConfigChannelOptions) {
     options.gateway.on('frame', (conn, frame) => this.onFrame(conn, frame));
     options.gateway.on('disconnect', async (conn, _code, current) => {
-      if (current && conn.established) await options.agents.touch(conn.agentId, conn.lastSeen);
+      if (!current || !conn.established) return;
+      await options.agents.disconnected(conn.agentId, conn.sessionId, conn.lastSeen);
+      if (options.replicaId !== undefined) await options.bus.publish({ type: 'gone', agent_id: conn.agentId, replica_id: options.replicaId, session_id: conn.sessionId });
     });
     // A message from this process hands over the config it announces; one from elsewhere names it, and the store has it.
-    options.bus.subscribe('config', async (message, local) => this.push(message.agent_id, (local as DesiredConfig | undefined) ?? (await options.service.desired(message.agent_id))));
+    options.bus.subscribe('config', async (message, local) => {
+      // Only the replica holding the agent's socket reads what to push (a message reaches every replica).
+      if (!options.gateway.get(message.agent_id)?.established) return;
+      this.push(message.agent_id, (local as DesiredConfig | undefined) ?? (await options.service.desired(message.agent_id)));
+    });
   }
 
   private async onFrame(conn: AgentConnection, frame: AgentToFusionFrame): Promise<void> {
@@ -100,7 +108,13 @@ export class ConfigChannel {
       attributes: hello.attributes ?? {},
       runningSignature: hello.config.signature,
       runningSource: hello.config.source,
+      replicaId: this.options.replicaId ?? null,
+      sessionId: conn.sessionId,
     });
+    // Another replica holding an older socket of this agent closes it (4004).
+    if (this.options.replicaId !== undefined) {
+      await this.options.bus.publish({ type: 'hello', agent_id: conn.agentId, replica_id: this.options.replicaId, session_id: conn.sessionId, connected_at: conn.connectedAt });
+    }
     conn.capabilities = hello.capabilities;
     // The credential of an enrollment was committed before it goes out (see enroll-on-hello.ts).
     const issued = conn.issued;
@@ -127,6 +141,20 @@ export class ConfigChannel {
       conn.runningSignature = frame.signature;
     }
     if (frame.status === 'failed') conn.log.warn({ signature: frame.signature, error: frame.error }, 'agent rejected config');
+  }
+
+  /**
+   * Pushes every connected agent its desired config if it does not run it
+   * (after the bus may have lost messages: an agent running its desired
+   * config gets nothing).
+   */
+  resync(): void {
+    for (const conn of this.options.gateway.established()) {
+      conn.inOrder(async () => {
+        const desired = await this.options.service.desired(conn.agentId);
+        if (desired && conn.established) await this.sendConfig(conn, desired, false);
+      });
+    }
   }
 
   private push(agentId: string, desired: DesiredConfig | undefined): void {

@@ -7,7 +7,9 @@ export interface LiveState {
   running: string | null;
 }
 
-export function liveState(gateway: Pick<WsGateway, 'get'>, agentId: string, recorded: string | null): LiveState {
+export function liveState(gateway: Pick<WsGateway, 'get'> & Partial<Pick<WsGateway, 'isOnline'>>, agentId: string, recorded: string | null): LiveState {
   const conn = gateway.get(agentId);
-  return conn?.established ? { online: true, running: conn.runningSignature } : { online: false, running: recorded };
+  if (conn?.established) return { online: true, running: conn.runningSignature };
+  // On another replica: what it runs is what its row records (written at hello and with each ACK).
+  return { online: gateway.isOnline?.(agentId) ?? false, running: recorded };
 }

@@ -93,6 +93,26 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
     return conn?.open ? conn : undefined;
   }
 
+  /** Agents whose socket another live replica holds (replicas on one database); none by default. */
+  private elsewhere: { has(agentId: string): boolean; ids(): Iterable<string> } | undefined;
+
+  /** Tells the gateway where the cluster's other sockets are (server/cluster/presence.ts). */
+  setElsewhere(elsewhere: { has(agentId: string): boolean; ids(): Iterable<string> }): void {
+    this.elsewhere = elsewhere;
+  }
+
+  /** Whether the agent completed `hello` on this replica's socket or holds one on another live replica. */
+  isOnline(agentId: string): boolean {
+    return Boolean(this.get(agentId)?.established) || (this.elsewhere?.has(agentId) ?? false);
+  }
+
+  /** Ids of the agents online on any live replica (see {@link isOnline}). */
+  onlineIds(): string[] {
+    const ids = new Set(this.established().map((c) => c.agentId));
+    for (const id of this.elsewhere?.ids() ?? []) ids.add(id);
+    return [...ids];
+  }
+
   /** Live connections that completed `hello`. */
   established(): AgentConnection[] {
     return [...this.connections.values()].filter((c) => c.established && c.open);

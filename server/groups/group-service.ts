@@ -1,3 +1,4 @@
+import type { AgentBus } from '../bus/agent-bus.js';
 import { HttpError, notFound } from '../http/errors.js';
 import { ifMatchHolds, textVersion, type IfMatch } from '../http/conditional.js';
 import { lockedOnRetry, Moved, type GroupQueues } from './concurrent-change.js';
@@ -20,6 +21,8 @@ export interface GroupServiceDeps {
   engine: RolloutEngine;
   /** Throws 400 `unknown_secret` when the template references a secret that is not stored. */
   checkSecrets?: (template: object) => Promise<void>;
+  /** Replicas: a deleted group's cached templates are forgotten on every one. */
+  bus?: AgentBus | undefined;
 }
 
 export interface SaveTemplateInput {
@@ -216,6 +219,7 @@ export class GroupService {
     });
     for (const o of open) this.deps.engine.discard(o.id);
     this.deps.templates.forget(name);
+    await this.deps.bus?.publish({ type: 'group_deleted', agent_id: null, group: name });
   }
 
   /**

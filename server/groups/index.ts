@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import type { AgentBus } from '../bus/agent-bus.js';
 import type { Logger } from '../../shared/logger.js';
 import type { TokenStore } from '../auth/token-store.js';
 import type { ConfigService } from '../config/config-service.js';
@@ -34,6 +35,10 @@ export interface GroupsDeps {
   agents: AgentStore;
   gateway: WsGateway;
   log: Logger;
+  /** Replicas: acknowledgements and rollout changes are handed to the replica that follows the rollouts on it. */
+  bus?: AgentBus | undefined;
+  /** Follow the running rollouts from the start (default). False: the caller calls `engine.lead()` once it holds the rollouts lease. */
+  followRollouts?: boolean | undefined;
 }
 
 /** Config groups and staged rollouts, wired into Fusion. */
@@ -71,8 +76,10 @@ export async function createGroups(deps: GroupsDeps): Promise<Groups> {
     gateway: deps.gateway,
     log: deps.log,
     pipesOf: async (agentId) => (await deps.agents.get(agentId))?.pipes ?? [],
+    bus: deps.bus,
   });
-  const groups = new GroupService({ sql: deps.sql, queues, groups: store, rollouts, templates, engine, checkSecrets: async (template) => await deps.service.checkSecrets(template) });
+  const groups = new GroupService({ sql: deps.sql, queues, groups: store, rollouts, templates, engine, checkSecrets: async (template) => await deps.service.checkSecrets(template), bus: deps.bus });
+  deps.bus?.subscribe('group_deleted', (m) => templates.forget(m.group));
   engine.onHaltRollback(async (record, reason) => {
     const saved = await groups.rollbackRollout(record.id, AUTOMATIC_ROLLBACK_AUTHOR, ALL_AT_ONCE, `halted (${reason}); rolled back automatically (on_halt: rollback)`);
     deps.log.warn({ rollout_id: record.id, group: record.group_name, rollback: saved.rollout?.id ?? null }, 'halted rollout rolled back (on_halt: rollback)');
@@ -101,6 +108,6 @@ export async function createGroups(deps: GroupsDeps): Promise<Groups> {
   router.use(groupRoutes({ tokens: deps.tokens, groups, members, rollouts, previews, changes, rules, store }));
   router.use(rolloutRoutes({ tokens: deps.tokens, groups, engine, rollouts, gateway: deps.gateway, previews, changes }));
   router.use(changeRoutes({ tokens: deps.tokens, changes, groups, previews, members, store }));
-  await engine.start();
+  if (deps.followRollouts !== false) await engine.start();
   return { groups, members, engine, changes, rules, router, stop: () => engine.stop() };
 }

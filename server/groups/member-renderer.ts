@@ -91,9 +91,8 @@ export function invalidTemplate(errors: ConfigIssue[]): HttpError {
  * connect or a batch starts. Cached values are never mutated (rendering copies).
  *
  * One exception: a group deleted and created again under the same name starts
- * at revision 1 again. The process that deletes it forgets its entries; with
- * several Fusion processes on one database, the others would have to as well
- * (key the cache by the revision's signature too, or hear of the delete).
+ * at revision 1 again. The process that deletes it forgets its entries, and
+ * with replicas the others hear of the delete on the bus (`group_deleted`).
  */
 export class TemplateCache {
   private readonly parsed = new Map<string, PlainObject>();

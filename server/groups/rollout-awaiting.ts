@@ -55,6 +55,11 @@ export class AwaitingRows {
     if (at >= 0) this.removeAt(agentId, rows, at);
   }
 
+  /** Forgets every row (before the index is read again from the database). */
+  clear(): void {
+    this.byAgent.clear();
+  }
+
   /** Number of rows held (for tests and diagnostics). */
   get size(): number {
     let n = 0;

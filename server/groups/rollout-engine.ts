@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../../shared/logger.js';
-import type { ConfigStatusFrame, HelloFrame } from '../../shared/protocol/index.js';
+import type { AgentToFusionFrame, ConfigStatusFrame, HelloFrame, PipeStatus } from '../../shared/protocol/index.js';
+import type { AgentBus, AgentBusMessage } from '../bus/agent-bus.js';
 import type { ConfigService } from '../config/config-service.js';
 import type { AgentConnection } from '../gateway/agent-connection.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
@@ -17,6 +18,9 @@ import { RolloutWrites, type Launch, type Launched } from './rollout-writes.js';
 
 export type { RolloutProgress } from './rollout-view.js';
 
+/** How often the replica following the rollouts reads the pipe reports of soaking members held elsewhere. */
+const SOAK_POLL_MS = 1000;
+
 export interface RolloutEngineDeps {
   groups: GroupStore;
   rollouts: RolloutStore;
@@ -26,6 +30,12 @@ export interface RolloutEngineDeps {
   log: Logger;
   /** The agent's last reported pipe status (a soak compares new errors with it). */
   pipesOf: (agentId: string) => Promise<readonly unknown[]>;
+  /**
+   * Replicas: acknowledgements received while another replica follows the
+   * rollouts, and rollouts changed here, are handed to it over this bus.
+   * Without it this process follows every rollout itself.
+   */
+  bus?: AgentBus | undefined;
 }
 
 /** Rolls a halted rollout back (its strategy says `on_halt: rollback`); set by whoever can save templates. */
@@ -60,17 +70,26 @@ interface Active {
  * restart; a soak keeps its end time).
  *
  * Who a batch waits for, its timers and the pause before the next batch are
- * held in this process ({@link active}): with several Fusion processes on one
- * database, one of them would run the rollouts (a lease, see
- * server/cluster/lease.ts) and the others hand it the acknowledgements they
- * receive, or the waiting sets would move to the database (the rows in
- * `applying` with `awaited` are the set; the pause is `next_batch_at`).
+ * held in this process ({@link active}). With replicas on one database the
+ * replica holding the rollouts lease follows them ({@link lead}); the others
+ * hand it, over the bus, the acknowledgements they receive, their soaking
+ * members' drops and the rollouts they store, end or resume (`rollout_ack`,
+ * `rollout_disconnect`, `rollout`). A replica taking the lease rebuilds this
+ * from the database (the rows in `applying` with `awaited` are the set, the
+ * pause is `next_batch_at`) and resolves the answers already recorded on the
+ * agents' rows.
  */
 export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }> {
   private readonly active = new Map<string, Active>();
   /** Agent id → the running rollout whose current batch waits for it. */
   private readonly waitingFor = new Map<string, Active>();
   private stopped = false;
+  /** This process follows the rollouts (it holds the rollouts lease; always on a single Fusion). */
+  private leading = false;
+  /** Counts the times this process took and gave up the lease (a lead() that outlived its term stops). */
+  private term = 0;
+  /** Reads the pipe reports of soaking members held by other replicas (replicas only). */
+  private soakPoll: NodeJS.Timeout | undefined;
   private readonly soaks: SoakWatch;
   private haltRollback: HaltRollback | undefined;
   private readonly writes: RolloutWrites;
@@ -84,17 +103,198 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
     });
     deps.gateway.on('frame', (conn, frame) => {
       if (this.stopped) return;
+      if (!this.leading) return this.forward(conn, frame);
       if (frame.type === 'config_status' && conn.established) return this.safely(() => this.onStatus(conn.agentId, frame));
       if (frame.type === 'status' && conn.established) return this.safely(() => this.soaks.onStatus(conn.agentId, frame.pipes));
       if (frame.type === 'hello' && frame.agent_id === conn.agentId) return this.safely(() => this.onHello(conn, frame));
     });
     deps.gateway.on('disconnect', (conn, _code, current) => {
-      if (!this.stopped && current && conn.established) return this.safely(() => this.soaks.onDisconnect(conn.agentId));
+      if (this.stopped || !current || !conn.established) return;
+      if (this.leading) return this.safely(() => this.soaks.onDisconnect(conn.agentId));
+      return this.handOver({ type: 'rollout_disconnect', agent_id: conn.agentId });
     });
+    const bus = deps.bus;
+    if (bus) {
+      bus.subscribe('rollout_ack', (m) => {
+        if (!this.leading || this.stopped) return;
+        return this.safely(async () => {
+          await this.resolve(m.agent_id, m.signature, m.result, m.error);
+          this.soaks.answered(m.agent_id);
+        });
+      });
+      bus.subscribe('rollout_disconnect', (m) => {
+        if (this.leading && !this.stopped) return this.safely(() => this.soaks.onDisconnect(m.agent_id));
+      });
+      bus.subscribe('rollout', (m) => {
+        if (this.leading && !this.stopped) return this.safely(() => this.refresh(m.rollout_id, m.agent_id));
+      });
+    }
   }
 
-  /** Picks up the running rollouts and soaking members from the database (at Fusion's start). */
+  /** Whether this process follows the rollouts now. */
+  get following(): boolean {
+    return this.leading && !this.stopped;
+  }
+
+  /**
+   * Starts following the rollouts (this replica took the rollouts lease):
+   * reads every running rollout, its waiting members and the soaks from
+   * the database, and resolves the members whose acknowledgement was
+   * recorded on their agent's row while no one followed (their replica
+   * handed it to a holder that was gone).
+   */
+  async lead(): Promise<void> {
+    if (this.stopped) return;
+    const term = ++this.term;
+    this.leading = true;
+    // The lease may be lost while this reads: whatever it set up is dropped again.
+    const current = (): boolean => {
+      if (this.term === term && this.leading && !this.stopped) return true;
+      if (!this.leading) this.standDown();
+      return false;
+    };
+    await this.deps.rollouts.reload();
+    for (const record of await this.deps.rollouts.withStatus('running')) {
+      if (!current()) return;
+      if (this.active.has(record.id)) continue;
+      const a = await this.restore(record);
+      await this.reconcile(a);
+    }
+    for (const s of await this.deps.rollouts.soaking()) {
+      const pipes = await this.deps.pipesOf(s.agent_id);
+      if (!current()) return;
+      this.soaks.start(s.rollout_id, s.agent_id, s.soak_until, pipes);
+    }
+    if (!current()) return;
+    if (this.deps.bus && !this.soakPoll) {
+      this.soakPoll = setInterval(() => void this.safely(() => this.pollRemoteSoaks()), SOAK_POLL_MS);
+      this.soakPoll.unref();
+    }
+  }
+
+  /**
+   * Reads the rollouts again after the bus may have lost messages (its
+   * listening connection came back): the awaiting index, the running
+   * rollouts (one ended elsewhere stops, one started elsewhere is followed)
+   * and the answers already recorded on the agents' rows. Nothing unless
+   * this process follows the rollouts.
+   */
+  async resync(): Promise<void> {
+    if (!this.following) return;
+    const term = this.term;
+    await this.deps.rollouts.reload();
+    const running = new Map((await this.deps.rollouts.withStatus('running')).map((r) => [r.id, r]));
+    if (this.term !== term || !this.following) return;
+    for (const id of [...this.active.keys()]) if (!running.has(id)) this.deactivate(id);
+    for (const record of running.values()) {
+      if (this.term !== term || !this.following) return;
+      await this.reconcile(this.active.get(record.id) ?? (await this.restore(record)));
+    }
+  }
+
+  /** Soaking members whose socket another replica holds: their pipe reports, from their rows. */
+  private async pollRemoteSoaks(): Promise<void> {
+    const ids = this.soaks.agents().filter((id) => !this.deps.gateway.get(id)?.established);
+    for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500);
+      const rows = await this.deps.groups.sql.all<{ agent_id: string; pipes: string | null }>(
+        `SELECT agent_id, pipes FROM agents WHERE agent_id IN (${chunk.map(() => '?').join(', ')})`,
+        chunk,
+      );
+      for (const row of rows) {
+        if (!this.leading || this.stopped) return;
+        if (row.pipes) await this.soaks.onStatus(row.agent_id, JSON.parse(row.pipes) as PipeStatus[]);
+      }
+    }
+  }
+
+  /** Stops following (the lease is lost): timers and waiting sets go; the rollouts stay running in the database. */
+  standDown(): void {
+    this.leading = false;
+    this.term++;
+    this.deps.rollouts.dropIndex();
+    if (this.soakPoll) clearInterval(this.soakPoll);
+    this.soakPoll = undefined;
+    this.soaks.stop();
+    for (const a of this.active.values()) {
+      if (a.timer) clearTimeout(a.timer);
+      this.disarm(a);
+    }
+    this.active.clear();
+    this.waitingFor.clear();
+  }
+
+  /** Hands an agent's answer received here to the replica that follows the rollouts. */
+  private forward(conn: AgentConnection, frame: AgentToFusionFrame): Promise<void> | undefined {
+    if (frame.type === 'config_status' && conn.established && frame.status !== 'applying') {
+      const result = frame.status === 'applied' ? 'applied' : 'failed';
+      const error = result === 'failed' ? (frame.error ?? 'failed').slice(0, 4096) : null;
+      return this.handOver({ type: 'rollout_ack', agent_id: conn.agentId, signature: frame.signature, result, error });
+    }
+    if (frame.type === 'hello' && frame.agent_id === conn.agentId && frame.config.signature) {
+      return this.handOver({ type: 'rollout_ack', agent_id: conn.agentId, signature: frame.config.signature, result: 'applied', error: null });
+    }
+    return undefined;
+  }
+
+  /** Publishes for the rollouts' follower; nothing to do without a bus (this process follows them). */
+  private handOver(message: AgentBusMessage): Promise<void> | undefined {
+    if (!this.deps.bus) return undefined;
+    // What this replica's writes indexed is the follower's business (it reads the rows when told).
+    if (message.type === 'rollout') this.deps.rollouts.dropIndex();
+    return this.safely(() => this.deps.bus!.publish(message));
+  }
+
+  /**
+   * Another replica changed a rollout (`agentId` null: stored, ended or
+   * resumed it) or one member's row (retargeted, cancelled): read it again.
+   */
+  private async refresh(id: string, agentId: string | null): Promise<void> {
+    if (agentId !== null) {
+      const row = await this.deps.rollouts.reread(id, agentId);
+      const a = this.active.get(id);
+      if (a?.waiting.has(agentId) && (!row || (row.state !== 'applying' && row.state !== 'soaking'))) {
+        this.forget(a, agentId);
+        this.soaks.forget(agentId);
+        await this.evaluate(a, false);
+      }
+      return;
+    }
+    await this.deps.rollouts.reloadRollout(id);
+    const record = await this.deps.rollouts.get(id);
+    if (record?.status !== 'running') {
+      this.deactivate(id);
+      return;
+    }
+    if (this.active.has(id)) return;
+    const a = await this.restore(record);
+    await this.reconcile(a);
+  }
+
+  /** Resolves the waiting members whose agent's row already records an answer to the config the rollout stored. */
+  private async reconcile(a: Active): Promise<void> {
+    const waiting = [...a.waiting];
+    if (waiting.length === 0) return;
+    const rows = new Map((await this.deps.rollouts.batch(a.record.id, a.record.current_batch)).map((r) => [r.agent_id, r]));
+    const sql = this.deps.groups.sql;
+    for (let i = 0; i < waiting.length; i += 500) {
+      const ids = waiting.slice(i, i + 500);
+      const agents = await sql.all<{ agent_id: string; applied_signature: string | null; running_signature: string | null; status: string | null; status_signature: string | null; status_error: string | null }>(
+        `SELECT agent_id, applied_signature, running_signature, status, status_signature, status_error FROM agents WHERE agent_id IN (${ids.map(() => '?').join(', ')})`,
+        ids,
+      );
+      for (const agent of agents) {
+        const signature = rows.get(agent.agent_id)?.signature;
+        if (!signature) continue;
+        if (agent.applied_signature === signature || agent.running_signature === signature) await this.resolve(agent.agent_id, signature, 'applied', null);
+        else if (agent.status === 'failed' && agent.status_signature === signature) await this.resolve(agent.agent_id, signature, 'failed', agent.status_error ?? 'failed');
+      }
+    }
+  }
+
+  /** Picks up the running rollouts and soaking members from the database (at Fusion's start) and follows them. */
   async start(): Promise<void> {
+    this.leading = true;
     for (const record of await this.deps.rollouts.withStatus('running')) await this.restore(record);
     for (const s of await this.deps.rollouts.soaking()) this.soaks.start(s.rollout_id, s.agent_id, s.soak_until, await this.deps.pipesOf(s.agent_id));
   }
@@ -107,6 +307,8 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
   /** Stops the pause timers and stops listening (the rollouts stay running in the database). */
   stop(): void {
     this.stopped = true;
+    if (this.soakPoll) clearInterval(this.soakPoll);
+    this.soakPoll = undefined;
     this.soaks.stop();
     for (const a of this.active.values()) {
       if (a.timer) clearTimeout(a.timer);
@@ -136,6 +338,15 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
       this.publish(o, o.status === 'rolled_back' ? 'rolled_back' : 'superseded', { reason: o.status_reason });
     }
     const { record } = launched;
+    if (!this.leading) {
+      // The replica that follows the rollouts reads them again: the ended ones stop, the new one starts.
+      for (const o of launched.ended) await this.handOver({ type: 'rollout', agent_id: null, rollout_id: o.id });
+      if (record) {
+        this.publish(record, 'started');
+        await this.handOver({ type: 'rollout', agent_id: null, rollout_id: record.id });
+      }
+      return record ?? null;
+    }
     if (!record) return null;
     const active = this.activate(record, launched.first);
     this.publish(record, 'started');
@@ -151,6 +362,11 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
     if (record.status !== 'halted') throw notHalted(record.status);
     Object.assign(record, { status: 'running', status_reason: null, failures_baseline: await this.deps.rollouts.failedCount(id), updated_at: Date.now() });
     if (!(await this.deps.rollouts.resume(id, record.failures_baseline, record.updated_at))) throw notHalted((await this.deps.rollouts.get(id))?.status ?? 'gone');
+    if (!this.leading) {
+      this.publish(record, 'resumed');
+      await this.handOver({ type: 'rollout', agent_id: null, rollout_id: id });
+      return record;
+    }
     const active = await this.restore(record);
     this.publish(record, 'resumed');
     await this.evaluate(active, false);
@@ -160,16 +376,22 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
   /** Forgets a rollout whose group is being deleted (its rows go with the group). */
   discard(id: string): void {
     this.deactivate(id);
+    if (!this.leading) void this.handOver({ type: 'rollout', agent_id: null, rollout_id: id });
   }
 
   /** The member's config changed again while a rollout waits for it (new variables or override). */
   async retarget(agentId: string, signature: string): Promise<void> {
-    await this.deps.rollouts.retarget(agentId, signature);
+    const ids = await this.deps.rollouts.retarget(agentId, signature);
+    if (!this.leading) for (const id of ids) await this.handOver({ type: 'rollout', agent_id: agentId, rollout_id: id });
   }
 
   /** The agent left its group: its rollouts stop waiting for it. */
   async memberLeft(agentId: string): Promise<void> {
-    await this.deps.rollouts.cancelAgent(agentId);
+    const ids = await this.deps.rollouts.cancelAgent(agentId);
+    if (!this.leading) {
+      for (const id of ids) await this.handOver({ type: 'rollout', agent_id: agentId, rollout_id: id });
+      return;
+    }
     this.soaks.forget(agentId);
     const a = this.waitingFor.get(agentId);
     if (!a) return;
@@ -185,6 +407,10 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
    */
   acknowledge(agentId: string, signature: string, state: 'applied' | 'failed', error: string | null): void {
     if (this.stopped) return;
+    if (!this.leading) {
+      void this.handOver({ type: 'rollout_ack', agent_id: agentId, signature, result: state, error: state === 'failed' ? (error ?? 'failed').slice(0, 4096) : null });
+      return;
+    }
     void this.safely(() => this.resolve(agentId, signature, state, state === 'failed' ? (error ?? 'failed').slice(0, 4096) : null));
   }
 
@@ -302,7 +528,8 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
   }
 
   private isOnline(agentId: string): boolean {
-    return Boolean(this.deps.gateway.get(agentId)?.established);
+    // Connected to this process or, with replicas, to another live one (a test's bare gateway answers `get` only).
+    return typeof this.deps.gateway.isOnline === 'function' ? this.deps.gateway.isOnline(agentId) : Boolean(this.deps.gateway.get(agentId)?.established);
   }
 
   private activate(record: RolloutRecord, currentRows: RolloutAgent[]): Active {

@@ -25,11 +25,13 @@ interface Soak {
  * watch writes the outcome (RolloutStore.endSoak) and tells the engine.
  * Memory: one entry and one timer per soaking member.
  *
- * The watch lives in the process that holds the member's socket: it needs
- * that agent's status frames and disconnect. With several Fusion processes
- * on one database, the soak's end (`soak_until`) is in the database, but
- * the watch would run where the agent is connected, and a process taking
- * over an agent would start it from `soaking()` as a restart does.
+ * The watch lives in the replica that follows the rollouts (the rollouts
+ * lease; the only process of a single Fusion). A member connected to
+ * another replica is watched through that replica: its disconnect comes
+ * over the bus (`rollout_disconnect`), and its pipe reports are read from
+ * its row (written with every status frame) once a second by the engine.
+ * A replica taking the lease starts the soaks from `soaking()`, as a
+ * restart does.
  */
 export class SoakWatch {
   private readonly byAgent = new Map<string, Map<string, Soak>>();
@@ -71,6 +73,11 @@ export class SoakWatch {
     soaks.set(rolloutId, { rolloutId, until, baseline, timer });
     const failed = recent?.find((p) => p.state === 'error');
     return failed ? `unhealthy within its soak: pipe ${failed.id} failed${failed.last_error ? `: ${failed.last_error}` : ''}` : null;
+  }
+
+  /** Agents with a soak running. */
+  agents(): string[] {
+    return [...this.byAgent.keys()];
   }
 
   /** The agent answered (ACK or NACK) what it was applying: its reports since are no longer needed. */

@@ -92,12 +92,11 @@ const SET_AGENT_ROW = '(CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(
  * `rollout_agents` goes through it. Open it with {@link RolloutStore.open},
  * which reads that index.
  *
- * Several Fusion processes on one PostgreSQL: each index sees only the rows
- * its own process wrote (and those read at its start), so an acknowledgement
- * reaching another process than the one that started the batch would find
- * nothing. There, `resolve` would read the agent's rows from the database
- * instead (one indexed query by agent_id, rollout_agents_by_agent), or the
- * acknowledgements would be routed to the process running the rollout.
+ * Replicas on one PostgreSQL: only the replica following the rollouts (the
+ * rollouts lease) resolves acknowledgements, which the others route to it;
+ * it reads the index again when it takes the lease ({@link reload}) and the
+ * rows another replica wrote when told ({@link reloadRollout},
+ * {@link reread}). The others keep no index ({@link dropIndex}).
  */
 export class RolloutStore {
   private readonly awaiting = new AwaitingRows();
@@ -109,6 +108,40 @@ export class RolloutStore {
     const store = new RolloutStore(sql);
     await store.load();
     return store;
+  }
+
+  /**
+   * Reads the index again from the database (a replica taking the rollouts
+   * lease: the rows were written by others meanwhile).
+   */
+  async reload(): Promise<void> {
+    this.awaiting.clear();
+    await this.load();
+  }
+
+  /**
+   * Forgets the index (a replica that does not follow the rollouts resolves
+   * nothing: the rows its writes indexed would only pile up).
+   */
+  dropIndex(): void {
+    this.awaiting.clear();
+  }
+
+  /** Reads one rollout's rows into the index again (it was written by another replica). */
+  async reloadRollout(rolloutId: string): Promise<void> {
+    const rows = await this.sql.all<Pick<RolloutAgent, 'agent_id' | 'state' | 'signature' | 'soak_until'>>(
+      'SELECT agent_id, state, signature, soak_until FROM rollout_agents WHERE rollout_id = ?',
+      [rolloutId],
+    );
+    for (const r of rows) this.awaiting.set(rolloutId, r.agent_id, r.soak_until === null ? r.state : 'soaking', r.signature);
+  }
+
+  /** Reads one member's row of a rollout into the index again (another replica changed it). */
+  async reread(rolloutId: string, agentId: string): Promise<RolloutAgent | undefined> {
+    const row = await this.sql.get<RolloutAgent>('SELECT * FROM rollout_agents WHERE rollout_id = ? AND agent_id = ?', [rolloutId, agentId]);
+    if (row && row.soak_until === null) this.awaiting.set(rolloutId, agentId, row.state, row.signature);
+    else this.awaiting.delete(rolloutId, agentId);
+    return row;
   }
 
   /** Reads the rows an acknowledgement can resolve into the in-memory index. */

@@ -90,7 +90,7 @@ export async function rolloutView(
       state: a.state,
       signature: a.signature,
       error: a.error,
-      online: Boolean(gateway.get(a.agent_id)?.established),
+      online: gateway.isOnline(a.agent_id),
       awaited: a.awaited === 1,
       soak_until: a.soak_until,
       soak_remaining_seconds: a.state === 'soaking' && a.soak_until !== null ? Math.max(0, Math.ceil((a.soak_until - now) / 1000)) : null,

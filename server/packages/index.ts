@@ -18,6 +18,7 @@ import { upgradeEnricher } from './upgrade-enricher.js';
 import { UpgradeRolloutEngine } from './upgrade-rollout-engine.js';
 import { upgradeRolloutRoutes } from './upgrade-rollout-routes.js';
 import { UpgradeRolloutStore } from './upgrade-rollout-store.js';
+import type { AgentBus } from '../bus/agent-bus.js';
 
 export { PackageStore, type PackageRecord } from './package-store.js';
 export { DEFAULT_MAX_PACKAGE_BYTES } from './package-routes.js';
@@ -31,6 +32,8 @@ export interface PackagesDeps {
   commands: CommandService;
   agents: AgentStore;
   gateway: WsGateway;
+  /** Replicas: upgrade results received where the rollouts are not run are handed over on it. */
+  bus?: AgentBus | undefined;
   /** Upload limit in bytes (default DEFAULT_MAX_PACKAGE_BYTES). */
   maxPackageBytes?: number | undefined;
   /** Limit on what an upload unpacks to (default DEFAULT_MAX_UNPACKED_PACKAGE_BYTES). */
@@ -55,8 +58,8 @@ export async function createPackages(deps: PackagesDeps): Promise<Packages> {
   await store.reconcile();
   deps.commands.setEnricher('upgrade', upgradeEnricher(store));
   const rolloutStore = new UpgradeRolloutStore(deps.sql);
-  const rollouts = new UpgradeRolloutEngine({ store: rolloutStore, commands: deps.commands, packages: store, log: deps.log });
-  await rollouts.resumeRunning();
+  // Running rollouts are picked up by whoever holds the rollouts lease (resumeRunning).
+  const rollouts = new UpgradeRolloutEngine({ store: rolloutStore, commands: deps.commands, packages: store, log: deps.log, bus: deps.bus });
   const managementRouter = Router();
   const usage = new PackageUsageGuard({ commands: deps.commands, rollouts, rolloutStore });
   managementRouter.use(packageRoutes({ tokens: deps.tokens, packages: store, usage, maxPackageBytes: deps.maxPackageBytes, maxUnpackedBytes: deps.maxUnpackedPackageBytes, packagePublicKey: deps.packagePublicKey }));

@@ -11,6 +11,7 @@ import { EventEmitter } from 'node:events';
 import { nanoid } from 'nanoid';
 import { TERMINAL_COMMAND_STATUSES } from '../../shared/protocol/index.js';
 import type { Logger } from '../../shared/logger.js';
+import type { AgentBus } from '../bus/agent-bus.js';
 import type { CommandService } from '../commands/command-service.js';
 import type { CommandRecord } from '../commands/command-store.js';
 import { HttpError, notFound } from '../http/errors.js';
@@ -36,22 +37,43 @@ export class UpgradeRolloutEngine extends EventEmitter<{ progress: [record: Upgr
   private readonly timers = new Map<string, NodeJS.Timeout>();
   /** Rollout steps run one at a time: two results arriving together must not both start the next batch. */
   private steps: Promise<unknown> = Promise.resolve();
+  /** This process moves the rollouts on (it holds the rollouts lease; always on a single Fusion). */
+  private leading = false;
   private readonly onTransition = (record: CommandRecord): void => {
     if (record.type !== 'upgrade' || !TERMINAL_COMMAND_STATUSES.has(record.status)) return;
-    this.safely(async () => {
-      const rollout = await this.deps.store.rolloutOfCommand(record.id);
-      if (rollout) await this.advance(rollout);
-    });
+    if (!this.leading) {
+      // The replica that runs the rollouts moves this one on.
+      this.deps.bus?.publish({ type: 'upgrade_done', agent_id: record.agent_id, command_id: record.id, rollout_id: null }).catch((err: unknown) => this.deps.log.error({ err }, 'handing an upgrade result over failed'));
+      return;
+    }
+    this.commandEnded(record.id);
   };
 
-  constructor(private readonly deps: { store: UpgradeRolloutStore; commands: CommandService; packages: PackageStore; log: Logger }) {
+  constructor(private readonly deps: { store: UpgradeRolloutStore; commands: CommandService; packages: PackageStore; log: Logger; bus?: AgentBus | undefined }) {
     super();
     deps.commands.on('transition', this.onTransition);
+    deps.bus?.subscribe('upgrade_done', (m) => {
+      if (!this.leading) return;
+      if (m.rollout_id !== null) this.safely(() => this.advance(m.rollout_id!));
+      else if (m.command_id !== null) this.commandEnded(m.command_id);
+    });
   }
 
-  /** Picks up the rollouts that were running when Fusion stopped (once, at start). */
+  private commandEnded(commandId: string): void {
+    this.safely(async () => {
+      const rollout = await this.deps.store.rolloutOfCommand(commandId);
+      if (rollout) await this.advance(rollout);
+    });
+  }
+
+  /**
+   * Picks up the rollouts that are running (at Fusion's start, or when this
+   * replica takes the rollouts lease) and moves them on from now on.
+   */
   async resumeRunning(): Promise<void> {
+    this.leading = true;
     for (const record of await this.deps.store.withStatus('running')) {
+      if (!this.leading) return;
       if (record.next_batch_at !== null) this.schedule(record.id, record.next_batch_at);
       else this.safely(() => this.advance(record.id));
     }
@@ -140,7 +162,19 @@ export class UpgradeRolloutEngine extends EventEmitter<{ progress: [record: Upgr
     return true;
   }
 
+  /** Checks every running rollout again (messages may have been missed), if this process runs them. */
+  async resync(): Promise<void> {
+    if (this.leading) await this.resumeRunning();
+  }
+
+  /** Stops moving rollouts on (the lease went to another replica); they stay running in the database. */
+  standDown(): void {
+    this.leading = false;
+    for (const id of [...this.timers.keys()]) this.clearTimer(id);
+  }
+
   stop(): void {
+    this.leading = false;
     this.deps.commands.off('transition', this.onTransition);
     for (const id of [...this.timers.keys()]) this.clearTimer(id);
   }
@@ -167,8 +201,13 @@ export class UpgradeRolloutEngine extends EventEmitter<{ progress: [record: Upgr
     await this.advance(id);
   }
 
-  /** Moves a running rollout on once its current batch has finished. */
+  /** Moves a running rollout on once its current batch has finished (only where the rollouts lease is held). */
   private async advance(id: string): Promise<void> {
+    if (!this.leading) {
+      // The replica that runs the rollouts checks it (a batch started here may have ended at once).
+      await this.deps.bus?.publish({ type: 'upgrade_done', agent_id: '', command_id: null, rollout_id: id });
+      return;
+    }
     const record = await this.deps.store.get(id);
     if (!record || record.status !== 'running' || record.next_batch_at !== null) return;
     const current = await this.deps.store.agents(id, record.current_batch);
@@ -198,6 +237,7 @@ export class UpgradeRolloutEngine extends EventEmitter<{ progress: [record: Upgr
     const timer = setTimeout(() => {
       this.timers.delete(id);
       this.safely(async () => {
+        if (!this.leading) return;
         const record = await this.deps.store.get(id);
         if (record?.status === 'running' && record.next_batch_at !== null) await this.startBatch(id, record.current_batch + 1);
       });

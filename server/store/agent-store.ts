@@ -29,6 +29,9 @@ export interface AgentRecord {
   attributes: Record<string, string>;
   /** What admins set on it: the only thing selectors trust. */
   labels: Record<string, string>;
+  /** The replica holding the agent's socket and the session on it, while connected (cleared when that socket closes). */
+  replica_id?: string | null;
+  session_id?: string | null;
 }
 
 export interface AgentRow extends Omit<AgentRecord, 'capabilities' | 'pipes' | 'attributes' | 'labels'> {
@@ -74,11 +77,16 @@ export class AgentStore {
     attributes: Record<string, string>;
     runningSignature: string | null;
     runningSource: string;
+    /** The replica that holds the socket, and its session there. */
+    replicaId?: string | null;
+    sessionId?: string | null;
+    connectedAt?: number;
   }): Promise<void> {
+    const now = Date.now();
     await this.sql.run(
-      `INSERT INTO agents (agent_id, version, hostname, address, capabilities, attributes, first_seen, last_seen, connected_at, running_signature, running_source, running_at)
-       VALUES (@agent_id, @version, @hostname, @address, @capabilities, @attributes, @now, @now, @now, @running_signature, @running_source, @now)
-       ON CONFLICT (agent_id) DO UPDATE SET version = excluded.version, hostname = excluded.hostname,
+      `INSERT INTO agents (agent_id, version, hostname, address, capabilities, attributes, first_seen, last_seen, connected_at, running_signature, running_source, running_at, replica_id, session_id)
+       VALUES (@agent_id, @version, @hostname, @address, @capabilities, @attributes, @now, @now, @connected_at, @running_signature, @running_source, @now, @replica_id, @session_id)
+       ON CONFLICT (agent_id) DO UPDATE SET version = excluded.version, hostname = excluded.hostname, replica_id = excluded.replica_id, session_id = excluded.session_id,
          address = excluded.address, capabilities = excluded.capabilities, attributes = excluded.attributes, first_seen = COALESCE(agents.first_seen, excluded.first_seen),
          last_seen = excluded.last_seen, connected_at = excluded.connected_at,
          running_signature = excluded.running_signature, running_source = excluded.running_source, running_at = excluded.running_at,
@@ -90,9 +98,12 @@ export class AgentStore {
         address: input.address,
         capabilities: JSON.stringify(input.capabilities),
         attributes: JSON.stringify(input.attributes),
-        now: Date.now(),
+        now,
+        connected_at: input.connectedAt ?? now,
         running_signature: input.runningSignature,
         running_source: input.runningSource,
+        replica_id: input.replicaId ?? null,
+        session_id: input.sessionId ?? null,
       },
     );
   }
@@ -135,6 +146,15 @@ export class AgentStore {
 
   async touch(agentId: string, at = Date.now()): Promise<void> {
     await this.sql.run('UPDATE agents SET last_seen = ? WHERE agent_id = ?', [at, agentId]);
+  }
+
+  /** The agent's socket of `sessionId` closed: last seen now, and no longer held by a replica unless a newer session took over. */
+  async disconnected(agentId: string, sessionId: string, at = Date.now()): Promise<void> {
+    await this.sql.run(
+      `UPDATE agents SET last_seen = ?, replica_id = CASE WHEN session_id = ? THEN NULL ELSE replica_id END,
+         session_id = CASE WHEN session_id = ? THEN NULL ELSE session_id END WHERE agent_id = ?`,
+      [at, sessionId, sessionId, agentId],
+    );
   }
 
   async recordConfigStatus(agentId: string, signature: string, status: ConfigStatus, error: string | null): Promise<void> {

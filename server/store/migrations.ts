@@ -399,4 +399,18 @@ export const MIGRATIONS: readonly string[] = [
     since       INTEGER NOT NULL
   );
   `,
+  // 19 → 20: replicas on one database (their heartbeats; which replica holds an agent's socket)
+  `
+  CREATE TABLE replicas (
+    id           TEXT PRIMARY KEY,
+    url          TEXT,
+    started_at   INTEGER NOT NULL,
+    heartbeat_at INTEGER NOT NULL,
+    stopped_at   INTEGER,
+    agents       INTEGER NOT NULL DEFAULT 0,
+    leases       TEXT NOT NULL DEFAULT '[]'
+  );
+  ALTER TABLE agents ADD COLUMN replica_id TEXT;
+  ALTER TABLE agents ADD COLUMN session_id TEXT;
+  `,
 ];

@@ -379,4 +379,18 @@ export const PG_MIGRATIONS: readonly string[] = [
     since       BIGINT NOT NULL
   );
   `,
+  // 19 → 20: replicas on one database (their heartbeats; which replica holds an agent's socket)
+  `
+  CREATE TABLE replicas (
+    id           TEXT PRIMARY KEY,
+    url          TEXT,
+    started_at   BIGINT NOT NULL,
+    heartbeat_at BIGINT NOT NULL,
+    stopped_at   BIGINT,
+    agents       BIGINT NOT NULL DEFAULT 0,
+    leases       TEXT NOT NULL DEFAULT '[]'
+  );
+  ALTER TABLE agents ADD COLUMN replica_id TEXT;
+  ALTER TABLE agents ADD COLUMN session_id TEXT;
+  `,
 ];

@@ -107,7 +107,7 @@ describe('agent bus', () => {
       const b = await replica('b');
       let resyncs = 0;
       b.bus.onResync(() => resyncs++);
-      await a.sql.run("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'fusion-bus' AND pid <> pg_backend_pid()");
+      await a.sql.run("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'fusion-bus%' AND pid <> pg_backend_pid()");
       await eventually(() => expect(resyncs).to.be.at.least(1));
       await a.bus.publish(config('after', 3));
       await eventually(() => expect(b.seen.map(([m]) => m)).to.include('after@3'));
