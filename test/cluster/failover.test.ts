@@ -131,8 +131,11 @@ describe('replicas: a replica killed with SIGKILL', function () {
         await eventually(() => agent.snapshot().connected && agent.controlPlaneUri === p2.url, { timeoutMs: 20_000, message: 'the agent is connected to the next replica' });
         expect(agent.snapshot().config.signature).to.equal(first.signature);
       }
-      const seen = (await call(asFusion(p3), 'GET', '/api/v1/management/agents/real-1')).body;
-      expect(seen).to.include({ online: true, replica_id: 'p2' });
+      // The agent's row names its new replica once that replica wrote it (right after the welcome).
+      await eventually(async () => {
+        const seen = (await call(asFusion(p3), 'GET', '/api/v1/management/agents/real-1')).body as { online: boolean; replica_id: string | null };
+        return seen.online && seen.replica_id === 'p2';
+      }, { message: 'a third replica shows the agent online on the second' });
       const second = signed(configDoc(path.join(data.path, 'src'), { sources: ['second'] }));
       expect((await call(asFusion(p3), 'POST', '/api/v1/management/agents/real-2/config/structured', second.document)).status).to.equal(201);
       await eventually(() => agents[1]!.agent.snapshot().config.signature === second.signature, { message: 'the save on the third replica reaches the agent on the second' });
