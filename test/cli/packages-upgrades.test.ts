@@ -74,7 +74,8 @@ describe('fustorctl: packages and upgrade rollouts', () => {
     await upgradeSucceeds(a1!);
     const second = await eventually(async () => {
       const shown = await ctl(['upgrade', 'show', '--agents', '--', id!]);
-      return /^batch: +2 of 2$/m.test(shown.stdout) && shown;
+      // Batch 2's command is queued, then sent to the connected agent a moment later.
+      return /^batch: +2 of 2$/m.test(shown.stdout) && /^u-2 +2 +\S+ +sent +-$/m.test(shown.stdout) && shown;
     });
     expect(second.stdout, second.stdout).to.match(/^u-1 +1 +\S+ +succeeded +-$/m);
     expect(second.stdout).to.match(/^u-2 +2 +\S+ +sent +-$/m);
