@@ -10,6 +10,8 @@ import type { Logger } from '../../shared/logger.js';
 export class AgentConnection {
   /** Set once `hello` was accepted (see markEstablished). */
   established = false;
+  /** Set once a well-formed `hello` arrived: the time Fusion then takes (enrolling, joining a group) is not the agent's to answer for. */
+  helloReceived = false;
   /** Called once when `hello` is accepted (the gateway stops counting the connection as pending). */
   onEstablished: (() => void) | undefined;
   /** Answered the last ping (heartbeat). */

@@ -212,7 +212,7 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
       previous.fail(ErrorCode.Replaced, 'replaced by a newer connection of the same agent');
     }
     const helloTimer = setTimeout(() => {
-      if (!conn.established) conn.fail(ErrorCode.ProtocolError, `no hello within ${this.options.helloTimeoutMs} ms`);
+      if (!conn.established && !conn.helloReceived) conn.fail(ErrorCode.ProtocolError, `no hello within ${this.options.helloTimeoutMs} ms`);
     }, this.options.helloTimeoutMs);
     helloTimer.unref();
 
@@ -253,6 +253,7 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
       return;
     }
     const frame = decoded.frame;
+    if (frame.type === 'hello') conn.helloReceived = true;
     const admit = this.options.admitHello;
     if (frame.type === 'hello' && !conn.established && conn.tokenKind === 'enrollment' && admit) {
       conn.inOrder(async () => {
