@@ -111,6 +111,8 @@ export interface FusionOptions {
   httpTimeouts?: { headersMs?: number; requestMs?: number; checkMs?: number };
   /** Connections from one address that may wait for their `hello` at once (default 64); more get 429 at the upgrade. */
   maxPendingPerAddress?: number;
+  /** Connections from all addresses that may wait for their `hello` to be answered at once (FUSION_MAX_PENDING_TOTAL, default 1024); more get 429 at the upgrade. */
+  maxPendingTotal?: number;
   /** Frames an agent may send per second (sustained) and in a burst before it is closed with `rate_limited`. Default 100 / 1000. */
   agentMessageRate?: { perSecond: number; burst: number };
   /**
@@ -266,6 +268,7 @@ export class FusionServer {
         heartbeatIntervalMs,
         helloTimeoutMs: o.helloTimeoutMs ?? 10_000,
         ...(o.maxPendingPerAddress !== undefined ? { maxPendingPerAddress: o.maxPendingPerAddress } : {}),
+        ...(o.maxPendingTotal !== undefined ? { maxPendingTotal: o.maxPendingTotal } : {}),
         messageRate: o.agentMessageRate ?? { perSecond: 100, burst: 1000 },
         batchWrites: (work) => sql.batch(work),
         admitHello: enrollOnHello(enrollment, o.enrollmentRetryMs ?? 30_000),

@@ -157,13 +157,18 @@ function msFromEnv<K extends 'heartbeatIntervalMs' | 'shutdownRetryAfterMs'>(nam
   return { [option]: ms } as Partial<Pick<FusionOptions, K>>;
 }
 
-/** FUSION_MAX_PENDING_PER_ADDRESS: sockets one address may have waiting for `hello` (1 to 1,000,000). */
-function maxPendingPerAddress(): Pick<FusionOptions, 'maxPendingPerAddress'> | Record<string, never> {
-  const raw = process.env.FUSION_MAX_PENDING_PER_ADDRESS;
-  if (raw === undefined || raw === '') return {};
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 1_000_000) throw new Error(`FUSION_MAX_PENDING_PER_ADDRESS must be a whole number from 1 to 1000000: ${raw}`);
-  return { maxPendingPerAddress: n };
+/** FUSION_MAX_PENDING_PER_ADDRESS / FUSION_MAX_PENDING_TOTAL: sockets one address, and all together, may have waiting for an answered `hello` (1 to 1,000,000). */
+function maxPendingPerAddress(): Pick<FusionOptions, 'maxPendingPerAddress' | 'maxPendingTotal'> {
+  const read = (name: string): number | undefined => {
+    const raw = process.env[name];
+    if (raw === undefined || raw === '') return undefined;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1 || n > 1_000_000) throw new Error(`${name} must be a whole number from 1 to 1000000: ${raw}`);
+    return n;
+  };
+  const perAddress = read('FUSION_MAX_PENDING_PER_ADDRESS');
+  const total = read('FUSION_MAX_PENDING_TOTAL');
+  return { ...(perAddress !== undefined ? { maxPendingPerAddress: perAddress } : {}), ...(total !== undefined ? { maxPendingTotal: total } : {}) };
 }
 
 /** The agent credential lifetime from FUSION_CREDENTIAL_LIFETIME_MS (at least a minute). */

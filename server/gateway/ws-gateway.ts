@@ -22,6 +22,7 @@ import { Authenticator } from '../auth/authenticator.js';
 
 /** Default cap on connections from one address that have not sent `hello` yet. */
 export const DEFAULT_MAX_PENDING_PER_ADDRESS = 64;
+export const DEFAULT_MAX_PENDING_TOTAL = 1024;
 
 export interface GatewayOptions {
   tokens: TokenStore;
@@ -32,6 +33,13 @@ export interface GatewayOptions {
   maxFrameBytes?: number;
   /** Connections from one address that may be open without having sent `hello`; more are refused with 429. */
   maxPendingPerAddress?: number;
+  /**
+   * Connections, from all addresses together, that may be between their upgrade and an
+   * answered hello at once (default 1024); more get 429 with a retry hint at the upgrade. It keeps
+   * a fleet enrolling all at once from queueing more database work than the store can answer
+   * within its timeouts (on PostgreSQL, the connection pool's).
+   */
+  maxPendingTotal?: number;
   /** Frames an agent may send per second (sustained) and in one burst; past that it is closed with `rate_limited`. */
   messageRate?: { perSecond: number; burst: number };
   /**
@@ -67,6 +75,8 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
   private readonly maxFrameBytes: number;
   /** Connections per client address that have not sent `hello` yet. */
   private readonly pending = new Map<string, number>();
+  /** Connections held pending, all addresses together. */
+  private pendingTotal = 0;
 
   constructor(private readonly options: GatewayOptions) {
     super();
@@ -155,6 +165,11 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
     const maxPending = this.options.maxPendingPerAddress ?? DEFAULT_MAX_PENDING_PER_ADDRESS;
     if ((this.pending.get(address) ?? 0) >= maxPending) {
       rejectUpgrade(socket, 429, ErrorCode.RateLimited, `more than ${maxPending} connections from ${address} are waiting to send hello`, 1);
+      return;
+    }
+    const maxTotal = this.options.maxPendingTotal ?? DEFAULT_MAX_PENDING_TOTAL;
+    if (this.pendingTotal >= maxTotal) {
+      rejectUpgrade(socket, 429, ErrorCode.RateLimited, `Fusion is admitting ${maxTotal} connections already; try again shortly`, 1);
       return;
     }
     // While the token is checked the upgrade counts as pending, and a client that hangs up meanwhile is no error of ours.
@@ -278,10 +293,12 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
    */
   private holdPending(address: string): () => void {
     this.pending.set(address, (this.pending.get(address) ?? 0) + 1);
+    this.pendingTotal++;
     let held = true;
     const release = (): void => {
       if (!held) return;
       held = false;
+      this.pendingTotal--;
       const left = (this.pending.get(address) ?? 1) - 1;
       if (left <= 0) this.pending.delete(address);
       else this.pending.set(address, left);

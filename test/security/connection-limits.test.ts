@@ -57,6 +57,22 @@ describe('security: connection limits before authentication', () => {
     await c.hello();
   });
 
+  it('caps connections from all addresses waiting for an answered hello; 429 with a retry hint, and an answered hello frees the slot', async () => {
+    const busy = await startFusion({ maxPendingTotal: 2 });
+    const mine: RawAgentClient[] = [];
+    try {
+      // Distinct ids from one address under a per-address cap far above the total one.
+      mine.push(await RawAgentClient.connect(busy.url, 'total-a', busy.enrollmentToken), await RawAgentClient.connect(busy.url, 'total-b', busy.enrollmentToken));
+      const refused = await RawAgentClient.connect(busy.url, 'total-c', busy.enrollmentToken).catch((e: { status?: number; message?: string }) => e);
+      expect(refused).to.have.property('status', 429);
+      await mine[0]!.hello();
+      mine.push(await RawAgentClient.connect(busy.url, 'total-c', busy.enrollmentToken));
+    } finally {
+      for (const c of mine) c.terminate();
+      await busy.stop();
+    }
+  });
+
   it('closes a socket that sends no hello within the hello timeout', async () => {
     const quiet = await RawAgentClient.connect(fusion.url, 'quiet', fusion.enrollmentToken);
     clients.push(quiet);
