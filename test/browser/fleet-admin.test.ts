@@ -86,7 +86,7 @@ describe('web dashboard: labels, health, diagnostics, decommission and webhooks 
     await eventually(async () => {
       await page.locator('[data-table="webhooks"] tr[data-name="pager"] [data-action="deliveries"]').click();
       return (await page.locator('[data-table="deliveries"] tr[data-event="webhook.ping"][data-status="succeeded"]').count()) === 1;
-    }, { timeoutMs: 10_000 });
+    }, { timeoutMs: 30_000, message: 'the test delivery is listed as succeeded' });
     expect(hits).to.include('webhook.ping');
     await page.fill('[data-webhook-field="url"]', 'ftp://nowhere');
     await page.fill('[data-webhook-field="name"]', 'bad');
