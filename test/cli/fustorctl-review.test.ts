@@ -69,17 +69,17 @@ describe('fustorctl: dry runs, health-gated rollouts, reviewed changes', () => {
     const id = /change (\S+) waits for another admin/.exec(proposed.stdout)![1]!;
     const listed = await ctl(['changes', 'nfs', '--status', 'pending']);
     expect(listed.stdout).to.match(new RegExp(`^${id} +template +r1 +pending +env:FUSION_ADMIN_TOKEN +- +`, 'm'));
-    const shown = await ctl(['change', id]);
+    const shown = await ctl(['change', '--', id]);
     expect(shown.stdout).to.match(/^status: +pending$/m);
     expect(shown.stdout).to.match(/^dry run, nothing stored: 2 agent\(s\): 2 changed/m);
 
-    const self = await ctl(['change', id, 'approve']);
+    const self = await ctl(['change', '--', id, 'approve']);
     expect(self.status).to.equal(1);
     expect(self.stderr).to.include('[review_by_author]');
     expect(auditOf(m)).to.equal(300);
 
     const other = (await ok(world.fusion, 'POST', '/api/v1/management/admin-tokens', { name: 'second-admin', role: 'admin' }, 201)).secret;
-    const approved = await ctl(['change', id, 'approve', '--comment', 'ok'], other);
+    const approved = await ctl(['change', '--comment', 'ok', '--', id, 'approve'], other);
     expect(approved.status).to.equal(0, approved.stderr);
     expect(approved.stdout).to.match(/^status: +approved by second-admin \("ok"\)$/m);
     expect(approved.stdout).to.match(/^revision: +2, rollout \S+/m);
@@ -103,14 +103,14 @@ describe('fustorctl: dry runs, health-gated rollouts, reviewed changes', () => {
     expect((await ctl(['member', 'nfs', 'n1'])).stdout).to.match(/^variables: +mount_point=n1$/m);
     const listed = await ctl(['changes', 'nfs', '--status', 'pending']);
     expect(listed.stdout).to.match(new RegExp(`^${id} +member n1 +r1 +pending +env:FUSION_ADMIN_TOKEN +- +`, 'm'));
-    const shown = await ctl(['change', id]);
+    const shown = await ctl(['change', '--', id]);
     expect(shown.stdout).to.match(/^group: +nfs \(member n1, against revision 1\)$/m);
     expect(shown.stdout).to.match(/^sets: +variables mount_point=moved; override \{"pipes":\{"main":\{"audit_interval_sec":45\}\}\}$/m);
     expect(shown.stdout).to.include('+    uri: /mnt/moved/data');
 
-    expect((await ctl(['change', id, 'approve'])).stderr).to.include('[review_by_author]');
+    expect((await ctl(['change', '--', id, 'approve'])).stderr).to.include('[review_by_author]');
     const other = (await ok(world.fusion, 'POST', '/api/v1/management/admin-tokens', { name: 'second-admin', role: 'admin' }, 201)).secret;
-    const approved = await ctl(['change', id, 'approve'], other);
+    const approved = await ctl(['change', '--', id, 'approve'], other);
     expect(approved.status).to.equal(0, approved.stderr);
     expect(approved.stdout).to.match(/^status: +approved by second-admin$/m);
     await eventually(() => rootOf() === '/mnt/moved/data' && auditOf(m) === 45);

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { eventually } from '../harness/eventually.js';
 import http from 'node:http';
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -137,7 +138,8 @@ describe('security: hostile input', () => {
       headers: { 'content-type': 'application/yaml' },
       body: 'sources: {}\n',
     });
-    const [entry] = ((await (await fusion.api('/api/v1/management/audit?target=agents/node-2')).json()) as any).entries;
+    // The audit entry is written once the answer is finished, so it may land a moment after it.
+    const entry = await eventually(async () => (((await (await fusion.api('/api/v1/management/audit?target=agents/node-2')).json()) as any).entries as unknown[])[0]);
     expect(entry).to.include({ path: '/api/v1/management/agents/node-2/config', query: 'access_token=%5Bredacted%5D&note=a+b' });
     expect(JSON.stringify(entry)).to.not.include('s3cret-value');
   });
