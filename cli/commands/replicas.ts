@@ -1,16 +1,6 @@
 import { ago, json, table } from '../format.js';
+import type { ReplicaView } from '../../shared/cluster/replicas.js';
 import type { CliCommand } from './context.js';
-
-interface Replica {
-  id: string;
-  url: string | null;
-  started_at: number;
-  heartbeat_at: number;
-  live: boolean;
-  stopped_at: number | null;
-  agents_connected: number;
-  leases: string[];
-}
 
 /** `fustorctl replicas`: the Fusion replicas sharing the database (GET /api/v1/management/replicas). */
 export const replicasCommand: CliCommand = {
@@ -19,7 +9,7 @@ export const replicasCommand: CliCommand = {
   summary: 'the Fusion replicas sharing the database: address, live or dead (heartbeat), agents connected, leases held',
   options: {},
   async run(ctx) {
-    const answer = await ctx.client.json<{ replica_id: string; heartbeat_ms: number; replicas: Replica[] }>('/api/v1/management/replicas');
+    const answer = await ctx.client.json<{ replica_id: string; heartbeat_ms: number; replicas: ReplicaView[] }>('/api/v1/management/replicas');
     if (ctx.json) {
       ctx.io.stdout.write(json(answer));
       return 0;

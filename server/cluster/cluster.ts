@@ -1,6 +1,7 @@
 import { nanoid } from 'nanoid';
 import type { Logger } from '../../shared/logger.js';
 import type { Sql } from '../store/sql.js';
+import type { ReplicaView } from '../../shared/cluster/replicas.js';
 import { PgLease, type Lease } from './lease.js';
 
 /** How often a replica writes its heartbeat unless told otherwise (FUSION_REPLICA_HEARTBEAT_MS). */
@@ -19,21 +20,7 @@ export interface LeaseWork {
   lost: () => void;
 }
 
-/** One replica as `GET /api/v1/management/replicas` shows it. */
-export interface ReplicaView {
-  id: string;
-  url: string | null;
-  started_at: number;
-  heartbeat_at: number;
-  /** Heartbeat within two intervals (and not stopped). */
-  live: boolean;
-  /** When the replica stopped cleanly (SIGTERM); null while it runs or after it died without stopping. */
-  stopped_at: number | null;
-  agents_connected: number;
-  leases: string[];
-  /** The replica that answered. */
-  self: boolean;
-}
+export type { ReplicaView };
 
 interface ReplicaRow {
   id: string;
