@@ -9,6 +9,7 @@ import { HttpError, notFound } from '../http/errors.js';
 import type { AgentStore } from '../store/agent-store.js';
 import type { PlainObject } from './deep-merge.js';
 import { lockedOnRetry, Moved, type GroupQueues } from './concurrent-change.js';
+import { MemberJoins, sameMembership, type Basis, type JoinPlan } from './member-joins.js';
 import type { AssignedBy, GroupRecord, GroupStore, MemberForRender, MemberRecord } from './group-store.js';
 import { failedCandidate, renderedCandidate } from './group-preview.js';
 import { invalidGroupConfig, renderMembers, type RenderedMember, type TemplateCache } from './member-renderer.js';
@@ -58,29 +59,6 @@ export interface MemberChange {
 /** More writes of a member change's transaction, under its group's lock (a review's decision): what it throws undoes the change. */
 export type Within = () => Promise<void>;
 
-/** What a planned member change was computed from: it is stored only if this is still so (see {@link MemberService.persist}). */
-/** Joins stored together at most (see MemberService.join). */
-const MAX_JOIN_BATCH = 500;
-
-interface PendingJoin {
-  input: AssignInput;
-  resolve: (saved: MemberSaved) => void;
-  reject: (err: unknown) => void;
-}
-
-interface PlannedJoin {
-  join: PendingJoin;
-  plan: { next: MemberRecord; revision: number; leaves: boolean; basis: Basis };
-  rendered: RenderedMember;
-}
-
-interface Basis {
-  /** The agent's membership as read (undefined: in no group). */
-  current: MemberRecord | undefined;
-  /** The group's revision the member renders with, when that is the group's current one (a member joining). */
-  groupRevision: number | null;
-}
-
 /** A membership and the config it rendered. */
 export interface MemberSaved extends MemberRecord {
   config: { revision: number | null; signature: string; changed: boolean };
@@ -96,11 +74,18 @@ export interface MemberSaved extends MemberRecord {
  * again), so a member change and a template save never overwrite each other.
  */
 export class MemberService {
-  /** Joins waiting for their group's queue, by group (see join). */
-  private readonly joins = new Map<string, PendingJoin[]>();
+  /** Agents joining on contact, stored together when they arrive together (see MemberJoins). */
+  private readonly joins: MemberJoins;
   private ruleGroupFor: (agentId: string) => Promise<string | null> = () => Promise.resolve(null);
 
-  constructor(private readonly deps: MemberServiceDeps) {}
+  constructor(private readonly deps: MemberServiceDeps) {
+    this.joins = new MemberJoins({
+      ...deps,
+      plan: (input) => this.planAssign(input),
+      render: (next, revision, hostname) => this.render(next, revision, hostname),
+      assignNow: (input) => this.assignNow(input),
+    });
+  }
 
   /** Where the group rules put an agent in no group (RuleService.groupFor); set once when groups are wired. */
   setRuleLookup(lookup: (agentId: string) => Promise<string | null>): void {
@@ -143,93 +128,6 @@ export class MemberService {
     return saved;
   }
 
-  /**
-   * An agent joining on contact (hello or pull). Joins that arrive while the
-   * group's queue is busy wait together and are stored as one (up to
-   * MAX_JOIN_BATCH): a fleet enrolling at once costs a transaction per batch,
-   * not per agent, which matters where every statement is a round trip.
-   */
-  private join(input: AssignInput): Promise<MemberSaved> {
-    return new Promise<MemberSaved>((resolve, reject) => {
-      const pending = this.joins.get(input.group);
-      if (pending !== undefined) {
-        pending.push({ input, resolve, reject });
-        if (pending.length >= MAX_JOIN_BATCH) this.joins.delete(input.group);
-        return;
-      }
-      const batch: PendingJoin[] = [{ input, resolve, reject }];
-      this.joins.set(input.group, batch);
-      this.deps.queues.run(input.group, () => this.storeJoins(input.group, batch)).catch((err: unknown) => {
-        // storeJoins settles each join itself; this is for what it did not foresee (a settled one ignores it).
-        for (const join of batch) join.reject(err);
-      });
-    });
-  }
-
-  private async storeJoins(group: string, batch: PendingJoin[]): Promise<void> {
-    if (this.joins.get(group) === batch) this.joins.delete(group);
-    if (batch.length === 1) {
-      const [one] = batch;
-      await this.assignNow(one!.input).then(one!.resolve, one!.reject);
-      return;
-    }
-    // Each is planned and rendered on its own (reads only, side by side), then all are stored together.
-    const planned: PlannedJoin[] = [];
-    await Promise.all(
-      batch.map(async (join) => {
-        try {
-          const plan = await this.planAssign(join.input);
-          planned.push({ join, plan, rendered: await this.render(plan.next, plan.revision, join.input.hostname) });
-        } catch (err) {
-          join.reject(err);
-        }
-      }),
-    );
-    try {
-      const saved = await this.persistJoins(group, planned);
-      for (const x of planned) {
-        if (x.plan.leaves) await this.deps.engine.memberLeft(x.plan.next.agent_id);
-        x.join.resolve(saved.get(x.plan.next.agent_id)!);
-      }
-    } catch (err) {
-      if (!(err instanceof Moved)) {
-        for (const x of planned) x.join.reject(err);
-        return;
-      }
-      // Something changed under the batch (a save, an admin's assignment): each joins alone, the careful way.
-      for (const x of planned) await this.assignNow(x.join.input).then(x.join.resolve, x.join.reject);
-    }
-  }
-
-  /** {@link persist} for many joins: one transaction under the group's lock; Moved when any basis moved. */
-  private async persistJoins(group: string, planned: readonly PlannedJoin[]): Promise<Map<string, MemberSaved>> {
-    const changed = planned.filter((x) => x.rendered.signature !== x.rendered.member.desired_signature);
-    const saved = await this.deps.service.saveMany(
-      changed.map((x) => ({ agentId: x.plan.next.agent_id, document: x.rendered.document, signature: x.rendered.signature, author: `group:${group}@${x.plan.next.rendered_revision}` })),
-      async () => {
-        await this.deps.groups.lock(group);
-        const now = await this.deps.groups.get(group);
-        for (const x of planned) {
-          if (!sameMembership(await this.deps.groups.member(x.plan.next.agent_id), x.plan.basis.current)) throw new Moved(`the membership of agent ${x.plan.next.agent_id}`);
-          if (x.plan.basis.groupRevision !== null && now?.revision !== x.plan.basis.groupRevision) throw new Moved(`group ${group}`);
-          await this.deps.groups.upsertMember(x.plan.next);
-        }
-      },
-    );
-    const revisions = new Map(saved.map((r) => [r.agent_id, r.revision]));
-    const out = new Map<string, MemberSaved>();
-    for (const x of planned) {
-      const id = x.plan.next.agent_id;
-      const isChanged = revisions.has(id);
-      if (isChanged) await this.deps.engine.retarget(id, x.rendered.signature);
-      out.set(id, {
-        ...x.plan.next,
-        config: { revision: revisions.get(id) ?? (await this.deps.service.desired(id))?.revision ?? null, signature: x.rendered.signature, changed: isChanged },
-      });
-    }
-    return out;
-  }
-
   /** Changes a member's variables and/or override (`override: null` removes it). */
   async update(group: string, agentId: string, change: MemberChange, within?: Within): Promise<MemberSaved> {
     return this.deps.queues.run(group, () =>
@@ -257,7 +155,7 @@ export class MemberService {
     return this.candidate(next, revision);
   }
 
-  private async planAssign(input: AssignInput): Promise<{ next: MemberRecord; revision: number; leaves: boolean; basis: Basis }> {
+  private async planAssign(input: AssignInput): Promise<JoinPlan> {
     const group = await this.requireGroup(input.group);
     const current = await this.deps.groups.member(input.agentId);
     const same = current?.group_name === group.name;
@@ -366,7 +264,7 @@ export class MemberService {
       log().warn({ group }, 'the agent asks to join a group that does not allow self-join and its enrollment token is not bound to it; ignored');
       return false;
     }
-    await this.join({ group, agentId: contact.agentId, variables: {}, override: null, assignedBy: via, hostname: contact.hostname || undefined });
+    await this.joins.join({ group, agentId: contact.agentId, variables: {}, override: null, assignedBy: via, hostname: contact.hostname || undefined });
     log().info({ group, via }, 'the agent joined a group');
     return true;
   }
@@ -446,16 +344,4 @@ export class MemberService {
     if (member?.group_name !== group) throw notFound(`agent ${agentId} in group ${group}`);
     return member;
   }
-}
-
-/** Whether two reads of an agent's membership are the same (group, inputs, rendered revision). */
-function sameMembership(a: MemberRecord | undefined, b: MemberRecord | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  return (
-    a.group_name === b.group_name &&
-    a.rendered_revision === b.rendered_revision &&
-    a.assigned_by === b.assigned_by &&
-    JSON.stringify(a.variables) === JSON.stringify(b.variables) &&
-    JSON.stringify(a.override) === JSON.stringify(b.override)
-  );
 }

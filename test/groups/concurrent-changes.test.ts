@@ -51,6 +51,20 @@ describe('concurrent changes of one group', () => {
     ]);
   });
 
+  it('joins forty agents that say hello at once, stored together, each with its own rendered config', async () => {
+    await createGroup(fusion, 'fleet', 'sources:\n  s: { driver: fs, uri: "/srv/${agent_id}" }\n', { self_join: true });
+    const ids = Array.from({ length: 40 }, (_, i) => `joiner-${String(i).padStart(2, '0')}`);
+    const clients = await Promise.all(ids.map((id) => fusion.rawAgent(id, { hello: false })));
+    await Promise.all(clients.map((c) => c.hello({}, { group: 'fleet' })));
+    const members = await ok(fusion, 'GET', `${GROUPS}/fleet/members`);
+    expect(members.members.map((m: any) => m.agent_id).sort()).to.deep.equal(ids);
+    for (const id of ids) {
+      const doc = await desired(fusion, id);
+      expect(doc.author).to.equal('group:fleet@1');
+      expect(doc.document.sources.s.uri).to.equal(`/srv/${id}`);
+    }
+  });
+
   it('never leaves a member that joins during a save on the template the save replaced', async () => {
     await createGroup(fusion, 'nfs', MOUNT_TEMPLATE);
     for (let i = 0; i < 10; i++) await assign(fusion, 'nfs', `node-${i}`, { variables: { mount_point: `m${i}` } });
