@@ -8,7 +8,9 @@ import { fustorctl } from './cli-harness.js';
 
 const auditOf = (m: MemberAgent): unknown => (m.document?.pipes as any)?.main.audit_interval_sec;
 
-describe('fustorctl: dry runs, health-gated rollouts, reviewed changes', () => {
+describe('fustorctl: dry runs, health-gated rollouts, reviewed changes', function () {
+  // A loaded CI machine runs each fustorctl look slowly; the waits below say what they saw before this timeout.
+  this.timeout(45_000);
   const world = fusionPerTest();
   let dir: Awaited<ReturnType<typeof tempHome>>;
   const ctl = (argv: string[], token = world.fusion.adminToken) => fustorctl(argv, { url: world.fusion.url, token });
@@ -50,9 +52,10 @@ describe('fustorctl: dry runs, health-gated rollouts, reviewed changes', () => {
     const id = /rollout (\S+) running/.exec(saved.stdout)![1]!;
     const soaking = await eventually(async () => {
       const shown = await ctl(['rollout', id, '--agents']);
-      return /^n1 +1 +soaking +yes +\d+s /m.test(shown.stdout) && shown;
-      // Each look starts fustorctl (a process of its own); the soak lasts 30 s, so the state holds for the wait.
-    }, { timeoutMs: 25_000 });
+      if (!/^n1 +1 +soaking +yes +\d+s /m.test(shown.stdout)) throw new Error(`n1 is not soaking yet:\n${shown.stdout}${shown.stderr}`);
+      return shown;
+      // The soak lasts 30 s, so the state holds for the wait; a failure shows what fustorctl printed last.
+    }, { timeoutMs: 20_000 });
     expect(soaking.stdout).to.match(/^strategy: +all at once, max_failures 0, batch timeout 600 s, soak 30 s, on halt rollback$/m);
     const back = await ctl(['rollout', id, 'rollback', '--dry-run']);
     expect(back.stdout).to.match(/^dry run, nothing stored: 2 agent\(s\): 2 changed/m);
