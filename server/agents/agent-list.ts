@@ -4,6 +4,7 @@ import type { Sql } from '../store/sql.js';
 import type { AgentRow } from '../store/agent-store.js';
 import { stringMap } from '../store/agent-store.js';
 import { agentSelector, type AgentSelector } from './agent-selector.js';
+import { Slicer } from '../loop/slicer.js';
 
 export const AGENT_PAGE_DEFAULT = 100;
 export const AGENT_PAGE_MAX = 500;
@@ -114,12 +115,18 @@ export async function listAgents<T>(sql: Sql, query: AgentListQuery, pick: (row:
   const items: T[] = [];
   let last: ListedAgentRow | undefined;
   let position = query.cursor ? decodeCursor(query.sort, query.cursor) : undefined;
+  // A filter that few rows pass walks many rows: the loop gets a turn every few milliseconds of it.
+  const slicer = new Slicer();
   // Rows are read a chunk at a time, each chunk after the previous one's last row.
+  // Unfiltered, the first read asks for one row more than the page (all it needs); later ones, and filtered ones, read a chunk.
+  const filtered = Boolean(selector || needle || query.status || query.health);
+  let chunk = filtered ? CHUNK : Math.min(CHUNK, query.limit + 1);
   for (;;) {
     const rows = position
-      ? await sql.all<ListedAgentRow>(`${plan.after} LIMIT @chunk`, { ...positionParams(plan.after, position), chunk: CHUNK })
-      : await sql.all<ListedAgentRow>(`${plan.first} LIMIT @chunk`, { chunk: CHUNK });
+      ? await sql.all<ListedAgentRow>(`${plan.after} LIMIT @chunk`, { ...positionParams(plan.after, position), chunk })
+      : await sql.all<ListedAgentRow>(`${plan.first} LIMIT @chunk`, { chunk });
     for (const row of rows) {
+      await slicer.turn();
       if (needle && !row.agent_id.toLowerCase().includes(needle) && !(row.hostname ?? '').toLowerCase().includes(needle)) continue;
       if (selector && !selector.matches({ labels: stringMap(row.labels), attributes: stringMap(row.attributes) })) continue;
       const item = await pick(row);
@@ -128,8 +135,9 @@ export async function listAgents<T>(sql: Sql, query: AgentListQuery, pick: (row:
       items.push(item);
       last = row;
     }
-    if (rows.length < CHUNK) return { items, next_cursor: null };
+    if (rows.length < chunk) return { items, next_cursor: null };
     position = plan.position(rows.at(-1)!);
+    chunk = CHUNK;
   }
 }
 

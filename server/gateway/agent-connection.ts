@@ -1,3 +1,4 @@
+import { loopTurn } from '../loop/turn-budget.js';
 import type { WebSocket } from 'ws';
 import { CloseCode, closeCodeFor, encodeFrame, type ErrorCode, type FusionToAgentFrame } from '../../shared/protocol/index.js';
 import type { Logger } from '../../shared/logger.js';
@@ -51,9 +52,19 @@ export class AgentConnection {
     readonly log: Logger,
   ) {}
 
-  /** Runs `work` after the connection's earlier events were handled; it must not throw (failures are the caller's to log). */
+  /**
+   * Runs `work` after the connection's earlier events were handled and, when
+   * the event loop's turn has used its budget (ten thousand agents answering
+   * a push at once), in a later turn (see loopTurn); it must not throw
+   * (failures are the caller's to log).
+   */
   inOrder(work: () => Promise<void>): void {
-    this.chain = this.chain.then(work).catch((err: unknown) => this.log.error({ err }, 'agent event handling failed'));
+    this.chain = this.chain
+      .then(async () => {
+        if (loopTurn.spent()) await loopTurn.next();
+        await work();
+      })
+      .catch((err: unknown) => this.log.error({ err }, 'agent event handling failed'));
   }
 
   /** Settles once every event queued so far was handled. */

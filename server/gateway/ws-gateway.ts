@@ -19,6 +19,7 @@ import { AgentConnection } from './agent-connection.js';
 import { authenticateUpgrade, rejectUpgrade } from './upgrade-auth.js';
 import { onLibraryError } from './library-errors.js';
 import { Authenticator } from '../auth/authenticator.js';
+import { Slicer } from '../loop/slicer.js';
 
 /** Default cap on connections from one address that have not sent `hello` yet. */
 export const DEFAULT_MAX_PENDING_PER_ADDRESS = 64;
@@ -71,6 +72,8 @@ export interface GatewayEvents {
 export class WsGateway extends EventEmitter<GatewayEvents> {
   private readonly wss: WebSocketServer;
   private readonly connections = new Map<string, AgentConnection>();
+  /** A heartbeat pass is running (see beat). */
+  private beating = false;
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly maxFrameBytes: number;
   /** Connections per client address that have not sent `hello` yet. */
@@ -94,7 +97,7 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
         socket.destroy();
       });
     });
-    this.heartbeat = setInterval(() => this.beat(), this.options.heartbeatIntervalMs);
+    this.heartbeat = setInterval(() => void this.beat(), this.options.heartbeatIntervalMs);
     this.heartbeat.unref();
   }
 
@@ -261,6 +264,13 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
       conn.fail(ErrorCode.ProtocolError, 'binary frames are not part of the protocol');
       return;
     }
+    // The first frame must be the hello (anything else closes the connection once decoded): the hello timeout is met.
+    conn.helloReceived = true;
+    // Decoding and handling wait for the connection's earlier frames and, past the turn's budget, for the next turn.
+    conn.inOrder(() => this.handleFrame(conn, data));
+  }
+
+  private async handleFrame(conn: AgentConnection, data: RawData): Promise<void> {
     const decoded = decodeFrame(AgentToFusionFrame, data as Buffer | Buffer[], this.maxFrameBytes);
     if (!decoded.ok) {
       conn.log.warn({ code: decoded.code, reason: decoded.message.slice(0, 300) }, 'malformed frame; closing');
@@ -268,22 +278,19 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
       return;
     }
     const frame = decoded.frame;
-    if (frame.type === 'hello') conn.helloReceived = true;
     const admit = this.options.admitHello;
     if (frame.type === 'hello' && !conn.established && conn.tokenKind === 'enrollment' && admit) {
-      conn.inOrder(async () => {
-        let admitted = false;
-        try {
-          admitted = await admit(conn, frame);
-        } catch (err) {
-          conn.log.error({ err }, 'enrollment failed');
-          conn.fail(ErrorCode.InternalError, 'internal error');
-        }
-        if (admitted) await this.dispatch('frame', conn, frame);
-      });
+      let admitted = false;
+      try {
+        admitted = await admit(conn, frame);
+      } catch (err) {
+        conn.log.error({ err }, 'enrollment failed');
+        conn.fail(ErrorCode.InternalError, 'internal error');
+      }
+      if (admitted) await this.dispatch('frame', conn, frame);
       return;
     }
-    this.emitSafely('frame', conn, frame);
+    await this.dispatch('frame', conn, frame);
   }
 
   /**
@@ -306,20 +313,35 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
     return release;
   }
 
-  private beat(): void {
-    for (const conn of this.connections.values()) {
-      if (!conn.alive) {
-        conn.log.info('heartbeat timeout; dropping connection');
-        conn.close(CloseCode.HeartbeatTimeout, 'heartbeat timeout');
-        conn.socket.terminate();
-        continue;
+  /**
+   * Pings every connection and drops those that did not answer the last
+   * ping. Pinging 10,000 sockets is about 300 ms of work, so it runs in
+   * slices of the event loop (Slicer); a beat still running when the next
+   * is due is not doubled.
+   */
+  private async beat(): Promise<void> {
+    if (this.beating) return;
+    this.beating = true;
+    try {
+      const slicer = new Slicer();
+      for (const conn of [...this.connections.values()]) {
+        await slicer.turn();
+        if (this.connections.get(conn.agentId) !== conn) continue; // Closed or replaced meanwhile.
+        if (!conn.alive) {
+          conn.log.info('heartbeat timeout; dropping connection');
+          conn.close(CloseCode.HeartbeatTimeout, 'heartbeat timeout');
+          conn.socket.terminate();
+          continue;
+        }
+        conn.alive = false;
+        try {
+          conn.socket.ping();
+        } catch {
+          // The socket is closing; its close handler does the bookkeeping.
+        }
       }
-      conn.alive = false;
-      try {
-        conn.socket.ping();
-      } catch {
-        // The socket is closing; its close handler does the bookkeeping.
-      }
+    } finally {
+      this.beating = false;
     }
   }
 

@@ -2,6 +2,8 @@ import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import type { Logger } from '../../shared/logger.js';
 import type { Db } from './database.js';
 import type { Sql, SqlParams, SqlRunResult } from './sql.js';
+import { TurnBudget, loopTurn } from '../loop/turn-budget.js';
+import { StatementCache } from './statement-cache.js';
 import { StorageError } from './storage-errors.js';
 
 /** What the async context a statement comes from belongs to. */
@@ -16,6 +18,8 @@ export interface SqliteSqlOptions {
   log?: Logger;
   /** Outcome of every commit (`undefined` for success): feeds StorageHealth. */
   onCommitted?: (outcome: unknown) => void;
+  /** Milliseconds of statements one event-loop turn may run before the rest wait for the next turn (see TurnBudget); default: the process's shared budget (loopTurn, 8 ms). */
+  turnBudgetMs?: number;
 }
 
 /**
@@ -53,24 +57,30 @@ export class SqliteSql implements Sql {
   /** SQLite rolled an open batch back by itself since the last commit. */
   private batchLost = false;
   private savepoints = 0;
+  /** Compiled statements by their text: compiling costs several times what running a simple one does. */
+  private readonly prepared: StatementCache;
+  /** Statements past a few milliseconds of one turn wait for the next. */
+  private readonly turn: TurnBudget;
 
   constructor(
     private readonly db: Db,
     private readonly options: SqliteSqlOptions = {},
   ) {
+    this.prepared = new StatementCache(db);
+    this.turn = options.turnBudgetMs === undefined ? loopTurn : new TurnBudget(options.turnBudgetMs);
     this.isolateSyncTransactions();
   }
 
   get<T>(sql: string, params?: SqlParams): Promise<T | undefined> {
-    return this.statement(() => bind(this.db.prepare(sql), params, 'get') as T | undefined);
+    return this.statement(() => bind(this.prepared.get(sql), params, 'get') as T | undefined);
   }
 
   all<T>(sql: string, params?: SqlParams): Promise<T[]> {
-    return this.statement(() => bind(this.db.prepare(sql), params, 'all') as T[]);
+    return this.statement(() => bind(this.prepared.get(sql), params, 'all') as T[]);
   }
 
   run(sql: string, params?: SqlParams): Promise<SqlRunResult> {
-    return this.statement(() => ({ changes: (bind(this.db.prepare(sql), params, 'run') as { changes: number }).changes }));
+    return this.statement(() => ({ changes: (bind(this.prepared.get(sql), params, 'run') as { changes: number }).changes }));
   }
 
   exec(script: string): Promise<void> {
@@ -120,6 +130,8 @@ export class SqliteSql implements Sql {
   private statement<T>(run: () => T): Promise<T> {
     const scope = this.scope.getStore();
     if (this.owner !== undefined && scope?.tx !== this.owner) return this.whenFree(() => this.statement(run));
+    // The loop has run statements long enough in this turn: this one runs in the next (see TurnBudget).
+    if (this.turn.spent()) return this.turn.next().then(() => this.statement(run));
     this.statementCount++;
     try {
       if (this.owner === undefined && scope?.batch) this.joinBatch();

@@ -133,6 +133,7 @@ describe('SqliteSql: group commit, flush and transactions', () => {
   });
 
   it('shows writes at once on its own connection and commits them together when the turn ends', async () => {
+    sql = new SqliteSql(db, { turnBudgetMs: Infinity }); // all hundred within one turn, however slow the machine
     for (let i = 0; i < 100; i++) await sql.batch(() => insert(`k${i}`, i));
     expect(db.inTransaction).to.equal(true);
     expect(count(db)).to.equal(100);
@@ -140,6 +141,30 @@ describe('SqliteSql: group commit, flush and transactions', () => {
     await nextTurn();
     expect(db.inTransaction).to.equal(false);
     expect(count(other)).to.equal(100);
+  });
+
+  it('gives the event loop a turn once statements used the turn budget, keeping their order and the transaction whole', async () => {
+    sql = new SqliteSql(db, { turnBudgetMs: 0 }); // every statement after a turn's first waits for the next turn
+    const order: string[] = [];
+    const writes = ['a', 'b', 'c'].map((k, i) => insert(k, i).then(() => order.push(k)));
+    expect(count(db)).to.equal(1); // the first ran at once; the others wait
+    await Promise.all(writes);
+    expect(order).to.deep.equal(['a', 'b', 'c']);
+
+    let turns = 0;
+    let ticking = true;
+    const tick = (): void => {
+      turns++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    await sql.transaction(async () => {
+      for (let i = 0; i < 20; i++) await insert(`t${i}`, i);
+      expect(count(other)).to.equal(3); // nothing of it is visible outside before the commit
+    });
+    ticking = false;
+    expect(turns).to.be.greaterThan(10); // the loop turned while the transaction ran
+    expect(count(other)).to.equal(23);
   });
 
   it('runs a transaction inside the batch as a savepoint: a failing one is undone alone', async () => {

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { eventually } from '../harness/eventually.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -75,7 +76,11 @@ describe('storage errors', function () {
       expect(refused.body.error.code).to.equal('storage_full');
       expect(refused.body.error.message).to.match(/disk .* is full/);
       agent.send({ type: 'status', pipes: [{ id: 'p', state: 'running', records_sent: 1, last_error: null }] });
-      const health = await fusion.json('GET', '/healthz');
+      // The status frame's write fails in the background: /healthz shows it once it was tried.
+      const health = await eventually(async () => {
+        const h = await fusion!.json('GET', '/healthz');
+        return h.status === 503 && h;
+      });
       expect(health.status).to.equal(503);
       expect(health.body).to.deep.include({ status: 'degraded' });
       expect(health.body.storage.state).to.equal('storage_full');
