@@ -7,6 +7,7 @@ import { checkEventsBody, EventsBody, MAX_EVENTS_PER_BATCH, OpenSessionBody } fr
 import type { ViewOrigin } from './fs-view.js';
 import type { SessionInfo } from './sessions.js';
 import { jsonBody } from '../http/json-body.js';
+import { treeIssue } from '../../shared/plain-tree.js';
 
 /** Header carrying a session's owner secret on every request after the open. */
 export const SESSION_TOKEN_HEADER = 'x-session-token';
@@ -29,6 +30,8 @@ export const MAX_INGEST_BODY_BYTES = 16 * 1024 * 1024;
 export function createIngestRouter(ctx: DataPlaneContext): Router {
   const router = express.Router();
   router.use(authenticate(ctx));
+  // An events batch is checked field by field (checkEventsBody); the tree walk runs only to explain a refusal.
+  router.post('/sessions/:session_id/events', jsonBody(MAX_INGEST_BODY_BYTES, { walk: false }));
   router.use(jsonBody(MAX_INGEST_BODY_BYTES));
 
   router.post('/sessions', (req, res) => {
@@ -72,7 +75,7 @@ export function createIngestRouter(ctx: DataPlaneContext): Router {
       throw new HttpError(413, DataPlaneErrorCode.TooManyEvents, `a batch may carry at most ${MAX_EVENTS_PER_BATCH} events, got ${events.length}`);
     }
     const session = sessionOf(ctx, req, res);
-    const batch = checkEventsBody(req.body) ?? parseOrThrow(EventsBody, req.body, 'events batch');
+    const batch = checkEventsBody(req.body) ?? parseOrThrow(EventsBody, walked(req.body), 'events batch');
     const now = Date.now();
     const origin = originOf(session);
     let removed = 0;
@@ -99,6 +102,13 @@ export function createIngestRouter(ctx: DataPlaneContext): Router {
 
   router.use(jsonErrorHandler(ctx.logger));
   return router;
+}
+
+/** The body, once the tree walk (depth, reserved keys) found nothing; else the 400 it names. */
+function walked(body: unknown): unknown {
+  const issue = treeIssue(body);
+  if (issue) throw new HttpError(400, issue.code, `invalid body at ${issue.path}: ${issue.message}`);
+  return body;
 }
 
 function authenticate(ctx: DataPlaneContext) {
