@@ -61,7 +61,8 @@ export class AgentConnection {
   inOrder(work: () => Promise<void>): void {
     this.chain = this.chain
       .then(async () => {
-        if (loopTurn.spent()) await loopTurn.next();
+        // Everything deferred resumes together in the next turn: each looks at the budget again.
+        while (loopTurn.spent()) await loopTurn.next();
         await work();
       })
       .catch((err: unknown) => this.log.error({ err }, 'agent event handling failed'));
