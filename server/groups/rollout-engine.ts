@@ -213,6 +213,11 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
     this.leading = false;
     this.term++;
     this.deps.rollouts.dropIndex();
+    this.letGo();
+  }
+
+  /** Clears the soak watch, every rollout's timers and the waiting sets (what a replica that no longer follows them holds). */
+  private letGo(): void {
     if (this.soakPoll) clearInterval(this.soakPoll);
     this.soakPoll = undefined;
     this.soaks.stop();
@@ -307,15 +312,7 @@ export class RolloutEngine extends EventEmitter<{ progress: [RolloutProgress] }>
   /** Stops the pause timers and stops listening (the rollouts stay running in the database). */
   stop(): void {
     this.stopped = true;
-    if (this.soakPoll) clearInterval(this.soakPoll);
-    this.soakPoll = undefined;
-    this.soaks.stop();
-    for (const a of this.active.values()) {
-      if (a.timer) clearTimeout(a.timer);
-      this.disarm(a);
-    }
-    this.active.clear();
-    this.waitingFor.clear();
+    this.letGo();
   }
 
   /**
