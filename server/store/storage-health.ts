@@ -2,6 +2,9 @@ import type { Logger } from '../../shared/logger.js';
 import type { Sql } from './sql.js';
 import { StorageError, type StorageErrorCode } from './storage-errors.js';
 
+/** Least time between two probe writes of a degraded store (see StorageHealth.report). */
+export const PROBE_EVERY_MS = 1000;
+
 /** What `/healthz` says about the database's storage. */
 export type StorageReport = { state: 'ok' } | { state: StorageErrorCode; message: string; since: number };
 
@@ -13,10 +16,14 @@ export type StorageReport = { state: 'ok' } | { state: StorageErrorCode; message
  */
 export class StorageHealth {
   private problem: { error: StorageError; since: number } | undefined;
+  /** When the state last came from a write (a failed commit or a probe), ms. */
+  private lastLook = 0;
 
   constructor(
     private readonly sql: Sql,
     private readonly log: Logger,
+    /** Least time between two probe writes while degraded, ms (a scraped /healthz writes at most this often). */
+    private readonly probeEveryMs = PROBE_EVERY_MS,
   ) {}
 
   /** Records the outcome of a write that reached the database: `undefined` for success. */
@@ -28,6 +35,7 @@ export class StorageHealth {
       this.problem = undefined;
       return;
     }
+    this.lastLook = Date.now();
     if (this.problem?.error.code !== error.code) {
       this.log.error({ code: error.code, sqlite: error.sqliteCode }, `database storage problem: ${error.message}`);
       this.problem = { error, since: Date.now() };
@@ -37,15 +45,18 @@ export class StorageHealth {
   /**
    * The current state. While degraded, a probe write (on SQLite rewriting the
    * schema version with its own value, one page) finds out whether space came
-   * back, so the state clears even when nothing else writes.
+   * back, so the state clears even when nothing else writes; at most one probe
+   * a `probeEveryMs`, counted from the last failed write, so a refusal shows
+   * on /healthz for at least that long.
    */
   async report(): Promise<StorageReport> {
-    if (this.problem) await this.probe();
+    if (this.problem && Date.now() - this.lastLook >= this.probeEveryMs) await this.probe();
     if (!this.problem) return { state: 'ok' };
     return { state: this.problem.error.code, message: this.problem.error.message, since: this.problem.since };
   }
 
   private async probe(): Promise<void> {
+    this.lastLook = Date.now();
     try {
       if (this.sql.dialect === 'sqlite') {
         await this.sql.transaction(async () => {
