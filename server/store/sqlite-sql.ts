@@ -3,7 +3,6 @@ import type { Logger } from '../../shared/logger.js';
 import type { Db } from './database.js';
 import type { Sql, SqlParams, SqlRunResult } from './sql.js';
 import { TurnBudget, loopTurn } from '../loop/turn-budget.js';
-import { StatementCache } from './statement-cache.js';
 import { StorageError } from './storage-errors.js';
 
 /** What the async context a statement comes from belongs to. */
@@ -57,8 +56,6 @@ export class SqliteSql implements Sql {
   /** SQLite rolled an open batch back by itself since the last commit. */
   private batchLost = false;
   private savepoints = 0;
-  /** Compiled statements by their text: compiling costs several times what running a simple one does. */
-  private readonly prepared: StatementCache;
   /** Statements past a few milliseconds of one turn wait for the next. */
   private readonly turn: TurnBudget;
 
@@ -66,21 +63,20 @@ export class SqliteSql implements Sql {
     private readonly db: Db,
     private readonly options: SqliteSqlOptions = {},
   ) {
-    this.prepared = new StatementCache(db);
     this.turn = options.turnBudgetMs === undefined ? loopTurn : new TurnBudget(options.turnBudgetMs);
     this.isolateSyncTransactions();
   }
 
   get<T>(sql: string, params?: SqlParams): Promise<T | undefined> {
-    return this.statement(() => bind(this.prepared.get(sql), params, 'get') as T | undefined);
+    return this.statement(() => bind(this.db.prepare(sql), params, 'get') as T | undefined);
   }
 
   all<T>(sql: string, params?: SqlParams): Promise<T[]> {
-    return this.statement(() => bind(this.prepared.get(sql), params, 'all') as T[]);
+    return this.statement(() => bind(this.db.prepare(sql), params, 'all') as T[]);
   }
 
   run(sql: string, params?: SqlParams): Promise<SqlRunResult> {
-    return this.statement(() => ({ changes: (bind(this.prepared.get(sql), params, 'run') as { changes: number }).changes }));
+    return this.statement(() => ({ changes: (bind(this.db.prepare(sql), params, 'run') as { changes: number }).changes }));
   }
 
   exec(script: string): Promise<void> {
