@@ -50,6 +50,16 @@ describe('agent attributes, labels, selectors and paged listing', function () {
     expect(pages.flat()).to.deep.equal(['zz-offline', ...[...FLEET].reverse()]);
     expect(pages.map((p) => p.length)).to.deep.equal([4, 4, 4, 1]);
 
+    // Pages of 2 online agents: the heads are read a slice at a time, and the offline one is skipped in between.
+    const online: string[] = [];
+    cursor = null;
+    for (let hops = 0; hops < 20; hops++) {
+      const page = await fusion.json('GET', `/api/v1/management/agents?status=online&sort=-agent_id&limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      online.push(...ids(page.body));
+      cursor = page.body.next_cursor;
+      if (!cursor) break;
+    }
+    expect(online).to.deep.equal([...FLEET].reverse());
     expect(ids((await fusion.json('GET', '/api/v1/management/agents?status=offline')).body)).to.deep.equal(['zz-offline']);
     expect(ids((await fusion.json('GET', '/api/v1/management/agents?status=online&q=A-1')).body)).to.deep.equal(['a-10', 'a-11']);
     // Attributes are searchable in a listing.
