@@ -41,25 +41,27 @@ function decodeCursor(sort: Sort, cursor: string): Position {
   throw new HttpError(400, 'bad_cursor', `cursor is not one this listing (sort=${sort}) gave out; start again without it`);
 }
 
+/** What filtering and paging read of every walked agent, in the keyset order of each sort (see STATEMENTS). */
+const ROWS = 'SELECT agents.agent_id, agents.hostname, agents.labels, agents.attributes, agents.last_seen FROM agents';
+
+/** A walked row: enough to search, match a selector and place a cursor; the rest is read for the rows that pass. */
+type WalkedRow = Pick<AgentRow, 'agent_id' | 'hostname' | 'labels' | 'attributes' | 'last_seen'>;
+
 /**
- * Keyset statements per sort: each reads rows strictly after a position, in
- * order, so a page costs the rows it walks, not the table. `last_seen` sorts
- * by the stored time (a never-seen agent counts as 0), ties by agent id.
+ * What a listed agent's view needs, read for the rows that passed the search
+ * and the selector only, one statement per slice of them: its whole row
+ * (with its pipes' status, the bulk of it) and, each from a primary-key
+ * lookup, its desired config's head, its latest report's head and its group.
  */
-/**
- * What a listed agent's view needs besides its row, read in the same
- * statement (each from a primary-key lookup), so a page of views costs one
- * round trip per chunk, not three per agent: its desired config's head, its
- * latest report's head and its group.
- */
-const WITH_HEADS = `SELECT agents.*,
+const HEADS = `SELECT agents.*,
   (SELECT r.revision FROM agent_config_revisions r WHERE r.agent_id = agents.agent_id ORDER BY r.revision DESC LIMIT 1) AS desired_revision,
   (SELECT r.signature FROM agent_config_revisions r WHERE r.agent_id = agents.agent_id ORDER BY r.revision DESC LIMIT 1) AS desired_signature,
   (SELECT r.created_at FROM agent_config_revisions r WHERE r.agent_id = agents.agent_id ORDER BY r.revision DESC LIMIT 1) AS desired_at,
   c.signature AS report_signature, c.reported_at AS report_at, m.group_name AS member_of
-  FROM agents LEFT JOIN config_reports c ON c.agent_id = agents.agent_id LEFT JOIN group_members m ON m.agent_id = agents.agent_id`;
+  FROM agents LEFT JOIN config_reports c ON c.agent_id = agents.agent_id LEFT JOIN group_members m ON m.agent_id = agents.agent_id
+  WHERE agents.agent_id IN`;
 
-/** A listed row: the agent's own columns and the heads read with it (see WITH_HEADS). */
+/** A listed row: the agent's own columns and the heads read for it (see HEADS). */
 export interface ListedAgentRow extends AgentRow {
   desired_revision: number | null;
   desired_signature: string | null;
@@ -69,26 +71,39 @@ export interface ListedAgentRow extends AgentRow {
   member_of: string | null;
 }
 
-const STATEMENTS: Record<Sort, { first: string; after: string; position: (row: ListedAgentRow) => Position }> = {
+/** The walked rows' whole rows with their heads, in the walked order (an agent deleted meanwhile is left out). */
+async function withHeads(sql: Sql, rows: WalkedRow[]): Promise<ListedAgentRow[]> {
+  const full = new Map(
+    (await sql.all<ListedAgentRow>(`${HEADS} (${rows.map(() => '?').join(', ')})`, rows.map((r) => r.agent_id))).map((r) => [r.agent_id, r]),
+  );
+  return rows.flatMap((row) => full.get(row.agent_id) ?? []);
+}
+
+/**
+ * Keyset statements per sort: each reads rows strictly after a position, in
+ * order, so a page costs the rows it walks, not the table. `last_seen` sorts
+ * by the stored time (a never-seen agent counts as 0), ties by agent id.
+ */
+const STATEMENTS: Record<Sort, { first: string; after: string; position: (row: WalkedRow) => Position }> = {
   agent_id: {
-    first: `${WITH_HEADS} ORDER BY agents.agent_id`,
-    after: `${WITH_HEADS} WHERE agents.agent_id > @id ORDER BY agents.agent_id`,
+    first: `${ROWS} ORDER BY agents.agent_id`,
+    after: `${ROWS} WHERE agents.agent_id > @id ORDER BY agents.agent_id`,
     position: (row) => [row.agent_id, row.agent_id],
   },
   '-agent_id': {
-    first: `${WITH_HEADS} ORDER BY agents.agent_id DESC`,
-    after: `${WITH_HEADS} WHERE agents.agent_id < @id ORDER BY agents.agent_id DESC`,
+    first: `${ROWS} ORDER BY agents.agent_id DESC`,
+    after: `${ROWS} WHERE agents.agent_id < @id ORDER BY agents.agent_id DESC`,
     position: (row) => [row.agent_id, row.agent_id],
   },
   last_seen: {
-    first: `${WITH_HEADS} ORDER BY COALESCE(agents.last_seen, 0), agents.agent_id`,
-    after: `${WITH_HEADS} WHERE COALESCE(agents.last_seen, 0) > @value OR (COALESCE(agents.last_seen, 0) = @value AND agents.agent_id > @id)
+    first: `${ROWS} ORDER BY COALESCE(agents.last_seen, 0), agents.agent_id`,
+    after: `${ROWS} WHERE COALESCE(agents.last_seen, 0) > @value OR (COALESCE(agents.last_seen, 0) = @value AND agents.agent_id > @id)
             ORDER BY COALESCE(agents.last_seen, 0), agents.agent_id`,
     position: (row) => [row.last_seen ?? 0, row.agent_id],
   },
   '-last_seen': {
-    first: `${WITH_HEADS} ORDER BY COALESCE(agents.last_seen, 0) DESC, agents.agent_id`,
-    after: `${WITH_HEADS} WHERE COALESCE(agents.last_seen, 0) < @value OR (COALESCE(agents.last_seen, 0) = @value AND agents.agent_id > @id)
+    first: `${ROWS} ORDER BY COALESCE(agents.last_seen, 0) DESC, agents.agent_id`,
+    after: `${ROWS} WHERE COALESCE(agents.last_seen, 0) < @value OR (COALESCE(agents.last_seen, 0) = @value AND agents.agent_id > @id)
             ORDER BY COALESCE(agents.last_seen, 0) DESC, agents.agent_id`,
     position: (row) => [row.last_seen ?? 0, row.agent_id],
   },
@@ -113,7 +128,7 @@ export async function listAgents<T>(sql: Sql, query: AgentListQuery, pick: (row:
   const needle = query.q?.toLowerCase();
   const plan = STATEMENTS[query.sort];
   const items: T[] = [];
-  let last: ListedAgentRow | undefined;
+  let last: WalkedRow | undefined;
   let position = query.cursor ? decodeCursor(query.sort, query.cursor) : undefined;
   // A filter that few rows pass walks many rows: the loop gets a turn every few milliseconds of it.
   const slicer = new Slicer();
@@ -123,17 +138,27 @@ export async function listAgents<T>(sql: Sql, query: AgentListQuery, pick: (row:
   let chunk = filtered ? CHUNK : Math.min(CHUNK, query.limit + 1);
   for (;;) {
     const rows = position
-      ? await sql.all<ListedAgentRow>(`${plan.after} LIMIT @chunk`, { ...positionParams(plan.after, position), chunk })
-      : await sql.all<ListedAgentRow>(`${plan.first} LIMIT @chunk`, { chunk });
+      ? await sql.all<WalkedRow>(`${plan.after} LIMIT @chunk`, { ...positionParams(plan.after, position), chunk })
+      : await sql.all<WalkedRow>(`${plan.first} LIMIT @chunk`, { chunk });
+    const passing: WalkedRow[] = [];
     for (const row of rows) {
       await slicer.turn();
       if (needle && !row.agent_id.toLowerCase().includes(needle) && !(row.hostname ?? '').toLowerCase().includes(needle)) continue;
       if (selector && !selector.matches({ labels: stringMap(row.labels), attributes: stringMap(row.attributes) })) continue;
-      const item = await pick(row);
-      if (item === undefined) continue;
-      if (items.length === query.limit) return { items, next_cursor: last ? encodeCursor(query.sort, plan.position(last)) : null };
-      items.push(item);
-      last = row;
+      passing.push(row);
+    }
+    // Heads are read for as many rows as the page can still take (one more tells whether a next page exists).
+    for (let at = 0; at < passing.length; ) {
+      const slice = passing.slice(at, at + query.limit + 1 - items.length);
+      at += slice.length;
+      for (const row of await withHeads(sql, slice)) {
+        await slicer.turn();
+        const item = await pick(row);
+        if (item === undefined) continue;
+        if (items.length === query.limit) return { items, next_cursor: last ? encodeCursor(query.sort, plan.position(last)) : null };
+        items.push(item);
+        last = row;
+      }
     }
     if (rows.length < chunk) return { items, next_cursor: null };
     position = plan.position(rows.at(-1)!);
