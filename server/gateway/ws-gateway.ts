@@ -150,10 +150,10 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
           conn.close(CloseCode.ServerShutdown, 'server shutdown');
         }),
     );
-    const handling = [...this.connections.values()].map((conn) => conn.settled());
+    const conns = [...this.connections.values()];
     await Promise.all(closing);
-    // Frames already received finish their writes before the database closes.
-    await Promise.all(handling);
+    // Frames already received, and each connection's disconnect (queued by its close), finish their writes before the database closes.
+    await Promise.all(conns.map((conn) => conn.settled()));
     this.connections.clear();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
