@@ -19,8 +19,8 @@ const SLICE = 500;
 /**
  * The fleet's counts, taken a page of agents at a time; the listing gives
  * the event loop a turn every few milliseconds of its walk (Slicer), so a
- * count over 10,000 agents never holds the loop for long. A count is reused for `maxAgeMs`; callers asking meanwhile
- * share the one in progress (see maxAge).
+ * count over 10,000 agents never holds the loop for long. A count is reused
+ * for a while (see maxAge); callers asking meanwhile share the one in progress.
  */
 export class FleetSummary {
   private last: FleetCounts | undefined;
