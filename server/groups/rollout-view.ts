@@ -63,7 +63,10 @@ export async function rolloutView(
   gateway: WsGateway,
   options: { agents?: boolean; state?: MemberState } = {},
 ): Promise<RolloutView> {
-  const counts = await rollouts.counts(record.id);
+  // Every member's row read at once gives counts that match the rows shown
+  // (two statements could straddle a member's change of state).
+  const rows = options.agents && !options.state ? await rollouts.agents(record.id) : null;
+  const counts = rows ? countStates(rows) : await rollouts.counts(record.id);
   const view: RolloutView = {
     id: record.id,
     group: record.group_name,
@@ -84,7 +87,7 @@ export async function rolloutView(
   };
   if (options.agents) {
     const now = Date.now();
-    view.agents = (await rollouts.agents(record.id, options.state)).map((a) => ({
+    view.agents = (rows ?? (await rollouts.agents(record.id, options.state))).map((a) => ({
       agent_id: a.agent_id,
       batch: a.batch + 1,
       state: a.state,
@@ -98,4 +101,10 @@ export async function rolloutView(
     }));
   }
   return view;
+}
+
+function countStates(rows: readonly { state: MemberState }[]): Record<MemberState, number> & { total: number } {
+  const counts = { pending: 0, applying: 0, soaking: 0, applied: 0, failed: 0, cancelled: 0, total: rows.length };
+  for (const row of rows) counts[row.state] += 1;
+  return counts;
 }
