@@ -8,8 +8,7 @@ import { agentSelector } from '../agents/agent-selector.js';
 import type { Decommissioned } from '../agents/decommission.js';
 import { requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
-import type { AgentStore } from '../store/agent-store.js';
-import { applyLabelChange, type AgentLabelStore } from '../store/agent-labels.js';
+import type { AgentLabelStore } from '../store/agent-labels.js';
 import { HttpError, notFound } from './errors.js';
 import { parseBody } from './parse-body.js';
 
@@ -38,7 +37,6 @@ const BulkLabelChange = z.object({ selector: z.string().max(1024) }).extend({
 export function agentRoutes(deps: {
   directory: AgentDirectory;
   tokens: TokenStore;
-  agents: AgentStore;
   labels: AgentLabelStore;
   /** Called with the agents whose labels changed, after the change is stored (group rules apply to them). */
   onLabelsChanged?: ((agentIds: string[]) => Promise<unknown>) | undefined;
@@ -61,9 +59,8 @@ export function agentRoutes(deps: {
     const body = parseBody(BulkLabelChange, req.body, 'label change');
     if (body.set === undefined && body.remove === undefined) throw new HttpError(400, 'bad_request', 'give "set", "remove" or both');
     const selector = agentSelector(body.selector, 'targeting');
-    const matched = (await deps.agents.all()).filter((record) => selector.matches(record));
-    const changed = await deps.labels.changeMany(matched, body);
-    if (changed > 0) await deps.onLabelsChanged?.(matched.map((record) => record.agent_id));
+    const { matched, changed } = await deps.labels.changeMatching((labels) => selector.matches({ labels, attributes: {} }), body);
+    if (changed > 0) await deps.onLabelsChanged?.(matched);
     res.json({ selector: selector.text, matched: matched.length, changed });
   });
 
@@ -85,19 +82,19 @@ export function agentRoutes(deps: {
   router.put('/:agent_id/labels', operator, json, async (req, res) => {
     const id = agentIdParam(req.params.agent_id as string);
     const { labels } = parseBody(ReplaceLabels, req.body, 'labels');
-    if (!(await deps.labels.replace(id, labels))) throw notFound(`agent ${id}`);
+    const written = await deps.labels.replace(id, labels);
+    if (!written) throw notFound(`agent ${id}`);
     await deps.onLabelsChanged?.([id]);
-    res.json({ agent_id: id, labels: await deps.labels.get(id) });
+    res.json({ agent_id: id, labels: written });
   });
 
   router.patch('/:agent_id/labels', operator, json, async (req, res) => {
     const id = agentIdParam(req.params.agent_id as string);
     const change = parseBody(LabelChange, req.body, 'label change');
-    const current = await deps.labels.get(id);
-    if (!current) throw notFound(`agent ${id}`);
-    await deps.labels.replace(id, applyLabelChange(current, change));
+    const labels = await deps.labels.change(id, change);
+    if (!labels) throw notFound(`agent ${id}`);
     await deps.onLabelsChanged?.([id]);
-    res.json({ agent_id: id, labels: await deps.labels.get(id) });
+    res.json({ agent_id: id, labels });
   });
   return router;
 }

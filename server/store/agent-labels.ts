@@ -15,9 +15,18 @@ export function applyLabelChange(current: Readonly<Record<string, string>>, chan
   return next;
 }
 
+/** Agents read per statement while a bulk change walks the agents table. */
+const BULK_CHUNK = 1000;
+
+/** Serialises label changes (every replica): a change reads the labels it rewrites under it. */
+const LABELS_LOCK = 'agents:labels';
+
 /**
  * Admin-set labels of agents. Kept in the agents table beside (never mixed
- * with) what agents report about themselves.
+ * with) what agents report about themselves. Every change reads the labels it
+ * rewrites in the same transaction, under one lock, so concurrent changes (to
+ * one agent or by selector, on any replica) all land: none is written over a
+ * stale read.
  */
 export class AgentLabelStore {
   constructor(private readonly sql: Sql) {}
@@ -28,24 +37,57 @@ export class AgentLabelStore {
     return row ? stringMap(row.labels) : undefined;
   }
 
-  /** Replaces the labels of one agent; false when the agent is unknown. */
-  async replace(agentId: string, labels: Labels): Promise<boolean> {
-    return (await this.sql.run(SET_LABELS, [JSON.stringify(sorted(labels)), agentId])).changes === 1;
+  /** Replaces the labels of one agent; the labels written, or undefined when the agent is unknown. */
+  async replace(agentId: string, labels: Labels): Promise<Record<string, string> | undefined> {
+    return this.sql.transaction(async () => {
+      await this.sql.lock(LABELS_LOCK);
+      const next = sorted(labels);
+      return (await this.sql.run(SET_LABELS, [JSON.stringify(next), agentId])).changes === 1 ? next : undefined;
+    });
   }
 
-  /** Applies one change to many agents in one transaction; returns how many agents' labels changed. */
-  async changeMany(agents: Array<{ agent_id: string; labels: Readonly<Record<string, string>> }>, change: LabelChange): Promise<number> {
-    let changed = 0;
-    await this.sql.transaction(async () => {
-      for (const agent of agents) {
-        const before = JSON.stringify(sorted(agent.labels));
-        const after = JSON.stringify(sorted(applyLabelChange(agent.labels, change)));
-        if (before === after) continue;
-        await this.sql.run(SET_LABELS, [after, agent.agent_id]);
-        changed++;
+  /** Applies a change to one agent's labels; the labels after it, or undefined when the agent is unknown. */
+  async change(agentId: string, change: LabelChange): Promise<Record<string, string> | undefined> {
+    return this.sql.transaction(async () => {
+      await this.sql.lock(LABELS_LOCK);
+      const current = await this.get(agentId);
+      if (!current) return undefined;
+      const next = sorted(applyLabelChange(current, change));
+      await this.sql.run(SET_LABELS, [JSON.stringify(next), agentId]);
+      return next;
+    });
+  }
+
+  /**
+   * Applies one change to every agent whose labels `matches` accepts, in one
+   * transaction that reads the labels as it goes (a chunk at a time);
+   * returns the agents matched and how many of them changed.
+   */
+  async changeMatching(matches: (labels: Readonly<Record<string, string>>) => boolean, change: LabelChange): Promise<{ matched: string[]; changed: number }> {
+    return this.sql.transaction(async () => {
+      await this.sql.lock(LABELS_LOCK);
+      const matched: string[] = [];
+      let changed = 0;
+      let after = '';
+      for (;;) {
+        const rows = await this.sql.all<{ agent_id: string; labels: string | null }>(
+          'SELECT agent_id, labels FROM agents WHERE agent_id > ? ORDER BY agent_id LIMIT ?',
+          [after, BULK_CHUNK],
+        );
+        for (const row of rows) {
+          const labels = stringMap(row.labels);
+          if (!matches(labels)) continue;
+          matched.push(row.agent_id);
+          const before = JSON.stringify(sorted(labels));
+          const next = JSON.stringify(sorted(applyLabelChange(labels, change)));
+          if (before === next) continue;
+          await this.sql.run(SET_LABELS, [next, row.agent_id]);
+          changed++;
+        }
+        if (rows.length < BULK_CHUNK) return { matched, changed };
+        after = rows[rows.length - 1]!.agent_id;
       }
     });
-    return changed;
   }
 }
 

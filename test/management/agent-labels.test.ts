@@ -113,6 +113,26 @@ describe('agent attributes, labels, selectors and paged listing', function () {
     expect([none.status, none.body.error.code]).to.deep.equal([400, 'no_agents']);
   });
 
+  it('loses no label change made at the same time: to one agent, and by selector beside changes to single agents', async () => {
+    const keys = Array.from({ length: 16 }, (_, i) => `k${String(i).padStart(2, '0')}`);
+    const answers = await Promise.all(keys.map((key) => fusion.json('PATCH', '/api/v1/management/agents/a-05/labels', { set: { [key]: 'x' } })));
+    expect(answers.map((a) => a.status)).to.deep.equal(keys.map(() => 200));
+    expect(Object.keys((await fusion.json('GET', '/api/v1/management/agents/a-05')).body.labels)).to.include.members(keys);
+
+    // A bulk change over every us agent races single-agent changes to some of them: each lands.
+    const single = ['a-06', 'a-07', 'a-08', 'a-09'];
+    const [bulk, ...patches] = await Promise.all([
+      fusion.json('POST', '/api/v1/management/agents/labels', { selector: 'region=us', set: { wave: '1' } }),
+      ...single.map((id) => fusion.json('PATCH', `/api/v1/management/agents/${id}/labels`, { set: { [`own-${id}`]: 'y' } })),
+    ]);
+    expect([bulk!.status, ...patches.map((p) => p.status)]).to.deep.equal([200, 200, 200, 200, 200]);
+    for (const id of single) {
+      expect((await fusion.json('GET', `/api/v1/management/agents/${id}`)).body.labels).to.include({ wave: '1', [`own-${id}`]: 'y' });
+    }
+    const cleared = await fusion.json('POST', '/api/v1/management/agents/labels', { selector: 'region=us', remove: ['wave', ...keys, ...single.map((id) => `own-${id}`)] });
+    expect(cleared.body).to.include({ matched: 8, changed: 8 });
+  });
+
   it('fustorctl lists by selector, labels agents and fans a command out by selector', async () => {
     const env = { url: fusion.url, token: fusion.adminToken };
     const listed = await fustorctl(['agents', '--selector', 'region=eu,env=prod', '--json'], env);
