@@ -31,6 +31,24 @@ interface RolloutJson {
   updated_at: number;
   counts: Record<(typeof MEMBER_STATES)[number] | 'total', number>;
   agents?: Array<{ agent_id: string; batch: number; state: string; online: boolean; error: string | null; soak_remaining_seconds: number | null; updated_at: number }>;
+  /** With agents: the next page's cursor, or null on the last. */
+  next_cursor?: string | null;
+}
+
+/** Most pages of members read for one `--agents` (a page holds up to 1,000). */
+const MAX_MEMBER_PAGES = 1000;
+
+/** The rollout with every member, page after page. */
+async function withAllMembers(ctx: CommandContext, base: string): Promise<RolloutJson> {
+  const view = await ctx.client.json<RolloutJson>(`${base}?agents=true`);
+  const agents = view.agents ?? [];
+  let cursor = view.next_cursor ?? null;
+  for (let pages = 1; cursor !== null && pages < MAX_MEMBER_PAGES; pages++) {
+    const page: RolloutJson = await ctx.client.json<RolloutJson>(`${base}?agents=true&cursor=${encodeURIComponent(cursor)}`);
+    agents.push(...(page.agents ?? []));
+    cursor = page.next_cursor ?? null;
+  }
+  return { ...view, agents, next_cursor: null };
 }
 
 /** `batches of 2, pause 30 s, max_failures 1, batch timeout 600 s, soak 60 s, on halt rollback` */
@@ -86,7 +104,7 @@ export const rolloutCommand: CliCommand = {
     const base = `/api/v1/management/rollouts/${encodeURIComponent(id)}`;
     let view: RolloutJson;
     if (action === undefined) {
-      view = await ctx.client.json<RolloutJson>(`${base}?agents=${ctx.flags.agents === true}`);
+      view = ctx.flags.agents === true ? await withAllMembers(ctx, base) : await ctx.client.json<RolloutJson>(`${base}?agents=false`);
     } else if (action === 'resume') {
       view = await ctx.client.json<RolloutJson>(`${base}/resume`, { method: 'POST' });
     } else if (action === 'rollback' && ctx.flags['dry-run'] === true) {

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { adminOf, requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
-import { notFound } from '../http/errors.js';
+import { HttpError, notFound } from '../http/errors.js';
 import { dryRunOf } from '../http/preview-query.js';
 import type { ChangeService } from './change-service.js';
 import { proposeChange } from './change-routes.js';
@@ -12,13 +12,15 @@ import { ALL_AT_ONCE } from './rollout-strategy.js';
 import type { GroupService } from './group-service.js';
 import type { RolloutEngine } from './rollout-engine.js';
 import { MEMBER_STATES, type MemberState, type RolloutStore } from './rollout-store.js';
-import { rolloutView } from './rollout-view.js';
+import { decodeMemberCursor, MAX_MEMBER_PAGE, rolloutView } from './rollout-view.js';
 import { parseBody, RolloutChoice } from './request-schemas.js';
 import { jsonBody } from '../http/json-body.js';
 
 const ProgressQuery = z.object({
   state: z.enum(MEMBER_STATES as [MemberState, ...MemberState[]]).optional(),
   agents: z.enum(['true', 'false']).default('true'),
+  limit: z.coerce.number().int().min(1).max(MAX_MEMBER_PAGE).default(MAX_MEMBER_PAGE),
+  cursor: z.string().max(512).optional(),
 });
 const RollbackBody = z.object({ rollout: RolloutChoice }).strict();
 const json = jsonBody('64kb');
@@ -44,7 +46,11 @@ export function rolloutRoutes(deps: {
     const query = parseBody(ProgressQuery, req.query, 'query');
     const record = await deps.rollouts.get(req.params.id as string);
     if (!record) throw notFound(`rollout ${req.params.id}`);
-    res.json(await rolloutView(record, deps.rollouts, deps.gateway, { agents: query.agents === 'true', ...(query.state && { state: query.state }) }));
+    const after = query.cursor === undefined ? undefined : decodeMemberCursor(query.cursor);
+    if (query.cursor !== undefined && !after) throw new HttpError(400, 'bad_cursor', 'cursor is not one this listing gave out; start again without it');
+    res.json(
+      await rolloutView(record, deps.rollouts, deps.gateway, { agents: query.agents === 'true', limit: query.limit, ...(query.state && { state: query.state }), ...(after && { after }) }),
+    );
   });
 
   router.post('/rollouts/:id/resume', write, async (req, res) => {

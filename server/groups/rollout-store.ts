@@ -376,6 +376,25 @@ export class RolloutStore {
       : this.sql.all<RolloutAgent>('SELECT * FROM rollout_agents WHERE rollout_id = ? ORDER BY batch, agent_id', [id]);
   }
 
+  /**
+   * A page of the rollout's members in (batch, agent id) order: those after
+   * `after` (a position from the previous page), with `state` when given.
+   */
+  async agentsPage(id: string, page: { state?: MemberState; after?: readonly [number, string]; limit: number }): Promise<RolloutAgent[]> {
+    const where = ['rollout_id = ?'];
+    const params: unknown[] = [id];
+    if (page.state) {
+      where.push('state = ?');
+      params.push(page.state);
+    }
+    if (page.after) {
+      where.push('(batch > ? OR (batch = ? AND agent_id > ?))');
+      params.push(page.after[0], page.after[0], page.after[1]);
+    }
+    params.push(page.limit);
+    return this.sql.all<RolloutAgent>(`SELECT * FROM rollout_agents WHERE ${where.join(' AND ')} ORDER BY batch, agent_id LIMIT ?`, params);
+  }
+
   async batch(id: string, batch: number): Promise<RolloutAgent[]> {
     return this.sql.all<RolloutAgent>('SELECT * FROM rollout_agents WHERE rollout_id = ? AND batch = ?', [id, batch]);
   }

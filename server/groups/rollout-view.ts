@@ -54,19 +54,36 @@ export interface RolloutView {
   counts: Record<MemberState, number> & { total: number };
   /** Failures that count toward max_failures (those since the last resume). */
   counted_failures: number;
+  /** A page of members (with `agents`), in batch and agent id order. */
   agents?: RolloutMemberView[];
+  /** With `agents`: the cursor of the next page, or null on the last. */
+  next_cursor?: string | null;
 }
 
-export async function rolloutView(
-  record: RolloutRecord,
-  rollouts: RolloutStore,
-  gateway: WsGateway,
-  options: { agents?: boolean; state?: MemberState } = {},
-): Promise<RolloutView> {
-  // Every member's row read at once gives counts that match the rows shown
-  // (two statements could straddle a member's change of state).
-  const rows = options.agents && !options.state ? await rollouts.agents(record.id) : null;
-  const counts = rows ? countStates(rows) : await rollouts.counts(record.id);
+/** Most members a progress page may hold (and the default). */
+export const MAX_MEMBER_PAGE = 1000;
+
+export interface RolloutViewOptions {
+  /** Include members (a page of them). */
+  agents?: boolean;
+  /** Only members in this state. */
+  state?: MemberState;
+  /** Members per page (1 … MAX_MEMBER_PAGE). */
+  limit?: number;
+  /** Members after this position (from the previous page's `next_cursor`). */
+  after?: readonly [number, string];
+}
+
+export async function rolloutView(record: RolloutRecord, rollouts: RolloutStore, gateway: WsGateway, options: RolloutViewOptions = {}): Promise<RolloutView> {
+  const limit = options.limit ?? MAX_MEMBER_PAGE;
+  // One more than the page, to know whether another follows.
+  const rows = options.agents ? await rollouts.agentsPage(record.id, { ...(options.state && { state: options.state }), ...(options.after && { after: options.after }), limit: limit + 1 }) : null;
+  const more = rows !== null && rows.length > limit;
+  if (more) rows.length = limit;
+  // A page that holds every member gives counts from the same read as the rows
+  // shown (two statements could straddle a member's change of state).
+  const whole = rows !== null && !more && !options.state && !options.after;
+  const counts = whole ? countStates(rows) : await rollouts.counts(record.id);
   const view: RolloutView = {
     id: record.id,
     group: record.group_name,
@@ -85,9 +102,9 @@ export async function rolloutView(
     counts,
     counted_failures: Math.max(0, counts.failed - record.failures_baseline),
   };
-  if (options.agents) {
+  if (rows) {
     const now = Date.now();
-    view.agents = (rows ?? (await rollouts.agents(record.id, options.state))).map((a) => ({
+    view.agents = rows.map((a) => ({
       agent_id: a.agent_id,
       batch: a.batch + 1,
       state: a.state,
@@ -99,8 +116,28 @@ export async function rolloutView(
       soak_remaining_seconds: a.state === 'soaking' && a.soak_until !== null ? Math.max(0, Math.ceil((a.soak_until - now) / 1000)) : null,
       updated_at: a.updated_at,
     }));
+    const last = rows[rows.length - 1];
+    view.next_cursor = more && last ? encodeMemberCursor([last.batch, last.agent_id]) : null;
   }
   return view;
+}
+
+const CURSOR_KIND = 'rollout-members';
+
+/** An opaque position in a rollout's member list: after this (batch, agent id). */
+export function encodeMemberCursor(position: readonly [number, string]): string {
+  return Buffer.from(JSON.stringify([CURSOR_KIND, ...position])).toString('base64url');
+}
+
+/** The position in a member cursor; undefined for anything this listing did not give out. */
+export function decodeMemberCursor(cursor: string): [number, string] | undefined {
+  try {
+    const [kind, batch, agentId] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    if (kind === CURSOR_KIND && Number.isSafeInteger(batch) && typeof agentId === 'string') return [batch as number, agentId];
+  } catch {
+    // Not JSON: not one of ours.
+  }
+  return undefined;
 }
 
 function countStates(rows: readonly { state: MemberState }[]): Record<MemberState, number> & { total: number } {

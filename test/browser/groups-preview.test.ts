@@ -118,4 +118,24 @@ describe('web dashboard: preview before save, reviewed changes (chromium)', func
     await eventually(() => (n1.document?.sources as any)?.data.uri === '/mnt/moved/data');
     expect(browser.pageErrors).to.deep.equal([]);
   });
+
+  it("pages a wide rollout's members: 200 at a time, the rest on Show more", async () => {
+    const { page } = browser;
+    await createGroup(fusion, 'wide', MOUNT_TEMPLATE);
+    const ids = Array.from({ length: 201 }, (_, i) => `w-${String(i).padStart(3, '0')}`);
+    for (const id of ids) await assign(fusion, 'wide', id, { variables: { mount_point: id } });
+    await ok(fusion, 'PUT', '/api/v1/management/groups/wide/template', { template: withAudit(MOUNT_TEMPLATE, 900) });
+    await page.goto(`${fusion.url}/ui/#/groups/wide`);
+    await page.getByRole('heading', { name: 'wide' }).waitFor();
+    await page.locator('[data-action="show-rollout"]').first().click();
+    const rows = page.locator('[data-table="rollout-members"] tr[data-agent-id]');
+    const more = page.locator('[data-more-members]');
+    await more.getByText('Show more (200 of 201)').waitFor();
+    expect(await rows.count()).to.equal(200);
+    await more.click();
+    await page.locator('[data-table="rollout-members"] tr[data-agent-id="w-200"]').waitFor();
+    expect(await rows.count()).to.equal(201);
+    expect(await more.count()).to.equal(0);
+    expect(browser.pageErrors).to.deep.equal([]);
+  });
 });

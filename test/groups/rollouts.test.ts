@@ -66,6 +66,31 @@ describe('staged rollouts', () => {
     expect(group.open_rollout.status).to.equal('halted');
   });
 
+  it('pages its members with a cursor, counts staying whole; a state filter pages too', async () => {
+    const { id } = await haltedRollout();
+    const base = `/api/v1/management/rollouts/${id}`;
+    const pages: string[][] = [];
+    let cursor: string | null = null;
+    do {
+      const page: any = await ok(fusion, 'GET', `${base}?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      expect(page.counts).to.include({ applied: 2, failed: 2, pending: 1, total: 5 });
+      pages.push(page.agents.map((a: any) => a.agent_id));
+      cursor = page.next_cursor;
+    } while (cursor && pages.length < 10);
+    expect(pages).to.deep.equal([['n1', 'n2'], ['n3', 'n4'], ['n5']]);
+    const failed = await ok(fusion, 'GET', `${base}?state=failed&limit=1`);
+    expect(failed.agents.map((a: any) => a.agent_id)).to.deep.equal(['n2']);
+    const rest = await ok(fusion, 'GET', `${base}?state=failed&limit=1&cursor=${encodeURIComponent(failed.next_cursor)}`);
+    expect([rest.agents.map((a: any) => a.agent_id), rest.next_cursor]).to.deep.equal([['n3'], null]);
+    expect((await ok(fusion, 'GET', base)).next_cursor).to.equal(null);
+    expect(await ok(fusion, 'GET', `${base}?agents=false`)).to.not.have.property('agents');
+    for (const bad of ['limit=0', 'limit=1001', 'cursor=bm90LW91cnM']) {
+      const answer = await call(fusion, 'GET', `${base}?${bad}`);
+      expect(answer.status, bad).to.equal(400);
+      expect(answer.body.error.message, bad).to.be.a('string');
+    }
+  });
+
   it('resumes a halted rollout: only new failures count, and the remaining batches run', async () => {
     const { id, agents } = await haltedRollout();
     const resumed = await ok(fusion, 'POST', `/api/v1/management/rollouts/${id}/resume`);
