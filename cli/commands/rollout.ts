@@ -2,6 +2,7 @@ import { usageError } from '../errors.js';
 import { ago, fields, json, table } from '../format.js';
 import { required, type CliCommand, type CommandContext } from './context.js';
 import { dryRunQuery, printPreview, type PreviewJson } from './preview-print.js';
+import { withEveryMember } from './member-pages.js';
 
 const USAGE = 'rollout <id> [resume|rollback [--dry-run]] [--agents] [--json]';
 const MEMBER_STATES = ['applied', 'soaking', 'failed', 'applying', 'pending', 'cancelled'] as const;
@@ -33,22 +34,6 @@ interface RolloutJson {
   agents?: Array<{ agent_id: string; batch: number; state: string; online: boolean; error: string | null; soak_remaining_seconds: number | null; updated_at: number }>;
   /** With agents: the next page's cursor, or null on the last. */
   next_cursor?: string | null;
-}
-
-/** Most pages of members read for one `--agents` (a page holds up to 1,000). */
-const MAX_MEMBER_PAGES = 1000;
-
-/** The rollout with every member, page after page. */
-async function withAllMembers(ctx: CommandContext, base: string): Promise<RolloutJson> {
-  const view = await ctx.client.json<RolloutJson>(`${base}?agents=true`);
-  const agents = view.agents ?? [];
-  let cursor = view.next_cursor ?? null;
-  for (let pages = 1; cursor !== null && pages < MAX_MEMBER_PAGES; pages++) {
-    const page: RolloutJson = await ctx.client.json<RolloutJson>(`${base}?agents=true&cursor=${encodeURIComponent(cursor)}`);
-    agents.push(...(page.agents ?? []));
-    cursor = page.next_cursor ?? null;
-  }
-  return { ...view, agents, next_cursor: null };
 }
 
 /** `batches of 2, pause 30 s, max_failures 1, batch timeout 600 s, soak 60 s, on halt rollback` */
@@ -104,7 +89,7 @@ export const rolloutCommand: CliCommand = {
     const base = `/api/v1/management/rollouts/${encodeURIComponent(id)}`;
     let view: RolloutJson;
     if (action === undefined) {
-      view = ctx.flags.agents === true ? await withAllMembers(ctx, base) : await ctx.client.json<RolloutJson>(`${base}?agents=false`);
+      view = ctx.flags.agents === true ? await withEveryMember<RolloutJson>(ctx, `${base}?agents=true`) : await ctx.client.json<RolloutJson>(`${base}?agents=false`);
     } else if (action === 'resume') {
       view = await ctx.client.json<RolloutJson>(`${base}/resume`, { method: 'POST' });
     } else if (action === 'rollback' && ctx.flags['dry-run'] === true) {

@@ -2,6 +2,7 @@ import { usageError } from '../errors.js';
 import { ago, fields, json, table } from '../format.js';
 import { numberFlag, wholeFlag } from '../flags.js';
 import { agentIdArg } from './agents.js';
+import { withEveryMember } from './member-pages.js';
 import { required, type CliCommand, type CommandContext } from './context.js';
 import { versionArg } from './packages.js';
 
@@ -29,6 +30,7 @@ interface UpgradeJson {
   finished_at: number | null;
   counts?: Record<'waiting' | 'upgrading' | 'succeeded' | 'failed', number>;
   agents?: Array<{ agent_id: string; batch: number; command_id: string | null; status: string | null; error: string | null }>;
+  next_cursor?: string | null;
 }
 
 function idArg(ctx: CommandContext): string {
@@ -85,7 +87,12 @@ async function start(ctx: CommandContext): Promise<number> {
 
 async function show(ctx: CommandContext, action: 'show' | 'resume' | 'cancel'): Promise<number> {
   const path = `${BASE}/${encodeURIComponent(idArg(ctx))}`;
-  const rollout = action === 'show' ? await ctx.client.json<UpgradeJson>(path) : await ctx.client.json<UpgradeJson>(`${path}/${action}`, { method: 'POST' });
+  const rollout =
+    action === 'show' && ctx.flags.agents === true
+      ? await withEveryMember<UpgradeJson>(ctx, path)
+      : action === 'show'
+        ? await ctx.client.json<UpgradeJson>(path)
+        : await ctx.client.json<UpgradeJson>(`${path}/${action}`, { method: 'POST' });
   if (ctx.json) ctx.io.stdout.write(json(rollout));
   else print(ctx, rollout, ctx.flags.agents === true);
   return 0;

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { adminOf, requireAdmin } from '../auth/admin-auth.js';
 import type { TokenStore } from '../auth/token-store.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
-import { HttpError, notFound } from '../http/errors.js';
+import { notFound } from '../http/errors.js';
 import { dryRunOf } from '../http/preview-query.js';
 import type { ChangeService } from './change-service.js';
 import { proposeChange } from './change-routes.js';
@@ -12,15 +12,15 @@ import { ALL_AT_ONCE } from './rollout-strategy.js';
 import type { GroupService } from './group-service.js';
 import type { RolloutEngine } from './rollout-engine.js';
 import { MEMBER_STATES, type MemberState, type RolloutStore } from './rollout-store.js';
-import { decodeMemberCursor, MAX_MEMBER_PAGE, rolloutView } from './rollout-view.js';
+import { CURSOR_KIND, rolloutView } from './rollout-view.js';
+import { decodeBatchCursor, MemberPageQuery } from '../http/batch-cursor.js';
 import { parseBody, RolloutChoice } from './request-schemas.js';
 import { jsonBody } from '../http/json-body.js';
 
 const ProgressQuery = z.object({
   state: z.enum(MEMBER_STATES as [MemberState, ...MemberState[]]).optional(),
   agents: z.enum(['true', 'false']).default('true'),
-  limit: z.coerce.number().int().min(1).max(MAX_MEMBER_PAGE).default(MAX_MEMBER_PAGE),
-  cursor: z.string().max(512).optional(),
+  ...MemberPageQuery,
 });
 const RollbackBody = z.object({ rollout: RolloutChoice }).strict();
 const json = jsonBody('64kb');
@@ -46,8 +46,7 @@ export function rolloutRoutes(deps: {
     const query = parseBody(ProgressQuery, req.query, 'query');
     const record = await deps.rollouts.get(req.params.id as string);
     if (!record) throw notFound(`rollout ${req.params.id}`);
-    const after = query.cursor === undefined ? undefined : decodeMemberCursor(query.cursor);
-    if (query.cursor !== undefined && !after) throw new HttpError(400, 'bad_cursor', 'cursor is not one this listing gave out; start again without it');
+    const after = query.cursor === undefined ? undefined : decodeBatchCursor(CURSOR_KIND, query.cursor);
     res.json(
       await rolloutView(record, deps.rollouts, deps.gateway, { agents: query.agents === 'true', limit: query.limit, ...(query.state && { state: query.state }), ...(after && { after }) }),
     );

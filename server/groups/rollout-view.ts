@@ -1,4 +1,5 @@
 import type { WsGateway } from '../gateway/ws-gateway.js';
+import { MAX_MEMBER_PAGE, pageOf } from '../http/batch-cursor.js';
 import type { MemberState, RolloutRecord, RolloutStatus, RolloutStore } from './rollout-store.js';
 
 /** What changed in a rollout; `agent_id` and `state` come with a member's ACK / NACK. */
@@ -60,9 +61,6 @@ export interface RolloutView {
   next_cursor?: string | null;
 }
 
-/** Most members a progress page may hold (and the default). */
-export const MAX_MEMBER_PAGE = 1000;
-
 export interface RolloutViewOptions {
   /** Include members (a page of them). */
   agents?: boolean;
@@ -77,9 +75,10 @@ export interface RolloutViewOptions {
 export async function rolloutView(record: RolloutRecord, rollouts: RolloutStore, gateway: WsGateway, options: RolloutViewOptions = {}): Promise<RolloutView> {
   const limit = options.limit ?? MAX_MEMBER_PAGE;
   // One more than the page, to know whether another follows.
-  const rows = options.agents ? await rollouts.agentsPage(record.id, { ...(options.state && { state: options.state }), ...(options.after && { after: options.after }), limit: limit + 1 }) : null;
-  const more = rows !== null && rows.length > limit;
-  if (more) rows.length = limit;
+  const read = options.agents ? await rollouts.agentsPage(record.id, { ...(options.state && { state: options.state }), ...(options.after && { after: options.after }), limit: limit + 1 }) : null;
+  const page = read ? pageOf(CURSOR_KIND, read, limit) : null;
+  const rows = page?.rows ?? null;
+  const more = page?.next_cursor != null;
   // A page that holds every member gives counts from the same read as the rows
   // shown (two statements could straddle a member's change of state).
   const whole = rows !== null && !more && !options.state && !options.after;
@@ -116,29 +115,13 @@ export async function rolloutView(record: RolloutRecord, rollouts: RolloutStore,
       soak_remaining_seconds: a.state === 'soaking' && a.soak_until !== null ? Math.max(0, Math.ceil((a.soak_until - now) / 1000)) : null,
       updated_at: a.updated_at,
     }));
-    const last = rows[rows.length - 1];
-    view.next_cursor = more && last ? encodeMemberCursor([last.batch, last.agent_id]) : null;
+    view.next_cursor = page!.next_cursor;
   }
   return view;
 }
 
-const CURSOR_KIND = 'rollout-members';
-
-/** An opaque position in a rollout's member list: after this (batch, agent id). */
-export function encodeMemberCursor(position: readonly [number, string]): string {
-  return Buffer.from(JSON.stringify([CURSOR_KIND, ...position])).toString('base64url');
-}
-
-/** The position in a member cursor; undefined for anything this listing did not give out. */
-export function decodeMemberCursor(cursor: string): [number, string] | undefined {
-  try {
-    const [kind, batch, agentId] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (kind === CURSOR_KIND && Number.isSafeInteger(batch) && typeof agentId === 'string') return [batch as number, agentId];
-  } catch {
-    // Not JSON: not one of ours.
-  }
-  return undefined;
-}
+/** The kind of cursor this listing gives out. */
+export const CURSOR_KIND = 'rollout-members';
 
 function countStates(rows: readonly { state: MemberState }[]): Record<MemberState, number> & { total: number } {
   const counts = { pending: 0, applying: 0, soaking: 0, applied: 0, failed: 0, cancelled: 0, total: rows.length };

@@ -5,7 +5,8 @@
  *   batch_size?, percent?, pause_seconds?, max_failures?, ttl_seconds? }` → 202
  *   with the rollout; its first batch's `upgrade` commands are sent at once.
  * - `GET /upgrades` (viewer): the latest rollouts.
- * - `GET /upgrades/:id` (viewer): the rollout with every agent's batch, command and status.
+ * - `GET /upgrades/:id[?limit=&cursor=]` (viewer): the rollout, its counts and a
+ *   page of its agents (batch, command and status; `next_cursor`).
  * - `POST /upgrades/:id/resume`, `POST /upgrades/:id/cancel` (operator).
  */
 import { Router } from 'express';
@@ -21,6 +22,9 @@ import { versionParam } from './package-routes.js';
 import type { UpgradeRolloutEngine } from './upgrade-rollout-engine.js';
 import type { UpgradeRolloutRecord, UpgradeRolloutStore } from './upgrade-rollout-store.js';
 import { jsonBody } from '../http/json-body.js';
+import { decodeBatchCursor, MAX_MEMBER_PAGE, MemberPageQuery, pageOf } from '../http/batch-cursor.js';
+
+const PageQuery = z.object(MemberPageQuery);
 
 const RolloutRequest = z
   .object({
@@ -47,7 +51,8 @@ export function upgradeRolloutRoutes(deps: {
   const json = jsonBody('2mb');
   const viewer = requireAdmin(deps.tokens, 'viewer');
   const operator = requireAdmin(deps.tokens, 'operator');
-  const view = (record: UpgradeRolloutRecord): Promise<Record<string, unknown>> => rolloutView(record, deps.store);
+  const view = (record: UpgradeRolloutRecord, page: { after?: [number, string]; limit?: number } = {}): Promise<Record<string, unknown>> =>
+    rolloutView(record, deps.store, page);
 
   router.post('/upgrades', operator, json, async (req, res) => {
     const body = parseBody(RolloutRequest, req.body, 'upgrade rollout');
@@ -71,7 +76,9 @@ export function upgradeRolloutRoutes(deps: {
   });
 
   router.get('/upgrades/:id', viewer, async (req, res) => {
-    res.json(await view(await deps.engine.get(String(req.params.id))));
+    const query = parseBody(PageQuery, req.query, 'query parameters');
+    const after = query.cursor === undefined ? undefined : decodeBatchCursor(CURSOR_KIND, query.cursor);
+    res.json(await view(await deps.engine.get(String(req.params.id)), { limit: query.limit, ...(after && { after }) }));
   });
 
   router.post('/upgrades/:id/resume', operator, async (req, res) => {
@@ -91,15 +98,23 @@ function publicRecord(record: UpgradeRolloutRecord): Record<string, unknown> {
   return { ...rest, current_batch: record.current_batch + 1 };
 }
 
-/** The rollout with each agent's progress and totals: waiting (batch not started), upgrading, succeeded, failed. */
-async function rolloutView(record: UpgradeRolloutRecord, store: UpgradeRolloutStore): Promise<Record<string, unknown>> {
-  const agents = (await store.agents(record.id)).map((a) => ({ ...a, batch: a.batch + 1 }));
+/** The kind of cursor the agents listing gives out. */
+const CURSOR_KIND = 'upgrade-agents';
+
+/**
+ * The rollout with its totals — waiting (batch not started), upgrading,
+ * succeeded, failed — over every agent, and a page of agents' progress.
+ */
+async function rolloutView(record: UpgradeRolloutRecord, store: UpgradeRolloutStore, page: { after?: [number, string]; limit?: number }): Promise<Record<string, unknown>> {
+  const limit = page.limit ?? MAX_MEMBER_PAGE;
+  const read = await store.agentsPage(record.id, { ...(page.after && { after: page.after }), limit: limit + 1 });
+  const { rows, next_cursor } = pageOf(CURSOR_KIND, read, limit);
   const counts = { waiting: 0, upgrading: 0, succeeded: 0, failed: 0 };
-  for (const a of agents) {
-    if (a.status === null) counts.waiting++;
-    else if (a.status === 'succeeded') counts.succeeded++;
-    else if (TERMINAL_COMMAND_STATUSES.has(a.status)) counts.failed++;
-    else counts.upgrading++;
+  for (const { status, n } of await store.statusCounts(record.id)) {
+    if (status === null) counts.waiting += n;
+    else if (status === 'succeeded') counts.succeeded += n;
+    else if (TERMINAL_COMMAND_STATUSES.has(status)) counts.failed += n;
+    else counts.upgrading += n;
   }
-  return { ...publicRecord(record), counts, agents };
+  return { ...publicRecord(record), counts, agents: rows.map((a) => ({ ...a, batch: a.batch + 1 })), next_cursor };
 }

@@ -87,6 +87,28 @@ export class UpgradeRolloutStore {
           ORDER BY a.batch, a.agent_id`, batch === undefined ? { id } : { id, batch });
   }
 
+  /** A page of the rollout's agents in (batch, agent id) order, after `after` when given. */
+  async agentsPage(id: string, page: { after?: readonly [number, string]; limit: number }): Promise<UpgradeRolloutAgent[]> {
+    const after = page.after ? 'AND (a.batch > @batch OR (a.batch = @batch AND a.agent_id > @agent))' : '';
+    return await this.sql.all<UpgradeRolloutAgent>(
+      `SELECT a.agent_id, a.batch, a.command_id, c.status, c.error
+         FROM upgrade_rollout_agents a LEFT JOIN commands c ON c.id = a.command_id
+        WHERE a.rollout_id = @id ${after}
+        ORDER BY a.batch, a.agent_id LIMIT @limit`,
+      page.after ? { id, batch: page.after[0], agent: page.after[1], limit: page.limit } : { id, limit: page.limit },
+    );
+  }
+
+  /** How many of the rollout's agents have each command status (null: not sent yet). */
+  async statusCounts(id: string): Promise<Array<{ status: CommandStatus | null; n: number }>> {
+    return await this.sql.all<{ status: CommandStatus | null; n: number }>(
+      `SELECT c.status AS status, COUNT(*) AS n
+         FROM upgrade_rollout_agents a LEFT JOIN commands c ON c.id = a.command_id
+        WHERE a.rollout_id = ? GROUP BY c.status`,
+      [id],
+    );
+  }
+
   /** Records the command each agent of a batch was sent. */
   async setCommands(id: string, commands: ReadonlyArray<{ agentId: string; commandId: string }>): Promise<void> {
     await this.sql.transaction(async () => {

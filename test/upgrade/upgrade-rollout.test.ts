@@ -72,6 +72,17 @@ describe('batched upgrade rollouts', function () {
       ['r-3', 2, 'succeeded'],
       ['r-4', 2, 'succeeded'],
     ]);
+    // The agents come a page at a time, in batch order; the counts always cover all of them.
+    const pages: string[][] = [];
+    let cursor: string | null = null;
+    do {
+      const page = (await (await fusion.api(`/api/v1/management/upgrades/${started.id}?limit=3${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)).json()) as RolloutJson & { next_cursor: string | null };
+      expect(page.counts).to.deep.equal({ waiting: 0, upgrading: 0, succeeded: 4, failed: 0 });
+      pages.push(page.agents.map((a) => a.agent_id));
+      cursor = page.next_cursor;
+    } while (cursor && pages.length < 5);
+    expect(pages).to.deep.equal([['r-1', 'r-2', 'r-3'], ['r-4']]);
+    for (const bad of ['limit=0', 'cursor=bm9wZQ']) expect((await fusion.api(`/api/v1/management/upgrades/${started.id}?${bad}`)).status, bad).to.equal(400);
   });
 
   it('halts past max_failures, resumes on request, and a cancel withdraws the commands not yet acknowledged', async () => {
