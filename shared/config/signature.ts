@@ -18,37 +18,73 @@ export class CanonicalJsonError extends Error {}
  * `null`, as JSON.stringify does; a document parsed from JSON or YAML has neither.
  */
 export function canonicalJson(value: unknown): string {
-  if (value === null || value === undefined) return 'null';
+  // Pieces joined once at the end: one flat string, not a rope of every member's text.
+  const out: string[] = [];
+  writeCanonical(value, out);
+  return out.join('');
+}
+
+function writeCanonical(value: unknown, out: string[]): void {
+  if (value === null || value === undefined) {
+    out.push('null');
+    return;
+  }
   switch (typeof value) {
     case 'number':
       if (!Number.isFinite(value)) throw new CanonicalJsonError(`${value} is not a JSON number`);
-      return JSON.stringify(value);
+      out.push(JSON.stringify(value));
+      return;
     case 'string':
-      return jsonString(value);
+      out.push(jsonString(value));
+      return;
     case 'boolean':
-      return value ? 'true' : 'false';
+      out.push(value ? 'true' : 'false');
+      return;
     case 'object':
       break;
     default:
       throw new CanonicalJsonError(`a ${typeof value} has no JSON form`);
   }
   if (Array.isArray(value)) {
-    let out = '[';
+    out.push('[');
     for (let i = 0; i < value.length; i++) {
-      const item: unknown = value[i];
-      out += (i === 0 ? '' : ',') + canonicalJson(item);
+      if (i > 0) out.push(',');
+      writeCanonical(value[i], out);
     }
-    return `${out}]`;
+    out.push(']');
+    return;
   }
   const object = value as Record<string, unknown>;
-  let out = '{';
-  // The default sort compares UTF-16 code units, which is the order RFC 8785 §3.2.3 asks for.
-  for (const key of Object.keys(object).sort()) {
+  const keys = sortedInPlace(Object.keys(object));
+  out.push('{');
+  let first = true;
+  for (const key of keys) {
     const item = object[key];
     if (item === undefined) continue;
-    out += `${out.length === 1 ? '' : ','}${jsonString(key)}:${canonicalJson(item)}`;
+    out.push(first ? '' : ',', jsonString(key), ':');
+    first = false;
+    writeCanonical(item, out);
   }
-  return `${out}}`;
+  out.push('}');
+}
+
+/**
+ * Sorts member names by UTF-16 code units (what `<` compares and the default
+ * sort does, the order RFC 8785 §3.2.3 asks for). A config object has a
+ * handful of members: an insertion sort in place allocates nothing.
+ */
+function sortedInPlace(keys: string[]): string[] {
+  if (keys.length > 16) return keys.sort();
+  for (let i = 1; i < keys.length; i++) {
+    const key = keys[i]!;
+    let j = i - 1;
+    while (j >= 0 && keys[j]! > key) {
+      keys[j + 1] = keys[j]!;
+      j--;
+    }
+    keys[j + 1] = key;
+  }
+  return keys;
 }
 
 /** A lone (unpaired) UTF-16 surrogate: not a Unicode scalar value, so not I-JSON. */
