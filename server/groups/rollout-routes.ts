@@ -14,6 +14,7 @@ import type { RolloutEngine } from './rollout-engine.js';
 import { MEMBER_STATES, type MemberState, type RolloutStore } from './rollout-store.js';
 import { CURSOR_KIND, rolloutView } from './rollout-view.js';
 import { decodeBatchCursor, MemberPageQuery } from '../http/batch-cursor.js';
+import { decodePosition, encodePosition } from '../http/position-cursor.js';
 import { parseBody, RolloutChoice } from './request-schemas.js';
 import { jsonBody } from '../http/json-body.js';
 
@@ -21,6 +22,10 @@ const ProgressQuery = z.object({
   state: z.enum(MEMBER_STATES as [MemberState, ...MemberState[]]).optional(),
   agents: z.enum(['true', 'false']).default('true'),
   ...MemberPageQuery,
+});
+const ListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().max(64).optional(),
 });
 const RollbackBody = z.object({ rollout: RolloutChoice }).strict();
 const json = jsonBody('64kb');
@@ -76,10 +81,14 @@ export function rolloutRoutes(deps: {
 
   router.get('/groups/:name/rollouts', read, async (req, res) => {
     const group = await deps.groups.get(req.params.name as string);
-    const limit = Math.min(Math.max(Number(req.query.limit ?? 50) || 50, 1), 500);
+    const query = parseBody(ListQuery, req.query, 'query parameters');
+    const before = query.cursor === undefined ? undefined : decodePosition('rollouts', query.cursor);
+    const records = await deps.rollouts.forGroup(group.name, query.limit + 1, before);
+    const more = records.length > query.limit;
     const rollouts = [];
-    for (const r of await deps.rollouts.forGroup(group.name, limit)) rollouts.push(await rolloutView(r, deps.rollouts, deps.gateway));
-    res.json({ group: group.name, rollouts });
+    for (const r of records.slice(0, query.limit)) rollouts.push(await rolloutView(r, deps.rollouts, deps.gateway));
+    const last = rollouts[rollouts.length - 1];
+    res.json({ group: group.name, rollouts, next_cursor: more && last ? encodePosition('rollouts', last.to_revision) : null });
   });
 
   return router;

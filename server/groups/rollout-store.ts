@@ -338,8 +338,12 @@ export class RolloutStore {
   }
 
   /** Newest first; within one millisecond, the later revision first. */
-  async forGroup(name: string, limit = 50): Promise<RolloutRecord[]> {
-    const rows = await this.sql.all<RolloutRow>('SELECT * FROM rollouts WHERE group_name = ? ORDER BY created_at DESC, to_revision DESC LIMIT ?', [name, limit]);
+  /** The group's rollouts, newest first (by the revision each rolls out), those before revision `before` when given. */
+  async forGroup(name: string, limit = 50, before?: number): Promise<RolloutRecord[]> {
+    const rows =
+      before === undefined
+        ? await this.sql.all<RolloutRow>('SELECT * FROM rollouts WHERE group_name = ? ORDER BY to_revision DESC LIMIT ?', [name, limit])
+        : await this.sql.all<RolloutRow>('SELECT * FROM rollouts WHERE group_name = ? AND to_revision < ? ORDER BY to_revision DESC LIMIT ?', [name, before, limit]);
     return rows.map((r) => toRecord(r)!);
   }
 

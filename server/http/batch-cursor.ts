@@ -2,8 +2,9 @@ import { z } from 'zod';
 import { HttpError } from './errors.js';
 
 /**
- * Paging of a rollout's members, which are listed in (batch, agent id)
- * order: a page size and an opaque cursor holding the last position shown.
+ * Paging by a (number, id) position — a rollout's members in (batch, agent
+ * id) order, rollouts by (created_at, id): a page size and an opaque cursor
+ * holding the last position shown.
  */
 
 /** Most members one page may hold (and the default). */
@@ -15,7 +16,7 @@ export const MemberPageQuery = {
   cursor: z.string().max(512).optional(),
 };
 
-/** A position in a member listing of `kind`: after this (batch, agent id). */
+/** A position in a listing of `kind`: after this (batch, agent id), or (created_at, id). */
 export function encodeBatchCursor(kind: string, position: readonly [number, string]): string {
   return Buffer.from(JSON.stringify([kind, ...position])).toString('base64url');
 }

@@ -4,7 +4,7 @@
  * - `POST /upgrades` (operator) `{ version, agents: "all" | "online" | [ids],
  *   batch_size?, percent?, pause_seconds?, max_failures?, ttl_seconds? }` → 202
  *   with the rollout; its first batch's `upgrade` commands are sent at once.
- * - `GET /upgrades` (viewer): the latest rollouts.
+ * - `GET /upgrades[?limit=&cursor=]` (viewer): rollouts newest first, a page at a time.
  * - `GET /upgrades/:id[?limit=&cursor=]` (viewer): the rollout, its counts and a
  *   page of its agents (batch, command and status; `next_cursor`).
  * - `POST /upgrades/:id/resume`, `POST /upgrades/:id/cancel` (operator).
@@ -22,9 +22,12 @@ import { versionParam } from './package-routes.js';
 import type { UpgradeRolloutEngine } from './upgrade-rollout-engine.js';
 import type { UpgradeRolloutRecord, UpgradeRolloutStore } from './upgrade-rollout-store.js';
 import { jsonBody } from '../http/json-body.js';
-import { decodeBatchCursor, MAX_MEMBER_PAGE, MemberPageQuery, pageOf } from '../http/batch-cursor.js';
+import { decodeBatchCursor, encodeBatchCursor, MAX_MEMBER_PAGE, MemberPageQuery, pageOf } from '../http/batch-cursor.js';
 
 const PageQuery = z.object(MemberPageQuery);
+const ListQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(100), cursor: z.string().max(512).optional() });
+/** The kind of cursor the rollout listing gives out. */
+const LIST_CURSOR_KIND = 'upgrades';
 
 const RolloutRequest = z
   .object({
@@ -71,8 +74,16 @@ export function upgradeRolloutRoutes(deps: {
     res.status(202).json(await view(record));
   });
 
-  router.get('/upgrades', viewer, async (_req, res) => {
-    res.json({ rollouts: (await deps.store.list()).map((r) => publicRecord(r)) });
+  router.get('/upgrades', viewer, async (req, res) => {
+    const query = parseBody(ListQuery, req.query, 'query parameters');
+    const after = query.cursor === undefined ? undefined : decodeBatchCursor(LIST_CURSOR_KIND, query.cursor);
+    const records = await deps.store.list(query.limit + 1, after);
+    const page = records.slice(0, query.limit);
+    const last = page[page.length - 1];
+    res.json({
+      rollouts: page.map((r) => publicRecord(r)),
+      next_cursor: records.length > query.limit && last ? encodeBatchCursor(LIST_CURSOR_KIND, [last.created_at, last.id]) : null,
+    });
   });
 
   router.get('/upgrades/:id', viewer, async (req, res) => {

@@ -59,8 +59,13 @@ export class UpgradeRolloutStore {
     return await this.sql.get<UpgradeRolloutRecord>('SELECT * FROM upgrade_rollouts WHERE id = ?', [id]);
   }
 
-  async list(limit = 100): Promise<UpgradeRolloutRecord[]> {
-    return await this.sql.all<UpgradeRolloutRecord>('SELECT * FROM upgrade_rollouts ORDER BY created_at DESC, id LIMIT ?', [limit]);
+  /** Rollouts newest first; after `after` (the last one of the previous page: created_at, id) when given. */
+  async list(limit = 100, after?: readonly [number, string]): Promise<UpgradeRolloutRecord[]> {
+    if (!after) return await this.sql.all<UpgradeRolloutRecord>('SELECT * FROM upgrade_rollouts ORDER BY created_at DESC, id LIMIT ?', [limit]);
+    return await this.sql.all<UpgradeRolloutRecord>(
+      'SELECT * FROM upgrade_rollouts WHERE created_at < ? OR (created_at = ? AND id > ?) ORDER BY created_at DESC, id LIMIT ?',
+      [after[0], after[0], after[1], limit],
+    );
   }
 
   async withStatus(status: UpgradeRolloutStatus): Promise<UpgradeRolloutRecord[]> {

@@ -49,6 +49,19 @@ describe('concurrent changes of one group', () => {
       [2, 3],
       [1, 2],
     ]);
+    expect(rollouts.next_cursor).to.equal(null);
+    // A page at a time, newest first.
+    const pages: number[][] = [];
+    let cursor: string | null = null;
+    do {
+      const page: any = await ok(fusion, 'GET', `${GROUPS}/nfs/rollouts?limit=4${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      pages.push(page.rollouts.map((r: any) => r.to_revision));
+      cursor = page.next_cursor;
+    } while (cursor && pages.length < 5);
+    expect(pages).to.deep.equal([
+      [7, 6, 5, 4],
+      [3, 2],
+    ]);
   });
 
   it('joins forty agents that say hello at once, stored together, each with its own rendered config', async () => {

@@ -105,8 +105,16 @@ describe('batched upgrade rollouts', function () {
     expect(cancelled.status).to.equal('cancelled');
     expect(cancelled.agents[2]).to.include({ agent_id: 'h-3', status: 'cancelled' });
     expect((await fusion.api(`/api/v1/management/upgrades/${id}/resume`, { method: 'POST' })).status).to.equal(409);
-    const list = (await (await fusion.api('/api/v1/management/upgrades')).json()) as { rollouts: Array<{ id: string; status: string }> };
+    const list = (await (await fusion.api('/api/v1/management/upgrades')).json()) as { rollouts: Array<{ id: string; status: string }>; next_cursor: string | null };
     expect(list.rollouts.map((r) => [r.id, r.status])).to.deep.equal([[id, 'cancelled']]);
+    expect(list.next_cursor).to.equal(null);
+    // The listing pages, newest first.
+    const second = (await (await start({ version: '2.0.0', agents: ['h-1'] })).json()) as RolloutJson;
+    const first = (await (await fusion.api('/api/v1/management/upgrades?limit=1')).json()) as typeof list;
+    expect(first.rollouts.map((r) => r.id)).to.deep.equal([second.id]);
+    const next = (await (await fusion.api(`/api/v1/management/upgrades?limit=1&cursor=${encodeURIComponent(first.next_cursor!)}`)).json()) as typeof list;
+    expect([next.rollouts.map((r) => r.id), next.next_cursor]).to.deep.equal([[id], null]);
+    expect((await fusion.api('/api/v1/management/upgrades?cursor=x')).status).to.equal(400);
   });
 
   it('counts an agent that never takes its command as a failure once the command expires, and keeps its schedule across a restart', async () => {
