@@ -29,7 +29,7 @@ interface Soak {
  * lease; the only process of a single Fusion). A member connected to
  * another replica is watched through that replica: its disconnect comes
  * over the bus (`rollout_disconnect`), and its pipe reports are read from
- * its row (written with every status frame) once a second by the engine.
+ * its row (written with every status frame) once a second (RolloutLeadership).
  * A replica taking the lease starts the soaks from `soaking()`, as a
  * restart does.
  */
