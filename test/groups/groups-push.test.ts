@@ -32,7 +32,9 @@ describe('group changes reach the members', () => {
     expect(online.map((m) => m.received[0]!.encoding)).to.deep.equal(['full', 'full', 'full']);
 
     const saved = await saveTemplate(fusion, 'nfs', withAudit(MOUNT_TEMPLATE, 900));
-    expect(saved.rollout).to.include({ status: 'running', batch_count: 1 });
+    expect(saved.rollout).to.include({ batch_count: 1 });
+    // The online members may have answered before the save's answer was written (on a loaded machine they do).
+    expect(saved.rollout.status).to.be.oneOf(['running', 'completed']);
     expect(saved.rollout.strategy).to.deep.equal({ strategy: 'all' });
     await eventually(() => online.every((m) => (m.document?.pipes as any)?.main.audit_interval_sec === 900));
     for (const m of online) {

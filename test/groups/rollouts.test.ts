@@ -238,9 +238,11 @@ describe('staged rollouts', () => {
     expect(states(await rollout(fusion, saved.rollout.id))).to.deep.equal({ n1: 'applying', n2: 'pending' });
 
     for (const old of before) members.push(await MemberAgent.connect(fusion, old.agentId, { from: old }));
+    // n2 may still be reconnecting when n1's answer starts its batch: an offline member does not hold
+    // the batch, and reports once it is back (so the rollout can complete before n2 has applied).
     const done = await eventually(async () => {
       const v = await rollout(fusion, saved.rollout.id);
-      return v.status === 'completed' && v;
+      return v.status === 'completed' && states(v)['n2'] === 'applied' && v;
     });
     expect(states(done)).to.deep.equal({ n1: 'applied', n2: 'applied' });
     expect(members.map((m) => auditOf(m.document))).to.deep.equal([900, 900]);
