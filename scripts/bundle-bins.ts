@@ -6,7 +6,8 @@
  * Packages stay outside only when they must: better-sqlite3 loads a native
  * addon by path.
  *
- * Fusion's bundle, dist/bin/fusion.cjs, is CommonJS so that bin/fusion.js can
+ * Fusion's parse worker is bundled too, as dist/bin/parse-worker.cjs (the pool
+ * starts it beside the bundle). Fusion's bundle, dist/bin/fusion.cjs, is CommonJS so that bin/fusion.js can
  * compile it with V8's code cache, which this step writes beside it
  * (dist/bin/fusion.cjs.cache, scripts/code-cache.ts): Node 20 keeps no code
  * cache for ES modules, and compiling the 3 MB bundle was the largest part of
@@ -34,17 +35,19 @@ const COMMON: BuildOptions = {
 async function main(): Promise<void> {
   // The build id ties the code cache to this very bundle (bin/load-bundle.js).
   const buildId = randomBytes(16).toString('hex');
-  await build({
+  const fusionBundle: BuildOptions = {
     ...COMMON,
-    entryPoints: [{ in: 'server/main.ts', out: 'fusion' }],
     outExtension: { '.js': '.cjs' },
     format: 'cjs',
     // The sources are ES modules: strict mode, and import.meta.url names the bundle file.
     define: { 'import.meta.url': '__fustorBundleUrl' },
-    // The entry carries its own #! line, which stays the first line.
     plugins: [zodEnglishOnly],
     banner: { js: ["'use strict';", `// fustor-build ${buildId}`, "const __fustorBundleUrl = require('node:url').pathToFileURL(__filename).href;"].join('\n') },
-  });
+  };
+  // The entry carries its own #! line, which stays the first line.
+  await build({ ...fusionBundle, entryPoints: [{ in: 'server/main.ts', out: 'fusion' }] });
+  // The parse pool's worker (server/parse/parse-pool.ts starts it beside the bundle).
+  await build({ ...fusionBundle, entryPoints: [{ in: 'server/parse/parse-worker.ts', out: 'parse-worker' }], sourcemap: false });
   await build({
     ...COMMON,
     entryPoints: [{ in: 'cli/fustorctl.ts', out: 'fustorctl' }],

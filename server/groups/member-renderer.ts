@@ -4,7 +4,8 @@ import { HttpError } from '../http/errors.js';
 import { isPlainObject, type PlainObject } from './deep-merge.js';
 import type { GroupStore, MemberForRender } from './group-store.js';
 import { MemoRenderer } from './render-memo.js';
-import { checkTemplate } from './template-render.js';
+import { checkTemplate, type MemberInput } from './template-render.js';
+import { parsePool } from '../parse/parse-pool.js';
 
 /** A member whose config rendered: the document and signature to store for it. */
 export interface RenderedMember {
@@ -36,32 +37,64 @@ export function parseTemplate(text: string, preparsed?: { value: unknown }): { t
   return { template, signature: configSignature(template) };
 }
 
+/** Members past which a render goes to the parse pool's worker, and how many each task carries. */
+export const OFF_LOOP_MEMBERS = 500;
+
 /**
  * Renders every member against one parsed template (each distinct document
- * validated once, see MemoRenderer), in slices of the event loop. Rendering never touches the database:
+ * validated once, see MemoRenderer). Rendering never touches the database:
  * the caller reads the members once (one query) and stores the results once
  * (one transaction).
+ *
+ * Ten thousand members take seconds of CPU and hundreds of megabytes of
+ * short-lived objects (validation, canonical JSON). From `offLoopAt` members
+ * on, slices of OFF_LOOP_MEMBERS are rendered on the parse pool's worker
+ * thread, one after the other, and only each document's JSON text comes back
+ * to be parsed here; a slice the pool refuses (busy, stopping) is rendered
+ * here instead. Either way the event loop gets a turn every few milliseconds.
  */
 export async function renderMembers(
   template: PlainObject,
   members: readonly MemberForRender[],
   hostnameOf: (member: MemberForRender) => string | null = (m) => m.hostname,
+  offLoopAt = OFF_LOOP_MEMBERS,
 ): Promise<{ rendered: RenderedMember[]; failures: MemberFailure[] }> {
   const rendered: RenderedMember[] = [];
   const failures: MemberFailure[] = [];
-  const renderer = new MemoRenderer(template);
-  // Ten thousand members take seconds of CPU: the event loop gets a turn every few milliseconds.
   const slicer = new Slicer();
-  for (const member of members) {
-    await slicer.turn();
-    const result = renderer.render({
-      agentId: member.agent_id,
-      hostname: hostnameOf(member),
-      variables: member.variables,
-      override: member.override,
-    });
-    if (result.ok) rendered.push({ member, document: result.document, signature: result.signature });
-    else failures.push({ agent_id: member.agent_id, errors: result.errors });
+  const input = (member: MemberForRender): MemberInput => ({
+    agentId: member.agent_id,
+    hostname: hostnameOf(member),
+    variables: member.variables,
+    override: member.override,
+  });
+  let renderer: MemoRenderer | undefined;
+  const inPlace = async (slice: readonly MemberForRender[]): Promise<void> => {
+    renderer ??= new MemoRenderer(template);
+    for (const member of slice) {
+      await slicer.turn();
+      const result = renderer.render(input(member));
+      if (result.ok) rendered.push({ member, document: result.document, signature: result.signature });
+      else failures.push({ agent_id: member.agent_id, errors: result.errors });
+    }
+  };
+  if (members.length < offLoopAt) {
+    await inPlace(members);
+    return { rendered, failures };
+  }
+  for (let start = 0; start < members.length; start += OFF_LOOP_MEMBERS) {
+    const slice = members.slice(start, start + OFF_LOOP_MEMBERS);
+    const answer = await parsePool.run({ kind: 'render', template, members: slice.map(input) }).catch(() => undefined);
+    if (!answer?.ok || answer.rendered?.length !== slice.length) {
+      await inPlace(slice);
+      continue;
+    }
+    for (const [i, member] of slice.entries()) {
+      await slicer.turn();
+      const result = answer.rendered[i]!;
+      if ('errors' in result) failures.push({ agent_id: member.agent_id, errors: result.errors });
+      else rendered.push({ member, document: JSON.parse(result.text) as PlainObject, signature: result.signature });
+    }
   }
   return { rendered, failures };
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { parseDocumentText } from '../../shared/config/index.js';
 import { HttpError } from '../http/errors.js';
@@ -38,15 +38,16 @@ export class ParsePool {
   private readonly queue: Job[] = [];
   private nextId = 1;
   private started = 0;
+  private answered = 0;
 
   constructor(
     private readonly size = Math.max(1, Math.min(2, availableParallelism() - 1)),
     private readonly timeLimitMs = PARSE_TIME_LIMIT_MS,
   ) {}
 
-  /** Runs a task; small texts in place, large ones on a worker. Throws 503 `busy` when the queue is full. */
+  /** Runs a task; small texts in place, large ones and renders on a worker. Throws 503 `busy` when the queue is full. */
   run(task: ParseTask): Promise<ParseResult> {
-    if (Buffer.byteLength(task.text, 'utf8') <= OFF_LOOP_THRESHOLD_BYTES) return Promise.resolve(runInPlace(task));
+    if (task.kind !== 'render' && Buffer.byteLength(task.text, 'utf8') <= OFF_LOOP_THRESHOLD_BYTES) return Promise.resolve(runInPlace(task));
     if (this.queue.length >= MAX_QUEUED_PARSES) {
       return Promise.reject(new HttpError(503, 'busy', `more than ${MAX_QUEUED_PARSES} large documents are waiting to be parsed; retry shortly`));
     }
@@ -54,6 +55,11 @@ export class ParsePool {
       this.queue.push({ id: this.nextId++, task, resolve });
       this.dispatch();
     });
+  }
+
+  /** Tasks a worker has answered so far (refusals by the pool itself not counted). */
+  get workerAnswers(): number {
+    return this.answered;
   }
 
   /** Terminates every worker (tasks still waiting are refused). */
@@ -92,6 +98,7 @@ export class ParsePool {
       this.busy.delete(worker);
       this.idle.push(worker);
       worker.unref();
+      this.answered++;
       running.job.resolve(message.result);
       this.dispatch();
     });
@@ -121,7 +128,7 @@ export class ParsePool {
   }
 }
 
-function runInPlace(task: ParseTask): ParseResult {
+function runInPlace(task: Exclude<ParseTask, { kind: 'render' }>): ParseResult {
   if (task.kind === 'document') return parseDocumentText(task.text, task.format);
   // Small agent configs are validated by the caller, as before.
   return parseDocumentText(task.text, task.format);
@@ -132,12 +139,18 @@ function refusal(message: string): ParseResult {
 }
 
 /**
- * Fusion runs from TypeScript through tsx, whose loader does not reach worker
- * threads: a worker registers it itself, as bin/fusion.js does, before
+ * The worker's entry sits beside this module, in whichever form Fusion runs:
+ * the compiled bundle (dist/bin/fusion.cjs, whose worker is bundled as
+ * dist/bin/parse-worker.cjs), the compiled modules (dist/server/parse/), or
+ * the TypeScript sources through tsx, whose loader does not reach worker
+ * threads: there a worker registers it itself, as bin/fusion.js does, before
  * loading its entry.
  */
 function startWorker(): Worker {
-  const entry = new URL('./parse-worker.ts', import.meta.url);
+  const here = import.meta.url;
+  if (here.endsWith('.cjs')) return new Worker(fileURLToPath(new URL('./parse-worker.cjs', here)));
+  if (here.endsWith('.js')) return new Worker(fileURLToPath(new URL('./parse-worker.js', here)));
+  const entry = new URL('./parse-worker.ts', here);
   const code = `import(${JSON.stringify(tsxEsmApi())}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`;
   return new Worker(code, { eval: true });
 }

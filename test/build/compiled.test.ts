@@ -94,7 +94,7 @@ describe('the compiled build (dist/)', function () {
     // The bundles the bins run hold every module of Fusion and fustorctl.
     let newest = 0;
     for (const dir of ['shared', 'server', 'cli']) for (const source of await sources(dir)) newest = Math.max(newest, (await stat(join(ROOT, source))).mtimeMs);
-    for (const bundle of ['dist/bin/fusion.cjs', 'dist/bin/fusion.cjs.cache', 'dist/bin/fustorctl.mjs']) {
+    for (const bundle of ['dist/bin/fusion.cjs', 'dist/bin/fusion.cjs.cache', 'dist/bin/parse-worker.cjs', 'dist/bin/fustorctl.mjs']) {
       if (!existsSync(join(ROOT, bundle)) || (await stat(join(ROOT, bundle))).mtimeMs < newest) stale.push(bundle);
     }
     expect(stale, 'dist/ is missing or older than these sources: run npm run build').to.deep.equal([]);
@@ -112,6 +112,17 @@ describe('the compiled build (dist/)', function () {
     const page = await fetch(`${url}/ui/`);
     expect(page.status).to.equal(200);
     expect(await page.text()).to.equal(await readFile(join(ROOT, 'ui', 'index.html'), 'utf8'));
+    // A config past 16 KiB is parsed, checked and signed on the parse pool's worker, bundled beside Fusion.
+    const pipes = Array.from({ length: 300 }, (_, i) => `  p${i}:\n    source: s\n    sender: f\n    audit_interval_sec: 300\n`).join('');
+    const text = `sources:\n  s:\n    driver: fs\n    uri: /srv/x\nsenders:\n  f:\n    driver: fusion\n    uri: http://127.0.0.1:1\n    credential:\n      key: k\npipes:\n${pipes}`;
+    expect(text.length).to.be.greaterThan(16 * 1024);
+    const saved = await fetch(`${url}/api/v1/management/agents/big-1/config`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer build-admin-token-0123456789', 'content-type': 'application/yaml' },
+      body: text,
+    });
+    expect(saved.status, await saved.clone().text()).to.equal(201);
+    expect(((await saved.json()) as { signature: string }).signature).to.match(/^sha256:/);
   });
 
   it("runs the launcher from dist/, and the launcher runs dist/agent/main.js with plain node", async () => {

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { MemoRenderer } from '../../server/groups/render-memo.js';
 import { renderTemplate, type MemberInput } from '../../server/groups/template-render.js';
 import { renderMembers } from '../../server/groups/member-renderer.js';
+import { parsePool } from '../../server/parse/parse-pool.js';
 import type { MemberForRender } from '../../server/groups/group-store.js';
 import { member, parse } from './group-fixture.js';
 
@@ -103,6 +104,12 @@ describe('rendering a template for many members (validated once per distinct doc
         const alone = renderTemplate(t, members.find((m) => m.agentId === r.member.agent_id)!);
         expect(alone.ok && alone.signature).to.equal(r.signature);
       }
+      // The same on the parse pool's worker (forced here; a save of 500 members or more goes there).
+      const answers = parsePool.workerAnswers;
+      const offLoop = await renderMembers(t, members.map(forRender), undefined, 0);
+      expect(parsePool.workerAnswers).to.equal(answers + 1);
+      expect(offLoop.failures).to.deep.equal(failures);
+      expect(offLoop.rendered.map((r) => [r.member, r.document, r.signature])).to.deep.equal(rendered.map((r) => [r.member, r.document, r.signature]));
     }
   });
 });
