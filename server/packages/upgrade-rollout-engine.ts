@@ -16,7 +16,10 @@ import type { CommandService } from '../commands/command-service.js';
 import type { CommandRecord } from '../commands/command-store.js';
 import { HttpError, notFound } from '../http/errors.js';
 import type { PackageStore } from './package-store.js';
-import type { UpgradeRolloutRecord, UpgradeRolloutStore } from './upgrade-rollout-store.js';
+import type { UpgradeRolloutRecord, UpgradeRolloutStatus, UpgradeRolloutStore } from './upgrade-rollout-store.js';
+
+/** States a rollout can still be cancelled or halted from. */
+const UNFINISHED: readonly UpgradeRolloutStatus[] = ['running', 'halted'];
 
 /** Default time each agent has to finish its upgrade before its command expires: 30 minutes. */
 export const DEFAULT_ROLLOUT_TTL_SECONDS = 1800;
@@ -122,20 +125,22 @@ export class UpgradeRolloutEngine extends EventEmitter<{ progress: [record: Upgr
   /** Continues a halted rollout; the failures so far no longer count against max_failures. */
   async resume(id: string): Promise<UpgradeRolloutRecord> {
     const record = await this.get(id);
-    if (record.status !== 'halted') throw new HttpError(409, 'not_halted', `upgrade rollout ${id} is ${record.status}; only a halted rollout can be resumed`);
-    await this.update(id, { status: 'running', status_reason: null, failures_baseline: await this.failures(record) });
+    const notHalted = (status: string): HttpError => new HttpError(409, 'not_halted', `upgrade rollout ${id} is ${status}; only a halted rollout can be resumed`);
+    if (record.status !== 'halted') throw notHalted(record.status);
+    if (!(await this.update(id, { status: 'running', status_reason: null, failures_baseline: await this.failures(record) }, ['halted']))) throw notHalted((await this.get(id)).status);
     await this.serially(() => this.advance(id));
     return await this.get(id);
   }
 
   /** Ends a rollout: no further batch starts, and commands of the current batch not yet acknowledged are cancelled. */
   async cancel(id: string): Promise<UpgradeRolloutRecord> {
-    const record = await this.get(id);
-    if (record.status !== 'running' && record.status !== 'halted') {
-      throw new HttpError(409, 'not_cancellable', `upgrade rollout ${id} is ${record.status}`);
-    }
+    const notCancellable = (status: string): HttpError => new HttpError(409, 'not_cancellable', `upgrade rollout ${id} is ${status}`);
+    const current = await this.get(id);
+    if (current.status !== 'running' && current.status !== 'halted') throw notCancellable(current.status);
     this.clearTimer(id);
-    await this.update(id, { status: 'cancelled', status_reason: 'cancelled by an admin', next_batch_at: null, finished_at: Date.now() });
+    // The batch as of the cancel: one started meanwhile cancels its own commands (see startBatch).
+    const record = await this.update(id, { status: 'cancelled', status_reason: 'cancelled by an admin', next_batch_at: null, finished_at: Date.now() }, UNFINISHED);
+    if (!record) throw notCancellable((await this.get(id)).status);
     for (const agent of await this.deps.store.agents(id, record.current_batch)) {
       if (agent.command_id && (agent.status === 'queued' || agent.status === 'sent')) {
         try {
@@ -158,8 +163,7 @@ export class UpgradeRolloutEngine extends EventEmitter<{ progress: [record: Upgr
     const record = await this.get(id);
     if (record.status !== 'running' && record.status !== 'halted') return false;
     this.clearTimer(id);
-    await this.update(id, { status: 'halted', status_reason: reason, next_batch_at: null });
-    return true;
+    return (await this.update(id, { status: 'halted', status_reason: reason, next_batch_at: null }, UNFINISHED)) !== undefined;
   }
 
   /** Checks every running rollout again (messages may have been missed), if this process runs them. */
@@ -180,7 +184,9 @@ export class UpgradeRolloutEngine extends EventEmitter<{ progress: [record: Upgr
   }
 
   private async startBatch(id: string, batch: number): Promise<void> {
-    const record = await this.update(id, { current_batch: batch, next_batch_at: null });
+    // Only a rollout still running starts a batch (a cancel or halt may have come since it was read).
+    const record = await this.update(id, { current_batch: batch, next_batch_at: null }, ['running']);
+    if (!record) return;
     const agentIds = (await this.deps.store.agents(id, batch)).map((a) => a.agent_id);
     this.deps.log.info({ rollout: id, version: record.version, batch: batch + 1, agents: agentIds.length }, 'upgrade rollout batch starting');
     let created: CommandRecord[];
@@ -194,10 +200,15 @@ export class UpgradeRolloutEngine extends EventEmitter<{ progress: [record: Upgr
       });
     } catch (err) {
       // E.g. the package was deleted between two batches: nothing was sent for this batch.
-      await this.update(id, { status: 'halted', status_reason: `batch ${batch + 1} could not start: ${(err as Error).message}` });
+      await this.update(id, { status: 'halted', status_reason: `batch ${batch + 1} could not start: ${(err as Error).message}` }, ['running']);
       return;
     }
     await this.deps.store.setCommands(id, created.map((c) => ({ agentId: c.agent_id, commandId: c.id })));
+    if ((await this.deps.store.get(id))?.status !== 'running') {
+      // Cancelled or halted while the batch's commands were being made: it may not have seen them, so they are withdrawn here.
+      for (const command of created) await this.deps.commands.cancel(command.id).catch(() => undefined);
+      return;
+    }
     await this.advance(id);
   }
 
@@ -214,13 +225,12 @@ export class UpgradeRolloutEngine extends EventEmitter<{ progress: [record: Upgr
     if (current.some((a) => a.command_id === null || a.status === null || !TERMINAL_COMMAND_STATUSES.has(a.status))) return;
     const failures = await this.failures(record) - record.failures_baseline;
     if (failures > record.max_failures) {
-      await this.update(id, { status: 'halted', status_reason: `${failures} failed upgrade(s), more than max_failures (${record.max_failures})` });
+      await this.update(id, { status: 'halted', status_reason: `${failures} failed upgrade(s), more than max_failures (${record.max_failures})` }, ['running']);
     } else if (record.current_batch + 1 >= record.batch_count) {
-      await this.update(id, { status: 'completed', finished_at: Date.now() });
+      await this.update(id, { status: 'completed', finished_at: Date.now() }, ['running']);
     } else if (record.pause_seconds > 0) {
       const at = Date.now() + record.pause_seconds * 1000;
-      await this.update(id, { next_batch_at: at });
-      this.schedule(id, at);
+      if (await this.update(id, { next_batch_at: at }, ['running'])) this.schedule(id, at);
     } else {
       await this.startBatch(id, record.current_batch + 1);
     }
@@ -252,9 +262,10 @@ export class UpgradeRolloutEngine extends EventEmitter<{ progress: [record: Upgr
     this.timers.delete(id);
   }
 
-  private async update(id: string, changes: Partial<Omit<UpgradeRolloutRecord, 'id'>>): Promise<UpgradeRolloutRecord> {
-    const record = await this.deps.store.update(id, changes);
-    this.emit('progress', record);
+  /** Writes `changes` while the rollout is in one of the `from` states; undefined (nothing written) when it is not. */
+  private async update(id: string, changes: Partial<Omit<UpgradeRolloutRecord, 'id'>>, from: readonly UpgradeRolloutStatus[]): Promise<UpgradeRolloutRecord | undefined> {
+    const record = await this.deps.store.update(id, changes, from);
+    if (record) this.emit('progress', record);
     return record;
   }
 

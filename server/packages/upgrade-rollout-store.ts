@@ -77,11 +77,22 @@ export class UpgradeRolloutStore {
     return await this.sql.all<UpgradeRolloutRecord>("SELECT * FROM upgrade_rollouts WHERE version = ? AND status IN ('running', 'halted') ORDER BY created_at, id", [version]);
   }
 
-  async update(id: string, changes: Partial<Omit<UpgradeRolloutRecord, 'id'>>): Promise<UpgradeRolloutRecord> {
+  /**
+   * Writes `changes` while the rollout's status is one of `from` (the check
+   * and the write are one statement: of a cancel and a resume, or a cancel
+   * and the engine moving the rollout on, one wins and the other finds it
+   * changed); undefined when it is not.
+   */
+  async update(id: string, changes: Partial<Omit<UpgradeRolloutRecord, 'id'>>, from: readonly UpgradeRolloutStatus[]): Promise<UpgradeRolloutRecord | undefined> {
     const fields = { ...changes, updated_at: Date.now() };
     const sets = Object.keys(fields).map((key) => `${key} = @${key}`);
-    await this.sql.run(`UPDATE upgrade_rollouts SET ${sets.join(', ')} WHERE id = @id`, { ...fields, id });
-    return (await this.get(id))!;
+    const statuses = Object.fromEntries(from.map((status, i) => [`from${i}`, status]));
+    const { changes: written } = await this.sql.run(`UPDATE upgrade_rollouts SET ${sets.join(', ')} WHERE id = @id AND status IN (${from.map((_, i) => `@from${i}`).join(', ')})`, {
+      ...fields,
+      ...statuses,
+      id,
+    });
+    return written === 0 ? undefined : (await this.get(id))!;
   }
 
   /** Every agent of a rollout with its command's status, in batch order. */

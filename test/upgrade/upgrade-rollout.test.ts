@@ -117,6 +117,30 @@ describe('batched upgrade rollouts', function () {
     expect((await fusion.api('/api/v1/management/upgrades?cursor=x')).status).to.equal(400);
   });
 
+  it('a cancel made at the same time as a resume is never undone by it: the rollout ends cancelled or the cancel is refused', async () => {
+    // A few rounds: each races one resume against one cancel of a halted rollout.
+    for (const round of [1, 2, 3]) {
+      const ids = [1, 2, 3].map((n) => `c${round}-${n}`);
+      const [first] = await Promise.all(ids.map((id) => fusion.rawAgent(id)));
+      const { id } = (await (await start({ version: '2.0.0', agents: ids, batch_size: 1, max_failures: 0 })).json()) as RolloutJson;
+      await answer(first!, 'failed');
+      await until(id, (r) => r.status === 'halted', 'rollout halts');
+
+      const [resumed, cancelled] = await Promise.all([
+        fusion.api(`/api/v1/management/upgrades/${id}/resume`, { method: 'POST' }),
+        fusion.api(`/api/v1/management/upgrades/${id}/cancel`, { method: 'POST' }),
+      ]);
+      const after = await rollout(id);
+      if (cancelled.status === 200) {
+        // Answered as cancelled: it stays so, and no command of a batch started meanwhile is left to run.
+        expect(after.status, `round ${round}`).to.equal('cancelled');
+        expect(after.agents.filter((a) => a.status === 'queued' || a.status === 'sent'), `round ${round}`).to.deep.equal([]);
+      } else {
+        expect([cancelled.status, resumed.status, after.status], `round ${round}`).to.deep.equal([409, 200, 'running']);
+      }
+    }
+  });
+
   it('counts an agent that never takes its command as a failure once the command expires, and keeps its schedule across a restart', async () => {
     const res = await start({ version: '2.0.0', agents: ['offline-1', 'offline-2'], batch_size: 1, max_failures: 5, ttl_seconds: 1, pause_seconds: 1 });
     const { id } = (await res.json()) as RolloutJson;
