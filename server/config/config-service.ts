@@ -158,6 +158,8 @@ export class ConfigService {
       sourceText,
       author: input.author,
       precondition: input.ifMatch && ((current) => ifMatchHolds(input.ifMatch, current && { version: revisionVersion(current), signature: current.signature })),
+      // Again under the agent's row lock, which a group join's save takes too: a join committed since the check above wins.
+      guard: () => this.assertNotInGroup(input.agentId),
     });
     if ('conflict' in result) {
       const current = result.conflict;

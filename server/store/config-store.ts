@@ -98,12 +98,17 @@ export class ConfigStore {
    * stored now (then returns `{ conflict }` with the current revision, if
    * any); the check and the insert are one transaction, and the agent's row
    * is locked first, so a concurrent save (this process or another) waits.
+   * `guard` runs once the row is locked: what it throws stores nothing.
    */
   save(
-    input: NewRevision & { precondition?: ((current: ConfigRevisionWithDocument | undefined) => boolean) | undefined },
+    input: NewRevision & {
+      precondition?: ((current: ConfigRevisionWithDocument | undefined) => boolean) | undefined;
+      guard?: (() => Promise<void>) | undefined;
+    },
   ): Promise<{ revision: ConfigRevisionWithDocument } | { conflict: ConfigRevisionWithDocument | undefined }> {
     return this.sql.transaction(async () => {
       await this.lockAgents([input.agentId]);
+      await input.guard?.();
       const current = await this.latest(input.agentId);
       if (input.precondition && !input.precondition(current)) return { conflict: current };
       const row: ConfigRevision = {

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { startFusion, type TestFusion } from '../harness/fusion.js';
+import { sampleConfig } from '../harness/sample-config.js';
 import { MOUNT_TEMPLATE, assign, call, createGroup, desired, ok, withAudit } from './group-fixture.js';
 
 const GROUPS = '/api/v1/management/groups';
@@ -93,6 +94,22 @@ describe('concurrent changes of one group', () => {
     for (const m of members.members) {
       expect(m.rendered_revision, m.agent_id).to.equal(2);
       expect((await desired(fusion, m.agent_id)).document.pipes.main.audit_interval_sec, m.agent_id).to.equal(90);
+    }
+  });
+
+  it('never leaves an agent that joins a group at the same time as its own config is saved on that config', async () => {
+    await createGroup(fusion, 'nfs', MOUNT_TEMPLATE);
+    // The join goes first; the save follows after 0 to 9 ms, so that some rounds check the membership before the join commits and store after it.
+    for (let i = 0; i < 10; i++) {
+      const id = `both-${i}`;
+      const [joined, direct] = await Promise.all([
+        call(fusion, 'PUT', `${GROUPS}/nfs/members/${id}`, { variables: { mount_point: id } }),
+        new Promise((resolve) => setTimeout(resolve, i)).then(() => call(fusion, 'POST', `/api/v1/management/agents/${id}/config/structured`, sampleConfig())),
+      ]);
+      expect(joined!.status, JSON.stringify(joined!.body)).to.equal(200);
+      // The direct save either came first (the join renders over it) or is refused: the member runs the group's config.
+      if (direct!.status !== 201) expect([direct!.status, direct!.body.error.code], id).to.deep.equal([409, 'agent_in_group']);
+      expect((await desired(fusion, id)).author, `${id}: direct save ${direct!.status}`).to.equal('group:nfs@1');
     }
   });
 });
