@@ -109,7 +109,7 @@ export async function assembleFusion(deps: AssemblyDeps): Promise<FusionParts> {
   const replicaId = cluster.replicaId;
   const service = new ConfigService(configs, agentBus);
   const secrets = createSecrets({ sql, home: o.home, tokens });
-  service.setSecretCheck((document) => secrets.service.requireKnown(document));
+  service.setSecretCheck((document, locked) => secrets.service.requireKnown(document, 'config', locked));
   const secretsFor = (document: Record<string, unknown>) => secrets.service.bundleFor(document);
   // A rotation changes what the configs that use the secret resolve to: they are pushed again.
   secrets.service.on('rotated', (_name, users) => {

@@ -55,7 +55,7 @@ export class ConfigService {
   /** The group whose template renders an agent's config, if any. */
   private groupOf: (agentId: string) => Promise<string | undefined> = () => Promise.resolve(undefined);
   /** Throws 400 `unknown_secret` when a document references a secret that is not stored. */
-  private requireSecrets: (document: object) => Promise<void> = async () => undefined;
+  private requireSecrets: (document: object, locked?: boolean) => Promise<void> = async () => undefined;
 
   constructor(
     private readonly configs: ConfigStore,
@@ -78,13 +78,13 @@ export class ConfigService {
   }
 
   /** Set by the secrets module: every save checks the secrets its document references exist. */
-  setSecretCheck(check: (document: object) => Promise<void>): void {
+  setSecretCheck(check: (document: object, locked?: boolean) => Promise<void>): void {
     this.requireSecrets = check;
   }
 
   /** Throws 400 `unknown_secret` when `document` (a config or a group template) references a secret that is not stored. */
-  async checkSecrets(document: object): Promise<void> {
-    await this.requireSecrets(document);
+  async checkSecrets(document: object, locked = false): Promise<void> {
+    await this.requireSecrets(document, locked);
   }
 
   /**
@@ -158,8 +158,12 @@ export class ConfigService {
       sourceText,
       author: input.author,
       precondition: input.ifMatch && ((current) => ifMatchHolds(input.ifMatch, current && { version: revisionVersion(current), signature: current.signature })),
-      // Again under the agent's row lock, which a group join's save takes too: a join committed since the check above wins.
-      guard: () => this.assertNotInGroup(input.agentId),
+      // Again under the agent's row lock, which a group join's save takes too: a join committed since the check above wins;
+      // and the secrets, held against a delete until the save commits (one committed since the check above wins).
+      guard: async () => {
+        await this.assertNotInGroup(input.agentId);
+        await this.requireSecrets(document, true);
+      },
     });
     if ('conflict' in result) {
       const current = result.conflict;

@@ -19,8 +19,8 @@ export interface GroupServiceDeps {
   rollouts: RolloutStore;
   templates: TemplateCache;
   engine: RolloutEngine;
-  /** Throws 400 `unknown_secret` when the template references a secret that is not stored. */
-  checkSecrets?: (template: object) => Promise<void>;
+  /** Throws 400 `unknown_secret` when the template references a secret that is not stored (`locked`: and holds them until the transaction ends). */
+  checkSecrets?: (template: object, locked?: boolean) => Promise<void>;
   /** Replicas: a deleted group's cached templates are forgotten on every one. */
   bus?: AgentBus | undefined;
 }
@@ -272,6 +272,8 @@ export class GroupService {
         const now = await this.deps.groups.get(group.name);
         if (now?.revision !== group.revision) throw new Moved(`group ${group.name}`);
         if ((await this.deps.groups.renderInputs(group.name)) !== inputs) throw new Moved(`the members of group ${group.name}`);
+        // Held against a delete until the save commits: a delete committed since the check above wins.
+        await this.deps.checkSecrets?.(template, true);
         await options.within?.({ revision, rollout: record });
       },
     });

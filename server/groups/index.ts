@@ -78,7 +78,7 @@ export async function createGroups(deps: GroupsDeps): Promise<Groups> {
     pipesOf: async (agentId) => (await deps.agents.get(agentId))?.pipes ?? [],
     bus: deps.bus,
   });
-  const groups = new GroupService({ sql: deps.sql, queues, groups: store, rollouts, templates, engine, checkSecrets: async (template) => await deps.service.checkSecrets(template), bus: deps.bus });
+  const groups = new GroupService({ sql: deps.sql, queues, groups: store, rollouts, templates, engine, checkSecrets: async (template, locked) => await deps.service.checkSecrets(template, locked), bus: deps.bus });
   deps.bus?.subscribe('group_deleted', (m) => templates.forget(m.group));
   engine.onHaltRollback(async (record, reason) => {
     const saved = await groups.rollbackRollout(record.id, AUTOMATIC_ROLLBACK_AUTHOR, ALL_AT_ONCE, `halted (${reason}); rolled back automatically (on_halt: rollback)`);

@@ -57,16 +57,20 @@ export class SecretService extends EventEmitter<{ rotated: [name: string, users:
   /** 409 `secret_in_use` (naming the users) while any agent config or group template references it. */
   async remove(name: string): Promise<void> {
     checkName(name);
-    if (!(await this.store.get(name))) throw notFound(`secret ${name}`);
-    const users = await this.store.users(name);
-    if (users.agents.length > 0 || users.groups.length > 0) {
-      throw new HttpError(409, 'secret_in_use', `secret ${name} is referenced by ${describeUsers(users)}; remove the references first`, users);
+    const outcome = await this.store.removeUnused(name);
+    if (outcome === 'not_found') throw notFound(`secret ${name}`);
+    if (outcome !== 'removed') {
+      throw new HttpError(409, 'secret_in_use', `secret ${name} is referenced by ${describeUsers(outcome)}; remove the references first`, outcome);
     }
-    if (!(await this.store.remove(name))) throw notFound(`secret ${name}`);
   }
 
-  /** Throws 400 `unknown_secret` naming every secret `document` references that is not stored. */
-  async requireKnown(document: object, where = 'config'): Promise<void> {
+  /**
+   * Throws 400 `unknown_secret` naming every secret `document` references that is not stored.
+   * `locked` (inside the transaction that stores the document): the secrets are held until it
+   * commits, so a delete that checked for users before it waits and then sees the document.
+   */
+  async requireKnown(document: object, where = 'config', locked = false): Promise<void> {
+    if (locked) await this.store.lock(this.names(document));
     const unknown = await this.store.unknown(this.names(document));
     if (unknown.length > 0) {
       throw new HttpError(400, 'unknown_secret', `the ${where} references unknown secret(s): ${unknown.join(', ')}; create them first`, { secrets: unknown });

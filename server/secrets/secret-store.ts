@@ -86,6 +86,25 @@ export class SecretStore {
     return (await this.sql.run('DELETE FROM secrets WHERE name = ?', [name])).changes > 0;
   }
 
+  /**
+   * Inside a transaction: holds the named secrets (in name order) until it
+   * ends, so that {@link removeUnused} waits for a save that checked they exist.
+   */
+  async lock(names: readonly string[]): Promise<void> {
+    for (const name of [...new Set(names)].sort()) await this.sql.lock(`secret:${name}`);
+  }
+
+  /** Deletes a secret unless a config or template references it; the check and the delete hold the secret's lock (see {@link lock}). */
+  async removeUnused(name: string): Promise<'removed' | 'not_found' | SecretUsers> {
+    return this.sql.transaction(async () => {
+      await this.lock([name]);
+      if (!(await this.get(name))) return 'not_found';
+      const users = await this.users(name);
+      if (users.agents.length > 0 || users.groups.length > 0) return users;
+      return (await this.remove(name)) ? 'removed' : 'not_found';
+    });
+  }
+
   /** Values (decrypted) and version ids of the stored secrets among `names`. */
   async values(names: readonly string[]): Promise<{ values: Record<string, string>; versions: Record<string, string> }> {
     const values: Record<string, string> = {};

@@ -292,6 +292,39 @@ describe('secrets as references', function () {
     refused({ status: approve.status, body: await approve.json() }, 'brief');
     expect((await fusion.json('GET', '/api/v1/management/groups/g/members/a1')).body.override).to.equal(null);
   });
+
+  it('never deletes a secret that a config saved at the same time references: the delete or the save is refused', async () => {
+    const config = (name: string) => ({
+      sources: { src: { driver: 'fs', uri: '/data' } },
+      senders: { out: { driver: 'fusion', uri: fusion.url, credential: { key: `\${secret:${name}}` } } },
+      pipes: { p: { source: 'src', sender: 'out', disabled: true } },
+    });
+    // The delete goes first; the save follows after 0 to 9 ms, so that some rounds check the secret before the delete commits and store after it.
+    for (let i = 0; i < 10; i++) {
+      const name = `racing-${i}`;
+      expect((await fusion.json('POST', '/api/v1/management/secrets', { name, value: `value-of-${name}` })).status).to.equal(201);
+      const [deleted, saved] = await Promise.all([
+        fusion.json('DELETE', `/api/v1/management/secrets/${name}`),
+        new Promise((resolve) => setTimeout(resolve, i)).then(() => fusion.json('POST', `/api/v1/management/agents/racer-${i}/config/structured`, config(name))),
+      ]);
+      const outcome = `${name}: delete ${deleted.status}, save ${saved.status}`;
+      if (deleted.status === 204) expect([saved.status, saved.body.error?.code], outcome).to.deep.equal([400, 'unknown_secret']);
+      else expect([deleted.status, deleted.body.error?.code, saved.status], outcome).to.deep.equal([409, 'secret_in_use', 201]);
+    }
+    // The same for a group's template.
+    expect((await fusion.json('POST', '/api/v1/management/groups', { name: 'racing', template: YAML.stringify(config('none')).replace('${secret:none}', '/none') })).status).to.equal(201);
+    for (let i = 0; i < 10; i++) {
+      const name = `templated-${i}`;
+      expect((await fusion.json('POST', '/api/v1/management/secrets', { name, value: `value-of-${name}` })).status).to.equal(201);
+      const [deleted, saved] = await Promise.all([
+        fusion.json('DELETE', `/api/v1/management/secrets/${name}`),
+        new Promise((resolve) => setTimeout(resolve, i)).then(() => fusion.json('PUT', '/api/v1/management/groups/racing/template', { template: YAML.stringify(config(name)) })),
+      ]);
+      const outcome = `${name}: delete ${deleted.status}, template ${saved.status}`;
+      if (deleted.status === 204) expect([saved.status, saved.body.error?.code], outcome).to.deep.equal([400, 'unknown_secret']);
+      else expect([deleted.status, deleted.body.error?.code, saved.status], outcome).to.deep.equal([409, 'secret_in_use', 200]);
+    }
+  });
 });
 
 /**
