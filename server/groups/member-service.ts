@@ -186,10 +186,19 @@ export class MemberService {
     return { next, revision, basis: { current, groupRevision: current.rendered_revision === null ? g.revision : null } };
   }
 
-  /** Takes an agent out of its group; its desired config stays what the group last rendered for it. */
+  /**
+   * Takes an agent out of its group; its desired config stays what the group
+   * last rendered for it. Under the group's lock, as every change of a member
+   * is: a change checked before the removal cannot write the member back after it.
+   */
   async unassign(group: string, agentId: string): Promise<void> {
-    await this.requireMember(group, agentId);
-    await this.deps.groups.removeMember(group, agentId);
+    await this.deps.queues.run(group, () =>
+      this.deps.groups.sql.transaction(async () => {
+        await this.deps.groups.lock(group);
+        await this.requireMember(group, agentId);
+        await this.deps.groups.removeMember(group, agentId);
+      }),
+    );
     await this.deps.engine.memberLeft(agentId);
   }
 

@@ -112,4 +112,22 @@ describe('concurrent changes of one group', () => {
       expect((await desired(fusion, id)).author, `${id}: direct save ${direct!.status}`).to.equal('group:nfs@1');
     }
   });
+
+  it('never brings back a member removed at the same time as it is changed', async () => {
+    await createGroup(fusion, 'nfs', MOUNT_TEMPLATE);
+    for (let i = 0; i < 10; i++) {
+      const id = `gone-${i}`;
+      await assign(fusion, 'nfs', id, { variables: { mount_point: id } });
+      // The change goes first; the removal follows after 0 to 9 ms.
+      const [changed, removed] = await Promise.all([
+        call(fusion, 'PATCH', `${GROUPS}/nfs/members/${id}`, { variables: { mount_point: `${id}-moved` } }),
+        new Promise((resolve) => setTimeout(resolve, i)).then(() => call(fusion, 'DELETE', `${GROUPS}/nfs/members/${id}`)),
+      ]);
+      expect(removed!.status, JSON.stringify(removed!.body)).to.equal(204);
+      // The change came first (then removed with the member) or found the member gone.
+      expect([200, 404], JSON.stringify(changed!.body)).to.include(changed!.status);
+      const after = await call(fusion, 'GET', `${GROUPS}/nfs/members/${id}`);
+      expect(after.status, `${id}: change ${changed!.status}, then removed`).to.equal(404);
+    }
+  });
 });
