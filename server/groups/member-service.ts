@@ -118,7 +118,7 @@ export class MemberService {
 
   /** {@link assign}, in the group's queue already. */
   private async assignNow(input: AssignInput, within?: Within): Promise<MemberSaved> {
-    const { saved, leaves } = await this.locked(input.group, async () => {
+    const { saved, leaves } = await this.locked(input.group, input.agentId, async () => {
       const { next, revision, leaves, basis } = await this.planAssign(input);
       const rendered = await this.render(next, revision, input.hostname);
       return { saved: await this.persist(next, rendered, basis, within), leaves };
@@ -131,16 +131,25 @@ export class MemberService {
   /** Changes a member's variables and/or override (`override: null` removes it). */
   async update(group: string, agentId: string, change: MemberChange, within?: Within): Promise<MemberSaved> {
     return this.deps.queues.run(group, () =>
-      this.locked(group, async () => {
+      this.locked(group, agentId, async () => {
         const { next, revision, basis } = await this.planUpdate(group, agentId, change);
         return this.persist(next, await this.render(next, revision), basis, within);
       }),
     );
   }
 
-  /** `attempt`, again under the group's lock from its reads to its commit when a change overtook it (see lockedOnRetry). */
-  private locked<T>(group: string, attempt: () => Promise<T>): Promise<T> {
-    return lockedOnRetry(this.deps.groups.sql, () => this.deps.groups.lock(group), attempt);
+  /**
+   * `attempt`, again under the locks of the group and of the group the agent
+   * is in now (a move changes both) from its reads to its commit when a change
+   * overtook it (see lockedOnRetry).
+   */
+  private locked<T>(group: string, agentId: string, attempt: () => Promise<T>): Promise<T> {
+    return lockedOnRetry(this.deps.groups.sql, async () => this.lockGroups(group, (await this.deps.groups.member(agentId))?.group_name), attempt);
+  }
+
+  /** The locks of these groups, in name order (every writer takes several in the same order). */
+  private async lockGroups(...names: Array<string | undefined>): Promise<void> {
+    for (const name of [...new Set(names.filter((n): n is string => n !== undefined))].sort()) await this.deps.groups.lock(name);
   }
 
   /** What {@link assign} would give the agent, nothing stored: a preview candidate (its problems listed, not thrown). */
@@ -249,7 +258,7 @@ export class MemberService {
       if (!contact.hostname || member.rendered_revision === null) return;
       if (contact.hostname === ((await this.deps.agents.get(contact.agentId))?.hostname ?? null)) return;
       await this.deps.queues.run(member.group_name, () =>
-        this.locked(member.group_name, async () => {
+        this.locked(member.group_name, contact.agentId, async () => {
           const current = await this.deps.groups.member(contact.agentId);
           if (current?.group_name !== member.group_name || current.rendered_revision === null) return;
           await this.persist(current, await this.render(current, current.rendered_revision, contact.hostname), { current, groupRevision: null });
@@ -326,7 +335,8 @@ export class MemberService {
     const author = `group:${member.group_name}@${member.rendered_revision}`;
     const entries = changed ? [{ agentId: member.agent_id, document: rendered.document, signature: rendered.signature, author }] : [];
     const [saved] = await this.deps.service.saveMany(entries, async () => {
-      await this.deps.groups.lock(member.group_name);
+      // The group the agent leaves too: its member changes and template saves write this agent as well.
+      await this.lockGroups(member.group_name, basis.current?.group_name);
       const now = await this.deps.groups.member(member.agent_id);
       if (!sameMembership(now, basis.current)) throw new Moved(`the membership of agent ${member.agent_id}`);
       if (basis.groupRevision !== null && (await this.deps.groups.get(member.group_name))?.revision !== basis.groupRevision) throw new Moved(`group ${member.group_name}`);

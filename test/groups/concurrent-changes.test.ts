@@ -113,6 +113,32 @@ describe('concurrent changes of one group', () => {
     }
   });
 
+  it('moves an agent to another group whatever its old group does at the same time (a member change, a template save)', async () => {
+    await createGroup(fusion, 'old', MOUNT_TEMPLATE);
+    await createGroup(fusion, 'new', MOUNT_TEMPLATE);
+    for (let i = 0; i < 10; i++) {
+      const id = `mover-${i}`;
+      await assign(fusion, 'old', id, { variables: { mount_point: id } });
+      // The old group's change goes first; the move follows after 0 to 9 ms.
+      const oldChange =
+        i % 2 === 0
+          ? call(fusion, 'PATCH', `${GROUPS}/old/members/${id}`, { variables: { mount_point: `${id}-changed` } })
+          : call(fusion, 'PUT', `${GROUPS}/old/template`, { template: withAudit(MOUNT_TEMPLATE, 100 + i) });
+      const [changed, moved] = await Promise.all([
+        oldChange,
+        new Promise((resolve) => setTimeout(resolve, i)).then(() => call(fusion, 'PUT', `${GROUPS}/new/members/${id}`, { variables: { mount_point: id } })),
+      ]);
+      expect(moved!.status, JSON.stringify(moved!.body)).to.equal(200);
+      expect([200, 404], JSON.stringify(changed!.body)).to.include(changed!.status);
+      const where = await call(fusion, 'GET', `${GROUPS}/new/members/${id}`);
+      expect(where.status, `${id}: old group's change ${changed!.status}, then moved`).to.equal(200);
+      // It runs what the new group renders for it (the same text as the old group's first one, so no
+      // new revision when nothing else changed): neither the old group's change of it nor its new template.
+      const doc = (await desired(fusion, id)).document;
+      expect([doc.sources.data.uri, doc.pipes.main.audit_interval_sec], `${id}: old group's change ${changed!.status}, then moved`).to.deep.equal([`/mnt/${id}/data`, 300]);
+    }
+  });
+
   it('never brings back a member removed at the same time as it is changed', async () => {
     await createGroup(fusion, 'nfs', MOUNT_TEMPLATE);
     for (let i = 0; i < 10; i++) {
