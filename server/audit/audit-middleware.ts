@@ -8,18 +8,21 @@ const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const AUDITED = [/^\/api\/v1\/management\//, /^\/api\/v1\/control\/configs\/(?!pull)/];
 
 /**
- * Records every admin write once its response is finished: who (token name
- * and role), when, what (method, path, target), and the outcome (status,
- * error code). Refused writes (401 / 403) are recorded too, as `denied`.
+ * Records every admin write before its answer leaves: who (token name and
+ * role), when, what (method, path, target), and the outcome (status, error
+ * code). Refused writes (401 / 403) are recorded too, as `denied`. The entry
+ * is stored before the answer's first byte (so a client that saw the answer
+ * finds it, in the order its requests were answered); an answer streamed
+ * before it ends is recorded once it has finished.
  */
 export function auditWrites(store: AuditStore, log: Logger): RequestHandler {
   return (req, res, next) => {
     const [path = '', rawQuery] = req.originalUrl.split('?', 2);
     if (!WRITES.has(req.method) || !AUDITED.some((re) => re.test(path))) return next();
-    res.on('finish', () => {
+    const record = (): Promise<void> => {
       const admin = maybeAdminOf(req);
       const status = res.statusCode;
-      store
+      return store
         .record({
           at: Date.now(),
           actor: admin?.name ?? null,
@@ -36,7 +39,17 @@ export function auditWrites(store: AuditStore, log: Logger): RequestHandler {
           detail: auditDetailOf(res),
         })
         .catch((err: unknown) => log.error({ err, path }, 'cannot write the audit log'));
-    });
+    };
+    const end = res.end;
+    res.end = function (this: Response, ...args: unknown[]) {
+      res.end = end;
+      if (this.headersSent) {
+        this.once('finish', () => void record());
+        return (end as (...a: unknown[]) => Response).apply(this, args);
+      }
+      void record().then(() => (end as (...a: unknown[]) => Response).apply(this, args));
+      return this;
+    } as Response['end'];
     next();
   };
 }
