@@ -305,12 +305,6 @@ export class RolloutStore {
     return (await this.sql.get<{ n: number }>("SELECT COUNT(*) AS n FROM rollout_agents WHERE rollout_id = ? AND state = 'failed'", [id]))!.n;
   }
 
-  async agents(id: string, state?: MemberState): Promise<RolloutAgent[]> {
-    return state
-      ? this.sql.all<RolloutAgent>('SELECT * FROM rollout_agents WHERE rollout_id = ? AND state = ? ORDER BY batch, agent_id', [id, state])
-      : this.sql.all<RolloutAgent>('SELECT * FROM rollout_agents WHERE rollout_id = ? ORDER BY batch, agent_id', [id]);
-  }
-
   /**
    * A page of the rollout's members in (batch, agent id) order: those after
    * `after` (a position from the previous page), with `state` when given.

@@ -33,7 +33,7 @@ const row = (rollout: string, agent: string, state: MemberState, signature: stri
   updated_at: 0,
 });
 const stateOf = async (store: RolloutStore, rollout: string, agent: string): Promise<Pick<RolloutAgent, 'state' | 'signature' | 'error'>> => {
-  const found = (await store.agents(rollout)).find((a) => a.agent_id === agent);
+  const found = (await store.agentsPage(rollout, { limit: 10_000 })).find((a) => a.agent_id === agent);
   if (!found) throw new Error(`no row for ${agent} in ${rollout}`);
   return { state: found.state, signature: found.signature, error: found.error };
 };
@@ -173,9 +173,9 @@ describeOnBackends('rollout store: records and rows', (db) => {
     );
     expect(await store.counts('r')).to.include({ pending: 0, applying: 603, failed: 600, total: 1203 });
     expect(store.awaitingCount()).to.equal(603);
-    const one = (await store.agents('r', 'failed')).find((a) => a.batch === 1)!;
+    const one = (await store.agentsPage('r', { state: 'failed', limit: 10_000 })).find((a) => a.batch === 1)!;
     expect(one).to.include({ state: 'failed', signature: null, error: 'does not render', awaited: 0 });
-    const applying = (await store.agents('r', 'applying')).find((a) => a.batch === 1)!;
+    const applying = (await store.agentsPage('r', { state: 'applying', limit: 10_000 })).find((a) => a.batch === 1)!;
     expect(applying.awaited).to.equal(1);
     expect(applying.signature).to.match(/^sha256:b\d+$/);
     expect(ids(await store.resolve(applying.agent_id, applying.signature!, 'applied', null))).to.deep.equal(['r']);
