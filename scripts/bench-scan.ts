@@ -1,7 +1,7 @@
 /**
  * End-to-end scan throughput and Fusion's memory per indexed entry.
  *
- *   npm run bench:scan -- [--entries 100000] [--batch-size 500] [--files-per-dir 100] [--timeout-sec 900]
+ *   npm run bench:scan -- [--entries 100000] [--batch-size 1000 (the sender's default)] [--files-per-dir 100] [--timeout-sec 900]
  *
  * Generates a tree of `--entries` files and directories in a temporary
  * directory, runs Fusion as a child process with a fresh home (loopback only)
@@ -24,6 +24,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Agent } from '../agent/agent.js';
+import { DEFAULT_BATCH_SIZE } from '../agent/drivers/fusion-sender.js';
 import { createLogger } from '../shared/logger.js';
 import { adminApi, receiverKey, waitForSnapshot, type Api } from './lib/dataplane-rig.js';
 import { FusionRun, freePort } from './lib/fusion-runner.js';
@@ -78,7 +79,7 @@ function parseOptions(argv: string[]): Options {
     args: argv,
     options: {
       entries: { type: 'string', default: '100000' },
-      'batch-size': { type: 'string', default: '500' },
+      'batch-size': { type: 'string', default: String(DEFAULT_BATCH_SIZE) },
       'files-per-dir': { type: 'string', default: '100' },
       'timeout-sec': { type: 'string', default: '900' },
     },

@@ -16,7 +16,7 @@ import { resolveInsideRoot } from './fs-path.js';
 import { walkTree } from './fs-walk.js';
 import { TreeWatcher, watchBudget } from './fs-watch.js';
 import { walkInline } from './inline-walk.js';
-import { walkInWorker } from './worker-walk.js';
+import { prepareWalkWorker, walkInWorker } from './worker-walk.js';
 
 /** How long a burst of changes is gathered before it is pushed, ms. */
 export const DEFAULT_WATCH_DEBOUNCE_MS = 50;
@@ -52,6 +52,8 @@ export class FsSource implements Source {
   }
 
   async open(): Promise<void> {
+    // The first snapshot follows at once: its walk worker starts while the root is checked and the sender's session opens.
+    if (this.options.fs === undefined) prepareWalkWorker();
     let real: string;
     try {
       real = await this.fs.realpath(this.root);
@@ -80,11 +82,18 @@ export class FsSource implements Source {
     const configured = this.root;
     const inWorker = this.options.fs === undefined;
     // A walk tells the watcher the directories it found: all of them after a whole-tree walk, else those of the subtree.
+    // They are handed over once the snapshot was delivered: adding a thousand watches would delay its last batch.
     const watcher = this.watcher;
     const whole = options.path === '' && options.recursive;
-    const onDirs = watcher ? (dirs: Array<[string, number]>) => (whole ? watcher.adoptAll(dirs) : watcher.adoptSome(dirs)) : undefined;
+    let found: Array<[string, number]> | null = null;
+    const onDirs = watcher ? (dirs: Array<[string, number]>) => (found = dirs) : undefined;
     return {
       counters,
+      finish: () => {
+        const dirs = found;
+        found = null;
+        if (dirs && watcher) (whole ? watcher.adoptAll(dirs) : watcher.adoptSome(dirs));
+      },
       async *[Symbol.asyncIterator](): AsyncGenerator<EncodedRecords> {
         const root = known ?? (await fs.realpath(configured));
         const walk = { ...options, root, start: options.path, batchSize: Math.max(1, options.batchSize), counters, ...(onDirs ? { onDirs } : {}) };

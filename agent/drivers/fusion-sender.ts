@@ -15,7 +15,7 @@ import type { TlsMaterial } from '../control/tls-files.js';
 import { FusionClient, type FusionFailure } from './fusion-client.js';
 
 /** Records per request when the sender config sets no `batch_size`. */
-export const DEFAULT_BATCH_SIZE = 500;
+export const DEFAULT_BATCH_SIZE = 1_000;
 /** Most events Fusion takes in one request. */
 export const MAX_EVENTS_PER_REQUEST = 10_000;
 /** Failures in a row before the pipe is shown as `error` when the pipe sets no `max_consecutive_errors`. */

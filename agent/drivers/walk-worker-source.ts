@@ -108,43 +108,48 @@ function walkSync(options, out) {
 export const WALK_FUNCTION_SOURCE = `${WALK_SOURCE}\nreturn { walkSync, STOP, TOO_MANY };`;
 
 /**
- * The worker: workerData { root, start, recursive, batchSize, dirs, gate }
- * where `gate` is a SharedArrayBuffer of two int32: [0] the batches it may
- * post before the consumer takes them (a credit the consumer returns per
- * batch), [1] set to stop at once. Messages: { t: 'batch', json, n },
- * { t: 'unreadable', path, reason }, { t: 'end', counters, dirs }, { t: 'fail', message }.
+ * The worker. It waits for walks: each message { options, gate } runs one,
+ * where `options` is { root, start, recursive, batchSize, dirs } and `gate`
+ * a SharedArrayBuffer of two int32: [0] the batches it may post before the
+ * consumer takes them (a credit the consumer returns per batch), [1] set to
+ * stop at once. Messages: { t: 'batch', json, n }, { t: 'unreadable', path,
+ * reason }, then { t: 'end', counters, dirs } or { t: 'fail', message } when
+ * the walk is over (the worker is then ready for the next one), or nothing
+ * when it was stopped.
  */
 export const WALK_WORKER_SOURCE = String.raw`
 'use strict';
-const { workerData, parentPort } = require('node:worker_threads');
+const { parentPort } = require('node:worker_threads');
 ${WALK_SOURCE}
-const gate = new Int32Array(workerData.gate);
 
-function take() {
-  for (;;) {
-    if (Atomics.load(gate, 1) !== 0) throw STOP;
-    const credits = Atomics.load(gate, 0);
-    if (credits > 0) {
-      if (Atomics.compareExchange(gate, 0, credits, credits - 1) === credits) return;
-      continue;
+function run(options, gate) {
+  function take() {
+    for (;;) {
+      if (Atomics.load(gate, 1) !== 0) throw STOP;
+      const credits = Atomics.load(gate, 0);
+      if (credits > 0) {
+        if (Atomics.compareExchange(gate, 0, credits, credits - 1) === credits) return;
+        continue;
+      }
+      Atomics.wait(gate, 0, credits, 1000);
     }
-    Atomics.wait(gate, 0, credits, 1000);
+  }
+  try {
+    const result = walkSync(options, {
+      batch(json, n) {
+        take();
+        parentPort.postMessage({ t: 'batch', json, n });
+      },
+      unreadable(path, reason) {
+        parentPort.postMessage({ t: 'unreadable', path, reason });
+      },
+      stopped: () => Atomics.load(gate, 1) !== 0,
+    });
+    parentPort.postMessage({ t: 'end', counters: result.counters, dirs: result.dirs });
+  } catch (err) {
+    if (err !== STOP) parentPort.postMessage({ t: 'fail', message: err.message });
   }
 }
 
-try {
-  const result = walkSync(workerData, {
-    batch(json, n) {
-      take();
-      parentPort.postMessage({ t: 'batch', json, n });
-    },
-    unreadable(path, reason) {
-      parentPort.postMessage({ t: 'unreadable', path, reason });
-    },
-    stopped: () => Atomics.load(gate, 1) !== 0,
-  });
-  parentPort.postMessage({ t: 'end', counters: result.counters, dirs: result.dirs });
-} catch (err) {
-  if (err !== STOP) parentPort.postMessage({ t: 'fail', message: err.message });
-}
+parentPort.on('message', (message) => run(message.options, new Int32Array(message.gate)));
 `;

@@ -57,6 +57,8 @@ export function encodeRecords(records: readonly FileRecord[]): EncodedRecords {
 /** One walk of a source: encoded batches of `upsert` records, and counters that are final once its iteration ends. */
 export interface SourceScan extends AsyncIterable<EncodedRecords> {
   readonly counters: ScanCounters;
+  /** Called once, after the walk, when the snapshot was delivered or failed: what the walk learnt is put to use (e.g. watches added). */
+  finish?(): void;
 }
 
 /** What changed in a watched source since the last report. */

@@ -73,6 +73,7 @@ export async function pushScan(source: Source, sender: Sender, options: PushScan
     return { counters: scan.counters, sent, removed, duration_ms: Math.round(performance.now() - started) };
   } finally {
     await inFlight.settle();
+    scan.finish?.();
   }
 }
 

@@ -39,7 +39,7 @@ export const AGENT_DRIVERS: readonly DriverInfo[] = [
     uri: 'base URL of Fusion, e.g. http://fusion:8102',
     params: [
       { name: 'credential.key', type: 'string', required: true, description: 'API key of the Fusion receiver' },
-      { name: 'batch_size', type: 'number', required: false, default: 500, description: 'records per HTTP request' },
+      { name: 'batch_size', type: 'number', required: false, default: 1000, description: 'records per HTTP request' },
     ],
   },
 ];

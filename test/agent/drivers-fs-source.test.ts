@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { emptyScanCounters, type FileRecord, type ScanCounters } from '../../agent/runtime/driver-types.js';
 import { INLINE_WALK_LIMIT, walkInline } from '../../agent/drivers/inline-walk.js';
-import { walkInWorker } from '../../agent/drivers/worker-walk.js';
+import { prepareWalkWorker, spareWalkWorker, walkInWorker } from '../../agent/drivers/worker-walk.js';
 import { nodeFsOps, type FsOps } from '../../agent/drivers/fs-ops.js';
 import { FsSource } from '../../agent/drivers/fs-source.js';
 import { tempDir, writeTree } from './runtime-fixtures.js';
@@ -144,6 +144,33 @@ describe('fs source driver', () => {
     const worker: string[] = [];
     for await (const batch of walkInWorker({ ...base, start: 'd/e', counters: emptyScanCounters() })) worker.push(...(JSON.parse(batch.json) as FileRecord[]).map((r) => JSON.stringify(r)));
     expect(inline.flatMap((b) => (JSON.parse(b.json) as FileRecord[]).map((r) => JSON.stringify(r))).sort()).to.deep.equal(worker.sort()).and.have.length(2);
+  });
+
+  it('keeps the walk worker of a walk that ran to its end for the next walk, and ends one stopped midway', async () => {
+    const base = { root: await fs.realpath(root), start: '', recursive: true, batchSize: 1, signal: new AbortController().signal };
+    const walk = async (): Promise<string[]> => {
+      const seen: string[] = [];
+      for await (const batch of walkInWorker({ ...base, counters: emptyScanCounters() })) seen.push(...(JSON.parse(batch.json) as FileRecord[]).map((r) => r.path));
+      return seen.sort();
+    };
+    const all = ['', 'a.txt', 'd', 'd/b.txt', 'd/e', 'd/e/c.txt', 'd/f', 'escape', 'inner-link'];
+    expect(await walk()).to.deep.equal(all);
+    const kept = spareWalkWorker();
+    expect(kept, 'the spare after a whole walk').to.be.a('number');
+    expect(await walk(), 'the second walk, on the kept worker').to.deep.equal(all);
+    expect(spareWalkWorker()).to.equal(kept);
+
+    for await (const batch of walkInWorker({ ...base, counters: emptyScanCounters() })) {
+      expect(batch.count).to.equal(1);
+      expect(spareWalkWorker(), 'taken while it walks').to.equal(null);
+      break;
+    }
+    expect(spareWalkWorker(), 'a worker stopped midway is not kept').to.equal(null);
+    prepareWalkWorker();
+    const fresh = spareWalkWorker();
+    expect(fresh).to.be.a('number').and.not.equal(kept);
+    expect(await walk(), 'a walk after a stopped one sees only its own batches').to.deep.equal(all);
+    expect(spareWalkWorker()).to.equal(fresh);
   });
 
   it('stops walking when its signal aborts', async () => {
