@@ -206,6 +206,12 @@ export async function assembleFusion(deps: AssemblyDeps): Promise<FusionParts> {
     commitWrites: () => sql.flush(),
     storage,
     secretsFor,
+    dataPlaneMounts: [
+      ['/api/v1/pipe', forward],
+      ['/api/v1/pipe', dataPlane.ingestRouter],
+      ['/api/v1/views', forward],
+      ['/api/v1/views', dataPlane.viewsRouter],
+    ],
     mounts: [
       ['/api/v1/management', secrets.router],
       ['/api/v1/management', securityRoutes({ tokens, gateway, bus: agentBus, audit })],
@@ -219,10 +225,6 @@ export async function assembleFusion(deps: AssemblyDeps): Promise<FusionParts> {
       ['/api/v1/management', diagnosticsRoutes({ tokens, store: diagnostics })],
       ['/api/v1/management', webhookRoutes({ tokens, store: webhookStore, dispatcher: webhooks, signing })],
       ['/api/v1/control/packages', packages.downloadRouter],
-      ['/api/v1/pipe', forward],
-      ['/api/v1/pipe', dataPlane.ingestRouter],
-      ['/api/v1/views', forward],
-      ['/api/v1/views', dataPlane.viewsRouter],
       // The dashboard shows the data plane's sessions and views: the holder's (the rest of it is the database's, the same everywhere).
       ['/api/v1/management/dashboard', forward],
       ...holderOnly,

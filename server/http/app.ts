@@ -57,8 +57,15 @@ export interface AppDeps {
   storage?: Pick<StorageHealth, 'record' | 'report'>;
   /** Values and version digest of the secrets a document references, for the pull answer. */
   secretsFor?: (document: Record<string, unknown>) => Promise<import('../config/config-plan.js').SecretBundle | null>;
-  /** Extra routers mounted by path (data plane, commands, ...), before the 404 handler. */
+  /** Extra routers mounted by path (commands, groups, ...), before the 404 handler. */
   mounts?: Array<[path: string, router: Router]>;
+  /**
+   * Routers mounted ahead of everything else: the data plane's ingest and
+   * views, which write nothing to the database (an answer waits for no commit)
+   * and are no admin writes (nothing to audit). A snapshot's requests thus pass
+   * no middleware of the management API.
+   */
+  dataPlaneMounts?: Array<[path: string, router: Router]>;
 }
 
 /** Fusion's HTTP API. */
@@ -66,6 +73,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  for (const [path, router] of deps.dataPlaneMounts ?? []) app.use(path, router);
   if (deps.commitWrites) app.use(commitBeforeAnswer(deps.commitWrites, deps.log));
   // The polling transport's routes come before the audit: they are agent traffic, not admin writes.
   const acknowledgements = new PollAcknowledgements({ agents: deps.agents, engine: deps.engine, bus: deps.bus, log: deps.log });
