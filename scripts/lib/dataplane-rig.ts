@@ -29,14 +29,23 @@ export async function receiverKey(home: string): Promise<string> {
   return key;
 }
 
-/** Polls the view's sessions until the snapshot's last batch has been applied; Fusion's timestamps of it. */
-export async function waitForSnapshot(base: string, key: string, checkTime: (what: string) => void): Promise<{ started_at: number; finished_at: number }> {
+/**
+ * Polls the view's sessions until the snapshot's last batch has been applied;
+ * Fusion's timestamps of it: when the sender's session opened (the walk
+ * starts then), its first batch and its last.
+ */
+export async function waitForSnapshot(
+  base: string,
+  key: string,
+  checkTime: (what: string) => void,
+): Promise<{ session_created_at: number; started_at: number; finished_at: number }> {
   for (;;) {
     checkTime('waiting for the first snapshot');
     const res = await fetch(`${base}/api/v1/views/default/sessions`, { headers: { 'x-api-key': key } });
-    const body = (await res.json()) as { sessions: Array<{ last_scan: { done: boolean; started_at: number; finished_at: number | null } | null }> };
-    const scan = body.sessions[0]?.last_scan;
-    if (scan?.done && scan.finished_at !== null) return { started_at: scan.started_at, finished_at: scan.finished_at };
+    const body = (await res.json()) as { sessions: Array<{ created_at: number; last_scan: { done: boolean; started_at: number; finished_at: number | null } | null }> };
+    const session = body.sessions[0];
+    const scan = session?.last_scan;
+    if (session && scan?.done && scan.finished_at !== null) return { session_created_at: session.created_at, started_at: scan.started_at, finished_at: scan.finished_at };
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
