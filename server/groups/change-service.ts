@@ -142,9 +142,10 @@ export class ChangeService extends EventEmitter<{ change: [ChangeRecord] }> {
       await this.deps.groups.checkSecrets(change.member!);
       await this.checkMember(change);
       const member = await applyMemberChange(this.deps.members, change, async () => {
-        // Under the group's lock: what was checked above still holds.
+        // Under the group's lock: what was checked above still holds; the secrets are held against a delete until the commit.
         this.checkBase(change, await this.deps.groups.get(change.group_name));
         await this.checkMember(change);
+        await this.deps.groups.checkSecrets(change.member!, true);
         await decide(null, null);
       });
       this.emit('change', decided!);

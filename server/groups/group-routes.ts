@@ -208,7 +208,8 @@ export function groupRoutes(deps: {
     if ((await deps.groups.get(input.group)).require_review) {
       return proposeMemberChange(res, deps, { group: input.group, agentId, replace: true, variables: body.variables, override: body.override }, adminOf(req));
     }
-    res.json(await deps.members.assign(input));
+    // Checked again inside the member's transaction, holding the secrets until it commits.
+    res.json(await deps.members.assign(input, () => deps.groups.checkSecrets(body, true)));
   });
 
   router.patch('/groups/:name/members/:agent_id', write, parseJson, async (req, res) => {
@@ -218,7 +219,7 @@ export function groupRoutes(deps: {
     if (dryRun) return void res.json(await memberPreview(deps.previews, group, await deps.members.previewUpdate(group, agentId, body), dryRun));
     await deps.groups.checkSecrets(body);
     if ((await deps.groups.get(group)).require_review) return proposeMemberChange(res, deps, { group, agentId, replace: false, ...body }, adminOf(req));
-    res.json(await deps.members.update(group, agentId, body));
+    res.json(await deps.members.update(group, agentId, body, () => deps.groups.checkSecrets(body, true)));
   });
 
   router.delete('/groups/:name/members/:agent_id', write, async (req, res) => {

@@ -98,9 +98,14 @@ export class GroupService {
     return this.deps.groups.history(name, limit);
   }
 
-  /** Throws 400 `unknown_secret` when `document` (a template, a member's variables and override) references a secret that is not stored. */
-  async checkSecrets(document: object): Promise<void> {
-    await this.deps.checkSecrets?.(document);
+  /**
+   * Throws 400 `unknown_secret` when `document` (a template, a member's
+   * variables and override) references a secret that is not stored. `held`:
+   * inside the transaction that stores it, the secrets are also held against
+   * a delete until it commits (a delete committed since an earlier check wins).
+   */
+  async checkSecrets(document: object, held = false): Promise<void> {
+    await this.deps.checkSecrets?.(document, held);
   }
 
   /** Creates a group with its first template (checked on its own: a new group has no members). */

@@ -325,6 +325,33 @@ describe('secrets as references', function () {
       else expect([deleted.status, deleted.body.error?.code, saved.status], outcome).to.deep.equal([409, 'secret_in_use', 200]);
     }
   });
+
+  it('never deletes a secret that a member change made at the same time references: the delete or the change is refused', async () => {
+    const template = YAML.stringify({
+      sources: { src: { driver: 'fs', uri: '/data' } },
+      senders: { out: { driver: 'fusion', uri: fusion.url, credential: { key: 'plain' } } },
+      pipes: { p: { source: 'src', sender: 'out', disabled: true } },
+    });
+    expect((await fusion.json('POST', '/api/v1/management/groups', { name: 'racing-members', template })).status).to.equal(201);
+    // The delete goes first; the member change follows after 0 to 9 ms (a new member's PUT, then a PATCH of one).
+    for (let i = 0; i < 20; i++) {
+      const name = `member-secret-${i}`;
+      const agent = `member-racer-${i % 10}`;
+      expect((await fusion.json('POST', '/api/v1/management/secrets', { name, value: `value-of-${name}` })).status).to.equal(201);
+      const override = { senders: { out: { credential: { key: `\${secret:${name}}` } } } };
+      const change = i < 10 ? () => fusion.json('PUT', `/api/v1/management/groups/racing-members/members/${agent}`, { override }) : () => fusion.json('PATCH', `/api/v1/management/groups/racing-members/members/${agent}`, { override });
+      const [deleted, changed] = await Promise.all([
+        fusion.json('DELETE', `/api/v1/management/secrets/${name}`),
+        new Promise((resolve) => setTimeout(resolve, i % 10)).then(change),
+      ]);
+      const outcome = `${name}: delete ${deleted.status}, member ${changed.status}`;
+      if (deleted.status === 204) expect([changed.status, changed.body.error?.code], outcome).to.deep.equal([400, 'unknown_secret']);
+      else expect([deleted.status, deleted.body.error?.code, changed.status], outcome).to.deep.equal([409, 'secret_in_use', 200]);
+      if (i >= 10 || changed.status === 200) continue;
+      // A refused first change leaves no member: the PATCH rounds need one.
+      expect((await fusion.json('PUT', `/api/v1/management/groups/racing-members/members/${agent}`, {})).status).to.equal(200);
+    }
+  });
 });
 
 /**
