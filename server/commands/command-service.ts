@@ -40,6 +40,8 @@ export class CommandService extends EventEmitter<{ transition: [record: CommandR
   /** Hooks that add to a command's args before it is stored (e.g. the package hash for upgrade). */
   private readonly enrichers = new Map<CommandType, (args: Record<string, unknown>) => Promise<Record<string, unknown>>>();
   private readonly keepers = new Map<CommandType, (record: CommandRecord, output: unknown) => unknown>();
+  /** Checks run inside the transaction that stores a type's commands (e.g. the package still exists, held against a delete). */
+  private readonly guards = new Map<CommandType, (args: Record<string, unknown>) => Promise<unknown>>();
 
   constructor(
     private readonly store: CommandStore,
@@ -71,6 +73,11 @@ export class CommandService extends EventEmitter<{ transition: [record: CommandR
 
   setEnricher(type: CommandType, enrich: (args: Record<string, unknown>) => Promise<Record<string, unknown>>): void {
     this.enrichers.set(type, enrich);
+  }
+
+  /** A check that must still hold when a type's commands commit: run inside the transaction that stores them (what it throws stores nothing). */
+  setGuard(type: CommandType, guard: (args: Record<string, unknown>) => Promise<unknown>): void {
+    this.guards.set(type, guard);
   }
 
   /**
@@ -118,7 +125,8 @@ export class CommandService extends EventEmitter<{ transition: [record: CommandR
       expires_at: now + ttl * 1000,
       batch_id: batchId,
     }));
-    await this.store.insert(records);
+    const guard = this.guards.get(parsed.type);
+    await this.store.insert(records, guard && (() => guard(args)));
     const created: CommandRecord[] = [];
     for (const r of records) created.push((await this.store.get(r.id, false))!);
     for (const record of created) {

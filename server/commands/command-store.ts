@@ -57,8 +57,10 @@ const FROM: Record<'sent' | 'acknowledged' | 'succeeded' | 'failed' | 'expired' 
 export class CommandStore {
   constructor(private readonly sql: Sql) {}
 
-  async insert(records: Array<Omit<CommandRecord, 'status' | 'sent_at' | 'acknowledged_at' | 'finished_at' | 'attempts' | 'output' | 'error'>>): Promise<void> {
+  /** Stores new commands, all or none; `guard` runs first in the same transaction (what throws stores nothing). */
+  async insert(records: Array<Omit<CommandRecord, 'status' | 'sent_at' | 'acknowledged_at' | 'finished_at' | 'attempts' | 'output' | 'error'>>, guard?: () => Promise<unknown>): Promise<void> {
     await this.sql.transaction(async () => {
+      await guard?.();
       for (const r of records) {
         await this.sql.run(
           `INSERT INTO commands (id, agent_id, type, args, status, author, created_at, expires_at, batch_id)

@@ -57,6 +57,8 @@ export async function createPackages(deps: PackagesDeps): Promise<Packages> {
   const store = new PackageStore(deps.sql, deps.home, deps.log);
   await store.reconcile();
   deps.commands.setEnricher('upgrade', upgradeEnricher(store));
+  // An upgrade command is stored only while its package exists, held against a delete until the commit.
+  deps.commands.setGuard('upgrade', (args) => store.hold(String(args.version)));
   const rolloutStore = new UpgradeRolloutStore(deps.sql);
   // Running rollouts are picked up by whoever holds the rollouts lease (resumeRunning).
   const rollouts = new UpgradeRolloutEngine({ store: rolloutStore, commands: deps.commands, packages: store, log: deps.log, bus: deps.bus });

@@ -127,14 +127,21 @@ export function packageRoutes(deps: {
     const force = forceParam(req.query.force);
     if (!(await deps.packages.get(version))) throw notFound(`package ${version}`);
     if (!force) {
-      await deps.usage.assertUnused(version);
-      await deps.packages.remove(version);
+      // The check and the delete hold the version's lock, which storing an upgrade command or rollout of it takes too.
+      if (!(await deps.packages.remove(version, () => deps.usage.assertUnused(version)))) throw notFound(`package ${version}`);
       res.status(204).end();
       return;
     }
     const released = await deps.usage.release(version);
-    await deps.packages.remove(version);
-    res.json({ version, ...released });
+    if (!(await deps.packages.remove(version))) throw notFound(`package ${version}`);
+    // What was stored between the release and the delete (nothing can be stored after it) is released too.
+    const late = await deps.usage.release(version);
+    res.json({
+      version,
+      cancelled_commands: [...released.cancelled_commands, ...late.cancelled_commands],
+      running_commands: [...new Set([...released.running_commands, ...late.running_commands])],
+      halted_rollouts: [...new Set([...released.halted_rollouts, ...late.halted_rollouts])],
+    });
   });
 
   return router;

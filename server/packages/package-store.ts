@@ -82,9 +82,30 @@ export class PackageStore {
     return record;
   }
 
-  /** Deletes a package; false when there was none. */
-  async remove(version: string): Promise<boolean> {
-    const removed = (await this.sql.run('DELETE FROM agent_packages WHERE version = ?', [version])).changes > 0;
+  /**
+   * Inside a transaction: holds the version against a delete until the
+   * transaction ends (what names the package is stored while it still
+   * exists); 400 `unknown_package` when it is gone.
+   */
+  async hold(version: string): Promise<PackageRecord> {
+    await this.sql.lock(`package:${version}`);
+    const record = await this.get(version);
+    if (!record) throw unknownPackage(version);
+    return record;
+  }
+
+  /**
+   * Deletes a package once `check` passed, the check and the delete under the
+   * version's lock (see {@link hold}); false when there was none. The file
+   * goes after the commit.
+   */
+  async remove(version: string, check: () => Promise<void> = async () => undefined): Promise<boolean> {
+    const removed = await this.sql.transaction(async () => {
+      await this.sql.lock(`package:${version}`);
+      if (!(await this.get(version))) return false;
+      await check();
+      return (await this.sql.run('DELETE FROM agent_packages WHERE version = ?', [version])).changes > 0;
+    });
     if (removed) rmSync(this.file(version), { force: true });
     return removed;
   }
@@ -101,6 +122,11 @@ export class PackageStore {
       if (name.startsWith('.') && name.endsWith('.tmp')) rmSync(path.join(this.dir, name), { force: true });
     }
   }
+}
+
+/** 400 `unknown_package`: nothing of that version is uploaded. */
+export function unknownPackage(version: string): HttpError {
+  return new HttpError(400, 'unknown_package', `no agent package of version ${version} is uploaded (POST /api/v1/management/packages)`);
 }
 
 function exists(version: string): HttpError {

@@ -7,13 +7,13 @@
  * for agents that pin the signing key.
  */
 import { HttpError } from '../http/errors.js';
-import type { PackageStore } from './package-store.js';
+import { unknownPackage, type PackageStore } from './package-store.js';
 
 export function upgradeEnricher(packages: PackageStore): (args: Record<string, unknown>) => Promise<Record<string, unknown>> {
   return async (args) => {
     const version = String(args.version);
     const record = await packages.get(version);
-    if (!record) throw new HttpError(400, 'unknown_package', `no agent package of version ${version} is uploaded (POST /api/v1/management/packages)`);
+    if (!record) throw unknownPackage(version);
     if (args.sha256 !== undefined && args.sha256 !== record.sha256) {
       throw new HttpError(400, 'sha256_mismatch', `args.sha256 does not match the uploaded package ${version} (${record.sha256})`);
     }

@@ -15,7 +15,7 @@ import type { AgentBus } from '../bus/agent-bus.js';
 import type { CommandService } from '../commands/command-service.js';
 import type { CommandRecord } from '../commands/command-store.js';
 import { HttpError, notFound } from '../http/errors.js';
-import type { PackageStore } from './package-store.js';
+import { unknownPackage, type PackageStore } from './package-store.js';
 import type { UpgradeRolloutRecord, UpgradeRolloutStatus, UpgradeRolloutStore } from './upgrade-rollout-store.js';
 
 /** States a rollout can still be cancelled or halted from. */
@@ -84,9 +84,7 @@ export class UpgradeRolloutEngine extends EventEmitter<{ progress: [record: Upgr
 
   /** Stores a rollout and starts its first batch. 400 `unknown_package` when the version was never uploaded. */
   async start(input: StartUpgradeRollout): Promise<UpgradeRolloutRecord> {
-    if (!(await this.deps.packages.get(input.version))) {
-      throw new HttpError(400, 'unknown_package', `no agent package of version ${input.version} is uploaded (POST /api/v1/management/packages)`);
-    }
+    if (!(await this.deps.packages.get(input.version))) throw unknownPackage(input.version);
     const agents = [...new Set(input.agentIds)];
     if (agents.length === 0) throw new HttpError(400, 'no_agents', 'a rollout needs at least one agent');
     const batchSize = input.batchSize ?? agents.length;
@@ -111,7 +109,8 @@ export class UpgradeRolloutEngine extends EventEmitter<{ progress: [record: Upgr
       updated_at: now,
       finished_at: null,
     };
-    await this.deps.store.create(record, batches);
+    // Stored while the package still exists, held against a delete until the commit.
+    await this.deps.store.create(record, batches, () => this.deps.packages.hold(input.version));
     await this.serially(() => this.startBatch(record.id, 0));
     return (await this.deps.store.get(record.id))!;
   }

@@ -43,8 +43,10 @@ export interface UpgradeRolloutAgent {
 export class UpgradeRolloutStore {
   constructor(private readonly sql: Sql) {}
 
-  async create(record: UpgradeRolloutRecord, batches: string[][]): Promise<void> {
+  /** Stores a rollout and its agents; `guard` runs first in the same transaction (what throws stores nothing). */
+  async create(record: UpgradeRolloutRecord, batches: string[][], guard?: () => Promise<unknown>): Promise<void> {
     await this.sql.transaction(async () => {
+      await guard?.();
       await this.sql.run(`INSERT INTO upgrade_rollouts (id, version, status, status_reason, batch_size, batch_count, current_batch, pause_seconds, max_failures,
              failures_baseline, ttl_seconds, next_batch_at, author, created_at, updated_at, finished_at)
            VALUES (@id, @version, @status, @status_reason, @batch_size, @batch_count, @current_batch, @pause_seconds, @max_failures,

@@ -127,4 +127,29 @@ describe('deleting a package that pending upgrades still need', function () {
     expect(entries[0]).to.include({ method: 'DELETE', path: '/api/v1/management/packages/3.0.0', query: 'force=true', status: 200, outcome: 'success', role: 'admin' });
     expect(entries[0]!.actor).to.be.a('string').and.not.equal('');
   });
+
+  it('never deletes a package that an upgrade command or rollout made at the same time names: the delete or the upgrade is refused', async () => {
+    // The delete goes first; the upgrade follows after 0 to 9 ms, so that some rounds check the package before the delete commits and store after it.
+    for (let i = 0; i < 20; i++) {
+      const version = `3.1.${i}`;
+      expect((await fusion.api('/api/v1/management/packages', { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: placeholderPackage(version) })).status).to.equal(201);
+      const start = i < 10
+        ? () => fusion.json('POST', `/api/v1/management/agents/racer-${i}/command`, { type: 'upgrade', args: { version } })
+        : () => fusion.json('POST', '/api/v1/management/upgrades', { version, agents: [`racer-${i}`] });
+      const [deleted, started] = await Promise.all([
+        fusion.api(`/api/v1/management/packages/${version}`, { method: 'DELETE' }),
+        new Promise((resolve) => setTimeout(resolve, i % 10)).then(start),
+      ]);
+      const outcome = `${version}: delete ${deleted.status}, upgrade ${started.status} ${JSON.stringify(started.body)}`;
+      if (deleted.status === 204) {
+        expect([started.status, (started.body as ErrorJson).error?.code], outcome).to.deep.equal([400, 'unknown_package']);
+        const commands = ((await fusion.json('GET', `/api/v1/management/commands?agent_id=racer-${i}`)).body as { commands: unknown[] }).commands;
+        expect(commands, `${outcome}: no command stored`).to.deep.equal([]);
+      } else {
+        expect(deleted.status, outcome).to.equal(409);
+        expect(((await deleted.json()) as ErrorJson).error.code, outcome).to.equal('package_in_use');
+        expect(started.status, outcome).to.be.oneOf([201, 202]);
+      }
+    }
+  });
 });
