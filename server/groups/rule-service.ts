@@ -33,6 +33,14 @@ export interface RuleView {
 }
 
 const VIEW_LIMIT = 100;
+/**
+ * Plans applied by one change at most: after its plan, the change plans again
+ * from what is stored now until nothing is left to do. A plan made while
+ * another change of the rules or labels was being applied may be stale (it
+ * read a rule since replaced, or memberships since changed); the next round
+ * corrects what it did. The last change to finish leaves the rules' result.
+ */
+const SETTLE_ROUNDS = 4;
 /** Up to this many agents' memberships are read one by one; more, in one query of every membership. */
 const FEW_AGENTS = 32;
 
@@ -62,7 +70,7 @@ export class RuleService {
   async set(group: string, selector: string | null): Promise<RuleOutcome> {
     const text = selector === null ? null : RuleService.check(selector);
     if (!(await this.deps.rules.set(group, text))) throw notFound(`group ${group}`);
-    return this.apply(await this.planAll(await this.matchers()));
+    return this.settle(async () => this.planAll(await this.matchers()));
   }
 
   /** What setting `selector` (null: removing the rule) on `group` would do; nothing stored. */
@@ -88,13 +96,17 @@ export class RuleService {
   /** Applies every rule to these agents (after their labels changed, or they left a group). Never throws. */
   async reconcile(agentIds: Iterable<string>): Promise<RuleOutcome | null> {
     try {
-      const agents: Array<{ agent_id: string; labels: Readonly<Record<string, string>> }> = [];
-      for (const id of agentIds) {
-        const record = await this.deps.agents.get(id);
-        if (record) agents.push(record);
-      }
-      if (agents.length === 0) return null;
-      return await this.apply(await this.plan(agents, await this.matchers()));
+      const ids = [...agentIds];
+      const labelled = async (): Promise<Array<{ agent_id: string; labels: Readonly<Record<string, string>> }>> => {
+        const agents: Array<{ agent_id: string; labels: Readonly<Record<string, string>> }> = [];
+        for (const id of ids) {
+          const record = await this.deps.agents.get(id);
+          if (record) agents.push(record);
+        }
+        return agents;
+      };
+      if ((await labelled()).length === 0) return null;
+      return await this.settle(async () => this.plan(await labelled(), await this.matchers()));
     } catch (err) {
       this.deps.log.error({ err }, 'applying the group rules failed');
       return null;
@@ -104,7 +116,7 @@ export class RuleService {
   /** Applies every rule to every agent (after a group with a rule was deleted). Never throws. */
   async reconcileAll(): Promise<RuleOutcome | null> {
     try {
-      return await this.apply(await this.planAll(await this.matchers()));
+      return await this.settle(async () => this.planAll(await this.matchers()));
     } catch (err) {
       this.deps.log.error({ err }, 'applying the group rules failed');
       return null;
@@ -198,15 +210,47 @@ export class RuleService {
     }
   }
 
+  /**
+   * Applies `plan()` and plans again until a plan has nothing new to do (see
+   * {@link SETTLE_ROUNDS}); a join that did not render is not tried again.
+   * One outcome for all rounds, with the last plan's conflicts.
+   */
+  private async settle(plan: () => Promise<RulePlan>): Promise<RuleOutcome> {
+    const outcome = await this.apply(await plan());
+    const failed = new Set(outcome.not_claimed.map((n) => `${n.agent_id}\0${n.group}`));
+    for (let round = 1; round < SETTLE_ROUNDS; round++) {
+      const next = await plan();
+      const steps = next.steps.filter((s) => s.action === 'leave' || !failed.has(`${s.agent_id}\0${s.group}`));
+      outcome.conflicts = next.conflicts;
+      if (steps.length === 0) break;
+      const more = await this.apply({ steps, conflicts: next.conflicts });
+      outcome.joined.push(...more.joined);
+      outcome.left.push(...more.left);
+      outcome.not_claimed.push(...more.not_claimed);
+      for (const n of more.not_claimed) failed.add(`${n.agent_id}\0${n.group}`);
+    }
+    return outcome;
+  }
+
   /** Leaves first, then joins (a move is a leave and a join); a join whose config does not render is skipped and reported. */
   private async apply(plan: RulePlan): Promise<RuleOutcome> {
     const outcome: RuleOutcome = { joined: [], left: [], not_claimed: [], conflicts: plan.conflicts };
     for (const step of plan.steps.filter((s) => s.action === 'leave')) {
-      await this.deps.members.unassign(step.group, step.agent_id);
+      // Another change of the rules may have moved it already (the next round plans from what it did).
+      const member = await this.deps.groups.member(step.agent_id);
+      if (member?.group_name !== step.group || member.assigned_by !== 'rule') continue;
+      try {
+        await this.deps.members.unassign(step.group, step.agent_id);
+      } catch (err) {
+        if (err instanceof HttpError && err.status === 404) continue;
+        throw err;
+      }
       outcome.left.push(step);
       this.deps.log.info({ agent_id: step.agent_id, group: step.group }, 'the agent left the group: its rule no longer matches it');
     }
     for (const step of plan.steps.filter((s) => s.action === 'join')) {
+      // Planned for an agent in no group: one that joined a group since is left where it is (the next round plans from there).
+      if (await this.deps.groups.member(step.agent_id)) continue;
       try {
         await this.deps.members.assign({ group: step.group, agentId: step.agent_id, variables: {}, override: null, assignedBy: 'rule' });
         outcome.joined.push(step);

@@ -156,4 +156,34 @@ describe('concurrent changes of one group', () => {
       expect(after.status, `${id}: change ${changed!.status}, then removed`).to.equal(404);
     }
   });
+
+  it('leaves the members its rule claimed matching the rule, when two rule changes of a group are made at once', async () => {
+    await createGroup(fusion, 'ruled', MOUNT_TEMPLATE.replace('/mnt/${mount_point}/data', '/srv/data'));
+    const agents = { x1: 'x', x2: 'x', y1: 'y', y2: 'y' } as const;
+    const sockets = [];
+    for (const [id, k] of Object.entries(agents)) {
+      sockets.push(await fusion.rawAgent(id));
+      await ok(fusion, 'PATCH', `/api/v1/management/agents/${id}/labels`, { set: { k } });
+    }
+    try {
+      // One change goes first, the other after 0 to 9 ms: some rounds plan with the rule the other is replacing.
+      for (let i = 0; i < 20; i++) {
+        const [first, second] = i % 2 ? ['k=x', 'k=y'] : ['k=y', 'k=x'];
+        const answers = await Promise.all([
+          call(fusion, 'PATCH', `${GROUPS}/ruled`, { selector: first }),
+          new Promise((resolve) => setTimeout(resolve, i % 10)).then(() => call(fusion, 'PATCH', `${GROUPS}/ruled`, { selector: second })),
+        ]);
+        for (const answer of answers) expect(answer.status, JSON.stringify(answer.body)).to.equal(200);
+        const selector = (await ok(fusion, 'GET', `${GROUPS}/ruled`)).selector as string;
+        const claimed = ((await ok(fusion, 'GET', `${GROUPS}/ruled/members`)).members as Array<{ agent_id: string; source: string }>)
+          .filter((m) => m.source === 'rule')
+          .map((m) => m.agent_id)
+          .sort();
+        const matching = Object.entries(agents).filter(([, k]) => `k=${k}` === selector).map(([id]) => id);
+        expect(claimed, `round ${i}: the rule is "${selector}"`).to.deep.equal(matching);
+      }
+    } finally {
+      for (const socket of sockets) socket.close();
+    }
+  });
 });
