@@ -358,7 +358,11 @@ export class WsGateway extends EventEmitter<GatewayEvents> {
   private async dispatch<K extends keyof GatewayEvents>(event: K, ...args: GatewayEvents[K]): Promise<void> {
     const listeners = this.listeners(event) as Array<(...a: GatewayEvents[K]) => unknown>;
     const run = async (): Promise<void> => {
-      for (const listener of listeners) await listener(...args);
+      for (const listener of listeners) {
+        const result = listener(...args);
+        // Most listeners ignore most frames and return nothing: only a promise is waited for (an await of nothing costs a promise too).
+        if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') await result;
+      }
     };
     try {
       if (this.options.batchWrites) await this.options.batchWrites(run);

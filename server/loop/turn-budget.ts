@@ -8,12 +8,20 @@
  *
  * A turn starts with the first {@link spent} call after the previous turn
  * ended (a setImmediate marks the end). Once `budgetMs` have passed since
- * then, {@link spent} says so and {@link next} resolves in the next turn.
- * Work deferred this way keeps its order: immediates run first in, first out.
+ * then, {@link spent} says so, and {@link next} queues the caller for a later
+ * turn. The queue is first in, first out, and wakes its callers one at a
+ * time (each runs up to its first wait before the next is woken) only while
+ * the turn's budget lasts; the rest sleep on. So thousands of deferred
+ * statements or frames cost nothing in the turns they do not run in (waking
+ * them all every turn, to find the budget spent again, was a stall of its own
+ * that grew with the queue).
  */
 export class TurnBudget {
   private started: number | undefined;
-  private waiting: Promise<void> | undefined;
+  private readonly queue: Array<() => void> = [];
+  /** Where the queue's head is (entries before it were woken; the array is compacted now and then). */
+  private head = 0;
+  private drainScheduled = false;
 
   constructor(private readonly budgetMs = 8) {}
 
@@ -24,17 +32,54 @@ export class TurnBudget {
       this.started = now;
       setImmediate(() => {
         this.started = undefined;
-        this.waiting = undefined;
       });
       return false;
     }
     return now - this.started >= this.budgetMs;
   }
 
-  /** Resolves in the next turn of the loop (shared by everything deferred in this one). */
+  /**
+   * Resolves in a later turn with budget left, after everything that waited
+   * before it. The caller is woken to run: it goes on without asking
+   * {@link spent} again (with a budget of 0, that would always say spent).
+   */
   next(): Promise<void> {
-    return (this.waiting ??= new Promise<void>((resolve) => setImmediate(resolve)));
+    return new Promise<void>((resolve) => {
+      this.queue.push(resolve);
+      this.scheduleDrain();
+    });
   }
+
+  /** Callers waiting for a turn. */
+  get waiting(): number {
+    return this.queue.length - this.head;
+  }
+
+  private scheduleDrain(): void {
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    setImmediate(() => {
+      this.drainScheduled = false;
+      this.drain();
+    });
+  }
+
+  /** Wakes the queue's head while the budget lasts; each next one after the woken one's first stretch of work (a microtask later). */
+  private readonly drain = (): void => {
+    if (this.waiting === 0) return;
+    if (this.spent()) {
+      this.scheduleDrain();
+      return;
+    }
+    const resolve = this.queue[this.head]!;
+    this.head++;
+    if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
+      this.queue.splice(0, this.head);
+      this.head = 0;
+    }
+    resolve();
+    queueMicrotask(this.drain);
+  };
 }
 
 /**

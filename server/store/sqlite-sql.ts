@@ -123,11 +123,11 @@ export class SqliteSql implements Sql {
   }
 
   /** Runs a statement now, or after the open transaction when another context owns it. */
-  private statement<T>(run: () => T): Promise<T> {
+  private statement<T>(run: () => T, woken = false): Promise<T> {
     const scope = this.scope.getStore();
     if (this.owner !== undefined && scope?.tx !== this.owner) return this.whenFree(() => this.statement(run));
-    // The loop has run statements long enough in this turn: this one runs in the next (see TurnBudget).
-    if (this.turn.spent()) return this.turn.next().then(() => this.statement(run));
+    // The loop has run statements long enough in this turn: this one runs in a later one (see TurnBudget), which woke it to run.
+    if (!woken && this.turn.spent()) return this.turn.next().then(() => this.statement(run, true));
     this.statementCount++;
     try {
       if (this.owner === undefined && scope?.batch) this.joinBatch();

@@ -35,6 +35,32 @@ describe('the event loop budget', () => {
     expect(order).to.deep.equal([...Array(12).keys()]);
     expect(between).to.equal(1); // the immediate queued before ran while the jobs waited
   });
+
+  it('wakes only as many waiting jobs per turn as its budget runs, not every one of them every turn', async () => {
+    const budget = new TurnBudget(2);
+    let waits = 0;
+    let turns = 0;
+    let done = 0;
+    const job = async (): Promise<void> => {
+      while (budget.spent()) {
+        waits++;
+        await budget.next();
+      }
+      busy(0.5);
+      done++;
+    };
+    const count = (): void => {
+      turns++;
+      if (done < 200) setImmediate(count);
+    };
+    setImmediate(count);
+    await Promise.all(Array.from({ length: 200 }, job));
+    expect(done).to.equal(200);
+    expect(turns, 'the jobs took many turns').to.be.above(20);
+    // Each job waits about once; woken every turn, the 200 would wait thousands of times in all.
+    expect(waits).to.be.below(400);
+    expect(budget.waiting).to.equal(0);
+  });
 });
 
 describe('fleet counts', () => {
