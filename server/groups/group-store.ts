@@ -73,6 +73,8 @@ const RENDER_SELECT = `SELECT m.*, a.hostname, a.running_signature, a.status_sig
 
 /** Rows per multi-row statement: few round trips, well under both databases' parameter limits. */
 export const CHUNK_ROWS = 500;
+/** Member rows per read of a whole group (see membersPaged). */
+const READ_PAGE_ROWS = 1_000;
 
 /** `items` in slices of at most `size`. */
 export function chunks<T>(items: readonly T[], size = CHUNK_ROWS): T[][] {
@@ -206,7 +208,23 @@ export class GroupStore {
 
   /** Every member of a group, with what rendering needs, in one query. */
   async membersForRender(name: string): Promise<MemberForRender[]> {
-    return this.forRender(await this.sql.all<MemberRow>(`${RENDER_SELECT} WHERE m.group_name = ? ORDER BY m.agent_id`, [name]));
+    return this.forRender(await this.membersPaged(RENDER_SELECT, name));
+  }
+
+  /**
+   * A group's member rows of `select` in agent order, read READ_PAGE_ROWS at a
+   * time: each page is one statement of a few milliseconds, so the event
+   * loop's budget applies between them (10,000 members in one statement held
+   * the loop for tens of milliseconds).
+   */
+  private async membersPaged(select: string, group: string): Promise<MemberRow[]> {
+    const rows: MemberRow[] = [];
+    for (let after = ''; ; ) {
+      const page = await this.sql.all<MemberRow>(`${select} WHERE m.group_name = ? AND m.agent_id > ? ORDER BY m.agent_id LIMIT ?`, [group, after, READ_PAGE_ROWS]);
+      for (const row of page) rows.push(row);
+      if (page.length < READ_PAGE_ROWS) return rows;
+      after = page[page.length - 1]!.agent_id;
+    }
   }
 
   /** The members of one rollout batch that are still in the group, in one query. */
@@ -231,11 +249,13 @@ export class GroupStore {
    * changed meanwhile. `batch`: only that rollout batch's members.
    */
   async renderInputs(name: string, batch?: { rolloutId: string; batch: number }): Promise<string> {
-    const rows = await this.sql.all<MemberRow>(
-      `SELECT m.*, a.hostname FROM group_members m LEFT JOIN agents a ON a.agent_id = m.agent_id WHERE m.group_name = ?
-       ${batch ? 'AND m.agent_id IN (SELECT agent_id FROM rollout_agents WHERE rollout_id = ? AND batch = ?)' : ''} ORDER BY m.agent_id`,
-      batch ? [name, batch.rolloutId, batch.batch] : [name],
-    );
+    const rows = batch
+      ? await this.sql.all<MemberRow>(
+          `SELECT m.*, a.hostname FROM group_members m LEFT JOIN agents a ON a.agent_id = m.agent_id WHERE m.group_name = ?
+           AND m.agent_id IN (SELECT agent_id FROM rollout_agents WHERE rollout_id = ? AND batch = ?) ORDER BY m.agent_id`,
+          [name, batch.rolloutId, batch.batch],
+        )
+      : await this.membersPaged('SELECT m.*, a.hostname FROM group_members m LEFT JOIN agents a ON a.agent_id = m.agent_id', name);
     return renderFingerprint(rows.map(toMember));
   }
 
