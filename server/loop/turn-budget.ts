@@ -73,7 +73,11 @@ export class TurnBudget {
     }
     const resolve = this.queue[this.head]!;
     this.head++;
-    if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
+    if (this.head === this.queue.length) {
+      // Emptied: nothing woken stays referenced.
+      this.queue.length = 0;
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
       this.queue.splice(0, this.head);
       this.head = 0;
     }
