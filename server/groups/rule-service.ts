@@ -70,7 +70,8 @@ export class RuleService {
   async set(group: string, selector: string | null): Promise<RuleOutcome> {
     const text = selector === null ? null : RuleService.check(selector);
     if (!(await this.deps.rules.set(group, text))) throw notFound(`group ${group}`);
-    return this.settle(async () => this.planAll(await this.matchers()));
+    const plan = async (): Promise<RulePlan> => this.planAll(await this.matchers());
+    return this.settle(await plan(), plan);
   }
 
   /** What setting `selector` (null: removing the rule) on `group` would do; nothing stored. */
@@ -96,8 +97,7 @@ export class RuleService {
   /** Applies every rule to these agents (after their labels changed, or they left a group). Never throws. */
   async reconcile(agentIds: Iterable<string>): Promise<RuleOutcome | null> {
     try {
-      const ids = [...agentIds];
-      const labelled = async (): Promise<Array<{ agent_id: string; labels: Readonly<Record<string, string>> }>> => {
+      const labelled = async (ids: Iterable<string>): Promise<Array<{ agent_id: string; labels: Readonly<Record<string, string>> }>> => {
         const agents: Array<{ agent_id: string; labels: Readonly<Record<string, string>> }> = [];
         for (const id of ids) {
           const record = await this.deps.agents.get(id);
@@ -105,8 +105,10 @@ export class RuleService {
         }
         return agents;
       };
-      if ((await labelled()).length === 0) return null;
-      return await this.settle(async () => this.plan(await labelled(), await this.matchers()));
+      const agents = await labelled(agentIds);
+      if (agents.length === 0) return null;
+      // Again for the agents this change moved only: a change of the rules made meanwhile plans every agent itself, after it stored.
+      return await this.settle(await this.plan(agents, await this.matchers()), async (moved) => this.plan(await labelled(moved), await this.matchers()));
     } catch (err) {
       this.deps.log.error({ err }, 'applying the group rules failed');
       return null;
@@ -116,7 +118,8 @@ export class RuleService {
   /** Applies every rule to every agent (after a group with a rule was deleted). Never throws. */
   async reconcileAll(): Promise<RuleOutcome | null> {
     try {
-      return await this.settle(async () => this.planAll(await this.matchers()));
+      const plan = async (): Promise<RulePlan> => this.planAll(await this.matchers());
+      return await this.settle(await plan(), plan);
     } catch (err) {
       this.deps.log.error({ err }, 'applying the group rules failed');
       return null;
@@ -211,15 +214,18 @@ export class RuleService {
   }
 
   /**
-   * Applies `plan()` and plans again until a plan has nothing new to do (see
-   * {@link SETTLE_ROUNDS}); a join that did not render is not tried again.
-   * One outcome for all rounds, with the last plan's conflicts.
+   * Applies `first`, then `again(moved)` (a plan from what is stored now; `moved`:
+   * the agents the rounds so far joined or released) until a plan has nothing
+   * new to do (see {@link SETTLE_ROUNDS}); a join that did not render is not
+   * tried again. One outcome for all rounds, with the last plan's conflicts.
    */
-  private async settle(plan: () => Promise<RulePlan>): Promise<RuleOutcome> {
-    const outcome = await this.apply(await plan());
+  private async settle(first: RulePlan, again: (moved: string[]) => Promise<RulePlan>): Promise<RuleOutcome> {
+    const outcome = await this.apply(first);
     const failed = new Set(outcome.not_claimed.map((n) => `${n.agent_id}\0${n.group}`));
     for (let round = 1; round < SETTLE_ROUNDS; round++) {
-      const next = await plan();
+      const moved = [...new Set([...outcome.joined, ...outcome.left].map((s) => s.agent_id))];
+      if (moved.length === 0 && outcome.not_claimed.length === 0 && first.steps.length === 0) break;
+      const next = await again(moved);
       const steps = next.steps.filter((s) => s.action === 'leave' || !failed.has(`${s.agent_id}\0${s.group}`));
       outcome.conflicts = next.conflicts;
       if (steps.length === 0) break;
