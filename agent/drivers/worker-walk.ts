@@ -29,14 +29,17 @@ function forgetSpare(worker: Worker): void {
   if (spare === worker) spare = null;
 }
 
-/** Starts the spare walk worker now, if there is none, so the next walk need not wait for a thread (e.g. as a source opens). */
-export function prepareWalkWorker(): void {
-  if (spare) return;
-  const worker = startWorker();
+/** Keeps `worker` as the spare: it does not hold the process open, and one that fails or exits is forgotten. */
+function park(worker: Worker): void {
   worker.unref();
   worker.on('error', () => forgetSpare(worker));
   worker.on('exit', () => forgetSpare(worker));
   spare = worker;
+}
+
+/** Starts the spare walk worker now, if there is none, so the next walk need not wait for a thread (e.g. as a source opens). */
+export function prepareWalkWorker(): void {
+  if (!spare) park(startWorker());
 }
 
 /** The thread id of the spare walk worker, null when there is none (the listing of a test, a status line). */
@@ -57,14 +60,8 @@ function takeWorker(): Worker {
 /** A worker whose walk ended is kept as the spare, or ended when there is one already. */
 function release(worker: Worker): void {
   worker.removeAllListeners();
-  if (spare || worker.threadId === -1) {
-    void worker.terminate();
-    return;
-  }
-  worker.unref();
-  worker.on('error', () => forgetSpare(worker));
-  worker.on('exit', () => forgetSpare(worker));
-  spare = worker;
+  if (spare || worker.threadId === -1) void worker.terminate();
+  else park(worker);
 }
 
 /**

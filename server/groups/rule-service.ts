@@ -221,11 +221,11 @@ export class RuleService {
    */
   private async settle(first: RulePlan, again: (moved: string[]) => Promise<RulePlan>): Promise<RuleOutcome> {
     const outcome = await this.apply(first);
+    // A first plan with nothing to do was made from what was stored: no round after it can be stale.
+    if (first.steps.length === 0) return outcome;
     const failed = new Set(outcome.not_claimed.map((n) => `${n.agent_id}\0${n.group}`));
     for (let round = 1; round < SETTLE_ROUNDS; round++) {
-      const moved = [...new Set([...outcome.joined, ...outcome.left].map((s) => s.agent_id))];
-      if (moved.length === 0 && outcome.not_claimed.length === 0 && first.steps.length === 0) break;
-      const next = await again(moved);
+      const next = await again([...new Set([...outcome.joined, ...outcome.left].map((s) => s.agent_id))]);
       const steps = next.steps.filter((s) => s.action === 'leave' || !failed.has(`${s.agent_id}\0${s.group}`));
       outcome.conflicts = next.conflicts;
       if (steps.length === 0) break;

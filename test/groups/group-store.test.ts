@@ -97,6 +97,13 @@ describeOnBackends('group store', (db) => {
     const members = await store.members('web');
     expect(members).to.have.length(1100);
     expect(members.every((m) => m.rendered_revision === 7)).to.equal(true);
+    // Read for rendering a page of 1,000 at a time: every member once, in agent order, the last page too.
+    const forRender = await store.membersForRender('web');
+    expect(forRender.map((m) => m.agent_id)).to.deep.equal(many);
+    const inputs = await store.renderInputs('web');
+    expect(inputs).to.equal(renderFingerprint(forRender));
+    await store.upsertMember(member(many.at(-1)!, 'web', { variables: { port: '81' } }));
+    expect(await store.renderInputs('web'), 'a member on the last page changed').to.not.equal(inputs);
     // Only the group's members: the same agent ids in another group are left alone.
     await db.sql.transaction(() => store.setRendered('web', ['a'], 9));
     expect((await store.member('a'))!.rendered_revision).to.equal(null);
