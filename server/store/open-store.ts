@@ -4,6 +4,7 @@ import { openDatabase, SCHEMA_VERSION, type Db, type DbSync } from './database.j
 import { checkDatabaseFile } from './database-file.js';
 import { describeDatabase, openPostgres } from './pg-database.js';
 import { SqliteSql } from './sqlite-sql.js';
+import { BACKSTOP_PAGES, SQLITE_DEFAULT_AUTOCHECKPOINT, WalCheckpointer } from './wal-checkpointer.js';
 import type { Sql } from './sql.js';
 import { StorageHealth } from './storage-health.js';
 
@@ -29,6 +30,8 @@ export interface OpenStore {
   /** The SQLite handle, for what only SQLite has (online file backups); undefined on PostgreSQL. */
   sqlite: Db | undefined;
   storage: StorageHealth;
+  /** SQLite only: the thread that checkpoints the write-ahead log. */
+  checkpointer?: WalCheckpointer | undefined;
 }
 
 /**
@@ -48,8 +51,17 @@ export async function openStore(options: StoreOptions): Promise<OpenStore> {
   const movedAside = checkDatabaseFile(file, { initialise: options.initDatabase, schemaVersion: SCHEMA_VERSION });
   if (movedAside) options.log.warn({ file, movedAside }, 'the database file was not a Fusion database; moved aside, a new one is created (--init-database)');
   const db = openDatabase(file, { synchronous: options.databaseSync });
+  // The log is checkpointed on a thread of its own; this connection only past the backstop, or again by itself should that thread stop.
+  db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
+  const checkpointer = new WalCheckpointer(file, {
+    synchronous: options.databaseSync,
+    log: options.log,
+    onStopped: () => {
+      if (db.open) db.pragma(`wal_autocheckpoint = ${SQLITE_DEFAULT_AUTOCHECKPOINT}`);
+    },
+  });
   // Every commit's outcome feeds the storage health (the callback runs only once both exist).
-  const sql: SqliteSql = new SqliteSql(db, { log: options.log, onCommitted: (outcome) => storage.record(outcome) });
+  const sql: SqliteSql = new SqliteSql(db, { log: options.log, onCommitted: (outcome) => storage.record(outcome), beforeClose: () => checkpointer.close() });
   const storage = new StorageHealth(sql, options.log);
-  return { sql, description: file, sqlite: db, storage };
+  return { sql, description: file, sqlite: db, storage, checkpointer };
 }

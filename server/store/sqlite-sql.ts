@@ -19,6 +19,8 @@ export interface SqliteSqlOptions {
   onCommitted?: (outcome: unknown) => void;
   /** Milliseconds of statements one event-loop turn may run before the rest wait for the next turn (see TurnBudget); default: the process's shared budget (loopTurn, 8 ms). */
   turnBudgetMs?: number;
+  /** Ended before the connection closes (the checkpoint thread's own connection, see WalCheckpointer). */
+  beforeClose?: () => Promise<void>;
 }
 
 /**
@@ -119,6 +121,7 @@ export class SqliteSql implements Sql {
     } catch (err) {
       this.options.log?.error({ err }, 'the last batch of writes could not be committed at close');
     }
+    await this.options.beforeClose?.();
     if (this.db.open) this.db.close();
   }
 
