@@ -1,7 +1,7 @@
 import { configSignature, parseDocumentText, validateConfig, type ConfigIssue } from '../../shared/config/index.js';
 import { Slicer } from '../loop/slicer.js';
 import type { AgentBus } from '../bus/agent-bus.js';
-import type { ConfigRevision, ConfigRevisionWithDocument, ConfigStore } from '../store/config-store.js';
+import type { ConfigRevision, ConfigRevisionWithDocument, ConfigStore, NewRevision } from '../store/config-store.js';
 import { ifMatchHolds, textVersion, type IfMatch } from '../http/conditional.js';
 import { HttpError } from '../http/errors.js';
 
@@ -198,17 +198,17 @@ export class ConfigService {
     // A rendered document has no text an admin wrote: its document is its
     // source (stored once, see NewRevision.sourceText). Its JSON is encoded once
     // per document object (members rendered alike share one).
-    const texts = new Map<Record<string, unknown>, string>();
-    const saved = await this.configs.saveMany(
-      entries.map((e) => {
-        let text = texts.get(e.document);
-        if (text === undefined) texts.set(e.document, (text = JSON.stringify(e.document)));
-        return { agentId: e.agentId, signature: e.signature, document: e.document, author: e.author, format: 'json' as const, sourceText: '', documentText: text };
-      }),
-      alongside,
-    );
-    // Announcing ten thousand configs is a push each: the event loop gets a turn every few milliseconds.
+    // Encoding ten thousand documents, and announcing ten thousand configs (a push each): the event loop gets a turn every few milliseconds.
     const slicer = new Slicer();
+    const texts = new Map<Record<string, unknown>, string>();
+    const revisions: NewRevision[] = [];
+    for (const e of entries) {
+      await slicer.turn();
+      let text = texts.get(e.document);
+      if (text === undefined) texts.set(e.document, (text = JSON.stringify(e.document)));
+      revisions.push({ agentId: e.agentId, signature: e.signature, document: e.document, author: e.author, format: 'json', sourceText: '', documentText: text });
+    }
+    const saved = await this.configs.saveMany(revisions, alongside);
     for (let i = 0; i < saved.length; i++) {
       await slicer.turn();
       const rev = saved[i]!;

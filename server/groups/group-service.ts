@@ -254,7 +254,7 @@ export class GroupService {
     const members = await this.deps.groups.membersForRender(group.name);
     const { rendered, failures } = await renderMembers(template, members);
     if (failures.length > 0) throw invalidGroupConfig(group.name, failures);
-    const inputs = renderFingerprint(members);
+    const inputs = await renderFingerprint(members);
     const revision: TemplateRevision = {
       group_name: group.name,
       revision: group.revision + 1,

@@ -1,4 +1,5 @@
 import { nanoid } from 'nanoid';
+import { Slicer } from '../loop/slicer.js';
 import type { RenderedConfig } from '../config/config-service.js';
 import type { TemplateRevision } from './group-store.js';
 import type { MemberFailure, RenderedMember } from './member-renderer.js';
@@ -30,15 +31,23 @@ export interface RolloutPlan {
  * Plans a rollout: connected members first (so the first batch gives a
  * verdict rather than waiting for reconnects), split into the strategy's
  * batches; the first batch's rows carry their starting state, the rest are
- * pending. No record when the group has no members.
+ * pending. No record when the group has no members. Ten thousand members
+ * take tens of milliseconds: the event loop gets a turn between slices (each
+ * member's connection is looked at once, as it stood when its turn came).
  */
-export function planRollout(
+export async function planRollout(
   input: LaunchInput,
   online: (agentId: string) => boolean,
   startState: (member: RenderedMember) => { state: MemberState; error: string | null },
   now = Date.now(),
-): RolloutPlan {
-  const batches = rolloutBatches(input.rendered, (r) => online(r.member.agent_id), input.strategy);
+): Promise<RolloutPlan> {
+  const slicer = new Slicer();
+  const connected = new Set<RenderedMember>();
+  for (const r of input.rendered) {
+    await slicer.turn();
+    if (online(r.member.agent_id)) connected.add(r);
+  }
+  const batches = rolloutBatches(input.rendered, (r) => connected.has(r), input.strategy);
   if (batches.length === 0) return { record: null, rows: [], first: [] };
   const record: RolloutRecord = {
     id: nanoid(12),
@@ -57,21 +66,23 @@ export function planRollout(
     updated_at: now,
     finished_at: null,
   };
-  const rows = batches.flatMap((batch, index) =>
-    batch.map((r): RolloutAgent => {
+  const rows: RolloutAgent[] = [];
+  for (const [index, batch] of batches.entries()) {
+    for (const r of batch) {
+      await slicer.turn();
       const start = index === 0 ? startState(r) : { state: 'pending' as const, error: null };
-      return {
+      rows.push({
         rollout_id: record.id,
         agent_id: r.member.agent_id,
         batch: index,
         ...start,
         signature: index === 0 ? r.signature : null,
-        awaited: index === 0 && start.state === 'applying' && online(r.member.agent_id) ? 1 : 0,
+        awaited: index === 0 && start.state === 'applying' && connected.has(r) ? 1 : 0,
         soak_until: null,
         updated_at: now,
-      };
-    }),
-  );
+      });
+    }
+  }
   return { record, rows, first: batches[0]! };
 }
 

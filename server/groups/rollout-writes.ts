@@ -54,7 +54,7 @@ export class RolloutWrites {
   async record(input: Launch): Promise<Launched> {
     const { groups, rollouts, service, fleet } = this.deps;
     const group = input.revision.group_name;
-    const { record, rows, first } = planRollout(input, (id) => fleet.online(id), (r) => fleet.startState(r));
+    const { record, rows, first } = await planRollout(input, (id) => fleet.online(id), (r) => fleet.startState(r));
     let ended: RolloutRecord[] = [];
     await service.saveMany(toEntries(first, `group:${group}@${input.revision.revision}`), async () => {
       await input.guard?.(record);
@@ -84,7 +84,7 @@ export class RolloutWrites {
     const states = batchStates(rendered, failures, (m) => fleet.startState(m), (id) => fleet.online(id));
     // A row with neither outcome belongs to an agent that left the group since the rollout began.
     const next = rows.map((row) => ({ ...row, ...(states.get(row.agent_id) ?? ({ state: 'cancelled', error: 'left the group', signature: null, awaited: 0 } satisfies BatchState)) }));
-    const inputs = renderFingerprint(members);
+    const inputs = await renderFingerprint(members);
     const updated = { ...r, current_batch: batch, next_batch_at: null, updated_at: Date.now() };
     try {
       await service.saveMany(toEntries(rendered, `group:${r.group_name}@${r.to_revision}`), async () => {

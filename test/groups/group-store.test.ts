@@ -101,7 +101,7 @@ describeOnBackends('group store', (db) => {
     const forRender = await store.membersForRender('web');
     expect(forRender.map((m) => m.agent_id)).to.deep.equal(many);
     const inputs = await store.renderInputs('web');
-    expect(inputs).to.equal(renderFingerprint(forRender));
+    expect(inputs).to.equal(await renderFingerprint(forRender));
     await store.upsertMember(member(many.at(-1)!, 'web', { variables: { port: '81' } }));
     expect(await store.renderInputs('web'), 'a member on the last page changed').to.not.equal(inputs);
     // Only the group's members: the same agent ids in another group are left alone.
@@ -145,8 +145,8 @@ describeOnBackends('group store', (db) => {
     const batch = { rolloutId: 'r', batch: 1 };
     const before = await store.renderInputs('web');
     const beforeBatch = await store.renderInputs('web', batch);
-    expect(before).to.equal(renderFingerprint(await store.membersForRender('web')));
-    expect(beforeBatch).to.equal(renderFingerprint(await store.batchForRender('web', 'r', 1)));
+    expect(before).to.equal(await renderFingerprint(await store.membersForRender('web')));
+    expect(beforeBatch).to.equal(await renderFingerprint(await store.batchForRender('web', 'r', 1)));
     await store.upsertMember(member('a', 'web', { variables: { port: '81' } }));
     expect(await store.renderInputs('web')).to.not.equal(before);
     expect(await store.renderInputs('web', batch)).to.equal(beforeBatch);
