@@ -4,7 +4,7 @@ import { openDatabase, SCHEMA_VERSION, type Db, type DbSync } from './database.j
 import { checkDatabaseFile } from './database-file.js';
 import { describeDatabase, openPostgres } from './pg-database.js';
 import { SqliteSql } from './sqlite-sql.js';
-import { BACKSTOP_PAGES, SQLITE_DEFAULT_AUTOCHECKPOINT, WalCheckpointer } from './wal-checkpointer.js';
+import { BACKSTOP_PAGES, LOG_SIZE_LIMIT_BYTES, SQLITE_DEFAULT_AUTOCHECKPOINT, WalCheckpointer } from './wal-checkpointer.js';
 import type { Sql } from './sql.js';
 import { StorageHealth } from './storage-health.js';
 
@@ -53,6 +53,7 @@ export async function openStore(options: StoreOptions): Promise<OpenStore> {
   const db = openDatabase(file, { synchronous: options.databaseSync });
   // The log is checkpointed on a thread of its own; this connection only past the backstop, or again by itself should that thread stop.
   db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
+  db.pragma(`journal_size_limit = ${LOG_SIZE_LIMIT_BYTES}`);
   const checkpointer = new WalCheckpointer(file, {
     synchronous: options.databaseSync,
     log: options.log,

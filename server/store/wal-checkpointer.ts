@@ -13,6 +13,8 @@ export const CHECKPOINT_EVERY_MS = 250;
  * log should the checkpoint thread fall behind or fail (64 MiB of 4 KiB pages).
  */
 export const BACKSTOP_PAGES = 16_384;
+/** Bytes the log file is cut back to when SQLite writes it from its start again (PRAGMA journal_size_limit): a burst's log does not keep its disk space. */
+export const LOG_SIZE_LIMIT_BYTES = 16 * 1024 * 1024;
 /** SQLite's own `wal_autocheckpoint`, given back to Fusion's connection when the checkpoint thread stops. */
 export const SQLITE_DEFAULT_AUTOCHECKPOINT = 1000;
 

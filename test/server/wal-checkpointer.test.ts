@@ -3,7 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { openStore, type OpenStore } from '../../server/store/open-store.js';
-import { BACKSTOP_PAGES, SQLITE_DEFAULT_AUTOCHECKPOINT, WalCheckpointer } from '../../server/store/wal-checkpointer.js';
+import { BACKSTOP_PAGES, LOG_SIZE_LIMIT_BYTES, SQLITE_DEFAULT_AUTOCHECKPOINT, WalCheckpointer } from '../../server/store/wal-checkpointer.js';
 import { skipOnPostgres } from '../harness/test-database.js';
 import { eventually, tempHome } from '../harness/index.js';
 
@@ -55,6 +55,16 @@ describe('SQLite write-ahead log checkpoints on a thread of their own', function
     }
     expect(size(`${file}-wal`)).to.be.at.most(logSize + 1024 * 1024);
     expect(((await store.sql.get<{ n: number }>('SELECT COUNT(*) AS n FROM bulk'))!).n).to.equal(4 * 6 * 256);
+  });
+
+  it('a burst that grew the log past 16 MiB gives the disk space back when the log restarts', async () => {
+    store = await openStore({ home: home.path, log });
+    const wal = join(home.path, 'fusion.db-wal');
+    await bigCommit(store, 24);
+    expect(size(wal)).to.be.greaterThan(24 * 1024 * 1024);
+    await eventually(() => expect(store!.checkpointer!.last?.checkpointed).to.be.greaterThan(6000));
+    await bigCommit(store, 1);
+    expect(size(wal)).to.be.at.most(LOG_SIZE_LIMIT_BYTES);
   });
 
   it('closing Fusion ends the thread first, so the last connection removes the log', async () => {
