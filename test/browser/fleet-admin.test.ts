@@ -82,9 +82,11 @@ describe('web dashboard: labels, health, diagnostics, decommission and webhooks 
     await page.click('[data-action="create-webhook"]');
     await page.locator('[data-webhook-secret]').getByText(/whsec_/).waitFor();
     await page.locator('[data-table="webhooks"] tr[data-name="pager"] [data-action="test"]').click();
-    // The log shows the delivery once it is done (asked again, as an admin would, until it is).
+    // The log shows the delivery once it is done (asked again, as an admin would, until it is):
+    // each look waits for the log that click loaded (a click first shows "Loading…").
     await eventually(async () => {
       await page.locator('[data-table="webhooks"] tr[data-name="pager"] [data-action="deliveries"]').click();
+      await page.locator('[data-deliveries-of="pager"]').waitFor();
       return (await page.locator('[data-table="deliveries"] tr[data-event="webhook.ping"][data-status="succeeded"]').count()) === 1;
     }, { timeoutMs: 30_000, message: 'the test delivery is listed as succeeded' });
     expect(hits).to.include('webhook.ping');

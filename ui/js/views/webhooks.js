@@ -20,14 +20,18 @@ export function renderWebhooks(container) {
   const events = h('input', { class: 'search', placeholder: 'agent.offline, rollout.progress', 'aria-label': 'Event types', 'data-webhook-field': 'events' });
   const create = h('button', { type: 'button', class: 'btn btn-primary', 'data-action': 'create-webhook' }, 'Create');
 
+  /** Only the answer to the latest request is shown: an older one may arrive after it. */
+  let deliveriesSeq = 0;
+
   async function showDeliveries(hook) {
+    const seq = ++deliveriesSeq;
     replace(deliveriesBox, loading());
     try {
       const { deliveries } = await getJson(`/api/v1/management/webhooks/${hook.id}/deliveries`);
-      if (scope.closed) return;
+      if (scope.closed || seq !== deliveriesSeq) return;
       replace(
         deliveriesBox,
-        h('h3', {}, `Deliveries of ${hook.name}`),
+        h('h3', { 'data-deliveries-of': hook.name }, `Deliveries of ${hook.name}`),
         table(
           [
             { label: 'Event', cell: (d) => d.event_type },
@@ -41,7 +45,7 @@ export function renderWebhooks(container) {
         ),
       );
     } catch (err) {
-      replace(deliveriesBox, errorBanner(err));
+      if (!scope.closed && seq === deliveriesSeq) replace(deliveriesBox, errorBanner(err));
     }
   }
 
