@@ -236,7 +236,7 @@ export async function assembleFusion(deps: AssemblyDeps): Promise<FusionParts> {
         }),
       ],
       ['/ui', uiRouter()],
-      ['/metrics', new FusionMetrics({ sql, gateway, dataPlane, fleet: () => directory.summary.counts() }).router(tokens)],
+      ['/metrics', new FusionMetrics({ sql, gateway, dataPlane, fleet: () => directory.summary.counts(), checkpointer: opened.checkpointer }).router(tokens)],
     ],
   });
   return { app, gateway, dataPlane, dataPlaneHolder, commands, bus, fusionConfig, groups, packages, retention, webhooks, rotation, agentBus, cluster };

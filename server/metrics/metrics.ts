@@ -5,6 +5,7 @@ import type { TokenStore } from '../auth/token-store.js';
 import type { DataPlane } from '../dataplane/index.js';
 import type { WsGateway } from '../gateway/ws-gateway.js';
 import type { Sql } from '../store/sql.js';
+import type { WalCheckpointer } from '../store/wal-checkpointer.js';
 import type { FleetCounts } from '../agents/fleet-summary.js';
 
 export interface MetricsDeps {
@@ -13,6 +14,8 @@ export interface MetricsDeps {
   dataPlane: DataPlane;
   /** The fleet's counts by state (status, health, drift), as the dashboard shows them. */
   fleet: () => Promise<FleetCounts>;
+  /** SQLite only: the thread that checkpoints the write-ahead log. */
+  checkpointer?: Pick<WalCheckpointer, 'runs' | 'last' | 'running'> | undefined;
 }
 
 /**
@@ -37,6 +40,23 @@ export class FusionMetrics {
     const drifting = new Gauge({ name: 'fusion_agents_drifting', help: 'Agents running a config other than their desired one past the grace period', registers: [registry] });
     const configFailed = new Gauge({ name: 'fusion_agents_config_failed', help: 'Agents whose desired config they refused', registers: [registry] });
     const statements = new Counter({ name: 'fusion_db_statements_total', help: 'SQL statements sent to the database (on PostgreSQL each is a network round trip)', registers: [registry] });
+    const checkpointer = deps.checkpointer;
+    if (checkpointer) {
+      let checkpointsCounted = 0;
+      const checkpoints = new Counter({ name: 'fusion_sqlite_checkpoints_total', help: 'Checkpoints of the SQLite write-ahead log run by the checkpoint thread', registers: [registry] });
+      const up = new Gauge({ name: 'fusion_sqlite_checkpoint_thread_up', help: '1 while the checkpoint thread runs; 0 once it stopped (Fusion then checkpoints on its own thread)', registers: [registry] });
+      const lastSeconds = new Gauge({ name: 'fusion_sqlite_checkpoint_last_seconds', help: 'How long the last checkpoint took on its thread', registers: [registry] });
+      const lastFrames = new Gauge({ name: 'fusion_sqlite_wal_frames', help: 'Frames in the write-ahead log at the last checkpoint', registers: [registry] });
+      this.refreshCheckpoints = () => {
+        checkpoints.inc(checkpointer.runs - checkpointsCounted);
+        checkpointsCounted = checkpointer.runs;
+        up.set(checkpointer.running ? 1 : 0);
+        if (checkpointer.last) {
+          lastSeconds.set(checkpointer.last.ms / 1000);
+          lastFrames.set(checkpointer.last.log);
+        }
+      };
+    }
     let counted = 0;
     // Gauges are filled in just before a scrape is serialised.
     this.refresh = async () => {
@@ -55,11 +75,13 @@ export class FusionMetrics {
       commands.reset();
       for (const row of byCommandStatus) commands.set({ status: row.status }, Number(row.n));
       sessions.set(deps.dataPlane.sessions.size);
+      this.refreshCheckpoints?.();
     };
     deps.gateway.on('frame', (_conn, frame) => this.frames.inc({ type: frame.type }));
   }
 
   private readonly refresh: () => Promise<void>;
+  private readonly refreshCheckpoints: (() => void) | undefined;
 
   /** `GET /metrics` in Prometheus text format; needs a viewer token (Prometheus: `authorization: credentials`). */
   router(tokens: TokenStore): Router {

@@ -135,6 +135,11 @@ export class WalCheckpointer {
     });
   }
 
+  /** The thread runs (it has neither stopped nor been closed). */
+  get running(): boolean {
+    return !this.exited && this.closed === undefined;
+  }
+
   /** Runs a checkpoint now, whatever the log's size; resolves with its report. */
   checkpointNow(): Promise<CheckpointReport> {
     if (this.exited) return Promise.resolve({ log: 0, checkpointed: 0, busy: true, ms: 0, error: 'the checkpoint thread has stopped' });

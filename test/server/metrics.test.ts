@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { eventually } from '../harness/eventually.js';
 import { startFusion, type TestFusion } from '../harness/fusion.js';
 import { RawAgentClient } from '../harness/raw-client.js';
+import { testDatabaseBackend } from '../harness/test-database.js';
 
 describe('Fusion metrics', () => {
   let fusion: TestFusion;
@@ -32,6 +33,9 @@ describe('Fusion metrics', () => {
       expect(text).to.match(/^fusion_agents_by_health\{health="healthy"\} 1$/m);
       expect(text).to.match(/^fusion_agents_drifting 0$/m);
       expect(text).to.match(/^fusion_agents_config_failed 0$/m);
+      // The write-ahead log's checkpoint thread exists on SQLite only.
+      if (testDatabaseBackend() === 'sqlite') expect(text).to.match(/^fusion_sqlite_checkpoint_thread_up 1$/m);
+      else expect(text).not.to.match(/fusion_sqlite_checkpoint/);
     } finally {
       agent.terminate();
     }

@@ -79,6 +79,7 @@ describe('SQLite write-ahead log checkpoints on a thread of their own', function
     let stopped = 0;
     const checkpointer = new WalCheckpointer(join(home.path, 'missing.db'), { log, onStopped: () => stopped++ });
     await eventually(() => expect(stopped).to.equal(1));
+    expect(checkpointer.running).to.equal(false);
     expect((await checkpointer.checkpointNow()).error).to.match(/stopped/);
     await checkpointer.close();
   });
