@@ -27,6 +27,9 @@ export interface CheckpointReport {
   busy: boolean;
   ms: number;
   error?: string;
+  /** Times the thread has looked at the log so far, and checkpoints it ran on its own (not asked for). */
+  looks: number;
+  timed: number;
 }
 
 /**
@@ -45,27 +48,42 @@ const db = new Database(file, { fileMustExist: true });
 db.pragma('synchronous = ' + synchronous);
 db.pragma('wal_autocheckpoint = 0');
 let running = true;
-function logBytes() {
-  try { return fs.statSync(file + '-wal').size; } catch { return 0; }
+// The log file keeps its size when SQLite writes it again from its start, and a checkpoint writes
+// only the database file: a log whose size and time of change are what they were when the last
+// checkpoint left nothing in it to copy has no new frames, and is not checkpointed again.
+let quiet = '';
+let looks = 0;
+let timed = 0;
+function stamp() {
+  try {
+    const st = fs.statSync(file + '-wal');
+    return { size: st.size, key: st.size + '/' + st.mtimeMs };
+  } catch {
+    return { size: 0, key: '' };
+  }
 }
-// The log file keeps its size when SQLite writes it again from the start: a checkpoint that found
-// the same frames as the last one copied nothing, and is not reported unless asked for.
-let seen = '';
-function checkpoint(asked) {
+function checkpoint(before) {
   const started = performance.now();
   try {
     const [row] = db.pragma('wal_checkpoint(PASSIVE)');
-    const key = row.log + '/' + row.checkpointed;
-    if (!asked && key === seen) return;
-    seen = key;
-    parentPort.postMessage({ log: row.log, checkpointed: row.checkpointed, busy: row.busy !== 0, ms: performance.now() - started });
+    quiet = row.busy === 0 && row.checkpointed === row.log ? before.key : '';
+    parentPort.postMessage({ log: row.log, checkpointed: row.checkpointed, busy: row.busy !== 0, ms: performance.now() - started, looks, timed });
   } catch (err) {
-    parentPort.postMessage({ log: 0, checkpointed: 0, busy: true, ms: performance.now() - started, error: String(err && err.message || err) });
+    quiet = '';
+    parentPort.postMessage({ log: 0, checkpointed: 0, busy: true, ms: performance.now() - started, error: String(err && err.message || err), looks, timed });
   }
 }
-const timer = setInterval(() => { if (running && logBytes() > atBytes) checkpoint(false); }, everyMs);
+const timer = setInterval(() => {
+  if (!running) return;
+  looks++;
+  const now = stamp();
+  if (now.size > atBytes && now.key !== quiet) {
+    timed++;
+    checkpoint(now);
+  }
+}, everyMs);
 parentPort.on('message', (message) => {
-  if (message === 'checkpoint') return checkpoint(true);
+  if (message === 'checkpoint') return checkpoint(stamp());
   if (message === 'close') {
     running = false;
     clearInterval(timer);
@@ -130,7 +148,7 @@ export class WalCheckpointer {
     this.worker.on('error', (err) => options.log?.error({ err }, 'the SQLite checkpoint thread stopped; Fusion checkpoints on its own thread from now on'));
     this.worker.on('exit', () => {
       this.exited = true;
-      for (const resolve of this.waiters.splice(0)) resolve({ log: 0, checkpointed: 0, busy: true, ms: 0, error: 'the checkpoint thread has stopped' });
+      for (const resolve of this.waiters.splice(0)) resolve({ log: 0, checkpointed: 0, busy: true, ms: 0, error: 'the checkpoint thread has stopped', looks: 0, timed: 0 });
       if (this.closed === undefined) options.onStopped?.();
     });
   }
@@ -142,7 +160,7 @@ export class WalCheckpointer {
 
   /** Runs a checkpoint now, whatever the log's size; resolves with its report. */
   checkpointNow(): Promise<CheckpointReport> {
-    if (this.exited) return Promise.resolve({ log: 0, checkpointed: 0, busy: true, ms: 0, error: 'the checkpoint thread has stopped' });
+    if (this.exited) return Promise.resolve({ log: 0, checkpointed: 0, busy: true, ms: 0, error: 'the checkpoint thread has stopped', looks: 0, timed: 0 });
     return new Promise((resolve) => {
       this.waiters.push(resolve);
       this.worker.postMessage('checkpoint');

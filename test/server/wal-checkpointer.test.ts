@@ -63,6 +63,14 @@ describe('SQLite write-ahead log checkpoints on a thread of their own', function
     await bigCommit(store, 24);
     expect(size(wal)).to.be.greaterThan(24 * 1024 * 1024);
     await eventually(() => expect(store!.checkpointer!.last?.checkpointed).to.be.greaterThan(6000));
+    // Nothing written since: the thread looks at the log again and again, but copies nothing more.
+    const copied = await store.checkpointer!.checkpointNow();
+    const later = await eventually(async () => {
+      const now = await store!.checkpointer!.checkpointNow();
+      expect(now.looks).to.be.at.least(copied.looks + 4);
+      return now;
+    });
+    expect(later.timed).to.equal(copied.timed);
     await bigCommit(store, 1);
     expect(size(wal)).to.be.at.most(LOG_SIZE_LIMIT_BYTES);
   });
